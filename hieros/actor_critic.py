@@ -1,0 +1,181 @@
+"""Actor and critics trained in imagination (reference §4.5).
+
+From every posterior state of a batch (B*T starts) the actor imagines `imag_horizon` states in the world model.
+Each reward head (extrinsic, later subgoal and novelty) has its own critic, slow target critic and return
+normaliser; the actor maximises the weighted sum of their advantages plus an entropy bonus.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from hieros.distributions import TwoHotSymlog
+from hieros.networks import MLP, ActionHead
+from hieros.optim import Optimizer
+from hieros.s5_dynamics import State
+
+RewardFn = Callable[[torch.Tensor, State], torch.Tensor]
+
+
+class ReturnNorm(nn.Module):
+    """EMA of the 5% and 95% return quantiles; scale = max(1, q95 - q5)."""
+
+    def __init__(self, alpha: float = 0.01):
+        super().__init__()
+        self.alpha = alpha
+        self.register_buffer("quantiles", torch.zeros(2))
+
+    def update(self, returns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        q = torch.quantile(returns.detach().flatten().float(), torch.tensor([0.05, 0.95], device=returns.device))
+        self.quantiles.mul_(1 - self.alpha).add_(self.alpha * q)
+        offset, high = self.quantiles
+        return offset, torch.clamp(high - offset, min=1.0)
+
+
+def lambda_return(reward: torch.Tensor, value: torch.Tensor, discount: torch.Tensor, lam: float,
+                  index: str) -> torch.Tensor:
+    """Lambda-returns R_0..R_{H-2} for (H, N) inputs, bootstrapped with V_{H-1}.
+
+    index "current" (the original, D10): R_t = r_t + g_t ((1 - lam) V_{t+1} + lam R_{t+1}).
+    index "next" (DreamerV3):            R_t = r_{t+1} + g_{t+1} ((1 - lam) V_{t+1} + lam R_{t+1}).
+    """
+    if index == "current":
+        r, g = reward[:-1], discount[:-1]
+    else:
+        r, g = reward[1:], discount[1:]
+    returns = [value[-1]]
+    for t in reversed(range(len(r))):
+        returns.append(r[t] + g[t] * ((1 - lam) * value[t + 1] + lam * returns[-1]))
+    return torch.stack(returns[::-1][:-1])
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Let gradients pass through `module` without computing its parameter gradients."""
+    flags = [p.requires_grad for p in module.parameters()]
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags, strict=True):
+            p.requires_grad_(flag)
+
+
+class ActorCritic(nn.Module):
+    def __init__(self, config: Any, feat_dim: int, action_dim: int, discrete: bool, heads: dict[str, float]):
+        super().__init__()
+        self.config = config
+        self.heads = heads
+        self.discrete = discrete
+        self.actor = ActionHead(feat_dim, action_dim, config.actor_layers, config.units,
+                                dist="onehot" if discrete else "normal", unimix=config.action_unimix_ratio,
+                                min_std=config.actor_min_std, max_std=config.actor_max_std,
+                                init_std=config.actor_init_std)
+        self.critics = nn.ModuleDict({
+            name: MLP(feat_dim, 255, config.value_layers, config.units, act=config.act, outscale=0.0)
+            for name in heads})
+        self.slow_critics = copy.deepcopy(self.critics).requires_grad_(False)
+        self.norms = nn.ModuleDict({name: ReturnNorm() for name in heads})
+        self.actor_opt = Optimizer("actor", self.actor.parameters(), config.actor_lr, config.ac_opt_eps,
+                                   config.actor_grad_clip, config.weight_decay)
+        self.critic_opts = {name: Optimizer(f"value_{name}", critic.parameters(), config.value_lr,
+                                            config.ac_opt_eps, config.value_grad_clip, config.weight_decay)
+                            for name, critic in self.critics.items()}
+
+    def policy(self, feat: torch.Tensor) -> Any:
+        return self.actor(feat)
+
+    def imagine(self, world_model: nn.Module, start: State) -> tuple[torch.Tensor, State, torch.Tensor]:
+        """Roll the actor out in the model: feats (H, N, F), states (H, N, ...), actions (H, N, A)."""
+        dynamics = world_model.dynamics
+        state = {k: v.flatten(0, 1) for k, v in start.items()}
+        feats, states, actions = [], [], []
+        for t in range(self.config.imag_horizon):
+            feat = world_model.actor_feat(state)
+            action = self.actor(feat.detach()).sample()
+            feats.append(feat)
+            states.append(state)
+            actions.append(action)
+            if t + 1 < self.config.imag_horizon:
+                if "state" in state:  # the S5 hidden state is detached at every imagined step, as in the original
+                    state = {**state, "state": state["state"].detach()}
+                state = dynamics.img_step(state, action)
+        stacked = {k: torch.stack([s[k] for s in states]) for k in states[0]}
+        return torch.stack(feats), stacked, torch.stack(actions)
+
+    def train_step(self, world_model: nn.Module, start: State, rewards: dict[str, RewardFn]) -> dict[str, float]:
+        """Imagine, then update the actor and each critic; all use the values from before the updates."""
+        config = self.config
+        self._update_slow_critics()
+        reinforce = config.imag_gradient == "reinforce"
+        with contextlib.ExitStack() as stack:
+            if reinforce:
+                stack.enter_context(torch.no_grad())
+            else:  # gradients reach the actions through the model, not the model's or critics' weights
+                stack.enter_context(frozen(world_model))
+                stack.enter_context(frozen(self.critics))
+            feats, states, actions = self.imagine(world_model, start)
+            dyn_feat = world_model.dynamics.feat(states)
+            discount = config.discount * world_model.cont_dist(dyn_feat).mean
+            reward = {name: fn(dyn_feat, states) for name, fn in rewards.items()}
+            values = {name: TwoHotSymlog(self.critics[name](feats)).mode() for name in self.heads}
+        weight = torch.cumprod(torch.cat([torch.ones_like(discount[:1]), discount[:-1]]), 0).detach()[:-1]
+        metrics: dict[str, float] = {}
+        targets, advantage = {}, 0.0
+        for name, scale in self.heads.items():
+            target = lambda_return(reward[name], values[name], discount, config.discount_lambda,
+                                   config.return_reward_index)
+            offset, spread = self.norms[name].update(target) if config.return_norm else (0.0, 1.0)
+            base = values[name][:-1]
+            if reinforce:
+                adv = (target - base) / (spread if config.advantage_norm else 1.0)
+            else:
+                adv = (target - offset) / spread - (base - offset) / spread
+            advantage = advantage + scale * adv
+            targets[name] = target.detach()
+            metrics[f"imag_{name}_reward_mean"] = reward[name].mean().item()
+            metrics[f"{name}_return_mean"] = target.mean().item()
+        dist = self.actor(feats[:-1].detach())
+        if reinforce:
+            advantage = advantage / sum(self.heads.values())
+            objective = dist.log_prob(actions[:-1].detach()) * advantage.detach()
+        else:
+            objective = advantage
+        entropy = dist.entropy()
+        objective = objective + config.actor_entropy * entropy
+        metrics.update(self.actor_opt.step(-(weight * objective).mean()))
+        metrics["actor_entropy"] = entropy.mean().item()
+        for name, target in targets.items():
+            metrics.update(self._train_critic(name, feats[:-1].detach(), target, weight))
+        return metrics
+
+    def _train_critic(self, name: str, feat: torch.Tensor, target: torch.Tensor,
+                      weight: torch.Tensor) -> dict[str, float]:
+        dist = TwoHotSymlog(self.critics[name](feat))
+        with torch.no_grad():
+            slow = TwoHotSymlog(self.slow_critics[name](feat)).mode()
+        loss = -(dist.log_prob(target) + dist.log_prob(slow))
+        return self.critic_opts[name].step((weight * loss).mean())
+
+    @torch.no_grad()
+    def _update_slow_critics(self) -> None:
+        rate = self.config.slow_target_fraction
+        for fast, slow in zip(self.critics.parameters(), self.slow_critics.parameters(), strict=True):
+            slow.mul_(1 - rate).add_(rate * fast)
+
+    def state_dict_all(self) -> dict[str, Any]:
+        return {"model": self.state_dict(), "actor_opt": self.actor_opt.state_dict(),
+                "critic_opts": {k: o.state_dict() for k, o in self.critic_opts.items()}}
+
+    def load_state_dict_all(self, state: dict[str, Any]) -> None:
+        self.load_state_dict(state["model"])
+        self.actor_opt.load_state_dict(state["actor_opt"])
+        for name, opt in self.critic_opts.items():
+            opt.load_state_dict(state["critic_opts"][name])

@@ -1,0 +1,250 @@
+"""Configuration: a `defaults` block plus named presets in configs.yaml, merged in order, then CLI overrides.
+
+    python -m hieros.train --configs atari100k debug --task=atari_pong --replay=uniform --s5.num_blocks=2
+
+Every key can be set as `--key=value` (or `--key value`); nested keys use dots. A value is parsed by the
+type of the key's default: ints accept `1e5`, bools accept true/false, lists are comma separated (or YAML),
+strings stay strings. Unknown keys, bad values and unknown presets raise `ConfigError` with a one-line
+message that names the closest valid choices.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIGS_FILE = Path(__file__).with_name("configs.yaml")
+# Keys that name a run rather than configure it; they are left out of the config hash.
+IDENTITY_KEYS = ("task", "seed", "logdir", "suite", "method")
+
+
+class ConfigError(ValueError):
+    """A user mistake in presets or overrides; the message is one line and says what to do."""
+
+
+class Config(dict):
+    """A nested dict with attribute access (`config.s5.num_blocks`). Treat it as read-only."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"config has no key {name!r}") from None
+
+    def flat(self, prefix: str = "") -> dict[str, Any]:
+        """All leaves as {"a.b": value}."""
+        out: dict[str, Any] = {}
+        for key, value in self.items():
+            if isinstance(value, Mapping):
+                out.update(Config(value).flat(f"{prefix}{key}."))
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self))
+
+    def hash(self) -> str:
+        """A stable 12-hex-digit hash of the resolved values, without the run's identity (task, seed, ...).
+
+        Runs of one method across tasks and seeds share it; key order does not matter."""
+        values = {k: v for k, v in self.items() if k not in IDENTITY_KEYS}
+        text = json.dumps(values, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return Config({k: _wrap(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return [_wrap(v) for v in value]
+    return value
+
+
+def load_blocks(path: Path = CONFIGS_FILE) -> dict[str, dict[str, Any]]:
+    with open(path) as f:
+        blocks = yaml.safe_load(f)
+    if not isinstance(blocks, dict) or "defaults" not in blocks:
+        raise ConfigError(f"{path} must be a mapping with a 'defaults' block")
+    return blocks
+
+
+def preset_names(path: Path = CONFIGS_FILE) -> list[str]:
+    return [name for name in load_blocks(path) if name != "defaults"]
+
+
+def _close(word: str, choices: Sequence[str]) -> str:
+    matches = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(matches)}?)" if matches else ""
+
+
+def _merge(base: dict[str, Any], update: Mapping[str, Any], where: str) -> None:
+    """Merge `update` into `base` in place; dicts merge recursively, other values replace."""
+    for key, value in update.items():
+        if key not in base:
+            raise ConfigError(f"{where}: unknown key {key!r}{_close(key, list(base))}")
+        if isinstance(base[key], dict):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{where}: key {key!r} is a group, give it a mapping")
+            _merge(base[key], value, where)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_value(text: str, default: Any, key: str) -> Any:
+    """Parse a CLI string into the type of `default`."""
+    if isinstance(default, bool):
+        lowered = text.strip().lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise ConfigError(f"--{key}: expected true or false, got {text!r}")
+    if isinstance(default, int):
+        try:
+            number = float(text)
+        except ValueError:
+            raise ConfigError(f"--{key}: expected an integer, got {text!r}") from None
+        if not number.is_integer():
+            raise ConfigError(f"--{key}: expected an integer, got {text!r}")
+        return int(number)
+    if isinstance(default, float):
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"--{key}: expected a number, got {text!r}") from None
+    if isinstance(default, list):
+        stripped = text.strip()
+        items = yaml.safe_load(stripped) if stripped.startswith("[") else stripped.split(",")
+        if stripped == "":
+            items = []
+        if not isinstance(items, list):
+            raise ConfigError(f"--{key}: expected a comma-separated list, got {text!r}")
+        if default:
+            items = [item if not isinstance(item, str) else parse_value(item, default[0], key)
+                     for item in items]
+        return items
+    if default is None:
+        return yaml.safe_load(text)
+    return text
+
+
+def _check_type(key: str, value: Any, default: Any) -> None:
+    """Presets must keep each key's type (an int key may take a float that is integral, like 1e5)."""
+    if default is None or value is None:
+        return
+    if isinstance(default, bool) != isinstance(value, bool):
+        raise ConfigError(f"{key}: expected {type(default).__name__}, got {value!r}")
+    if _is_number(default) and _is_number(value):
+        if isinstance(default, int) and not float(value).is_integer():
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return
+    if not isinstance(value, type(default)):
+        raise ConfigError(f"{key}: expected {type(default).__name__}, got {value!r}")
+
+
+def _normalise(tree: dict[str, Any], defaults: Mapping[str, Any], prefix: str = "") -> None:
+    """Coerce integral floats from YAML (`4e5`) into ints where the default is an int; check types."""
+    for key, value in tree.items():
+        default = defaults[key]
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _normalise(value, default, f"{name}.")
+            continue
+        _check_type(name, value, default)
+        if isinstance(default, int) and not isinstance(default, bool) and _is_number(value):
+            tree[key] = int(value)
+        elif isinstance(default, float) and _is_number(value):
+            tree[key] = float(value)
+
+
+def split_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
+    """Split argv into (presets, {key: raw value}, print_config)."""
+    presets: list[str] = []
+    overrides: dict[str, str] = {}
+    print_config = False
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            raise ConfigError(f"unexpected argument {arg!r}: flags look like --key=value")
+        name, eq, value = arg[2:].partition("=")
+        if name == "print_config":
+            print_config = True
+        elif name == "configs":
+            if eq:
+                presets.extend(v for v in value.replace(",", " ").split() if v)
+            while i + 1 < len(args) and not args[i + 1].startswith("--"):
+                i += 1
+                presets.append(args[i])
+        else:
+            if not eq:
+                if i + 1 >= len(args) or args[i + 1].startswith("--"):
+                    raise ConfigError(f"--{name} needs a value, e.g. --{name}=VALUE")
+                i += 1
+                value = args[i]
+            overrides[name] = value
+        i += 1
+    return presets, overrides, print_config
+
+
+def build_config(presets: Sequence[str] = (), overrides: Mapping[str, Any] | None = None,
+                 path: Path = CONFIGS_FILE) -> Config:
+    """Merge `defaults`, then each preset in order, then overrides ({"a.b": value}; strings are parsed)."""
+    blocks = load_blocks(path)
+    defaults = blocks["defaults"]
+    config = copy.deepcopy(defaults)
+    for name in presets:
+        if name not in blocks or name == "defaults":
+            raise ConfigError(f"unknown preset {name!r}{_close(name, list(blocks))}; "
+                              f"presets: {', '.join(preset_names(path))}")
+        _merge(config, blocks[name] or {}, f"preset {name!r}")
+    _normalise(config, defaults)
+    flat_defaults = Config(_wrap(defaults)).flat()
+    for key, raw in (overrides or {}).items():
+        if key not in flat_defaults:
+            group = any(k.startswith(key + ".") for k in flat_defaults)
+            hint = f" (it is a group: set its keys, e.g. --{key}.<key>=VALUE)" if group else ""
+            raise ConfigError(f"unknown key --{key}{hint or _close(key, list(flat_defaults))}")
+        current = _lookup(config, key)
+        default = flat_defaults[key] if flat_defaults[key] is not None else current
+        value = parse_value(raw, default, key) if isinstance(raw, str) else raw
+        _check_type(f"--{key}", value, default)
+        _assign(config, key, value)
+    _normalise(config, defaults)
+    return _wrap(config)
+
+
+def _lookup(tree: Mapping[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        tree = tree[part]
+    return tree
+
+
+def _assign(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        tree = tree[part]
+    tree[leaf] = value
+
+
+def parse_args(argv: Sequence[str]) -> tuple[Config, bool]:
+    """The CLI entry: `--configs a b --key=value ...` -> (config, print_config)."""
+    presets, overrides, print_config = split_args(argv)
+    return build_config(presets, overrides), print_config
+
+
+def dump(config: Config) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=None)

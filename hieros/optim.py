@@ -1,0 +1,40 @@
+"""One optimiser per module group, as in the original: AdamW, gradient-norm clipping, optional linear warm-up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class Optimizer:
+    def __init__(self, name: str, parameters: Iterable[nn.Parameter], lr: float, eps: float, clip: float,
+                 weight_decay: float, warmup: int = 0):
+        self.name = name
+        self.parameters = [p for p in parameters if p.requires_grad]
+        self.opt = torch.optim.AdamW(self.parameters, lr=lr, eps=eps, weight_decay=weight_decay)
+        self.lr = lr
+        self.clip = clip
+        self.warmup = warmup
+        self.updates = 0
+
+    def step(self, loss: torch.Tensor) -> dict[str, float]:
+        """Backpropagate `loss`, clip, step; returns the loss and gradient norm for logging."""
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.parameters, self.clip)
+        if self.warmup:
+            for group in self.opt.param_groups:
+                group["lr"] = self.lr * min(1.0, (self.updates + 1) / self.warmup)
+        self.opt.step()
+        self.updates += 1
+        return {f"{self.name}_loss": loss.item(), f"{self.name}_grad_norm": norm.item()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"opt": self.opt.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.opt.load_state_dict(state["opt"])
+        self.updates = state["updates"]

@@ -1,0 +1,253 @@
+"""The run directory: the one contract between the agent (writer), the runner and the reports (readers).
+
+    results/<suite>/<method>/<task>/seed_<n>/
+        run.json        identity, status, resolved config and hash, provenance, progress, protocol, final score
+        metrics.jsonl   one JSON object a line, each with `type`, `env_step` (agent steps) and `frames` (env frames)
+        ckpt/           the latest checkpoint (written by hieros.checkpoint)
+
+This module imports neither torch nor anything of the agent, so bench/ and analysis/ can read runs cheaply.
+Every write is atomic (temp file, fsync, rename); readers validate and raise `RunFileError` with one line
+that names the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+SCHEMA_NAME = "hieros-bench/run"
+SCHEMA_VERSION = 1
+SCHEMA = f"{SCHEMA_NAME}/{SCHEMA_VERSION}"
+STATUSES = ("running", "done", "failed")
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.jsonl"
+CKPT_DIR = "ckpt"
+REQUIRED = {
+    "schema": str, "task": str, "method": str, "seed": int, "status": str, "config": dict,
+    "config_hash": str, "protocol": dict, "provenance": dict, "progress": dict,
+}
+PACKAGES = ("torch", "numpy", "gymnasium", "ale-py", "dm-control", "mujoco", "hieros-bench")
+
+# Score protocols: how one run's final score is computed from its metrics.
+#   final_train_window: mean score of training episodes that end in the last `window_frames` frames of the
+#                       budget (danijar/dreamerv3's convention: 10k frames for Atari100k); if none ends there,
+#                       the last training episode.
+#   final_eval:         mean score of the episodes of the last evaluation.
+SCORE_PROTOCOLS = ("final_train_window", "final_eval")
+
+
+class RunFileError(Exception):
+    """A run file is missing, corrupt or from a newer schema; the message names the file."""
+
+
+def run_path(results: str | Path, suite: str, method: str, task: str, seed: int) -> Path:
+    return Path(results) / suite / method / task / f"seed_{seed}"
+
+
+def find_runs(results: str | Path) -> list[Path]:
+    """Every run directory under `results` (<suite>/<method>/<task>/seed_<n>/ holding run.json), sorted."""
+    root = Path(results)
+    return sorted(p.parent for p in root.glob(f"*/*/*/seed_*/{RUN_FILE}") if p.parent.name[5:].isdigit())
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write via a temp file in the same directory, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=False) + "\n").encode())
+
+
+def _run_file(path: str | Path) -> Path:
+    path = Path(path)
+    return path / RUN_FILE if path.is_dir() or path.suffix != ".json" else path
+
+
+def validate_run(record: Any, where: str | Path) -> dict[str, Any]:
+    """Check a run record against the schema; return it or raise RunFileError."""
+    if not isinstance(record, dict):
+        raise RunFileError(f"{where}: not a JSON object")
+    schema = record.get("schema")
+    if not isinstance(schema, str) or not schema.startswith(SCHEMA_NAME + "/"):
+        raise RunFileError(f"{where}: not a hieros-bench run file (schema {schema!r})")
+    try:
+        version = int(schema.rsplit("/", 1)[1])
+    except ValueError:
+        raise RunFileError(f"{where}: malformed schema {schema!r}") from None
+    if version > SCHEMA_VERSION:
+        raise RunFileError(f"{where}: written by a newer hieros-bench (schema {schema}); upgrade to read it")
+    for key, kind in REQUIRED.items():
+        if not isinstance(record.get(key), kind) or (kind is int and isinstance(record.get(key), bool)):
+            raise RunFileError(f"{where}: field {key!r} missing or not a {kind.__name__}")
+    if record["status"] not in STATUSES:
+        raise RunFileError(f"{where}: status {record['status']!r} is not one of {', '.join(STATUSES)}")
+    return record
+
+
+def read_run(path: str | Path) -> dict[str, Any]:
+    """Read and validate run.json (given the run directory or the file)."""
+    file = _run_file(path)
+    try:
+        text = file.read_text()
+    except FileNotFoundError:
+        raise RunFileError(f"{file}: missing") from None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RunFileError(f"{file}: corrupt JSON ({e.msg} at line {e.lineno}); delete the run to redo it") from None
+    return validate_run(record, file)
+
+
+def write_run(run_dir: str | Path, record: Mapping[str, Any]) -> None:
+    validate_run(dict(record), Path(run_dir) / RUN_FILE)
+    atomic_write_json(Path(run_dir) / RUN_FILE, record)
+
+
+class MetricsWriter:
+    """Appends JSON lines to metrics.jsonl; `truncate(offset)` rolls back to a checkpoint's offset on resume."""
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / METRICS_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "ab")
+
+    @property
+    def offset(self) -> int:
+        self._file.flush()
+        return self._file.tell()
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        line = json.dumps(_finite(record), separators=(",", ":")) + "\n"
+        self._file.write(line.encode())
+
+    def sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def truncate(self, offset: int) -> None:
+        self._file.flush()
+        self._file.truncate(offset)
+        self._file.seek(offset)
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self.sync()
+            self._file.close()
+
+
+def _finite(record: Mapping[str, Any]) -> dict[str, Any]:
+    """NaN/inf are not JSON; store them as null."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """All records of metrics.jsonl. A torn last line (a killed writer) is ignored; any other bad line raises."""
+    file = Path(run_dir) / METRICS_FILE
+    if not file.exists():
+        return []
+    lines = file.read_bytes().split(b"\n")
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                break
+            raise RunFileError(f"{file}:{number}: corrupt line; delete the run to redo it") from None
+        if not isinstance(record, dict) or not isinstance(record.get("env_step"), int):
+            raise RunFileError(f"{file}:{number}: record without an integer env_step")
+        records.append(record)
+    return records
+
+
+def episodes(records: Iterable[Mapping[str, Any]], mode: str = "train") -> list[Mapping[str, Any]]:
+    return [r for r in records if r.get("type") == "episode" and r.get("mode") == mode]
+
+
+def final_score(records: list[Mapping[str, Any]], score_protocol: Mapping[str, Any],
+                budget_frames: int) -> float | None:
+    """A run's final score by its declared protocol (see SCORE_PROTOCOLS); None if it has no episodes."""
+    name = score_protocol.get("name")
+    if name == "final_train_window":
+        train = episodes(records, "train")
+        if not train:
+            return None
+        start = budget_frames - int(score_protocol.get("window_frames", 0))
+        window = [e["score"] for e in train if e["frames"] > start]
+        return float(sum(window) / len(window)) if window else float(train[-1]["score"])
+    if name == "final_eval":
+        evals = episodes(records, "eval")
+        if not evals:
+            return None
+        last = max(e["eval_index"] for e in evals)
+        scores = [e["score"] for e in evals if e["eval_index"] == last]
+        return float(sum(scores) / len(scores))
+    raise RunFileError(f"unknown score protocol {name!r}; known: {', '.join(SCORE_PROTOCOLS)}")
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True,
+                             timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def provenance(device: str) -> dict[str, Any]:
+    """Where and with what a run was made."""
+    packages = {}
+    for name in PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(status) if status is not None else None,
+        "python": platform.python_version(),
+        "packages": packages,
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "device": device,
+        "command": [sys.executable, *sys.argv],
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "ended": None,
+    }
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,338 @@
+"""Train one agent on one task and write one run directory.
+
+    python -m hieros.train --configs atari100k --task=atari_alien --max_hierarchy=2
+    python -m hieros.train --configs dmc_proprio debug --task=dmc_cartpole_balance --model_name=random
+
+The loop, top to bottom: step the environments with the agent's policy (the agent records training steps in
+its replay), run updates at `train_ratio`, evaluate on schedule in separate environments (no effect on
+training state), log episodes and metrics to metrics.jsonl (and TensorBoard), and checkpoint on schedule,
+at the end and on SIGINT/SIGTERM. Starting again with the same run directory resumes from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+import traceback
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+if __package__ in (None, ""):  # `python hieros/train.py ...`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hieros import checkpoint, rundir
+from hieros.agent_api import Agent, make_agent
+from hieros.config import Config, ConfigError, dump, parse_args
+from hieros.envs import EnvError, make_env
+from hieros.progress import Progress
+
+EXIT_INTERRUPTED = 130
+
+
+class Ratio:
+    """How many updates are due after `step` environment steps at `ratio` updates per step (the original's)."""
+
+    def __init__(self, ratio: float):
+        self.ratio = ratio
+        self.prev: float | None = None
+
+    def __call__(self, step: int) -> int:
+        if self.ratio == 0:
+            return 0
+        if self.prev is None:
+            self.prev = step
+            return 1
+        repeats = int((step - self.prev) * self.ratio)
+        self.prev += repeats / self.ratio
+        return repeats
+
+
+def stack(observations: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    return {key: np.stack([o[key] for o in observations]) for key in observations[0]}
+
+
+def default_logdir(config: Config) -> str:
+    """CleanRL's run naming: {task}__{method}__{seed}__{unix time}."""
+    return f"runs/{config.task}__{config.model_name}__{config.seed}__{int(time.time())}"
+
+
+class Trainer:
+    def __init__(self, config: Config, run_dir: Path):
+        self.config = config
+        self.run_dir = run_dir
+        self.stop_signal: int | None = None
+        checkpoint.seed_everything(config.seed)
+        self.envs = [make_env(config.task, config, seed=config.seed * 1000 + i) for i in range(config.num_envs)]
+        self.frames_per_step = self.envs[0].protocol()["frames_per_step"]
+        self.budget_steps = config.steps // self.frames_per_step
+        self.agent: Agent = make_agent(config, self.envs[0].obs_space, self.envs[0].act_space)
+        self.metrics = rundir.MetricsWriter(run_dir)
+        self.ratio = Ratio(config.train_ratio / (config.batch_size * config.batch_length))
+        self.counters = {"env_step": 0, "grad_steps": 0, "episodes": 0, "eval_index": 0, "wall_seconds": 0.0,
+                         "last_eval": 0, "last_log": 0, "last_save": 0}
+        self.returns = np.zeros(len(self.envs))
+        self.lengths = np.zeros(len(self.envs), dtype=np.int64)
+        self.pending: dict[str, list[float]] = defaultdict(list)
+        self.tensorboard = None
+        self.record = self._initial_record()
+
+    # --- run.json ---------------------------------------------------------------------------------
+    def _initial_record(self) -> dict[str, Any]:
+        existing = None
+        if (self.run_dir / rundir.RUN_FILE).exists():
+            existing = rundir.read_run(self.run_dir)
+        config = self.config
+        return {
+            "schema": rundir.SCHEMA,
+            "suite": config.suite, "method": config.method or config.model_name, "task": config.task,
+            "seed": config.seed, "status": "running",
+            "config": config.to_dict(), "config_hash": config.hash(),
+            "protocol": {
+                "env": self.envs[0].protocol(), "frames_per_step": self.frames_per_step,
+                "budget_frames": config.steps, "budget_steps": self.budget_steps,
+                "score": {"name": config.score.protocol, "window_frames": config.score.window_frames},
+            },
+            "provenance": rundir.provenance(self._device_name()),
+            "progress": {"env_steps": 0, "frames": 0, "grad_steps": 0, "wall_seconds": 0.0,
+                         "peak_rss_mb": 0.0, "peak_gpu_mb": None, "episodes": 0, "last_score": None},
+            "score": {"final": None},
+            "attempts": (existing or {}).get("attempts", 0) + 1,
+            "error": None,
+        }
+
+    def _device_name(self) -> str:
+        if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
+            return sys.modules["torch"].cuda.get_device_name()
+        return "cpu"
+
+    def _write_record(self, status: str | None = None) -> None:
+        progress = self.record["progress"]
+        step = self.counters["env_step"]
+        progress.update(env_steps=step, frames=step * self.frames_per_step,
+                        grad_steps=self.counters["grad_steps"], episodes=self.counters["episodes"],
+                        wall_seconds=round(self.counters["wall_seconds"], 3),
+                        peak_rss_mb=round(max(progress["peak_rss_mb"], rundir.peak_rss_mb()), 1))
+        if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
+            progress["peak_gpu_mb"] = sys.modules["torch"].cuda.max_memory_allocated() / 2**20
+        if status:
+            self.record["status"] = status
+        rundir.write_run(self.run_dir, self.record)
+
+    # --- checkpoints ------------------------------------------------------------------------------
+    def save(self) -> None:
+        self.metrics.sync()
+        state = {
+            "counters": dict(self.counters), "ratio_prev": self.ratio.prev,
+            "returns": self.returns.copy(), "lengths": self.lengths.copy(),
+            "obs": self.obs, "agent_state": self.agent_state,
+            "agent": self.agent.state_dict(), "envs": [env.get_state() for env in self.envs],
+            "rng": checkpoint.rng_state(), "metrics_offset": self.metrics.offset,
+            "pending": dict(self.pending), "progress": dict(self.record["progress"]),
+        }
+        checkpoint.save(self.run_dir, state)
+        self.counters["last_save"] = self.counters["env_step"]
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.counters.update(state["counters"])
+        self.ratio.prev = state["ratio_prev"]
+        self.returns, self.lengths = state["returns"], state["lengths"]
+        self.obs, self.agent_state = state["obs"], state["agent_state"]
+        self.agent.load_state_dict(state["agent"])
+        for env, env_state in zip(self.envs, state["envs"], strict=True):
+            env.set_state(env_state)
+        checkpoint.set_rng_state(state["rng"])
+        self.metrics.truncate(state["metrics_offset"])
+        self.pending = defaultdict(list, state["pending"])
+        self.record["progress"].update(state["progress"])
+
+    # --- evaluation -------------------------------------------------------------------------------
+    def evaluate(self) -> None:
+        """Greedy episodes in a fresh, separately seeded environment; the training state is untouched."""
+        index = self.counters["eval_index"]
+        env = make_env(self.config.task, self.config, seed=10**6 + self.config.seed * 1000 + index, mode="eval")
+        scores = []
+        try:
+            for _ in range(self.config.eval_eps):
+                obs, state, score, length = env.reset(), self.agent.initial_state(1), 0.0, 0
+                while not obs["is_last"]:
+                    action, state = self.agent.policy(stack([obs]), state, mode="eval")
+                    obs = env.step(action[0])
+                    score += float(obs["reward"])
+                    length += 1
+                scores.append(score)
+                self.log_episode("eval", score, length, eval_index=index)
+        finally:
+            env.close()
+        self.metrics.write({"type": "eval", **self._stamp(), "eval_index": index,
+                            "score_mean": float(np.mean(scores)), "episodes": len(scores)})
+        self.counters["eval_index"] += 1
+        self.counters["last_eval"] = self.counters["env_step"]
+
+    # --- logging ----------------------------------------------------------------------------------
+    def _stamp(self) -> dict[str, int]:
+        step = self.counters["env_step"]
+        return {"env_step": step, "frames": step * self.frames_per_step}
+
+    def log_episode(self, mode: str, score: float, length: int, **extra: Any) -> None:
+        self.metrics.write({"type": "episode", "mode": mode, **self._stamp(), "score": score, "length": length,
+                            **extra})
+        if mode == "train":
+            self.counters["episodes"] += 1
+            self.record["progress"]["last_score"] = score
+        self._scalar(f"{mode}_episode/score", score)
+
+    def _scalar(self, name: str, value: float) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.add_scalar(name, value, self.counters["env_step"] * self.frames_per_step)
+
+    def flush_train_metrics(self) -> None:
+        if self.pending:
+            means = {k: float(np.mean(v)) for k, v in sorted(self.pending.items())}
+            self.metrics.write({"type": "train", **self._stamp(), "grad_steps": self.counters["grad_steps"],
+                                **means})
+            for key, value in means.items():
+                self._scalar(f"train/{key}", value)
+            self.pending.clear()
+        self.counters["last_log"] = self.counters["env_step"]
+        self._write_record()
+
+    # --- the loop ---------------------------------------------------------------------------------
+    def step_envs(self) -> None:
+        actions, self.agent_state = self.agent.policy(self.obs, self.agent_state, mode="train")
+        observations = []
+        for i, env in enumerate(self.envs):
+            obs = env.step(actions[i])
+            self.returns[i] += float(obs["reward"])
+            self.lengths[i] += 1
+            if obs["is_last"]:
+                self.log_episode("train", float(self.returns[i]), int(self.lengths[i]))
+                self.returns[i], self.lengths[i] = 0.0, 0
+                obs = env.reset()
+            observations.append(obs)
+        self.obs = stack(observations)
+        self.counters["env_step"] += len(self.envs)
+
+    def train(self) -> None:
+        for _ in range(self.ratio(self.counters["env_step"])):
+            metrics = self.agent.train_step()
+            if not metrics:
+                continue
+            self.counters["grad_steps"] += 1
+            for key, value in metrics.items():
+                self.pending[key].append(value)
+
+    def due(self, last: str, every_frames: int) -> bool:
+        every = max(1, every_frames // self.frames_per_step)
+        return self.counters["env_step"] >= self.counters[last] + every
+
+    def run(self) -> int:
+        state = checkpoint.load(self.run_dir)
+        self.obs = stack([env.reset() for env in self.envs])
+        self.agent_state = self.agent.initial_state(len(self.envs))
+        if state is not None:
+            self.restore(state)
+        if self.config.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"),
+                                             purge_step=self.counters["env_step"] * self.frames_per_step)
+        self._write_record("running")
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return self._loop()
+        except BaseException as error:
+            self.record["error"] = "".join(traceback.format_exception(error))[-4000:]
+            self._write_record("failed")
+            raise
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.close()
+
+    def _loop(self) -> int:
+        config = self.config
+        if self.counters["env_step"] == 0 and config.eval_initial:
+            self.evaluate()
+        with Progress(total=self.budget_steps, description=f"{config.task} seed {config.seed}",
+                      start=self.counters["env_step"]) as bar:
+            clock = time.perf_counter()
+            while self.counters["env_step"] < self.budget_steps:
+                self.step_envs()
+                if self.agent.trains:
+                    self.train()
+                if self.due("last_eval", config.eval_every):
+                    self.evaluate()
+                if self.due("last_log", config.log_every):
+                    self.flush_train_metrics()
+                now = time.perf_counter()
+                self.counters["wall_seconds"] += now - clock
+                clock = now
+                if self.due("last_save", config.save_every):
+                    self.save()
+                bar.update(self.counters["env_step"], score=self.record["progress"]["last_score"])
+                if self.stop_signal is not None:
+                    self.flush_train_metrics()
+                    self.save()
+                    return EXIT_INTERRUPTED
+        if config.eval_final:
+            self.evaluate()
+        self.flush_train_metrics()
+        self.save()
+        records = rundir.read_metrics(self.run_dir)
+        self.record["score"] = {
+            "final": rundir.final_score(records, self.record["protocol"]["score"], config.steps),
+            "train_episodes": self.counters["episodes"],
+        }
+        self.record["provenance"]["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self._write_record("done")
+        return 0
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.stop_signal = signum
+
+    def close(self) -> None:
+        self.metrics.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        for env in self.envs:
+            env.close()
+
+
+def prepare_run_dir(config: Config) -> Path:
+    """The run directory; refuses to continue a run made with a different config."""
+    run_dir = Path(config.logdir or default_logdir(config))
+    if (run_dir / rundir.RUN_FILE).exists():
+        previous = rundir.read_run(run_dir)
+        if previous["config_hash"] != config.hash():
+            raise ConfigError(f"{run_dir} holds a run with another config (hash {previous['config_hash']}, "
+                              f"now {config.hash()}); use a new --logdir or delete it")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        config, print_config = parse_args(sys.argv[1:] if argv is None else argv)
+        if print_config:
+            print(dump(config), end="")
+            print(f"# config hash: {config.hash()}")
+            return 0
+        if not config.logdir:
+            config = Config({**config, "logdir": default_logdir(config)})
+        run_dir = prepare_run_dir(config)
+        if (run_dir / rundir.RUN_FILE).exists() and rundir.read_run(run_dir)["status"] == "done":
+            print(f"{run_dir}: already done")
+            return 0
+        trainer = Trainer(config, run_dir)
+    except (ConfigError, EnvError, rundir.RunFileError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return trainer.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
