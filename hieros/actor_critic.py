@@ -76,8 +76,7 @@ class ActorCritic(nn.Module):
         self.discrete = discrete
         self.actor = ActionHead(feat_dim, action_dim, config.actor_layers, config.units,
                                 dist="onehot" if discrete else "normal", unimix=config.action_unimix_ratio,
-                                min_std=config.actor_min_std, max_std=config.actor_max_std,
-                                init_std=config.actor_init_std)
+                                min_std=config.actor_min_std, max_std=config.actor_max_std)
         self.critics = nn.ModuleDict({
             name: MLP(feat_dim, 255, config.value_layers, config.units, act=config.act, outscale=0.0)
             for name in heads})

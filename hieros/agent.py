@@ -118,6 +118,7 @@ def make_learning_agent(config: Config, obs_space: Mapping[str, Any], act_space:
         raise ConfigError("--novelty_only_higher_level=false: the novelty reward needs the subgoal autoencoder of "
                           "the hierarchy, not built yet in this version; keep it true")
     if act_space.discrete != (config.actor_dist == "onehot"):
-        raise ConfigError(f"--actor_dist={config.actor_dist} does not fit the {'discrete' if act_space.discrete else 'continuous'} "
-                          "actions of this task; use the task's preset (atari100k: onehot, dmc_*: normal)")
+        kind = "discrete" if act_space.discrete else "continuous"
+        raise ConfigError(f"--actor_dist={config.actor_dist} does not fit the {kind} actions of this task; "
+                          "use the task's preset (atari100k: onehot, dmc_*: normal)")
     return LevelAgent(config, obs_space, act_space)

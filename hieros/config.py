@@ -21,8 +21,8 @@ from typing import Any
 import yaml
 
 CONFIGS_FILE = Path(__file__).with_name("configs.yaml")
-# Keys that name a run rather than configure it; they are left out of the config hash.
-IDENTITY_KEYS = ("task", "seed", "logdir", "suite", "method")
+# Keys that name or steer a run without changing what it computes; they are left out of the config hash.
+IDENTITY_KEYS = ("task", "seed", "logdir", "suite", "method", "stop_after")
 
 
 class ConfigError(ValueError):

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from hieros.distributions import OneHotDist
-from hieros.networks import MLP, init_weights
+from hieros.networks import MLP, init_uniform, init_weights
 from hieros.s5_dynamics import State, _blend, kl_terms
 
 
@@ -48,6 +48,8 @@ class RSSM(nn.Module):
         self.obs_stat = nn.Linear(config.dyn_hidden, latent)
         self.initial_param = nn.Parameter(torch.zeros(1, self.deter_dim))
         self.apply(init_weights)
+        init_uniform(self.img_stat, 1.0)
+        init_uniform(self.obs_stat, 1.0)
 
     def _dist(self, logits: torch.Tensor) -> OneHotDist:
         return OneHotDist(logits, unimix=self.unimix, rows_reduce="sum")

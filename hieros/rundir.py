@@ -138,7 +138,7 @@ class MetricsWriter:
     def __init__(self, run_dir: str | Path):
         self.path = Path(run_dir) / METRICS_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "ab")
+        self._file = open(self.path, "ab")  # noqa: SIM115 (kept open for the life of the run)
 
     @property
     def offset(self) -> int:

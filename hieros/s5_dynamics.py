@@ -75,7 +75,7 @@ class S5Dynamics(nn.Module):
     # --- training: the whole sequence at once -----------------------------------------------------------
     def observe(self, embed: torch.Tensor, action: torch.Tensor, is_first: torch.Tensor) -> tuple[State, State]:
         """Posterior and prior for (B, T) steps. Sequences start fresh (the replay marks is_first[:, 0])."""
-        batch, length = is_first.shape
+        batch = is_first.shape[0]
         post_logits = self._logits(self.obs_out, self.obs_stat, embed)
         post_stoch = self._dist(post_logits).sample()
         init = self.initial(batch)

@@ -240,9 +240,9 @@ class Trainer:
 
             self.tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"),
                                              purge_step=self.counters["env_step"] * self.frames_per_step)
-        self._write_record("running")
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
+            self._write_record("running")
             return self._loop()
         except BaseException as error:
             self.record["error"] = "".join(traceback.format_exception(error))[-4000:]
@@ -274,9 +274,10 @@ class Trainer:
                 if self.due("last_save", config.save_every):
                     self.save()
                 bar.update(self.counters["env_step"], score=self.record["progress"]["last_score"])
-                if self.stop_signal is not None:
-                    self.flush_train_metrics()
+                stop_at = config.stop_after // self.frames_per_step
+                if self.stop_signal is not None or (stop_at and self.counters["env_step"] >= stop_at):
                     self.save()
+                    self._write_record()
                     return EXIT_INTERRUPTED
         if config.eval_final:
             self.evaluate()

@@ -5,7 +5,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hieros.config import Config, ConfigError, build_config, load_blocks, parse_args, parse_value, preset_names
+from hieros.config import (
+    Config,
+    ConfigError,
+    build_config,
+    load_blocks,
+    parse_args,
+    parse_value,
+    preset_names,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

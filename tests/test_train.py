@@ -1,0 +1,131 @@
+"""The training loop end to end on real tasks: random and learning agents, evaluation, exact resume."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hieros import checkpoint, rundir
+from hieros.train import Ratio, main
+
+ROOT = Path(__file__).resolve().parents[1]
+ATARI = ["--configs", "atari100k", "debug", "--task=atari_pong"]
+DMC = ["--configs", "dmc_proprio", "debug", "--task=dmc_cartpole_balance"]
+
+
+def train(tmp_path: Path, *args: str, name: str = "run") -> Path:
+    logdir = tmp_path / name
+    assert main([*args, f"--logdir={logdir}"]) == 0
+    return logdir
+
+
+def test_ratio_matches_the_original_semantics():
+    ratio = Ratio(0.5)
+    assert [ratio(step) for step in range(0, 10)] == [1, 0, 1, 0, 1, 0, 1, 0, 1, 0]
+    assert sum(Ratio(1.0)(step) for step in range(5)) == 5
+    assert Ratio(0)(3) == 0
+
+
+def test_random_agent_writes_a_complete_run(tmp_path):
+    run = train(tmp_path, *ATARI, "--model_name=random", "--steps=4000", "--eval_every=2000", "--eval_eps=1")
+    record = rundir.read_run(run)
+    assert record["status"] == "done"
+    assert record["progress"]["env_steps"] == 1000 and record["progress"]["frames"] == 4000
+    assert record["protocol"]["env"]["frames_per_step"] == 4
+    assert record["protocol"]["score"] == {"name": "final_train_window", "window_frames": 10000}
+    metrics = rundir.read_metrics(run)
+    train_eps = rundir.episodes(metrics, "train")
+    assert train_eps and all(e["frames"] == 4 * e["env_step"] for e in train_eps)
+    assert record["score"]["final"] == pytest.approx(sum(e["score"] for e in train_eps) / len(train_eps))
+    evals = [m for m in metrics if m["type"] == "eval"]
+    assert [e["env_step"] for e in evals] == [500, 1000]
+    assert (run / "ckpt" / "latest.pkl").exists()
+    assert main([*ATARI, "--model_name=random", "--steps=4000", "--eval_every=2000", "--eval_eps=1",
+                 f"--logdir={run}"]) == 0  # a done run is left alone
+
+
+def test_changed_config_is_refused(tmp_path, capsys):
+    run = train(tmp_path, *DMC, "--model_name=random", "--steps=200")
+    assert main([*DMC, "--model_name=random", "--steps=400", f"--logdir={run}"]) == 2
+    assert "another config" in capsys.readouterr().err
+
+
+def test_unknown_task_is_a_one_line_error(tmp_path, capsys):
+    assert main(["--task=atari_pongg", f"--logdir={tmp_path / 'x'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "atari_pong" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("args", [ATARI, DMC], ids=["atari", "dmc"])
+@pytest.mark.parametrize("model", ["hieros", "dreamer"])
+def test_learning_agents_train_end_to_end(tmp_path, args, model):
+    run = train(tmp_path, *args, f"--model_name={model}", "--max_hierarchy=1", "--steps=600",
+                "--log_every=200", "--eval_every=100000")
+    record = rundir.read_run(run)
+    assert record["status"] == "done" and record["progress"]["grad_steps"] > 0
+    losses = [m for m in rundir.read_metrics(run) if m["type"] == "train"]
+    assert losses and all(key in losses[-1] for key in ("model_loss", "actor_loss", "value_extrinsic_loss"))
+
+
+def _final_state(run: Path) -> dict:
+    state = checkpoint.load(run)
+    return {"agent": state["agent"], "counters": state["counters"]}
+
+
+def _assert_same(a, b):
+    import numpy as np
+    import torch
+
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            _assert_same(a[key], b[key])
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _assert_same(x, y)
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b)
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, b)
+    else:
+        assert a == b
+
+
+@pytest.mark.parametrize("args", [ATARI, DMC], ids=["atari", "dmc"])
+def test_resume_equals_an_uninterrupted_run(tmp_path, args):
+    """N steps in one go == N/2, a stop, then resume to N: same weights, replay, RNGs and metrics."""
+    common = [*args, "--model_name=hieros", "--max_hierarchy=1", "--deterministic=true", "--threads=1",
+              "--log_every=100", "--eval_every=400", "--eval_eps=1"]
+    whole = train(tmp_path, *common, "--steps=800", "--save_every=100000", name="whole")
+    half = tmp_path / "half"
+    assert main([*common, "--steps=800", "--save_every=100000", f"--logdir={half}", "--stop_after=400"]) == 130
+    assert main([*common, "--steps=800", "--save_every=100000", f"--logdir={half}"]) == 0
+    _assert_same(_final_state(whole), _final_state(half))
+    strip = lambda run: [json.dumps(m) for m in rundir.read_metrics(run)]  # noqa: E731
+    assert strip(whole) == strip(half)
+
+
+def test_sigterm_leaves_a_resumable_run(tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "hieros.train", *DMC, "--model_name=random", "--steps=200000",
+           f"--logdir={run}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(600):
+        if (run / rundir.RUN_FILE).exists():
+            break
+        proc.poll()
+        import time
+
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    record = rundir.read_run(run)
+    assert record["status"] == "running"
+    with open(run / "ckpt" / "latest.pkl", "rb") as f:
+        assert pickle.load(f)["counters"]["env_step"] > 0
