@@ -198,7 +198,7 @@ class Replay:
         if chunk_index not in stream.chunks:
             assert self._spec is not None
             stream.chunks[chunk_index] = {
-                key: np.empty((self.chunk_size, *shape), dtype) for key, (shape, dtype) in self._spec.items()
+                key: np.zeros((self.chunk_size, *shape), dtype) for key, (shape, dtype) in self._spec.items()
             }
         chunk = stream.chunks[chunk_index]
         for key, value in arrays.items():

@@ -203,6 +203,7 @@ class Trainer:
     # --- the loop ---------------------------------------------------------------------------------
     def step_envs(self) -> None:
         actions, self.agent_state = self.agent.policy(self.obs, self.agent_state, mode="train")
+        self.counters["env_step"] += len(self.envs)
         observations = []
         for i, env in enumerate(self.envs):
             obs = env.step(actions[i])
@@ -214,7 +215,6 @@ class Trainer:
                 obs = env.reset()
             observations.append(obs)
         self.obs = stack(observations)
-        self.counters["env_step"] += len(self.envs)
 
     def train(self) -> None:
         for _ in range(self.ratio(self.counters["env_step"])):
