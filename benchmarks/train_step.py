@@ -1,0 +1,106 @@
+"""Update time, peak memory and acting speed of the agent, per preset and method, measured side by side.
+
+    python benchmarks/train_step.py                       # paper size and debug, hieros and dreamer
+    python benchmarks/train_step.py --presets debug --updates 20
+
+Each (preset, method) runs in its own subprocess so its peak memory (max RSS) is its own. The replay is filled
+with real environment steps (random actions) before the timed updates; the first update is a warm-up and not
+timed. Results are printed as a table and appended to docs/benchmarks.md with the date and the hardware.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = {
+    "paper": ["atari100k"],
+    "debug": ["atari100k", "debug"],
+}
+
+
+def measure(presets: list[str], method: str, updates: int, act_steps: int) -> dict:
+    """Runs inside the child process."""
+    import numpy as np
+    import torch
+
+    from hieros.agent_api import make_agent
+    from hieros.config import build_config
+    from hieros.envs import make_env
+    from hieros.rundir import peak_rss_mb
+    from hieros.train import stack
+
+    config = build_config(presets, {"task": "atari_pong", "model_name": method, "max_hierarchy": "1"})
+    env = make_env(config.task, config, seed=0)
+    agent = make_agent(config, env.obs_space, env.act_space)
+    obs, state = stack([env.reset()]), agent.initial_state(1)
+    fill = config.batch_length + config.batch_size + 8
+    start = time.perf_counter()
+    for step in range(max(fill, act_steps)):
+        action, state = agent.policy(obs, state, mode="train")
+        new = env.step(int(action[0]))
+        obs = stack([env.reset() if new["is_last"] else new])
+        if step + 1 == act_steps:
+            act_seconds = (time.perf_counter() - start) / act_steps
+    agent.train_step()
+    times = []
+    for _ in range(updates):
+        start = time.perf_counter()
+        agent.train_step()
+        times.append(time.perf_counter() - start)
+    return {"presets": "+".join(presets), "method": method, "batch": f"{config.batch_size}x{config.batch_length}",
+            "update_s": float(np.median(times)), "act_ms": 1000 * act_seconds, "peak_rss_gb": peak_rss_mb() / 1024,
+            "threads": torch.get_num_threads(), "updates": updates}
+
+
+def hardware() -> str:
+    cores = os.cpu_count()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.processor() or platform.machine()}, {cores} cores, {memory:.0f} GiB, CPU only"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--methods", nargs="+", default=["hieros", "dreamer"])
+    parser.add_argument("--updates", type=int, default=3, help="timed updates per case (median reported)")
+    parser.add_argument("--act-steps", type=int, default=200, help="policy steps timed for acting speed")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--no-append", action="store_true", help="do not append to docs/benchmarks.md")
+    args = parser.parse_args()
+    if args.child:
+        case = json.loads(args.child)
+        print(json.dumps(measure(case["presets"], case["method"], args.updates, args.act_steps)))
+        return 0
+    rows = []
+    for name in args.presets:
+        for method in args.methods:
+            case = json.dumps({"presets": CASES[name], "method": method})
+            out = subprocess.run([sys.executable, __file__, "--child", case, "--updates", str(args.updates),
+                                  "--act-steps", str(args.act_steps)], cwd=ROOT, capture_output=True, text=True)
+            if out.returncode:
+                print(out.stderr[-2000:], file=sys.stderr)
+                return 1
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(rows[-1], flush=True)
+    lines = ["| case | method | batch | update (s) | acting (ms/step) | peak RSS (GiB) |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['presets']} | {r['method']} | {r['batch']} | {r['update_s']:.3f} | {r['act_ms']:.2f} | "
+              f"{r['peak_rss_gb']:.2f} |" for r in rows]
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_append:
+        with open(ROOT / "docs" / "benchmarks.md", "a") as f:
+            f.write(f"\n### train_step.py, {time.strftime('%Y-%m-%d')}, {hardware()}, torch threads "
+                    f"{rows[0]['threads']}, median of {args.updates} updates, max_hierarchy=1\n\n{table}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
