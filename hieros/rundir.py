@@ -12,6 +12,7 @@ that names the file.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -34,6 +35,7 @@ STATUSES = ("running", "done", "failed")
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
 CKPT_DIR = "ckpt"
+LOCK_FILE = ".lock"
 REQUIRED = {
     "schema": str, "task": str, "method": str, "seed": int, "status": str, "config": dict,
     "config_hash": str, "protocol": dict, "provenance": dict, "progress": dict,
@@ -60,6 +62,41 @@ def find_runs(results: str | Path) -> list[Path]:
     """Every run directory under `results` (<suite>/<method>/<task>/seed_<n>/ holding run.json), sorted."""
     root = Path(results)
     return sorted(p.parent for p in root.glob(f"*/*/*/seed_*/{RUN_FILE}") if p.parent.name[5:].isdigit())
+
+
+_HELD_LOCKS: dict[Path, int] = {}
+
+
+def lock_run(run_dir: str | Path) -> bool:
+    """Take the run's lock for the life of this process (released by the OS when it exits); False if held."""
+    path = (Path(run_dir) / LOCK_FILE).resolve()
+    if path in _HELD_LOCKS:
+        return True
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    _HELD_LOCKS[path] = fd
+    return True
+
+
+def is_locked(run_dir: str | Path) -> bool:
+    """Whether some process holds the run's lock (without taking it)."""
+    path = Path(run_dir) / LOCK_FILE
+    if path.resolve() in _HELD_LOCKS:
+        return True
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

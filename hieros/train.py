@@ -31,6 +31,7 @@ from hieros.envs import EnvError, make_env
 from hieros.progress import Progress
 
 EXIT_INTERRUPTED = 130
+EXIT_LOCKED = 75  # EX_TEMPFAIL: the run is busy elsewhere; try later
 
 
 class Ratio:
@@ -303,15 +304,21 @@ class Trainer:
             env.close()
 
 
+class RunLocked(Exception):
+    """Another process is running this run directory."""
+
+
 def prepare_run_dir(config: Config) -> Path:
-    """The run directory; refuses to continue a run made with a different config."""
+    """The run directory, locked for this process; refuses to continue a run made with a different config."""
     run_dir = Path(config.logdir or default_logdir(config))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not rundir.lock_run(run_dir):
+        raise RunLocked(f"{run_dir} is being run by another process; wait for it or stop it")
     if (run_dir / rundir.RUN_FILE).exists():
         previous = rundir.read_run(run_dir)
         if previous["config_hash"] != config.hash():
             raise ConfigError(f"{run_dir} holds a run with another config (hash {previous['config_hash']}, "
                               f"now {config.hash()}); use a new --logdir or delete it")
-    run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
 
@@ -329,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{run_dir}: already done")
             return 0
         trainer = Trainer(config, run_dir)
+    except RunLocked as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_LOCKED
     except (ConfigError, EnvError, rundir.RunFileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
