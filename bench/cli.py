@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from analysis.store import StoreError
 from bench import plan as planning
 from bench import state as states
 from bench.local import LocalRunner, Outcome
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SuiteError, ConfigError, EnvError, rundir.RunFileError) as error:
+    except (SuiteError, ConfigError, EnvError, StoreError, rundir.RunFileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

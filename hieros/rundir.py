@@ -47,7 +47,8 @@ PACKAGES = ("torch", "numpy", "gymnasium", "ale-py", "dm-control", "mujoco", "hi
 #                       budget (danijar/dreamerv3's convention: 10k frames for Atari100k); if none ends there,
 #                       the last training episode.
 #   final_eval:         mean score of the episodes of the last evaluation.
-SCORE_PROTOCOLS = ("final_train_window", "final_eval")
+#   published_final:    an imported published score per run, stored in run.json (there is no curve).
+SCORE_PROTOCOLS = ("final_train_window", "final_eval", "published_final")
 
 
 class RunFileError(Exception):
@@ -237,7 +238,7 @@ def final_score(records: list[Mapping[str, Any]], score_protocol: Mapping[str, A
     """A run's final score by its declared protocol (see SCORE_PROTOCOLS); None if it has no episodes."""
     name = score_protocol.get("name")
     if name == "final_train_window":
-        train = episodes(records, "train")
+        train = [e for e in episodes(records, "train") if e["frames"] <= budget_frames]
         if not train:
             return None
         start = budget_frames - int(score_protocol.get("window_frames", 0))
@@ -250,6 +251,8 @@ def final_score(records: list[Mapping[str, Any]], score_protocol: Mapping[str, A
         last = max(e["eval_index"] for e in evals)
         scores = [e["score"] for e in evals if e["eval_index"] == last]
         return float(sum(scores) / len(scores))
+    if name == "published_final":
+        return None
     raise RunFileError(f"unknown score protocol {name!r}; known: {', '.join(SCORE_PROTOCOLS)}")
 
 

@@ -43,7 +43,7 @@ def test_plan_builds_exact_commands(tmp_path):
     suite = benchmark.suite("tiny")
     specs = plan(benchmark, suite, suite.methods, [1, 2], tmp_path / "results", extra=parse_sets(["eval_eps=2"]))
     assert len(specs) == 2 * 2 * 2
-    flat = [s for s in specs if s.method == "flat" and s.task == "atari_pong" and s.seed == 2][0]
+    flat = next(s for s in specs if s.method == "flat" and s.task == "atari_pong" and s.seed == 2)
     assert flat.run_dir == tmp_path / "results" / "tiny" / "flat" / "atari_pong" / "seed_2"
     assert flat.command[3:7] == ("--configs", "atari100k", "debug", "--task=atari_pong")
     assert "--max_hierarchy=1" in flat.command and "--score.window_frames=100" in flat.command
