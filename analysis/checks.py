@@ -2,7 +2,8 @@
 
 `partial` problems (missing tasks or seeds, runs not done) are allowed by --allow-partial; `mixed` problems
 (several config hashes inside one method and task family, several score protocols inside a method,
-or protocols that differ between methods) by --allow-mixed. Anything else makes the report fail before it computes a number.
+or protocols that differ between methods) by --allow-mixed. Without them the report fails before it
+computes a number.
 """
 
 from __future__ import annotations
