@@ -27,3 +27,10 @@ def smoke(session: nox.Session) -> None:
     results = session.create_tmp()
     session.run("hieros-bench", "run", "smoke", "--results", results, *session.posargs)
     session.run("hieros-bench", "report", "--results", results, "--out", f"{results}/report")
+
+
+@nox.session(python=PYTHON)
+def rliable_crosscheck(session: nox.Session) -> None:
+    """Our aggregates against rliable's, with the pins under which rliable imports (arch<8, pandas<3)."""
+    session.install("-e", ".[test]", "rliable", "arch<8", "pandas<3")
+    session.run("pytest", "-q", "tests/test_analysis_stats.py", "-k", "rliable", "-rs")

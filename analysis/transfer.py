@@ -1,7 +1,8 @@
 """Import published per-seed results into the store, and export ours, in the two formats authors publish.
 
 - danijar/dreamerv3 score files: json.gz lists of {task, method, seed, xs, ys}; xs in env frames, one
-  training-episode return (or bin mean) per point. Imported as runs whose metrics are those episodes.
+  training-episode return (or bin mean) per point. Imported as runs whose metrics are those episodes; a NaN
+  (a bin without an episode) is stored as a null score and exported as NaN again.
 - per-game lists of final scores per run: {"Alien": [run1, run2, ...]} (IRIS, TWM, STORM, SPR, SimPLe).
   Imported as runs with only a final score (score protocol `published_final`).
 Imported runs are ordinary run directories (status done) whose provenance names the source file and its sha256.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +113,8 @@ def export_runs(results: str | Path, out: str | Path, suite: str | None = None,
                 continue
             items.append({"task": run.record["task"], "method": provenance.get("source_method") or name,
                           "seed": provenance.get("source_seed", run.record["seed"]),
-                          "xs": [e["frames"] for e in episodes], "ys": [e["score"] for e in episodes]})
+                          "xs": [e["frames"] for e in episodes],
+                          "ys": [math.nan if e["score"] is None else e["score"] for e in episodes]})
     if not items:
         raise StoreError(f"no runs with training curves to export under {results}")
     payload = json.dumps(items).encode()

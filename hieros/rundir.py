@@ -238,7 +238,7 @@ def final_score(records: list[Mapping[str, Any]], score_protocol: Mapping[str, A
     """A run's final score by its declared protocol (see SCORE_PROTOCOLS); None if it has no episodes."""
     name = score_protocol.get("name")
     if name == "final_train_window":
-        train = [e for e in episodes(records, "train") if e["frames"] <= budget_frames]
+        train = [e for e in episodes(records, "train") if e["frames"] <= budget_frames and e["score"] is not None]
         if not train:
             return None
         start = budget_frames - int(score_protocol.get("window_frames", 0))
