@@ -132,3 +132,9 @@ def test_sigterm_leaves_a_resumable_run(tmp_path):
     assert record["status"] == "running"
     with open(run / "ckpt" / "latest.pkl", "rb") as f:
         assert pickle.load(f)["counters"]["env_step"] > 0
+
+
+def test_tensorboard_events_are_written(tmp_path):
+    run = train(tmp_path, *DMC, "--model_name=random", "--steps=1000", "--tensorboard=true")
+    events = list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0

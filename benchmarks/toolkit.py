@@ -1,0 +1,105 @@
+"""Costs of the toolkit around the agent, side by side in one run:
+
+- runner overhead per run: a sweep of the random method with one job at a time, minus the runs' own loop time;
+- report time for a synthetic store of 26 games x 5 seeds x 3 methods (written through hieros.rundir);
+- replay memory against the raw uint8 frame bytes, for 100k Atari-sized steps.
+
+    python benchmarks/toolkit.py            # prints a table and appends it to docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from train_step import hardware  # noqa: E402
+
+from analysis.store import random_human  # noqa: E402
+from hieros import rundir  # noqa: E402
+from hieros.replay import Replay, Uniform  # noqa: E402
+
+
+def runner_overhead(work: Path, seeds: int) -> tuple[float, int]:
+    results = work / "runner"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "bench.cli", "run", "smoke", "--method", "random", "--jobs", "1",
+                    "--seeds", str(seeds), "--results", str(results)], cwd=ROOT, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    loops = [rundir.read_run(p)["progress"]["wall_seconds"] for p in rundir.find_runs(results)]
+    return (wall - sum(loops)) / len(loops), len(loops)
+
+
+def synthetic_store(results: Path, methods: int = 3, seeds: int = 5) -> None:
+    """Runs with 40 training episodes each, scores drawn around each game's random..human range."""
+    rng = np.random.default_rng(0)
+    for m in range(methods):
+        for task, (low, high) in random_human().items():
+            for seed in range(1, seeds + 1):
+                run = rundir.run_path(results, "atari100k", f"method{m}", task, seed)
+                writer = rundir.MetricsWriter(run)
+                frames = np.sort(rng.integers(1, 400_000, 40))
+                for f in frames:
+                    writer.write({"type": "episode", "mode": "train", "env_step": int(f) // 4, "frames": int(f),
+                                  "score": float(low + (high - low) * rng.uniform(0, 0.3 * (m + 1)))})
+                writer.close()
+                protocol = {"score": {"name": "final_train_window", "window_frames": 10000},
+                            "budget_frames": 400_000, "budget_steps": 100_000, "frames_per_step": 4}
+                final = rundir.final_score(rundir.read_metrics(run), protocol["score"], 400_000)
+                rundir.write_run(run, {
+                    "schema": rundir.SCHEMA, "suite": "atari100k", "method": f"method{m}", "task": task,
+                    "seed": seed, "status": "done", "config": {}, "config_hash": f"synthetic{m}",
+                    "protocol": protocol, "provenance": {}, "progress": {"env_steps": 100_000},
+                    "score": {"final": final}})
+
+
+def report_time(work: Path) -> float:
+    results = work / "store"
+    synthetic_store(results)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "bench.cli", "report", "--results", str(results)], cwd=ROOT, check=True,
+                   capture_output=True)
+    return time.perf_counter() - start
+
+
+def replay_memory(steps: int = 100_000) -> float:
+    replay = Replay(capacity=steps, seq_len=64, selector=Uniform(0))
+    frame = np.zeros((64, 64, 3), np.uint8)
+    for t in range(steps):
+        replay.add({"image": frame, "reward": np.float32(0), "is_first": t == 0, "is_last": False,
+                    "is_terminal": False, "action": np.zeros(6, np.float32)})
+    return replay.nbytes() / (steps * frame.nbytes)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per task of the overhead sweep")
+    parser.add_argument("--no-append", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        overhead, runs = runner_overhead(Path(tmp), args.seeds)
+        seconds = report_time(Path(tmp))
+    ratio = replay_memory()
+    table = "\n".join([
+        "| measurement | value |", "|---|---|",
+        f"| runner overhead per run (random method, {runs} runs, 1 job) | {overhead:.2f} s |",
+        f"| report, 26 games x 5 seeds x 3 methods (synthetic store) | {seconds:.1f} s |",
+        f"| replay memory / raw uint8 frames, 100k steps of 64x64x3 | {ratio:.3f}x |",
+    ])
+    print(table)
+    if not args.no_append:
+        with open(ROOT / "docs" / "benchmarks.md", "a") as f:
+            f.write(f"\n### toolkit.py, {time.strftime('%Y-%m-%d')}, {hardware()}\n\n{table}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
