@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from hieros.distributions import TwoHotSymlog
+from hieros.latents import State
 from hieros.networks import MLP, ActionHead
 from hieros.optim import Optimizer
-from hieros.s5_dynamics import State
 
 RewardFn = Callable[[torch.Tensor, State], torch.Tensor]
 

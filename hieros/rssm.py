@@ -11,9 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hieros.distributions import OneHotDist
+from hieros.latents import CategoricalLatents, State, blend
 from hieros.networks import MLP, init_uniform, init_weights
-from hieros.s5_dynamics import State, _blend, kl_terms
 
 
 class LayerNormGRUCell(nn.Module):
@@ -32,13 +31,9 @@ class LayerNormGRUCell(nn.Module):
         return update * cand + (1 - update) * state
 
 
-class RSSM(nn.Module):
+class RSSM(CategoricalLatents):
     def __init__(self, config: Any, embed_dim: int, action_dim: int):
-        super().__init__()
-        self.stoch, self.classes = config.dyn_stoch, config.dyn_discrete
-        self.deter_dim = config.dyn_deter
-        self.unimix = config.unimix_ratio
-        self.action_shift = config.action_shift
+        super().__init__(config)
         latent = self.stoch * self.classes
         self.img_in = MLP(latent + action_dim, None, 1, config.dyn_hidden, act=config.act)
         self.cell = LayerNormGRUCell(config.dyn_hidden, self.deter_dim)
@@ -51,44 +46,30 @@ class RSSM(nn.Module):
         init_uniform(self.img_stat, 1.0)
         init_uniform(self.obs_stat, 1.0)
 
-    def _dist(self, logits: torch.Tensor) -> OneHotDist:
-        return OneHotDist(logits, unimix=self.unimix, rows_reduce="sum")
-
-    def _logits(self, layer: nn.Module, stat: nn.Linear, x: torch.Tensor) -> torch.Tensor:
-        return stat(layer(x)).unflatten(-1, (self.stoch, self.classes))
-
     def initial(self, batch: int) -> State:
         deter = torch.tanh(self.initial_param).expand(batch, -1)
-        stoch = self._dist(self._logits(self.img_out, self.img_stat, deter)).mode()
+        stoch = self.dist(self.logits(self.img_out, self.img_stat, deter)).mode()
         return {"stoch": stoch, "deter": deter}
-
-    def feat(self, state: State) -> torch.Tensor:
-        return torch.cat([state["stoch"].flatten(-2), state["deter"]], -1)
-
-    @property
-    def feat_dim(self) -> int:
-        return self.stoch * self.classes + self.deter_dim
 
     def img_step(self, prev: State, action: torch.Tensor, sample: bool = True) -> State:
         action = action / action.abs().clamp(min=1).detach()
         deter = self.cell(self.img_in(torch.cat([prev["stoch"].flatten(-2), action], -1)), prev["deter"])
-        logits = self._logits(self.img_out, self.img_stat, deter)
-        dist = self._dist(logits)
+        logits = self.logits(self.img_out, self.img_stat, deter)
+        dist = self.dist(logits)
         return {"stoch": dist.sample() if sample else dist.mode(), "deter": deter, "logit": logits}
 
     def obs_step(self, prev: State, prev_action: torch.Tensor, embed: torch.Tensor,
                  is_first: torch.Tensor) -> tuple[State, State]:
         init = self.initial(len(is_first))
         keep = (~is_first).to(embed.dtype)
-        prev = {k: _blend(keep, prev[k], init[k]) for k in ("stoch", "deter")}
+        prev = {k: blend(keep, prev[k], init[k]) for k in ("stoch", "deter")}
         prior = self.img_step(prev, prev_action * keep[:, None])
-        logits = self._logits(self.obs_out, self.obs_stat, torch.cat([prior["deter"], embed], -1))
-        post = {"stoch": self._dist(logits).sample(), "deter": prior["deter"], "logit": logits}
+        logits = self.logits(self.obs_out, self.obs_stat, torch.cat([prior["deter"], embed], -1))
+        post = {"stoch": self.dist(logits).sample(), "deter": prior["deter"], "logit": logits}
         return post, prior
 
     def observe(self, embed: torch.Tensor, action: torch.Tensor, is_first: torch.Tensor) -> tuple[State, State]:
-        if self.action_shift:
-            action = torch.cat([torch.zeros_like(action[:, :1]), action[:, :-1]], 1)
+        action = self.shift_actions(action)
         state = self.initial(len(is_first))
         posts, priors = [], []
         for t in range(is_first.shape[1]):
@@ -97,9 +78,3 @@ class RSSM(nn.Module):
             priors.append(prior)
         stack = lambda states: {k: torch.stack([s[k] for s in states], 1) for k in states[0]}  # noqa: E731
         return stack(posts), stack(priors)
-
-    def entropy(self, state: State) -> torch.Tensor:
-        return self._dist(state["logit"]).entropy()
-
-    def kl_loss(self, post: State, prior: State, free: float, clip: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        return kl_terms(self._dist, post["logit"], prior["logit"], free, clip)

@@ -4,8 +4,7 @@ Unlike the RSSM, the posterior depends on the current embedding only, the prior 
 and the deterministic feature `deter` is a linear read-out of all S5 hidden states (`state_as_deter`).
 Training runs the S5 stack as a parallel scan over the whole sequence; acting and imagination step it.
 
-A latent state is a dict: stoch (B, S, K) one-hot, deter (B, D), state (B, L, 2P) complex S5 states,
-and, where sampled, logit (B, S, K).
+A latent state (hieros.latents) here also carries `state`, the S5 hidden states (B, L, 2P) complex.
 """
 
 from __future__ import annotations
@@ -15,23 +14,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from hieros.distributions import OneHotDist, symlog
+from hieros.distributions import symlog
+from hieros.latents import CategoricalLatents, State, blend
 from hieros.networks import MLP, init_weights
 from hieros.s5 import S5Stack
 
-State = dict[str, torch.Tensor]
 
-
-class S5Dynamics(nn.Module):
+class S5Dynamics(CategoricalLatents):
     def __init__(self, config: Any, embed_dim: int, action_dim: int):
-        super().__init__()
+        super().__init__(config)
         s5 = config.s5
-        self.stoch, self.classes = config.dyn_stoch, config.dyn_discrete
-        self.deter_dim = config.dyn_deter
-        self.unimix = config.unimix_ratio
         self.state_as_deter = s5.state_as_deter
         self.symlog_deter = s5.symlog_final_output
-        self.action_shift = config.action_shift
         latent = self.stoch * self.classes
         self.inp = MLP(latent + action_dim, None, 1, s5.model_dim, act=config.act)
         self.seq = S5Stack(s5.num_blocks, s5.model_dim, s5.state_dim, s5.init_blocks, s5.dropout)
@@ -45,12 +39,6 @@ class S5Dynamics(nn.Module):
         self.apply(init_weights)  # as the original: every Linear and LayerNorm, those in the S5 blocks too
 
     # --- pieces ---------------------------------------------------------------------------------------
-    def _dist(self, logits: torch.Tensor) -> OneHotDist:
-        return OneHotDist(logits, unimix=self.unimix, rows_reduce="sum")
-
-    def _logits(self, layer: nn.Module, stat: nn.Linear, x: torch.Tensor) -> torch.Tensor:
-        return stat(layer(x)).unflatten(-1, (self.stoch, self.classes))
-
     def _deter(self, output: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         deter = self.state_out(states.real.flatten(-2)) if self.state_as_deter else self.seq_out(output)
         return symlog(deter) if self.symlog_deter else deter
@@ -61,42 +49,33 @@ class S5Dynamics(nn.Module):
 
     def initial(self, batch: int) -> State:
         deter = nn.functional.gelu(self.initial_param).expand(batch, -1)
-        stoch = self._dist(self._logits(self.img_out, self.img_stat, deter)).mode()
+        stoch = self.dist(self.logits(self.img_out, self.img_stat, deter)).mode()
         state = self.seq.initial_state(batch, device=deter.device)
         return {"stoch": stoch, "deter": deter, "state": state}
-
-    def feat(self, state: State) -> torch.Tensor:
-        return torch.cat([state["stoch"].flatten(-2), state["deter"]], -1)
-
-    @property
-    def feat_dim(self) -> int:
-        return self.stoch * self.classes + self.deter_dim
 
     # --- training: the whole sequence at once -----------------------------------------------------------
     def observe(self, embed: torch.Tensor, action: torch.Tensor, is_first: torch.Tensor) -> tuple[State, State]:
         """Posterior and prior for (B, T) steps. Sequences start fresh (the replay marks is_first[:, 0])."""
         batch = is_first.shape[0]
-        post_logits = self._logits(self.obs_out, self.obs_stat, embed)
-        post_stoch = self._dist(post_logits).sample()
+        post_logits = self.logits(self.obs_out, self.obs_stat, embed)
+        post_stoch = self.dist(post_logits).sample()
         init = self.initial(batch)
         prev_stoch = torch.cat([init["stoch"][:, None], post_stoch[:, :-1]], 1)
         first = is_first[..., None, None].to(post_stoch.dtype)
         prev_stoch = first * init["stoch"][:, None] + (1 - first) * prev_stoch
-        if self.action_shift:  # D2 corrected: z_{t-1} goes with a_{t-1}, the action that led to o_t
-            action = torch.cat([torch.zeros_like(action[:, :1]), action[:, :-1]], 1)
-        action = action * (1 - is_first[..., None].to(action.dtype))
+        action = self.shift_actions(action) * (1 - is_first[..., None].to(action.dtype))
         output, states = self.seq(self._input(prev_stoch, action), is_first, None)
         deter = self._deter(output, states)
-        prior_logits = self._logits(self.img_out, self.img_stat, self.seq_out(output))
-        prior = {"stoch": self._dist(prior_logits).sample(), "deter": deter, "state": states, "logit": prior_logits}
+        prior_logits = self.logits(self.img_out, self.img_stat, self.seq_out(output))
+        prior = {"stoch": self.dist(prior_logits).sample(), "deter": deter, "state": states, "logit": prior_logits}
         post = {"stoch": post_stoch, "deter": deter, "state": states, "logit": post_logits}
         return post, prior
 
     # --- acting and imagination: one step ---------------------------------------------------------------
     def img_step(self, prev: State, action: torch.Tensor, sample: bool = True) -> State:
         output, state = self.seq.step(self._input(prev["stoch"], action), prev["state"])
-        logits = self._logits(self.img_out, self.img_stat, self.seq_out(output))
-        dist = self._dist(logits)
+        logits = self.logits(self.img_out, self.img_stat, self.seq_out(output))
+        dist = self.dist(logits)
         stoch = dist.sample() if sample else dist.mode()
         return {"stoch": stoch, "deter": self._deter(output, state), "state": state, "logit": logits}
 
@@ -105,34 +84,9 @@ class S5Dynamics(nn.Module):
         """One acting step: reset where is_first, predict the prior, then the posterior from the embedding."""
         init = self.initial(len(is_first))
         keep = (~is_first).to(embed.dtype)
-        prev = {k: _blend(keep, prev[k], init[k]) for k in ("stoch", "deter", "state")}
+        prev = {k: blend(keep, prev[k], init[k]) for k in ("stoch", "deter", "state")}
         prior = self.img_step(prev, prev_action * keep[:, None])
-        logits = self._logits(self.obs_out, self.obs_stat, embed)
-        post = {"stoch": self._dist(logits).sample(), "deter": prior["deter"], "state": prior["state"],
+        logits = self.logits(self.obs_out, self.obs_stat, embed)
+        post = {"stoch": self.dist(logits).sample(), "deter": prior["deter"], "state": prior["state"],
                 "logit": logits}
         return post, prior
-
-    def entropy(self, state: State) -> torch.Tensor:
-        return self._dist(state["logit"]).entropy()
-
-    def kl_loss(self, post: State, prior: State, free: float, clip: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """(dyn, rep): KL(sg(q) || p) and KL(q || sg(p)), summed over latents, free bits per element."""
-        return kl_terms(self._dist, post["logit"], prior["logit"], free, clip)
-
-
-def kl_terms(dist: Any, post_logits: torch.Tensor, prior_logits: torch.Tensor, free: float,
-             clip: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """DreamerV3's balanced KL with free nats; shared by the S5 and RSSM dynamics."""
-    from hieros.distributions import kl_categorical
-
-    dyn = kl_categorical(dist(post_logits.detach()), dist(prior_logits))
-    rep = kl_categorical(dist(post_logits), dist(prior_logits.detach()))
-    if clip:
-        return dyn.clamp(min=free).mean(), rep.clamp(min=free).mean()
-    return dyn.mean(), rep.mean()
-
-
-def _blend(keep: torch.Tensor, value: torch.Tensor, initial: torch.Tensor) -> torch.Tensor:
-    shape = (-1,) + (1,) * (value.dim() - 1)
-    keep = keep.reshape(shape).to(value.dtype)
-    return keep * value + (1 - keep) * initial

@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 from hieros.distributions import Bernoulli, TwoHotSymlog, symlog
+from hieros.latents import State
 from hieros.networks import MLP, MultiDecoder, MultiEncoder
 from hieros.optim import Optimizer
-from hieros.s5_dynamics import S5Dynamics, State
+from hieros.s5_dynamics import S5Dynamics
 
 
 def make_dynamics(config: Any, embed_dim: int, action_dim: int) -> nn.Module:
