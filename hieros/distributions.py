@@ -1,6 +1,7 @@
-"""The distributions of DreamerV3/HIEROS, thin and torch-only: each reduces over its event dimensions itself.
+"""The distributions of DreamerV3/HIEROS, thin and torch-only: each reduces over its own event dimensions.
 
-Shapes: logits and means are (..., event); `log_prob` and `entropy` return (...).
+Conventions: parameters are (..., event); `log_prob` and `entropy` return (...). They follow NM512/Snagnar's
+`tools.py` (`OneHotDist`, `FlattenDist`, `DiscDist`, `MSEDist`, `SymlogDist`, `Bernoulli`, `ContDist`).
 """
 
 from __future__ import annotations
@@ -19,23 +20,32 @@ def symexp(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * torch.expm1(torch.abs(x))
 
 
-class OneHotDist:
-    """Categorical over the last dim with a uniform mixture; samples and modes are straight-through one-hots.
+def _straight_through(value: torch.Tensor, grad_source: torch.Tensor) -> torch.Tensor:
+    """Exactly `value` in the forward pass, the gradient of `grad_source` in the backward pass."""
+    return value + (grad_source - grad_source.detach())
 
-    `rows_reduce` treats the dim before the last as independent rows: "sum" for the 32 latent categoricals,
-    "mean" for HIEROS's subgoal codes (log-prob and entropy averaged over the rows), None for a single one.
+
+class OneHotDist:
+    """Categorical over the last dim, mixed with a uniform: probs = (1 - unimix) softmax(logits) + unimix / K.
+
+    `rows_reduce` treats the dim before the last as independent rows and reduces `log_prob`/`entropy` (and the
+    KL) over them: "sum" for the 32 latent categoricals (torch's `Independent`), "mean" for HIEROS's subgoal
+    codes (`FlattenDist`), None for a single categorical.
     """
 
     def __init__(self, logits: torch.Tensor, unimix: float = 0.0, rows_reduce: str | None = None):
+        if rows_reduce not in (None, "sum", "mean"):
+            raise ValueError(f"rows_reduce must be None, 'sum' or 'mean', not {rows_reduce!r}")
         if unimix > 0:
-            probs = F.softmax(logits, -1)
-            probs = (1 - unimix) * probs + unimix / logits.shape[-1]
-            logits = torch.log(probs)
-        self.logits = logits - logits.logsumexp(-1, keepdim=True)
-        self.probs = self.logits.exp()
+            probs = (1 - unimix) * F.softmax(logits, -1) + unimix / logits.shape[-1]
+            self.probs, self.logits = probs, torch.log(probs)
+        else:
+            self.logits = F.log_softmax(logits, -1)
+            self.probs = self.logits.exp()
         self.rows_reduce = rows_reduce
 
-    def _reduce(self, x: torch.Tensor) -> torch.Tensor:
+    def reduce(self, x: torch.Tensor) -> torch.Tensor:
+        """Reduce a per-row quantity (..., rows) over the rows as configured."""
         if self.rows_reduce == "sum":
             return x.sum(-1)
         if self.rows_reduce == "mean":
@@ -43,111 +53,152 @@ class OneHotDist:
         return x
 
     def sample(self) -> torch.Tensor:
-        flat = self.probs.reshape(-1, self.probs.shape[-1])
-        index = torch.multinomial(flat, 1).reshape(self.probs.shape[:-1])
-        onehot = F.one_hot(index, self.probs.shape[-1]).to(self.probs.dtype)
-        return onehot + self.probs - self.probs.detach()
+        """A one-hot sample with straight-through gradients: sample + probs - sg(probs)."""
+        cdf = self.probs.detach().cumsum(-1)
+        u = torch.rand_like(cdf[..., :1]) * cdf[..., -1:]
+        index = (cdf <= u).sum(-1).clamp(max=cdf.shape[-1] - 1)  # inverse CDF: 10x faster than multinomial
+        onehot = F.one_hot(index, cdf.shape[-1]).to(self.probs.dtype)
+        return _straight_through(onehot, self.probs)
 
     def mode(self) -> torch.Tensor:
+        """The argmax one-hot with straight-through gradients through the (normalised, mixed) logits."""
         onehot = F.one_hot(self.logits.argmax(-1), self.logits.shape[-1]).to(self.logits.dtype)
-        return onehot + self.logits - self.logits.detach()
+        return _straight_through(onehot, self.logits)
 
     def log_prob(self, onehot: torch.Tensor) -> torch.Tensor:
-        return self._reduce((onehot * self.logits).sum(-1))
+        """log p of the argmax of `onehot`; like torch's OneHotCategorical no gradient reaches `onehot`."""
+        index = onehot.argmax(-1, keepdim=True)
+        return self.reduce(self.logits.gather(-1, index).squeeze(-1))
 
     def entropy(self) -> torch.Tensor:
-        return self._reduce(-(self.probs * self.logits).sum(-1))
+        return self.reduce(-(self.probs * self.logits).sum(-1))
+
+
+class OneHotRows(OneHotDist):
+    """HIEROS's higher-level actions (`onehot_categorical`): `rows` categoricals over flat (..., rows * K) logits.
+
+    Samples and modes come back flat (..., rows * K) and `log_prob` takes flat actions; `log_prob` and `entropy`
+    are the mean over the rows.
+    """
+
+    def __init__(self, logits: torch.Tensor, rows: int, unimix: float = 0.0):
+        super().__init__(logits.unflatten(-1, (rows, -1)), unimix, rows_reduce="mean")
+
+    def sample(self) -> torch.Tensor:
+        return super().sample().flatten(-2)
+
+    def mode(self) -> torch.Tensor:
+        return super().mode().flatten(-2)
+
+    def log_prob(self, onehot: torch.Tensor) -> torch.Tensor:
+        return super().log_prob(onehot.unflatten(-1, self.logits.shape[-2:]))
 
 
 def kl_categorical(post: OneHotDist, prior: OneHotDist) -> torch.Tensor:
-    """KL(post || prior) per row, reduced over rows like the distributions (sum for latents)."""
-    return post._reduce((post.probs * (post.logits - prior.logits)).sum(-1))
+    """KL(post || prior) between the two distributions as built (so with their unimix), per row (..., rows),
+    then reduced over the rows like `post` (sum for the latents, as DreamerV3's `Independent` KL)."""
+    return post.reduce((post.probs * (post.logits - prior.logits)).sum(-1))
 
 
 class TwoHotSymlog:
-    """DreamerV3's discrete regression: 255 bins on [-20, 20] in symlog space, two-hot targets."""
+    """DreamerV3's discrete regression (`DiscDist`): K bins (K = logits.shape[-1], 255) on [low, high] in
+    symlog space; the target is a two-hot of symlog(target) over the two nearest bins."""
 
     def __init__(self, logits: torch.Tensor, low: float = -20.0, high: float = 20.0):
         self.logits = logits
-        self.probs = F.softmax(logits, -1)
-        self.bins = torch.linspace(low, high, logits.shape[-1], device=logits.device)
+        self.bins = torch.linspace(low, high, logits.shape[-1], device=logits.device, dtype=logits.dtype)
 
     def mean(self) -> torch.Tensor:
-        return symexp((self.probs * self.bins).sum(-1))
+        return symexp(F.softmax(self.logits, -1) @ self.bins)
 
     mode = mean
 
     def log_prob(self, target: torch.Tensor) -> torch.Tensor:
-        x = symlog(target).detach()
-        below = (self.bins <= x[..., None]).to(torch.int64).sum(-1) - 1
-        above = len(self.bins) - (self.bins > x[..., None]).to(torch.int64).sum(-1)
-        below = below.clamp(0, len(self.bins) - 1)
-        above = above.clamp(0, len(self.bins) - 1)
+        """Two-hot cross-entropy; `target` is (...). Outside [low, high] the whole weight goes to the edge bin."""
+        x = symlog(target.to(self.bins.dtype))
+        n = self.bins.shape[0]
+        above = torch.searchsorted(self.bins, x.detach().contiguous(), right=True)  # #bins <= x
+        below = (above - 1).clamp(0, n - 1)
+        above = above.clamp(0, n - 1)
         equal = below == above
-        dist_below = torch.where(equal, torch.ones_like(x), (self.bins[below] - x).abs())
-        dist_above = torch.where(equal, torch.ones_like(x), (self.bins[above] - x).abs())
+        dist_below = torch.where(equal, 1.0, (self.bins[below] - x).abs())
+        dist_above = torch.where(equal, 1.0, (self.bins[above] - x).abs())
         total = dist_below + dist_above
-        weight_below, weight_above = dist_above / total, dist_below / total
-        n = len(self.bins)
-        twohot = F.one_hot(below, n) * weight_below[..., None] + F.one_hot(above, n) * weight_above[..., None]
-        return (twohot * F.log_softmax(self.logits, -1)).sum(-1)
+        log_pred = F.log_softmax(self.logits, -1)
+        lp_below = log_pred.gather(-1, below.unsqueeze(-1)).squeeze(-1)
+        lp_above = log_pred.gather(-1, above.unsqueeze(-1)).squeeze(-1)
+        return (dist_above * lp_below + dist_below * lp_above) / total
+
+
+def _check_shape(pred: torch.Tensor, x: torch.Tensor) -> None:
+    if pred.shape != x.shape:  # broadcasting here would silently sum the wrong errors
+        raise ValueError(f"prediction {tuple(pred.shape)} and target {tuple(x.shape)} differ in shape")
+
+
+def _sum_last(x: torch.Tensor, dims: int) -> torch.Tensor:
+    return x.sum(tuple(range(-dims, 0))) if dims else x
 
 
 class MSE:
-    """log p(x) = -sum of squared errors over the last `dims` dims (the original's MSEDist, summed)."""
+    """Unit-variance regression (`MSEDist`, sum): log p(x) = -sum over the last `dims` dims of (pred - x)^2."""
 
-    def __init__(self, mean: torch.Tensor, dims: int):
-        self.mean, self.dims = mean, dims
+    def __init__(self, pred: torch.Tensor, dims: int):
+        self.pred, self.dims = pred, dims
 
     def mode(self) -> torch.Tensor:
-        return self.mean
+        return self.pred
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        return -((self.mean - x) ** 2).sum(tuple(range(-self.dims, 0)))
+        _check_shape(self.pred, x)
+        return -_sum_last((self.pred - x) ** 2, self.dims)
 
 
 class SymlogMSE(MSE):
-    """Squared error in symlog space; the mode maps back with symexp."""
+    """Squared error in symlog space (`SymlogDist`): errors below 1e-8 count as zero; the mode is symexp(pred)."""
 
     def mode(self) -> torch.Tensor:
-        return symexp(self.mean)
+        return symexp(self.pred)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        return super().log_prob(symlog(x))
+        _check_shape(self.pred, x)
+        distance = (self.pred - symlog(x)) ** 2
+        distance = torch.where(distance < 1e-8, 0.0, distance)
+        return -_sum_last(distance, self.dims)
 
 
 class Bernoulli:
+    """Elementwise Bernoulli on logits (no event dims): `mean` is the probability, `mode()` rounds it
+    straight-through."""
+
     def __init__(self, logits: torch.Tensor):
         self.logits = logits
         self.mean = torch.sigmoid(logits)
 
     def mode(self) -> torch.Tensor:
-        return (self.logits > 0).to(self.logits.dtype)
+        return _straight_through(torch.round(self.mean).detach(), self.mean)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         return -F.binary_cross_entropy_with_logits(self.logits, x, reduction="none")
 
 
 class BoundedNormal:
-    """The continuous actor: mean tanh(m), std (max - min) * sigmoid(s + 2) + min, independent over actions.
-
-    Samples are reparameterised and scaled back into [-1, 1] where they leave it (NM512's `ContDist(absmax=1)`).
-    """
+    """The `normal` actor: Normal(tanh(mean_raw), (max - min) sigmoid(std_raw + 2) + min), independent over the
+    last (action) dim. `sample()` is reparameterised and unclipped, as HIEROS's `ContDist` (NM512's later
+    `absmax` rescaling is not in HIEROS); the environment clips to [-1, 1]."""
 
     def __init__(self, mean_raw: torch.Tensor, std_raw: torch.Tensor, min_std: float, max_std: float):
         self.mean = torch.tanh(mean_raw)
         self.std = (max_std - min_std) * torch.sigmoid(std_raw + 2.0) + min_std
 
     def sample(self) -> torch.Tensor:
-        x = self.mean + self.std * torch.randn_like(self.mean)
-        return x / x.abs().clamp(min=1.0).detach()
+        return self.mean + self.std * torch.randn_like(self.mean)
 
     def mode(self) -> torch.Tensor:
         return self.mean
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         z = (x - self.mean) / self.std
-        return (-0.5 * z**2 - torch.log(self.std) - 0.5 * math.log(2 * math.pi)).sum(-1)
+        return (-0.5 * z**2 - torch.log(self.std)).sum(-1) - 0.5 * math.log(2 * math.pi) * x.shape[-1]
 
     def entropy(self) -> torch.Tensor:
-        return (0.5 + 0.5 * math.log(2 * math.pi) + torch.log(self.std)).sum(-1)
+        return torch.log(self.std).sum(-1) + (0.5 + 0.5 * math.log(2 * math.pi)) * self.std.shape[-1]
