@@ -8,190 +8,204 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
-from analysis.store import StoreError
 from bench import plan as planning
 from bench import state as states
+from bench import tables
 from bench.local import LocalRunner, Outcome
-from bench.suites import SuiteError, load
+from bench.progress import SweepDisplay
+from bench.resources import budget
+from bench.suites import Benchmark, SuiteError, load
 from hieros import rundir
 from hieros.config import ConfigError
 from hieros.envs import EnvError, list_tasks
 
+try:  # the report/import/export/plot subcommands, when analysis/ is there
+    import analysis.cli as analysis_cli
+    from analysis.store import StoreError
+except ModuleNotFoundError as missing:
+    if missing.name not in ("analysis", "analysis.cli", "analysis.store"):
+        raise
+    analysis_cli, StoreError = None, SuiteError  # type: ignore[assignment]
+
+USER_ERRORS = (SuiteError, ConfigError, EnvError, StoreError, rundir.RunFileError)
 EPILOG = """examples:
-  hieros-bench list                                  suites, methods and tasks
-  hieros-bench run smoke                             every method x task x seed of the smoke suite
-  hieros-bench run atari100k --seeds 5 --jobs 4      26 games x 5 seeds, 4 runs at a time
+  hieros-bench list                                   suites, methods and tasks
+  hieros-bench run smoke                              every method x task x seed of the smoke suite
+  hieros-bench run atari100k --seeds 5 --jobs 4       26 games x 5 seeds, 4 runs at a time
   hieros-bench run atari100k --tasks atari_pong,atari_breakout --seed-list 1,2 --method hieros_uniform
-  hieros-bench run smoke --set steps=8000 --dry-run  print the exact commands, run nothing
-  hieros-bench run atari100k --backend slurm --jobs 50   one Slurm job array through submitit
-  hieros-bench status smoke                          what is done, running, interrupted, failed
-Runs are resumable: run the same command again after a crash or Ctrl-C and it continues where it stopped."""
+  hieros-bench run smoke --set steps=8000 --dry-run   print the exact commands, run nothing
+  hieros-bench run atari100k --backend slurm          one Slurm job array through submitit
+  hieros-bench status smoke                           done, running, interrupted, failed; steps, scores, ETA
+  hieros-bench report                                 scores, aggregates with CIs, tables and plots
+
+Runs land in RESULTS/<suite>/<method>/<task>/seed_<n>/. Rerunning a command is safe: done runs are skipped,
+interrupted ones resume from their checkpoint, failed ones are retried. Ctrl-C stops at a checkpoint."""
 
 
-def _seeds(args: argparse.Namespace, default: int) -> list[int]:
-    if args.seed_list:
-        try:
-            return [int(s) for s in args.seed_list.split(",") if s.strip()]
-        except ValueError:
-            raise SuiteError(f"--seed-list {args.seed_list!r}: give integers like 1,2,3") from None
-    return list(range(1, (args.seeds or default) + 1))
-
-
-def _specs(args: argparse.Namespace) -> tuple[list[planning.RunSpec], dict]:
+def _plan(args: argparse.Namespace) -> tuple[Benchmark, list[planning.RunSpec]]:
     benchmark = load(args.suites)
     suite = benchmark.suite(args.suite)
-    methods = [args.method] if args.method else suite.methods
-    tasks = [t for t in args.tasks.split(",") if t] if getattr(args, "tasks", None) else None
+    methods = planning.parse_list(args.method, "--method", list(benchmark.methods)) or suite.methods
+    tasks = planning.parse_list(args.tasks, "--tasks", suite.tasks)
+    seeds = planning.parse_seeds(args.seeds, args.seed_list, suite.seeds)
     extra = planning.parse_sets(getattr(args, "set", None) or [])
-    specs = planning.plan(benchmark, suite, methods, _seeds(args, suite.seeds), Path(args.results), tasks, extra)
-    return specs, benchmark.slurm
+    return benchmark, planning.plan(benchmark, suite, methods, seeds, Path(args.results), tasks, extra)
+
+
+def _triage(specs: list[planning.RunSpec], force: bool, dry_run: bool,
+            console: Console) -> tuple[list[planning.RunSpec], list[Outcome], int]:
+    """(runs to start, runs running elsewhere, number already done); refuses a changed config unless --force."""
+    todo, elsewhere, done, conflicts = [], [], 0, []
+    for spec in specs:
+        try:
+            state, record = states.run_state(spec.run_dir)
+            why = states.config_conflict(spec, record)
+        except rundir.RunFileError as error:
+            state, why = "corrupt", str(error)
+        if why and state == "running":
+            raise SuiteError(f"{why}; it is running in another process, so it cannot be moved aside now")
+        if why and not force:
+            conflicts.append(why)
+            continue
+        if why:
+            console.print(f"would move {spec.run_dir} aside" if dry_run else
+                          f"moved the old run aside to {states.move_aside(spec.run_dir)}", style="yellow")
+            todo.append(spec)
+        elif state == "done":
+            done += 1
+        elif state == "running":
+            elsewhere.append(Outcome(spec, "elsewhere", error="running in another process"))
+        else:
+            todo.append(spec)
+    if conflicts:
+        more = f" (and {len(conflicts) - 1} more runs)" if len(conflicts) > 1 else ""
+        raise SuiteError(f"{conflicts[0]}{more}; use --force to move old runs aside to seed_<n>.old-<time>, "
+                         "or another --results")
+    return todo, elsewhere, done
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    specs, slurm = _specs(args)
-    console = Console()
-    todo, skipped = [], []
-    for spec in specs:
-        state, record = states.run_state(spec.run_dir)
-        conflict = states.config_conflict(spec, record)
-        if conflict and not args.force:
-            raise SuiteError(conflict)
-        if conflict:
-            moved = states.move_aside(spec.run_dir)
-            console.print(f"moved the old run aside: {moved}")
-        elif state == "done":
-            skipped.append(spec)
-            continue
-        todo.append(spec)
+    benchmark, specs = _plan(args)
+    console = tables.make_console()
+    dry_console = Console(stderr=True, highlight=False)
+    todo, elsewhere, done = _triage(specs, args.force, args.dry_run, dry_console if args.dry_run else console)
+    local = args.backend == "local"
+    pool = budget(args.jobs, args.threads, args.runs_per_gpu or benchmark.local["runs_per_gpu"]) if local else None
+    where = f", {pool.describe()}" if pool else f" on {args.backend}"
     if args.dry_run:
+        env = planning.worker_env(pool.threads if pool else args.threads or benchmark.slurm["cpus_per_task"], None)
         for spec in todo:
-            print(" ".join(spec.command))
-        print(f"# {len(todo)} to run, {len(skipped)} already done", file=sys.stderr)
+            print(planning.shell_line(spec, env))
+        print(f"# {len(todo)} to run{where}; {done} already done, {len(elsewhere)} running elsewhere",
+              file=sys.stderr)
         return 0
-    console.print(f"{args.suite}: {len(specs)} runs, {len(skipped)} already done, {len(todo)} to run "
-                  f"({args.jobs} at a time) into {args.results}")
+    header = (f"[bold]{args.suite}[/]: {len(specs)} runs, {done} already done, {len(elsewhere)} running "
+              f"elsewhere, {len(todo)} to run{where} -> {args.results}")
+    if pool or not todo:
+        console.print(header)
+    if pool and pool.note:
+        console.print(f"[yellow]{pool.note}[/]")
+    if not todo:
+        if elsewhere:
+            tables.summary(console, elsewhere, done, 0.0, Path(args.results))
+        return 0
     start = time.monotonic()
-    if args.backend == "local":
-        outcomes = LocalRunner(todo, args.jobs, args.threads, args.retries,
-                               int(slurm.get("runs_per_gpu", 1))).run()
+    if pool:
+        outcomes = LocalRunner(todo, pool, args.retries, SweepDisplay(len(todo), console)).run()
     else:
-        from bench.slurm import submit
+        from bench import slurm
 
-        outcomes = submit(todo, Path(args.results), args.jobs, args.threads, slurm,
-                          local=args.backend == "local-submitit")
-    _summary(console, outcomes, len(skipped), time.monotonic() - start)
-    if any(o.state == "interrupted" for o in outcomes):
+        cluster = "local" if args.backend == "local-submitit" else "slurm"
+        jobs = slurm.submit(todo, Path(args.results), benchmark.slurm, args.jobs, args.threads, args.retries,
+                            cluster)
+        console.print(header)
+        for line in slurm.describe(todo, jobs, Path(args.results), cluster):
+            console.print(line)
+        if cluster == "slurm" and not args.wait:
+            return 0
+        outcomes = slurm.collect(todo, jobs, start)
+    tables.summary(console, outcomes + elsewhere, done, time.monotonic() - start, Path(args.results))
+    states_seen = {o.state for o in outcomes}
+    if states_seen & {"interrupted", "pending", "submitted"}:
         return 130
-    return 1 if any(o.state == "failed" for o in outcomes) else 0
-
-
-def _summary(console: Console, outcomes: list[Outcome], skipped: int, wall: float) -> None:
-    table = Table(title=f"sweep finished in {wall:.0f} s ({skipped} runs were already done)")
-    for column in ("run", "state", "attempts", "final score", "note"):
-        table.add_column(column)
-    for o in sorted(outcomes, key=lambda o: o.spec.name):
-        score = "-"
-        if o.state == "done":
-            final = rundir.read_run(o.spec.run_dir)["score"].get("final")
-            score = "-" if final is None else f"{final:.2f}"
-        color = {"done": "green", "failed": "red"}.get(o.state, "yellow")
-        note = o.error.strip().splitlines()[-1] if o.error.strip() else ""
-        table.add_row(o.spec.name, f"[{color}]{o.state}[/]", str(o.attempts), score, note)
-    console.print(table)
+    return 1 if "failed" in states_seen else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     if args.suite:
-        dirs = [(s.name, s.run_dir) for s in _specs(args)[0]]
+        runs = [(s.name, s.run_dir) for s in _plan(args)[1]]
+        title = f"{args.suite} under {args.results}"
     else:
-        dirs = [(p.relative_to(args.results).as_posix(), p) for p in rundir.find_runs(args.results)]
-    if not dirs:
-        raise SuiteError(f"no runs under {args.results}; start one with `hieros-bench run SUITE`")
-    table = Table(title=f"runs under {args.results}")
-    for column in ("run", "state", "env steps", "last score", "wall", "ETA"):
-        table.add_column(column, justify="left" if column in ("run", "state") else "right")
-    counts: dict[str, int] = {}
-    for name, run_dir in dirs:
-        state, record = states.run_state(run_dir)
-        counts[state] = counts.get(state, 0) + 1
-        steps = score = wall = eta = "-"
-        if record:
-            progress, budget = record["progress"], record["protocol"]["budget_steps"]
-            steps = f"{progress['env_steps']}/{budget}"
-            score = "-" if progress.get("last_score") is None else f"{progress['last_score']:.1f}"
-            wall = f"{progress['wall_seconds']:.0f}s"
-            if state == "running" and progress["env_steps"]:
-                eta = f"{progress['wall_seconds'] * (budget / progress['env_steps'] - 1):.0f}s"
-        color = {"done": "green", "failed": "red", "running": "cyan"}.get(state, "yellow")
-        table.add_row(name, f"[{color}]{state}[/]", steps, score, wall, eta)
-    console = Console()
-    console.print(table)
-    console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        found = set(rundir.find_runs(args.results)) | states.started_runs(Path(args.results))
+        runs = [(p.relative_to(args.results).as_posix(), p) for p in sorted(found)]
+        title = f"runs under {args.results}"
+    if not runs:
+        raise SuiteError(f"no runs under {args.results}; start some with `hieros-bench run SUITE`")
+    errors = tables.status(tables.make_console(), runs, title)
+    if errors:
+        more = f" (and {len(errors) - 1} more corrupt run files)" if len(errors) > 1 else ""
+        raise rundir.RunFileError(errors[0] + more)
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    benchmark = load(args.suites)
-    console = Console()
-    suites = Table(title=f"suites ({benchmark.path})")
-    for column in ("suite", "tasks", "seeds", "methods", "description"):
-        suites.add_column(column)
-    for s in benchmark.suites.values():
-        suites.add_row(s.name, str(len(s.tasks)), str(s.seeds), ", ".join(s.methods), s.description)
-    methods = Table(title="methods")
-    for column in ("method", "agent", "overrides", "description"):
-        methods.add_column(column)
-    for m in benchmark.methods.values():
-        overrides = " ".join(f"{k}={v}" for k, v in m.overrides.items())
-        methods.add_row(m.name, m.model_name, overrides, m.description)
-    console.print(suites, methods)
-    console.print("tasks: " + " ".join(list_tasks()))
+    tables.listing(tables.make_console(), load(args.suites), list_tasks(all_dmc=True))
     return 0
 
 
+def _selection(parser: argparse.ArgumentParser) -> None:
+    """The options that pick runs out of a suite (run and status)."""
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", type=int, metavar="N", help="seeds 1..N (default: the suite's)")
+    seeds.add_argument("--seed-list", metavar="1,2,7", help="explicit seeds")
+    parser.add_argument("--tasks", metavar="A,B", help="a comma-separated subset of the suite's tasks")
+    parser.add_argument("--method", metavar="NAME[,NAME]", help="methods (default: the suite's; any in the file)")
+    parser.add_argument("--results", default="results", metavar="DIR", help="results directory (default: results)")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="hieros-bench", description=__doc__, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suites", default=None, help="suite file (default: ./benchmark.toml or the project's)")
+                                     formatter_class=formatter)
+    parser.add_argument("--suites", metavar="FILE", help="suite file (default: ./benchmark.toml or the project's)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run every (method, task, seed) of a suite; resumable",
-                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("suite", help="suite name from benchmark.toml (see `hieros-bench list`)")
-    seeds = run.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", type=int, help="seeds 1..N (default: the suite's)")
-    seeds.add_argument("--seed-list", help="explicit seeds, e.g. 1,2,7")
-    run.add_argument("--tasks", help="comma-separated subset of the suite's tasks")
-    run.add_argument("--method", help="one method (default: the suite's methods)")
-    run.add_argument("--jobs", type=int, default=2, help="runs at a time (default 2); array parallelism on Slurm")
-    run.add_argument("--threads", type=int, default=1, help="CPU threads per run (default 1)")
+    run = sub.add_parser("run", help="run every (method, task, seed) of a suite; resumable and idempotent",
+                         description="Run every (method, task, seed) of a suite, each as its own "
+                                     "`python -m hieros.train` process.", epilog=EPILOG, formatter_class=formatter)
+    run.add_argument("suite", help="suite name from the suite file (`hieros-bench list`)")
+    _selection(run)
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="config override for every run, repeatable (e.g. --set steps=20000 --set s5.num_blocks=2)")
+    run.add_argument("--jobs", type=int, metavar="N",
+                     help="runs at a time (default: one per GPU slot, else cores / threads); Slurm: array parallelism")
+    run.add_argument("--threads", type=int, metavar="N",
+                     help="CPU threads per run, as OMP/MKL_NUM_THREADS (default: cores / jobs; Slurm: cpus_per_task)")
+    run.add_argument("--runs-per-gpu", type=int, metavar="N", help="runs sharing a GPU (default: [local] in the file)")
+    run.add_argument("--retries", type=int, default=2, metavar="N",
+                     help="restarts of a crashed run, each from its checkpoint (default 2; bad configs: none)")
     run.add_argument("--backend", choices=["local", "slurm", "local-submitit"], default="local",
-                     help="local processes, or a Slurm job array via submitit (local-submitit: same, on this machine)")
-    run.add_argument("--results", default="results", help="results directory (default: results)")
-    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override for every run")
-    run.add_argument("--retries", type=int, default=2, help="retries of a crashed run (default 2)")
-    run.add_argument("--force", action="store_true", help="move aside runs made with a different config")
-    run.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+                     metavar="{local,slurm}",
+                     help="local processes (default), or one Slurm job array through submitit "
+                          "(local-submitit: the same array on this machine, for tests)")
+    run.add_argument("--wait", action="store_true", help="slurm: wait for the array and print the summary")
+    run.add_argument("--force", action="store_true",
+                     help="move runs made with another config (or a corrupt run.json) aside to seed_<n>.old-<time>")
+    run.add_argument("--dry-run", action="store_true", help="print the exact commands, run nothing")
     run.set_defaults(func=cmd_run)
 
-    status = sub.add_parser("status", help="a table of runs: pending/running/interrupted/failed/done")
-    status.add_argument("suite", nargs="?", help="limit to a suite's planned runs")
-    status.add_argument("--results", default="results")
-    status.add_argument("--method")
-    status.add_argument("--seeds", type=int)
-    status.add_argument("--seed-list")
+    status = sub.add_parser("status", help="a table of runs: state, env steps, score, wall time, ETA",
+                            description="Every run under RESULTS (or a suite's planned runs, pending ones "
+                                        "included): pending, running, interrupted (killed; resumable), failed, done.",
+                            formatter_class=formatter)
+    status.add_argument("suite", nargs="?", help="list this suite's planned runs (default: every run found)")
+    _selection(status)
     status.set_defaults(func=cmd_status)
 
     listing = sub.add_parser("list", help="suites, methods and tasks")
     listing.set_defaults(func=cmd_list)
-    try:
-        import analysis.cli as analysis_cli
-    except ModuleNotFoundError as error:
-        if error.name != "analysis.cli":
-            raise
-    else:
+    if analysis_cli is not None:
         analysis_cli.register(sub)
     return parser
 
@@ -199,8 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        for option in ("jobs", "threads", "runs_per_gpu"):
+            value = getattr(args, option, None)
+            if value is not None and value < 1:
+                raise SuiteError(f"--{option.replace('_', '-')} must be at least 1, not {value}")
+        if getattr(args, "retries", 0) < 0:
+            raise SuiteError("--retries must not be negative")
         return args.func(args)
-    except (SuiteError, ConfigError, EnvError, StoreError, rundir.RunFileError) as error:
+    except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -1,14 +1,15 @@
-"""From a suite, methods and seeds to RunSpecs: one (method, task, seed), its run directory and exact command."""
+"""From a suite, methods, tasks and seeds to RunSpecs: one (method, task, seed), its run directory and exact command."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.suites import Benchmark, Suite, SuiteError
+from bench.suites import Benchmark, Suite, SuiteError, suggest
 from hieros import rundir
 from hieros.config import ConfigError, build_config
 
@@ -22,14 +23,16 @@ class RunSpec:
     run_dir: Path
     command: tuple[str, ...]
     config_hash: str
+    budget_frames: int
 
     @property
     def name(self) -> str:
-        """CleanRL-style: task__method__seed."""
+        """CleanRL's run naming: task__method__seed."""
         return f"{self.task}__{self.method}__{self.seed}"
 
 
 def format_value(value: Any) -> str:
+    """A TOML value as the `--key=value` text hieros.config parses back into the same value."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple):
@@ -38,7 +41,7 @@ def format_value(value: Any) -> str:
 
 
 def parse_sets(items: Sequence[str]) -> dict[str, str]:
-    """`--set key=value` pairs."""
+    """`--set key=value` pairs (the values are parsed by the config, typed by each key's default)."""
     out = {}
     for item in items:
         key, eq, value = item.partition("=")
@@ -48,13 +51,36 @@ def parse_sets(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def parse_seeds(seeds: int | None, seed_list: str | None, default: int) -> list[int]:
+    """--seeds N (1..N), --seed-list 1,2,7, or the suite's default 1..N."""
+    if seed_list:
+        try:
+            out = [int(s) for s in seed_list.split(",") if s.strip()]
+        except ValueError:
+            raise SuiteError(f"--seed-list {seed_list!r}: give integers like 1,2,3") from None
+        if not out or min(out) < 0 or len(set(out)) != len(out):
+            raise SuiteError(f"--seed-list {seed_list!r}: give distinct non-negative integers like 1,2,3")
+        return out
+    if seeds is not None and seeds < 1:
+        raise SuiteError(f"--seeds {seeds}: give at least 1")
+    return list(range(1, (seeds or default) + 1))
+
+
+def parse_list(text: str | None, option: str, known: Sequence[str]) -> list[str] | None:
+    """A comma-separated subset of `known` (--tasks, --method), or None when not given."""
+    if not text:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    for item in items:
+        if item not in known:
+            raise SuiteError(f"{option}: {item!r} is not in this suite{suggest(item, known)}; "
+                             f"it has {', '.join(known)}")
+    return items
+
+
 def plan(benchmark: Benchmark, suite: Suite, methods: Sequence[str], seeds: Sequence[int], results: Path,
          tasks: Sequence[str] | None = None, extra: Mapping[str, str] | None = None) -> list[RunSpec]:
-    """Every (method, task, seed) of the suite as a RunSpec, validated against the config."""
-    if tasks:
-        unknown = [t for t in tasks if t not in suite.tasks]
-        if unknown:
-            raise SuiteError(f"--tasks: {unknown[0]!r} is not in suite {suite.name} ({', '.join(suite.tasks)})")
+    """Every (method, task, seed) as a RunSpec; each config is built here, so a bad override fails before any run."""
     specs = []
     for method_name in methods:
         method = benchmark.method(method_name)
@@ -71,5 +97,20 @@ def plan(benchmark: Benchmark, suite: Suite, methods: Sequence[str], seeds: Sequ
                            f"--seed={seed}", f"--logdir={run_dir}", f"--suite={suite.name}",
                            f"--method={method_name}", f"--model_name={method.model_name}",
                            *(f"--{k}={format_value(v)}" for k, v in overrides.items()))
-                specs.append(RunSpec(suite.name, method_name, task, seed, run_dir, command, config.hash()))
+                specs.append(RunSpec(suite.name, method_name, task, seed, run_dir, command, config.hash(),
+                                     config.steps))
     return specs
+
+
+def worker_env(threads: int, gpu: str | None) -> dict[str, str]:
+    """The environment variables a run gets on top of the runner's: its thread budget and GPU slot."""
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpu
+    return env
+
+
+def shell_line(spec: RunSpec, env: Mapping[str, str]) -> str:
+    """The run as one copy-pasteable shell line."""
+    return " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items() if k != "PYTHONUNBUFFERED"),
+                     shlex.join(spec.command)])

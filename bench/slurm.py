@@ -1,74 +1,161 @@
-"""`--backend slurm`: the pending runs as one Slurm job array through submitit, requeued on preemption or timeout.
+"""`--backend slurm`: the pending runs as one Slurm job array through submitit; preempted or timed-out runs requeue.
 
-Each array task runs the same `python -m hieros.train` command as the local backend. On preemption or timeout
-Slurm signals the job; the training process saves its checkpoint, and submitit requeues the task through
-`SubmititRun.checkpoint`, which resubmits the same command: the run resumes from its checkpoint.
-No sbatch templates: submitit writes them. `backend="local-submitit"` runs the same path on this machine
-with submitit's LocalExecutor (used by the tests; there is no Slurm here).
+Each array task is `TrainTask(command, run_dir)`: it locks the run directory like the local runner and runs the
+same `python -m hieros.train` command. Before a preemption or the time limit, Slurm sends USR2 (submitit asks for
+it 90 s ahead); submitit then calls `TrainTask.checkpoint`, which stops the training process with SIGTERM (it
+saves its checkpoint and exits 130) and returns the same task, which submitit requeues: it resumes from the
+checkpoint. No sbatch script is written by hand; submitit makes it from the [slurm] table of benchmark.toml.
+`cluster="local"` (the hidden `--backend local-submitit`) runs the same path with submitit's LocalExecutor.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
+import signal
 import subprocess
-from dataclasses import dataclass
+import time
 from pathlib import Path
 from typing import Any
 
-from bench.local import EXIT_INTERRUPTED, Outcome
-from bench.plan import RunSpec
+from bench import state as states
+from bench.local import EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_USAGE, LOCK_NOT_ADOPTED, Outcome
+from bench.plan import RunSpec, worker_env
+from bench.resources import cpu_count
+from bench.suites import SuiteError
+from hieros import rundir
+
+OUTCOMES = {0: "done", EXIT_INTERRUPTED: "interrupted"}
+STOP_SECONDS = 75  # how long checkpoint() waits for the run to save; submitit's signal comes 90 s before the kill
 
 
-@dataclass
-class SubmititRun:
-    """A picklable, checkpointable array task."""
+class RunFailed(RuntimeError):
+    """The run failed for good (a user error, or a crash on every retry); one line."""
 
-    command: tuple[str, ...]
-    run_dir: str
-    threads: int
 
-    def __call__(self) -> int:
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "PYTHONUNBUFFERED": "1"}
-        with open(Path(self.run_dir) / "runner.log", "a") as log:
-            code = subprocess.run(self.command, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-        if code not in (0, EXIT_INTERRUPTED):
-            raise RuntimeError(f"{self.run_dir}: training exited with {code}; see runner.log there")
-        return code
+class TrainTask:
+    """One array task: a training run with retries, checkpointable by submitit (preemption and timeouts)."""
 
-    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+    def __init__(self, threads: int | None, retries: int, requeues: int = 0):
+        self.threads, self.retries, self.requeues = threads, retries, requeues
+        self._pid: int | None = None
+        self._code: int | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_pid": None, "_code": None}
+
+    def __call__(self, command: tuple[str, ...], run_dir: str) -> str:
+        """'done', 'interrupted' or 'elsewhere'; raises RunFailed with the error line."""
+        folder = Path(run_dir)
+        lock_fd = rundir.hold_lock(folder)
+        if lock_fd is None:
+            return "elsewhere"
+        try:
+            attempt = 1
+            while True:
+                code, offset = self._attempt(command, folder, lock_fd, attempt)
+                if code in OUTCOMES:
+                    return OUTCOMES[code]
+                error = LOCK_NOT_ADOPTED if code == EXIT_LOCKED else states.attempt_error(folder, offset, code)
+                if code in (EXIT_USAGE, EXIT_LOCKED) or attempt > self.retries:
+                    raise RunFailed(f"{folder}: {error}")
+                attempt += 1
+        finally:
+            os.close(lock_fd)
+
+    def _attempt(self, command: tuple[str, ...], folder: Path, lock_fd: int, attempt: int) -> tuple[int, int]:
+        env = worker_env(self.threads or cpu_count(), None)  # Slurm sets CUDA_VISIBLE_DEVICES itself
+        requeued = f" (requeue {self.requeues})" if self.requeues else ""
+        log, offset = states.begin_attempt(folder, attempt, f"{shlex.join(command)}{requeued}")
+        started = time.monotonic()
+        preempt = getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"))
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, **env, rundir.LOCK_FD_ENV: str(lock_fd)},
+                                   pass_fds=(lock_fd,), preexec_fn=lambda: signal.signal(preempt, signal.SIG_IGN))
+        self._pid, self._code = process.pid, None
+        try:
+            while self._poll() is None:
+                time.sleep(0.5)
+            process.returncode = self._code  # reaped here; tell subprocess so it does not wait for it again
+        finally:  # also when submitit requeues this task from checkpoint() and exits
+            states.end_attempt(log, -1 if self._code is None else self._code, time.monotonic() - started)
+        return self._code, offset
+
+    def _poll(self) -> int | None:
+        """Reap the training process without subprocess's lock (checkpoint() runs inside a signal handler)."""
+        if self._code is None and self._pid is not None:
+            pid, status = os.waitpid(self._pid, os.WNOHANG)
+            if pid:
+                self._code = os.waitstatus_to_exitcode(status)
+        return self._code
+
+    def checkpoint(self, command: tuple[str, ...], run_dir: str) -> Any:
+        """Called by submitit on USR2: let the run save its checkpoint, then requeue the same task."""
         import submitit
 
-        return submitit.helpers.DelayedSubmission(self)
+        if self._pid is not None and self._poll() is None:
+            os.kill(self._pid, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_SECONDS
+            while self._poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+        requeued = TrainTask(self.threads, self.retries, self.requeues + 1)
+        return submitit.helpers.DelayedSubmission(requeued, command, run_dir)
 
 
-def submit(specs: list[RunSpec], results: Path, jobs: int, threads: int, settings: dict[str, Any],
-           local: bool = False, wait: bool = True) -> list[Outcome]:
-    """Submit one job array; with `wait`, block until it ends and report each run's outcome."""
+def executor_parameters(settings: dict[str, Any], jobs: int | None, threads: int | None, name: str) -> dict[str, Any]:
+    """submitit.AutoExecutor parameters from the [slurm] table; empty strings and zeros stay the cluster's."""
+    parameters: dict[str, Any] = {
+        "name": name, "timeout_min": settings["timeout_min"], "mem_gb": settings["mem_gb"],
+        "cpus_per_task": threads or settings["cpus_per_task"], "gpus_per_node": settings["gpus_per_node"],
+        "slurm_array_parallelism": jobs or settings["array_parallelism"],
+    }
+    for key in ("partition", "account", "qos", "constraint", "setup"):
+        if settings[key]:
+            parameters[f"slurm_{key}"] = settings[key]
+    return {k: v for k, v in parameters.items() if v != 0}
+
+
+def submit(specs: list[RunSpec], results: Path, settings: dict[str, Any], jobs: int | None, threads: int | None,
+           retries: int, cluster: str = "slurm") -> list[Any]:
+    """Submit the runs as one job array; the submitit jobs, in the order of `specs`."""
     import submitit
 
-    executor = submitit.AutoExecutor(folder=results / ".submitit" / "%j", cluster="local" if local else None)
-    parameters: dict[str, Any] = {"timeout_min": int(settings.get("timeout_min", 1440)),
-                                  "slurm_array_parallelism": jobs}
-    if not local:
-        parameters.update(gpus_per_node=int(settings.get("gpus_per_node", 1)),
-                          cpus_per_task=int(settings.get("cpus_per_task", threads)),
-                          mem_gb=int(settings.get("mem_gb", 32)))
-        if settings.get("partition"):
-            parameters["slurm_partition"] = settings["partition"]
-    executor.update_parameters(**parameters)
+    try:
+        executor = submitit.AutoExecutor(folder=results / ".submitit" / "%j", cluster=cluster)
+    except RuntimeError as error:  # submitit: 'Could not detect "srun", are you indeed on a slurm cluster?'
+        raise SuiteError(f"--backend slurm: no Slurm here ({error}); use --backend local") from None
+    executor.update_parameters(**executor_parameters(settings, jobs, threads, f"hieros-bench-{specs[0].suite}"))
     for spec in specs:
         spec.run_dir.mkdir(parents=True, exist_ok=True)
-    tasks = [SubmititRun(spec.command, str(spec.run_dir), threads) for spec in specs]
-    submitted = executor.submit_array(tasks)
-    print(f"submitted {len(submitted)} runs as job array {submitted[0].job_id.split('_')[0]}"
-          if submitted else "nothing to submit", flush=True)
-    if not wait:
-        return []
+    return executor.map_array(TrainTask(threads, retries), [s.command for s in specs], [str(s.run_dir) for s in specs])
+
+
+def collect(specs: list[RunSpec], jobs: list[Any], wall_start: float) -> list[Outcome]:
+    """Wait for every job and turn its result into an Outcome; Ctrl-C stops waiting, not the jobs."""
     outcomes = []
-    for spec, job in zip(specs, submitted, strict=True):
-        try:
-            code = job.result()
-            outcomes.append(Outcome(spec, "done" if code == 0 else "interrupted", 1))
-        except Exception as error:  # submitit wraps the task's failure; keep its last line
-            outcomes.append(Outcome(spec, "failed", 1, error=str(error).strip().splitlines()[-1]))
+    try:
+        for spec, job in zip(specs, jobs, strict=True):
+            try:
+                state = job.result()
+                outcomes.append(Outcome(spec, state, 1, time.monotonic() - wall_start))
+            except Exception as error:  # submitit wraps the task's exception and traceback; keep its last line
+                outcomes.append(Outcome(spec, "failed", 1, error=_last_line(str(error))))
+    except KeyboardInterrupt:
+        pass
+    outcomes += [Outcome(spec, "submitted", error=f"job {job.job_id} still queued or running")
+                 for spec, job in list(zip(specs, jobs, strict=True))[len(outcomes):]]
     return outcomes
+
+
+def _last_line(text: str) -> str:
+    line = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "failed")
+    return line.removeprefix(f"{RunFailed.__module__}.{RunFailed.__name__}: ")
+
+
+def describe(specs: list[RunSpec], jobs: list[Any], results: Path, cluster: str) -> list[str]:
+    """What was submitted and how to watch it."""
+    array = str(jobs[0].job_id).split("_")[0]
+    watch = f"squeue -j {array}   or   " if cluster == "slurm" else ""
+    return [f"submitted {len(jobs)} runs as job array {array}; logs in {results / '.submitit'}",
+            f"watch: {watch}hieros-bench status {specs[0].suite} --results {results}",
+            "rerun the same `hieros-bench run` after the array ends to retry what failed"]

@@ -1,8 +1,14 @@
-"""What state a run is in, read from its run directory through hieros.rundir (never parsed by hand)."""
+"""What state a run is in, read from its run directory through hieros.rundir, and runner.log, the runner's own log.
+
+States: pending (no run.json yet), running (its lock is held), interrupted (run.json says running but nobody
+holds the lock: the worker was killed or stopped; a rerun resumes it), failed (run.json says so, or the last
+attempt in runner.log failed before the run wrote a run.json), done.
+"""
 
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -11,13 +17,18 @@ from bench.plan import RunSpec
 from hieros import rundir
 
 STATES = ("pending", "running", "interrupted", "failed", "done")
+RUNNER_LOG = "runner.log"
+ATTEMPT_MARK = "=== attempt "
+EXIT_MARK = "=== exit "
 
 
-def run_state(run_dir: Path) -> tuple[str, dict[str, Any] | None]:
-    """(state, run record or None). A run marked running whose lock nobody holds was interrupted."""
-    locked = rundir.is_locked(run_dir)
+def run_state(run_dir: Path, locked: bool | None = None) -> tuple[str, dict[str, Any] | None]:
+    """(state, run record or None); a corrupt run.json raises RunFileError.
+
+    `locked=False` reads the state as if nobody held the lock (for the holder of the lock itself)."""
+    locked = rundir.is_locked(run_dir) if locked is None else locked
     if not (run_dir / rundir.RUN_FILE).exists():
-        return ("running" if locked else "pending"), None
+        return ("running" if locked else "failed" if failed_to_start(run_dir) else "pending"), None
     record = rundir.read_run(run_dir)
     if locked:
         return "running", record
@@ -26,16 +37,89 @@ def run_state(run_dir: Path) -> tuple[str, dict[str, Any] | None]:
     return record["status"], record
 
 
+def failed_to_start(run_dir: Path) -> bool:
+    """Whether the last attempt in runner.log ended in an error (before the run wrote its run.json)."""
+    file = run_dir / RUNNER_LOG
+    if not file.exists():
+        return False
+    footers = [line for line in file.read_text(errors="replace").splitlines() if line.startswith(EXIT_MARK)]
+    return bool(footers) and not footers[-1].startswith((f"{EXIT_MARK}code 0 ", f"{EXIT_MARK}code 130 "))
+
+
+def started_runs(results: Path) -> set[Path]:
+    """Run directories the runner has started (they have a runner.log), with or without a run.json yet."""
+    return {p.parent for p in results.glob(f"*/*/*/seed_*/{RUNNER_LOG}") if p.parent.name[5:].isdigit()}
+
+
 def config_conflict(spec: RunSpec, record: dict[str, Any] | None) -> str | None:
     """Why an existing run directory may not be continued with this spec's config, or None."""
     if record is None or record["config_hash"] == spec.config_hash:
         return None
-    return (f"{spec.run_dir} was made with config {record['config_hash']}, this sweep's is {spec.config_hash}; "
-            "use --force to move the old run aside, or another --results")
+    return (f"{spec.run_dir} was made with config {record['config_hash']}, this sweep's is {spec.config_hash} "
+            f"(`python -m hieros.train ... --print_config` shows both)")
 
 
 def move_aside(run_dir: Path) -> Path:
-    """`--force`: keep the old run as seed_<n>.old-<unix time> next to it (readers skip such folders)."""
-    target = run_dir.with_name(f"{run_dir.name}.old-{int(time.time())}")
+    """`--force`: keep the old run as seed_<n>.old-<time> next to it; readers (find_runs) skip such folders."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = run_dir.with_name(f"{run_dir.name}.old-{stamp}")
+    number = 1
+    while target.exists():
+        number += 1
+        target = run_dir.with_name(f"{run_dir.name}.old-{stamp}-{number}")
     shutil.move(str(run_dir), str(target))
     return target
+
+
+def begin_attempt(run_dir: Path, attempt: int, command: str) -> tuple[Any, int]:
+    """Open runner.log for appending, write the attempt's header; (file, offset where its output starts)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = open(run_dir / RUNNER_LOG, "ab")  # noqa: SIM115 (the worker writes into it; closed by end_attempt)
+    log.write(f"{ATTEMPT_MARK}{attempt} {time.strftime('%Y-%m-%dT%H:%M:%S')}: {command}\n".encode())
+    log.flush()
+    return log, log.tell()
+
+
+def end_attempt(log: Any, code: int, wall: float) -> None:
+    log.write(f"{EXIT_MARK}{describe_exit(code)} after {wall:.1f} s\n".encode())
+    log.close()
+
+
+def describe_exit(code: int) -> str:
+    """'code 1', 'killed by SIGKILL'."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"code {code}"
+
+
+def output_tail(run_dir: Path, offset: int = 0, lines: int = 20) -> str:
+    """The last lines a worker wrote to runner.log after `offset` (0: after the last attempt's header)."""
+    file = run_dir / RUNNER_LOG
+    if not file.exists():
+        return ""
+    data = file.read_bytes()
+    if offset == 0:
+        offset = data.rfind(ATTEMPT_MARK.encode())
+        offset = 0 if offset < 0 else data.find(b"\n", offset) + 1
+    text = data[offset:].decode(errors="replace")
+    kept = [line for line in text.splitlines() if line.strip() and not line.startswith(EXIT_MARK)]
+    return "\n".join(kept[-lines:])
+
+
+def attempt_error(run_dir: Path, offset: int, code: int) -> str:
+    """One line on why an attempt ended: the signal that killed it, else the error its output ends with."""
+    if code < 0:
+        return describe_exit(code)
+    return error_line(output_tail(run_dir, offset)) or describe_exit(code)
+
+
+def error_line(tail: str) -> str:
+    """The one line that says what went wrong: the `error: ...` line, else the last line (a traceback's)."""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("error: "):
+            return line.removeprefix("error: ")
+    return lines[-1] if lines else ""

@@ -1,4 +1,4 @@
-"""benchmark.toml: suites (tasks, seeds, presets, overrides) and methods (an agent plus overrides), validated.
+"""benchmark.toml: suites (tasks, seeds, presets, budget, score protocol, overrides) and methods, validated.
 
 Every mistake is a `SuiteError` with one line naming the file, the table and the key. Overrides are checked
 against the real config (hieros.config is torch-free), so a typo fails here, before any run starts.
@@ -6,6 +6,7 @@ against the real config (hieros.config is torch-free), so a typo fails here, bef
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,17 +14,30 @@ from pathlib import Path
 from typing import Any
 
 from hieros.config import ConfigError, build_config
-from hieros.envs import EnvError, list_tasks
+from hieros.envs import list_tasks
 
-DEFAULT_FILE = Path(__file__).resolve().parents[1] / "benchmark.toml"
-SUITE_KEYS = {"description", "tasks", "seeds", "methods", "presets", "set", "normalization"}
+PROJECT = Path(__file__).resolve().parents[1]
+DEFAULT_FILE = PROJECT / "benchmark.toml"
+TOP_KEYS = {"suites", "methods", "slurm", "local"}
+SUITE_KEYS = {"description", "tasks", "seeds", "methods", "presets", "budget_frames", "score", "normalization", "set"}
 METHOD_KEYS = {"description", "model_name", "base", "set"}
-NORMALIZATIONS = ("human", "return/1000")
+SCORE_KEYS = {"name", "window_frames"}
+NORMALIZATION_KEYS = {"name", "table", "source"}
+NORMALIZATIONS = ("human", "return/1000", "none")
 MODELS = ("hieros", "dreamer", "random")
+SCORE_PROTOCOLS = ("final_train_window", "final_eval")  # those a training run computes (hieros.rundir)
+# [slurm]: the job array's resources (submitit parameters); "" or 0 leaves a key to the cluster's default.
+SLURM_KEYS = {"partition": str, "account": str, "qos": str, "constraint": str, "gpus_per_node": int,
+              "cpus_per_task": int, "mem_gb": int, "timeout_min": int, "array_parallelism": int, "setup": list}
+SLURM_DEFAULTS = {"partition": "", "account": "", "qos": "", "constraint": "", "gpus_per_node": 1,
+                  "cpus_per_task": 8, "mem_gb": 32, "timeout_min": 1440, "array_parallelism": 64, "setup": []}
+# [local]: the local process pool.
+LOCAL_KEYS = {"runs_per_gpu": int}
+LOCAL_DEFAULTS = {"runs_per_gpu": 1}
 
 
 class SuiteError(ValueError):
-    """benchmark.toml is broken or names something unknown; one line."""
+    """benchmark.toml is broken, names something unknown, or the command line asks for something it lacks."""
 
 
 @dataclass(frozen=True)
@@ -40,13 +54,16 @@ class Suite:
     tasks: list[str]
     seeds: int
     methods: list[str]
-    presets: dict[str, list[str]]
-    overrides: dict[str, Any]
-    normalization: str
+    presets: dict[str, list[str]]  # task domain (atari, dmc) -> presets; "*" for every domain
+    overrides: dict[str, Any]      # config keys, flat ("score.window_frames"), incl. budget and score protocol
+    normalization: dict[str, dict[str, str]]  # task domain (or "*") -> {name, table, source}
     description: str = ""
 
     def presets_for(self, task: str) -> list[str]:
-        return self.presets[task.partition("_")[0]]
+        return self.presets.get(domain(task), self.presets.get("*", []))
+
+    def normalization_for(self, task: str) -> dict[str, str]:
+        return self.normalization.get(domain(task), self.normalization.get("*", {"name": "none"}))
 
 
 @dataclass
@@ -54,17 +71,25 @@ class Benchmark:
     path: Path
     suites: dict[str, Suite]
     methods: dict[str, Method]
-    slurm: dict[str, Any] = field(default_factory=dict)
+    slurm: dict[str, Any] = field(default_factory=lambda: dict(SLURM_DEFAULTS))
+    local: dict[str, Any] = field(default_factory=lambda: dict(LOCAL_DEFAULTS))
 
     def suite(self, name: str) -> Suite:
         if name not in self.suites:
-            raise SuiteError(f"unknown suite {name!r}; suites in {self.path}: {', '.join(self.suites)}")
+            raise SuiteError(f"unknown suite {name!r}{suggest(name, self.suites)}; suites in {self.path}: "
+                             f"{', '.join(self.suites)}")
         return self.suites[name]
 
     def method(self, name: str) -> Method:
         if name not in self.methods:
-            raise SuiteError(f"unknown method {name!r}; methods in {self.path}: {', '.join(self.methods)}")
+            raise SuiteError(f"unknown method {name!r}{suggest(name, self.methods)}; methods in {self.path}: "
+                             f"{', '.join(self.methods)}")
         return self.methods[name]
+
+
+def domain(task: str) -> str:
+    """atari_pong -> atari, dmc_cheetah_run -> dmc."""
+    return task.partition("_")[0]
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -78,16 +103,35 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def suggest(word: str, choices: Any) -> str:
+    """" (did you mean X?)" for the closest of `choices`, or ""."""
+    matches = difflib.get_close_matches(word, list(choices), n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(matches)}?)" if matches else ""
+
+
 def _check_keys(where: str, table: Mapping[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise SuiteError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+        raise SuiteError(f"{where}: unknown key {unknown[0]!r}{suggest(unknown[0], allowed)}; "
+                         f"allowed: {', '.join(sorted(allowed))}")
 
 
 def _typed(where: str, table: Mapping[str, Any], key: str, kind: type, default: Any = None) -> Any:
     value = table.get(key, default)
-    if value is None or not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise SuiteError(f"{where}: {key!r} must be a {kind.__name__}")
+    if value is None:
+        raise SuiteError(f"{where}: {key!r} is missing")
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise SuiteError(f"{where}: {key!r} must be {'an' if kind is int else 'a'} {_KINDS[kind]}, "
+                         f"not {value!r}")
+    return value
+
+
+_KINDS = {int: "integer", str: "string", list: "list", dict: "table"}
+
+
+def _strings(where: str, key: str, value: list[Any]) -> list[str]:
+    if not all(isinstance(v, str) for v in value):
+        raise SuiteError(f"{where}: {key!r} must be a list of strings")
     return value
 
 
@@ -100,19 +144,26 @@ def _methods(path: Path, raw: Mapping[str, Any]) -> dict[str, Method]:
         where = f"{path} [methods.{name}]"
         if name in seen:
             raise SuiteError(f"{where}: 'base' goes round in a circle ({' -> '.join((*seen, name))})")
-        table = raw[name]
+        table = _typed(f"{path} [methods]", raw, name, dict)
         _check_keys(where, table, METHOD_KEYS)
-        overrides = flatten(table.get("set", {}))
+        overrides = flatten(_typed(where, table, "set", dict, {}))
+        if "base" in table and "model_name" in table:
+            raise SuiteError(f"{where}: give either 'base' or 'model_name', not both")
         if "base" in table:
-            if table["base"] not in raw:
-                raise SuiteError(f"{where}: base {table['base']!r} is not a method")
-            base = resolve(table["base"], (*seen, name))
+            base_name = _typed(where, table, "base", str)
+            if base_name not in raw:
+                raise SuiteError(f"{where}: base {base_name!r} is not a method{suggest(base_name, raw)}")
+            base = resolve(base_name, (*seen, name))
             model, overrides = base.model_name, {**base.overrides, **overrides}
         else:
             model = _typed(where, table, "model_name", str)
             if model not in MODELS:
                 raise SuiteError(f"{where}: model_name {model!r} is not one of {', '.join(MODELS)}")
-        methods[name] = Method(name, model, overrides, table.get("description", ""))
+        try:
+            build_config([], {**overrides, "model_name": model})
+        except ConfigError as error:
+            raise SuiteError(f"{where} set: {error}") from None
+        methods[name] = Method(name, model, overrides, _typed(where, table, "description", str, ""))
         return methods[name]
 
     for name in raw:
@@ -120,49 +171,129 @@ def _methods(path: Path, raw: Mapping[str, Any]) -> dict[str, Method]:
     return methods
 
 
+def _presets(where: str, table: Mapping[str, Any], tasks: list[str]) -> dict[str, list[str]]:
+    """`presets = [...]` for every task, or `presets = {atari = [...], dmc = [...]}` per task domain."""
+    raw = table.get("presets", [])
+    if isinstance(raw, list):
+        return {"*": _strings(where, "presets", raw)}
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{where}: 'presets' must be a list, or a table of lists per task domain (atari, dmc)")
+    presets = {key: _strings(where, f"presets.{key}", _typed(where, raw, key, list)) for key in raw}
+    for task_domain in sorted({domain(t) for t in tasks}):
+        if task_domain not in presets:
+            raise SuiteError(f"{where}: 'presets' has no entry for the {task_domain}_* tasks")
+    return presets
+
+
+def _protocol(where: str, table: Mapping[str, Any]) -> dict[str, Any]:
+    """budget_frames and score = {name, window_frames} as the config keys they stand for."""
+    out: dict[str, Any] = {}
+    if "budget_frames" in table:
+        budget = _typed(where, table, "budget_frames", int)
+        if budget <= 0:
+            raise SuiteError(f"{where}: 'budget_frames' must be positive, not {budget}")
+        out["steps"] = budget
+    score = _typed(where, table, "score", dict, {})
+    _check_keys(f"{where} score", score, SCORE_KEYS)
+    if "name" in score:
+        out["score.protocol"] = _typed(f"{where} score", score, "name", str)
+        if out["score.protocol"] not in SCORE_PROTOCOLS:
+            raise SuiteError(f"{where} score: name {out['score.protocol']!r} is not one of "
+                             f"{', '.join(SCORE_PROTOCOLS)}")
+    if "window_frames" in score:
+        out["score.window_frames"] = _typed(f"{where} score", score, "window_frames", int)
+    return out
+
+
+def _normalization(where: str, path: Path, table: Mapping[str, Any], tasks: list[str]) -> dict[str, dict[str, str]]:
+    """`normalization = {name, table, source}` for every task, or a table of those per task domain."""
+    raw = _typed(where, table, "normalization", dict, {"name": "none"})
+    if "name" in raw:
+        return {"*": _normalizer(f"{where} normalization", path, raw)}
+    out = {key: _normalizer(f"{where} normalization.{key}", path, _typed(where, raw, key, dict)) for key in raw}
+    for task_domain in sorted({domain(t) for t in tasks}):
+        if task_domain not in out:
+            raise SuiteError(f"{where}: 'normalization' has no entry for the {task_domain}_* tasks")
+    return out
+
+
+def _normalizer(where: str, path: Path, raw: Mapping[str, Any]) -> dict[str, str]:
+    _check_keys(where, raw, NORMALIZATION_KEYS)
+    name = _typed(where, raw, "name", str)
+    if name not in NORMALIZATIONS:
+        raise SuiteError(f"{where}: name {name!r} is not one of {', '.join(NORMALIZATIONS)}")
+    out = {key: _typed(where, raw, key, str) for key in raw}
+    if "table" in out and not any((base / out["table"]).exists() for base in (path.parent, PROJECT)):
+        raise SuiteError(f"{where}: table {out['table']!r} does not exist")
+    return out
+
+
 def _suite(path: Path, name: str, table: Mapping[str, Any], methods: Mapping[str, Method]) -> Suite:
     where = f"{path} [suites.{name}]"
     _check_keys(where, table, SUITE_KEYS)
-    tasks = _typed(where, table, "tasks", list)
-    known = set(list_tasks())
+    tasks = _strings(where, "tasks", _typed(where, table, "tasks", list))
+    known = list_tasks()
+    if not set(tasks) <= set(known):
+        known = list_tasks(all_dmc=True)  # every DMC task, found by importing dm_control (half a second)
     for task in tasks:
         if task not in known:
-            raise SuiteError(f"{where}: unknown task {task!r}; `hieros-bench list` shows the tasks")
+            raise SuiteError(f"{where}: unknown task {task!r}{suggest(task, known)}; `hieros-bench list` shows them")
+    if not tasks or len(set(tasks)) != len(tasks):
+        raise SuiteError(f"{where}: 'tasks' must be a non-empty list without repeats")
     seeds = _typed(where, table, "seeds", int, 1)
-    names = _typed(where, table, "methods", list, [])
+    if seeds < 1:
+        raise SuiteError(f"{where}: 'seeds' must be at least 1, not {seeds}")
+    names = _strings(where, "methods", _typed(where, table, "methods", list))
     for method in names:
         if method not in methods:
-            raise SuiteError(f"{where}: unknown method {method!r}; methods: {', '.join(methods)}")
-    presets = _typed(where, table, "presets", dict)
-    for family in {task.partition("_")[0] for task in tasks}:
-        if family not in presets:
-            raise SuiteError(f"{where}: presets has no entry for the {family}_* tasks")
-    normalization = _typed(where, table, "normalization", str, "human")
-    if normalization not in NORMALIZATIONS:
-        raise SuiteError(f"{where}: normalization {normalization!r} is not one of {', '.join(NORMALIZATIONS)}")
-    overrides = flatten(table.get("set", {}))
-    for family, names_ in presets.items():
+            raise SuiteError(f"{where}: unknown method {method!r}{suggest(method, methods)}; "
+                             f"methods: {', '.join(methods)}")
+    presets = _presets(where, table, tasks)
+    protocol = _protocol(where, table)
+    overrides = flatten(_typed(where, table, "set", dict, {}))
+    both = sorted(set(protocol) & set(overrides))
+    if both:
+        raise SuiteError(f"{where}: {both[0]!r} is given twice (by 'set' and by 'budget_frames' or 'score')")
+    overrides = {**protocol, **overrides}
+    for task_domain, preset_names in presets.items():
         for method in names:
             try:
-                build_config(names_, {**overrides, **methods[method].overrides})
+                build_config(preset_names, {**overrides, **methods[method].overrides})
             except ConfigError as error:
-                raise SuiteError(f"{where} presets.{family} with method {method}: {error}") from None
-    return Suite(name, tasks, seeds, names, presets, overrides, normalization, table.get("description", ""))
+                raise SuiteError(f"{where} presets.{task_domain} with method {method}: {error}") from None
+    return Suite(name, tasks, seeds, names, presets, overrides, _normalization(where, path, table, tasks),
+                 _typed(where, table, "description", str, ""))
+
+
+def _settings(path: Path, raw: Mapping[str, Any], name: str, kinds: dict[str, type],
+              defaults: dict[str, Any]) -> dict[str, Any]:
+    where = f"{path} [{name}]"
+    table = _typed(str(path), raw, name, dict, {})
+    _check_keys(where, table, set(kinds))
+    out = dict(defaults)
+    for key in table:
+        out[key] = _typed(where, table, key, kinds[key])
+        if kinds[key] is int and out[key] < 0:
+            raise SuiteError(f"{where}: {key!r} must not be negative")
+        if kinds[key] is list:
+            _strings(where, key, out[key])
+    return out
 
 
 def load(path: str | Path | None = None) -> Benchmark:
-    """Read and validate benchmark.toml (default: ./benchmark.toml, else the project's)."""
+    """Read and validate a suite file (default: ./benchmark.toml if there is one, else the project's)."""
     file = Path(path) if path else (Path("benchmark.toml") if Path("benchmark.toml").exists() else DEFAULT_FILE)
     try:
         raw = tomllib.loads(file.read_text())
-    except FileNotFoundError:
-        raise SuiteError(f"{file}: not found; pass --suites FILE") from None
+    except OSError as error:
+        raise SuiteError(f"{file}: cannot read it ({error.strerror}); pass another with --suites FILE") from None
     except tomllib.TOMLDecodeError as error:
         raise SuiteError(f"{file}: not valid TOML ({error})") from None
-    _check_keys(str(file), raw, {"suites", "methods", "slurm"})
-    methods = _methods(file, raw.get("methods", {}))
-    try:
-        suites = {name: _suite(file, name, table, methods) for name, table in raw.get("suites", {}).items()}
-    except EnvError as error:
-        raise SuiteError(f"{file}: {error}") from None
-    return Benchmark(file, suites, methods, dict(raw.get("slurm", {})))
+    _check_keys(str(file), raw, TOP_KEYS)
+    methods = _methods(file, _typed(str(file), raw, "methods", dict, {}))
+    suites = {name: _suite(file, name, _typed(f"{file} [suites]", raw.get("suites", {}), name, dict), methods)
+              for name in _typed(str(file), raw, "suites", dict, {})}
+    if not suites:
+        raise SuiteError(f"{file}: no [suites.NAME] table")
+    return Benchmark(file, suites, methods, _settings(file, raw, "slurm", SLURM_KEYS, SLURM_DEFAULTS),
+                     _settings(file, raw, "local", LOCAL_KEYS, LOCAL_DEFAULTS))

@@ -66,14 +66,48 @@ def find_runs(results: str | Path) -> list[Path]:
 
 
 _HELD_LOCKS: dict[Path, int] = {}
+# A supervisor (bench/) takes the lock before it starts `hieros.train` and hands the locked descriptor down
+# (subprocess pass_fds) with its number in this variable: one lock, held from before the start until both are gone.
+LOCK_FD_ENV = "HIEROS_RUN_LOCK_FD"
+
+
+def hold_lock(run_dir: str | Path) -> int | None:
+    """Lock the run for a child process to inherit; the descriptor, or None if another process holds the lock.
+
+    Pass it to the child with `pass_fds` and LOCK_FD_ENV; close it when the child has exited."""
+    path = Path(run_dir) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _inherited_lock(path: Path) -> int | None:
+    """The descriptor named by LOCK_FD_ENV if it is this lock file (same inode), else None."""
+    number = os.environ.get(LOCK_FD_ENV, "")
+    if not number.isdigit():
+        return None
+    try:
+        held, wanted = os.fstat(int(number)), os.stat(path)
+    except OSError:
+        return None
+    return int(number) if (held.st_dev, held.st_ino) == (wanted.st_dev, wanted.st_ino) else None
 
 
 def lock_run(run_dir: str | Path) -> bool:
-    """Take the run's lock for the life of this process (released by the OS when it exits); False if held."""
+    """Take the run's lock for the life of this process (released by the OS when it exits); False if held.
+
+    A lock handed down by a supervisor (see hold_lock) is adopted."""
     path = (Path(run_dir) / LOCK_FILE).resolve()
     if path in _HELD_LOCKS:
         return True
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _inherited_lock(path)
+    if fd is None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

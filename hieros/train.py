@@ -231,18 +231,9 @@ class Trainer:
         return self.counters["env_step"] >= self.counters[last] + every
 
     def run(self) -> int:
-        state = checkpoint.load(self.run_dir)
-        self.obs = stack([env.reset() for env in self.envs])
-        self.agent_state = self.agent.initial_state(len(self.envs))
-        if state is not None:
-            self.restore(state)
-        if self.config.tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"),
-                                             purge_step=self.counters["env_step"] * self.frames_per_step)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
+            self._start()
             self._write_record("running")
             return self._loop()
         except BaseException as error:
@@ -253,6 +244,19 @@ class Trainer:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.close()
+
+    def _start(self) -> None:
+        """Reset the environments, or continue from the checkpoint if there is one; open TensorBoard."""
+        state = checkpoint.load(self.run_dir)
+        self.obs = stack([env.reset() for env in self.envs])
+        self.agent_state = self.agent.initial_state(len(self.envs))
+        if state is not None:
+            self.restore(state)
+        if self.config.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"),
+                                             purge_step=self.counters["env_step"] * self.frames_per_step)
 
     def _loop(self) -> int:
         config = self.config

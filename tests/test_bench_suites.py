@@ -1,9 +1,12 @@
-"""benchmark.toml: the shipped file validates; broken files are rejected with one readable line."""
+"""benchmark.toml: the shipped file validates; broken files are rejected with one readable line; plans are exact."""
 
 import pytest
 
-from bench.plan import parse_sets, plan
+from bench.cli import main
+from bench.plan import parse_list, parse_seeds, parse_sets, plan
+from bench.resources import budget
 from bench.suites import SuiteError, load
+from hieros.config import build_config
 
 GOOD = """
 [suites.tiny]
@@ -11,7 +14,10 @@ tasks = ["atari_pong", "dmc_cartpole_balance"]
 seeds = 2
 methods = ["random", "flat"]
 presets = { atari = ["atari100k", "debug"], dmc = ["dmc_proprio", "debug"] }
-set = { steps = 400, score = { window_frames = 100 } }
+budget_frames = 400
+score = { name = "final_train_window", window_frames = 100 }
+normalization = { name = "human", source = "a test" }
+set = { eval_eps = 2 }
 
 [methods.random]
 model_name = "random"
@@ -21,8 +27,18 @@ model_name = "hieros"
 
 [methods.flat]
 base = "hieros"
-set = { max_hierarchy = 1 }
+set = { max_hierarchy = 1, s5 = { num_blocks = 2 } }
+
+[slurm]
+partition = "gpu"
 """
+
+
+@pytest.fixture
+def good(tmp_path):
+    file = tmp_path / "b.toml"
+    file.write_text(GOOD)
+    return file
 
 
 def test_shipped_benchmark_validates():
@@ -30,49 +46,106 @@ def test_shipped_benchmark_validates():
     assert {"atari100k", "dmc_vision", "dmc_proprio", "smoke", "atari100k_ablations"} <= set(benchmark.suites)
     atari = benchmark.suite("atari100k")
     assert len(atari.tasks) == 26 and atari.seeds == 5 and atari.presets_for("atari_alien") == ["atari100k"]
-    assert atari.overrides["score.window_frames"] == 10000
+    assert atari.overrides == {"steps": 400_000, "score.protocol": "final_train_window", "score.window_frames": 10_000}
+    assert atari.normalization_for("atari_pong")["name"] == "human"
+    assert "random and human" in atari.normalization_for("atari_pong")["source"]
     assert len(benchmark.suite("dmc_vision").tasks) == 20 and len(benchmark.suite("dmc_proprio").tasks) == 18
-    assert benchmark.method("hieros_uniform").overrides == {"replay": "uniform"}
-    assert benchmark.method("hieros_uniform").model_name == "hieros"
+    assert benchmark.suite("dmc_vision").normalization_for("dmc_cheetah_run")["name"] == "return/1000"
+    ablations = benchmark.suite("atari100k_ablations")
+    assert ablations.tasks == ["atari_krull", "atari_breakout", "atari_freeway", "atari_battle_zone"]
+    expected = {"hieros_uniform": {"replay": "uniform"}, "hieros_rssm": {"dynamics_model": "rssm"},
+                "hieros_1level": {"max_hierarchy": 1}, "hieros_2level": {"max_hierarchy": 2},
+                "hieros_4level": {"max_hierarchy": 4},
+                "hieros_no_intermediate": {"subactor_encode_intermediate": False}}
+    for name, overrides in expected.items():
+        assert benchmark.method(name).overrides == overrides and benchmark.method(name).model_name == "hieros"
+    smoke = benchmark.suite("smoke")
+    assert smoke.presets_for("atari_breakout") == ["atari100k", "debug"]
+    assert smoke.presets_for("dmc_cartpole_balance") == ["dmc_proprio", "debug"]
+    assert smoke.normalization_for("dmc_cartpole_balance")["name"] == "return/1000"
+    assert set(benchmark.slurm) >= {"partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min",
+                                    "array_parallelism"}
 
 
-def test_plan_builds_exact_commands(tmp_path):
-    file = tmp_path / "b.toml"
-    file.write_text(GOOD)
-    benchmark = load(file)
+def test_plan_builds_exact_commands_with_precedence(good, tmp_path):
+    benchmark = load(good)
     suite = benchmark.suite("tiny")
-    specs = plan(benchmark, suite, suite.methods, [1, 2], tmp_path / "results", extra=parse_sets(["eval_eps=2"]))
+    specs = plan(benchmark, suite, suite.methods, [1, 2], tmp_path / "results", extra=parse_sets(["eval_eps=3"]))
     assert len(specs) == 2 * 2 * 2
     flat = next(s for s in specs if s.method == "flat" and s.task == "atari_pong" and s.seed == 2)
     assert flat.run_dir == tmp_path / "results" / "tiny" / "flat" / "atari_pong" / "seed_2"
     assert flat.command[3:7] == ("--configs", "atari100k", "debug", "--task=atari_pong")
-    assert "--max_hierarchy=1" in flat.command and "--score.window_frames=100" in flat.command
-    assert "--eval_eps=2" in flat.command and "--model_name=hieros" in flat.command
-    same = [s.config_hash for s in specs if s.method == "flat" and s.task == "atari_pong"]
-    assert len(set(same)) == 1  # seeds share the config hash
+    for flag in ("--max_hierarchy=1", "--s5.num_blocks=2", "--steps=400", "--score.window_frames=100",
+                 "--model_name=hieros", "--seed=2", "--suite=tiny", "--method=flat"):
+        assert flag in flat.command
+    assert "--eval_eps=3" in flat.command and "--eval_eps=2" not in flat.command  # --set wins over the suite
+    config = build_config(["atari100k", "debug"], {"steps": 400, "score.protocol": "final_train_window",
+                                                   "score.window_frames": 100, "eval_eps": 3, "max_hierarchy": 1,
+                                                   "s5.num_blocks": 2, "model_name": "hieros"})
+    assert flat.config_hash == config.hash() and flat.budget_frames == 400
+    same = {s.config_hash for s in specs if s.method == "flat" and s.task == "atari_pong"}
+    assert len(same) == 1  # seeds share the config hash
 
 
 @pytest.mark.parametrize("edit, message", [
-    (('seeds = 2', 'seeds = "two"'), "'seeds' must be a int"),
-    (('"atari_pong", ', '"atari_pongg", '), "unknown task 'atari_pongg'"),
+    (('seeds = 2', 'seeds = "two"'), "'seeds' must be an integer"),
+    (('seeds = 2', 'seeds = 0'), "'seeds' must be at least 1"),
+    (('"atari_pong", ', '"atari_pongg", '), "unknown task 'atari_pongg' (did you mean atari_pong"),
     (('methods = ["random", "flat"]', 'methods = ["random", "flatt"]'), "unknown method 'flatt'"),
-    (('max_hierarchy = 1', 'max_hierarchi = 1'), "did you mean max_hierarchy"),
-    (('steps = 400', 'steps = "many"'), "expected an integer"),
-    ((', dmc = ["dmc_proprio", "debug"]', ''), "no entry for the dmc_* tasks"),
+    (('max_hierarchy = 1', 'max_hierarchi = 1'), "[methods.flat] set: unknown key --max_hierarchi"),
+    (('max_hierarchy = 1', 'max_hierarchy = "two"'), "--max_hierarchy: expected an integer, got 'two'"),
+    (('budget_frames = 400', 'budget_frames = -5'), "'budget_frames' must be positive"),
+    (('eval_eps = 2', 'steps = 9'), "'steps' is given twice"),
+    (('name = "final_train_window"', 'name = "best_ever"'), "name 'best_ever' is not one of"),
+    (('window_frames = 100', 'window = 100'), "unknown key 'window'"),
+    (('name = "human"', 'name = "atari"'), "normalization: name 'atari' is not one of"),
+    ((', dmc = ["dmc_proprio", "debug"]', ''), "'presets' has no entry for the dmc_* tasks"),
+    (('"debug"]', '"debugg"]'), "unknown preset 'debugg'"),
     (('base = "hieros"', 'base = "flat"'), "goes round in a circle"),
-    (('model_name = "random"', 'model_name = "ppo"'), "model_name 'ppo'"),
-    (('seeds = 2', 'seedz = 2'), "unknown key 'seedz'"),
+    (('model_name = "random"', 'model_name = "ppo"'), "model_name 'ppo' is not one of"),
+    (('seeds = 2', 'seedz = 2'), "unknown key 'seedz' (did you mean seeds?)"),
+    (('partition = "gpu"', 'partition = 3'), "[slurm]: 'partition' must be a string"),
+    (('partition = "gpu"', 'partitions = "gpu"'), "[slurm]: unknown key 'partitions'"),
     (('[suites.tiny]', '[suites.tiny'), "not valid TOML"),
 ])
-def test_broken_files_are_rejected_in_one_line(tmp_path, edit, message):
-    file = tmp_path / "b.toml"
-    file.write_text(GOOD.replace(*edit))
+def test_broken_files_are_rejected_in_one_line(good, edit, message):
+    good.write_text(GOOD.replace(*edit))
     with pytest.raises(SuiteError) as info:
-        load(file)
+        load(good)
     assert message in str(info.value) and "\n" not in str(info.value)
-    assert str(file) in str(info.value)
+    assert str(good) in str(info.value)
 
 
-def test_bad_set_is_rejected():
+def test_command_line_selections_are_checked():
     with pytest.raises(SuiteError, match="key=value"):
         parse_sets(["steps"])
+    with pytest.raises(SuiteError, match="integers"):
+        parse_seeds(None, "1,x", 3)
+    assert parse_seeds(None, "4,2", 3) == [4, 2] and parse_seeds(2, None, 5) == [1, 2]
+    assert parse_seeds(None, None, 3) == [1, 2, 3]  # CleanRL's convention: seeds start at 1
+    with pytest.raises(SuiteError, match="did you mean atari_pong"):
+        parse_list("atari_pongg", "--tasks", ["atari_pong", "atari_alien"])
+
+
+def test_cli_user_errors_are_one_line(good, tmp_path, capsys):
+    cases = [(["run", "tinyy"], "unknown suite 'tinyy' (did you mean tiny?)"),
+             (["run", "tiny", "--set", "stepz=3"], "unknown key --stepz (did you mean steps"),
+             (["run", "tiny", "--set", "steps=many"], "expected an integer"),
+             (["run", "tiny", "--method", "nope"], "--method: 'nope' is not in this suite"),
+             (["run", "tiny", "--jobs", "0"], "--jobs must be at least 1"),
+             (["status", "--results", str(tmp_path / "none")], "no runs under")]
+    for args, message in cases:
+        assert main(["--suites", str(good), *args, "--dry-run"] if args[0] == "run" else
+                     ["--suites", str(good), *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and message in err and "\n" not in err, err
+
+
+def test_budget_defaults():
+    cpu = budget(None, None, 1, gpus=[], cpus=8)
+    assert (cpu.jobs, cpu.threads, cpu.slots) == (8, 1, [None] * 8)
+    assert (budget(None, 4, 1, gpus=[], cpus=8).jobs, budget(2, None, 1, gpus=[], cpus=8).threads) == (2, 4)
+    gpu = budget(None, None, 2, gpus=["0", "1"], cpus=16)
+    assert gpu.jobs == 4 and gpu.threads == 4 and sorted(gpu.slots) == ["0", "0", "1", "1"]
+    capped = budget(8, None, 1, gpus=["0"], cpus=16)
+    assert capped.jobs == 1 and "--runs-per-gpu" in capped.note

@@ -1,0 +1,139 @@
+"""The tables `hieros-bench` prints: the sweep summary, `status` and `list`."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bench import state as states
+from bench.local import Outcome
+from bench.progress import COLORS, duration
+from bench.suites import Benchmark
+from hieros import rundir
+
+SUMMARY_ROWS = 40  # above this, the summary lists only the runs that did not finish
+PLAIN_WIDTH = 160  # tables written to a file or pipe are this wide (rich would assume 80)
+
+
+def make_console() -> Console:
+    return Console(highlight=False, width=None if sys.stdout.isatty() else PLAIN_WIDTH)
+
+
+def _score(record: dict[str, Any] | None) -> str:
+    final = (record or {}).get("score", {}).get("final")
+    return "-" if final is None else f"{final:.2f}"
+
+
+def summary(console: Console, outcomes: list[Outcome], skipped: int, wall: float, results: Path) -> None:
+    """The table at the end of a sweep, and a line that says what to do next."""
+    rows = sorted(outcomes, key=lambda o: (o.spec.method, o.spec.task, o.spec.seed))
+    shown = rows if len(rows) <= SUMMARY_ROWS else [o for o in rows if o.state != "done"]
+    table = Table(title=f"sweep: {len(outcomes)} runs in {duration(wall)}"
+                        + (f" ({skipped} more were already done)" if skipped else ""))
+    for column in ("run", "state", "attempts", "final score", "wall", "note"):
+        table.add_column(column, justify="right" if column in ("attempts", "final score", "wall") else "left")
+    for o in shown:
+        record = _record(o.spec.run_dir) if o.state == "done" else None
+        color = COLORS.get(o.state, "white")
+        table.add_row(o.spec.name, f"[{color}]{o.state}[/]", str(o.attempts), _score(record),
+                      duration(o.wall) if o.wall else "-", escape(o.error))
+    if shown:
+        console.print(table)
+    if len(shown) < len(rows):
+        console.print(f"({len(rows) - len(shown)} done runs not listed; `hieros-bench status` lists every run)")
+    counts = Counter(o.state for o in outcomes)
+    console.print(", ".join(f"[{COLORS.get(s, 'white')}]{n} {s}[/]" for s, n in sorted(counts.items())))
+    if counts.get("interrupted") or counts.get("pending"):
+        console.print("rerun the same command to resume the interrupted runs and start the rest")
+    elif counts.get("failed"):
+        console.print(f"the failed runs' output is in their runner.log under {results}; a rerun retries them")
+    elif counts.get("submitted"):
+        console.print("the job array keeps running; `hieros-bench status` shows its runs")
+    elif counts.get("elsewhere"):
+        console.print("some runs are running in another process; `hieros-bench status` shows them")
+
+
+def _record(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return rundir.read_run(run_dir)
+    except rundir.RunFileError:
+        return None
+
+
+def status_row(name: str, run_dir: Path) -> tuple[str, list[str], str | None]:
+    """(state, table cells, error) for one run; a corrupt run.json is the state 'corrupt' with its error."""
+    try:
+        state, record = states.run_state(run_dir)
+    except rundir.RunFileError as error:
+        return "corrupt", [name, "[red]corrupt[/]", "-", "-", "-", "-", "-", escape(str(error))], str(error)
+    steps = score = wall = eta = "-"
+    note = ""
+    if record:
+        progress, budget = record["progress"], record["protocol"]["budget_steps"]
+        steps = f"{progress['env_steps']}/{budget}"
+        if state == "done":
+            score = _score(record)
+        elif progress.get("last_score") is not None:
+            score = f"{progress['last_score']:.1f}"
+        wall = duration(progress["wall_seconds"])
+        if state == "running" and 0 < progress["env_steps"] < budget:
+            eta = duration(progress["wall_seconds"] * (budget / progress["env_steps"] - 1))
+        if state == "failed" and record.get("error"):
+            note = states.error_line(record["error"])
+        if state == "interrupted":
+            note = "resumes from its checkpoint on the next run"
+    elif state == "failed":
+        note = states.error_line(states.output_tail(run_dir))
+    color = COLORS.get(state, "cyan")
+    return state, [name, f"[{color}]{state}[/]", steps, score, wall, eta,
+                   str((record or {}).get("attempts", "-")), escape(note)], None
+
+
+def status(console: Console, runs: list[tuple[str, Path]], title: str) -> list[str]:
+    """Print the status table; the errors of corrupt runs."""
+    table = Table(title=title)
+    for column in ("run", "state", "env steps", "score", "wall", "ETA", "attempts", "note"):
+        table.add_column(column, justify="left" if column in ("run", "state", "note") else "right",
+                         no_wrap=column != "note")
+    counts: Counter[str] = Counter()
+    errors = []
+    for name, run_dir in runs:
+        state, cells, error = status_row(name, run_dir)
+        counts[state] += 1
+        table.add_row(*cells)
+        if error:
+            errors.append(error)
+    console.print(table)
+    console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f" ({len(runs)} runs)")
+    return errors
+
+
+def listing(console: Console, benchmark: Benchmark, tasks: list[str]) -> None:
+    """Suites (a short block each, readable at any width), methods, and tasks."""
+    console.print(f"[bold]suites[/] ({benchmark.path})")
+    for s in benchmark.suites.values():
+        frames = s.overrides.get("steps")
+        budget = f", {frames:,} frames" if isinstance(frames, int) else ""
+        console.print(f"  [bold]{s.name}[/]: {len(s.tasks)} tasks x {s.seeds} seeds{budget}. {escape(s.description)}")
+        console.print(f"      methods: {', '.join(s.methods)}")
+        console.print("      presets: " + "; ".join(_per_domain(k, " ".join(v)) for k, v in s.presets.items()))
+        normalization = "; ".join(_per_domain(k, v["name"]) for k, v in s.normalization.items())
+        console.print(f"      normalization: {normalization}")
+    methods = Table(title="methods")
+    for column in ("method", "agent", "overrides", "description"):
+        methods.add_column(column)
+    for m in benchmark.methods.values():
+        methods.add_row(m.name, m.model_name, " ".join(f"{k}={v}" for k, v in m.overrides.items()), m.description)
+    console.print(methods)
+    for prefix in sorted({t.partition("_")[0] for t in tasks}):
+        console.print(f"[bold]{prefix} tasks:[/] " + " ".join(t for t in tasks if t.startswith(prefix + "_")))
+
+
+def _per_domain(key: str, text: str) -> str:
+    return text if key == "*" else f"{key}: {text}"
