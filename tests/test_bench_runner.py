@@ -178,7 +178,7 @@ def test_crashes_are_retried_and_bad_configs_are_one_line(suites, tmp_path, caps
     bad = ("run", "quick", "--tasks", "atari_pong", "--seeds", "1", "--set", "env.atari.actions=bogus")
     assert bench(suites, results, *bad) == 1
     out = capsys.readouterr().out
-    assert "env.atari.actions='bogus' is not one of" in out and "retry" not in out
+    assert "env.atari.actions='bogus' is not valid; use needed | all" in out and "retry" not in out
     assert attempts_logged(rundir.run_path(results, "quick", "random", "atari_pong", 1)) == 1
 
 

@@ -1,56 +1,44 @@
-"""The environment registry: `make_env("atari_alien", config, seed)`, `make_env("dmc_cheetah_run", config, seed)`.
+"""The environment registry: `make_env("atari_alien", config, seed)`, `make_env("dmc_cheetah_run", ...)`.
 
-Task names follow the original HIEROS README: `atari_<game>` in snake_case and `dmc_<domain>_<task>`. Whether
-DMC is seen from pixels or state is the config's `env.dmc.obs`, not part of the name.
+Task names follow the original HIEROS README: `atari_<game>` in snake_case and `dmc_<domain>_<task>`.
+Whether DMC is seen from pixels or state is the config's `env.dmc.obs`, not part of the name. ale_py and
+dm_control are imported only when an environment of theirs is made, so importing this package stays fast.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
+from numbers import Integral
 from typing import Any
 
-from hieros.envs.atari import ATARI100K_GAMES
-from hieros.envs.base import ActSpace, Env, EnvError
-from hieros.envs.dmc import DMC_PROPRIO, DMC_VISION
+from hieros.envs.atari import ATARI100K_GAMES, Atari
+from hieros.envs.base import ActSpace, Env, EnvError, unknown_task
+from hieros.envs.dmc import DMC, DMC_PROPRIO, DMC_VISION, dmc_tasks
 
-__all__ = ["ATARI100K_GAMES", "DMC_PROPRIO", "DMC_VISION", "ActSpace", "Env", "EnvError", "list_tasks", "make_env"]
+__all__ = ["ATARI100K_GAMES", "DMC_PROPRIO", "DMC_VISION", "MODES", "ActSpace", "Env", "EnvError",
+           "list_tasks", "make_env"]
+
+MODES = ("train", "eval")
 
 
 def list_tasks(all_dmc: bool = False) -> list[str]:
-    """Known task names: the 26 Atari100k games and the DreamerV3 DMC tasks (every suite task if `all_dmc`)."""
-    dmc: list[str] = list(DMC_VISION)
-    if all_dmc:
-        from hieros.envs.dmc import dmc_tasks
-
-        dmc = dmc_tasks()
+    """Known task names: the 26 Atari100k games and the DreamerV3 DMC tasks (all suite tasks if `all_dmc`)."""
+    dmc = dmc_tasks() if all_dmc else list(DMC_VISION)
     return [f"atari_{g}" for g in ATARI100K_GAMES] + [f"dmc_{t}" for t in dmc]
 
 
-def _unknown(task: str) -> EnvError:
-    close = difflib.get_close_matches(task, list_tasks(), n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return EnvError(f"unknown task {task!r}{hint} (`hieros-bench list` shows all tasks)")
-
-
 def make_env(task: str, config: Mapping[str, Any] | None, seed: int, mode: str = "train") -> Env:
-    """Build the environment for `task`, seeded; `mode` is "train" or "eval" (life loss acts in train only)."""
-    config = config or {}
-    if mode not in ("train", "eval"):
+    """The environment for `task` with the `env.*` settings of `config` (defaults where missing), seeded.
+
+    `mode` is "train" or "eval"; it only matters for Atari life loss, which acts in training only.
+    """
+    if mode not in MODES:
         raise EnvError(f"mode must be train or eval, not {mode!r}")
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise EnvError(f"the seed must be a non-negative integer, not {seed!r}")
     suite, _, name = task.partition("_")
     if suite == "atari" and name in ATARI100K_GAMES:
-        from hieros.envs.atari import Atari
-
-        return Atari(name, config, seed, mode)
+        return Atari(name, config, int(seed), mode)
     if suite == "dmc":
-        from hieros.envs.dmc import DMC, split_task
-
-        try:
-            split_task(name)
-        except KeyError:
-            raise _unknown(task) from None
-        except ImportError:
-            raise EnvError("DMC needs dm_control: pip install dm-control mujoco==3.17.0") from None
-        return DMC(name, config, seed, mode)
-    raise _unknown(task)
+        return DMC(name, config, int(seed) % 2**32, mode)
+    raise unknown_task(task, list_tasks())

@@ -1,14 +1,16 @@
-"""The one observation interface every environment speaks.
+"""The one observation interface every environment speaks, and the errors it raises for users.
 
-`reset()` and `step(action)` return a dict of NumPy values: `image` (uint8 H x W x C) and/or `vector` (float32),
-`reward` (float32, summed over repeated frames, 0 on reset), `is_first`, `is_last`, `is_terminal` (bool).
-After `is_last` the caller calls `reset()`. `get_state()`/`set_state()` snapshot everything the environment
-needs to continue identically (emulator or physics, RNGs, counters), so checkpoints resume mid-episode.
+`reset()` and `step(action)` return a dict of NumPy values: `image` (uint8 H x W x C) and/or `vector`
+(float32), `reward` (float32, summed over repeated frames, 0 on reset), `is_first`, `is_last`, `is_terminal`
+(bool). After `is_last` the caller calls `reset()`. `get_state()`/`set_state()` snapshot everything the
+environment needs to continue identically (emulator or physics, RNGs, counters), so checkpoints resume
+mid-episode. `protocol()` is a JSON-able description of every setting that defines the evaluation protocol.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,14 +23,18 @@ class EnvError(Exception):
 
 @dataclass(frozen=True)
 class ActSpace:
-    """Discrete actions are indices in [0, n); continuous ones float32 arrays of `shape` in [-1, 1]."""
+    """Discrete actions are indices in [0, n); continuous ones float32 arrays of `shape` in [low, high]."""
 
     discrete: bool
     n: int = 0
     shape: tuple[int, ...] = ()
+    low: float = -1.0
+    high: float = 1.0
 
 
 class Env(Protocol):
+    """What the training loop needs from an environment; `make_env` returns one."""
+
     obs_space: dict[str, tuple[tuple[int, ...], np.dtype]]
     act_space: ActSpace
 
@@ -49,20 +55,16 @@ FLAG_SPACES = {"reward": ((), np.dtype(np.float32)), "is_first": ((), np.dtype(b
                "is_last": ((), np.dtype(bool)), "is_terminal": ((), np.dtype(bool))}
 
 
-def observation(reward: float, is_first: bool, is_last: bool, is_terminal: bool, **values: Any) -> dict[str, Any]:
-    return {**values, "reward": np.float32(reward), "is_first": is_first, "is_last": is_last,
-            "is_terminal": is_terminal}
+def observation(reward: float, is_first: bool, is_last: bool, is_terminal: bool,
+                **values: Any) -> dict[str, Any]:
+    """One observation dict: the given arrays plus the reward and the three episode flags."""
+    return {**values, "reward": np.float32(reward), "is_first": bool(is_first), "is_last": bool(is_last),
+            "is_terminal": bool(is_terminal)}
 
 
-def settings(config: Mapping[str, Any], suite: str, defaults: Mapping[str, Any],
-             choices: Mapping[str, tuple]) -> dict[str, Any]:
-    """The `env.<suite>` block of the config over the defaults, with each choice-valued key checked."""
-    given = dict(config.get("env", {}).get(suite, {})) if config else {}
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise EnvError(f"env.{suite}: unknown key {unknown[0]!r}; keys: {', '.join(defaults)}")
-    merged = {**defaults, **given}
-    for key, allowed in choices.items():
-        if merged[key] not in allowed:
-            raise EnvError(f"env.{suite}.{key}={merged[key]!r} is not one of {', '.join(map(str, allowed))}")
-    return merged
+def unknown_task(task: str, known: Sequence[str]) -> EnvError:
+    """The one-line error for a task name that does not exist, naming the closest known ones."""
+    close = difflib.get_close_matches(task, known, n=3, cutoff=0.6)
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    listing = "all tasks: `hieros-bench list` or hieros.envs.list_tasks()"
+    return EnvError(f"unknown task {task!r}{hint} ({listing})")
