@@ -33,4 +33,5 @@ def smoke(session: nox.Session) -> None:
 def rliable_crosscheck(session: nox.Session) -> None:
     """Our aggregates against rliable's, with the pins under which rliable imports (arch<8, pandas<3)."""
     session.install("-e", ".[test]", "rliable", "arch<8", "pandas<3")
-    session.run("pytest", "-q", "tests/test_analysis_stats.py", "-k", "rliable", "-rs")
+    session.run("pytest", "-q", "-rs", "-W", "ignore::FutureWarning", "tests/test_analysis_rliable.py",
+                *session.posargs)

@@ -1,56 +1,140 @@
-"""The report, import, export and plot subcommands of hieros-bench (registered by bench.cli)."""
+"""The report, import, export and plot subcommands of hieros-bench; bench.cli calls `register`.
+
+Handlers return an exit status: 0 done, 1 the store fails its checks (one line per problem), 2 a user error
+(one line `error: ...`). matplotlib and the analysis modules load only when a command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
+from hieros.rundir import RunFileError
 
-REPORT_EPILOG = """examples:
-  hieros-bench report                                    every method of the one suite under results/
-  hieros-bench report --suite atari100k --paper-tasks    the HIEROS paper's 25 games (no UpNDown)
-  hieros-bench import atari100k-dreamerv3.json.gz --method dreamerv3
-  hieros-bench report --allow-mixed --metric model_loss  also plot a logged metric against env frames
-  hieros-bench plot sampler --temperature 0.3 1.0        ETBS vs uniform replay sampling"""
+REPORT_HELP = """\
+Reads every run of one suite under RESULTS (ours and imported ones), checks that the store is complete and
+comparable, then writes into OUT (default RESULTS/report): report.md, summary.json, table_<suite>.tex, and
+PNG/PDF/CSV figures (aggregates, profiles, improvement, curves, metric_<name>, sampler).
+Aggregates use human-normalised scores (Atari) or return/1000 (DMC) over the tasks every method has, with
+95% stratified bootstrap intervals as rliable; per-game intervals are Student t over runs."""
+
+REPORT_EPILOG = """\
+examples:
+  hieros-bench report                                   the only suite under results/
+  hieros-bench report --suite atari100k --paper-tasks   the HIEROS paper's 25 games (no UpNDown)
+  hieros-bench report --methods hieros,dreamerv3 --metric model_loss
+  hieros-bench report --expect-seeds 5                  fail unless our methods have seeds 1..5 everywhere
+  hieros-bench report --allow-partial --reps 2000       a quick look while runs are still going
+  hieros-bench report --calibrate                       how far to trust the intervals at this many seeds
+
+exit status: 0 written, 1 the store fails a check (one line each; --allow-partial / --allow-mixed to report
+anyway), 2 a user error (empty or corrupt store, unknown task or method)"""
+
+IMPORT_EPILOG = """\
+formats:
+  danijar/dreamerv3 json.gz  [{task, method, seed, xs, ys}], xs in env frames; stored as train episodes, final
+                             score = mean over the last --window-frames of the budget (final_train_window)
+  per-game lists             {"Alien": [run1, run2, ...]} (IRIS, TWM, STORM, SPR, SimPLe); final scores only,
+                             protocol published_final
+examples:
+  hieros-bench import ../shared/data/atari100k_raw/dreamerv3/atari100k-dreamerv3.json.gz --method dreamerv3
+  hieros-bench import ../shared/data/atari100k_raw/iris/IRIS.json --method iris"""
+
+EXPORT_EPILOG = """\
+examples:
+  hieros-bench export --out ours.json.gz                        every finished run with a training curve
+  hieros-bench export --suite atari100k --method hieros --out hieros.json.gz"""
+
+PLOT_EPILOG = """\
+examples:
+  hieros-bench plot sampler                                 uniform vs ETBS at the preset's temperature (0.3)
+  hieros-bench plot sampler --temperature 1.0 0.7 0.3 --items 8000
+  hieros-bench plot sampler --capacity 1000000              also the original's capacity-scaled ETBS (D4)"""
+
+
+def _positive(kind: type) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        return value
+
+    return parse
+
+
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1], not {text}")
+    return value
+
+
+def _names(text: str) -> list[str]:
+    return [name for name in text.split(",") if name]
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from analysis.store import StoreError
+
+    return StoreError, RunFileError
+
+
+def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn a user error into one line `error: ...` on stderr and exit status 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except _user_errors() as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+
+    run.__doc__ = handler.__doc__
+    return run
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from analysis.report import Options, ReportError, compute, write
+    from rich.console import Console
 
-    out = Path(args.out or Path(args.results) / "report")
-    options = Options(Path(args.results), out, args.suite, args.tasks.split(",") if args.tasks else None,
-                      args.paper_tasks, args.reps, args.seed, args.allow_partial, args.allow_mixed,
-                      args.expect_seeds, [p for p in args.published.split(",") if p], args.metric or [])
-    start = time.monotonic()
+    from analysis.render import terminal
+    from analysis.report import ChecksFailed, Options, compute, write
+
+    start = time.perf_counter()
+    options = Options(Path(args.results), Path(args.out) if args.out else Path(args.results) / "report",
+                      args.suite, args.methods, args.tasks, args.paper_tasks, args.reps, args.seed,
+                      args.allow_partial, args.allow_mixed, args.expect_seeds,
+                      None if args.published is None else [p for p in args.published if p != "none"],
+                      args.metric or [], not args.no_sampler, args.calibrate)
     try:
-        summary = compute(options)
-    except ReportError as error:
-        print(f"error: {error}")
+        report = compute(options)
+    except ChecksFailed as failed:
+        print("\n".join(failed.lines), file=sys.stderr)
         return 1
-    write(options, summary)
+    paths = write(report, options)
     console = Console()
-    table = Table(title=f"{summary['suite']}: {len(summary['tasks'])} tasks (95% CIs, {args.reps} bootstrap reps)")
-    for column in ("method", "runs/task", "Median", "IQM", "Mean", "Optimality Gap", "> human"):
-        table.add_column(column)
-    for name, m in summary["methods"].items():
-        cells = [f"{a['value']:.3f} [{a['low']:.3f}, {a['high']:.3f}]" for a in m["aggregates"].values()]
-        table.add_row(name, str(m["runs_per_task"]), *cells, str(m["above_human"]))
-    console.print(table)
-    for check in summary["checks"]:
-        console.print(f"[yellow]{check['kind']}: {check['message']}[/]")
-    console.print(f"wrote {out}/report.md, summary.json, table_atari100k.tex and figures "
-                  f"in {time.monotonic() - start:.1f} s")
+    for check in report.summary["checks"]:
+        console.print(f"[yellow]{check['kind']}[/]: {check['message']}", highlight=False)
+    console.print(terminal(report.summary))
+    console.print(f"wrote {len(paths)} files to {options.out} in {time.perf_counter() - start:.1f} s "
+                  f"(open {options.out / 'report.md'})", highlight=False)
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from analysis.transfer import import_file
 
-    count = import_file(args.file, args.method, args.results, args.suite, args.budget_frames)
-    print(f"imported {count} runs of {args.method} into {args.results}/{args.suite}")
+    count = import_file(args.file, args.method, args.results, args.suite, args.budget_frames, args.frames_per_step,
+                        args.window_frames)
+    print(f"imported {count} runs of {args.method} from {Path(args.file).name} into {Path(args.results) / args.suite}")
     return 0
 
 
@@ -63,55 +147,79 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from analysis.sampler import sampler_figure
+    from analysis import sampler
 
-    paths = sampler_figure(Path(args.out), args.temperature, args.items, args.train_ratio, args.batch_length,
-                           args.seed, args.capacity)
+    setup = sampler.preset_setup(args.temperature, args.items, args.train_ratio, args.batch_length, args.seed,
+                                 args.capacity)
+    paths = sampler.sampler_figure(Path(args.out), setup)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add report, import, export and plot to the hieros-bench subcommands."""
+    raw = argparse.RawDescriptionHelpFormatter
     report = sub.add_parser("report", help="normalised scores, aggregates with CIs, tables and figures",
-                            epilog=REPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    report.add_argument("--results", default="results", help="results directory (default: results)")
-    report.add_argument("--suite", help="the suite to report (needed when the store holds several)")
-    report.add_argument("--out", help="output directory (default: RESULTS/report)")
-    report.add_argument("--tasks", help="comma-separated subset of tasks")
-    report.add_argument("--paper-tasks", action="store_true", help="the HIEROS paper's 25 Atari games")
-    report.add_argument("--reps", type=int, default=2000, help="bootstrap replicates (default 2000)")
-    report.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    report.add_argument("--expect-seeds", type=int, help="fail unless every task has seeds 1..N")
-    report.add_argument("--published", default="HIEROS",
-                        help="published per-game means to show, comma-separated (default: HIEROS)")
-    report.add_argument("--metric", action="append", help="also plot this logged train metric (repeatable)")
+                            description=REPORT_HELP, epilog=REPORT_EPILOG, formatter_class=raw)
+    report.add_argument("--results", default="results", metavar="DIR", help="results store (default: results)")
+    report.add_argument("--suite", help="suite to report (required when the store holds several)")
+    report.add_argument("--out", metavar="DIR", help="output directory (default: RESULTS/report)")
+    report.add_argument("--methods", type=_names, metavar="A,B", help="only these methods (default: all)")
+    report.add_argument("--tasks", type=_names, metavar="T1,T2", help="only these tasks")
+    report.add_argument("--paper-tasks", action="store_true",
+                        help="the HIEROS paper's 25 Atari games (Atari100k without UpNDown)")
+    report.add_argument("--expect-seeds", type=_positive(int), metavar="N",
+                        help="our methods must have seeds 1..N on every task")
     report.add_argument("--allow-partial", action="store_true", help="report despite missing or unfinished runs")
-    report.add_argument("--allow-mixed", action="store_true", help="report despite mixed configs or protocols")
-    report.set_defaults(func=cmd_report)
+    report.add_argument("--allow-mixed", action="store_true",
+                        help="report despite mixed configs or protocols within or between methods")
+    report.add_argument("--published", action="append", metavar="NAME",
+                        help="published per-game means to show, repeatable (default: HIEROS for Atari; 'none')")
+    report.add_argument("--metric", action="append", metavar="NAME",
+                        help="also plot this logged train metric against env steps, repeatable (e.g. model_loss)")
+    report.add_argument("--reps", type=_positive(int), default=50_000, metavar="N",
+                        help="bootstrap replicates (default 50000, as rliable)")
+    report.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    report.add_argument("--calibrate", type=_positive(int), nargs="?", const=200, default=0, metavar="TRIALS",
+                        help="also measure how often the aggregate intervals cover the truth at this many runs, in "
+                             "TRIALS simulated experiments per method (default 200; a few seconds each)")
+    report.add_argument("--no-sampler", action="store_true", help="leave out the replay sampler figure")
+    report.set_defaults(func=_guarded(cmd_report))
 
-    imp = sub.add_parser("import", help="bring published per-seed scores into the store")
-    imp.add_argument("file", help="danijar json.gz ({task, method, seed, xs, ys}) or {Game: [run scores]} json")
-    imp.add_argument("--method", required=True, help="method name in the store")
-    imp.add_argument("--suite", default="atari100k")
-    imp.add_argument("--budget-frames", type=int, default=400_000, help="the runs' frame budget (default 400k)")
-    imp.add_argument("--results", default="results")
-    imp.set_defaults(func=cmd_import)
+    imp = sub.add_parser("import", help="bring published per-seed results into the store as runs",
+                         epilog=IMPORT_EPILOG, formatter_class=raw)
+    imp.add_argument("file", help="a danijar json.gz score file or a per-game lists json")
+    imp.add_argument("--method", required=True, help="method name in the store (e.g. dreamerv3)")
+    imp.add_argument("--suite", default="atari100k", help="suite in the store (default: atari100k)")
+    imp.add_argument("--results", default="results", metavar="DIR", help="results store (default: results)")
+    imp.add_argument("--budget-frames", type=_positive(int), metavar="N",
+                     help="the runs' frame budget (default: 400000 for atari100k)")
+    imp.add_argument("--frames-per-step", type=_positive(int), default=4, metavar="N", help="action repeat (default 4)")
+    imp.add_argument("--window-frames", type=_positive(int), default=10_000, metavar="N",
+                     help="final-score window of curve files, in frames (default 10000)")
+    imp.set_defaults(func=_guarded(cmd_import))
 
-    exp = sub.add_parser("export", help="write runs as a danijar json.gz score file")
-    exp.add_argument("--out", required=True, help="FILE.json.gz")
-    exp.add_argument("--suite")
-    exp.add_argument("--method")
-    exp.add_argument("--results", default="results")
-    exp.set_defaults(func=cmd_export)
+    exp = sub.add_parser("export", help="write finished runs as a danijar json.gz score file",
+                         epilog=EXPORT_EPILOG, formatter_class=raw)
+    exp.add_argument("--out", required=True, metavar="FILE.json.gz")
+    exp.add_argument("--suite", help="suite (required when the store holds several)")
+    exp.add_argument("--method", help="only this method")
+    exp.add_argument("--results", default="results", metavar="DIR", help="results store (default: results)")
+    exp.set_defaults(func=_guarded(cmd_export))
 
-    plot = sub.add_parser("plot", help="figures that need no runs: `plot sampler`")
-    plot.add_argument("what", choices=["sampler"], help="sampler: ETBS vs uniform replay sampling")
-    plot.add_argument("--temperature", type=float, nargs="+", default=[1.0, 0.7, 0.3], help="ETBS temperatures")
-    plot.add_argument("--items", type=int, default=4000, help="items inserted (default 4000)")
-    plot.add_argument("--train-ratio", type=float, default=1024, help="replayed steps per env step (default 1024)")
-    plot.add_argument("--batch-length", type=int, default=64, help="steps per sequence (default 64)")
-    plot.add_argument("--capacity", type=int, help="scale ETBS by this capacity, as the original (defect D4)")
+    plot = sub.add_parser("plot", help="figures that need no runs: `plot sampler` (ETBS vs uniform replay)",
+                          epilog=PLOT_EPILOG, formatter_class=raw)
+    plot.add_argument("what", choices=["sampler"], help="sampler: how often ETBS and uniform replay sample items")
+    plot.add_argument("--temperature", type=_temperature, nargs="+", metavar="T",
+                      help="ETBS temperatures in [0, 1] (default: the preset's, 0.3)")
+    plot.add_argument("--items", type=_positive(int), default=4000, metavar="N",
+                      help="env steps simulated, one item each (default 4000)")
+    plot.add_argument("--train-ratio", type=_positive(float), metavar="R",
+                      help="replayed steps per env step (default: the atari100k preset's)")
+    plot.add_argument("--batch-length", type=_positive(int), metavar="L", help="steps per sequence (default: preset)")
+    plot.add_argument("--capacity", type=_positive(int), metavar="N",
+                      help="also draw the original's ETBS scaled by this capacity (defect D4)")
     plot.add_argument("--seed", type=int, default=0)
-    plot.add_argument("--out", default="results/report", help="output directory")
-    plot.set_defaults(func=cmd_plot)
-
+    plot.add_argument("--out", default="results/report", metavar="DIR",
+                      help="output directory (default: results/report)")
+    plot.set_defaults(func=_guarded(cmd_plot))

@@ -1,6 +1,6 @@
-"""The report's figures: each written as PNG and PDF with a CSV of exactly the data it plots.
-
-Inputs are plain dicts of numbers computed by analysis.report; these functions only draw and save.
+"""The report's figures. Each `draw_*` returns the matplotlib Figure and the table of exactly what it plots;
+`save` writes them as NAME.png, NAME.pdf and NAME.csv with fixed metadata, so the same data gives the same bytes.
+matplotlib is imported only when a figure is drawn.
 """
 
 from __future__ import annotations
@@ -11,105 +11,142 @@ from typing import Any
 
 import numpy as np
 
+Table = tuple[list[str], list[list[Any]]]  # CSV header and rows
 
-def _plt() -> Any:
+
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "font.size": 9, "axes.grid": True,
+                         "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False})
     return plt
 
 
-def _save(fig: Any, out: Path, name: str, header: list[str], rows: list[list[Any]]) -> list[Path]:
+def colors(methods: list[str]) -> dict[str, Any]:
+    """One colour per method, the same in every figure."""
+    cycle = pyplot().get_cmap("tab10")
+    return {m: cycle(i % 10) for i, m in enumerate(methods)}
+
+
+def save(fig: Any, table: Table, out: Path, name: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.pdf", out / f"{name}.csv"]
-    fig.savefig(paths[0], dpi=120, metadata={"Software": None}, bbox_inches="tight")
-    fig.savefig(paths[1], metadata={"CreationDate": None}, bbox_inches="tight")
-    _plt().close(fig)
+    fig.savefig(paths[0], metadata={"Software": None})
+    fig.savefig(paths[1], metadata={"CreationDate": None, "Producer": None})
+    pyplot().close(fig)
     with open(paths[2], "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(table[0])
+        writer.writerows([[f"{v:.6g}" if isinstance(v, float) else v for v in row] for row in table[1]])
     return paths
 
 
-def aggregates(out: Path, results: dict[str, dict[str, dict[str, float]]]) -> list[Path]:
-    """results: {method: {metric: {value, low, high}}} -> interval estimates, one panel per metric."""
-    plt = _plt()
+def draw_aggregates(results: dict[str, dict[str, dict[str, float]]], published: dict[str, dict[str, float]],
+                    palette: dict[str, Any]) -> tuple[Any, Table]:
+    """results {method: {metric: {value, low, high}}}: one panel per metric, a bar per method over its 95% CI
+    and a tick at the point estimate (rliable's interval-estimate plot); published values as hollow diamonds."""
+    plt = pyplot()
     metrics = list(next(iter(results.values())))
-    methods = list(results)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.5 * len(methods) + 1.4))
-    rows = []
-    for ax, metric in zip(np.atleast_1d(axes), metrics, strict=True):
-        for y, method in enumerate(methods):
-            r = results[method][metric]
-            ax.plot([r["low"], r["high"]], [y, y], linewidth=6, alpha=0.6, solid_capstyle="butt")
-            ax.plot([r["value"]], [y], "k|", markersize=14)
-            rows.append([method, metric, r["value"], r["low"], r["high"]])
-        ax.set_yticks(range(len(methods)), methods if ax is np.atleast_1d(axes)[0] else [""] * len(methods))
-        ax.set_xlabel(f"{metric} (normalised score)")
+    rows_ = list(results) + [p for p in published if any(k in published[p] for k in metrics)]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 0.42 * len(rows_) + 1.3), squeeze=False)
+    rows: list[list[Any]] = []
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for y, method in enumerate(rows_):
+            if method in results:
+                r = results[method][metric]
+                ax.barh(y, r["high"] - r["low"], left=r["low"], height=0.6, color=palette[method], alpha=0.75)
+                ax.plot([r["value"]] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.5)
+                rows.append([method, metric, r["value"], r["low"], r["high"]])
+            elif metric in published[method]:
+                ax.plot(published[method][metric], y, marker="D", markerfacecolor="none", color="black")
+                rows.append([f"{method} (published)", metric, published[method][metric], "", ""])
+        ax.set_yticks(range(len(rows_)), rows_ if ax is axes[0][0] else [""] * len(rows_))
+        ax.set_ylim(-0.6, len(rows_) - 0.4)
+        ax.invert_yaxis()
         ax.set_title(metric)
-        ax.grid(axis="x", alpha=0.3)
-    return _save(fig, out, "aggregates", ["method", "metric", "value", "ci_low", "ci_high"], rows)
+        ax.set_xlabel("number of games" if metric == "Superhuman" else "normalised score")
+    axes[0][0].set_ylabel("method")
+    fig.tight_layout()
+    return fig, (["method", "metric", "value", "ci_low", "ci_high"], rows)
 
 
-def profiles(out: Path, taus: np.ndarray, curves: dict[str, dict[str, np.ndarray]]) -> list[Path]:
-    """curves: {method: {value, low, high}} over `taus` -> performance profiles with 95% bands."""
-    plt = _plt()
+def draw_profiles(taus: np.ndarray, profiles: dict[str, dict[str, np.ndarray]],
+                  palette: dict[str, Any]) -> tuple[Any, Table]:
+    """Performance profiles: fraction of runs with normalised score > tau, with pointwise 95% bands."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    rows = []
-    for method, c in curves.items():
-        line = ax.plot(taus, c["value"], label=method)[0]
-        ax.fill_between(taus, c["low"], c["high"], color=line.get_color(), alpha=0.2)
-        rows += [[method, t, v, lo, hi] for t, v, lo, hi in zip(taus, c["value"], c["low"], c["high"], strict=True)]
+    rows: list[list[Any]] = []
+    for method, p in profiles.items():
+        ax.plot(taus, p["value"], label=method, color=palette[method])
+        ax.fill_between(taus, p["low"], p["high"], color=palette[method], alpha=0.2, linewidth=0)
+        rows += [[method, float(t), float(v), float(lo), float(hi)]
+                 for t, v, lo, hi in zip(taus, p["value"], p["low"], p["high"], strict=True)]
     ax.set(xlabel=r"normalised score $\tau$", ylabel=r"fraction of runs with score $> \tau$",
-           title="performance profiles")
+           title="performance profiles (95% bands)", ylim=(0, 1.02), xlim=(taus[0], taus[-1]))
     ax.legend()
-    ax.grid(alpha=0.3)
-    return _save(fig, out, "profiles", ["method", "tau", "fraction", "ci_low", "ci_high"], rows)
+    fig.tight_layout()
+    return fig, (["method", "tau", "fraction", "ci_low", "ci_high"], rows)
 
 
-def improvement(out: Path, pairs: dict[str, dict[str, float]]) -> list[Path]:
-    """pairs: {"X vs Y": {value, low, high}} -> probability of improvement intervals."""
-    plt = _plt()
+def draw_improvement(pairs: dict[str, dict[str, float]]) -> tuple[Any, Table]:
+    """P(X > Y) with 95% CIs, one row per pair."""
+    plt = pyplot()
     names = list(pairs)
-    fig, ax = plt.subplots(figsize=(6, 0.45 * len(names) + 1.2))
-    rows = []
+    fig, ax = plt.subplots(figsize=(6, 0.45 * len(names) + 1.3))
+    rows: list[list[Any]] = []
     for y, name in enumerate(names):
         r = pairs[name]
-        ax.plot([r["low"], r["high"]], [y, y], linewidth=6, alpha=0.6, solid_capstyle="butt")
-        ax.plot([r["value"]], [y], "k|", markersize=14)
+        ax.barh(y, r["high"] - r["low"], left=r["low"], height=0.6, color="tab:blue", alpha=0.6)
+        ax.plot([r["value"]] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.5)
         rows.append([name, r["value"], r["low"], r["high"]])
-    ax.axvline(0.5, color="gray", linestyle="--")
-    ax.set_yticks(range(len(names)), names)
-    ax.set(xlabel="P(X > Y)", title="probability of improvement", xlim=(0, 1))
-    return _save(fig, out, "improvement", ["pair", "probability", "ci_low", "ci_high"], rows)
+    ax.axvline(0.5, color="gray", linestyle="--", linewidth=1)
+    ax.set_yticks(range(len(names)), [n.replace(" vs ", " > ") for n in names])
+    ax.invert_yaxis()
+    ax.set(xlabel="P(X > Y)", ylabel="X > Y", title="probability of improvement", xlim=(0, 1))
+    fig.tight_layout()
+    return fig, (["pair", "probability", "ci_low", "ci_high"], rows)
 
 
-def curves(out: Path, name: str, ylabel: str, data: dict[str, dict[str, dict[str, np.ndarray]]]) -> list[Path]:
-    """data: {task: {method: {x, mean, low, high}}} -> one panel per task, mean and 95% band over seeds."""
-    plt = _plt()
+def _clamp(ax: Any, means: list[np.ndarray]) -> None:
+    """Keep the means in view: bands of bins with few runs (Student t with 1-2 degrees of freedom is wide) may
+    extend past the panel by at most half the means' range; the CSV has them whole."""
+    values = np.concatenate(means)
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    span = high - low or max(abs(high), 1.0)
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(max(bottom, low - span / 2), min(top, high + span / 2))
+
+
+def draw_curves(data: dict[str, dict[str, dict[str, np.ndarray]]], xlabel: str, ylabel: str,
+                palette: dict[str, Any], titles: dict[str, str]) -> tuple[Any, Table]:
+    """data {task: {method: {x, mean, low, high, runs}}}: a panel per task, mean over runs and 95% band."""
+    plt = pyplot()
     tasks = list(data)
     cols = min(6, len(tasks))
-    rows_n = -(-len(tasks) // cols)
-    fig, axes = plt.subplots(rows_n, cols, figsize=(3.0 * cols, 2.4 * rows_n), squeeze=False)
-    rows = []
-    colors: dict[str, str] = {}
+    nrows = -(-len(tasks) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(2.9 * cols, 2.3 * nrows + 0.5), squeeze=False)
+    rows: list[list[Any]] = []
     for ax, task in zip(axes.flat, tasks, strict=False):
         for method, c in data[task].items():
-            line = ax.plot(c["x"], c["mean"], label=method, color=colors.get(method))[0]
-            colors[method] = line.get_color()
-            ax.fill_between(c["x"], c["low"], c["high"], color=colors[method], alpha=0.2)
-            rows += [[task, method, x, m, lo, hi] for x, m, lo, hi in zip(c["x"], c["mean"], c["low"], c["high"],
-                                                                        strict=True)]
-        ax.set_title(task, fontsize=9)
-        ax.set_xlabel("env frames", fontsize=8)
+            ax.plot(c["x"], c["mean"], color=palette[method], label=method, linewidth=1.2)
+            ax.fill_between(c["x"], c["low"], c["high"], color=palette[method], alpha=0.2, linewidth=0)
+            rows += [[task, method, float(x), float(m), float(lo), float(hi), int(n)]
+                     for x, m, lo, hi, n in zip(c["x"], c["mean"], c["low"], c["high"], c["runs"], strict=True)]
+        _clamp(ax, [c["mean"] for c in data[task].values()])
+        ax.set_title(titles.get(task, task), fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+        ax.xaxis.get_offset_text().set_fontsize(7)
     for ax in list(axes.flat)[len(tasks):]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=max(1, len(labels)), bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return _save(fig, out, name, ["task", "method", "frames", "mean", "ci_low", "ci_high"], rows)
+        ax.set_axis_off()
+    methods = list(dict.fromkeys(m for per_task in data.values() for m in per_task))
+    handles = [plt.Line2D([], [], color=palette[m]) for m in methods]
+    fig.legend(handles, methods, loc="lower center", ncol=min(len(methods), 6), frameon=False)
+    fig.tight_layout(rect=(0, 0.06 if nrows > 1 else 0.12, 1, 1))
+    return fig, (["task", "method", xlabel.split(" (")[0].replace(" ", "_"), "mean", "ci_low", "ci_high", "runs"],
+                 rows)

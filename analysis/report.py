@@ -1,27 +1,35 @@
-"""hieros-bench report: from the results store to report.md, summary.json, a LaTeX table and figures.
+"""hieros-bench report: from the results store to one summary (every number of the tables) plus the data of the
+figures (`compute`), then every output file (`write`: summary.json, report.md, table_<suite>.tex and the figures
+as PNG, PDF and CSV, drawn by analysis.figures and formatted by analysis.render). Same store, same bytes.
 
-The numbers are computed once here (per game: mean and bootstrap CI of raw scores; aggregates over the same
-tasks for every method: Median, IQM, Mean, Optimality Gap with stratified bootstrap CIs; probability of
-improvement; performance profiles) and then written in each format. Same inputs, same bytes out.
+Per method: per-task mean raw score with a Student t interval over runs; aggregates of normalised scores over the
+same tasks for every method (Median, IQM, Mean, Optimality Gap, and the number of superhuman games for Atari)
+with 95% stratified bootstrap percentile intervals; probability of improvement; performance profiles.
 """
 
 from __future__ import annotations
 
-import warnings
+import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from analysis import figures, stats
-from analysis.checks import check
+from analysis import bootstrap, curves, figures, render, sampler, stats
+from analysis.checks import Problem, check
 from analysis.published import published
-from analysis.store import Method, StoreError, load_store, normalize, random_human
+from analysis.store import Method, StoreError, describe_protocol, display_name, load_store, normalization, normalize
 from hieros import rundir
 
-PAPER_TASKS_EXCLUDED = ("atari_up_n_down",)  # the HIEROS paper reports 25 games
-CURVE_BINS = 20
+SCHEMA = "hieros-bench/report/1"
+PAPER_EXCLUDED = ("atari_up_n_down",)  # the HIEROS paper reports 25 of the 26 Atari100k games
+DEFAULT_PUBLISHED = ("HIEROS",)
+FEW_RUNS = 3
+COVERED_RUNS = 10
+PROFILE_POINTS = 81
+CALIBRATION_REPS = 2000  # bootstrap replicates per simulated experiment
 
 
 @dataclass
@@ -29,231 +37,311 @@ class Options:
     results: Path
     out: Path
     suite: str | None = None
+    methods: list[str] | None = None
     tasks: list[str] | None = None
     paper_tasks: bool = False
-    reps: int = 2000
+    reps: int = 50_000
     seed: int = 0
     allow_partial: bool = False
     allow_mixed: bool = False
     expect_seeds: int | None = None
-    published: list[str] = field(default_factory=lambda: ["HIEROS"])
+    published: list[str] | None = None  # None: DEFAULT_PUBLISHED for Atari reports
     metrics: list[str] = field(default_factory=list)
     sampler: bool = True
+    calibrate: int = 0  # simulated experiments per method for the intervals' coverage (0: none)
 
 
-class ReportError(Exception):
-    """The checks failed; the message lists each problem on its own line."""
+class ChecksFailed(Exception):
+    """The store fails checks that were not allowed; `lines` has one line per problem."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("\n".join(lines))
+        self.lines = lines
 
 
-def _mean_ci(values: np.ndarray, reps: int, rng: np.random.Generator) -> tuple[float, float, float]:
-    if len(values) == 1:
-        return float(values[0]), float(values[0]), float(values[0])
-    resampled = values[rng.integers(0, len(values), size=(reps, len(values)))].mean(axis=1)
-    low, high = stats.interval(resampled)
-    return float(values.mean()), low, high
+@dataclass
+class Report:
+    summary: dict[str, Any]  # everything in the tables; written as summary.json
+    scores: dict[str, np.ndarray]  # normalised (runs, tasks) per method, tasks as summary["tasks"]
+    profiles: dict[str, Any]  # {"taus": (points,), "methods": {name: {value, low, high}}}
+    curves: dict[str, dict[str, dict[str, dict[str, np.ndarray]]]]  # {curve: {task: {method: {x, mean, low, high}}}}
 
 
-def _verdict(value: float, low: float, high: float) -> str:
-    return "inside" if low <= value <= high else ("above" if value > high else "below")
+def select(methods: dict[str, Method], options: Options) -> dict[str, Method]:
+    if not options.methods:
+        return methods
+    unknown = sorted(set(options.methods) - set(methods))
+    if unknown:
+        raise StoreError(f"no method {', '.join(unknown)} in the store; it holds {', '.join(sorted(methods))}")
+    return {name: methods[name] for name in sorted(options.methods)}
 
 
-def _binned(run_dirs: list[Path], budget: int, select: Any, reps: int, rng: np.random.Generator) -> dict:
-    """Mean and 95% band over runs of a per-run curve, in CURVE_BINS bins of env frames."""
-    edges = np.linspace(0, budget, CURVE_BINS + 1)
-    table = np.full((len(run_dirs), CURVE_BINS), np.nan)
-    for row, run_dir in enumerate(run_dirs):
-        points = [(r["frames"], v) for r in rundir.read_metrics(run_dir) if (v := select(r)) is not None]
-        for b in range(CURVE_BINS):
-            inside = [v for f, v in points if edges[b] < f <= edges[b + 1]]
-            if inside:
-                table[row, b] = np.mean(inside)
-    keep = ~np.all(np.isnan(table), axis=0)
-    table = table[:, keep]
-    index = rng.integers(0, len(run_dirs), size=(reps, len(run_dirs)))
-    with warnings.catch_warnings():  # bins where a resample has no run are NaN, on purpose
-        warnings.simplefilter("ignore", RuntimeWarning)
-        boot = np.nanmean(table[index], axis=1)
-        low, high = np.nanpercentile(boot, [2.5, 97.5], axis=0)
-        mean = np.nanmean(table, axis=0)
-    return {"x": edges[1:][keep], "mean": mean, "low": low, "high": high}
+def task_set(methods: dict[str, Method], options: Options) -> tuple[list[str], str]:
+    """The tasks every method is compared on, and how they were chosen."""
+    present = set().union(*(m.tasks for m in methods.values()))
+    tasks = set.intersection(*(set(m.tasks) for m in methods.values()))
+    how = "the tasks every method has"
+    if options.tasks:
+        unknown = sorted(set(options.tasks) - present)
+        if unknown:
+            raise StoreError(f"--tasks: no runs of {', '.join(unknown)}; the store has {', '.join(sorted(present))}")
+        tasks &= set(options.tasks)
+        how = "--tasks"
+    if options.paper_tasks:
+        if not all(t.startswith("atari_") for t in present):
+            raise StoreError("--paper-tasks selects the HIEROS paper's 25 Atari games; this suite is not Atari")
+        tasks -= set(PAPER_EXCLUDED)
+        how = "the HIEROS paper's 25 games (--paper-tasks: Atari100k without UpNDown)"
+    if not tasks:
+        raise StoreError("no task has runs of every method; nothing to compare (see --tasks, --methods)")
+    return sorted(tasks), how
 
 
-def compute(options: Options) -> dict[str, Any]:
-    methods = load_store(options.results, options.suite)
-    problems = check(methods, options.expect_seeds)
+def gate(problems: list[Problem], options: Options) -> None:
     blocking = [p for p in problems if (p.kind == "partial" and not options.allow_partial)
                 or (p.kind == "mixed" and not options.allow_mixed)]
     if blocking:
-        flags = sorted({"--allow-partial" if p.kind == "partial" else "--allow-mixed" for p in blocking})
-        lines = "\n".join(f"  {p.kind}: {p.message}" for p in blocking)
-        raise ReportError(f"the store fails {len(blocking)} check(s) ({' / '.join(flags)} to report anyway):\n{lines}")
-    tasks = sorted(set.intersection(*(set(m.tasks) for m in methods.values())))
-    if options.tasks:
-        tasks = [t for t in tasks if t in options.tasks]
-    if options.paper_tasks:
-        tasks = [t for t in tasks if t not in PAPER_TASKS_EXCLUDED]
-    if not tasks:
-        raise StoreError("no task has runs of every method; nothing to compare")
-    rng = np.random.default_rng(options.seed)
-    summary: dict[str, Any] = {
-        "suite": next(iter(methods.values())).suite, "tasks": tasks, "bootstrap": {"reps": options.reps,
-        "seed": options.seed, "confidence": 0.95, "method": "percentile, stratified over runs within tasks"},
-        "checks": [{"kind": p.kind, "message": p.message} for p in problems], "methods": {}, "published": {},
-        "improvement": {}}
-    arrays = {}
-    for name, method in sorted(methods.items()):
-        scores = method.scores(tasks)
-        arrays[name] = scores
-        games = {}
-        for task in tasks:
-            raw = np.array([r.final for _, r in sorted(method.runs[task].items()) if r.final is not None])
-            mean, low, high = _mean_ci(raw, options.reps, rng)
-            games[task] = {"mean": mean, "low": low, "high": high, "runs": len(raw),
-                           "normalized": normalize(task, mean)}
-        imported = any(r.record["provenance"].get("imported") for r in method.all_runs())
-        summary["methods"][name] = {
-            "imported": imported, "runs_per_task": int(scores.shape[0]), "games": games,
-            "aggregates": stats.aggregate_with_ci(scores, options.reps, options.seed),
-            "above_human": int(sum(g["normalized"] > 1 for g in games.values())),
-        }
-    atari_only = all(t.startswith("atari_") for t in tasks)
-    for name in options.published if atari_only else []:
-        entry = published().get(name)
-        if entry is None:
-            raise StoreError(f"--published {name!r} is not in the published table; known: {', '.join(published())}")
-        summary["published"][name] = {"games": {t: entry.means[t] for t in tasks if t in entry.means},
-                                      "aggregates": entry.aggregates, "sources": sorted(entry.sources),
-                                      "intervals": False}
-    names = list(arrays)
-    for i, x in enumerate(names):
-        for y in names[i + 1:]:
-            summary["improvement"][f"{x} vs {y}"] = stats.probability_of_improvement_with_ci(
-                arrays[x], arrays[y], options.reps, options.seed)
-    taus = np.linspace(0, max(2.0, float(max(a.max() for a in arrays.values()))), 101)
-    summary["profiles"] = {"taus": taus.tolist(), "methods": {
-        n: {k: v.tolist() for k, v in stats.performance_profile_with_ci(a, taus, options.reps, options.seed).items()}
-        for n, a in arrays.items()}}
-    summary["curves"] = _curves(methods, tasks, options, rng)
-    return summary
+        flags = " / ".join(sorted({f"--allow-{p.kind}" for p in blocking}))
+        raise ChecksFailed([f"the store fails {len(blocking)} check(s); fix them or report anyway with {flags}:"]
+                           + [f"  {p.kind}: {p.message}" for p in blocking])
 
 
-def _curves(methods: dict[str, Method], tasks: list[str], options: Options,
-            rng: np.random.Generator) -> dict[str, Any]:
-    selectors = {"score": lambda r: r["score"] if r.get("type") == "episode" and r.get("mode") == "train" else None}
-    selectors |= {m: (lambda r, m=m: r.get(m) if r.get("type") == "train" else None) for m in options.metrics}
-    out: dict[str, Any] = {}
-    for name, select in selectors.items():
-        per_task: dict[str, Any] = {}
-        for task in tasks:
-            for method_name, method in sorted(methods.items()):
-                runs = [r for r in method.runs[task].values() if (r.path / rundir.METRICS_FILE).exists()]
-                if not runs:
-                    continue
-                budget = int(runs[0].record["protocol"].get("budget_frames") or 0)
-                curve = _binned([r.path for r in runs], budget, select, min(options.reps, 500), rng)
-                if len(curve["x"]):
-                    per_task.setdefault(task, {})[method_name] = {k: v.tolist() for k, v in curve.items()}
-        if per_task:
-            out[name] = per_task
+def verdict(point: float, low: float, high: float) -> str:
+    """Where `point` lies against the interval [low, high]."""
+    if np.isnan(low) or np.isnan(high) or np.isnan(point):
+        return "n/a"
+    return "inside" if low <= point <= high else ("above" if point > high else "below")
+
+
+def _games(method: Method, tasks: list[str]) -> dict[str, dict[str, Any]]:
+    games = {}
+    for task in tasks:
+        raw = method.finals(task)
+        low, high = bootstrap.t_interval(raw)
+        mean = float(raw.mean()) if len(raw) else float("nan")
+        games[task] = {"mean": mean, "low": low, "high": high, "runs": len(raw), "scores": raw.tolist(),
+                       "normalized": {k: float(normalize(task, v)) for k, v in
+                                      (("mean", mean), ("low", low), ("high", high))}}
+    return games
+
+
+def _method_summary(name: str, method: Method, tasks: list[str], scores: np.ndarray,
+                    options: Options) -> dict[str, Any]:
+    metrics: dict[str, Any] = dict(stats.AGGREGATES)
+    if all(normalization(t) == "human" for t in tasks):
+        metrics["Superhuman"] = stats.superhuman
+    runs = method.all_runs()
+    sources = sorted({(r.record["provenance"]["source_file"], r.record["provenance"]["sha256"])
+                      for r in runs if r.imported})
+    return {
+        "imported": method.imported,
+        "sources": [{"file": f, "sha256": s} for f, s in sources],
+        "protocols": sorted({describe_protocol(r.record["protocol"]) for r in runs}),
+        "config_hashes": sorted({r.record["config_hash"] for r in runs}),
+        "seeds": method.aggregate_seeds(tasks), "runs_per_task": int(scores.shape[0]),
+        "aggregates": bootstrap.interval_estimates(scores, metrics, options.reps,
+                                                   bootstrap.rng_for(options.seed, name)),
+        "games": _games(method, tasks),
+    }
+
+
+def _published(names: list[str], tasks: list[str]) -> dict[str, Any]:
+    table = published()
+    out = {}
+    for name in names:
+        if name not in table:
+            raise StoreError(f"--published {name!r} is not in the published table; known: {', '.join(table)}")
+        entry = table[name]
+        games = {t: entry.means[t] for t in tasks if t in entry.means}
+        recomputed = {}
+        if len(games) == len(tasks):
+            means = np.array([normalize(t, games[t]) for t in tasks])
+            recomputed = {"Mean": float(means.mean()), "Median": float(np.median(means)),
+                          "Superhuman": float((means > 1).sum())}
+        out[name] = {"intervals": False, "games": games, "aggregates": entry.aggregates, "facts": entry.facts,
+                     "from_means": recomputed, "sources": entry.sources}
     return out
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.2f}"
+def _verdicts(summary: dict[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
+    """{ours: {baseline: {task: inside|above|below|n/a}}}: our mean against an imported baseline's interval, or a
+    published mean (no interval) against our interval, read as where ours lies."""
+    methods, out = summary["methods"], {}
+    for ours, mine in methods.items():
+        if mine["imported"]:
+            continue
+        out[ours] = {}
+        for base, theirs in methods.items():
+            if theirs["imported"]:
+                out[ours][base] = {t: _versus(g, theirs["games"][t]) for t, g in mine["games"].items()}
+        for base, entry in summary["published"].items():
+            out[ours][base] = {t: _mirror(verdict(entry["games"][t], g["low"], g["high"]))
+                               for t, g in mine["games"].items() if t in entry["games"]}
+    return out
 
 
-def markdown(summary: dict[str, Any], figure_names: list[str]) -> str:
-    methods, published_ = summary["methods"], summary["published"]
-    lines = [f"# Report: suite {summary['suite']}", ""]
-    boot = summary["bootstrap"]
-    lines += [f"{len(summary['tasks'])} tasks; 95% stratified bootstrap intervals ({boot['reps']} replicates, "
-              f"seed {boot['seed']}); published means have no intervals.", "", "## Checks", ""]
-    checks = [f"- {c['kind']}: {c['message']}" for c in summary["checks"]]
-    lines += checks or ["- all runs present, finished and comparable"]
+def _mirror(found: str) -> str:
+    """A baseline's value against our interval, read as where ours lies against the baseline."""
+    return {"above": "below", "below": "above"}.get(found, found)
+
+
+def _versus(ours: dict[str, Any], base: dict[str, Any]) -> str:
+    if np.isnan(base["low"]):  # a single baseline run has no interval: use ours
+        return _mirror(verdict(base["mean"], ours["low"], ours["high"]))
+    return verdict(ours["mean"], base["low"], base["high"])
+
+
+def _pairs(methods: dict[str, Any]) -> list[tuple[str, str]]:
+    """(X, Y) pairs for P(X > Y): each of our methods against the later ones and every imported one; all pairs
+    when there are only imported methods."""
     ours = [m for m, v in methods.items() if not v["imported"]]
-    baselines = [m for m, v in methods.items() if v["imported"]]
-    header = ["task", "random", "human", *methods, *published_]
-    header += [f"{o} vs {b}" for o in ours for b in baselines]
-    lines += ["", "## Per task (raw score: mean [95% CI])", "", "| " + " | ".join(header) + " |",
-              "|" + "---|" * len(header)]
-    table = random_human()
-    for task in summary["tasks"]:
-        cells = [task, *(map(_fmt, table[task]) if task in table else ("-", "-"))]
-        for m in methods:
-            g = methods[m]["games"][task]
-            cells.append(f"{_fmt(g['mean'])} [{_fmt(g['low'])}, {_fmt(g['high'])}]")
-        cells += [_fmt(published_[p]["games"][task]) if task in published_[p]["games"] else "-" for p in published_]
-        for o in ours:
-            for b in baselines:
-                g = methods[b]["games"][task]
-                cells.append(_verdict(methods[o]["games"][task]["mean"], g["low"], g["high"]))
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "## Aggregates (normalised score: value [95% CI])", "",
-              "| method | Median | IQM | Mean | Optimality Gap | tasks above human | runs per task |",
-              "|---|---|---|---|---|---|---|"]
-    for m, v in methods.items():
-        a = v["aggregates"]
-        cells = [f"{a[k]['value']:.3f} [{a[k]['low']:.3f}, {a[k]['high']:.3f}]" for k in stats.AGGREGATES]
-        lines.append(f"| {m} | " + " | ".join(cells) + f" | {v['above_human']} | {v['runs_per_task']} |")
-    for p, v in published_.items():
-        cells = [f"{v['aggregates'][k]:.3f} (published)" if k in v["aggregates"] else "-" for k in stats.AGGREGATES]
-        lines.append(f"| {p} | " + " | ".join(cells) + " | - | - |")
+    if not ours:
+        names = list(methods)
+        return [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    baselines = [m for m in methods if m not in ours]
+    return [(a, b) for i, a in enumerate(ours) for b in ours[i + 1:] + baselines]
+
+
+def _points(records: list[dict[str, Any]], metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of a run: train episode scores against env frames, or a train metric against env steps."""
+    if metric == "score":
+        rows = [(r["frames"], r["score"]) for r in records if r.get("type") == "episode" and r.get("mode") == "train"]
+    else:
+        rows = [(r["env_step"], r.get(metric)) for r in records if r.get("type") == "train"]
+    x = np.array([x for x, _ in rows], np.float64)
+    y = np.array([np.nan if y is None else y for _, y in rows], np.float64)
+    return x, y
+
+
+def _curves(methods: dict[str, Method], tasks: list[str], metrics: list[str]) -> dict[str, Any]:
+    """Score curves (x = env frames) and each logged train metric (x = env steps), per task and method."""
+    logged = {k for m in methods.values() for r in m.all_runs() for rec in r.metrics if rec.get("type") == "train"
+              for k in rec} - {"type", "env_step", "frames", "grad_steps"}
+    for metric in metrics:
+        if metric not in logged:
+            raise StoreError(f"--metric {metric!r}: no run logs it; logged train metrics: "
+                             f"{', '.join(sorted(logged)) or 'none'}")
+    out: dict[str, Any] = {name: {} for name in ("score", *metrics)}
+    for task in tasks:
+        for name, method in methods.items():
+            runs = [r for _, r in sorted(method.runs[task].items()) if r.metrics]
+            if not runs:
+                continue
+            protocol = runs[0].record["protocol"]
+            window = (protocol.get("score") or {}).get("window_frames")
+            for metric in out:
+                grid = (curves.edges(float(protocol["budget_frames"]), window) if metric == "score"
+                        else curves.edges(float(protocol["budget_steps"])))
+                table = np.array([curves.binned(*_points(r.metrics, metric), grid) for r in runs])
+                result = curves.band(table)
+                keep = result["runs"] > 0
+                if keep.any():
+                    out[metric].setdefault(task, {})[name] = {"x": grid[1:][keep],
+                                                              **{k: v[keep] for k, v in result.items()}}
+    return {k: v for k, v in out.items() if v}
+
+
+def compute(options: Options) -> Report:
+    """Load, check, and compute every number of the report (raises ChecksFailed or StoreError)."""
+    methods = select(load_store(options.results, options.suite), options)
+    problems = check(methods, options.expect_seeds)
+    gate(problems, options)
+    tasks, how = task_set(methods, options)
+    atari = all(normalization(t) == "human" for t in tasks)
+    names = options.published if options.published is not None else list(DEFAULT_PUBLISHED if atari else ())
+    scores = {name: m.scores(tasks) for name, m in methods.items()}
+    summary: dict[str, Any] = {
+        "schema": SCHEMA, "suite": next(iter(methods.values())).suite, "tasks": tasks, "task_selection": how,
+        "normalization": {t: normalization(t) for t in tasks},
+        "statistics": {"reps": options.reps, "seed": options.seed, "confidence": bootstrap.CONFIDENCE,
+                       "aggregates": "stratified bootstrap over runs within tasks, percentile interval (rliable)",
+                       "per_task": "Student t interval of the mean over runs"},
+        "checks": [{"kind": p.kind, "message": p.message} for p in problems],
+        "methods": {n: _method_summary(n, m, tasks, scores[n], options) for n, m in methods.items()},
+        "published": _published(names, tasks) if atari else {},
+    }
+    summary["verdicts"] = _verdicts(summary)
+    summary["improvement"] = {
+        f"{x} vs {y}": bootstrap.improvement_estimate(scores[x], scores[y], options.reps,
+                                                      bootstrap.rng_for(options.seed, x, y))
+        for x, y in _pairs(summary["methods"])}
+    if options.calibrate:
+        summary["calibration"] = {
+            "trials": options.calibrate, "reps": min(options.reps, CALIBRATION_REPS),
+            "coverage": {n: bootstrap.coverage(s, options.calibrate, min(options.reps, CALIBRATION_REPS),
+                                                 bootstrap.rng_for(options.seed, "calibration", n))
+                         for n, s in scores.items() if len(s) > 1}}
+    summary["notes"] = _notes(summary)
+    taus = np.linspace(0.0, 8.0 if atari else 1.0, PROFILE_POINTS)
+    profiles = {"taus": taus, "methods": {n: bootstrap.profile_estimates(
+        s, taus, options.reps, bootstrap.rng_for(options.seed, "profile", n)) for n, s in scores.items()}}
+    return Report(summary, scores, profiles, _curves(methods, tasks, options.metrics))
+
+
+def _notes(summary: dict[str, Any]) -> list[str]:
+    notes = []
+    if any(m["runs_per_task"] < COVERED_RUNS for m in summary["methods"].values()):
+        notes.append("with fewer than 10 runs per task, stratified bootstrap intervals (rliable's) are narrower than "
+                     "95%: see docs/report.md (Coverage), or --calibrate for this store")
+    for name, m in summary["methods"].items():
+        if m["runs_per_task"] < FEW_RUNS:
+            notes.append(f"{name} has {m['runs_per_task']} run(s) per task in the aggregates: its intervals say "
+                         "little about the spread over seeds")
+    for name, p in summary["published"].items():
+        n_games = p["facts"].get("n_games")
+        if p["aggregates"] and n_games and n_games != len(summary["tasks"]):
+            notes.append(f"{name}'s published aggregates are over {n_games} games, this report's over "
+                         f"{len(summary['tasks'])}" + ("; see --paper-tasks" if n_games == 25 else ""))
+    return notes
+
+
+def _finite(value: Any) -> Any:
+    """JSON without NaN: missing intervals become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def draw_all(report: Report, options: Options) -> dict[str, tuple[Any, figures.Table]]:
+    """{name: (figure, table)} of every figure of the report, in the order report.md shows them."""
+    summary = report.summary
+    palette = figures.colors(list(summary["methods"]))
+    titles = {t: display_name(t) for t in summary["tasks"]}
+    published = {n: p["aggregates"] for n, p in summary["published"].items()}
+    drawn = {"aggregates": figures.draw_aggregates({n: m["aggregates"] for n, m in summary["methods"].items()},
+                                                   published, palette),
+             "profiles": figures.draw_profiles(report.profiles["taus"], report.profiles["methods"], palette)}
     if summary["improvement"]:
-        lines += ["", "## Probability of improvement", "", "| X vs Y | P(X > Y) [95% CI] |", "|---|---|"]
-        lines += [f"| {k} | {v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}] |"
-                  for k, v in summary["improvement"].items()]
-    if published_:
-        lines += ["", "## Sources of published numbers", ""]
-        lines += [f"- {p}: {'; '.join(v['sources'])}" for p, v in published_.items()]
-    lines += ["", "## Figures", ""] + [f"![{n}]({n}.png) ([PDF]({n}.pdf), [data]({n}.csv))" for n in figure_names]
-    return "\n".join(lines) + "\n"
+        drawn["improvement"] = figures.draw_improvement(summary["improvement"])
+    for curve, data in report.curves.items():
+        if curve == "score":
+            drawn["curves"] = figures.draw_curves(data, "env frames", "episode score", palette, titles)
+        else:
+            drawn[f"metric_{curve}"] = figures.draw_curves(data, "env steps", curve, palette, titles)
+    if options.sampler:
+        setup = sampler.preset_setup(seed=options.seed, capacity=sampler.preset_capacity())
+        drawn["sampler"] = sampler.draw(sampler.run(setup), setup)
+    return drawn
 
 
-def latex(summary: dict[str, Any]) -> str:
-    """booktabs table in the paper's layout: games as rows, random, human, methods; best per row in bold."""
-    methods = list(summary["methods"]) + list(summary["published"])
-    lines = [r"\begin{tabular}{l" + "r" * (2 + len(methods)) + "}", r"\toprule",
-             "Game & Random & Human & " + " & ".join(m.replace("_", r"\_") for m in methods) + r" \\", r"\midrule"]
-    table = random_human()
-    for task in summary["tasks"]:
-        values = [summary["methods"][m]["games"][task]["mean"] if m in summary["methods"]
-                  else summary["published"][m]["games"].get(task) for m in methods]
-        best = max((v for v in values if v is not None), default=None)
-        cells = [f"\\textbf{{{_fmt(v)}}}" if v == best else _fmt(v) if v is not None else "-" for v in values]
-        reference = " & ".join(map(_fmt, table[task])) if task in table else "- & -"
-        name = task.removeprefix("atari_").replace("_", " ").title()
-        lines.append(f"{name} & {reference} & " + " & ".join(cells) + r" \\")
-    lines.append(r"\midrule")
-    for metric in stats.AGGREGATES:
-        values = [summary["methods"][m]["aggregates"][metric]["value"] if m in summary["methods"]
-                  else summary["published"][m]["aggregates"].get(metric) for m in methods]
-        lines.append(f"{metric} & & & " + " & ".join("-" if v is None else f"{v:.3f}" for v in values) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(lines) + "\n"
-
-
-def write(options: Options, summary: dict[str, Any]) -> list[str]:
+def write(report: Report, options: Options) -> list[Path]:
+    """Every output file of the report; returns their paths."""
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
-    names = ["aggregates", "profiles"]
-    figures.aggregates(out, {m: v["aggregates"] for m, v in summary["methods"].items()})
-    profiles = summary["profiles"]
-    figures.profiles(out, np.array(profiles["taus"]),
-                     {m: {k: np.array(v) for k, v in c.items()} for m, c in profiles["methods"].items()})
-    if summary["improvement"]:
-        figures.improvement(out, summary["improvement"])
-        names.append("improvement")
-    for metric, per_task in summary["curves"].items():
-        name = "curves" if metric == "score" else f"metric_{metric}"
-        arrays = {t: {m: {k: np.array(v) for k, v in c.items()} for m, c in ms.items()} for t, ms in per_task.items()}
-        figures.curves(out, name, "episode score" if metric == "score" else metric, arrays)
+    paths = []
+    names = []
+    for name, (fig, table) in draw_all(report, options).items():
+        paths += figures.save(fig, table, out, name)
         names.append(name)
-    if options.sampler:
-        from analysis.sampler import sampler_figure
-
-        sampler_figure(out, [1.0, 0.7, 0.3], seed=options.seed)
-        names.append("sampler")
-    rundir.atomic_write_json(out / "summary.json", summary)
-    rundir.atomic_write_bytes(out / "report.md", markdown(summary, names).encode())
-    rundir.atomic_write_bytes(out / "table_atari100k.tex", latex(summary).encode())
-    return names
+    summary = _finite(report.summary)
+    texts = {"summary.json": json.dumps(summary, indent=1) + "\n",
+             "report.md": render.markdown(report.summary, names),
+             f"table_{report.summary['suite']}.tex": render.latex(report.summary)}
+    for file, text in texts.items():
+        rundir.atomic_write_bytes(out / file, text.encode())
+        paths.append(out / file)
+    return paths

@@ -1,73 +1,126 @@
-"""The paper's comparison of time-balanced (ETBS) and uniform replay sampling, with the real selectors of hieros.
+"""The paper's comparison of time-balanced (ETBS) and uniform replay sampling, with the real selectors of
+hieros.replay (numpy only; no torch).
 
-A replay grows by one item per environment step; training draws `train_ratio / batch_length` sequences per
-step. We insert items one at a time, draw as training would, and count how often each item was sampled
-(against its insertion time) and how old the sampled items were. Seeded and deterministic.
+The replay grows by one item per environment step; after each insertion training draws `train_ratio /
+batch_length` sequences (the fractional part carried over), as the agent does. We count how often each item was
+sampled over the whole run (against its insertion time) and how old the items were when they were drawn.
+Uniform over a growing buffer samples old items about ln(N / i) times more often than new ones; ETBS flattens
+that. Defaults come from the atari100k preset of hieros/configs.yaml. Seeded and deterministic.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from hieros.replay import TimeBalanced, Uniform
+from analysis import figures
+from hieros.replay import Selector, TimeBalanced, Uniform
+
+SMOOTH = 200  # items in the box filter of the smoothed count curve
+AGE_BINS = 40
 
 
-def simulate(selector: Uniform | TimeBalanced, items: int, per_insert: float) -> tuple[np.ndarray, np.ndarray]:
-    """(count per item (items,), age histogram (items,)): ages are in items, 0 = the newest."""
-    counts = np.zeros(items, np.int64)
-    ages = np.zeros(items, np.int64)
+@dataclass(frozen=True)
+class Setup:
+    temperatures: tuple[float, ...]
+    items: int
+    train_ratio: float
+    batch_length: int
+    seed: int = 0
+    capacity: int | None = None  # also draw the original's capacity-scaled ETBS (defect D4) with this capacity
+
+    @property
+    def per_insert(self) -> float:
+        return self.train_ratio / self.batch_length
+
+
+def preset_setup(temperatures: list[float] | None = None, items: int = 4000, train_ratio: float | None = None,
+                 batch_length: int | None = None, seed: int = 0, capacity: int | None = None) -> Setup:
+    """A Setup whose unset values come from the atari100k preset."""
+    from hieros.config import build_config
+
+    config = build_config(["atari100k"])
+    return Setup(tuple(temperatures or [config.replay_temperature]), items, train_ratio or config.train_ratio,
+                 batch_length or config.batch_length, seed, capacity)
+
+
+def preset_capacity() -> int | None:
+    """The capacity by which the atari100k preset scales ETBS (the original's D4), or None if it does not."""
+    from hieros.config import build_config
+
+    config = build_config(["atari100k"])
+    return int(config.replay_size) if config.replay_capacity_scaling else None
+
+
+def simulate(selector: Selector, items: int, per_insert: float) -> tuple[np.ndarray, np.ndarray]:
+    """(times each item was sampled (items,), number of samples of each age (items,)); age 0 = the newest item."""
+    drawn, ages = [], []
     owed = 0.0
     for size in range(1, items + 1):
         owed += per_insert
-        draw = int(owed)
-        owed -= draw
-        if draw:
-            index = selector.sample(size, draw)
-            np.add.at(counts, index, 1)
-            np.add.at(ages, size - 1 - index, 1)
-    return counts, ages
+        count = int(owed)
+        owed -= count
+        if count:
+            index = selector.sample(size, count)
+            drawn.append(index)
+            ages.append(size - 1 - index)
+    if not drawn:
+        return np.zeros(items, np.int64), np.zeros(items, np.int64)
+    return (np.bincount(np.concatenate(drawn), minlength=items),
+            np.bincount(np.concatenate(ages), minlength=items))
 
 
-def smooth(values: np.ndarray, width: int = 200) -> np.ndarray:
-    """The original's centred box filter: mean of values[i - w/2 : i + w/2], truncated at the edges."""
+def smooth(values: np.ndarray, width: int = SMOOTH) -> np.ndarray:
+    """Centred box filter: mean of values[i - width // 2 : i + width // 2], truncated at the edges."""
     cumsum = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
     index = np.arange(len(values))
     low, high = np.maximum(0, index - width // 2), np.minimum(len(values), index + width // 2)
     return (cumsum[high] - cumsum[low]) / (high - low)
 
 
-def sampler_figure(out: Path, temperatures: list[float], items: int = 4000, train_ratio: float = 1024,
-                   batch_length: int = 64, seed: int = 0, capacity: int | None = None) -> list[Path]:
-    """Write sampler.png, sampler.pdf and sampler.csv into `out`; returns the paths."""
-    import matplotlib
+def selectors(setup: Setup) -> dict[str, Selector]:
+    """Uniform, ETBS scaled by the current size at each temperature, and optionally the original's scaling."""
+    out: dict[str, Selector] = {"uniform": Uniform(seed=setup.seed)}
+    for tau in setup.temperatures:
+        out[f"ETBS tau={tau:g}"] = TimeBalanced(temperature=tau, seed=setup.seed)
+        if setup.capacity:
+            out[f"ETBS tau={tau:g}, original (capacity {setup.capacity:,})"] = TimeBalanced(
+                temperature=tau, seed=setup.seed, capacity=setup.capacity)
+    return out
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    per_insert = train_ratio / batch_length
-    curves = {"uniform": simulate(Uniform(seed=seed), items, per_insert)}
-    for tau in temperatures:
-        label = f"ETBS tau={tau}" + (f" (capacity {capacity})" if capacity else "")
-        curves[label] = simulate(TimeBalanced(temperature=tau, seed=seed, capacity=capacity), items, per_insert)
-    out.mkdir(parents=True, exist_ok=True)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for label, (counts, ages) in curves.items():
-        line = left.plot(smooth(counts), label=label)[0]
-        left.plot(counts, color=line.get_color(), alpha=0.12, linewidth=0.5)
-        right.plot(np.arange(items), np.cumsum(ages) / ages.sum(), label=label, color=line.get_color())
-    left.set(xlabel="item (insertion order, oldest left)", ylabel="times sampled",
-             title=f"samples per item ({per_insert:g} per insert, {items} items)")
-    right.set(xlabel="age of the sampled item (items since insertion)", ylabel="cumulative fraction of samples",
-              title="age distribution of samples", xscale="symlog")
-    left.legend()
+def run(setup: Setup) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{label: (counts (items,), ages (items,))} for every selector of the setup."""
+    return {label: simulate(selector, setup.items, setup.per_insert) for label, selector in selectors(setup).items()}
+
+
+def draw(results: dict[str, tuple[np.ndarray, np.ndarray]], setup: Setup) -> tuple[Any, figures.Table]:
+    """Left: samples per item against insertion time (smoothed; raw counts faint). Right: age distribution."""
+    plt = figures.pyplot()
+    palette = figures.colors(list(results))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    items = np.arange(setup.items)
+    edges = np.linspace(0, setup.items, AGE_BINS + 1)
+    for label, (counts, ages) in results.items():
+        left.plot(items, counts, color=palette[label], alpha=0.15, linewidth=0.4)
+        left.plot(items, smooth(counts), color=palette[label], label=label, linewidth=1.5)
+        share = np.add.reduceat(ages, edges[:-1].astype(int)) / max(ages.sum(), 1)
+        right.stairs(share, edges, color=palette[label], label=label, linewidth=1.5)
+    left.set(xlabel="insertion time of the item (env steps; 0 = oldest)", ylabel="times sampled",
+             title=f"samples per item ({setup.per_insert:g} per env step, {setup.items} steps)")
+    right.set(xlabel="age of the item when sampled (env steps since insertion)", ylabel="fraction of samples",
+              title="age distribution of samples", yscale="log")
+    left.legend(fontsize=8)
     fig.tight_layout()
-    paths = [out / "sampler.png", out / "sampler.pdf", out / "sampler.csv"]
-    fig.savefig(paths[0], dpi=120, metadata={"Software": None})
-    fig.savefig(paths[1], metadata={"CreationDate": None})
-    plt.close(fig)
-    header = ",".join(["item"] + [f"count {k}" for k in curves] + [f"age_hist {k}" for k in curves])
-    table = np.column_stack([np.arange(items)] + [c for c, _ in curves.values()] + [a for _, a in curves.values()])
-    np.savetxt(paths[2], table, fmt="%d", delimiter=",", header=header, comments="")
-    return paths
+    header = ["item", *(f"count {k}" for k in results), *(f"age_count {k}" for k in results)]
+    rows = np.column_stack([items, *(c for c, _ in results.values()), *(a for _, a in results.values())])
+    return fig, (header, rows.tolist())
+
+
+def sampler_figure(out: Path, setup: Setup) -> list[Path]:
+    """Write sampler.png, sampler.pdf and sampler.csv into `out`; returns the paths."""
+    fig, table = draw(run(setup), setup)
+    return figures.save(fig, table, out, "sampler")

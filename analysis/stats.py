@@ -1,100 +1,86 @@
-"""Aggregate metrics with stratified bootstrap confidence intervals, in rliable's layout and with its names.
+"""Aggregate metrics of normalised scores in rliable's layout, with optional bootstrap multiplicities.
 
-Every score array is `(runs, tasks)`: one row per run (seed), one column per task, normalised scores. Every
-aggregate also accepts a leading batch of bootstrap replicates, `(reps, runs, tasks)`, which is how the
-intervals are computed without a Python loop over replicates. Definitions follow rliable
-(Agarwal et al., 2021): IQM is the mean of the middle 50% of all run-task scores, the median is over tasks
-of per-task means, the optimality gap is `gamma - mean(min(score, gamma))`.
+Every function takes `scores` of shape (runs, tasks), rliable's layout. Each can also take `counts`, an integer
+array (..., runs, tasks): how often each run of each task was drawn by a resample (a column sums to `runs`).
+With `counts` the result has the leading shape `...`, one value per resample, computed exactly as on the
+materialised resample but in O(runs * tasks) per resample and without sorting. Without `counts` every run
+counts once: the point estimate. Definitions follow rliable (Agarwal et al., 2021, `rliable.metrics`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-Aggregate = Callable[[np.ndarray], np.ndarray]
+
+def _weights(scores: np.ndarray, counts: np.ndarray | None) -> np.ndarray:
+    if scores.ndim != 2:
+        raise ValueError(f"scores must have shape (runs, tasks), got {scores.shape}")
+    return np.ones(scores.shape) if counts is None else counts
 
 
-def mean(scores: np.ndarray) -> np.ndarray:
+def task_means(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+    """Per-task mean over runs: (runs, tasks) -> (tasks,), or (..., tasks) with counts."""
+    return (_weights(scores, counts) * scores).sum(axis=-2) / scores.shape[0]
+
+
+def mean(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     """Mean over tasks of the per-task mean over runs (rliable's aggregate_mean)."""
-    return scores.mean(axis=-2).mean(axis=-1)
+    return task_means(scores, counts).mean(axis=-1)
 
 
-def median(scores: np.ndarray) -> np.ndarray:
+def median(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     """Median over tasks of the per-task mean over runs (rliable's aggregate_median)."""
-    return np.median(scores.mean(axis=-2), axis=-1)
+    return np.median(task_means(scores, counts), axis=-1)
 
 
-def iqm(scores: np.ndarray) -> np.ndarray:
-    """Interquartile mean of all run-task scores: cut int(0.25 n) from each end (scipy's trim_mean)."""
-    flat = np.sort(scores.reshape(*scores.shape[:-2], -1), axis=-1)
-    n = flat.shape[-1]
+def optimality_gap(scores: np.ndarray, counts: np.ndarray | None = None, gamma: float = 1.0) -> np.ndarray:
+    """gamma - mean of min(score, gamma) over all run-task scores (rliable's aggregate_optimality_gap)."""
+    return gamma - mean(np.minimum(scores, gamma), counts)
+
+
+def iqm(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+    """Interquartile mean: the 25% trimmed mean of all run-task scores (scipy's trim_mean, as rliable).
+
+    int(0.25 n) scores are cut from each end of the n sorted scores. With multiplicities, score i covers the
+    positions [start_i, start_i + count_i) of the sorted resample, and only its overlap with [cut, n - cut)
+    enters the mean."""
+    weights = _weights(scores, counts)
+    order = np.argsort(scores, axis=None, kind="stable")
+    values = scores.reshape(-1)[order]
+    multiplicity = weights.reshape(*weights.shape[:-2], -1)[..., order]
+    n = values.size
     cut = int(0.25 * n)
-    return flat[..., cut:n - cut].mean(axis=-1)
+    end = np.cumsum(multiplicity, axis=-1)
+    kept = np.clip(np.minimum(end, n - cut) - np.maximum(end - multiplicity, cut), 0, None)
+    return kept @ values / (n - 2 * cut)
 
 
-def optimality_gap(scores: np.ndarray, gamma: float = 1.0) -> np.ndarray:
-    """How far below `gamma` (human level) the scores fall on average: gamma - mean(min(x, gamma))."""
-    return gamma - np.minimum(scores, gamma).reshape(*scores.shape[:-2], -1).mean(axis=-1)
+def superhuman(scores: np.ndarray, counts: np.ndarray | None = None, threshold: float = 1.0) -> np.ndarray:
+    """Number of tasks whose mean normalised score exceeds `threshold` (the papers' '#Superhuman')."""
+    return (task_means(scores, counts) > threshold).sum(axis=-1).astype(np.float64)
 
 
-AGGREGATES: dict[str, Aggregate] = {"Median": median, "IQM": iqm, "Mean": mean, "Optimality Gap": optimality_gap}
+def performance_profile(scores: np.ndarray, taus: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+    """Fraction of run-task scores strictly above each tau (rliable's score distribution): (..., len(taus))."""
+    weights = _weights(scores, counts)
+    above = (scores.reshape(-1)[:, None] > np.asarray(taus)[None, :]).astype(np.float64)
+    return weights.reshape(*weights.shape[:-2], -1) @ above / scores.size
 
 
-def stratified_resample(scores: np.ndarray, reps: int, rng: np.random.Generator) -> np.ndarray:
-    """(reps, runs, tasks): runs resampled with replacement within each task (the stratified bootstrap)."""
-    runs, tasks = scores.shape
-    index = rng.integers(0, runs, size=(reps, runs, tasks))
-    return np.take_along_axis(np.broadcast_to(scores, (reps, runs, tasks)), index, axis=1)
+def probability_of_improvement(x: np.ndarray, y: np.ndarray, counts_x: np.ndarray | None = None,
+                               counts_y: np.ndarray | None = None) -> np.ndarray:
+    """P(X > Y): per task the chance that a run of X beats a run of Y, ties counting half, averaged over tasks.
+
+    x: (runs_x, tasks), y: (runs_y, tasks): rliable's probability_of_improvement (the Mann-Whitney U statistic
+    divided by runs_x * runs_y). With counts (..., runs_x, tasks) and (..., runs_y, tasks), one value per
+    pair of resamples."""
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same tasks, got {x.shape} and {y.shape}")
+    wins = (x[:, None, :] > y[None, :, :]) + 0.5 * (x[:, None, :] == y[None, :, :])  # (runs_x, runs_y, tasks)
+    wx, wy = _weights(x, counts_x), _weights(y, counts_y)
+    per_task = np.einsum("...it,ijt,...jt->...t", wx, wins, wy) / (x.shape[0] * y.shape[0])
+    return per_task.mean(axis=-1)
 
 
-def interval(samples: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
-    """The percentile interval of bootstrap samples (rliable's default method)."""
-    alpha = 100 * (1 - confidence) / 2
-    low, high = np.percentile(samples, [alpha, 100 - alpha])
-    return float(low), float(high)
-
-
-def aggregate_with_ci(scores: np.ndarray, reps: int = 2000, seed: int = 0,
-                      aggregates: dict[str, Aggregate] | None = None) -> dict[str, dict[str, float]]:
-    """{name: {"value", "low", "high"}} for each aggregate of a (runs, tasks) array."""
-    rng = np.random.default_rng(seed)
-    samples = stratified_resample(scores, reps, rng)
-    out = {}
-    for name, fn in (aggregates or AGGREGATES).items():
-        low, high = interval(fn(samples))
-        out[name] = {"value": float(fn(scores)), "low": low, "high": high}
-    return out
-
-
-def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """P(X > Y): per task the chance a run of X beats a run of Y (ties count half), averaged over tasks.
-
-    x: (..., runs_x, tasks), y: (..., runs_y, tasks); this is rliable's Mann-Whitney U statistic form.
-    """
-    greater = (x[..., :, None, :] > y[..., None, :, :]).mean(axis=(-3, -2))
-    ties = (x[..., :, None, :] == y[..., None, :, :]).mean(axis=(-3, -2))
-    return (greater + 0.5 * ties).mean(axis=-1)
-
-
-def probability_of_improvement_with_ci(x: np.ndarray, y: np.ndarray, reps: int = 2000,
-                                       seed: int = 0) -> dict[str, float]:
-    rng = np.random.default_rng(seed)
-    px = probability_of_improvement(stratified_resample(x, reps, rng), stratified_resample(y, reps, rng))
-    low, high = interval(px)
-    return {"value": float(probability_of_improvement(x, y)), "low": low, "high": high}
-
-
-def performance_profile(scores: np.ndarray, taus: np.ndarray) -> np.ndarray:
-    """Fraction of run-task scores above each tau: (..., runs, tasks) -> (..., len(taus))."""
-    flat = scores.reshape(*scores.shape[:-2], -1)
-    return (flat[..., None, :] > taus[:, None]).mean(axis=-1)
-
-
-def performance_profile_with_ci(scores: np.ndarray, taus: np.ndarray, reps: int = 2000,
-                                seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    samples = performance_profile(stratified_resample(scores, reps, rng), taus)
-    low, high = np.percentile(samples, [2.5, 97.5], axis=0)
-    return {"value": performance_profile(scores, taus), "low": low, "high": high}
+AGGREGATES = {"Median": median, "IQM": iqm, "Mean": mean, "Optimality Gap": optimality_gap}
+LOWER_IS_BETTER = frozenset({"Optimality Gap"})

@@ -1,15 +1,17 @@
-"""Read the results store (through hieros.rundir) into per-method score tables, and normalise scores.
+"""The results store as the report sees it: runs read through hieros.rundir, final scores by each run's declared
+protocol, and score normalisation.
 
-Atari: human-normalised score (score - random) / (human - random) with the cited random/human table.
-DMC: return / 1000.
+Atari: human-normalised score (score - random) / (human - random), with the table in
+analysis/data/atari_random_human.csv. DMC: return / 1000.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,31 +20,75 @@ import numpy as np
 from hieros import rundir
 
 DATA = Path(__file__).with_name("data")
+PROTOCOL_IDENTITY = ("game", "task", "mode")  # env protocol fields that name the task, not the protocol
 
 
 class StoreError(ValueError):
-    """The store is empty, corrupt or does not fit the request; one line."""
+    """The store is empty, corrupt or does not fit the request; the message is one line."""
 
 
 def game_to_task(game: str) -> str:
-    """"MsPacman" -> "atari_ms_pacman"; "UpNDown" -> "atari_up_n_down"."""
+    """'MsPacman' -> 'atari_ms_pacman', 'UpNDown' -> 'atari_up_n_down' (our task names)."""
     return "atari_" + re.sub(r"(?<!^)(?=[A-Z])", "_", game).lower()
 
 
 @cache
-def random_human() -> dict[str, tuple[float, float]]:
-    """{task: (random, human)} from analysis/data/atari_random_human.csv."""
+def _reference_table() -> dict[str, tuple[str, float, float]]:
     with open(DATA / "atari_random_human.csv") as f:
-        return {game_to_task(r["game"]): (float(r["random"]), float(r["human"])) for r in csv.DictReader(f)}
+        return {game_to_task(r["game"]): (r["game"], float(r["random"]), float(r["human"])) for r in csv.DictReader(f)}
 
 
-def normalize(task: str, score: float) -> float:
+def random_human() -> dict[str, tuple[float, float]]:
+    """{task: (random, human)} for the 26 Atari100k games."""
+    return {task: (low, high) for task, (_, low, high) in _reference_table().items()}
+
+
+def display_name(task: str) -> str:
+    """The published game name of an Atari task ('atari_ms_pacman' -> 'MsPacman'); other tasks unchanged."""
+    return _reference_table()[task][0] if task in _reference_table() else task
+
+
+def normalization(task: str) -> str:
     if task.startswith("atari_"):
-        low, high = random_human()[task]
-        return (score - low) / (high - low)
+        if task not in _reference_table():
+            raise StoreError(f"no random/human scores for {task!r} in {DATA / 'atari_random_human.csv'}")
+        return "human"
     if task.startswith("dmc_"):
-        return score / 1000.0
-    raise StoreError(f"no normalisation for task {task!r}")
+        return "return/1000"
+    raise StoreError(f"no score normalisation for task {task!r} (known: atari_*, dmc_*)")
+
+
+def normalize(task: str, score: float | np.ndarray) -> float | np.ndarray:
+    """Human-normalised score for Atari, return / 1000 for DMC."""
+    if normalization(task) == "human":
+        _, low, high = _reference_table()[task]
+        return (score - low) / (high - low)
+    return score / 1000.0
+
+
+def protocol_key(protocol: dict[str, Any], env: bool = True) -> str:
+    """The protocol as a comparable string: the task's own name is left out, and the env settings with env=False."""
+    parts = {k: v for k, v in protocol.items() if k != "env"}
+    if env:
+        parts["env"] = env_key(protocol)
+    return json.dumps(parts, sort_keys=True, separators=(",", ":"))
+
+
+def env_key(protocol: dict[str, Any]) -> str | None:
+    """The env settings of a protocol without the task's name, comparable as a string; None if not declared."""
+    env = protocol.get("env")
+    if env is None:
+        return None
+    return json.dumps({k: v for k, v in env.items() if k not in PROTOCOL_IDENTITY}, sort_keys=True)
+
+
+def describe_protocol(protocol: dict[str, Any]) -> str:
+    """'final_train_window/10000 of 400000 frames (4 per step)' or 'published_final'."""
+    score = protocol.get("score") or {}
+    name = score.get("name", "?")
+    window = f"/{score['window_frames']}" if name == "final_train_window" and "window_frames" in score else ""
+    budget = protocol.get("budget_frames")
+    return f"{name}{window} of {budget} frames ({protocol.get('frames_per_step')} per step)" if budget else name
 
 
 @dataclass
@@ -51,18 +97,40 @@ class Run:
     record: dict[str, Any]
 
     @property
-    def final(self) -> float | None:
-        return self.record["score"].get("final") if "score" in self.record else None
+    def task(self) -> str:
+        return self.record["task"]
 
     @property
-    def protocol_key(self) -> str:
+    def seed(self) -> int:
+        return self.record["seed"]
+
+    @property
+    def imported(self) -> bool:
+        return bool(self.record["provenance"].get("imported"))
+
+    @cached_property
+    def metrics(self) -> list[dict[str, Any]]:
+        return rundir.read_metrics(self.path)
+
+    @property
+    def recorded_final(self) -> float | None:
+        return (self.record.get("score") or {}).get("final")
+
+    @cached_property
+    def final(self) -> float | None:
+        """The final score by the run's declared protocol, for finished runs (else None)."""
+        if self.record["status"] != "done":
+            return None
         protocol = self.record["protocol"]
-        return f"{protocol.get('score')} budget={protocol.get('budget_frames')}"
+        score = protocol.get("score") or {}
+        if score.get("name") == "published_final":
+            return self.recorded_final
+        return rundir.final_score(self.metrics, score, int(protocol.get("budget_frames") or 0))
 
 
 @dataclass
 class Method:
-    """All runs of one method in one suite, keyed by task then seed."""
+    """All runs of one method in one suite: runs[task][seed]."""
 
     suite: str
     name: str
@@ -72,36 +140,40 @@ class Method:
     def tasks(self) -> list[str]:
         return sorted(self.runs)
 
+    @property
+    def imported(self) -> bool:
+        return any(run.imported for run in self.all_runs())
+
     def seeds(self) -> set[int]:
         return {seed for by_seed in self.runs.values() for seed in by_seed}
 
     def all_runs(self) -> list[Run]:
         return [run for task in self.tasks for _, run in sorted(self.runs[task].items())]
 
+    def finals(self, task: str) -> np.ndarray:
+        """Raw final scores of the task's finished runs, in seed order: (runs,)."""
+        return np.array([r.final for _, r in sorted(self.runs.get(task, {}).items()) if r.final is not None])
+
+    def aggregate_seeds(self, tasks: list[str]) -> list[int]:
+        """Seeds finished on every one of `tasks`: the rows of the (runs, tasks) array."""
+        finished = [{s for s, r in self.runs.get(t, {}).items() if r.final is not None} for t in tasks]
+        return sorted(set.intersection(*finished)) if finished else []
+
     def scores(self, tasks: list[str]) -> np.ndarray:
-        """Normalised final scores (runs, tasks) of finished runs, in seed order.
-
-        The array is rectangular: with --allow-partial, a task with more finished runs than another is cut to
-        the smallest count (the coverage check reports it first)."""
-        columns = []
-        for task in tasks:
-            finals = [r.final for _, r in sorted(self.runs.get(task, {}).items()) if r.final is not None]
-            columns.append([normalize(task, s) for s in finals])
-        count = min(len(c) for c in columns)
-        return np.array([c[:count] for c in columns], dtype=np.float64).T
-
-    def raw_means(self) -> dict[str, float]:
-        out = {}
-        for task, by_seed in self.runs.items():
-            finals = [r.final for r in by_seed.values() if r.final is not None]
-            if finals:
-                out[task] = float(np.mean(finals))
-        return out
+        """Normalised final scores (runs, tasks) over the seeds finished on every task (rliable's layout)."""
+        seeds = self.aggregate_seeds(tasks)
+        if not seeds:
+            raise StoreError(f"{self.name}: no seed has a final score on every task of the report")
+        raw = np.array([[self.runs[t][s].final for t in tasks] for s in seeds], dtype=np.float64)
+        return np.column_stack([normalize(t, raw[:, i]) for i, t in enumerate(tasks)])
 
 
 def load_store(results: str | Path, suite: str | None = None) -> dict[str, Method]:
-    """{method: Method} for one suite (the only one, or `suite`); an empty store is a StoreError."""
-    paths = [p for p in rundir.find_runs(results) if p.relative_to(results).parts[0] != "report"]
+    """{method: Method} of one suite (the only one under `results`, or `suite`)."""
+    results = Path(results)
+    if not results.is_dir():
+        raise StoreError(f"no results directory {results}")
+    paths = rundir.find_runs(results)
     if not paths:
         raise StoreError(f"no runs under {results}; run `hieros-bench run SUITE` or `hieros-bench import FILE`")
     suites = sorted({p.relative_to(results).parts[0] for p in paths})
@@ -116,6 +188,9 @@ def load_store(results: str | Path, suite: str | None = None) -> dict[str, Metho
         suite_name, method, task, seed_dir = path.relative_to(results).parts
         if suite_name != suite:
             continue
-        entry = methods.setdefault(method, Method(suite, method))
-        entry.runs.setdefault(task, {})[int(seed_dir[5:])] = Run(path, rundir.read_run(path))
+        record = rundir.read_run(path)
+        if (record["method"], record["task"], record["seed"]) != (method, task, int(seed_dir[5:])):
+            raise StoreError(f"{path}: run.json names {record['method']}/{record['task']}/seed_{record['seed']}; "
+                             "it was moved or copied by hand")
+        methods.setdefault(method, Method(suite, method)).runs.setdefault(task, {})[record["seed"]] = Run(path, record)
     return methods

@@ -1,11 +1,15 @@
 """Import published per-seed results into the store, and export ours, in the two formats authors publish.
 
-- danijar/dreamerv3 score files: json.gz lists of {task, method, seed, xs, ys}; xs in env frames, one
-  training-episode return (or bin mean) per point. Imported as runs whose metrics are those episodes; a NaN
-  (a bin without an episode) is stored as a null score and exported as NaN again.
-- per-game lists of final scores per run: {"Alien": [run1, run2, ...]} (IRIS, TWM, STORM, SPR, SimPLe).
-  Imported as runs with only a final score (score protocol `published_final`).
-Imported runs are ordinary run directories (status done) whose provenance names the source file and its sha256.
+- danijar/dreamerv3 score files: a json.gz list of {task, method, seed, xs, ys}, xs in env frames, one training
+  episode return (or a bin mean, in older files) per point. Imported as runs whose metrics are those points as
+  train episode records, with the score protocol final_train_window (window 10k frames for Atari100k), so that
+  rundir.final_score reproduces the authors' final score. A NaN point is stored as a null score and exported as
+  NaN again; import then export gives back the same records and values.
+- per-game lists of final scores per run, {"Alien": [run1, run2, ...]} (IRIS, TWM, STORM, SPR, SimPLe): runs
+  with only a final score, protocol {"name": "published_final"}.
+Imported runs are ordinary run directories (status done) marked `provenance.imported`, naming the source file
+and its sha256. A method that holds runs of ours or of another file is never overwritten; importing the same
+file again rewrites its runs in place (each run swapped in whole).
 """
 
 from __future__ import annotations
@@ -14,109 +18,162 @@ import gzip
 import hashlib
 import json
 import math
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
-from analysis.store import StoreError, game_to_task, load_store, random_human
+from analysis.store import StoreError, load_store, random_human
 from hieros import rundir
 
-ATARI100K_BUDGET = 400_000
-WINDOW = {"name": "final_train_window", "window_frames": 10_000}
+BUDGETS = {"atari100k": 400_000}  # frames; other suites need --budget-frames
+FORMATS = ("danijar-json.gz", "per-game-lists")
 
 
-def _record(suite: str, method: str, task: str, seed: int, protocol: dict, source: dict) -> dict[str, Any]:
+def _read(path: Path) -> tuple[Any, str]:
+    try:
+        data = path.read_bytes()
+        content = json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+    except (OSError, ValueError, EOFError) as error:
+        raise StoreError(f"{path}: cannot read it as JSON or gzipped JSON ({error})") from None
+    return content, hashlib.sha256(data).hexdigest()
+
+
+def _protocol(score: dict[str, Any], budget: int, frames_per_step: int) -> dict[str, Any]:
+    return {"env": None, "frames_per_step": frames_per_step, "budget_frames": budget,
+            "budget_steps": budget // frames_per_step, "score": score}
+
+
+def _record(suite: str, method: str, task: str, seed: int, protocol: dict[str, Any], provenance: dict[str, Any],
+            final: float | None) -> dict[str, Any]:
     return {
         "schema": rundir.SCHEMA, "suite": suite, "method": method, "task": task, "seed": seed, "status": "done",
-        "config": {}, "config_hash": f"imported:{source['sha256'][:12]}", "protocol": protocol,
-        "provenance": {"imported": True, **source},
-        "progress": {"env_steps": 0, "frames": protocol.get("budget_frames", 0), "grad_steps": 0,
+        "config": {}, "config_hash": f"imported-{provenance['sha256'][:12]}", "protocol": protocol,
+        "provenance": {"imported": True, **provenance},
+        "progress": {"env_steps": protocol["budget_steps"], "frames": protocol["budget_frames"], "grad_steps": 0,
                      "wall_seconds": 0.0, "peak_rss_mb": 0.0, "peak_gpu_mb": None},
-        "score": {"final": None}, "error": None,
+        "score": {"final": final}, "error": None,
     }
 
 
-def _seed_number(seed: Any, index: int) -> int:
-    try:
-        return int(seed)
-    except (TypeError, ValueError):
-        return index
+def _write(run: Path, record: dict[str, Any], episodes: list[dict[str, Any]]) -> None:
+    """Build the run beside its place, then swap it in, so a reader sees the old run or the new one."""
+    staging = run.with_name(f".{run.name}.importing")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    if episodes:
+        writer = rundir.MetricsWriter(staging)
+        for episode in episodes:
+            writer.write(episode)
+        writer.close()
+    rundir.write_run(staging, record)
+    if run.exists():
+        old = run.with_name(f".{run.name}.replaced")
+        os.replace(run, old)
+        os.replace(staging, run)
+        shutil.rmtree(old)
+    else:
+        os.replace(staging, run)
+
+
+def _guard(results: Path, suite: str, method: str, sha256: str) -> None:
+    """Refuse a method that holds runs of ours or of another file; importing the same file again is fine."""
+    folder = results / suite / method
+    for run in rundir.find_runs(results):
+        if run.is_relative_to(folder):
+            provenance = rundir.read_run(run)["provenance"]
+            if not provenance.get("imported") or provenance.get("sha256") != sha256:
+                what = f"runs from {provenance.get('source_file')}" if provenance.get("imported") else "runs of ours"
+                raise StoreError(f"{folder} already holds {what}; import under another --method or remove it")
 
 
 def import_file(path: str | Path, method: str, results: str | Path, suite: str = "atari100k",
-                budget_frames: int = ATARI100K_BUDGET) -> int:
+                budget_frames: int | None = None, frames_per_step: int = 4, window_frames: int = 10_000) -> int:
     """Write one run directory per (task, seed) of a published file; returns the number of runs."""
     path, results = Path(path), Path(results)
-    try:
-        data = path.read_bytes()
-        text = gzip.decompress(data) if path.suffix == ".gz" else data
-        content = json.loads(text)
-    except (OSError, json.JSONDecodeError, gzip.BadGzipFile) as error:
-        raise StoreError(f"{path}: cannot read it as JSON ({error})") from None
-    source = {"source_file": path.name, "sha256": hashlib.sha256(data).hexdigest()}
-    if isinstance(content, list):
-        return _import_curves(content, method, results, suite, budget_frames, source)
-    if isinstance(content, dict):
-        return _import_finals(content, method, results, suite, budget_frames, source)
-    raise StoreError(f"{path}: neither a danijar score list nor a per-game dict of scores")
+    budget = budget_frames or BUDGETS.get(suite)
+    if budget is None:
+        raise StoreError(f"the frame budget of suite {suite!r} is not known; give --budget-frames")
+    content, sha256 = _read(path)
+    source = {"source_file": path.name, "sha256": sha256}
+    if isinstance(content, list) and all(isinstance(i, dict) and {"task", "xs", "ys"} <= set(i) for i in content):
+        runs = _curves(content, method, suite, _protocol({"name": "final_train_window", "window_frames":
+                       window_frames}, budget, frames_per_step), source)
+    elif isinstance(content, dict) and content and all(isinstance(v, list) for v in content.values()):
+        runs = _finals(content, method, suite, _protocol({"name": "published_final"}, budget, frames_per_step), source)
+    else:
+        raise StoreError(f"{path}: neither a danijar score list [{{task, method, seed, xs, ys}}] nor per-game lists "
+                         "of final scores {Game: [run, ...]}")
+    _guard(results, suite, method, sha256)
+    for record, episodes in runs:
+        _write(rundir.run_path(results, suite, method, record["task"], record["seed"]), record, episodes)
+    return len(runs)
 
 
-def _import_curves(items: list, method: str, results: Path, suite: str, budget: int, source: dict) -> int:
-    protocol = {"score": WINDOW, "budget_frames": budget, "budget_steps": budget // 4, "frames_per_step": 4}
+def _curves(items: list[dict[str, Any]], method: str, suite: str, protocol: dict[str, Any],
+            source: dict[str, str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    runs, seen = [], set()
     for index, item in enumerate(items):
-        if not isinstance(item, dict) or not {"task", "seed", "xs", "ys"} <= set(item):
-            raise StoreError(f"{source['source_file']}: record {index} lacks task/seed/xs/ys")
-        seed = _seed_number(item["seed"], index)
-        run = rundir.run_path(results, suite, method, item["task"], seed)
-        record = _record(suite, method, item["task"], seed, protocol,
-                         {**source, "source_method": item.get("method"), "source_seed": item["seed"]})
-        run.mkdir(parents=True, exist_ok=True)
-        (run / rundir.METRICS_FILE).unlink(missing_ok=True)
-        writer = rundir.MetricsWriter(run)
-        for x, y in zip(item["xs"], item["ys"], strict=True):
-            writer.write({"type": "episode", "mode": "train", "env_step": int(x) // 4, "frames": x, "score": y})
-        writer.close()
-        record["score"]["final"] = rundir.final_score(rundir.read_metrics(run), WINDOW, budget)
-        rundir.write_run(run, record)
-    return len(items)
+        try:
+            seed = int(item.get("seed", index))
+        except (TypeError, ValueError):
+            raise StoreError(f"{source['source_file']}: record {index} has a seed that is not a number") from None
+        if (item["task"], seed) in seen:
+            raise StoreError(f"{source['source_file']}: {item['task']} seed {seed} appears twice")
+        seen.add((item["task"], seed))
+        if len(item["xs"]) != len(item["ys"]):
+            raise StoreError(f"{source['source_file']}: record {index} has {len(item['xs'])} xs but "
+                             f"{len(item['ys'])} ys")
+        episodes = [{"type": "episode", "mode": "train", "env_step": int(x) // protocol["frames_per_step"],
+                     "frames": x, "score": None if y is None or math.isnan(y) else y}
+                    for x, y in zip(item["xs"], item["ys"], strict=True)]
+        final = rundir.final_score(episodes, protocol["score"], protocol["budget_frames"])
+        provenance = {**source, "format": FORMATS[0], "source_method": item.get("method"),
+                      "source_seed": item.get("seed"), "source_index": index}
+        runs.append((_record(suite, method, item["task"], seed, protocol, provenance, final), episodes))
+    return runs
 
 
-def _import_finals(games: dict, method: str, results: Path, suite: str, budget: int, source: dict) -> int:
-    protocol = {"score": {"name": "published_final"}, "budget_frames": budget, "budget_steps": budget // 4,
-                "frames_per_step": 4}
-    count = 0
+def _finals(games: dict[str, list[Any]], method: str, suite: str, protocol: dict[str, Any],
+            source: dict[str, str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    tasks = {name.removeprefix("atari_").replace("_", ""): name for name in random_human()}
+    runs = []
     for game, scores in games.items():
-        task = game_to_task(game)
-        if task not in random_human():
-            raise StoreError(f"{source['source_file']}: unknown game {game!r}")
-        if not isinstance(scores, list) or not all(isinstance(s, int | float) for s in scores):
-            raise StoreError(f"{source['source_file']}: {game} must map to a list of numbers")
-        for seed, score in enumerate(scores, start=1):
-            run = rundir.run_path(results, suite, method, task, seed)
-            record = _record(suite, method, task, seed, protocol, source)
-            record["score"]["final"] = float(score)
-            rundir.write_run(run, record)
-            count += 1
-    return count
+        task = tasks.get(game.lower())
+        if task is None:
+            raise StoreError(f"{source['source_file']}: unknown game {game!r}; known: {', '.join(sorted(tasks))}")
+        if not all(isinstance(s, int | float) and not isinstance(s, bool) and math.isfinite(s) for s in scores):
+            raise StoreError(f"{source['source_file']}: {game} must map to a list of finite numbers")
+        provenance = {**source, "format": FORMATS[1], "source_game": game}
+        runs += [(_record(suite, method, task, seed, protocol, {**provenance, "source_index": seed - 1}, float(s)), [])
+                 for seed, s in enumerate(scores, start=1)]
+    return runs
 
 
-def export_runs(results: str | Path, out: str | Path, suite: str | None = None,
-                method: str | None = None) -> int:
-    """Write runs with curves as a danijar json.gz; imported runs keep their original method and seed."""
+def export_runs(results: str | Path, out: str | Path, suite: str | None = None, method: str | None = None) -> int:
+    """Write finished runs that have training curves as a danijar json.gz; returns the number of runs written.
+
+    Imported runs keep their original method name, seed and order."""
+    methods = load_store(results, suite)
+    if method and method not in methods:
+        raise StoreError(f"no method {method!r} in the store; it holds {', '.join(sorted(methods))}")
     items = []
-    for name, entry in sorted(load_store(results, suite).items()):
+    for name, entry in sorted(methods.items()):
         if method and name != method:
             continue
         for run in entry.all_runs():
-            provenance = run.record["provenance"]
-            episodes = rundir.episodes(rundir.read_metrics(run.path), "train")
-            if not episodes:
+            episodes = rundir.episodes(run.metrics, "train")
+            if run.record["status"] != "done" or not episodes:
                 continue
-            items.append({"task": run.record["task"], "method": provenance.get("source_method") or name,
-                          "seed": provenance.get("source_seed", run.record["seed"]),
-                          "xs": [e["frames"] for e in episodes],
-                          "ys": [math.nan if e["score"] is None else e["score"] for e in episodes]})
+            provenance = run.record["provenance"]
+            order = provenance.get("source_index", 0) if run.imported else 0
+            items.append(((name, order, run.task, run.seed), {
+                "task": run.task, "method": (provenance.get("source_method") or name) if run.imported else name,
+                "seed": provenance.get("source_seed", run.seed) if run.imported else run.seed,
+                "xs": [e["frames"] for e in episodes],
+                "ys": [math.nan if e["score"] is None else e["score"] for e in episodes]}))
     if not items:
-        raise StoreError(f"no runs with training curves to export under {results}")
-    payload = json.dumps(items).encode()
-    rundir.atomic_write_bytes(out, gzip.compress(payload, mtime=0))
+        raise StoreError(f"no finished runs with training curves to export under {results}")
+    payload = json.dumps([item for _, item in sorted(items, key=lambda pair: pair[0])], separators=(",", ":"))
+    rundir.atomic_write_bytes(out, gzip.compress(payload.encode(), mtime=0))
     return len(items)

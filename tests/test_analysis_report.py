@@ -1,107 +1,240 @@
-"""The report end to end on real stores: imported published runs and runs written through hieros.rundir."""
+"""The report end to end on real stores: runs written through hieros.rundir (the real format) and published files
+imported from ../shared/data/atari100k_raw."""
 
 import gzip
 import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from analysis import transfer
+from analysis import stats, transfer
 from analysis.checks import check
-from analysis.report import Options, ReportError, compute, write
-from analysis.store import StoreError, game_to_task, load_store, normalize
+from analysis.report import ChecksFailed, Options, compute, draw_all, write
+from analysis.store import load_store, normalize
 from bench.cli import main
+from hieros import rundir
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "atari100k_raw"
 DREAMER = SHARED / "dreamerv3" / "atari100k-dreamerv3.json.gz"
-needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared/data is not beside this checkout")
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"published score files not found at {SHARED} "
+                                  "(the shared/ folder beside the checkout)")
+BUDGET = 400_000
 
 
-def test_game_names_and_normalisation():
-    assert game_to_task("MsPacman") == "atari_ms_pacman" and game_to_task("UpNDown") == "atari_up_n_down"
-    assert normalize("atari_pong", -20.7) == pytest.approx(0.0)
-    assert normalize("atari_pong", 14.6) == pytest.approx(1.0)
-    assert normalize("dmc_walker_walk", 500.0) == 0.5
+def write_run(results: Path, method: str, task: str, seed: int, scores: list[float], status: str = "done",
+              config_hash: str = "cfg", window: int = 10_000, budget: int = BUDGET, suite: str = "atari100k") -> Path:
+    """A run as hieros.train writes it: train episodes spread over the budget (the last ends at the budget) and
+    a train record with model_loss after each; the final score by the protocol, as train.py stores it."""
+    run = rundir.run_path(results, suite, method, task, seed)
+    writer = rundir.MetricsWriter(run)
+    frames = np.linspace(budget / len(scores), budget, len(scores)).astype(int).tolist()
+    for f, score in zip(frames, scores, strict=True):
+        writer.write({"type": "episode", "mode": "train", "env_step": f // 4, "frames": f, "score": score,
+                      "length": 100})
+        writer.write({"type": "train", "env_step": f // 4, "frames": f, "grad_steps": f // 64,
+                      "model_loss": 10.0 / (1 + f / 1e5) + seed})
+    writer.close()
+    env = {"suite": task.split("_")[0], "game": task, "mode": "train", "repeat": 4, "sticky": False}
+    protocol = {"env": env, "frames_per_step": 4, "budget_frames": budget, "budget_steps": budget // 4,
+                "score": {"name": "final_train_window", "window_frames": window}}
+    final = rundir.final_score(rundir.read_metrics(run), protocol["score"], budget) if status == "done" else None
+    rundir.write_run(run, {"schema": rundir.SCHEMA, "suite": suite, "method": method, "task": task, "seed": seed,
+                           "status": status, "config": {}, "config_hash": config_hash, "protocol": protocol,
+                           "provenance": {"git_commit": None}, "progress": {"env_steps": budget // 4},
+                           "score": {"final": final}, "error": None if status != "failed" else "boom"})
+    return run
 
 
-@needs_shared
-def test_import_export_round_trips_a_danijar_file(tmp_path):
-    for source in (DREAMER, SHARED / "dreamerv3" / "v1_2023" / "atari100k_dreamerv3.json.gz"):
-        results = tmp_path / source.parent.name
-        assert transfer.import_file(source, "dreamerv3", results) == 130
-        out = tmp_path / "out.json.gz"
-        assert transfer.export_runs(results, out) == 130
-        key = lambda r: (r["task"], str(r["seed"]))  # noqa: E731
-        original = sorted(json.loads(gzip.decompress(source.read_bytes())), key=key)
-        assert sorted(json.loads(gzip.decompress(out.read_bytes())), key=key) == original
+TASKS = ("atari_pong", "atari_breakout", "atari_frostbite")
 
 
-@needs_shared
-@pytest.mark.parametrize("file, runs", [("iris/IRIS.json", 5), ("twm/scores.json", 5), ("storm/storm.json", 5),
-                                        ("iris/SPR.json", 100)])
-def test_import_per_game_lists(tmp_path, file, runs):
-    assert transfer.import_file(SHARED / file, "baseline", tmp_path) == 26 * runs
-    method = load_store(tmp_path)["baseline"]
-    assert len(method.tasks) == 26 and method.scores(method.tasks).shape == (runs, 26)
+def small_store(results: Path, methods: tuple[str, ...] = ("alpha", "beta"), seeds: int = 3) -> None:
+    """Final scores: alpha = 10 * seed + task index, beta = alpha + 5 (one episode in the last window)."""
+    for m, method in enumerate(methods):
+        for t, task in enumerate(TASKS):
+            for seed in range(1, seeds + 1):
+                write_run(results, method, task, seed, [0.0, 1.0, 10.0 * seed + t + 5 * m])
 
 
-@needs_shared
-def test_report_over_imported_dreamerv3_recovers_its_published_aggregates(tmp_path):
-    transfer.import_file(DREAMER, "dreamerv3", tmp_path)
-    summary = compute(Options(tmp_path, tmp_path / "report", reps=200))
-    aggregates = summary["methods"]["dreamerv3"]["aggregates"]
-    assert aggregates["Mean"]["value"] == pytest.approx(1.25, abs=0.01)  # published: 1.25 (125%)
-    assert aggregates["Median"]["value"] == pytest.approx(0.49, abs=0.015)  # published: 0.49 (49%)
-    names = write(Options(tmp_path, tmp_path / "report", reps=200, sampler=False), summary)
-    report = (tmp_path / "report" / "report.md").read_text()
-    assert "atari_alien" in report and "| dreamerv3 |" in report and "HIEROS" in report
-    for name in names:
-        for suffix in (".png", ".pdf", ".csv"):
-            assert (tmp_path / "report" / f"{name}{suffix}").stat().st_size > 0
-    tex = (tmp_path / "report" / "table_atari100k.tex").read_text()
-    assert r"\toprule" in tex and r"\textbf" in tex and "Up N Down" in tex
+def test_numbers_are_the_statistics_of_the_store(tmp_path):
+    small_store(tmp_path)
+    report = compute(Options(tmp_path, tmp_path / "out", reps=300, sampler=False))
+    summary = report.summary
+    assert summary["checks"] == [] and summary["tasks"] == sorted(TASKS)
+    raw = np.array([[10.0 * s + TASKS.index(t) for t in summary["tasks"]] for s in (1, 2, 3)])
+    alpha = np.column_stack([normalize(t, raw[:, i]) for i, t in enumerate(summary["tasks"])])
+    assert report.scores["alpha"] == pytest.approx(alpha)
+    for name, metric in stats.AGGREGATES.items():
+        assert summary["methods"]["alpha"]["aggregates"][name]["value"] == pytest.approx(float(metric(alpha)))
+    pong = summary["methods"]["beta"]["games"]["atari_pong"]
+    assert pong["scores"] == [15.0, 25.0, 35.0] and pong["mean"] == 25.0
+    assert pong["high"] - 25.0 == pytest.approx(4.302652729911275 * 10 / np.sqrt(3))  # t(0.975, 2) sd / sqrt(3)
+    assert summary["improvement"]["alpha vs beta"]["value"] == pytest.approx(
+        stats.probability_of_improvement(alpha, report.scores["beta"]))
+    assert summary["verdicts"] == {"alpha": {"HIEROS": {"atari_frostbite": "below"}},
+                                   "beta": {"HIEROS": {"atari_frostbite": "below"}}}  # HIEROS: 2901 on Frostbite
+    curve = report.curves["score"]["atari_pong"]["alpha"]
+    assert curve["x"][-1] == BUDGET and curve["mean"][-1] == pytest.approx(20.0)  # last bin = the final window
 
 
-@needs_shared
-def test_missing_seed_fails_the_coverage_check_unless_allowed(tmp_path, capsys):
-    transfer.import_file(DREAMER, "dreamerv3", tmp_path)
-    shutil.rmtree(tmp_path / "atari100k" / "dreamerv3" / "atari_pong" / "seed_3")
+def test_missing_seed_fails_the_coverage_check(tmp_path, capsys):
+    small_store(tmp_path)
+    shutil.rmtree(rundir.run_path(tmp_path, "atari100k", "beta", "atari_pong", 3))
     problems = check(load_store(tmp_path))
-    assert [p.message for p in problems] == ["dreamerv3 atari_pong: missing seed(s) [3]"]
-    with pytest.raises(ReportError, match="missing seed"):
-        compute(Options(tmp_path, tmp_path / "report", reps=100))
-    assert main(["report", "--results", str(tmp_path), "--reps", "100"]) == 1
-    assert main(["report", "--results", str(tmp_path), "--reps", "100", "--allow-partial"]) == 0
+    assert [(p.kind, p.message) for p in problems] == [("partial", "beta: seed(s) 3 missing on 1 task(s): atari_pong")]
+    with pytest.raises(ChecksFailed):
+        compute(Options(tmp_path, tmp_path / "out", reps=100, sampler=False))
+    assert main(["report", "--results", str(tmp_path), "--reps", "100", "--no-sampler"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert "--allow-partial" in err[0] and err[1] == "  partial: beta: seed(s) 3 missing on 1 task(s): atari_pong"
+    assert main(["report", "--results", str(tmp_path), "--reps", "100", "--no-sampler", "--allow-partial"]) == 0
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert report.index("## Checks") < report.index("## Aggregates") and "seed(s) 3 missing" in report
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["methods"]["beta"]["seeds"] == [1, 2] and summary["methods"]["beta"]["games"]["atari_breakout"][
+        "runs"] == 3  # aggregates over the seeds done everywhere; per game every run
+
+
+def test_expected_seeds_unfinished_runs_and_mixed_configs_are_reported(tmp_path):
+    small_store(tmp_path, seeds=2)
+    write_run(tmp_path, "alpha", "atari_pong", 3, [1.0], status="running")
+    write_run(tmp_path, "alpha", "atari_breakout", 3, [1.0], status="failed")
+    write_run(tmp_path, "alpha", "atari_frostbite", 3, [1.0], config_hash="other")
+    write_run(tmp_path, "beta", "atari_pong", 3, [1.0], window=20_000)
+    messages = [p.message for p in check(load_store(tmp_path), expect_seeds=4)]
+    assert messages[:2] == ["alpha: seed(s) 4 missing on 3 task(s): atari_breakout, atari_frostbite, atari_pong",
+                            "beta: seed(s) 3, 4 missing on 2 task(s): atari_breakout, atari_frostbite"]
+    assert "alpha: 1 run(s) failed: atari_breakout seed 3" in messages
+    assert "alpha: 1 run(s) interrupted (running in run.json, but no process holds it): atari_pong seed 3" in messages
+    assert rundir.lock_run(rundir.run_path(tmp_path, "atari100k", "alpha", "atari_pong", 3))
+    assert "alpha: 1 run(s) running: atari_pong seed 3" in [p.message for p in check(load_store(tmp_path))]
+    assert "alpha: atari runs with 2 different configs (cfg, other)" in messages
+    assert any(m.startswith("beta: atari runs with different protocols (final_train_window/10000") for m in messages)
+    assert any(m.startswith("atari: methods use different score protocols (alpha: final_train_window/10000 of 400000 "
+                            "frames (4 per step); beta: final_train_window/10000") for m in messages)
+
+
+def test_a_final_score_the_metrics_do_not_reproduce_is_mixed(tmp_path):
+    small_store(tmp_path, methods=("alpha",), seeds=1)
+    run = rundir.run_path(tmp_path, "atari100k", "alpha", "atari_pong", 1)
+    record = rundir.read_run(run)
+    rundir.write_run(run, {**record, "score": {"final": 99.0}})
+    assert [p.message for p in check(load_store(tmp_path))] == [
+        "alpha: final score in run.json differs from the one its metrics give by its protocol on 1 run(s): "
+        "atari_pong seed 1"]
+
+
+def test_export_of_our_runs(tmp_path):
+    small_store(tmp_path, methods=("alpha",), seeds=2)
+    write_run(tmp_path, "alpha", "atari_pong", 3, [1.0], status="running")
+    assert transfer.export_runs(tmp_path, tmp_path / "out.json.gz", method="alpha") == 6  # finished runs only
+    items = json.loads(gzip.decompress((tmp_path / "out.json.gz").read_bytes()))
+    assert [(i["task"], i["seed"]) for i in items][:3] == [("atari_breakout", 1), ("atari_breakout", 2),
+                                                          ("atari_frostbite", 1)]
+    assert items[0] == {"task": "atari_breakout", "method": "alpha", "seed": 1,
+                        "xs": [133333, 266666, 400000], "ys": [0.0, 1.0, 11.0]}
+
+
+def _baseline_file(path: Path, finals: dict[str, list[float]]) -> Path:
+    items = [{"task": task, "method": "base", "seed": i, "xs": [395_000], "ys": [score]}
+             for task, scores in finals.items() for i, score in enumerate(scores)]
+    path.write_bytes(gzip.compress(json.dumps(items).encode()))
+    return path
+
+
+def test_verdicts_against_an_imported_baseline_by_hand(tmp_path):
+    small_store(tmp_path, methods=("ours",))  # ours: pong 10/20/30, breakout 11/21/31, frostbite 12/22/32
+    base = {"atari_pong": [19.0, 20.0, 21.0], "atari_breakout": [1.0, 2.0, 3.0], "atari_frostbite": [99.0, 100.0]}
+    transfer.import_file(_baseline_file(tmp_path / "base.json.gz", base), "base", tmp_path)
+    summary = compute(Options(tmp_path, tmp_path / "out", reps=200, sampler=False, allow_partial=True,
+                              published=[])).summary
+    # base intervals: pong 20 +- 2.48, breakout 2 +- 2.48, frostbite 99.5 +- 6.35; ours means 20, 21, 22
+    assert summary["verdicts"] == {"ours": {"base": {"atari_pong": "inside", "atari_breakout": "above",
+                                                      "atari_frostbite": "below"}}}
+    assert summary["methods"]["base"]["imported"] and summary["methods"]["base"]["runs_per_task"] == 2
+    assert list(summary["improvement"]) == ["ours vs base"]
 
 
 @needs_shared
-def test_report_is_deterministic(tmp_path):
-    transfer.import_file(SHARED / "iris" / "IRIS.json", "iris", tmp_path)
-    for out in ("a", "b"):
-        assert main(["report", "--results", str(tmp_path), "--out", str(tmp_path / out), "--reps", "200"]) == 0
-    for name in ("summary.json", "report.md", "table_atari100k.tex", "aggregates.csv", "sampler.csv",
-                 "aggregates.png"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+def test_full_report_with_our_runs_and_imported_dreamerv3(tmp_path):
+    """Every output written and non-empty; the published DreamerV3 aggregates recovered from its runs."""
+    transfer.import_file(DREAMER, "dreamerv3", tmp_path)
+    rng = np.random.default_rng(0)
+    for task in load_store(tmp_path)["dreamerv3"].tasks:
+        for seed in (1, 2):
+            write_run(tmp_path, "ours", task, seed, rng.normal(100, 10, 4).round(1).tolist())
+    assert main(["report", "--results", str(tmp_path), "--reps", "300", "--metric", "model_loss"]) == 0
+    out = tmp_path / "report"
+    names = ["aggregates", "profiles", "improvement", "curves", "metric_model_loss", "sampler"]
+    for file in ["summary.json", "report.md", "table_atari100k.tex", *(f"{n}.{e}" for n in names
+                                                                       for e in ("png", "pdf", "csv"))]:
+        assert (out / file).stat().st_size > 0, file
+    summary = json.loads((out / "summary.json").read_text())
+    dreamer = summary["methods"]["dreamerv3"]["aggregates"]
+    assert dreamer["Mean"]["value"] == pytest.approx(1.25, abs=0.01)  # published 125% (DreamerV3 2024, Table 9)
+    assert dreamer["Median"]["value"] == pytest.approx(0.49, abs=0.015)  # published 49%
+    assert set(summary["verdicts"]["ours"]) == {"dreamerv3", "HIEROS"}
+    report = (out / "report.md").read_text()
+    for part in ("## Checks", "| ours | 2 |", "| MsPacman |", "HIEROS (as published, 25 games, 3 seeds; no CI)",
+                 "![curves](curves.png)", "![sampler](sampler.png)", "sha256 c839ef2f"):
+        assert part in report, part
+    tex = (out / "table_atari100k.tex").read_text()
+    assert tex.count(r"\\") == 1 + 26 + 5 and r"\toprule" in tex and r"\textbf" in tex and "UpNDown" in tex
 
 
-def test_figures_have_labelled_axes(tmp_path):
-    import matplotlib
+def test_same_store_same_bytes(tmp_path):
+    small_store(tmp_path)
+    args = ["report", "--results", str(tmp_path), "--reps", "300", "--metric", "model_loss"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "b").iterdir()) and len(files) == 21
+    for file in files:
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from analysis.sampler import sampler_figure
+def test_figures_have_labelled_axes_and_are_images(tmp_path):
+    import matplotlib.image
 
-    captured = []
-    original = plt.close
-    plt.close = lambda fig=None: captured.append(fig) or original(fig)
-    try:
-        sampler_figure(tmp_path, [0.3], items=300)
-    finally:
-        plt.close = original
-    axes = captured[0].axes
-    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
+    small_store(tmp_path)
+    options = Options(tmp_path, tmp_path / "out", reps=100, metrics=["model_loss"])
+    report = compute(options)
+    drawn = draw_all(report, options)
+    assert list(drawn) == ["aggregates", "profiles", "improvement", "curves", "metric_model_loss", "sampler"]
+    for name, (fig, (header, rows)) in drawn.items():
+        axes = [ax for ax in fig.axes if ax.axison]
+        assert axes and all(ax.get_xlabel() and (ax.get_ylabel() or ax.get_yticklabels()) for ax in axes), name
+        assert header and rows, name
+    paths = write(report, options)
+    for path in paths:
+        assert path.stat().st_size > 0
+        if path.suffix == ".png":
+            assert matplotlib.image.imread(path).shape[0] > 100
+
+
+def test_task_selection(tmp_path, capsys):
+    small_store(tmp_path)
+    write_run(tmp_path, "alpha", "atari_up_n_down", 1, [1.0])
+    summary = compute(Options(tmp_path, tmp_path / "o", reps=50, sampler=False, allow_partial=True)).summary
+    assert "atari_up_n_down" not in summary["tasks"]  # only the tasks every method has
+    summary = compute(Options(tmp_path, tmp_path / "o", reps=50, sampler=False, allow_partial=True,
+                              methods=["alpha"], paper_tasks=True, tasks=["atari_pong", "atari_up_n_down"])).summary
+    assert summary["tasks"] == ["atari_pong"] and list(summary["methods"]) == ["alpha"]
+    assert main(["report", "--results", str(tmp_path), "--tasks", "atari_zaxxon", "--allow-partial"]) == 2
+    assert "no runs of atari_zaxxon" in capsys.readouterr().err
+    assert main(["report", "--results", str(tmp_path), "--metric", "nope", "--allow-partial", "--no-sampler"]) == 2
+    assert "logged train metrics: model_loss" in capsys.readouterr().err
+
+
+def test_dmc_scores_are_return_over_1000(tmp_path):
+    for seed in (1, 2):
+        write_run(tmp_path, "m", "dmc_walker_walk", seed, [100.0 * seed], budget=500_000, suite="dmc_proprio")
+    report = compute(Options(tmp_path, tmp_path / "o", reps=50, sampler=False))
+    assert report.scores["m"].ravel().tolist() == [0.1, 0.2]
+    assert "Superhuman" not in report.summary["methods"]["m"]["aggregates"] and report.summary["published"] == {}
+    assert report.profiles["taus"][-1] == 1.0
 
 
 def test_empty_and_corrupt_stores_are_one_line_errors(tmp_path, capsys):
@@ -111,7 +244,6 @@ def test_empty_and_corrupt_stores_are_one_line_errors(tmp_path, capsys):
     run.mkdir(parents=True)
     (run / "run.json").write_text("{not json")
     assert main(["report", "--results", str(tmp_path)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "corrupt JSON" in err and "\n" not in err
-    with pytest.raises(StoreError):
-        transfer.import_file(run / "run.json", "x", tmp_path)
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "corrupt JSON" in err and err.count("\n") == 1
+    assert main(["report", "--results", str(tmp_path / "nowhere")]) == 2

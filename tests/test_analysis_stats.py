@@ -1,79 +1,152 @@
-"""The statistics on arrays small enough to check by hand, and the intervals' coverage in a simulation."""
+"""The statistics on arrays small enough to check by hand, resampling identities, and interval coverage."""
 
 import numpy as np
 import pytest
 
-from analysis import stats
+from analysis import bootstrap, curves, stats
 
 # (runs=2, tasks=3)
 SCORES = np.array([[0.0, 1.0, 4.0],
                    [2.0, 3.0, 8.0]])
 
 
-def test_mean_median_iqm_optimality_gap_by_hand():
-    assert stats.mean(SCORES) == pytest.approx(3.0)  # task means 1, 2, 6
+def test_aggregates_by_hand():
+    assert stats.task_means(SCORES) == pytest.approx([1.0, 2.0, 6.0])
+    assert stats.mean(SCORES) == pytest.approx(3.0)
     assert stats.median(SCORES) == pytest.approx(2.0)
-    # six sorted scores 0 1 2 3 4 8; int(0.25*6) = 1 cut from each end: mean(1, 2, 3, 4) = 2.5
+    # six sorted scores 0 1 2 3 4 8; int(0.25 * 6) = 1 cut from each end: mean(1, 2, 3, 4) = 2.5
     assert stats.iqm(SCORES) == pytest.approx(2.5)
     # min(x, 1): 0 1 1 1 1 1 -> mean 5/6 -> gap 1/6
     assert stats.optimality_gap(SCORES) == pytest.approx(1 / 6)
+    assert stats.optimality_gap(SCORES, gamma=2.0) == pytest.approx(2 - 9 / 6)
+    assert stats.superhuman(SCORES) == 2  # task means 1 (not above 1), 2, 6
 
 
-def test_aggregates_accept_a_batch_of_replicates():
-    batch = np.stack([SCORES, SCORES + 1])
-    assert np.allclose(stats.iqm(batch), [2.5, 3.5])
-    assert np.allclose(stats.median(batch), [2.0, 3.0])
+def test_iqm_keeps_the_middle_half_with_ties_and_odd_sizes():
+    # 8 scores sorted 0 1 1 1 2 5 9 9, cut 2 each end: mean(1, 1, 2, 5) = 2.25
+    assert stats.iqm(np.array([[1.0, 1.0, 9.0, 2.0], [0.0, 5.0, 9.0, 1.0]])) == pytest.approx(2.25)
+    # 5 scores (one task), cut int(1.25) = 1 each end: mean(2, 3, 4) = 3
+    assert stats.iqm(np.array([[1.0], [2.0], [3.0], [4.0], [100.0]])) == pytest.approx(3.0)
 
 
-def test_stratified_resampling_stays_within_tasks():
-    rng = np.random.default_rng(0)
-    samples = stats.stratified_resample(SCORES, 100, rng)
-    assert samples.shape == (100, 2, 3)
-    for task in range(3):
-        assert set(np.unique(samples[:, :, task])) <= set(SCORES[:, task])
+def test_performance_profile_by_hand():
+    taus = np.array([0.5, 2.5, 8.0, 10.0])
+    assert stats.performance_profile(SCORES, taus) == pytest.approx([5 / 6, 3 / 6, 0.0, 0.0])  # strictly above
 
 
 def test_probability_of_improvement_by_hand():
     x = np.array([[1.0], [3.0]])
-    y = np.array([[2.0], [2.0]])
-    assert stats.probability_of_improvement(x, y) == pytest.approx(0.5)  # 1<2, 3>2
-    assert stats.probability_of_improvement(y, y) == pytest.approx(0.5)  # all ties count half
-    assert stats.probability_of_improvement(x + 10, y) == pytest.approx(1.0)
+    y = np.array([[2.0], [2.0], [3.0]])
+    # pairs: 1 vs (2, 2, 3): 0 wins; 3 vs (2, 2, 3): 2 wins and a tie -> (2 + 0.5) / 6
+    assert stats.probability_of_improvement(x, y) == pytest.approx(2.5 / 6)
+    assert stats.probability_of_improvement(y, y) == pytest.approx(0.5)
+    two_tasks = stats.probability_of_improvement(np.hstack([x, x + 10]), np.hstack([y, y]))
+    assert two_tasks == pytest.approx((2.5 / 6 + 1.0) / 2)
+    with pytest.raises(ValueError, match="same tasks"):
+        stats.probability_of_improvement(x, np.ones((2, 2)))
 
 
-def test_performance_profile_by_hand():
-    taus = np.array([0.5, 2.5, 10.0])
-    assert np.allclose(stats.performance_profile(SCORES, taus), [5 / 6, 3 / 6, 0.0])
+def test_counts_give_exactly_the_materialised_resamples():
+    """Each metric on multiplicities equals the metric on the resampled array itself."""
+    rng = np.random.default_rng(0)
+    x, y = rng.gamma(2.0, 0.5, size=(5, 7)), rng.gamma(2.0, 0.6, size=(3, 7))
+    reps = 40
+    cx = next(bootstrap.stratified_counts(5, 7, reps, np.random.default_rng(1)))
+    cy = next(bootstrap.stratified_counts(3, 7, reps, np.random.default_rng(2)))
+    assert (cx.sum(axis=1) == 5).all()
+    drawn_x = np.random.default_rng(1).integers(0, 5, size=(reps, 5, 7))
+    drawn_y = np.random.default_rng(2).integers(0, 3, size=(reps, 3, 7))
+    rx = np.take_along_axis(np.broadcast_to(x, (reps, 5, 7)), drawn_x, axis=1)
+    ry = np.take_along_axis(np.broadcast_to(y, (reps, 3, 7)), drawn_y, axis=1)
+    taus = np.linspace(0, 3, 13)
+    for metric in (*stats.AGGREGATES.values(), stats.superhuman):
+        assert metric(x, cx) == pytest.approx([metric(r) for r in rx]), metric.__name__
+    assert np.allclose(stats.performance_profile(x, taus, cx), [stats.performance_profile(r, taus) for r in rx])
+    assert stats.probability_of_improvement(x, y, cx, cy) == pytest.approx(
+        [stats.probability_of_improvement(a, b) for a, b in zip(rx, ry, strict=True)])
 
 
-def test_interval_covers_the_true_mean_at_the_stated_rate():
-    """95% bootstrap intervals of the mean cover the true value in roughly 95% of repeated experiments."""
-    rng = np.random.default_rng(1)
-    hits = 0
-    trials = 300
-    for trial in range(trials):
-        scores = rng.normal(1.0, 0.5, size=(10, 5))
-        ci = stats.aggregate_with_ci(scores, reps=500, seed=trial, aggregates={"Mean": stats.mean})["Mean"]
-        hits += ci["low"] <= 1.0 <= ci["high"]
-    assert 0.88 <= hits / trials <= 0.99
+def test_resamples_stay_within_tasks_and_chunks_do_not_change_them(monkeypatch):
+    whole = np.concatenate(list(bootstrap.stratified_counts(4, 3, 50, np.random.default_rng(5))))
+    monkeypatch.setattr(bootstrap, "CHUNK_ELEMENTS", 24)  # two resamples per chunk
+    chunked = list(bootstrap.stratified_counts(4, 3, 50, np.random.default_rng(5)))
+    assert len(chunked) == 25 and (np.concatenate(chunked) == whole).all()
 
 
-def test_intervals_are_deterministic_for_a_seed():
-    a = stats.aggregate_with_ci(SCORES, reps=200, seed=3)
-    b = stats.aggregate_with_ci(SCORES, reps=200, seed=3)
+def test_intervals_are_deterministic_and_bracket_the_estimate():
+    a = bootstrap.interval_estimates(SCORES, stats.AGGREGATES, 500, bootstrap.rng_for(3, "m"))
+    b = bootstrap.interval_estimates(SCORES, stats.AGGREGATES, 500, bootstrap.rng_for(3, "m"))
     assert a == b
     assert all(v["low"] <= v["value"] <= v["high"] for v in a.values())
+    wide = np.random.default_rng(0).normal(size=(6, 4))
+    assert (bootstrap.interval_estimates(wide, stats.AGGREGATES, 500, bootstrap.rng_for(3, "m"))
+            != bootstrap.interval_estimates(wide, stats.AGGREGATES, 500, bootstrap.rng_for(3, "other")))
 
 
-def test_point_estimates_equal_rliable_when_installed():
-    """Run in the nox session `rliable_crosscheck`, which installs rliable with its working pins."""
-    rliable = pytest.importorskip("rliable.metrics")
+def test_a_single_run_gives_a_zero_width_interval():
+    one = bootstrap.interval_estimates(SCORES[:1], {"Mean": stats.mean}, 100, bootstrap.rng_for(0))["Mean"]
+    assert one["low"] == one["value"] == one["high"] == pytest.approx(5 / 3)
+
+
+def test_stratified_bootstrap_covers_the_true_mean_at_about_the_stated_rate():
+    """200 experiments of 10 runs x 5 tasks; the stratified percentile bootstrap is a little narrow with few
+    runs (variance (n-1)/n: about 93.7% expected at n = 10), so the band is [0.88, 0.99]."""
+    rng = np.random.default_rng(1)
+    hits = 0
+    for trial in range(200):
+        scores = rng.normal(1.0, 0.5, size=(10, 5))
+        ci = bootstrap.interval_estimates(scores, {"Mean": stats.mean}, 1000, bootstrap.rng_for(trial))["Mean"]
+        hits += ci["low"] <= 1.0 <= ci["high"]
+    assert 0.88 <= hits / 200 <= 0.99
+
+
+def test_improvement_interval_covers_one_half_for_identical_methods():
+    rng = np.random.default_rng(4)
+    hits = 0
+    for trial in range(100):
+        x, y = rng.normal(size=(10, 4)), rng.normal(size=(10, 4))
+        ci = bootstrap.improvement_estimate(x, y, 500, bootstrap.rng_for(trial))
+        hits += ci["low"] <= 0.5 <= ci["high"]
+    assert 0.85 <= hits / 100 <= 1.0
+
+
+def test_t_interval_by_hand_and_its_coverage_at_five_runs():
+    low, high = bootstrap.t_interval(np.array([1.0, 2.0, 3.0]))
+    half = 4.302652729911275 * 1.0 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
+    assert (low, high) == pytest.approx((2 - half, 2 + half))
+    assert np.isnan(bootstrap.t_interval(np.array([1.0]))).all()
     rng = np.random.default_rng(2)
-    scores = rng.gamma(2.0, 0.5, size=(5, 26))
-    assert stats.iqm(scores) == pytest.approx(rliable.aggregate_iqm(scores))
-    assert stats.median(scores) == pytest.approx(rliable.aggregate_median(scores))
-    assert stats.mean(scores) == pytest.approx(rliable.aggregate_mean(scores))
-    assert stats.optimality_gap(scores) == pytest.approx(rliable.aggregate_optimality_gap(scores))
-    other = rng.gamma(2.0, 0.6, size=(5, 26))
-    expected = rliable.probability_of_improvement(scores, other)
-    assert stats.probability_of_improvement(scores, other) == pytest.approx(expected)
+    hits = sum(lo <= 3.0 <= hi for lo, hi in (bootstrap.t_interval(rng.normal(3.0, 2.0, 5)) for _ in range(400)))
+    assert 0.92 <= hits / 400 <= 0.98
+
+
+def test_profile_band_brackets_the_profile():
+    rng = np.random.default_rng(3)
+    scores = rng.gamma(2.0, 0.5, size=(5, 6))
+    taus = np.linspace(0, 4, 9)
+    band = bootstrap.profile_estimates(scores, taus, 300, bootstrap.rng_for(0))
+    assert (band["low"] <= band["value"] + 1e-12).all() and (band["value"] <= band["high"] + 1e-12).all()
+
+
+def test_curve_bins_and_band_by_hand():
+    edges = curves.edges(40.0, 10.0)
+    assert edges.tolist() == [0, 10, 20, 30, 40]
+    assert len(curves.edges(400_000.0, 3_000.0)) == curves.DEFAULT_BINS + 1  # 3k does not tile 400k
+    # bins are (lo, hi]: 10 falls in the first bin, 0 and 50 in none; NaN scores are skipped
+    binned = curves.binned([0, 5, 10, 15, 35, 35, 50], [9, 1, 3, 4, 6, np.nan, 9], edges)
+    assert binned[[0, 1, 3]].tolist() == [2.0, 4.0, 6.0] and np.isnan(binned[2])
+    band = curves.band(np.array([[1.0, 2.0], [3.0, np.nan]]))
+    half = 12.706204736174707 * np.std([1.0, 3.0], ddof=1) / np.sqrt(2)  # t(0.975, 1)
+    assert band["mean"].tolist() == [2.0, 2.0] and band["runs"].tolist() == [2, 1]
+    assert band["low"][0] == pytest.approx(2 - half) and np.isnan(band["low"][1])
+
+
+def test_calibration_measures_coverage_in_a_normal_model():
+    rng = np.random.default_rng(6)
+    many_runs = rng.normal(1.0, 0.3, size=(20, 4))
+    cover = bootstrap.coverage(many_runs, 100, 500, np.random.default_rng(0))
+    assert set(cover) == set(stats.AGGREGATES) and 0.85 <= cover["Mean"] <= 1.0
+    truth = bootstrap.model_truth(np.array([0.0, 2.0]), np.array([1e-9, 1e-9]), np.random.default_rng(0))
+    assert truth == pytest.approx({"Median": 1.0, "IQM": 1.0, "Mean": 1.0, "Optimality Gap": 0.5})
+    with pytest.raises(ValueError, match="two runs"):
+        bootstrap.coverage(many_runs[:1], 10, 10, rng)

@@ -1,0 +1,53 @@
+"""Training curves: each run's points averaged in bins of env frames (or steps), then mean and interval over runs.
+
+The default bins of a score curve are the protocol's final window (10k frames for Atari100k), so the last bin of
+a run is exactly its final score under final_train_window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analysis.bootstrap import CONFIDENCE
+
+MAX_BINS = 100
+DEFAULT_BINS = 40
+
+
+def edges(budget: float, window: float | None = None) -> np.ndarray:
+    """Bin edges over (0, budget]: `window`-wide bins when they tile the budget in at most MAX_BINS, else
+    DEFAULT_BINS equal bins."""
+    if window and budget % window == 0 and budget / window <= MAX_BINS:
+        return np.arange(0, budget + window, window, dtype=np.float64)
+    return np.linspace(0, budget, DEFAULT_BINS + 1)
+
+
+def binned(x: np.ndarray, y: np.ndarray, bin_edges: np.ndarray) -> np.ndarray:
+    """Mean of the y (points,) whose x lies in (edges[b], edges[b + 1]]: (bins,), NaN for an empty bin.
+
+    Points with a NaN y or an x outside (edges[0], edges[-1]] are ignored."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    index = np.searchsorted(bin_edges, x, side="left") - 1
+    keep = (index >= 0) & (index < len(bin_edges) - 1) & ~np.isnan(y)
+    bins = len(bin_edges) - 1
+    sums = np.bincount(index[keep], weights=y[keep], minlength=bins)
+    counts = np.bincount(index[keep], minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def band(table: np.ndarray, confidence: float = CONFIDENCE) -> dict[str, np.ndarray]:
+    """Per bin over runs of a (runs, bins) table with NaN gaps: {mean, low, high, runs}, each (bins,).
+
+    The interval is Student's t over the runs that have a value in the bin (NaN with fewer than two)."""
+    from scipy.stats import t
+
+    present = ~np.isnan(table)
+    n = present.sum(axis=0)
+    filled = np.where(present, table, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = filled.sum(axis=0) / n
+        var = np.where(present, (table - mean) ** 2, 0.0).sum(axis=0) / (n - 1)
+        half = np.where(n >= 2, t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)) * np.sqrt(var / n), np.nan)
+    mean = np.where(n > 0, mean, np.nan)
+    return {"mean": mean, "low": mean - half, "high": mean + half, "runs": n}

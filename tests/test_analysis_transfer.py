@@ -1,0 +1,112 @@
+"""Import and export of published per-seed results, on the published files themselves (read in place from
+../shared/data/atari100k_raw, beside the checkout) and on small files written here in the same formats."""
+
+import gzip
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from analysis import transfer
+from analysis.store import StoreError, load_store
+from bench.cli import main
+from hieros import rundir
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "atari100k_raw"
+DREAMER = SHARED / "dreamerv3" / "atari100k-dreamerv3.json.gz"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"published score files not found at {SHARED} "
+                                  "(the shared/ folder beside the checkout)")
+
+
+def _records(path: Path) -> list[dict]:
+    return json.loads(gzip.decompress(path.read_bytes()))
+
+
+@needs_shared
+@pytest.mark.parametrize("source", ["atari100k-dreamerv3.json.gz", "v1_2023/atari100k_dreamerv3.json.gz",
+                                    "atari100k-ppo_fixhp.json.gz"])
+def test_import_then_export_gives_back_the_danijar_file(tmp_path, source):
+    """Same records in the same order with the same values and types (int/float, string seeds, NaN bins)."""
+    path = SHARED / "dreamerv3" / source
+    assert transfer.import_file(path, "published", tmp_path) == 130
+    out = tmp_path / "out.json.gz"
+    assert transfer.export_runs(tmp_path, out) == 130
+    assert json.dumps(_records(out)) == json.dumps(_records(path))
+
+
+@needs_shared
+def test_imported_runs_are_marked_and_reproduce_the_final_window_score(tmp_path):
+    transfer.import_file(DREAMER, "dreamerv3", tmp_path)
+    run = load_store(tmp_path)["dreamerv3"].runs["atari_alien"][0]
+    provenance = run.record["provenance"]
+    assert run.imported and run.record["status"] == "done"
+    assert provenance["source_file"] == DREAMER.name and len(provenance["sha256"]) == 64
+    assert run.record["protocol"]["score"] == {"name": "final_train_window", "window_frames": 10_000}
+    item = _records(DREAMER)[0]  # atari_alien seed 0: mean of the episodes in (390k, 400k]
+    window = [y for x, y in zip(item["xs"], item["ys"], strict=True) if 390_000 < x <= 400_000]
+    assert run.final == pytest.approx(sum(window) / len(window)) == run.recorded_final
+
+
+@needs_shared
+@pytest.mark.parametrize("file, runs", [("iris/IRIS.json", 5), ("twm/scores.json", 5), ("storm/storm.json", 5),
+                                        ("iris/SPR.json", 100)])
+def test_import_per_game_lists(tmp_path, file, runs):
+    assert transfer.import_file(SHARED / file, "baseline", tmp_path) == 26 * runs
+    method = load_store(tmp_path)["baseline"]
+    scores = json.loads((SHARED / file).read_text())
+    assert len(method.tasks) == 26 and method.scores(method.tasks).shape == (runs, 26)
+    assert method.finals("atari_ms_pacman").tolist() == scores["MsPacman"]
+    assert method.runs["atari_up_n_down"][1].record["protocol"]["score"] == {"name": "published_final"}
+
+
+def _danijar(path: Path, items: list[dict]) -> Path:
+    path.write_bytes(gzip.compress(json.dumps(items).encode()))
+    return path
+
+
+def test_a_small_curve_file_round_trips_with_nan_and_string_seeds(tmp_path):
+    items = [{"task": "atari_pong", "method": "x", "seed": "3", "xs": [1000.0, 395_000.0, 420_000.0],
+              "ys": [-21.0, math.nan, -19.0]},
+             {"task": "atari_alien", "method": "x", "seed": "1", "xs": [5, 399_000], "ys": [100, 300]}]
+    source = _danijar(tmp_path / "x.json.gz", items)
+    transfer.import_file(source, "x", tmp_path / "store")
+    method = load_store(tmp_path / "store")["x"]
+    # pong: the only episode in the window is NaN and 420k lies past the budget -> the last episode before it
+    assert method.runs["atari_pong"][3].final == -21.0 and method.runs["atari_alien"][1].final == 300
+    transfer.export_runs(tmp_path / "store", tmp_path / "back.json.gz")
+    assert json.dumps(_records(tmp_path / "back.json.gz")) == json.dumps(items)
+
+
+def test_reimport_rewrites_and_never_overwrites_other_runs(tmp_path):
+    first = _danijar(tmp_path / "a.json.gz", [{"task": "atari_pong", "method": "a", "seed": s, "xs": [400_000],
+                                                "ys": [float(s)]} for s in (1, 2, 3)])
+    transfer.import_file(first, "a", tmp_path / "store")
+    (tmp_path / "new").mkdir()
+    fewer = _danijar(tmp_path / "new" / "a.json.gz", [{"task": "atari_pong", "method": "a", "seed": 1,
+                                                       "xs": [400_000], "ys": [5.0]}])
+    with pytest.raises(StoreError, match=r"already holds runs from a\.json\.gz"):
+        transfer.import_file(fewer, "a", tmp_path / "store")  # same name, other bytes: another file
+    transfer.import_file(first, "a", tmp_path / "store")  # the same file again: fine
+    ours = rundir.run_path(tmp_path / "store", "atari100k", "ours", "atari_pong", 1)
+    record = rundir.read_run(rundir.run_path(tmp_path / "store", "atari100k", "a", "atari_pong", 1))
+    rundir.write_run(ours, {**record, "method": "ours", "provenance": {}})
+    with pytest.raises(StoreError, match="already holds runs of ours"):
+        transfer.import_file(first, "ours", tmp_path / "store")
+    assert transfer.import_file(fewer, "b", tmp_path / "store") == 1
+    assert sorted(load_store(tmp_path / "store")["a"].runs["atari_pong"]) == [1, 2, 3]
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
+    (tmp_path / "hns.json").write_text(json.dumps([{"game": "Alien", "seed": 1.0, "HNS": 0.05}]))
+    (tmp_path / "game.json").write_text(json.dumps({"Zaxxon": [1.0]}))
+    (tmp_path / "text.json").write_text("not json")
+    for name, message in (("hns.json", "neither a danijar score list"), ("game.json", "unknown game 'Zaxxon'"),
+                          ("text.json", "cannot read it as JSON")):
+        assert main(["import", str(tmp_path / name), "--method", "m", "--results", str(tmp_path / "s")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert main(["import", str(tmp_path / "game.json"), "--method", "m", "--suite", "dmc_proprio",
+                 "--results", str(tmp_path / "s")]) == 2
+    assert "--budget-frames" in capsys.readouterr().err
+    assert main(["export", "--results", str(tmp_path / "s"), "--out", str(tmp_path / "o.json.gz")]) == 2
