@@ -77,7 +77,11 @@ def hold_lock(run_dir: str | Path) -> int | None:
     Pass it to the child with `pass_fds` and LOCK_FD_ENV; close it when the child has exited."""
     path = Path(run_dir) / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    return _flock(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+
+
+def _flock(fd: int) -> int | None:
+    """Take an exclusive lock on `fd` without waiting: `fd`, or None (and `fd` closed) if another holds it."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -106,12 +110,8 @@ def lock_run(run_dir: str | Path) -> bool:
     if path in _HELD_LOCKS:
         return True
     fd = _inherited_lock(path)
+    fd = _flock(os.open(path, os.O_RDWR | os.O_CREAT, 0o644) if fd is None else fd)
     if fd is None:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
         return False
     _HELD_LOCKS[path] = fd
     return True
