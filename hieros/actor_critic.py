@@ -1,8 +1,9 @@
 """Actor and critics trained in imagination (reference §4.5).
 
 From every posterior state of a batch (B*T starts) the actor imagines `imag_horizon` states in the world model.
-Each reward head (extrinsic, later subgoal and novelty) has its own critic, slow target critic and return
-normaliser; the actor maximises the weighted sum of their advantages plus an entropy bonus.
+Each reward head (extrinsic, subgoal, novelty) has its own critic, slow target critic and return normaliser;
+the actor maximises the weighted sum of their advantages plus an entropy bonus. Below the top level of the
+hierarchy, actor and critics also see the subgoal `goal` (N, G) of their imagination start, held for the horizon.
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ def lambda_return(reward: torch.Tensor, value: torch.Tensor, discount: torch.Ten
     return torch.stack(returns[::-1][:-1])
 
 
+def condition(feat: torch.Tensor, goal: torch.Tensor | None) -> torch.Tensor:
+    """The actor and critic input: the feature, with the subgoal (N, G) appended below the top level."""
+    if goal is None:
+        return feat
+    return torch.cat([feat, goal.expand(*feat.shape[:-1], -1)], -1)
+
+
 @contextlib.contextmanager
 def frozen(module: nn.Module) -> Iterator[None]:
     """Let gradients pass through `module` without computing its parameter gradients."""
@@ -69,16 +77,18 @@ def frozen(module: nn.Module) -> Iterator[None]:
 
 
 class ActorCritic(nn.Module):
-    def __init__(self, config: Any, feat_dim: int, action_dim: int, discrete: bool, heads: dict[str, float]):
+    def __init__(self, config: Any, feat_dim: int, action_dim: int, dist: str, heads: dict[str, float],
+                 rows: int = 1, goal_dim: int = 0):
+        """`dist`: onehot | onehot_rows (`rows` categoricals, the higher levels' codes) | normal."""
         super().__init__()
         self.config = config
         self.heads = heads
-        self.discrete = discrete
-        self.actor = ActionHead(feat_dim, action_dim, config.actor_layers, config.units,
-                                dist="onehot" if discrete else "normal", unimix=config.action_unimix_ratio,
-                                min_std=config.actor_min_std, max_std=config.actor_max_std)
+        self.goal_dim = goal_dim
+        self.actor = ActionHead(feat_dim + goal_dim, action_dim, config.actor_layers, config.units, dist=dist,
+                                unimix=config.action_unimix_ratio, min_std=config.actor_min_std,
+                                max_std=config.actor_max_std, rows=rows)
         self.critics = nn.ModuleDict({
-            name: MLP(feat_dim, 255, config.value_layers, config.units, act=config.act, outscale=0.0)
+            name: MLP(feat_dim + goal_dim, 255, config.value_layers, config.units, act=config.act, outscale=0.0)
             for name in heads})
         self.slow_critics = copy.deepcopy(self.critics).requires_grad_(False)
         self.norms = nn.ModuleDict({name: ReturnNorm() for name in heads})
@@ -88,16 +98,18 @@ class ActorCritic(nn.Module):
                                             config.ac_opt_eps, config.value_grad_clip, config.weight_decay)
                             for name, critic in self.critics.items()}
 
-    def policy(self, feat: torch.Tensor) -> Any:
-        return self.actor(feat)
+    def policy(self, feat: torch.Tensor, goal: torch.Tensor | None = None) -> Any:
+        return self.actor(condition(feat, goal))
 
-    def imagine(self, world_model: nn.Module, start: State) -> tuple[torch.Tensor, State, torch.Tensor]:
-        """Roll the actor out in the model: feats (H, N, F), states (H, N, ...), actions (H, N, A)."""
+    def imagine(self, world_model: nn.Module, start: State,
+                goal: torch.Tensor | None) -> tuple[torch.Tensor, State, torch.Tensor]:
+        """Roll the actor out in the model: feats (H, N, F+G) with the goal appended, states (H, N, ...),
+        actions (H, N, A)."""
         dynamics = world_model.dynamics
         state = {k: v.flatten(0, 1) for k, v in start.items()}
         feats, states, actions = [], [], []
         for t in range(self.config.imag_horizon):
-            feat = world_model.actor_feat(state)
+            feat = condition(world_model.actor_feat(state), goal)
             action = self.actor(feat.detach()).sample()
             feats.append(feat)
             states.append(state)
@@ -109,8 +121,11 @@ class ActorCritic(nn.Module):
         stacked = {k: torch.stack([s[k] for s in states]) for k in states[0]}
         return torch.stack(feats), stacked, torch.stack(actions)
 
-    def train_step(self, world_model: nn.Module, start: State, rewards: dict[str, RewardFn]) -> dict[str, float]:
-        """Imagine, then update the actor and each critic; all use the values from before the updates."""
+    def train_step(self, world_model: nn.Module, start: State, rewards: dict[str, RewardFn],
+                   goal: torch.Tensor | None = None) -> tuple[dict[str, float], State]:
+        """Imagine, then update the actor and each critic; all use the values from before the updates.
+
+        Returns the metrics and the imagined states (H, N, ...), detached."""
         config = self.config
         self._update_slow_critics()
         reinforce = config.imag_gradient == "reinforce"
@@ -120,7 +135,7 @@ class ActorCritic(nn.Module):
             else:  # gradients reach the actions through the model, not the model's or critics' weights
                 stack.enter_context(frozen(world_model))
                 stack.enter_context(frozen(self.critics))
-            feats, states, actions = self.imagine(world_model, start)
+            feats, states, actions = self.imagine(world_model, start, goal)
             dyn_feat = world_model.dynamics.feat(states)
             discount = config.discount * world_model.cont_dist(dyn_feat).mean
             reward = {name: fn(dyn_feat, states) for name, fn in rewards.items()}
@@ -153,7 +168,7 @@ class ActorCritic(nn.Module):
         metrics["actor_entropy"] = entropy.mean().item()
         for name, target in targets.items():
             metrics.update(self._train_critic(name, feats[:-1].detach(), target, weight))
-        return metrics
+        return metrics, {k: v.detach() for k, v in states.items()}
 
     def _train_critic(self, name: str, feat: torch.Tensor, target: torch.Tensor,
                       weight: torch.Tensor) -> dict[str, float]:

@@ -136,6 +136,26 @@ class Trainer:
         }
         checkpoint.save(self.run_dir, state)
         self.counters["last_save"] = self.counters["env_step"]
+        self.save_subgoal_image()
+
+    def save_subgoal_image(self) -> None:
+        """With a hierarchy and images: the current frame and each level's decoded subgoal, as
+        subgoals/step_<env step>.png and in TensorBoard (`subgoals`)."""
+        draw = getattr(self.agent, "subgoal_image", None)
+        if not self.config.subgoal_visualization or draw is None:
+            return
+        image = draw(self.obs, self.agent_state)
+        if image is None:
+            return
+        import cv2
+
+        ok, png = cv2.imencode(".png", image[..., ::-1])
+        if ok:
+            rundir.atomic_write_bytes(self.run_dir / "subgoals" / f"step_{self.counters['env_step']:09d}.png",
+                                      png.tobytes())
+        if self.tensorboard is not None:
+            self.tensorboard.add_image("subgoals", image, self.counters["env_step"] * self.frames_per_step,
+                                       dataformats="HWC")
 
     def restore(self, state: dict[str, Any]) -> None:
         self.counters.update(state["counters"])
@@ -203,17 +223,22 @@ class Trainer:
 
     # --- the loop ---------------------------------------------------------------------------------
     def step_envs(self) -> None:
+        """One policy call and one step of every environment. As the original's driver, the agent sees the
+        final observation of an episode (and records it); the environment resets on the following call, which
+        is not counted as an environment step (it takes no frames)."""
         actions, self.agent_state = self.agent.policy(self.obs, self.agent_state, mode="train")
-        self.counters["env_step"] += len(self.envs)
         observations = []
         for i, env in enumerate(self.envs):
+            if self.obs["is_last"][i]:  # the agent has seen (and recorded) the final step; this step resets
+                observations.append(env.reset())
+                continue
+            self.counters["env_step"] += 1  # counts environment transitions, so frames are emulator frames
             obs = env.step(actions[i])
             self.returns[i] += float(obs["reward"])
             self.lengths[i] += 1
             if obs["is_last"]:
                 self.log_episode("train", float(self.returns[i]), int(self.lengths[i]))
                 self.returns[i], self.lengths[i] = 0.0, 0
-                obs = env.reset()
             observations.append(obs)
         self.obs = stack(observations)
 

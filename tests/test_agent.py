@@ -1,13 +1,13 @@
-"""The flat agent's pieces: lambda-returns by hand, S5WM observe vs. step, the world model learns a fixed batch."""
+"""The level-0 pieces: lambda-returns by hand, S5WM observe vs. step, the world model learns a fixed batch."""
 
 import numpy as np
 import pytest
 import torch
-from hieros.envs.base import ActSpace
 
 from hieros.actor_critic import lambda_return
 from hieros.agent import make_learning_agent
 from hieros.config import ConfigError, build_config
+from hieros.envs.base import ActSpace
 from hieros.world_model import WorldModel, preprocess
 
 IMAGE_SPACE = {"image": ((64, 64, 3), np.uint8), "reward": ((), np.float32), "is_first": ((), bool),
@@ -73,7 +73,8 @@ def test_s5wm_observe_matches_stepping():
 
 def test_agent_rejects_what_is_not_built_yet():
     space = ActSpace(discrete=True, n=4)
-    with pytest.raises(ConfigError, match="max_hierarchy"):
-        make_learning_agent(build_config(["atari100k", "debug"]), IMAGE_SPACE, space)
+    with pytest.raises(ConfigError, match="hierarchical_world_models"):
+        make_learning_agent(build_config(["atari100k", "debug"], {"hierarchical_world_models": "false"}),
+                            IMAGE_SPACE, space)
     with pytest.raises(ConfigError, match="actor_dist"):
         make_learning_agent(build_config(["dmc_vision", "debug"], {"max_hierarchy": "1"}), IMAGE_SPACE, space)

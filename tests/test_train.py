@@ -71,13 +71,28 @@ def test_learning_agents_train_end_to_end(tmp_path, args, model):
     record = rundir.read_run(run)
     assert record["status"] == "done" and record["progress"]["grad_steps"] > 0
     losses = [m for m in rundir.read_metrics(run) if m["type"] == "train"]
-    assert losses and all(key in losses[-1] for key in ("model_loss", "actor_loss", "value_extrinsic_loss"))
+    keys = ("model_loss", "actor_loss", "value_extrinsic_loss")
+    assert losses and all(f"level_0/{key}" in losses[-1] for key in keys)
+
+
+def test_three_levels_train_end_to_end(tmp_path):
+    """The 3-level debug agent on a real Atari game: every level trains, and subgoal pictures are saved."""
+    run = train(tmp_path, *ATARI, "--max_hierarchy=3", "--batch_length=8", "--steps=2400", "--log_every=400",
+                "--save_every=1200", "--eval_every=100000", "--tensorboard=true")
+    assert rundir.read_run(run)["status"] == "done"
+    metrics = [m for m in rundir.read_metrics(run) if m["type"] == "train"]
+    for level in range(3):
+        assert any(f"level_{level}/model_loss" in m for m in metrics), f"level {level} never trained"
+    assert any("level_1/imag_novelty_reward_mean" in m and "level_1/imag_subgoal_reward_mean" in m for m in metrics)
+    pictures = sorted((run / "subgoals").glob("step_*.png"))
+    assert len(pictures) == 2 and pictures[-1].stat().st_size > 0
 
 
 def _final_state(run: Path) -> dict:
     state = checkpoint.load(run)
     counters = {k: v for k, v in state["counters"].items() if k != "wall_seconds"}
-    return {"agent": state["agent"], "counters": counters, "envs": state["envs"], "obs": state["obs"]}
+    return {"agent": state["agent"], "agent_state": state["agent_state"], "counters": counters, "envs": state["envs"],
+            "obs": state["obs"]}
 
 
 def _assert_same(a, b):
@@ -100,15 +115,23 @@ def _assert_same(a, b):
         assert a == b
 
 
-@pytest.mark.parametrize("args", [ATARI, DMC], ids=["atari", "dmc"])
+@pytest.mark.parametrize("args", [[*ATARI, "--max_hierarchy=1", "--steps=800"],
+                                  [*DMC, "--max_hierarchy=1", "--steps=800"],
+                                  [*DMC, "--max_hierarchy=3", "--batch_length=8", "--steps=1000"]],
+                         ids=["atari", "dmc", "dmc-3-levels"])
 def test_resume_equals_an_uninterrupted_run(tmp_path, args):
-    """N steps in one go == N/2, a stop, then resume to N: same weights, replay, RNGs and metrics."""
-    common = [*args, "--model_name=hieros", "--max_hierarchy=1", "--deterministic=true", "--threads=1",
-              "--log_every=100", "--eval_every=400", "--eval_eps=1"]
-    whole = train(tmp_path, *common, "--steps=800", "--save_every=100000", name="whole")
+    """N steps in one go == N/2, a stop, then resume to N: same weights, replays, acting state (every level's
+    latent, history and clock), RNGs and metrics. With 3 levels, all of them have trained before the stop."""
+    steps = int(args[-1].split("=")[1])
+    common = [*args, "--model_name=hieros", "--deterministic=true", "--threads=1", "--log_every=100",
+              f"--eval_every={steps // 2}", "--eval_eps=1", "--save_every=100000"]
+    whole = train(tmp_path, *common, name="whole")
     half = tmp_path / "half"
-    assert main([*common, "--steps=800", "--save_every=100000", f"--logdir={half}", "--stop_after=400"]) == 130
-    assert main([*common, "--steps=800", "--save_every=100000", f"--logdir={half}"]) == 0
+    assert main([*common, f"--logdir={half}", f"--stop_after={steps // 2}"]) == 130
+    if "--max_hierarchy=3" in args:
+        trained = [m for m in rundir.read_metrics(half) if m["type"] == "train"]
+        assert any("level_2/model_loss" in m for m in trained)
+    assert main([*common, f"--logdir={half}"]) == 0
     _assert_same(_final_state(whole), _final_state(half))
     strip = lambda run: [json.dumps(m) for m in rundir.read_metrics(run)]  # noqa: E731
     assert strip(whole) == strip(half)
