@@ -16,14 +16,15 @@ from hieros.rundir import RunFileError
 
 REPORT_HELP = """\
 Reads every run of one suite under RESULTS (ours and imported ones), checks that the store is complete and
-comparable, then writes into OUT (default RESULTS/report): report.md, summary.json, table_<suite>.tex, and
+comparable, then writes into OUT (default RESULTS/report; with several suites and no --suite, each suite into
+OUT/<suite>): report.md, summary.json, table_<suite>.tex, and
 PNG/PDF/CSV figures (aggregates, profiles, improvement, curves, metric_<name>, sampler).
 Aggregates use human-normalised scores (Atari) or return/1000 (DMC) over the tasks every method has, with
 95% stratified bootstrap intervals as rliable; per-game intervals are Student t over runs."""
 
 REPORT_EPILOG = """\
 examples:
-  hieros-bench report                                   the only suite under results/
+  hieros-bench report                                   every suite under results/
   hieros-bench report --suite atari100k --paper-tasks   the HIEROS paper's 25 games (no UpNDown)
   hieros-bench report --methods hieros,dreamerv3 --metric model_loss
   hieros-bench report --expect-seeds 5                  fail unless our methods have seeds 1..5 everywhere
@@ -107,11 +108,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from analysis.render import terminal
     from analysis.report import ChecksFailed, Options, compute, write
+    from analysis.store import suites_in
 
+    out = Path(args.out) if args.out else Path(args.results) / "report"
+    suites = suites_in(args.results)
+    if args.suite is None and len(suites) > 1:  # every suite of the store, each into OUT/<suite>
+        codes = [cmd_report(argparse.Namespace(**{**vars(args), "suite": suite, "out": str(out / suite)}))
+                 for suite in suites]
+        return max(codes)
     start = time.perf_counter()
-    options = Options(Path(args.results), Path(args.out) if args.out else Path(args.results) / "report",
-                      args.suite, args.methods, args.tasks, args.paper_tasks, args.reps, args.seed,
-                      args.allow_partial, args.allow_mixed, args.expect_seeds,
+    options = Options(Path(args.results), out, args.suite, args.methods, args.tasks, args.paper_tasks, args.reps,
+                      args.seed, args.allow_partial, args.allow_mixed, args.expect_seeds,
                       None if args.published is None else [p for p in args.published if p != "none"],
                       args.metric or [], not args.no_sampler, args.calibrate)
     try:
@@ -162,7 +169,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     report = sub.add_parser("report", help="normalised scores, aggregates with CIs, tables and figures",
                             description=REPORT_HELP, epilog=REPORT_EPILOG, formatter_class=raw)
     report.add_argument("--results", default="results", metavar="DIR", help="results store (default: results)")
-    report.add_argument("--suite", help="suite to report (required when the store holds several)")
+    report.add_argument("--suite", help="suite to report (default: every suite in the store)")
     report.add_argument("--out", metavar="DIR", help="output directory (default: RESULTS/report)")
     report.add_argument("--methods", type=_names, metavar="A,B", help="only these methods (default: all)")
     report.add_argument("--tasks", type=_names, metavar="T1,T2", help="only these tasks")

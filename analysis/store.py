@@ -168,6 +168,14 @@ class Method:
         return np.column_stack([normalize(t, raw[:, i]) for i, t in enumerate(tasks)])
 
 
+def suites_in(results: str | Path) -> list[str]:
+    """The suites with at least one run under `results` (sorted); [] when there is no such directory."""
+    results = Path(results)
+    if not results.is_dir():
+        return []
+    return sorted({p.relative_to(results).parts[0] for p in rundir.find_runs(results)})
+
+
 def load_store(results: str | Path, suite: str | None = None) -> dict[str, Method]:
     """{method: Method} of one suite (the only one under `results`, or `suite`)."""
     results = Path(results)

@@ -123,9 +123,9 @@ class Hieros:
                 self._mask(current, ended)
             if due[i] and (i == 0 or len(current["history"]) == self.history):
                 level_obs = obs if i == 0 else self._observation(current["history"], obs)
-                decoded = None if code is None or level.autoencoder is None else level.autoencoder.decode(code)
-                goal = None
-                if level.actor_critic.goal_dim:
+                goal = decoded = None
+                if level.actor_critic.goal_dim:  # below the top: the parent's held code, decoded by this level
+                    decoded = level.autoencoder.decode(code)
                     goal = decoded if self.config.decompress_subgoal_for_input else code
                 action, latent = level.act(level_obs, current["latent"], current["action"], goal, mode)
                 if training:

@@ -247,3 +247,16 @@ def test_empty_and_corrupt_stores_are_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "corrupt JSON" in err and err.count("\n") == 1
     assert main(["report", "--results", str(tmp_path / "nowhere")]) == 2
+
+
+def test_a_store_with_several_suites_reports_each(tmp_path):
+    for suite in ("atari100k", "smoke"):
+        for task in TASKS[:2]:
+            for seed in (1, 2):
+                write_run(tmp_path, "alpha", task, seed, [0.0, 1.0, 10.0 * seed], suite=suite)
+    assert main(["report", "--results", str(tmp_path), "--reps", "200", "--no-sampler"]) == 0
+    for suite in ("atari100k", "smoke"):
+        summary = json.loads((tmp_path / "report" / suite / "summary.json").read_text())
+        assert summary["suite"] == suite
+    assert main(["report", "--results", str(tmp_path), "--suite", "smoke", "--reps", "200", "--no-sampler"]) == 0
+    assert (tmp_path / "report" / "report.md").exists()
