@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
-from train_step import hardware  # noqa: E402
+from train_step import append_result  # noqa: E402
 
 
 def ale_raw(steps: int) -> float:
@@ -139,10 +139,8 @@ def main() -> int:
     table = "\n".join(lines)
     print(table)
     if not args.no_append:
-        with open(ROOT / "docs" / "benchmarks.md", "a") as f:
-            f.write(f"\n### env_throughput.py, {time.strftime('%Y-%m-%d')}, {hardware()}, torch threads "
-                    f"{torch.get_num_threads()}, {args.steps} agent steps per loop (Pong; cartpole balance "
-                    f"from pixels)\n\n{table}\n")
+        append_result("env_throughput.py", f"torch threads {torch.get_num_threads()}, {args.steps} agent steps per "
+                      "loop (Pong; cartpole balance from pixels)", table)
     return 0
 
 

@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from train_step import hardware  # noqa: E402
+from train_step import append_result  # noqa: E402
 
 from analysis.store import random_human  # noqa: E402
 from hieros import rundir  # noqa: E402
@@ -96,8 +96,7 @@ def main() -> int:
     ])
     print(table)
     if not args.no_append:
-        with open(ROOT / "docs" / "benchmarks.md", "a") as f:
-            f.write(f"\n### toolkit.py, {time.strftime('%Y-%m-%d')}, {hardware()}\n\n{table}\n")
+        append_result("toolkit.py", "", table)
     return 0
 
 

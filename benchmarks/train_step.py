@@ -79,6 +79,13 @@ def measure(case: str, method: str, updates: int, act_steps: int) -> dict:
             "peak_rss_gb": peak_rss_mb() / 1024, "threads": torch.get_num_threads(), "updates": updates}
 
 
+def append_result(script: str, details: str, table: str) -> None:
+    """Append a dated section `### <script>, <date>, <hardware>, <details>` with `table` to docs/benchmarks.md."""
+    with open(ROOT / "docs" / "benchmarks.md", "a") as f:
+        f.write(f"\n### {script}, {time.strftime('%Y-%m-%d')}, {hardware()}{', ' + details if details else ''}"
+                f"\n\n{table}\n")
+
+
 def hardware() -> str:
     cores = os.cpu_count()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -121,12 +128,10 @@ def main() -> int:
     table = "\n".join(lines)
     print(table)
     if not args.no_append:
-        with open(ROOT / "docs" / "benchmarks.md", "a") as f:
-            f.write(f"\n### train_step.py, {time.strftime('%Y-%m-%d')}, {hardware()}, torch threads "
-                    f"{rows[0]['threads']}, median of {args.updates} updates per level\n\n"
-                    "Level i trains every 4^i calls, so an agent's update per call is sum_i t_i / 4^i. "
-                    "hieros = the paper's 3 levels.\n\n"
-                    f"{table}\n")
+        note = ("Level i trains every 4^i calls, so an agent's update per call is sum_i t_i / 4^i. "
+                "hieros = the paper's 3 levels.")
+        append_result("train_step.py", f"torch threads {rows[0]['threads']}, median of {args.updates} updates "
+                      "per level", f"{note}\n\n{table}")
     return 0
 
 
