@@ -171,9 +171,11 @@ class Method:
 def suites_in(results: str | Path) -> list[str]:
     """The suites with at least one run under `results` (sorted); [] when there is no such directory."""
     results = Path(results)
-    if not results.is_dir():
-        return []
-    return sorted({p.relative_to(results).parts[0] for p in rundir.find_runs(results)})
+    return _suite_names(results, rundir.find_runs(results)) if results.is_dir() else []
+
+
+def _suite_names(results: Path, runs: list[Path]) -> list[str]:
+    return sorted({run.relative_to(results).parts[0] for run in runs})
 
 
 def load_store(results: str | Path, suite: str | None = None) -> dict[str, Method]:
@@ -184,7 +186,7 @@ def load_store(results: str | Path, suite: str | None = None) -> dict[str, Metho
     paths = rundir.find_runs(results)
     if not paths:
         raise StoreError(f"no runs under {results}; run `hieros-bench run SUITE` or `hieros-bench import FILE`")
-    suites = sorted({p.relative_to(results).parts[0] for p in paths})
+    suites = _suite_names(results, paths)
     if suite is None:
         if len(suites) > 1:
             raise StoreError(f"{results} holds several suites ({', '.join(suites)}); choose one with --suite")

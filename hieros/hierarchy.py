@@ -28,6 +28,7 @@ import torch
 from hieros.config import Config
 from hieros.distributions import symexp, symlog
 from hieros.envs.base import ActSpace
+from hieros.latents import blend
 from hieros.level import FLAGS, Level
 
 ActingState = dict[str, Any]  # {"step": int, "levels": [{"latent", "action", "history", "reward_sum"}]}
@@ -141,9 +142,8 @@ class Hieros:
     def _mask(self, current: dict[str, Any], ended: np.ndarray) -> None:
         """Zero the latent and the held action where an episode ended, as the original (L832-846)."""
         keep = torch.as_tensor(~ended, device=self.device)
-        current["latent"] = {k: v * keep.reshape(-1, *[1] * (v.dim() - 1)).to(v.dtype)
-                             for k, v in current["latent"].items()}
-        current["action"] = current["action"] * keep[:, None].to(current["action"].dtype)
+        current["latent"] = {k: blend(keep, v, torch.zeros_like(v)) for k, v in current["latent"].items()}
+        current["action"] = blend(keep, current["action"], torch.zeros_like(current["action"]))
         if not self.config.keep_terminal_reward:
             current["reward_sum"] = np.where(ended, 0.0, current["reward_sum"])
 
@@ -155,13 +155,13 @@ class Hieros:
     def _record(self, level: Level, level_obs: Mapping[str, Any], obs: Mapping[str, np.ndarray],
                 action: torch.Tensor, reward_sum: np.ndarray, code: torch.Tensor | None,
                 decoded: torch.Tensor | None) -> None:
-        is_last = torch.as_tensor(np.asarray(obs["is_last"]), device=self.device)
+        not_last = torch.as_tensor(~np.asarray(obs["is_last"]), device=self.device)
         row = {key: _numpy(level_obs[key]) for key in level.obs_keys}
         if "stoch" in row:
             row["stoch"] = row["stoch"].astype(np.uint8)  # one-hots, stored exactly in a quarter of the bytes
         row.update({key: np.asarray(obs[key]) for key in ("is_first", "is_last", "is_terminal")})
         row["reward"] = reward_sum.astype(np.float32)
-        row["action"] = _numpy(action * (~is_last)[:, None].to(action.dtype))
+        row["action"] = _numpy(blend(not_last, action, torch.zeros_like(action)))
         if level.actor_critic.goal_dim:
             row["subgoal"], row["encoded_subgoal"] = _numpy(decoded), _numpy(code)
         level.record(row)

@@ -49,7 +49,6 @@ class Level:
     def __init__(self, config: Config, index: int, obs_space: Mapping[str, Any], action_dim: int, dist: str,
                  rows: int, goal_dim: int, heads: dict[str, float], autoencoder: bool, device: torch.device):
         self.config = config
-        self.index = index
         self.device = device
         self.action_dim = action_dim
         self.heads = heads

@@ -7,13 +7,12 @@ decodes it back to a D-vector, the subgoal it is rewarded for reaching.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import nn
 
-from hieros.distributions import OneHotDist, symlog
+from hieros.distributions import OneHotDist, kl_categorical, symlog
 from hieros.networks import MLP
 from hieros.optim import Optimizer
 
@@ -63,7 +62,8 @@ class SubgoalAutoencoder(nn.Module):
         dist = self._dist(deter)
         recon = self.decode(dist.mode().flatten(-2))
         recon_loss = ((self.target(deter) - recon) ** 2).mean()
-        kl = (dist.probs * (dist.logits + math.log(self.classes))).sum(-1).mean()  # KL to uniform, per row
+        uniform = OneHotDist(torch.zeros_like(dist.logits), rows_reduce="mean")
+        kl = kl_categorical(dist, uniform).mean()  # the mean over rows and samples
         metrics = self.optimizer.step(recon_loss + self.kl_scale * kl)
         metrics.update(subgoal_autoencoder_reconstruction_loss=recon_loss.item(), subgoal_autoencoder_kl_loss=kl.item())
         return metrics
