@@ -64,19 +64,25 @@ def measure(case: str, method: str, updates: int, act_steps: int) -> dict:
         obs = stack([env.reset() if obs["is_last"][0] else env.step(int(action[0]))])
         if step + 1 == act_steps:
             act_seconds = (time.perf_counter() - start) / act_steps
+    cuda = torch.cuda.is_available() and config.device != "cpu"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     level_seconds = []
     for level in agent.levels:
         level.train_step()
         times = []
         for _ in range(updates):
+            sync()
             start = time.perf_counter()
             level.train_step()
+            sync()
             times.append(time.perf_counter() - start)
         level_seconds.append(float(np.median(times)))
     per_call = sum(t / config.subactor_train_every**i for i, t in enumerate(level_seconds))
     return {"presets": case, "method": method, "batch": f"{config.batch_size}x{config.batch_length}",
             "levels": level_seconds, "update_s": per_call, "act_ms": 1000 * act_seconds,
-            "peak_rss_gb": peak_rss_mb() / 1024, "threads": torch.get_num_threads(), "updates": updates}
+            "peak_rss_gb": peak_rss_mb() / 1024,
+            "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
+            "threads": torch.get_num_threads(), "updates": updates}
 
 
 def append_result(script: str, details: str, table: str) -> None:
@@ -89,7 +95,13 @@ def append_result(script: str, details: str, table: str) -> None:
 def hardware() -> str:
     cores = os.cpu_count()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{platform.processor() or platform.machine()}, {cores} cores, {memory:.0f} GiB, CPU only"
+    try:
+        import torch
+
+        gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU only"
+    except ImportError:
+        gpu = "CPU only"
+    return f"{platform.processor() or platform.machine()}, {cores} cores, {memory:.0f} GiB, {gpu}"
 
 
 def main() -> int:
@@ -118,13 +130,14 @@ def main() -> int:
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
     lines = ["| case | method | batch | level updates (s) | update per call (s) | vs hieros_1level | "
-             "acting (ms/step) | peak RSS (GiB) |", "|---|---|---|---|---|---|---|---|"]
+             "acting (ms/step) | peak RSS (GiB) | peak GPU (GiB) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         base = next((b for b in rows if b["presets"] == r["presets"] and b["method"] == "hieros_1level"), None)
         ratio = f"{r['update_s'] / base['update_s']:.2f}x" if base else "-"
         levels = " / ".join(f"{t:.3f}" for t in r["levels"])
+        gpu_memory = "-" if r["peak_gpu_gb"] is None else f"{r['peak_gpu_gb']:.2f}"
         lines.append(f"| {r['presets']} | {r['method']} | {r['batch']} | {levels} | {r['update_s']:.3f} | {ratio} | "
-                     f"{r['act_ms']:.2f} | {r['peak_rss_gb']:.2f} |")
+                     f"{r['act_ms']:.2f} | {r['peak_rss_gb']:.2f} | {gpu_memory} |")
     table = "\n".join(lines)
     print(table)
     if not args.no_append:
