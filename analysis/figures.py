@@ -127,7 +127,11 @@ def draw_curves(data: dict[str, dict[str, dict[str, np.ndarray]]], xlabel: str, 
     tasks = list(data)
     cols = min(6, len(tasks))
     nrows = -(-len(tasks) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(2.9 * cols, 2.3 * nrows + 0.5), squeeze=False)
+    methods = list(dict.fromkeys(m for per_task in data.values() for m in per_task))
+    ncol = min(len(methods), 2 * cols)  # about two legend entries fit under a panel
+    legend_inches = 0.25 * -(-len(methods) // ncol) + 0.1
+    height = 2.3 * nrows + legend_inches
+    fig, axes = plt.subplots(nrows, cols, figsize=(2.9 * cols, height), squeeze=False)
     rows: list[list[Any]] = []
     for ax, task in zip(axes.flat, tasks, strict=False):
         for method, c in data[task].items():
@@ -144,9 +148,8 @@ def draw_curves(data: dict[str, dict[str, dict[str, np.ndarray]]], xlabel: str, 
         ax.xaxis.get_offset_text().set_fontsize(7)
     for ax in list(axes.flat)[len(tasks):]:
         ax.set_axis_off()
-    methods = list(dict.fromkeys(m for per_task in data.values() for m in per_task))
     handles = [plt.Line2D([], [], color=palette[m]) for m in methods]
-    fig.legend(handles, methods, loc="lower center", ncol=min(len(methods), 6), frameon=False)
-    fig.tight_layout(rect=(0, 0.06 if nrows > 1 else 0.12, 1, 1))
+    fig.legend(handles, methods, loc="lower center", ncol=ncol, frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, legend_inches / height, 1, 1))
     return fig, (["task", "method", xlabel.split(" (")[0].replace(" ", "_"), "mean", "ci_low", "ci_high", "runs"],
                  rows)

@@ -137,8 +137,13 @@ def _games(summary: dict[str, Any]) -> list[str]:
 
 
 def _sources(summary: dict[str, Any]) -> list[str]:
-    lines = ["## Sources", "", "- random and human scores: analysis/data/atari_random_human.csv (the standard "
-             "Atari100k table: DreamerV3 baselines.yaml, IRIS RANDOM/HUMAN.json, dqn_zoo)"]
+    lines = ["## Sources", ""]
+    used = set(summary["normalization"].values())
+    if "human" in used:
+        lines.append("- random and human scores: analysis/data/atari_random_human.csv (the standard Atari100k table: "
+                     "DreamerV3 baselines.yaml, IRIS RANDOM/HUMAN.json, dqn_zoo)")
+    if "return/1000" in used:
+        lines.append("- DMC scores normalised as return / 1000 (an episode's return lies in [0, 1000])")
     for name, m in summary["methods"].items():
         files = "; ".join(f"{s['file']} (sha256 {s['sha256']})" for s in m["sources"])
         lines.append(f"- {name}: {'imported from ' + files if files else 'our runs'}; protocol "

@@ -231,10 +231,14 @@ def test_task_selection(tmp_path, capsys):
 def test_dmc_scores_are_return_over_1000(tmp_path):
     for seed in (1, 2):
         write_run(tmp_path, "m", "dmc_walker_walk", seed, [100.0 * seed], budget=500_000, suite="dmc_proprio")
-    report = compute(Options(tmp_path, tmp_path / "o", reps=50, sampler=False))
+    options = Options(tmp_path, tmp_path / "o", reps=50, sampler=False)
+    report = compute(options)
     assert report.scores["m"].ravel().tolist() == [0.1, 0.2]
     assert "Superhuman" not in report.summary["methods"]["m"]["aggregates"] and report.summary["published"] == {}
     assert report.profiles["taus"][-1] == 1.0
+    write(report, options)
+    sources = (tmp_path / "o" / "report.md").read_text().split("## Sources")[1]
+    assert "return / 1000" in sources and "human" not in sources
 
 
 def test_empty_and_corrupt_stores_are_one_line_errors(tmp_path, capsys):
@@ -260,3 +264,16 @@ def test_a_store_with_several_suites_reports_each(tmp_path):
         assert summary["suite"] == suite
     assert main(["report", "--results", str(tmp_path), "--suite", "smoke", "--reps", "200", "--no-sampler"]) == 0
     assert (tmp_path / "report" / "report.md").exists()
+
+
+def test_curve_legend_fits_a_single_panel():
+    from analysis import figures
+
+    x = np.array([1.0, 2.0])
+    curve = {"x": x, "mean": x, "low": x - 1, "high": x + 1, "runs": np.array([3, 3])}
+    methods = ["dreamer", "hieros", "hieros_1level", "random"]
+    fig, _ = figures.draw_curves({"dmc_cartpole_balance": {m: curve for m in methods}}, "env frames", "score",
+                                 {m: f"C{i}" for i, m in enumerate(methods)}, {})
+    fig.canvas.draw()
+    legend, page = fig.legends[0].get_window_extent(), fig.bbox
+    assert page.x0 <= legend.x0 and legend.x1 <= page.x1 and page.y0 <= legend.y0
