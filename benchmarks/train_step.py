@@ -95,12 +95,9 @@ def append_result(script: str, details: str, table: str) -> None:
 def hardware() -> str:
     cores = os.cpu_count()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    try:
-        import torch
+    import torch
 
-        gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU only"
-    except ImportError:
-        gpu = "CPU only"
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU only"
     return f"{platform.processor() or platform.machine()}, {cores} cores, {memory:.0f} GiB, {gpu}"
 
 
