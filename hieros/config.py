@@ -14,6 +14,7 @@ import copy
 import difflib
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,10 @@ IDENTITY_KEYS = ("task", "seed", "logdir", "suite", "method", "stop_after")
 
 class ConfigError(ValueError):
     """A user mistake in presets or overrides; the message is one line and says what to do."""
+
+
+class HelpRequested(Exception):
+    """`--help` was given; the message is the usage text."""
 
 
 class Config(dict):
@@ -169,8 +174,57 @@ def _normalise(tree: dict[str, Any], defaults: Mapping[str, Any], prefix: str = 
             tree[key] = float(value)
 
 
+def key_docs(path: Path = CONFIGS_FILE) -> dict[str, str]:
+    """{"a.b": one-line doc} from the comments of the `defaults` block; groups have docs too where commented."""
+    docs: dict[str, str] = {}
+    parents: list[str] = []
+    inside = False
+    for line in path.read_text().splitlines():
+        if re.match(r"\w", line):
+            inside = line.startswith("defaults:")
+            continue
+        match = re.match(r"( *)([A-Za-z_]\w*):(.*)$", line) if inside else None
+        if not match:
+            continue
+        depth = len(match[1]) // 2 - 1
+        parents[depth:] = [match[2]]
+        _, _, doc = match[3].partition(" #")
+        docs[".".join(parents)] = doc.strip()
+    return docs
+
+
+def _flag_value(value: Any) -> str:
+    """A default as it is typed on the command line: lists comma separated, bools lower case."""
+    if isinstance(value, list):
+        return ",".join(_flag_value(v) for v in value)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def usage(path: Path = CONFIGS_FILE) -> str:
+    """The text of `python -m hieros.train --help`: how to call it, the presets, every key with its default."""
+    defaults = Config(_wrap(load_blocks(path)["defaults"])).flat()
+    docs = key_docs(path)
+    rows = [f"  {f'--{key}={_flag_value(value)}':<44} {docs.get(key, '')}".rstrip() for key, value in defaults.items()]
+    return "\n".join([
+        "usage: python -m hieros.train [--configs PRESET ...] [--KEY=VALUE ...] [--print_config]",
+        "",
+        "Train one run of HIEROS (or the dreamer / random baselines). The defaults are the original's paper-era",
+        "values; --configs merges presets over them in order, then --KEY=VALUE sets any key (nested keys:",
+        "--s5.num_blocks=2), parsed by the type of its default. --print_config prints the merged config and its",
+        "hash and exits.",
+        "",
+        "example: python -m hieros.train --configs atari100k --task=atari_alien --max_hierarchy=2",
+        "         python -m hieros.train --configs dmc_proprio debug --task=dmc_cartpole_balance --seed=2",
+        "",
+        f"presets: {', '.join(preset_names(path))}  (hieros/configs.yaml)",
+        "",
+        "keys, each at its default (docs/config.md says more and lists where we differ from the original):",
+        *rows,
+    ])
+
+
 def split_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
-    """Split argv into (presets, {key: raw value}, print_config)."""
+    """Split argv into (presets, {key: raw value}, print_config). `--help` / `-h` raise HelpRequested."""
     presets: list[str] = []
     overrides: dict[str, str] = {}
     print_config = False
@@ -178,6 +232,8 @@ def split_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
     i = 0
     while i < len(args):
         arg = args[i]
+        if arg in ("-h", "--help"):
+            raise HelpRequested(usage())
         if not arg.startswith("--"):
             raise ConfigError(f"unexpected argument {arg!r}: flags look like --key=value")
         name, eq, value = arg[2:].partition("=")
@@ -186,7 +242,7 @@ def split_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
         elif name == "configs":
             if eq:
                 presets.extend(v for v in value.replace(",", " ").split() if v)
-            while i + 1 < len(args) and not args[i + 1].startswith("--"):
+            while i + 1 < len(args) and not args[i + 1].startswith("-"):
                 i += 1
                 presets.append(args[i])
         else:

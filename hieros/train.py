@@ -11,6 +11,7 @@ at the end and on SIGINT/SIGTERM. Starting again with the same run directory res
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -26,7 +27,7 @@ if __package__ in (None, ""):  # `python hieros/train.py ...`
 
 from hieros import checkpoint, rundir
 from hieros.agent_api import Agent, make_agent
-from hieros.config import Config, ConfigError, dump, parse_args
+from hieros.config import Config, ConfigError, HelpRequested, dump, parse_args
 from hieros.envs import EnvError, make_env
 from hieros.progress import Progress
 
@@ -365,6 +366,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{run_dir}: already done")
             return 0
         trainer = Trainer(config, run_dir)
+    except HelpRequested as text:
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:  # `--help | head`: the reader left; keep Python quiet at exit too
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except RunLocked as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_LOCKED

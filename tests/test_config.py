@@ -9,10 +9,12 @@ from hieros.config import (
     Config,
     ConfigError,
     build_config,
+    key_docs,
     load_blocks,
     parse_args,
     parse_value,
     preset_names,
+    usage,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,3 +146,19 @@ def test_docs_config_lists_every_key():
     doc = (ROOT / "docs" / "config.md").read_text()
     missing = [key for key in build_config().flat() if f"| `{key}` |" not in doc]
     assert missing == []
+
+
+def test_key_docs_cover_every_key_and_help_lists_them():
+    docs = key_docs()
+    keys = build_config().flat()
+    assert [key for key in keys if not docs.get(key)] == []
+    text = usage()
+    assert all(f"--{key}=" in text for key in keys)
+    assert "--subgoal_shape=8,8 " in text and "--env.dmc.obs=image " in text
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--configs", "debug", "-h"]])
+def test_cli_help_exits_0_with_usage(argv):
+    out = subprocess.run([sys.executable, "-m", "hieros.train", *argv], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stderr == ""
+    assert out.stdout.startswith("usage: python -m hieros.train") and "--max_hierarchy=3" in out.stdout
