@@ -1,0 +1,141 @@
+"""How fast a trained run's imagination drifts: the open-loop reward error of its level-0 world model.
+
+    python -m hieros.openloop RUN_DIR [RUN_DIR ...] [--data RUN_DIR] [--context 4] [--batches 20]
+
+From replayed sequences (B, T) the world model observes the first `context` steps, then imagines the remaining
+K = T - context steps with the replayed actions and no further observation, as the actor's imagination does.
+Per imagined step k it reports the mean squared error of the reward head's prediction against the real reward,
+beside the reward's variance over the batch (the error of always predicting the mean: a ratio near 1 means the
+model has lost track) and the teacher-forced error (the same head on the posterior). `--data` draws the
+sequences from another run's replay, so several models are compared on the same data. Sequences that cross an
+episode start after the context are left out. docs/results.md uses it to compare S5WM and the RSSM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from hieros import checkpoint, rundir
+from hieros.config import Config, ConfigError, build_config
+from hieros.latents import State
+from hieros.world_model import WorldModel, preprocess
+
+
+def imagine_open_loop(world_model: WorldModel, post: State, action: torch.Tensor, context: int,
+                      sample: bool = True) -> State:
+    """Roll the dynamics from the posterior at step context - 1 with the replayed actions: states (B, K, ...)
+    for steps context..T-1, each fed the action the training pass pairs with it (`shift_actions`, D2)."""
+    dynamics = world_model.dynamics
+    paired = dynamics.shift_actions(action)
+    state = {k: v[:, context - 1] for k, v in post.items()}
+    states = []
+    for t in range(context, action.shape[1]):
+        state = dynamics.img_step(state, paired[:, t], sample=sample)
+        states.append(state)
+    return {k: torch.stack([s[k] for s in states], 1) for k in states[0]}
+
+
+@torch.no_grad()
+def reward_errors(world_model: WorldModel, data: dict[str, torch.Tensor], context: int) -> dict[str, np.ndarray]:
+    """Squared reward errors (K,) summed over the valid sequences, their count, and the reward's sum of squared
+    deviations; `data` is a preprocessed (B, T) batch."""
+    embed = world_model.encoder(data)
+    post, _ = world_model.dynamics.observe(embed, data["action"], data["is_first"])
+    imagined = imagine_open_loop(world_model, post, data["action"], context)
+    real = data["reward"][:, context:]
+    valid = ~data["is_first"][:, context:].any(1)
+    predict = lambda states: world_model.reward_dist(world_model.dynamics.feat(states)).mode()  # noqa: E731
+    open_loop = (predict(imagined) - real) ** 2
+    forced = (predict(post)[:, context:] - real) ** 2
+    return {"open_loop": open_loop[valid].sum(0).numpy(), "teacher_forced": forced[valid].sum(0).numpy(),
+            "deviation": ((real[valid] - real[valid].mean(0)) ** 2).sum(0).numpy(), "count": int(valid.sum())}
+
+
+def load_run(run_dir: Path) -> tuple[Any, Any]:
+    """The config and the agent of a run directory, restored from its latest checkpoint."""
+    from hieros.agent_api import make_agent
+    from hieros.envs import make_env
+
+    config = build_config([], Config(rundir.read_run(run_dir)["config"]).flat())
+    state = checkpoint.load(run_dir)
+    if state is None or config.model_name == "random":
+        raise SystemExit(f"error: {run_dir} has no checkpoint of a learning agent; train one first")
+    env = make_env(config.task, config, seed=0)
+    agent = make_agent(config, env.obs_space, env.act_space)
+    agent.load_state_dict(state["agent"])
+    return config, agent
+
+
+def measure(run_dir: Path, data_dir: Path | None, context: int, batches: int, batch_size: int,
+            seed: int) -> dict[str, np.ndarray]:
+    """Mean squared errors (K,) of one run's level-0 model over `batches` replay batches."""
+    config, agent = load_run(run_dir)
+    level = agent.levels[0]
+    if data_dir is not None:
+        data_state = checkpoint.load(data_dir)
+        if data_state is None or "levels" not in data_state["agent"]:
+            raise SystemExit(f"error: --data {data_dir} has no checkpoint of a learning agent's replay")
+        level.replay.load_state_dict(data_state["agent"]["levels"][0]["replay"])
+    level.world_model.eval()  # no dropout in the S5 blocks: the model's own prediction
+    if not context < config.batch_length:
+        raise SystemExit(f"error: --context={context} must be below the run's batch_length {config.batch_length}")
+    torch.manual_seed(seed)
+    total: dict[str, Any] = {}
+    for _ in range(batches):
+        batch = preprocess(level.replay.sample(batch_size), level.device)
+        for key, value in reward_errors(level.world_model, batch, context).items():
+            total[key] = total.get(key, 0) + value
+    count = max(total.pop("count"), 1)
+    return {key: value / count for key, value in total.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hieros.openloop", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories with a checkpoint")
+    parser.add_argument("--data", type=Path, help="draw the sequences from this run's replay (default: each run's)")
+    parser.add_argument("--context", type=int, default=4, help="observed steps before imagining (default 4)")
+    parser.add_argument("--batches", type=int, default=20, help="replay batches to average over (default 20)")
+    parser.add_argument("--batch-size", type=int, default=64, help="sequences per batch (default 64)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds the sampled latents (the replay sampler continues from the checkpoint)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    try:
+        results = {run: measure(run, args.data, args.context, args.batches, args.batch_size, args.seed)
+                   for run in args.runs}
+    except (rundir.RunFileError, ConfigError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    steps = len(next(iter(results.values()))["open_loop"])
+    shown = [k for k in (1, 2, 4, 8, 12, 16, 32, 64) if k <= steps]
+    console = Console()
+    for index, run in enumerate(results, 1):
+        console.print(f"run {index}: {run}")
+    if args.data:
+        console.print(f"sequences from the replay of {args.data}")
+    table = Table(title=f"reward MSE k steps after the last observation (context {args.context})")
+    table.add_column("run")
+    table.add_column("error")
+    for k in shown:
+        table.add_column(f"k={k}", justify="right")
+    for index, errors in enumerate(results.values(), 1):
+        for name, key in (("open loop", "open_loop"), ("teacher forced", "teacher_forced"),
+                          ("variance", "deviation")):
+            table.add_row(str(index) if key == "open_loop" else "", name,
+                          *(f"{errors[key][k - 1]:.3f}" for k in shown))
+    console.print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
