@@ -112,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     start = time.monotonic()
     if pool:
-        outcomes = LocalRunner(todo, pool, args.retries, SweepDisplay(len(todo), console)).run()
+        outcomes = LocalRunner(todo, pool, args.retries, SweepDisplay(todo, pool.jobs, console)).run()
     else:
         from bench import slurm
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -33,12 +34,38 @@ def duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
-def run_progress(spec: RunSpec) -> tuple[float, str]:
-    """(fraction of the budget done, 'steps 1200/25000 score 3.0 ETA 2m10s') from run.json; (0, '') before it exists."""
+def eta_seconds(active: Sequence[tuple[str, float, float]], finished: Mapping[str, Sequence[float]],
+                pending: Sequence[str], slots: int) -> float | None:
+    """Seconds until a sweep ends: the remaining runs list-scheduled, in launch order, on `slots` runners.
+
+    active: (method, fraction of its budget done, wall seconds so far) per running run; finished: the wall
+    seconds of finished runs per method; pending: the method of each run not started yet, in launch order.
+    A run's length is the mean of its method's finished runs and its running ones projected from their
+    progress (from 2% on); a method with neither takes the mean over the others. None while nothing is known.
+    """
+    lengths: dict[str, list[float]] = {m: list(walls) for m, walls in finished.items() if walls}
+    for method, fraction, wall in active:
+        if fraction >= 0.02:
+            lengths.setdefault(method, []).append(wall / fraction)
+    if not lengths:
+        return None
+    means = {method: sum(walls) / len(walls) for method, walls in lengths.items()}
+    fallback = sum(means.values()) / len(means)
+    free_at = [max(0.0, means.get(m, fallback) - wall) for m, _, wall in active]
+    free_at += [0.0] * max(0, slots - len(free_at))  # the idle slots
+    for method in pending:
+        free_at.sort()
+        free_at[0] += means.get(method, fallback)
+    return max(free_at)
+
+
+def run_progress(spec: RunSpec) -> tuple[float, float, str]:
+    """(fraction of the budget done, wall seconds, 'steps 1200/25000 score 3.0 ETA 2m10s') from run.json;
+    (0, 0, '') before it exists."""
     try:
         record = rundir.read_run(spec.run_dir)
     except rundir.RunFileError:
-        return 0.0, ""
+        return 0.0, 0.0, ""
     progress, budget = record["progress"], max(1, record["protocol"]["budget_steps"])
     steps, wall = progress["env_steps"], progress["wall_seconds"]
     fraction = min(1.0, steps / budget)
@@ -47,26 +74,31 @@ def run_progress(spec: RunSpec) -> tuple[float, str]:
         text += f"  score {progress['last_score']:.1f}"
     if 0 < fraction < 1 and wall > 0:
         text += f"  ETA {duration(wall * (1 - fraction) / fraction)}"
-    return fraction, text
+    return fraction, wall, text
 
 
 class SweepDisplay:
-    def __init__(self, total: int, console: Console | None = None, interactive: bool | None = None,
-                 plain_every: float = 60.0):
+    """`specs` in launch order, `slots` of them at a time (for the ETA)."""
+
+    def __init__(self, specs: Sequence[RunSpec], slots: int = 1, console: Console | None = None,
+                 interactive: bool | None = None, plain_every: float = 60.0):
         self.console = console or Console(highlight=False)
         self.interactive = sys.stdout.isatty() if interactive is None else interactive
-        self.total, self.plain_every = total, plain_every
+        self.total, self.slots, self.plain_every = len(specs), slots, plain_every
+        self.methods = {spec.name: spec.method for spec in specs}
+        self.pending = [spec.name for spec in specs]
+        self.walls: dict[str, float] = {}
+        self.finished_walls: dict[str, list[float]] = {}
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30), TaskProgressColumn(),
                                  TextColumn("{task.fields[info]}"), console=self.console, transient=True)
         self.overall: TaskID | None = None
         self.bars: dict[str, TaskID] = {}
         self.fractions: dict[str, float] = {}
         self.counts: dict[str, int] = {}
-        self.started_at = time.monotonic()
         self.last_poll = self.last_plain = 0.0
 
     def __enter__(self) -> SweepDisplay:
-        self.started_at = self.last_plain = time.monotonic()
+        self.last_plain = time.monotonic()
         if self.interactive:
             self.progress.start()
             self.overall = self.progress.add_task("[bold]all runs", total=self.total, info="")
@@ -86,8 +118,10 @@ class SweepDisplay:
         self._print(text, "yellow")
 
     def started(self, spec: RunSpec, attempt: int) -> None:
-        fraction, _ = run_progress(spec)
+        fraction, self.walls[spec.name], _ = run_progress(spec)
         self.fractions[spec.name] = fraction
+        if spec.name in self.pending:
+            self.pending.remove(spec.name)
         if self.interactive:
             self.bars[spec.name] = self.progress.add_task(spec.name, total=1.0, completed=fraction, info="starting")
         else:
@@ -95,6 +129,7 @@ class SweepDisplay:
 
     def retry(self, spec: RunSpec, attempt: int, why: str) -> None:
         self._drop(spec)
+        self.pending.append(spec.name)
         self._print(f"retry    {spec.name}: attempt {attempt} failed ({why})", "red")
 
     def finished(self, outcome: Outcome) -> None:
@@ -102,6 +137,9 @@ class SweepDisplay:
         self.counts[outcome.state] = self.counts.get(outcome.state, 0) + 1
         line = f"{outcome.state:<8} {outcome.spec.name}"
         if outcome.state == "done":
+            _, wall, _ = run_progress(outcome.spec)  # the run's own clock, across resumes
+            if wall > 0:
+                self.finished_walls.setdefault(outcome.spec.method, []).append(wall)
             final = _final_score(outcome.spec)
             line += f"  score {final}" + (f"  ({duration(outcome.wall)})" if outcome.wall else "")
         elif outcome.error:
@@ -121,7 +159,7 @@ class SweepDisplay:
         self.last_poll = now
         texts = {}
         for spec in active:
-            self.fractions[spec.name], texts[spec.name] = run_progress(spec)
+            self.fractions[spec.name], self.walls[spec.name], texts[spec.name] = run_progress(spec)
             if self.interactive and spec.name in self.bars:
                 self.progress.update(self.bars[spec.name], completed=self.fractions[spec.name],
                                      info=escape(texts[spec.name] or "starting"))
@@ -135,10 +173,11 @@ class SweepDisplay:
         """'5/12 runs finished (4 done, 1 failed), ETA 3m10s'."""
         counts = ", ".join(f"{n} {state}" for state, n in sorted(self.counts.items()))
         text = f"{self.finished_count}/{self.total} runs finished" + (f" ({counts})" if counts else "")
-        completed = self.finished_count + sum(self.fractions.values())
-        elapsed = time.monotonic() - self.started_at
-        if 0 < completed < self.total and elapsed > 5:
-            text += f", ETA {duration(elapsed * (self.total - completed) / completed)}"
+        active = [(self.methods.get(name, ""), fraction, self.walls.get(name, 0.0))
+                  for name, fraction in self.fractions.items()]
+        eta = eta_seconds(active, self.finished_walls, [self.methods[n] for n in self.pending], self.slots)
+        if eta is not None and self.finished_count < self.total:
+            text += f", ETA {duration(eta)}"
         return text
 
     def _update_overall(self) -> None:
@@ -148,6 +187,7 @@ class SweepDisplay:
 
     def _drop(self, spec: RunSpec) -> None:
         self.fractions.pop(spec.name, None)
+        self.walls.pop(spec.name, None)
         if spec.name in self.bars:
             self.progress.remove_task(self.bars.pop(spec.name))
 

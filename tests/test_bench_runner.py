@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.progress import eta_seconds
 from hieros import rundir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -254,3 +255,13 @@ def test_changed_config_is_refused_unless_forced(suites, tmp_path, capsys):
     assert len(list(Path(results, "quick", "random", "dmc_cartpole_balance").glob("seed_1.old-*"))) == 1
     assert rundir.read_run(rundir.run_path(results, "quick", "random", "dmc_cartpole_balance", 1))["config"][
         "eval_eps"] == 3
+
+
+def test_eta_schedules_the_remaining_runs_by_method():
+    # 2 slots. A hieros run half done after 600 s ends in 600 s more; the next hieros run (1200 s) takes the idle
+    # slot at once, the dreamer run (300 s, from its finished runs) follows the first: done at 1200 s, not 900.
+    assert eta_seconds([("hieros", 0.5, 600.0)], {"dreamer": [300.0, 300.0]}, ["hieros", "dreamer"], 2) == 1200
+    # one slot runs everything in turn; an unknown method (random) counts as the mean of the known ones (750 s)
+    assert eta_seconds([("hieros", 0.5, 600.0)], {"dreamer": [300.0]}, ["dreamer", "random"], 1) == 600 + 300 + 750
+    # nothing measured yet (a run under 2% done is not projected): no estimate
+    assert eta_seconds([("hieros", 0.01, 30.0)], {}, ["hieros"], 2) is None
