@@ -20,3 +20,29 @@ def test_ci_runs_the_readme_test_command_verbatim():
     test = _readme_commands()[1]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test in ci
+
+
+def _table_rows(text: str, header_start: str) -> list[list[str]]:
+    """The cells of the markdown table whose header row starts with `header_start`."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_readme_results_are_the_committed_report():
+    """The README's Results table quotes the committed cpu_learning report, number for number."""
+    readme = (ROOT / "README.md").read_text()
+    report = (ROOT / "results" / "report" / "cpu_learning" / "report.md").read_text()
+    means = {row[0]: row[4] for row in _table_rows(report, "| method | runs/task |")}
+    improvement = {row[0]: row[1] for row in _table_rows(report, "| X vs Y |")}
+    quoted = _table_rows(readme, "| method | score / 1000")
+    assert {row[0].split(" (")[0] for row in quoted} == set(means)
+    for method, mean, p_random in quoted:
+        name = method.split(" (")[0]
+        assert mean.strip("*") == means[name]
+        assert p_random.strip("*") == improvement.get(f"{name} vs random", "")
