@@ -59,12 +59,18 @@ def eta_seconds(active: Sequence[tuple[str, float, float]], finished: Mapping[st
     return max(free_at)
 
 
+def _read_record(spec: RunSpec) -> dict[str, Any] | None:
+    try:
+        return rundir.read_run(spec.run_dir)
+    except rundir.RunFileError:
+        return None
+
+
 def run_progress(spec: RunSpec) -> tuple[float, float, str]:
     """(fraction of the budget done, wall seconds, 'steps 1200/25000 score 3.0 ETA 2m10s') from run.json;
     (0, 0, '') before it exists."""
-    try:
-        record = rundir.read_run(spec.run_dir)
-    except rundir.RunFileError:
+    record = _read_record(spec)
+    if record is None:
         return 0.0, 0.0, ""
     progress, budget = record["progress"], max(1, record["protocol"]["budget_steps"])
     steps, wall = progress["env_steps"], progress["wall_seconds"]
@@ -137,11 +143,13 @@ class SweepDisplay:
         self.counts[outcome.state] = self.counts.get(outcome.state, 0) + 1
         line = f"{outcome.state:<8} {outcome.spec.name}"
         if outcome.state == "done":
-            _, wall, _ = run_progress(outcome.spec)  # the run's own clock, across resumes
+            record = _read_record(outcome.spec)
+            wall = record["progress"]["wall_seconds"] if record else 0.0  # the run's own clock, across resumes
             if wall > 0:
                 self.finished_walls.setdefault(outcome.spec.method, []).append(wall)
-            final = _final_score(outcome.spec)
-            line += f"  score {final}" + (f"  ({duration(outcome.wall)})" if outcome.wall else "")
+            final = record["score"].get("final") if record else None
+            line += f"  score {'-' if final is None else f'{final:.2f}'}"
+            line += f"  ({duration(outcome.wall)})" if outcome.wall else ""
         elif outcome.error:
             line += f": {outcome.error}"
         self._print(f"[{self.finished_count}/{self.total}] {line}", COLORS.get(outcome.state))
@@ -173,7 +181,7 @@ class SweepDisplay:
         """'5/12 runs finished (4 done, 1 failed), ETA 3m10s'."""
         counts = ", ".join(f"{n} {state}" for state, n in sorted(self.counts.items()))
         text = f"{self.finished_count}/{self.total} runs finished" + (f" ({counts})" if counts else "")
-        active = [(self.methods.get(name, ""), fraction, self.walls.get(name, 0.0))
+        active = [(self.methods[name], fraction, self.walls.get(name, 0.0))
                   for name, fraction in self.fractions.items()]
         eta = eta_seconds(active, self.finished_walls, [self.methods[n] for n in self.pending], self.slots)
         if eta is not None and self.finished_count < self.total:
@@ -190,11 +198,3 @@ class SweepDisplay:
         self.walls.pop(spec.name, None)
         if spec.name in self.bars:
             self.progress.remove_task(self.bars.pop(spec.name))
-
-
-def _final_score(spec: RunSpec) -> str:
-    try:
-        final = rundir.read_run(spec.run_dir)["score"].get("final")
-    except rundir.RunFileError:
-        return "-"
-    return "-" if final is None else f"{final:.2f}"

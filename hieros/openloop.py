@@ -75,16 +75,22 @@ def load_run(run_dir: Path) -> tuple[Any, Any]:
     return config, agent
 
 
-def measure(run_dir: Path, data_dir: Path | None, context: int, batches: int, batch_size: int,
+def load_replay(data_dir: Path) -> dict[str, Any]:
+    """The level-0 replay state in a run's checkpoint (`--data`)."""
+    data_state = checkpoint.load(data_dir)
+    if data_state is None or "levels" not in data_state["agent"]:
+        raise SystemExit(f"error: --data {data_dir} has no checkpoint of a learning agent's replay")
+    return data_state["agent"]["levels"][0]["replay"]
+
+
+def measure(run_dir: Path, replay: dict[str, Any] | None, context: int, batches: int, batch_size: int,
             seed: int) -> dict[str, np.ndarray]:
-    """Mean squared errors (K,) of one run's level-0 model over `batches` replay batches."""
+    """Mean squared errors (K,) of one run's level-0 model over `batches` replay batches, drawn from `replay`
+    (a level-0 replay state) if given, else from the run's own."""
     config, agent = load_run(run_dir)
     level = agent.levels[0]
-    if data_dir is not None:
-        data_state = checkpoint.load(data_dir)
-        if data_state is None or "levels" not in data_state["agent"]:
-            raise SystemExit(f"error: --data {data_dir} has no checkpoint of a learning agent's replay")
-        level.replay.load_state_dict(data_state["agent"]["levels"][0]["replay"])
+    if replay is not None:
+        level.replay.load_state_dict(replay)
     level.world_model.eval()  # no dropout in the S5 blocks: the model's own prediction
     if not context < config.batch_length:
         raise SystemExit(f"error: --context={context} must be below the run's batch_length {config.batch_length}")
@@ -110,8 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="seeds the sampled latents (the replay sampler continues from the checkpoint)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    replay = load_replay(args.data) if args.data else None  # read once, shared by every run
     try:
-        results = {run: measure(run, args.data, args.context, args.batches, args.batch_size, args.seed)
+        results = {run: measure(run, replay, args.context, args.batches, args.batch_size, args.seed)
                    for run in args.runs}
     except (rundir.RunFileError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
