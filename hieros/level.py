@@ -56,6 +56,9 @@ class Level:
         self.actor_critic = ActorCritic(config, self.world_model.actor_feat_dim, action_dim, dist, heads,
                                         rows=rows, goal_dim=goal_dim).to(device)
         self.autoencoder = SubgoalAutoencoder(config, config.dyn_deter).to(device) if autoencoder else None
+        for module in (self.world_model, self.actor_critic, self.autoencoder):
+            if module is not None:  # eval mode except inside the world model's own update, as the original
+                module.eval()
         self.replay = Replay(capacity=config.replay_size, seq_len=config.batch_length,
                              selector=make_selector(config, index), num_workers=config.num_envs)
         self.obs_keys = [k for k in obs_space if k not in FLAGS]

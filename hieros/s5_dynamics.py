@@ -28,7 +28,8 @@ class S5Dynamics(CategoricalLatents):
         self.symlog_deter = s5.symlog_final_output
         latent = self.stoch * self.classes
         self.inp = MLP(latent + action_dim, None, 1, s5.model_dim, act=config.act)
-        self.seq = S5Stack(s5.num_blocks, s5.model_dim, s5.state_dim, s5.init_blocks, s5.dropout)
+        self.seq = S5Stack(s5.num_blocks, s5.model_dim, s5.state_dim, s5.init_blocks, s5.dropout,
+                           legacy_init_scale=s5.legacy_init_scale)
         self.seq_out = nn.Linear(s5.model_dim, self.deter_dim)
         self.state_out = nn.Linear(s5.num_blocks * 2 * s5.state_dim, self.deter_dim)
         self.img_out = MLP(self.deter_dim, None, 1, config.units, act=config.act)

@@ -295,7 +295,8 @@ class Trainer:
                 self.step_envs()
                 if self.agent.trains:
                     self.train()
-                if self.due("last_eval", config.eval_every):
+                # as the original's loop (`while step < steps: if should_eval(step)`): none once the budget is spent
+                if self.counters["env_step"] < self.budget_steps and self.due("last_eval", config.eval_every):
                     self.evaluate()
                 if self.due("last_log", config.log_every):
                     self.flush_train_metrics()

@@ -88,8 +88,12 @@ class WorldModel(nn.Module):
         return self.dynamics.feat_dim + int(extra)
 
     def train_step(self, data: dict[str, torch.Tensor]) -> tuple[State, dict[str, float]]:
-        """One update on a (B, T) batch; returns the detached posterior (imagination starts) and metrics."""
+        """One update on a (B, T) batch; returns the detached posterior (imagination starts) and metrics.
+
+        The model is in train mode (S5 dropout on) only for this teacher-forced pass, as the original's
+        `WorldModel._train`; acting, imagination and evaluation see it in eval mode."""
         config = self.config
+        self.train()
         embed = self.encoder(data)
         post, prior = self.dynamics.observe(embed, data["action"], data["is_first"])
         dyn, rep = self.dynamics.kl_loss(post, prior, config.kl_free, config.dyn_loss_clip)
@@ -99,6 +103,7 @@ class WorldModel(nn.Module):
         losses["cont_loss"] = -config.cont_scale * self.cont_dist(feat).log_prob(data["cont"]).mean()
         loss = sum(losses.values()) + config.dyn_scale * dyn + config.rep_scale * rep
         metrics = self.optimizer.step(loss)
+        self.eval()
         metrics.update({k: v.item() for k, v in losses.items()})
         with torch.no_grad():
             metrics.update(dyn_loss=dyn.item(), rep_loss=rep.item(),

@@ -220,3 +220,31 @@ def test_evaluation_leaves_the_training_state_alone(monkeypatch):
     for _, obs in observations(10, seed=1):
         _, eval_state = hieros.policy(obs, eval_state, "eval")
     assert len(rows) == written and state["step"] == step == 10 and eval_state["step"] == 10
+
+
+def test_dropout_acts_only_in_the_world_model_update():
+    """As the original (train.py set_eval, WorldModel._train): S5 dropout is on in the teacher-forced world-model
+    pass and off in imagination, acting and the data the subgoal autoencoder trains on."""
+    hieros = agent(levels=2, **{"s5.dropout": "0.5"})
+    level = hieros.levels[0]
+    dropouts = [m for m in level.world_model.modules() if isinstance(m, torch.nn.Dropout)]
+    seen: list[bool] = []
+    for module in dropouts:
+        module.register_forward_hook(lambda module, inputs, output: seen.append(module.training))
+    state = hieros.initial_state(1)
+    for _, obs in observations(40, ends=(30,)):
+        _, state = hieros.policy(obs, state, "train")
+    assert seen and not any(seen)  # acting
+    seen.clear()
+    assert level.train_step()
+    observe_calls = len(dropouts)  # one parallel pass through every block
+    assert seen[:observe_calls] == [True] * observe_calls
+    assert len(seen) > observe_calls and not any(seen[observe_calls:])  # imagination
+    assert not any(m.training for lv in hieros.levels for m in (lv.world_model, lv.actor_critic, lv.autoencoder)
+                   if m is not None)
+    # the same acting state and observation give the same greedy posterior twice
+    probe = hieros.initial_state(1)
+    obs = next(iter(observations(1)))[1]
+    first = hieros.policy(obs, probe, "eval")[1]["levels"][0]["latent"]["deter"]
+    second = hieros.policy(obs, hieros.initial_state(1), "eval")[1]["levels"][0]["latent"]["deter"]
+    torch.testing.assert_close(first, second)

@@ -173,3 +173,21 @@ def test_gradients_flow():
         assert param.grad.abs().sum() > 0, name
     step_y, _ = stack.step(x[:, 0].detach(), stack.initial_state(B))
     assert step_y.shape == (B, H) and math.isfinite(step_y.sum().item())
+
+
+def test_paper_presets_initialise_b_and_c_at_the_originals_scale():
+    """The original's port multiplies the truncated normal by 0.8796 where lecun_normal divides (D10); the config
+    key reaches every SSM of the S5WM, and the paper presets keep the original's scale."""
+    from hieros.config import build_config
+    from hieros.s5_dynamics import S5Dynamics
+
+    def ssm(legacy: str) -> S5SSM:
+        torch.manual_seed(0)
+        config = build_config(["atari100k", "debug"], {"s5.legacy_init_scale": legacy})
+        return S5Dynamics(config, embed_dim=8, action_dim=2).seq.blocks[0].ssm2
+
+    legacy, plain = ssm("true"), ssm("false")
+    torch.testing.assert_close(legacy.b_tilde, plain.b_tilde * 0.87962566103423978**2)
+    torch.testing.assert_close(legacy.c_tilde, plain.c_tilde * 0.87962566103423978**2)
+    for preset in ("atari100k", "dmc_vision", "dmc_proprio"):
+        assert build_config([preset]).s5.legacy_init_scale is True
