@@ -40,9 +40,13 @@ formats:
                              score = mean over the last --window-frames of the budget (final_train_window)
   per-game lists             {"Alien": [run1, run2, ...]} (IRIS, TWM, STORM, SPR, SimPLe); final scores only,
                              protocol published_final
+  original HIEROS log dir    its scores.jsonl, whose step counts a reset step per episode (frames = step -
+                             repeat x episodes so far, one env); one run per directory (--task, --seed)
 examples:
   hieros-bench import ../shared/data/atari100k_raw/dreamerv3/atari100k-dreamerv3.json.gz --method dreamerv3
-  hieros-bench import ../shared/data/atari100k_raw/iris/IRIS.json --method iris"""
+  hieros-bench import ../shared/data/atari100k_raw/iris/IRIS.json --method iris
+  hieros-bench import /tmp/orig_run1 --method hieros_original --suite cpu_learning --task dmc_cartpole_balance \
+      --seed 1 --budget-frames 36000 --frames-per-step 8 --window-frames 4000"""
 
 EXPORT_EPILOG = """\
 examples:
@@ -137,10 +141,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from analysis.transfer import import_file
+    from analysis.store import StoreError
+    from analysis.transfer import import_file, import_original_logdir
 
-    count = import_file(args.file, args.method, args.results, args.suite, args.budget_frames, args.frames_per_step,
-                        args.window_frames)
+    if Path(args.file).is_dir():
+        if not args.task:
+            raise StoreError(f"{args.file} is a log directory of the original code: give its --task")
+        count = import_original_logdir(args.file, args.method, args.results, args.suite, args.task, args.seed,
+                                       args.budget_frames, args.frames_per_step, args.window_frames)
+    else:
+        count = import_file(args.file, args.method, args.results, args.suite, args.budget_frames,
+                            args.frames_per_step, args.window_frames)
     print(f"imported {count} runs of {args.method} from {Path(args.file).name} into {Path(args.results) / args.suite}")
     return 0
 
@@ -195,7 +206,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     imp = sub.add_parser("import", help="bring published per-seed results into the store as runs",
                          epilog=IMPORT_EPILOG, formatter_class=raw)
-    imp.add_argument("file", help="a danijar json.gz score file or a per-game lists json")
+    imp.add_argument("file", help="a danijar json.gz score file, a per-game lists json, or a log directory of the "
+                     "original HIEROS code (its scores.jsonl; give --task and --seed)")
     imp.add_argument("--method", required=True, help="method name in the store (e.g. dreamerv3)")
     imp.add_argument("--suite", default="atari100k", help="suite in the store (default: atari100k)")
     imp.add_argument("--results", default="results", metavar="DIR", help="results store (default: results)")
@@ -204,6 +216,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--frames-per-step", type=_positive(int), default=4, metavar="N", help="action repeat (default 4)")
     imp.add_argument("--window-frames", type=_positive(int), default=10_000, metavar="N",
                      help="final-score window of curve files, in frames (default 10000)")
+    imp.add_argument("--task", help="the task of an original-code log directory, e.g. dmc_cartpole_balance")
+    imp.add_argument("--seed", type=_positive(int), default=1, help="the run number of an original-code log "
+                     "directory in the store (default 1)")
     imp.set_defaults(func=_guarded(cmd_import))
 
     exp = sub.add_parser("export", help="write finished runs as a danijar json.gz score file",

@@ -7,6 +7,11 @@
   NaN again; import then export gives back the same records and values.
 - per-game lists of final scores per run, {"Alien": [run1, run2, ...]} (IRIS, TWM, STORM, SPR, SimPLe): runs
   with only a final score, protocol {"name": "published_final"}.
+- the original HIEROS code's log directory (Snagnar/Hieros `train.py --logdir`): its scores.jsonl, one
+  {"step", "episode/score"} (or "eval_episode/score") line per episode. Its `step` counts the reset step of
+  every episode too, step = (agent steps + episodes begun) x action_repeat, so with one environment the k-th
+  training episode ends at frames = step - k x frames_per_step. Imported as one run (--task, --seed) with the
+  suite's final_train_window protocol.
 Imported runs are ordinary run directories (status done) marked `provenance.imported`, naming the source file
 and its sha256. A method that holds runs of ours or of another file is never overwritten; importing the same
 file again rewrites its runs in place (each run swapped in whole).
@@ -27,7 +32,8 @@ from analysis.store import StoreError, load_store, random_human
 from hieros import rundir
 
 BUDGETS = {"atari100k": 400_000}  # frames; other suites need --budget-frames
-FORMATS = ("danijar-json.gz", "per-game-lists")
+FORMATS = ("danijar-json.gz", "per-game-lists", "hieros-original-logdir")
+ORIGINAL_SCORES = "scores.jsonl"
 
 
 def _read(path: Path) -> tuple[Any, str]:
@@ -76,15 +82,17 @@ def _write(run: Path, record: dict[str, Any], episodes: list[dict[str, Any]]) ->
         os.replace(staging, run)
 
 
-def _guard(results: Path, suite: str, method: str, sha256: str) -> None:
-    """Refuse a method that holds runs of ours or of another file; importing the same file again is fine."""
+def _guard(results: Path, suite: str, method: str, sha256: str, run: Path | None = None) -> None:
+    """Refuse a method that holds runs of ours or of another file; importing the same file again is fine.
+    With `run`, only that run is checked against the file (a method made of several log directories, a run each)."""
     folder = results / suite / method
-    for run in rundir.find_runs(results):
-        if run.is_relative_to(folder):
-            provenance = rundir.read_run(run)["provenance"]
-            if not provenance.get("imported") or provenance.get("sha256") != sha256:
-                what = f"runs from {provenance.get('source_file')}" if provenance.get("imported") else "runs of ours"
-                raise StoreError(f"{folder} already holds {what}; import under another --method or remove it")
+    for existing in rundir.find_runs(results):
+        if not existing.is_relative_to(folder):
+            continue
+        provenance = rundir.read_run(existing)["provenance"]
+        if not provenance.get("imported") or (provenance.get("sha256") != sha256 and run in (None, existing)):
+            what = f"runs from {provenance.get('source_file')}" if provenance.get("imported") else "runs of ours"
+            raise StoreError(f"{folder} already holds {what}; import under another --method or remove it")
 
 
 def import_file(path: str | Path, method: str, results: str | Path, suite: str = "atari100k",
@@ -108,6 +116,55 @@ def import_file(path: str | Path, method: str, results: str | Path, suite: str =
     for record, episodes in runs:
         _write(rundir.run_path(results, suite, method, record["task"], record["seed"]), record, episodes)
     return len(runs)
+
+
+def import_original_logdir(logdir: str | Path, method: str, results: str | Path, suite: str, task: str,
+                           seed: int = 1, budget_frames: int | None = None, frames_per_step: int = 4,
+                           window_frames: int = 10_000) -> int:
+    """One run from the original HIEROS code's log directory (its scores.jsonl, one environment); returns 1."""
+    from hieros.envs import list_tasks
+    from hieros.envs.base import unknown_task
+
+    logdir, results = Path(logdir), Path(results)
+    if task not in list_tasks(all_dmc=True):
+        raise StoreError(str(unknown_task(task, list_tasks(all_dmc=True))))
+    budget = budget_frames or BUDGETS.get(suite)
+    if budget is None:
+        raise StoreError(f"the frame budget of suite {suite!r} is not known; give --budget-frames")
+    path = logdir / ORIGINAL_SCORES
+    try:
+        data = path.read_bytes()
+        lines = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
+    except (OSError, ValueError) as error:
+        raise StoreError(f"{path}: cannot read it as JSON lines ({error})") from None
+    episodes, begun = [], 0
+    for number, line in enumerate(lines, start=1):
+        if not isinstance(line, dict) or not isinstance(line.get("step"), int):
+            raise StoreError(f"{path}:{number}: not a {{\"step\": N, \"episode/score\": X}} record")
+        for key, mode in (("episode/score", "train"), ("eval_episode/score", "eval")):
+            if key not in line:
+                continue
+            score = line[key]
+            if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+                raise StoreError(f"{path}:{number}: {key} is not a finite number")
+            begun += mode == "train"  # an evaluation episode is stamped where training stood
+            frames = line["step"] - begun * frames_per_step
+            episodes.append({"type": "episode", "mode": mode, "env_step": frames // frames_per_step,
+                             "frames": frames, "score": float(score), **({"eval_index": 0} if mode == "eval" else {})})
+    if not any(e["mode"] == "train" for e in episodes):
+        raise StoreError(f"{path}: no training episode (episode/score) in it")
+    sha256 = hashlib.sha256(data).hexdigest()
+    protocol = _protocol({"name": "final_train_window", "window_frames": window_frames}, budget, frames_per_step)
+    provenance = {"source_file": f"{logdir.name}/{ORIGINAL_SCORES}", "sha256": sha256, "format": FORMATS[2],
+                  "step_convention": "step = (agent steps + episodes begun) x frames_per_step; "
+                                     "frames = step - frames_per_step x training episodes so far (one env)"}
+    final = rundir.final_score(episodes, protocol["score"], budget)
+    record = _record(suite, method, task, seed, protocol, provenance, final)
+    record["progress"].update(env_steps=max(e["env_step"] for e in episodes),
+                              frames=max(e["frames"] for e in episodes))
+    _guard(results, suite, method, sha256, run=rundir.run_path(results, suite, method, task, seed))
+    _write(rundir.run_path(results, suite, method, task, seed), record, episodes)
+    return 1
 
 
 def _curves(items: list[dict[str, Any]], method: str, suite: str, protocol: dict[str, Any],

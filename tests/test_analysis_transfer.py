@@ -110,3 +110,65 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
                  "--results", str(tmp_path / "s")]) == 2
     assert "--budget-frames" in capsys.readouterr().err
     assert main(["export", "--results", str(tmp_path / "s"), "--out", str(tmp_path / "o.json.gz")]) == 2
+
+
+def _original_logdir(tmp_path: Path, lines: list[str]) -> Path:
+    logdir = tmp_path / "orig_run"
+    logdir.mkdir(parents=True)
+    (logdir / "scores.jsonl").write_text("".join(line + "\n" for line in lines))
+    return logdir
+
+
+def test_original_logdir_import_undoes_the_reset_step_count(tmp_path, capsys):
+    """The original's scores.jsonl counts one reset step per episode: with action repeat 8 and 125-step
+    (1000-frame) episodes, episode k is logged at step 1008 k, which is 1000 k frames."""
+    scores = [162.3, 139.7, 137.8, 150.0]
+    lines = [json.dumps({"step": 1008 * k, "episode/score": s}) for k, s in enumerate(scores, start=1)]
+    lines.insert(2, json.dumps({"step": 2016, "eval_episode/score": 99.0}))
+    logdir = _original_logdir(tmp_path, lines)
+    store = tmp_path / "store"
+    args = ["import", str(logdir), "--method", "hieros_original", "--suite", "cpu_learning", "--results", str(store),
+            "--task", "dmc_cartpole_balance", "--seed", "2", "--budget-frames", "4000", "--frames-per-step", "8",
+            "--window-frames", "2000"]
+    assert main(args) == 0
+    run = rundir.run_path(store, "cpu_learning", "hieros_original", "dmc_cartpole_balance", 2)
+    metrics = rundir.read_metrics(run)
+    train = rundir.episodes(metrics, "train")
+    assert [(e["frames"], e["env_step"], e["score"]) for e in train] == [
+        (1000, 125, 162.3), (2000, 250, 139.7), (3000, 375, 137.8), (4000, 500, 150.0)]
+    assert [e["frames"] for e in rundir.episodes(metrics, "eval")] == [2000]
+    record = rundir.read_run(run)
+    # episodes ending in (2000, 4000]: the last two
+    assert record["score"]["final"] == pytest.approx((137.8 + 150.0) / 2)
+    assert record["provenance"]["format"] == "hieros-original-logdir"
+    assert main(args) == 0  # the same directory again: rewritten in place
+    other = _original_logdir(tmp_path / "b", lines[:2])
+    assert main([*args[:1], str(other), *args[2:]]) == 2  # another log dir onto the same run is refused
+    assert "already holds" in capsys.readouterr().err
+    assert main([*args[:1], str(other), *args[2:-8], "--seed", "3", *args[-6:]]) == 0  # as another run it is fine
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    (["{not json"], "cannot read"),
+    ([json.dumps({"step": "x", "episode/score": 1.0})], "not a"),
+    ([json.dumps({"step": 8, "episode/score": "high"})], "not a finite number"),
+    ([json.dumps({"step": 8, "eval_episode/score": 1.0})], "no training episode"),
+])
+def test_original_logdir_import_refuses_bad_files_in_one_line(tmp_path, capsys, lines, message):
+    logdir = _original_logdir(tmp_path, lines)
+    store = tmp_path / "store"
+    assert main(["import", str(logdir), "--method", "m", "--suite", "cpu_learning", "--results", str(store),
+                 "--task", "dmc_cartpole_balance", "--budget-frames", "4000"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.strip().count("\n") == 0 and "Traceback" not in err
+    assert not store.exists()
+
+
+def test_original_logdir_import_needs_a_known_task(tmp_path, capsys):
+    logdir = _original_logdir(tmp_path, [json.dumps({"step": 1008, "episode/score": 1.0})])
+    base = ["import", str(logdir), "--method", "m", "--suite", "s", "--results", str(tmp_path / "r"),
+            "--budget-frames", "4000"]
+    assert main(base) == 2
+    assert "give its --task" in capsys.readouterr().err
+    assert main([*base, "--task", "dmc_cartpole_balanse"]) == 2
+    assert "closest: dmc_cartpole_balance" in capsys.readouterr().err
