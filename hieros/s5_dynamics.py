@@ -32,10 +32,11 @@ class S5Dynamics(CategoricalLatents):
                            legacy_init_scale=s5.legacy_init_scale)
         self.seq_out = nn.Linear(s5.model_dim, self.deter_dim)
         self.state_out = nn.Linear(s5.num_blocks * 2 * s5.state_dim, self.deter_dim)
-        self.img_out = MLP(self.deter_dim, None, 1, config.units, act=config.act)
-        self.img_stat = nn.Linear(config.units, latent)
-        self.obs_out = MLP(embed_dim, None, 1, config.units, act=config.act)
-        self.obs_stat = nn.Linear(config.units, latent)
+        # the prior and posterior layers are dyn_hidden wide, as the original's Seq2SeqDynamics (`hidden`)
+        self.img_out = MLP(self.deter_dim, None, 1, config.dyn_hidden, act=config.act)
+        self.img_stat = nn.Linear(config.dyn_hidden, latent)
+        self.obs_out = MLP(embed_dim, None, 1, config.dyn_hidden, act=config.act)
+        self.obs_stat = nn.Linear(config.dyn_hidden, latent)
         self.initial_param = nn.Parameter(torch.zeros(1, self.deter_dim))
         self.apply(init_weights)  # as the original: every Linear and LayerNorm, those in the S5 blocks too
 

@@ -78,3 +78,14 @@ def test_agent_rejects_what_is_not_built_yet():
                             IMAGE_SPACE, space)
     with pytest.raises(ConfigError, match="actor_dist"):
         make_learning_agent(build_config(["dmc_vision", "debug"], {"max_hierarchy": "1"}), IMAGE_SPACE, space)
+
+
+def test_s5wm_prior_and_posterior_layers_are_dyn_hidden_wide():
+    """The original's Seq2SeqDynamics sizes its prior/posterior layers by dyn_hidden (its `hidden`), not units."""
+    from hieros.s5_dynamics import S5Dynamics
+
+    config = build_config(["atari100k", "debug"], {"dyn_hidden": "48"})
+    dynamics = S5Dynamics(config, embed_dim=8, action_dim=2)
+    assert config.units == 32
+    assert dynamics.img_out.out_dim == dynamics.obs_out.out_dim == 48
+    assert dynamics.img_stat.in_features == dynamics.obs_stat.in_features == 48

@@ -1,0 +1,68 @@
+"""`python -m parity --original PATH`: our modules against the original HIEROS code, same weights, same inputs.
+
+Runs every check on CPU in fp32 with deterministic algorithms, prints the table and, with --write, puts it into
+docs/parity.md between its table markers. Exit status: 0 every row within tolerance, 1 some row is not, 2 no
+usable checkout of the original (the message says how to get one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from parity import s5, world_model
+from parity.compare import Row, markdown
+from parity.original import ENV_VAR, CheckoutError, load
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "parity.md"
+BEGIN, END = "<!-- parity table: begin -->", "<!-- parity table: end -->"
+# (label, S5 model_dim, state_dim, init_blocks): the paper preset and the debug preset
+S5_SIZES = [("paper", 256, 128, 4), ("debug", 32, 16, 2)]
+S5WM_PRESETS = [(["atari100k"], {}, "atari100k"), (["atari100k", "debug"], {}, "atari100k debug"),
+                (["atari100k", "debug"], {"dyn_hidden": "48"}, "debug, dyn_hidden 48 != units 32")]
+
+
+def run_checks(original_path: str | None) -> list[Row]:
+    original = load(original_path)
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    rows: list[Row] = []
+    for label, model_dim, state_dim, init_blocks in S5_SIZES:
+        rows += s5.check(original, model_dim, state_dim, init_blocks, label)
+    rows += s5.init_scale(original, 256, 128, 4)
+    for presets, overrides, label in S5WM_PRESETS:
+        rows += world_model.check(original, presets, overrides, label)
+    return rows
+
+
+def write_doc(table: str) -> None:
+    text = DOC.read_text()
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    DOC.write_text(text[:start] + "\n" + table + text[end:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m parity", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--original", metavar="PATH", help=f"checkout of Snagnar/Hieros (default: ${ENV_VAR})")
+    parser.add_argument("--write", action="store_true", help="write the table into docs/parity.md")
+    args = parser.parse_args(argv)
+    try:
+        rows = run_checks(args.original)
+    except CheckoutError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    table = markdown(rows)
+    print(table, end="")
+    failed = [r for r in rows if not r.passed]
+    print(f"{len(rows) - len(failed)} of {len(rows)} rows within tolerance")
+    if args.write:
+        write_doc(table)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

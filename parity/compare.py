@@ -1,0 +1,85 @@
+"""Rows of the parity table: one compared quantity, its largest absolute and relative difference, and a verdict.
+
+The relative difference is normwise: max |ours - original| / max |original| over the whole tensor, so entries
+near zero do not blow it up. Complex tensors compare as (real, imag) pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import torch
+
+TOLERANCE = 1e-5
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of docs/parity.md."""
+
+    group: str
+    quantity: str
+    max_abs: float
+    max_rel: float
+    tolerance: float = TOLERANCE
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.max_rel <= self.tolerance
+
+    @property
+    def verdict(self) -> str:
+        return "equal" if self.passed else "DIFFERENT"
+
+
+def _real(x: torch.Tensor) -> torch.Tensor:
+    x = x.detach()
+    return torch.view_as_real(x) if x.is_complex() else x
+
+
+def difference(ours: torch.Tensor, original: torch.Tensor) -> tuple[float, float]:
+    """(max abs, normwise max rel) difference; shapes must agree (a mismatch is a failed row, not a crash)."""
+    a, b = _real(ours).double(), _real(original).double()
+    if a.shape != b.shape:
+        return float("inf"), float("inf")
+    if a.numel() == 0:
+        return 0.0, 0.0
+    diff = (a - b).abs().max().item()
+    scale = b.abs().max().item()
+    return diff, diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
+
+
+def row(group: str, quantity: str, ours: torch.Tensor, original: torch.Tensor, tolerance: float = TOLERANCE,
+        note: str = "") -> Row:
+    return Row(group, quantity, *difference(ours, original), tolerance, note)
+
+
+def rows_for(group: str, prefix: str, ours: Mapping[str, torch.Tensor], original: Mapping[str, torch.Tensor],
+             tolerance: float = TOLERANCE) -> list[Row]:
+    """One row per key of `ours` (e.g. the gradient of every parameter), all under `prefix`; missing keys fail."""
+    out = []
+    for key, value in ours.items():
+        other = original.get(key)
+        if other is None:
+            out.append(Row(group, f"{prefix} {key}", float("inf"), float("inf"), tolerance, "missing on one side"))
+        else:
+            out.append(row(group, f"{prefix} {key}", value, other, tolerance))
+    return out
+
+
+def worst(group: str, quantity: str, rows: Iterable[Row], tolerance: float = TOLERANCE) -> Row:
+    """Many rows folded into one: the largest differences among them (e.g. over every parameter)."""
+    rows = list(rows)
+    return Row(group, quantity, max((r.max_abs for r in rows), default=0.0),
+               max((r.max_rel for r in rows), default=0.0), tolerance, f"worst of {len(rows)}")
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = ["| group | quantity | max abs diff | max rel diff | tolerance | verdict |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        note = f" ({r.note})" if r.note else ""
+        lines.append(f"| {r.group} | {r.quantity}{note} | {r.max_abs:.2e} | {r.max_rel:.2e} | {r.tolerance:.0e} | "
+                     f"{r.verdict} |")
+    return "\n".join(lines) + "\n"

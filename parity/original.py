@@ -1,0 +1,119 @@
+"""The original HIEROS code (Snagnar/Hieros), imported from a checkout the user gives, never from this repository.
+
+A checkout is a plain tree of that repository (`git archive <commit>` of a clone or of the search tool's mirror):
+`hieros/` (tools, networks, models, hieros), `resettable_s5/` and `embodied/`. Its modules import each other by
+bare name (`import tools`), so both the root and `hieros/` go on sys.path. Its config is built the way its
+train.py builds it: `configs.yaml` blocks merged in order, then flags over the top-level keys.
+
+The only change made to the original at run time is `categorical_sampler`: while it is active, the categorical
+sampler the original's one-hot distributions inherit from torch draws by the inverse CDF of one uniform per row,
+the way ours does, so that both sides turn the same uniform draws into the same samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import importlib
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ENV_VAR = "HIEROS_ORIGINAL"
+HOW_TO_GET = (
+    "give a checkout of Snagnar/Hieros with --original PATH or $HIEROS_ORIGINAL: git clone "
+    "https://github.com/Snagnar/Hieros && git -C Hieros archive 72567d3 -- . ':!documentation' | tar -x -C DIR "
+    "(the paper-era modules; HEAD ab4c593 for whole training calls); docs/parity.md has the environment"
+)
+REQUIRED = ("hieros/tools.py", "hieros/networks.py", "hieros/models.py", "hieros/configs.yaml",
+            "resettable_s5/s5_model.py")
+
+
+class CheckoutError(Exception):
+    """The original code is not where we were told, or does not import; the message says what to do."""
+
+
+def checkout_path(given: str | None) -> Path:
+    """The checkout named by the flag or the environment variable, checked for the files we import."""
+    text = given or os.environ.get(ENV_VAR)
+    if not text:
+        raise CheckoutError(f"no checkout of the original code: {HOW_TO_GET}")
+    root = Path(text).expanduser().resolve()
+    missing = [name for name in REQUIRED if not (root / name).is_file()]
+    if missing:
+        raise CheckoutError(f"{root} is not a checkout of Snagnar/Hieros (missing {', '.join(missing)}): {HOW_TO_GET}")
+    return root
+
+
+class Original:
+    """The original's modules, imported from `root` once per process."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        for path in (str(root), str(root / "hieros")):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        try:
+            self.tools = importlib.import_module("tools")
+            self.networks = importlib.import_module("networks")
+            self.models = importlib.import_module("models")
+            self.s5_model = importlib.import_module("resettable_s5.s5_model")
+        except ImportError as error:
+            raise CheckoutError(f"the original code at {root} does not import ({error}); install its dependencies "
+                                "as docs/parity.md says (nox -s parity does)") from None
+        loaded = Path(self.tools.__file__).resolve()
+        if not loaded.is_relative_to(root):
+            raise CheckoutError(f"`import tools` found {loaded}, not the checkout's; run in a fresh process")
+
+    def config(self, blocks: list[str], flags: Mapping[str, Any]) -> argparse.Namespace:
+        """The original's config: `defaults` and the named blocks of its configs.yaml merged in order
+        (dicts merge, anything else replaces), then `flags` over it (a dict value merges into a dict key)."""
+        from ruamel.yaml import YAML
+
+        text = (self.root / "hieros" / "configs.yaml").read_text()
+        configs = YAML(typ="safe", pure=True).load(text)
+        merged: dict[str, Any] = {}
+        for name in ["defaults", *blocks]:
+            _merge(merged, configs[name])
+        _merge(merged, copy.deepcopy(dict(flags)))
+        return argparse.Namespace(**merged)
+
+
+def _merge(target: dict[str, Any], update: Mapping[str, Any]) -> None:
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+@contextlib.contextmanager
+def categorical_sampler() -> Iterator[None]:
+    """torch's OneHotCategorical.sample by the inverse CDF of one uniform per row (ours: OneHotDist.sample)."""
+    cls = torch.distributions.OneHotCategorical
+    original = cls.sample
+
+    def sample(self: Any, sample_shape: tuple[int, ...] = ()) -> torch.Tensor:
+        if tuple(sample_shape) != ():
+            raise NotImplementedError("the parity sampler draws one sample per distribution")
+        probs = self.probs.detach()
+        cdf = probs.cumsum(-1)
+        u = torch.rand_like(cdf[..., :1]) * cdf[..., -1:]
+        index = (cdf <= u).sum(-1).clamp(max=cdf.shape[-1] - 1)
+        return torch.nn.functional.one_hot(index, cdf.shape[-1]).to(probs.dtype)
+
+    cls.sample = sample
+    try:
+        yield
+    finally:
+        cls.sample = original
+
+
+def load(given: str | None) -> Original:
+    return Original(checkout_path(given))
+
