@@ -11,9 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from parity import s5, world_model
+from parity import s5, training, world_model
 from parity.compare import Row, markdown
 from parity.original import ENV_VAR, CheckoutError, load
 
@@ -23,6 +24,9 @@ BEGIN, END = "<!-- parity table: begin -->", "<!-- parity table: end -->"
 S5_SIZES = [("paper", 256, 128, 4), ("debug", 32, 16, 2)]
 S5WM_PRESETS = [(["atari100k"], {}, "atari100k"), (["atari100k", "debug"], {}, "atari100k debug"),
                 (["atari100k", "debug"], {"dyn_hidden": "48"}, "debug, dyn_hidden 48 != units 32")]
+IMAGE, VECTOR = {"image": ((64, 64, 3), np.uint8)}, {"vector": ((5,), np.float32)}
+WM_PRESETS = [(["atari100k"], IMAGE, "atari100k"), (["atari100k", "debug"], IMAGE, "atari100k debug"),
+              (["dmc_proprio"], VECTOR, "dmc_proprio"), (["dmc_proprio", "debug"], VECTOR, "dmc_proprio debug")]
 
 
 def run_checks(original_path: str | None) -> list[Row]:
@@ -35,6 +39,8 @@ def run_checks(original_path: str | None) -> list[Row]:
     rows += s5.init_scale(original, 256, 128, 4)
     for presets, overrides, label in S5WM_PRESETS:
         rows += world_model.check(original, presets, overrides, label)
+    for presets, space, label in WM_PRESETS:
+        rows += training.check(original, presets, space, label)
     return rows
 
 

@@ -1,0 +1,150 @@
+"""World-model update parity: our `WorldModel.train_step` against the original's `WorldModel._train`.
+
+Same weights, same batch, same uniform draws for the categorical samples and, since both sides draw from
+torch's generator in the same order (posterior sample, S5 dropout masks block by block, prior sample), the same
+dropout masks: the update runs in train mode with the preset's S5 dropout, as in training. Compared: every loss
+term, the gradient of the total (after clipping), the posterior handed to imagination, and every parameter after
+the optimiser step.
+
+Name map, ours -> original (besides `dynamics.*`, parity.world_model):
+  encoder.cnn.layers.i / encoder.mlp.hidden.i -> encoder._cnn.layers.i(.norm) / encoder._mlp.layers.i
+  decoder.cnn.linear, .layers.i, .final       -> heads.decoder._cnn._linear_layer, .layers.i(.norm), .layers.<last>
+  decoder.mlp.hidden.i, decoder.heads.<key>   -> heads.decoder._mlp.layers.i, heads.decoder._mlp.mean_layer.<key>
+  reward|cont .hidden.i, .out                 -> heads.reward|cont .layers.i, .mean_layer
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import torch
+
+from hieros.config import build_config
+from hieros.world_model import WorldModel, preprocess
+from parity.compare import Row, row, rows_for, worst
+from parity.configs import original_config
+from parity.original import Original, categorical_sampler
+from parity.s5 import copy_into
+from parity.world_model import s5wm_map
+
+GROUP = "world model update"
+RULES = [("encoder.cnn.layers.", "encoder._cnn.layers."), ("encoder.mlp.hidden.", "encoder._mlp.layers."),
+         ("decoder.cnn.linear.", "heads.decoder._cnn._linear_layer."),
+         ("decoder.cnn.layers.", "heads.decoder._cnn.layers."), ("decoder.mlp.hidden.", "heads.decoder._mlp.layers."),
+         ("decoder.heads.", "heads.decoder._mlp.mean_layer."), ("reward.hidden.", "heads.reward.layers."),
+         ("reward.out.", "heads.reward.mean_layer."), ("cont.hidden.", "heads.cont.layers."),
+         ("cont.out.", "heads.cont.mean_layer.")]
+NOISE_FLOOR = 1e-4
+FLAGS = {"reward": ((), np.float32), "is_first": ((), bool), "is_last": ((), bool), "is_terminal": ((), bool)}
+
+
+def wm_map(ours: WorldModel, theirs: torch.nn.Module, grad: bool = False) -> dict[str, torch.Tensor]:
+    """{original name: our tensor or gradient} for the whole world model."""
+    names = dict(theirs.named_parameters())
+    last = max((int(m.group(1)) for n in names if (m := re.match(r"heads\.decoder\._cnn\.layers\.(\d+)\.", n))),
+               default=None)
+    rules = [*RULES, ("decoder.cnn.final.", f"heads.decoder._cnn.layers.{last}.")]
+    out = s5wm_map(ours.dynamics, "dynamics.", grad)
+    for name, param in ours.named_parameters():
+        if name.startswith("dynamics."):
+            continue
+        rule = next((r for r in rules if name.startswith(r[0])), None)
+        if rule is None:
+            raise KeyError(f"the world-model name map has no rule for {name}")
+        target = rule[1] + name[len(rule[0]):]
+        if target not in names:  # the original wraps its channel LayerNorms: layers.i.norm.weight
+            head, _, leaf = target.rpartition(".")
+            target = f"{head}.norm.{leaf}"
+        out[target] = param.grad if grad else param
+    return out
+
+
+def _batch(space: dict[str, tuple], batch: int, length: int, actions: int, deter: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(4)
+    data: dict[str, np.ndarray] = {}
+    for key, (shape, dtype) in space.items():
+        data[key] = (rng.integers(0, 255, (batch, length, *shape), dtype=np.uint8) if dtype == np.uint8
+                     else rng.normal(size=(batch, length, *shape)).astype(np.float32))
+    is_first = rng.random((batch, length)) < 0.1
+    is_first[:, 0] = True
+    is_terminal = np.roll(is_first, -1, axis=1) & (rng.random((batch, length)) < 0.5)
+    data.update(reward=rng.normal(size=(batch, length)).astype(np.float32), is_first=is_first,
+                is_last=np.roll(is_first, -1, axis=1), is_terminal=is_terminal,
+                action=np.eye(actions, dtype=np.float32)[rng.integers(0, actions, (batch, length))],
+                subgoal=np.zeros((batch, length, deter), np.float32))
+    return data
+
+
+def _capture_grads(optimizer: torch.optim.Optimizer, module: torch.nn.Module, into: dict[str, torch.Tensor]) -> None:
+    """Record every parameter's (clipped) gradient when the optimiser steps."""
+    step = optimizer.step
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        into.update({n: p.grad.detach().clone() for n, p in module.named_parameters() if p.grad is not None})
+        return step(*args, **kwargs)
+
+    optimizer.step = recording
+
+
+def check(original: Original, presets: list[str], space: dict[str, tuple], label: str,
+          overrides: dict[str, str] | None = None, actions: int = 4) -> list[Row]:
+    config = build_config(presets, {"warmup_steps": "0", **(overrides or {})})
+    torch.manual_seed(0)
+    ours = WorldModel(config, {**space, **FLAGS}, actions)
+    ospace = {key: SimpleNamespace(shape=shape) for key, (shape, _) in space.items()}
+    theirs = original.models.WorldModel(ospace, None, 0, original_config(original, config, actions))
+    copy_into(theirs, wm_map(ours, theirs))
+    data = _batch(space, 2, 12, actions, config.dyn_deter)
+    grads_o: dict[str, torch.Tensor] = {}  # ours keeps its clipped gradients after the step; the original zeroes them
+    _capture_grads(theirs._model_opt._opt, theirs, grads_o)
+    with categorical_sampler():
+        torch.manual_seed(21)
+        post, metrics = ours.train_step(preprocess({k: v for k, v in data.items() if k != "subgoal"},
+                                                   torch.device("cpu")))
+        torch.manual_seed(21)
+        post_o, _, metrics_o = theirs._train({k: torch.as_tensor(v) for k, v in data.items()})
+    rows = []
+    for key in [k for k in space] + ["reward", "cont"]:
+        rows.append(row(GROUP, f"{label}: {key} loss", torch.tensor(metrics[f"{key}_loss"]),
+                        torch.as_tensor(metrics_o[f"{key}_loss"])))
+    for key in ("dyn_loss", "rep_loss", "prior_ent", "post_ent", "model_loss", "model_grad_norm"):
+        rows.append(row(GROUP, f"{label}: {key}", torch.tensor(metrics[key]), torch.as_tensor(metrics_o[key])))
+    rows.append(worst(GROUP, f"{label}: gradient of the total loss, every parameter",
+                      rows_for(GROUP, "grad", wm_map(ours, theirs, grad=True), grads_o)))
+    rows.append(row(GROUP, f"{label}: posterior for imagination, deter", post["deter"], post_o["deter"]))
+    rows.append(row(GROUP, f"{label}: posterior for imagination, stoch", post["stoch"], post_o["stoch"]))
+    rows.append(after_step(GROUP, label, wm_map(ours, theirs), dict(theirs.named_parameters()), grads_o))
+    return rows
+
+
+def _real(x: torch.Tensor) -> torch.Tensor:
+    x = x.detach()
+    return torch.view_as_real(x) if x.is_complex() else x
+
+
+def after_step(group: str, label: str, ours: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor],
+               grads: dict[str, torch.Tensor], noise_floor: float = NOISE_FLOOR) -> Row:
+    """Every parameter after an Adam(W) step, per tensor (normwise), over the entries whose gradient stands
+    clear of float32 noise.
+
+    Adam's first step moves an entry by lr * g / (|g| + eps), about lr * sign(g) whatever the gradient's size,
+    so an entry whose gradient is within float32 noise of zero (the gradients agree to ~1e-6 of their tensor's
+    largest, the rows above) moves by +-lr on either side. Entries with |g| <= noise_floor * max |g| of their
+    tensor (100 times that noise) are left out and counted; the row is the worst tensor."""
+    rows, skipped, total = [], 0, 0
+    for name, value in ours.items():
+        a, b = _real(value), _real(theirs[name])
+        grad = _real(grads[name]).abs() if name in grads else torch.ones_like(b)
+        keep = grad > noise_floor * grad.max()
+        skipped, total = skipped + int((~keep).sum()), total + keep.numel()
+        max_abs = (a - b)[keep].abs().max().item() if keep.any() else 0.0
+        scale = b.abs().max().item()
+        rows.append(Row(group, name, max_abs, max_abs / scale if scale else 0.0))
+    folded = worst(group, "", rows)
+    note = (f"worst of {len(rows)} tensors; {skipped} of {total} entries with |g| <= {noise_floor:g} max|g| of "
+            "their tensor left out")
+    return Row(group, f"{label}: every parameter after the optimiser step", folded.max_abs, folded.max_rel,
+               note=note)
