@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hieros.distributions import TwoHotSymlog
+from hieros.distributions import BoundedNormal, TwoHotSymlog
 from hieros.latents import State
 from hieros.networks import MLP, ActionHead
 from hieros.optim import Optimizer
@@ -33,7 +33,8 @@ class ReturnNorm(nn.Module):
         self.register_buffer("quantiles", torch.zeros(2))
 
     def update(self, returns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        q = torch.quantile(returns.detach().flatten().float(), torch.tensor([0.05, 0.95], device=returns.device))
+        flat = returns.detach().flatten().to(self.quantiles.dtype)
+        q = torch.quantile(flat, torch.tensor([0.05, 0.95], dtype=flat.dtype, device=flat.device))
         self.quantiles.mul_(1 - self.alpha).add_(self.alpha * q)
         offset, high = self.quantiles
         return offset, torch.clamp(high - offset, min=1.0)
@@ -156,19 +157,30 @@ class ActorCritic(nn.Module):
             targets[name] = target.detach()
             metrics[f"imag_{name}_reward_mean"] = reward[name].mean().item()
             metrics[f"{name}_return_mean"] = target.mean().item()
-        dist = self.actor(feats[:-1].detach())
+        dist = self.actor(feats.detach())
         if reinforce:
             advantage = advantage / sum(self.heads.values())
-            objective = dist.log_prob(actions[:-1].detach()) * advantage.detach()
+            objective = dist.log_prob(self._logprob_actions(dist, actions))[:-1] * advantage.detach()
         else:
             objective = advantage
         entropy = dist.entropy()
-        objective = objective + config.actor_entropy * entropy
+        objective = objective + config.actor_entropy * entropy[:-1]
         metrics.update(self.actor_opt.step(-(weight * objective).mean()))
-        metrics["actor_entropy"] = entropy.mean().item()
+        metrics["actor_entropy"] = entropy.mean().item()  # over all H imagined states, as the original logs it
         for name, target in targets.items():
             metrics.update(self._train_critic(name, feats[:-1].detach(), target, weight))
         return metrics, {k: v.detach() for k, v in states.items()}
+
+    def _logprob_actions(self, dist: Any, actions: torch.Tensor) -> torch.Tensor:
+        """The actions whose log-prob REINFORCE takes. Plain REINFORCE: the sampled actions, detached. The
+        original (D17, `reinforce_original_logprob`): the action its world model saw, a / max(|a|, 1) (its img_step
+        rescales in place), still carrying the reparameterised sample's gradient (its ContDist.sample is
+        rsample). For a Normal actor that makes the mean's gradient vanish unless the action was clipped; one-hot
+        log-probs read only the argmax, so both give the same for discrete actions."""
+        if not self.config.reinforce_original_logprob or not isinstance(dist, BoundedNormal):
+            return actions.detach()
+        noise = ((actions - dist.mean) / dist.std).detach()
+        return (dist.mean + dist.std * noise) * (1 / actions.abs().clamp(min=1)).detach()
 
     def _train_critic(self, name: str, feat: torch.Tensor, target: torch.Tensor,
                       weight: torch.Tensor) -> dict[str, float]:

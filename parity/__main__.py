@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from parity import s5, training, world_model
+from parity import actor_critic, s5, training, world_model
 from parity.compare import Row, markdown
 from parity.original import ENV_VAR, CheckoutError, load
 
@@ -27,6 +27,9 @@ S5WM_PRESETS = [(["atari100k"], {}, "atari100k"), (["atari100k", "debug"], {}, "
 IMAGE, VECTOR = {"image": ((64, 64, 3), np.uint8)}, {"vector": ((5,), np.float32)}
 WM_PRESETS = [(["atari100k"], IMAGE, "atari100k"), (["atari100k", "debug"], IMAGE, "atari100k debug"),
               (["dmc_proprio"], VECTOR, "dmc_proprio"), (["dmc_proprio", "debug"], VECTOR, "dmc_proprio debug")]
+AC_PRESETS = [(["atari100k"], IMAGE, "atari100k"), (["atari100k", "debug"], IMAGE, "atari100k debug"),
+              (["dmc_proprio"], VECTOR, "dmc_proprio, reinforce"),
+              (["dmc_proprio", "debug"], VECTOR, "dmc_proprio debug, reinforce")]
 
 
 def run_checks(original_path: str | None) -> list[Row]:
@@ -41,6 +44,10 @@ def run_checks(original_path: str | None) -> list[Row]:
         rows += world_model.check(original, presets, overrides, label)
     for presets, space, label in WM_PRESETS:
         rows += training.check(original, presets, space, label)
+    rows += actor_critic.returns(original)
+    for presets, space, label in AC_PRESETS:
+        rows += actor_critic.check(original, presets, space, label, {"imag_gradient": "reinforce"})
+    rows.append(actor_critic.dynamics_gradient_fails_in_the_original(original))
     return rows
 
 

@@ -5,9 +5,10 @@ A checkout is a plain tree of that repository (`git archive <commit>` of a clone
 bare name (`import tools`), so both the root and `hieros/` go on sys.path. Its config is built the way its
 train.py builds it: `configs.yaml` blocks merged in order, then flags over the top-level keys.
 
-The only change made to the original at run time is `categorical_sampler`: while it is active, the categorical
-sampler the original's one-hot distributions inherit from torch draws by the inverse CDF of one uniform per row,
-the way ours does, so that both sides turn the same uniform draws into the same samples.
+Two changes are made to the original at run time, each only while a check runs: `categorical_sampler` makes the
+categorical sampler its one-hot distributions inherit from torch draw by the inverse CDF of one uniform per row,
+the way ours does, so that both sides turn the same uniform draws into the same samples; `precision(fp64=True)`
+lets its `as_complex` (which fixes complex64) keep complex128 in the double-precision runs.
 """
 
 from __future__ import annotations
@@ -117,3 +118,34 @@ def categorical_sampler() -> Iterator[None]:
 def load(given: str | None) -> Original:
     return Original(checkout_path(given))
 
+
+
+@contextlib.contextmanager
+def precision(original: Original, fp64: bool) -> Iterator[None]:
+    """fp32 as is; fp64: double the default dtype, and let the original's `as_complex`, which fixes complex64 for
+    the S5 input matrix, keep complex128."""
+    previous, as_complex = torch.get_default_dtype(), original.s5_model.as_complex
+    if fp64:
+        torch.set_default_dtype(torch.float64)
+        original.s5_model.as_complex = lambda t, dtype=torch.complex128: as_complex(t, dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+        original.s5_model.as_complex = as_complex
+
+
+@torch.no_grad()
+def to_double(module: torch.nn.Module) -> torch.nn.Module:
+    """Every parameter and buffer in double precision, complex ones as complex128 (`Module.double()` would leave
+    the original's complex S5 parameters in complex64); the module's optimisers keep their parameters."""
+    for tensor in [*module.parameters(), *module.buffers()]:
+        tensor.data = tensor.data.to(torch.complex128 if tensor.is_complex() else torch.float64)
+    return module
+
+
+def double_inputs(preprocess: Any) -> Any:
+    """Wrap a preprocess function that returns float32 tensors to return float64 ones."""
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return {k: v.double() if v.is_floating_point() else v for k, v in preprocess(*args, **kwargs).items()}
+    return wrapped

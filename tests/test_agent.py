@@ -89,3 +89,26 @@ def test_s5wm_prior_and_posterior_layers_are_dyn_hidden_wide():
     assert config.units == 32
     assert dynamics.img_out.out_dim == dynamics.obs_out.out_dim == 48
     assert dynamics.img_stat.in_features == dynamics.obs_stat.in_features == 48
+
+
+@pytest.mark.parametrize("original", [True, False])
+def test_reinforce_logprob_of_continuous_actions(original):
+    """D17: the original's REINFORCE takes the log-prob of a / max(|a|, 1) (its img_step rescales the sampled
+    action in place) with the reparameterised sample's gradient (its ContDist.sample is rsample), so the mean
+    gets no gradient from an unclipped action; plain REINFORCE takes the sampled action, detached."""
+    from hieros.actor_critic import ActorCritic
+    from hieros.distributions import BoundedNormal
+
+    config = build_config(["dmc_proprio", "debug"], {"reinforce_original_logprob": str(original).lower()})
+    ac = ActorCritic(config, feat_dim=8, action_dim=1, dist="normal", heads={"extrinsic": 1.0})
+    mean_raw = torch.zeros(2, 1, requires_grad=True)
+    dist = BoundedNormal(mean_raw, torch.full((2, 1), 3.0), 0.1, 1.0)
+    actions = torch.tensor([[0.5], [2.0]])  # the second one is outside [-1, 1]
+    taken = ac._logprob_actions(dist, actions)
+    dist.log_prob(taken).sum().backward()
+    if original:
+        assert torch.allclose(taken, torch.tensor([[0.5], [1.0]]))
+        assert mean_raw.grad[0].item() == pytest.approx(0.0, abs=1e-7) and mean_raw.grad[1].item() != 0
+    else:
+        assert torch.equal(taken, actions) and not taken.requires_grad
+        assert (mean_raw.grad != 0).all()
