@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from parity import actor_critic, s5, training, world_model
+from parity import actor_critic, s5, subgoal, training, world_model
 from parity.compare import Row, markdown
 from parity.original import ENV_VAR, CheckoutError, load
 
@@ -48,6 +48,8 @@ def run_checks(original_path: str | None) -> list[Row]:
     for presets, space, label in AC_PRESETS:
         rows += actor_critic.check(original, presets, space, label, {"imag_gradient": "reinforce"})
     rows.append(actor_critic.dynamics_gradient_fails_in_the_original(original))
+    for presets, label in [(["atari100k"], "atari100k"), (["atari100k", "debug"], "atari100k debug")]:
+        rows += subgoal.check(original, presets, label)
     return rows
 
 
