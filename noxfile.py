@@ -39,10 +39,11 @@ def rliable_crosscheck(session: nox.Session) -> None:
                 *session.posargs)
 
 
-# What the original HIEROS code imports, at the versions under which it runs on a CPU with torch 2.13.0
+# What the original HIEROS code imports (tensorboard comes with this project), at the versions under which it runs
+# on a CPU with torch 2.13.0
 # (shared reference original-on-cpu.md; setuptools 80.9 still ships the pkg_resources that wandb 0.15 needs).
 ORIGINAL_DEPS = ["numpy==1.26.4", "jax==0.4.30", "jaxlib==0.4.30", "ruamel.yaml==0.17.33", "einops==0.6.1",
-                 "wandb==0.15.11", "setuptools==80.9.0", "tensorboard==2.14.1", "tqdm==4.66.1", "psutil", "pillow",
+                 "wandb==0.15.11", "setuptools==80.9.0", "tqdm==4.66.1", "psutil", "pillow",
                  "lovely-tensors==0.1.15", "lovely-numpy==0.2.9", "cloudpickle", "pyzmq"]
 
 

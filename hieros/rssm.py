@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from hieros.latents import CategoricalLatents, State, blend
-from hieros.networks import MLP, init_uniform, init_weights
+from hieros.networks import MLP, init_weights
 
 
 class LayerNormGRUCell(nn.Module):
@@ -42,9 +42,7 @@ class RSSM(CategoricalLatents):
         self.obs_out = MLP(self.deter_dim + embed_dim, None, 1, config.dyn_hidden, act=config.act)
         self.obs_stat = nn.Linear(config.dyn_hidden, latent)
         self.initial_param = nn.Parameter(torch.zeros(1, self.deter_dim))
-        self.apply(init_weights)
-        init_uniform(self.img_stat, 1.0)
-        init_uniform(self.obs_stat, 1.0)
+        self.apply(init_weights)  # the stat layers too, as both of the original's RSSMs (not NM512's later uniform)
 
     def initial(self, batch: int) -> State:
         deter = torch.tanh(self.initial_param).expand(batch, -1)

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from parity import actor_critic, s5, subgoal, training, world_model
-from parity.compare import Row, markdown
-from parity.original import ENV_VAR, CheckoutError, load
+from parity import actor_critic, rssm, s5, subgoal, training, world_model
+from parity.compare import Row, expected_difference, markdown
+from parity.original import ENV_VAR, CheckoutError, Original, load
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "parity.md"
 BEGIN, END = "<!-- parity table: begin -->", "<!-- parity table: end -->"
@@ -50,6 +50,22 @@ def run_checks(original_path: str | None) -> list[Row]:
     rows.append(actor_critic.dynamics_gradient_fails_in_the_original(original))
     for presets, label in [(["atari100k"], "atari100k"), (["atari100k", "debug"], "atari100k debug")]:
         rows += subgoal.check(original, presets, label)
+    rows += _rssm_rows(original)
+    return rows
+
+
+def _rssm_rows(original: Original) -> list[Row]:
+    rows: list[Row] = []
+    for module, label in (("networks_dreamer", "dreamer mode"), ("networks", "rssm ablation")):
+        for presets, size in ((["atari100k"], ""), (["atari100k", "debug"], " debug")):
+            rows += rssm.check(original, presets, module, label + size, resets=False)
+            resets = rssm.check(original, presets, module, label + size, resets=True)
+            if module == "networks_dreamer":  # its obs_step assigns the reset state to a local variable
+                resets = [expected_difference(rssm.GROUP, f"{label}{size}, resets inside the sequences: every "
+                                              "quantity above", resets, "D18, the original's dreamer mode never "
+                                              "resets its latent at is_first; fixed outright")]
+            rows += resets
+        rows += rssm.init_spread(original, module, label)
     return rows
 
 
