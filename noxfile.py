@@ -49,8 +49,9 @@ ORIGINAL_DEPS = ["numpy==1.26.4", "jax==0.4.30", "jaxlib==0.4.30", "ruamel.yaml=
 
 @nox.session(python=PYTHON)
 def parity(session: nox.Session) -> None:
-    """Our modules against the original HIEROS code, same weights and inputs (docs/parity.md). Give a checkout:
-    `HIEROS_ORIGINAL=PATH nox -s parity` or `nox -s parity -- --original PATH` (add `--write` to update the doc)."""
+    """Our agent against the original HIEROS code, same weights and inputs (docs/parity.md). Give checkouts of
+    72567d3 and HEAD: `HIEROS_ORIGINAL=PATH HIEROS_ORIGINAL_HEAD=PATH nox -s parity`, or
+    `nox -s parity -- --original PATH --original-head PATH` (add `--write` to update the doc)."""
     if not os.environ.get("HIEROS_ORIGINAL") and "--original" not in session.posargs:
         session.error("no checkout of the original code: git clone https://github.com/Snagnar/Hieros && "
                       "git -C Hieros archive 72567d3 -- . ':!documentation' | tar -x -C DIR, then "

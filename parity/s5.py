@@ -65,6 +65,8 @@ def copy_into(original_module: torch.nn.Module, named: dict[str, torch.Tensor]) 
     if missing:
         raise KeyError(f"the name map leaves out {sorted(missing)}")
     for name, value in named.items():
+        if params[name].shape != value.shape:
+            raise ValueError(f"{name}: the original has shape {tuple(params[name].shape)}, ours {tuple(value.shape)}")
         params[name].copy_(value.detach().to(params[name].dtype))
 
 

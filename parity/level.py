@@ -1,0 +1,127 @@
+"""One whole training call of level 0 of the 3-level agent: our `Level.train_step` against the original's
+`SubActor._train` (world model, then actor and critics in imagination with the extrinsic and subgoal rewards,
+then the subgoal autoencoder on the imagined states), from the same weights, batch and draws.
+
+The original trains this call only from 77fbc14 on (HEAD), where the autoencoder's input is detached; at the
+paper-era commit the call fails (its autoencoder backpropagates into the imagined states), which the row records. Give
+a HEAD checkout to compare (docs/parity.md). Names: the world model, actor-critic and autoencoder maps of
+parity.training, parity.actor_critic and parity.subgoal under `_wm.`, `_task_behavior.` and `subgoal_autoencoder.`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import hieros.level as level_module
+from hieros.agent import make_learning_agent
+from hieros.config import Config, build_config
+from hieros.envs.base import ActSpace
+from parity.actor_critic import ac_map
+from parity.compare import Row, row
+from parity.configs import original_config
+from parity.original import Original, categorical_sampler, double_inputs, precision, to_double
+from parity.s5 import copy_into
+from parity.subgoal import _original_hieros, ae_map
+from parity.training import FLAGS, FP32_STEP_TOLERANCE, _batch, _capture_grads, after_step, wm_map
+
+GROUP = "level-0 training call"
+
+
+def _subactor(original: Original, config: Config, space: dict[str, tuple], actions: int, traindir: Path) -> Any:
+    """Level 0 as the original's Hieros builds it (no novelty critic with novelty_only_higher_level)."""
+    embodied = __import__("embodied")
+    oconfig = original_config(original, config, actions)
+    oconfig.traindir = traindir
+    oconfig.action_shape = None
+    oconfig.data_loaders = 0
+    if oconfig.novelty_only_higher_level:
+        oconfig.novelty_reward_weight = 0
+    module = _original_hieros(original)
+    obs_space = {key: embodied.Space(dtype, shape) for key, (shape, dtype) in {**space, **FLAGS}.items()}
+    act_space = {"action": embodied.Space(np.float32, (actions,), -1.0, 1.0)}
+    replay = module.make_replay(oconfig, traindir / "replay")
+    subactor = module.SubActor("Subactor-0", obs_space, act_space, tuple(oconfig.subgoal_shape), oconfig, replay,
+                               compute_subgoal=True)
+    return subactor
+
+
+def _full_map(level: Any, theirs: Any) -> dict[str, torch.Tensor]:
+    wm = wm_map(level.world_model, theirs._wm)  # _task_behavior._world_model is the same module as _wm
+    return {**{f"_wm.{k}": v for k, v in wm.items()},
+            **{f"_task_behavior.{k}": v for k, v in ac_map(level.actor_critic).items()},
+            **{f"subgoal_autoencoder.{k}": v for k, v in ae_map(level.autoencoder).items()}}
+
+
+def _call(original: Original, config: Config, space: dict[str, tuple], actions: int, fp64: bool) -> tuple:
+    continuous = config.actor_dist != "onehot"
+    act_space = ActSpace(discrete=False, shape=(actions,)) if continuous else ActSpace(discrete=True, n=actions)
+    with precision(original, fp64), tempfile.TemporaryDirectory() as tmp:
+        torch.manual_seed(0)
+        agent = make_learning_agent(config, {**space, **FLAGS}, act_space)
+        level = agent.levels[0]
+        with torch.no_grad():  # zero-initialised heads would make every reward, value and advantage 0
+            for head in (level.world_model.reward.out, *(c.out for c in level.actor_critic.critics.values())):
+                head.weight.normal_(0.0, 0.1)
+            level.actor_critic.slow_critics.load_state_dict(level.actor_critic.critics.state_dict())
+        theirs = _subactor(original, config, space, actions, Path(tmp))
+        if fp64:
+            for module in (level.world_model, level.actor_critic, level.autoencoder):
+                module.double()
+            to_double(theirs)
+            theirs._wm.preprocess = double_inputs(theirs._wm.preprocess)
+            for ema in theirs._task_behavior.reward_ema.values():
+                ema.values, ema.range = ema.values.double(), ema.range.double()
+        copy_into(theirs, _full_map(level, theirs))
+        data = _batch(space, 2, 10, actions, config.dyn_deter)
+        rows, classes = config.subgoal_shape
+        rng = np.random.default_rng(5)
+        data["subgoal"] = rng.normal(size=data["subgoal"].shape).astype(np.float32)
+        data["encoded_subgoal"] = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, (2, 10, rows))]
+        ours_data = {**data, "encoded_subgoal": data["encoded_subgoal"].reshape(2, 10, rows * classes)}
+        level.replay.sample = lambda batch_size: ours_data
+        grads_o: dict[str, torch.Tensor] = {}
+        optimisers = (theirs._wm._model_opt, theirs._task_behavior._actor_opt,
+                      *theirs._task_behavior._value_opts.values(), theirs.subgoal_autoencoder._model_opt)
+        for opt in optimisers:
+            _capture_grads(opt._opt, theirs, grads_o)
+        preprocess = level_module.preprocess
+        if fp64:  # our Level reads its batch through preprocess, which returns float32
+            level_module.preprocess = double_inputs(preprocess)
+        try:
+            with categorical_sampler():
+                torch.manual_seed(31)
+                metrics = level.train_step()
+                torch.manual_seed(31)
+                metrics_o = theirs._train({k: torch.as_tensor(v) for k, v in data.items()})
+        finally:
+            level_module.preprocess = preprocess
+    return level, theirs, metrics, metrics_o, grads_o
+
+
+def check(original: Original, presets: list[str], space: dict[str, tuple], label: str,
+          overrides: dict[str, str] | None = None, actions: int = 4) -> list[Row]:
+    config = build_config(presets, {"warmup_steps": "0", "max_hierarchy": "3", **(overrides or {})})
+    try:
+        level, theirs, metrics, metrics_o, grads_o = _call(original, config, space, actions, False)
+    except RuntimeError as error:  # the paper-era commit: the autoencoder backpropagates into imagined states
+        known = ("backward through the graph a second time", "modified by an inplace operation")
+        if not any(text in str(error) for text in known):
+            raise
+        return [Row(GROUP, f"{label}: the original's call", 0.0, 0.0, note=f"RuntimeError: {str(error)[:60]}...; "
+                    "fixed upstream in 77fbc14 (the autoencoder's input detached): give a HEAD checkout",
+                    outcome="original raises")]
+    rows = []
+    for key in ("model_loss", "actor_loss", "value_extrinsic_loss", "value_subgoal_loss",
+                "subgoal_autoencoder_loss"):
+        rows.append(row(GROUP, f"{label}: {key}", torch.tensor(metrics[key]), torch.as_tensor(metrics_o[key])))
+    params = dict(theirs.named_parameters())
+    rows.append(after_step(GROUP, label, _full_map(level, theirs), params, grads_o, tolerance=FP32_STEP_TOLERANCE))
+    level, theirs, *_, grads_o = _call(original, config, space, actions, True)
+    rows.append(after_step(GROUP, label + ", fp64", _full_map(level, theirs), dict(theirs.named_parameters()),
+                           grads_o, noise_floor=None))
+    return rows
