@@ -77,14 +77,16 @@ def _rssm_rows(original: Original) -> list[Row]:
 
 
 def call_checks(original: Original) -> list[Row]:
-    """Whole training calls of level 0 of the 3-level agent (needs a HEAD checkout to run)."""
+    """Whole training calls of each level of the 3-level agent (needs a HEAD checkout to run)."""
     rows: list[Row] = []
     for presets, space, label, overrides in [(["atari100k"], IMAGE, "atari100k", {}),
                                              (["atari100k", "debug"], IMAGE, "atari100k debug", {}),
                                              (["dmc_proprio"], VECTOR, "dmc_proprio, reinforce", REINFORCE),
                                              (["dmc_proprio", "debug"], VECTOR, "dmc_proprio debug, reinforce",
                                               REINFORCE)]:
-        rows += level.check(original, presets, space, label, overrides)
+        levels = (0, 1, 2) if presets[0] == "atari100k" else (0,)  # above level 0 the domain no longer matters
+        for index in levels:
+            rows += level.check(original, presets, space, label, overrides, index=index)
     return rows
 
 

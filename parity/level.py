@@ -1,6 +1,7 @@
-"""One whole training call of level 0 of the 3-level agent: our `Level.train_step` against the original's
-`SubActor._train` (world model, then actor and critics in imagination with the extrinsic and subgoal rewards,
-then the subgoal autoencoder on the imagined states), from the same weights, batch and draws.
+"""One whole training call of each level of the 3-level agent: our `Level.train_step` against the original's
+`SubActor._train` (world model, then actor and critics in imagination with the level's rewards, then the subgoal
+autoencoder on the imagined states), from the same weights, batch and draws. The agent's `train` is these calls,
+each level on its own batch from its own replay.
 
 The original trains this call only from 77fbc14 on (HEAD), where the autoencoder's input is detached; at the
 paper-era commit the call fails (its autoencoder backpropagates into the imagined states), which the row records. Give
@@ -32,22 +33,34 @@ from parity.training import FLAGS, FP32_STEP_TOLERANCE, _batch, _capture_grads, 
 GROUP = "level-0 training call"
 
 
-def _subactor(original: Original, config: Config, space: dict[str, tuple], actions: int, traindir: Path) -> Any:
-    """Level 0 as the original's Hieros builds it (no novelty critic with novelty_only_higher_level)."""
+def _subactor(original: Original, config: Config, space: dict[str, tuple], actions: int, index: int,
+              traindir: Path) -> Any:
+    """Level `index` as the original's Hieros builds it: level 0 without a novelty critic when
+    novelty_only_higher_level; higher levels with MLP encoders, one-hot-row actions, and no subgoal at the top."""
     embodied = __import__("embodied")
     oconfig = original_config(original, config, actions)
     oconfig.traindir = traindir
-    oconfig.action_shape = None
     oconfig.data_loaders = 0
-    if oconfig.novelty_only_higher_level:
-        oconfig.novelty_reward_weight = 0
     module = _original_hieros(original)
-    obs_space = {key: embodied.Space(dtype, shape) for key, (shape, dtype) in {**space, **FLAGS}.items()}
-    act_space = {"action": embodied.Space(np.float32, (actions,), -1.0, 1.0)}
+    subgoal_shape = tuple(oconfig.subgoal_shape)
+    if index == 0:
+        if oconfig.novelty_only_higher_level:
+            oconfig.novelty_reward_weight = 0
+        oconfig.action_shape = None
+        obs_space = {key: embodied.Space(dtype, shape) for key, (shape, dtype) in {**space, **FLAGS}.items()}
+        act_space = {"action": embodied.Space(np.float32, (actions,), -1.0, 1.0)}
+    else:  # as Hieros._create_subactor
+        oconfig.encoder.update(mlp_keys=".*", cnn_keys="$^")
+        oconfig.decoder.update(mlp_keys=".*", cnn_keys="$^")
+        oconfig.num_actions = int(np.prod(subgoal_shape))
+        oconfig.use_subgoal = index < config.max_hierarchy - 1
+        oconfig.actor_dist = "onehot_categorical"
+        oconfig.action_shape = subgoal_shape
+        obs_space = {key: embodied.Space(np.float32, shape) for key, (shape, _) in space.items()}
+        act_space = {"action": embodied.Space(np.float32, subgoal_shape)}
     replay = module.make_replay(oconfig, traindir / "replay")
-    subactor = module.SubActor("Subactor-0", obs_space, act_space, tuple(oconfig.subgoal_shape), oconfig, replay,
-                               compute_subgoal=True)
-    return subactor
+    return module.SubActor(f"Subactor-{index}", obs_space, act_space, subgoal_shape, oconfig, replay,
+                           compute_subgoal=index < config.max_hierarchy - 1)
 
 
 def _full_map(level: Any, theirs: Any) -> dict[str, torch.Tensor]:
@@ -57,27 +70,36 @@ def _full_map(level: Any, theirs: Any) -> dict[str, torch.Tensor]:
             **{f"subgoal_autoencoder.{k}": v for k, v in ae_map(level.autoencoder).items()}}
 
 
-def _call(original: Original, config: Config, space: dict[str, tuple], actions: int, fp64: bool) -> tuple:
+def _call(original: Original, config: Config, space: dict[str, tuple], actions: int, index: int,
+          fp64: bool) -> tuple:
     continuous = config.actor_dist != "onehot"
     act_space = ActSpace(discrete=False, shape=(actions,)) if continuous else ActSpace(discrete=True, n=actions)
     with precision(original, fp64), tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
         agent = make_learning_agent(config, {**space, **FLAGS}, act_space)
-        level = agent.levels[0]
+        level = agent.levels[index]
+        space = space if index == 0 else {k: v for k, v in agent._encoded_space().items() if k not in FLAGS}
+        width = actions if index == 0 else level.action_dim
         with torch.no_grad():  # zero-initialised heads would make every reward, value and advantage 0
             for head in (level.world_model.reward.out, *(c.out for c in level.actor_critic.critics.values())):
                 head.weight.normal_(0.0, 0.1)
             level.actor_critic.slow_critics.load_state_dict(level.actor_critic.critics.state_dict())
-        theirs = _subactor(original, config, space, actions, Path(tmp))
+        theirs = _subactor(original, config, space, actions, index, Path(tmp))
         if fp64:
             for module in (level.world_model, level.actor_critic, level.autoencoder):
-                module.double()
+                if module is not None:
+                    module.double()
             to_double(theirs)
             theirs._wm.preprocess = double_inputs(theirs._wm.preprocess)
             for ema in theirs._task_behavior.reward_ema.values():
                 ema.values, ema.range = ema.values.double(), ema.range.double()
         copy_into(theirs, _full_map(level, theirs))
-        data = _batch(space, 2, 10, actions, config.dyn_deter)
+        data = _batch(space, 2, 10, width, config.dyn_deter)
+        if index:  # a lower level's latents as observations, codes as actions (one-hot rows, flat)
+            data["stoch"] = (np.random.default_rng(7).random(data["stoch"].shape) < 0.1).astype(np.uint8)
+            rows, classes = config.subgoal_shape
+            data["action"] = np.eye(classes, dtype=np.float32)[np.random.default_rng(6).integers(
+                0, classes, (2, 10, rows))].reshape(2, 10, rows * classes)
         rows, classes = config.subgoal_shape
         rng = np.random.default_rng(5)
         data["subgoal"] = rng.normal(size=data["subgoal"].shape).astype(np.float32)
@@ -104,10 +126,12 @@ def _call(original: Original, config: Config, space: dict[str, tuple], actions: 
 
 
 def check(original: Original, presets: list[str], space: dict[str, tuple], label: str,
-          overrides: dict[str, str] | None = None, actions: int = 4) -> list[Row]:
+          overrides: dict[str, str] | None = None, actions: int = 4, index: int = 0) -> list[Row]:
+    """Level `index` of the 3-level agent: one training call, the losses and every parameter after it."""
     config = build_config(presets, {"warmup_steps": "0", "max_hierarchy": "3", **(overrides or {})})
+    label = f"level {index}, {label}"
     try:
-        level, theirs, metrics, metrics_o, grads_o = _call(original, config, space, actions, False)
+        level, theirs, metrics, metrics_o, grads_o = _call(original, config, space, actions, index, False)
     except RuntimeError as error:  # the paper-era commit: the autoencoder backpropagates into imagined states
         known = ("backward through the graph a second time", "modified by an inplace operation")
         if not any(text in str(error) for text in known):
@@ -116,12 +140,14 @@ def check(original: Original, presets: list[str], space: dict[str, tuple], label
                     "fixed upstream in 77fbc14 (the autoencoder's input detached): give a HEAD checkout",
                     outcome="original raises")]
     rows = []
-    for key in ("model_loss", "actor_loss", "value_extrinsic_loss", "value_subgoal_loss",
-                "subgoal_autoencoder_loss"):
+    keys = ["model_loss", "actor_loss", *(f"value_{head}_loss" for head in level.heads), "subgoal_autoencoder_loss"]
+    for key in keys:
+        if key == "subgoal_autoencoder_loss" and level.autoencoder is None:
+            continue
         rows.append(row(GROUP, f"{label}: {key}", torch.tensor(metrics[key]), torch.as_tensor(metrics_o[key])))
     params = dict(theirs.named_parameters())
     rows.append(after_step(GROUP, label, _full_map(level, theirs), params, grads_o, tolerance=FP32_STEP_TOLERANCE))
-    level, theirs, *_, grads_o = _call(original, config, space, actions, True)
+    level, theirs, *_, grads_o = _call(original, config, space, actions, index, True)
     rows.append(after_step(GROUP, label + ", fp64", _full_map(level, theirs), dict(theirs.named_parameters()),
                            grads_o, noise_floor=None))
     return rows
