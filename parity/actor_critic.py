@@ -21,9 +21,8 @@ from hieros.config import Config, build_config
 from hieros.world_model import WorldModel, preprocess
 from parity.compare import Row, row, rows_for, worst
 from parity.configs import original_config
-from parity.original import Original, categorical_sampler, precision, to_double
-from parity.s5 import copy_into
-from parity.training import FLAGS, FP32_STEP_TOLERANCE, _batch, _capture_grads, after_step, wm_map
+from parity.original import Original, categorical_sampler, copy_into, precision, to_double
+from parity.training import FLAGS, FP32_STEP_TOLERANCE, after_step, capture_grads, make_batch, wm_map
 
 GROUP = "actor-critic"
 
@@ -100,7 +99,7 @@ def _update(original: Original, config: Config, space: dict[str, tuple], actions
             for ema in theirs.reward_ema.values():
                 ema.values, ema.range = ema.values.double(), ema.range.double()
         copy_into(theirs, {**ac_map(ours), **{f"_world_model.{k}": v for k, v in wm_map(wm, wm_o).items()}})
-        data = _batch(space, 2, 8, actions, config.dyn_deter)
+        data = make_batch(space, 2, 8, actions, config.dyn_deter)
         with torch.no_grad(), categorical_sampler():
             batch = preprocess({k: v for k, v in data.items() if k != "subgoal"}, torch.device("cpu"))
             batch = {k: v.to(torch.get_default_dtype()) if v.is_floating_point() else v for k, v in batch.items()}
@@ -112,7 +111,7 @@ def _update(original: Original, config: Config, space: dict[str, tuple], actions
                    "encoded_subgoal": torch.zeros(*start["deter"].shape[:2], 64)}
         grads_o: dict[str, torch.Tensor] = {}
         for opt in (theirs._actor_opt, *theirs._value_opts.values()):
-            _capture_grads(opt._opt, theirs, grads_o)
+            capture_grads(opt._opt, theirs, grads_o)
         with categorical_sampler():
             torch.manual_seed(9)
             metrics, imagined = ours.train_step(wm, start, {"extrinsic": lambda feat, s: wm.reward_dist(feat).mode()})

@@ -25,10 +25,9 @@ from hieros.envs.base import ActSpace
 from parity.actor_critic import ac_map
 from parity.compare import Row, row
 from parity.configs import original_config
-from parity.original import Original, categorical_sampler, double_inputs, precision, to_double
-from parity.s5 import copy_into
-from parity.subgoal import _original_hieros, ae_map
-from parity.training import FLAGS, FP32_STEP_TOLERANCE, _batch, _capture_grads, after_step, wm_map
+from parity.original import Original, categorical_sampler, copy_into, double_inputs, precision, to_double
+from parity.subgoal import ae_map, original_hieros_module
+from parity.training import FLAGS, FP32_STEP_TOLERANCE, after_step, capture_grads, make_batch, wm_map
 
 GROUP = "level-0 training call"
 
@@ -41,7 +40,7 @@ def _subactor(original: Original, config: Config, space: dict[str, tuple], actio
     oconfig = original_config(original, config, actions)
     oconfig.traindir = traindir
     oconfig.data_loaders = 0
-    module = _original_hieros(original)
+    module = original_hieros_module(original)
     subgoal_shape = tuple(oconfig.subgoal_shape)
     if index == 0:
         if oconfig.novelty_only_higher_level:
@@ -94,7 +93,7 @@ def _call(original: Original, config: Config, space: dict[str, tuple], actions: 
             for ema in theirs._task_behavior.reward_ema.values():
                 ema.values, ema.range = ema.values.double(), ema.range.double()
         copy_into(theirs, _full_map(level, theirs))
-        data = _batch(space, 2, 10, width, config.dyn_deter)
+        data = make_batch(space, 2, 10, width, config.dyn_deter)
         if index:  # a lower level's latents as observations, codes as actions (one-hot rows, flat)
             data["stoch"] = (np.random.default_rng(7).random(data["stoch"].shape) < 0.1).astype(np.uint8)
             rows, classes = config.subgoal_shape
@@ -110,7 +109,7 @@ def _call(original: Original, config: Config, space: dict[str, tuple], actions: 
         optimisers = (theirs._wm._model_opt, theirs._task_behavior._actor_opt,
                       *theirs._task_behavior._value_opts.values(), theirs.subgoal_autoencoder._model_opt)
         for opt in optimisers:
-            _capture_grads(opt._opt, theirs, grads_o)
+            capture_grads(opt._opt, theirs, grads_o)
         preprocess = level_module.preprocess
         if fp64:  # our Level reads its batch through preprocess, which returns float32
             level_module.preprocess = double_inputs(preprocess)

@@ -149,3 +149,20 @@ def double_inputs(preprocess: Any) -> Any:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         return {k: v.double() if v.is_floating_point() else v for k, v in preprocess(*args, **kwargs).items()}
     return wrapped
+
+
+@torch.no_grad()
+def copy_into(original_module: torch.nn.Module, named: dict[str, torch.Tensor]) -> None:
+    """Set every named parameter of the original module from ours; every parameter must be named."""
+    params = dict(original_module.named_parameters())
+    missing = set(params) - set(named)
+    if missing:
+        raise KeyError(f"the name map leaves out {sorted(missing)}")
+    for name, value in named.items():
+        if params[name].shape != value.shape:
+            raise ValueError(f"{name}: the original has shape {tuple(params[name].shape)}, ours {tuple(value.shape)}")
+        params[name].copy_(value.detach().to(params[name].dtype))
+
+
+def grads_of(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: p.grad for name, p in module.named_parameters() if p.grad is not None}

@@ -17,8 +17,7 @@ from hieros.config import build_config
 from hieros.rssm import RSSM
 from parity.compare import Row, row, rows_for, worst
 from parity.configs import original_config
-from parity.original import Original, categorical_sampler
-from parity.s5 import copy_into, grads_of
+from parity.original import Original, categorical_sampler, copy_into, grads_of
 
 GROUP = "RSSM"
 RULES = [("img_in.hidden.", "_inp_layers."), ("cell.linear.", "_cell._layer."), ("cell.norm.", "_cell._norm."),

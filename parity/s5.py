@@ -16,6 +16,7 @@ import torch
 
 from hieros.s5 import S5SSM, S5Block
 from parity.compare import Row, row, rows_for, worst
+from parity.original import copy_into, grads_of
 
 GROUP = "S5"
 
@@ -51,23 +52,6 @@ def block_map(ours: S5Block, prefix: str = "", grad: bool = False) -> dict[str, 
     for k in (1, 2):
         out[f"{prefix}linear_{k}.weight"] = _value(getattr(ours, f"linear{k}").weight, grad)
     return out
-
-
-def grads_of(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {name: p.grad for name, p in module.named_parameters() if p.grad is not None}
-
-
-@torch.no_grad()
-def copy_into(original_module: torch.nn.Module, named: dict[str, torch.Tensor]) -> None:
-    """Set every named parameter of the original module from ours; every parameter must be named."""
-    params = dict(original_module.named_parameters())
-    missing = set(params) - set(named)
-    if missing:
-        raise KeyError(f"the name map leaves out {sorted(missing)}")
-    for name, value in named.items():
-        if params[name].shape != value.shape:
-            raise ValueError(f"{name}: the original has shape {tuple(params[name].shape)}, ours {tuple(value.shape)}")
-        params[name].copy_(value.detach().to(params[name].dtype))
 
 
 def check(original: Any, model_dim: int, state_dim: int, init_blocks: int, label: str) -> list[Row]:

@@ -20,9 +20,8 @@ from hieros.config import Config, build_config
 from hieros.subgoal import SubgoalAutoencoder, novelty_reward, subgoal_reward
 from parity.compare import Row, row, rows_for, worst
 from parity.configs import original_config
-from parity.original import Original, categorical_sampler, precision, to_double
-from parity.s5 import copy_into
-from parity.training import FP32_STEP_TOLERANCE, _capture_grads, after_step
+from parity.original import Original, categorical_sampler, copy_into, precision, to_double
+from parity.training import FP32_STEP_TOLERANCE, after_step, capture_grads
 
 GROUP = "subgoals"
 
@@ -39,7 +38,7 @@ def ae_map(ours: SubgoalAutoencoder, grad: bool = False) -> dict[str, torch.Tens
     return out
 
 
-def _original_hieros(original: Original) -> ModuleType:
+def original_hieros_module(original: Original) -> ModuleType:
     """The original's hieros/hieros.py, under another name (ours is the package `hieros`)."""
     name = "original_hieros_module"
     if name not in sys.modules:
@@ -72,7 +71,7 @@ def _update(original: Original, config: Config, deter: torch.Tensor, fp64: bool)
         ours, theirs, _ = _pair(original, config, fp64)
         deter = deter.to(torch.get_default_dtype())
         grads_o: dict[str, torch.Tensor] = {}
-        _capture_grads(theirs._model_opt._opt, theirs, grads_o)
+        capture_grads(theirs._model_opt._opt, theirs, grads_o)
         metrics = ours.train_step(deter)
         metrics_o = theirs._train(deter.clone())
     return ours, theirs, metrics, metrics_o, grads_o
@@ -109,7 +108,7 @@ def _rewards(original: Original, ours: SubgoalAutoencoder, theirs: Any, oconfig:
              label: str) -> list[Row]:
     """The original's reward methods read `_config`, `_compute_subgoal`/`_compute_novelty`, `get_subgoal` and
     `subgoal_autoencoder` from their SubActor; a namespace with those stands in for it."""
-    actor_class = _original_hieros(original).SubActor
+    actor_class = original_hieros_module(original).SubActor
     stand_in = SimpleNamespace(_config=oconfig, _compute_subgoal=True, _compute_novelty=True,
                                subgoal_autoencoder=theirs)
     stand_in.get_subgoal = functools.partial(actor_class.get_subgoal, stand_in)

@@ -26,8 +26,7 @@ from hieros.config import Config, build_config
 from hieros.world_model import WorldModel, preprocess
 from parity.compare import TOLERANCE, Row, row, rows_for, worst
 from parity.configs import original_config
-from parity.original import Original, categorical_sampler, double_inputs, precision, to_double
-from parity.s5 import copy_into
+from parity.original import Original, categorical_sampler, copy_into, double_inputs, precision, to_double
 from parity.world_model import s5wm_map
 
 GROUP = "world model update"
@@ -65,7 +64,7 @@ def wm_map(ours: WorldModel, theirs: torch.nn.Module, grad: bool = False) -> dic
     return out
 
 
-def _batch(space: dict[str, tuple], batch: int, length: int, actions: int, deter: int) -> dict[str, np.ndarray]:
+def make_batch(space: dict[str, tuple], batch: int, length: int, actions: int, deter: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(4)
     data: dict[str, np.ndarray] = {}
     for key, (shape, dtype) in space.items():
@@ -81,7 +80,7 @@ def _batch(space: dict[str, tuple], batch: int, length: int, actions: int, deter
     return data
 
 
-def _capture_grads(optimizer: torch.optim.Optimizer, module: torch.nn.Module, into: dict[str, torch.Tensor]) -> None:
+def capture_grads(optimizer: torch.optim.Optimizer, module: torch.nn.Module, into: dict[str, torch.Tensor]) -> None:
     """Record every parameter's (clipped) gradient when the optimiser steps."""
     step = optimizer.step
 
@@ -104,12 +103,12 @@ def _update(original: Original, config: Config, space: dict[str, tuple], actions
             to_double(theirs)
             theirs.preprocess = double_inputs(theirs.preprocess)
         copy_into(theirs, wm_map(ours, theirs))
-        data = _batch(space, 2, 12, actions, config.dyn_deter)
+        data = make_batch(space, 2, 12, actions, config.dyn_deter)
         batch = preprocess({k: v for k, v in data.items() if k != "subgoal"}, torch.device("cpu"))
         if fp64:
             batch = {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
         grads_o: dict[str, torch.Tensor] = {}  # ours keeps its clipped gradients after the step; it zeroes them
-        _capture_grads(theirs._model_opt._opt, theirs, grads_o)
+        capture_grads(theirs._model_opt._opt, theirs, grads_o)
         with categorical_sampler():
             torch.manual_seed(21)
             post, metrics = ours.train_step(batch)

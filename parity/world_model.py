@@ -20,8 +20,8 @@ from hieros.config import build_config
 from hieros.s5_dynamics import S5Dynamics
 from parity.compare import Row, row, rows_for, worst
 from parity.configs import original_config
-from parity.original import Original, categorical_sampler
-from parity.s5 import block_map, copy_into, grads_of
+from parity.original import Original, categorical_sampler, copy_into, grads_of
+from parity.s5 import block_map
 
 GROUP = "S5WM"
 S5WM_RULES = [("inp.hidden.", "_inp_layers."), ("seq_out.", "_seq_output."), ("state_out.", "_state_out."),
