@@ -160,6 +160,8 @@ def import_original_logdir(logdir: str | Path, method: str, results: str | Path,
                                      "frames = step - frames_per_step x training episodes so far (one env)"}
     final = rundir.final_score(episodes, protocol["score"], budget)
     record = _record(suite, method, task, seed, protocol, provenance, final)
+    # one config for every run of this import kind: the runs of a method are one setting, each from its own file
+    record["config_hash"] = f"imported-{FORMATS[2]}"
     record["progress"].update(env_steps=max(e["env_step"] for e in episodes),
                               frames=max(e["frames"] for e in episodes))
     _guard(results, suite, method, sha256, run=rundir.run_path(results, suite, method, task, seed))

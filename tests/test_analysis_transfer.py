@@ -141,6 +141,7 @@ def test_original_logdir_import_undoes_the_reset_step_count(tmp_path, capsys):
     # episodes ending in (2000, 4000]: the last two
     assert record["score"]["final"] == pytest.approx((137.8 + 150.0) / 2)
     assert record["provenance"]["format"] == "hieros-original-logdir"
+    assert record["config_hash"] == "imported-hieros-original-logdir"  # the same for every run of the method
     assert main(args) == 0  # the same directory again: rewritten in place
     other = _original_logdir(tmp_path / "b", lines[:2])
     assert main([*args[:1], str(other), *args[2:]]) == 2  # another log dir onto the same run is refused
