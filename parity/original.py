@@ -101,7 +101,7 @@ def categorical_sampler() -> Iterator[None]:
 
     def sample(self: Any, sample_shape: tuple[int, ...] = ()) -> torch.Tensor:
         if tuple(sample_shape) != ():
-            raise NotImplementedError("the parity sampler draws one sample per distribution")
+            raise ValueError("the parity sampler draws one sample per distribution (sample_shape ())")
         probs = self.probs.detach()
         cdf = probs.cumsum(-1)
         u = torch.rand_like(cdf[..., :1]) * cdf[..., -1:]
