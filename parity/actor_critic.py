@@ -21,7 +21,7 @@ from hieros.config import Config, build_config
 from hieros.world_model import WorldModel, preprocess
 from parity.compare import Row, row, rows_for, worst
 from parity.configs import original_config
-from parity.original import Original, categorical_sampler, copy_into, precision, to_double
+from parity.original import Original, categorical_sampler, copy_into, precision, renamed, to_double
 from parity.training import FLAGS, FP32_STEP_TOLERANCE, after_step, capture_grads, make_batch, wm_map
 
 GROUP = "actor-critic"
@@ -34,15 +34,7 @@ def ac_map(ours: ActorCritic, grad: bool = False) -> dict[str, torch.Tensor]:
                   (f"critics.{head}.out.", f"_value_heads.{head}.mean_layer."),
                   (f"slow_critics.{head}.hidden.", f"_slow_values.{head}.layers."),
                   (f"slow_critics.{head}.out.", f"_slow_values.{head}.mean_layer.")]
-    out = {}
-    for name, param in ours.named_parameters():
-        rule = next((r for r in rules if name.startswith(r[0])), None)
-        if rule is None:
-            raise KeyError(f"the actor-critic name map has no rule for {name}")
-        if grad and param.grad is None:
-            continue
-        out[rule[1] + name[len(rule[0]):]] = param.grad if grad else param
-    return out
+    return renamed(ours, rules, "actor-critic", grad)
 
 
 def returns(original: Original) -> list[Row]:

@@ -166,3 +166,20 @@ def copy_into(original_module: torch.nn.Module, named: dict[str, torch.Tensor]) 
 
 def grads_of(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: p.grad for name, p in module.named_parameters() if p.grad is not None}
+
+
+def renamed(module: torch.nn.Module, rules: list[tuple[str, str]], what: str, grad: bool = False,
+            skip: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+    """{original name: our parameter, or its gradient} by prefix rules [(our prefix, the original's prefix)];
+    parameters under a `skip` prefix are left to another map, and a name that no rule matches is an error."""
+    out = {}
+    for name, param in module.named_parameters():
+        if name.startswith(skip):
+            continue
+        rule = next((r for r in rules if name.startswith(r[0])), None)
+        if rule is None:
+            raise KeyError(f"the {what} name map has no rule for {name}")
+        if grad and param.grad is None:
+            continue
+        out[rule[1] + name[len(rule[0]):]] = param.grad if grad else param
+    return out

@@ -17,7 +17,7 @@ from hieros.config import build_config
 from hieros.rssm import RSSM
 from parity.compare import Row, row, rows_for, worst
 from parity.configs import original_config
-from parity.original import Original, categorical_sampler, copy_into, grads_of
+from parity.original import Original, categorical_sampler, copy_into, grads_of, renamed
 
 GROUP = "RSSM"
 RULES = [("img_in.hidden.", "_inp_layers."), ("cell.linear.", "_cell._layer."), ("cell.norm.", "_cell._norm."),
@@ -26,13 +26,7 @@ RULES = [("img_in.hidden.", "_inp_layers."), ("cell.linear.", "_cell._layer."), 
 
 
 def rssm_map(ours: RSSM, grad: bool = False) -> dict[str, torch.Tensor]:
-    out = {}
-    for name, param in ours.named_parameters():
-        rule = next((r for r in RULES if name.startswith(r[0])), None)
-        if rule is None:
-            raise KeyError(f"the RSSM name map has no rule for {name}")
-        out[rule[1] + name[len(rule[0]):]] = param.grad if grad else param
-    return out
+    return renamed(ours, RULES, "RSSM", grad)
 
 
 def _original_rssm(original: Original, module: str, config: Any, embed_dim: int) -> torch.nn.Module:

@@ -20,7 +20,7 @@ from hieros.config import Config, build_config
 from hieros.subgoal import SubgoalAutoencoder, novelty_reward, subgoal_reward
 from parity.compare import Row, row, rows_for, worst
 from parity.configs import original_config
-from parity.original import Original, categorical_sampler, copy_into, precision, to_double
+from parity.original import Original, categorical_sampler, copy_into, precision, renamed, to_double
 from parity.training import FP32_STEP_TOLERANCE, after_step, capture_grads
 
 GROUP = "subgoals"
@@ -28,14 +28,8 @@ GROUP = "subgoals"
 
 def ae_map(ours: SubgoalAutoencoder, grad: bool = False) -> dict[str, torch.Tensor]:
     rules = [("encoder.hidden.", "_encoder.layers."), ("decoder.hidden.", "_decoder.layers.")]
-    out = {}
-    for name, param in ours.named_parameters():
-        rule = next((r for r in rules if name.startswith(r[0])), None)
-        if rule is None:
-            raise KeyError(f"the subgoal-autoencoder name map has no rule for {name} (legacy_output_activation "
-                           "false has output layers the original does not)")
-        out[rule[1] + name[len(rule[0]):]] = param.grad if grad else param
-    return out
+    # with legacy_output_activation false ours has output layers the original does not: no rule, an error
+    return renamed(ours, rules, "subgoal-autoencoder", grad)
 
 
 def original_hieros_module(original: Original) -> ModuleType:

@@ -26,7 +26,7 @@ from hieros.config import Config, build_config
 from hieros.world_model import WorldModel, preprocess
 from parity.compare import TOLERANCE, Row, row, rows_for, worst
 from parity.configs import original_config
-from parity.original import Original, categorical_sampler, copy_into, double_inputs, precision, to_double
+from parity.original import Original, categorical_sampler, copy_into, double_inputs, precision, renamed, to_double
 from parity.world_model import s5wm_map
 
 GROUP = "world model update"
@@ -50,17 +50,11 @@ def wm_map(ours: WorldModel, theirs: torch.nn.Module, grad: bool = False) -> dic
                default=None)
     rules = [*RULES, ("decoder.cnn.final.", f"heads.decoder._cnn.layers.{last}.")]
     out = s5wm_map(ours.dynamics, "dynamics.", grad)
-    for name, param in ours.named_parameters():
-        if name.startswith("dynamics."):
-            continue
-        rule = next((r for r in rules if name.startswith(r[0])), None)
-        if rule is None:
-            raise KeyError(f"the world-model name map has no rule for {name}")
-        target = rule[1] + name[len(rule[0]):]
+    for target, value in renamed(ours, rules, "world-model", grad, skip=("dynamics.",)).items():
         if target not in names:  # the original wraps its channel LayerNorms: layers.i.norm.weight
             head, _, leaf = target.rpartition(".")
             target = f"{head}.norm.{leaf}"
-        out[target] = param.grad if grad else param
+        out[target] = value
     return out
 
 

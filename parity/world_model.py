@@ -20,7 +20,7 @@ from hieros.config import build_config
 from hieros.s5_dynamics import S5Dynamics
 from parity.compare import Row, row, rows_for, worst
 from parity.configs import original_config
-from parity.original import Original, categorical_sampler, copy_into, grads_of
+from parity.original import Original, categorical_sampler, copy_into, grads_of, renamed
 from parity.s5 import block_map
 
 GROUP = "S5WM"
@@ -30,14 +30,7 @@ S5WM_RULES = [("inp.hidden.", "_inp_layers."), ("seq_out.", "_seq_output."), ("s
 
 
 def s5wm_map(ours: S5Dynamics, prefix: str = "", grad: bool = False) -> dict[str, torch.Tensor]:
-    out: dict[str, torch.Tensor] = {}
-    for name, param in ours.named_parameters():
-        if name.startswith("seq.blocks."):
-            continue
-        rule = next((r for r in S5WM_RULES if name.startswith(r[0])), None)
-        if rule is None:
-            raise KeyError(f"the S5WM name map has no rule for {name}")
-        out[prefix + rule[1] + name[len(rule[0]):]] = param.grad if grad else param
+    out = {prefix + k: v for k, v in renamed(ours, S5WM_RULES, "S5WM", grad, skip=("seq.blocks.",)).items()}
     for i, block in enumerate(ours.seq.blocks):
         out.update(block_map(block, f"{prefix}_seq_model.{i}.", grad))
     return out
