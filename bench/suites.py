@@ -24,8 +24,6 @@ METHOD_KEYS = {"description", "model_name", "base", "set"}
 SCORE_KEYS = {"name", "window_frames"}
 NORMALIZATION_KEYS = {"name", "table", "source"}
 NORMALIZATIONS = ("human", "return/1000", "none")
-MODELS = ("hieros", "dreamer", "random")
-SCORE_PROTOCOLS = ("final_train_window", "final_eval")  # those a training run computes (hieros.rundir)
 # [slurm]: the job array's resources (submitit parameters); "" or 0 leaves a key to the cluster's default.
 SLURM_KEYS = {"partition": str, "account": str, "qos": str, "constraint": str, "gpus_per_node": int,
               "cpus_per_task": int, "mem_gb": int, "timeout_min": int, "array_parallelism": int, "setup": list}
@@ -157,8 +155,6 @@ def _methods(path: Path, raw: Mapping[str, Any]) -> dict[str, Method]:
             model, overrides = base.model_name, {**base.overrides, **overrides}
         else:
             model = _typed(where, table, "model_name", str)
-            if model not in MODELS:
-                raise SuiteError(f"{where}: model_name {model!r} is not one of {', '.join(MODELS)}")
         try:
             build_config([], {**overrides, "model_name": model})
         except ConfigError as error:
@@ -197,9 +193,6 @@ def _protocol(where: str, table: Mapping[str, Any]) -> dict[str, Any]:
     _check_keys(f"{where} score", score, SCORE_KEYS)
     if "name" in score:
         out["score.protocol"] = _typed(f"{where} score", score, "name", str)
-        if out["score.protocol"] not in SCORE_PROTOCOLS:
-            raise SuiteError(f"{where} score: name {out['score.protocol']!r} is not one of "
-                             f"{', '.join(SCORE_PROTOCOLS)}")
     if "window_frames" in score:
         out["score.window_frames"] = _typed(f"{where} score", score, "window_frames", int)
     return out

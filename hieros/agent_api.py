@@ -11,9 +11,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from hieros.config import ConfigError
+from hieros.envs import discrete_actions
 from hieros.envs.base import ActSpace
-
-MODELS = ("hieros", "dreamer", "random")
 
 
 class Agent(Protocol):
@@ -65,10 +65,25 @@ def make_agent(config: Any, obs_space: Mapping[str, Any], act_space: ActSpace) -
     """Build the agent named by `config.model_name`."""
     if config.model_name == "random":
         return RandomAgent(act_space, config.seed)
-    if config.model_name not in MODELS:
-        from hieros.config import ConfigError
-
-        raise ConfigError(f"--model_name: unknown agent {config.model_name!r}; choose one of {', '.join(MODELS)}")
     from hieros.agent import make_learning_agent  # imports torch
 
     return make_learning_agent(config, obs_space, act_space)
+
+
+def check_run(config: Any) -> None:
+    """What a run needs beyond valid values, checked before its directory is made: an actor for the kind of
+    actions the task has, and a device that exists here."""
+    if config.model_name == "random":
+        return
+    discrete = discrete_actions(config.task)
+    if discrete != (config.actor_dist == "onehot"):
+        kind = "discrete" if discrete else "continuous"
+        raise ConfigError(f"--actor_dist={config.actor_dist} does not fit the {kind} actions of {config.task}; "
+                          "use the task's preset (atari100k: onehot, dmc_*: normal)")
+    if config.device.startswith("cuda"):
+        import torch
+
+        index = int(config.device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            seen = f"{torch.cuda.device_count()} CUDA devices are" if torch.cuda.is_available() else "no CUDA device is"
+            raise ConfigError(f"--device={config.device}: {seen} visible here; use --device=cpu or auto")

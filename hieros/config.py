@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import hashlib
 import json
 import re
@@ -21,9 +22,15 @@ from typing import Any
 
 import yaml
 
+from hieros.config_schema import Spec, check, split_spec
+
 CONFIGS_FILE = Path(__file__).with_name("configs.yaml")
 # Keys that name or steer a run without changing what it computes; they are left out of the config hash.
 IDENTITY_KEYS = ("task", "seed", "logdir", "suite", "method", "stop_after")
+# What a model name sets, after presets and flags: the config that runs (and run.json records) says it.
+MODEL_IMPLIES: dict[str, dict[str, Any]] = {
+    "dreamer": {"dynamics_model": "rssm", "max_hierarchy": 1, "novelty_reward_weight": 0.0},
+}
 
 
 class ConfigError(ValueError):
@@ -174,9 +181,10 @@ def _normalise(tree: dict[str, Any], defaults: Mapping[str, Any], prefix: str = 
             tree[key] = float(value)
 
 
-def key_docs(path: Path = CONFIGS_FILE) -> dict[str, str]:
-    """{"a.b": one-line doc} from the comments of the `defaults` block; groups have docs too where commented."""
-    docs: dict[str, str] = {}
+@functools.lru_cache(maxsize=4)
+def _comments(path: Path) -> dict[str, str]:
+    """{"a.b": comment} of every key in the `defaults` block (groups too, where commented)."""
+    comments: dict[str, str] = {}
     parents: list[str] = []
     inside = False
     for line in path.read_text().splitlines():
@@ -188,9 +196,30 @@ def key_docs(path: Path = CONFIGS_FILE) -> dict[str, str]:
             continue
         depth = len(match[1]) // 2 - 1
         parents[depth:] = [match[2]]
-        _, _, doc = match[3].partition(" #")
-        docs[".".join(parents)] = doc.strip()
-    return docs
+        _, _, comment = match[3].partition(" #")
+        comments[".".join(parents)] = comment.strip()
+    return comments
+
+
+@functools.lru_cache(maxsize=4)
+def _keys(path: Path) -> tuple[dict[str, Spec | None], dict[str, str]]:
+    """({"a.b": spec}, {"a.b": doc}) from the comments of the `defaults` block (config_schema says the syntax)."""
+    defaults = Config(_wrap(load_blocks(path)["defaults"])).flat()
+    specs: dict[str, Spec | None] = {}
+    docs: dict[str, str] = {}
+    for key, comment in _comments(path).items():
+        specs[key], docs[key] = split_spec(comment, defaults.get(key), key)
+    return specs, docs
+
+
+def key_docs(path: Path = CONFIGS_FILE) -> dict[str, str]:
+    """{"a.b": one-line doc} of every key (and of groups where commented), without its spec."""
+    return _keys(path)[1]
+
+
+def key_specs(path: Path = CONFIGS_FILE) -> dict[str, Spec | None]:
+    """{"a.b": allowed values} of every key, as declared at the start of its comment in configs.yaml."""
+    return _keys(path)[0]
 
 
 def _flag_value(value: Any) -> str:
@@ -203,15 +232,17 @@ def _flag_value(value: Any) -> str:
 def usage(path: Path = CONFIGS_FILE) -> str:
     """The text of `python -m hieros.train --help`: how to call it, the presets, every key with its default."""
     defaults = Config(_wrap(load_blocks(path)["defaults"])).flat()
-    docs = key_docs(path)
-    rows = [f"  {f'--{key}={_flag_value(value)}':<44} {docs.get(key, '')}".rstrip() for key, value in defaults.items()]
+    specs, docs = _keys(path)
+    rows = [f"  {f'--{key}={_flag_value(value)}':<44} {_spec_text(specs.get(key))}{docs.get(key, '')}".rstrip()
+            for key, value in defaults.items()]
     return "\n".join([
         "usage: python -m hieros.train [--configs PRESET ...] [--KEY=VALUE ...] [--print_config]",
         "",
         "Train one run of HIEROS (or the dreamer / random baselines). The defaults are the original's paper-era",
         "values; --configs merges presets over them in order, then --KEY=VALUE sets any key (nested keys:",
         "--s5.num_blocks=2), parsed by the type of its default. --print_config prints the merged config and its",
-        "hash and exits.",
+        "hash and exits. Every value is checked against the allowed values shown beside it ({a|b}: one of;",
+        "[lo, hi) an interval, each element of a list; -: any) before anything is created.",
         "",
         "example: python -m hieros.train --configs atari100k --task=atari_alien --max_hierarchy=2",
         "         python -m hieros.train --configs dmc_proprio debug --task=dmc_cartpole_balance --seed=2",
@@ -221,6 +252,10 @@ def usage(path: Path = CONFIGS_FILE) -> str:
         "keys, each at its default (docs/config.md says more and lists where we differ from the original):",
         *rows,
     ])
+
+
+def _spec_text(spec: Spec | None) -> str:
+    return "" if spec is None or spec.text == "-" else spec.text + " "
 
 
 def split_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
@@ -280,7 +315,30 @@ def build_config(presets: Sequence[str] = (), overrides: Mapping[str, Any] | Non
         _check_type(f"--{key}", value, default)
         _assign(config, key, value)
     _normalise(config, defaults)
-    return _wrap(config)
+    _apply_model(config, {key: _lookup(config, key) for key in (overrides or {})})
+    resolved = _wrap(config)
+    check(resolved.flat(), key_specs(path), flat_defaults)
+    _check_rules(resolved)
+    return resolved
+
+
+def _apply_model(config: dict[str, Any], given: Mapping[str, Any]) -> None:
+    """Set what the model implies (MODEL_IMPLIES), refusing a flag that contradicts it."""
+    for key, value in MODEL_IMPLIES.get(config["model_name"], {}).items():
+        if key in given and given[key] != value:
+            raise ConfigError(f"--model_name={config['model_name']} implies --{key}={_flag_value(value)}; drop "
+                              f"--{key}={_flag_value(given[key])} (or use --model_name=hieros with the keys you want)")
+        _assign(config, key, value)
+
+
+def _check_rules(config: Config) -> None:
+    """What the values allow one by one but this version does not build."""
+    if config.compile or config.precision != 32:
+        raise ConfigError("--compile=true and --precision=16 are not built yet in this version; "
+                          "use --compile=false --precision=32 (the paper's settings)")
+    if not config.hierarchical_world_models and config.max_hierarchy > 1:
+        raise ConfigError("--hierarchical_world_models=false (higher levels imagining in level 0's world model) is "
+                          "not built in this version; keep it true")
 
 
 def _lookup(tree: Mapping[str, Any], dotted: str) -> Any:

@@ -18,6 +18,7 @@ import math
 import os
 import platform
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -132,6 +133,17 @@ def is_locked(run_dir: str | Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def discard_new_run(run_dir: str | Path) -> None:
+    """Remove a run directory this process made and locked whose start failed (it has no run.json)."""
+    path = Path(run_dir)
+    if (path / RUN_FILE).exists():
+        return
+    fd = _HELD_LOCKS.pop((path / LOCK_FILE).resolve(), None)
+    if fd is not None:
+        os.close(fd)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

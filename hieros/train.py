@@ -26,7 +26,7 @@ if __package__ in (None, ""):  # `python hieros/train.py ...`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hieros import checkpoint, rundir
-from hieros.agent_api import Agent, make_agent
+from hieros.agent_api import Agent, check_run, make_agent
 from hieros.config import Config, ConfigError, HelpRequested, dump, parse_args
 from hieros.envs import EnvError, make_env
 from hieros.progress import Progress
@@ -354,14 +354,18 @@ def prepare_run_dir(config: Config) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    run_dir: Path | None = None
+    created = False
     try:
         config, print_config = parse_args(sys.argv[1:] if argv is None else argv)
+        check_run(config)
         if print_config:
             print(dump(config), end="")
             print(f"# config hash: {config.hash()}")
             return 0
         if not config.logdir:
             config = Config({**config, "logdir": default_logdir(config)})
+        created = not Path(config.logdir).exists()
         run_dir = prepare_run_dir(config)
         if (run_dir / rundir.RUN_FILE).exists() and rundir.read_run(run_dir)["status"] == "done":
             print(f"{run_dir}: already done")
@@ -377,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_LOCKED
     except (ConfigError, EnvError, rundir.RunFileError) as error:
+        if created and run_dir is not None:  # a failed start leaves nothing behind
+            rundir.discard_new_run(run_dir)
         print(f"error: {error}", file=sys.stderr)
         return 2
     return trainer.run()

@@ -5,9 +5,7 @@ import pytest
 import torch
 
 from hieros.actor_critic import lambda_return
-from hieros.agent import make_learning_agent
-from hieros.config import ConfigError, build_config
-from hieros.envs.base import ActSpace
+from hieros.config import build_config
 from hieros.world_model import WorldModel, preprocess
 
 IMAGE_SPACE = {"image": ((64, 64, 3), np.uint8), "reward": ((), np.float32), "is_first": ((), bool),
@@ -69,15 +67,6 @@ def test_s5wm_observe_matches_stepping():
             assert torch.allclose(step["deter"], post["deter"][:, t], atol=1e-4)
             state, action = step, data["action"][:, t]
     del action
-
-
-def test_agent_rejects_what_is_not_built_yet():
-    space = ActSpace(discrete=True, n=4)
-    with pytest.raises(ConfigError, match="hierarchical_world_models"):
-        make_learning_agent(build_config(["atari100k", "debug"], {"hierarchical_world_models": "false"}),
-                            IMAGE_SPACE, space)
-    with pytest.raises(ConfigError, match="actor_dist"):
-        make_learning_agent(build_config(["dmc_vision", "debug"], {"max_hierarchy": "1"}), IMAGE_SPACE, space)
 
 
 def test_s5wm_prior_and_posterior_layers_are_dyn_hidden_wide():

@@ -177,10 +177,10 @@ def test_crashes_are_retried_and_bad_configs_are_one_line(suites, tmp_path, caps
     log = (run / "runner.log").read_text()
     assert attempts_logged(run) == 3 and log.count("Traceback") == 2  # the stopped attempt, the crash, its retry
     bad = ("run", "quick", "--tasks", "atari_pong", "--seeds", "1", "--set", "env.atari.actions=bogus")
-    assert bench(suites, results, *bad) == 1
-    out = capsys.readouterr().out
-    assert "env.atari.actions='bogus' is not valid; use needed | all" in out and "retry" not in out
-    assert attempts_logged(rundir.run_path(results, "quick", "random", "atari_pong", 1)) == 1
+    assert bench(suites, results, *bad) == 2  # refused while planning: no run starts, nothing is made
+    err = capsys.readouterr().err
+    assert err == "error: random on atari_pong: --env.atari.actions=bogus is not valid: use one of all | needed\n"
+    assert not rundir.run_path(results, "quick", "random", "atari_pong", 1).exists()
 
 
 def test_sigint_stops_cleanly_and_a_rerun_finishes(suites, tmp_path):

@@ -10,6 +10,7 @@ from hieros.config import (
     ConfigError,
     build_config,
     key_docs,
+    key_specs,
     load_blocks,
     parse_args,
     parse_value,
@@ -52,13 +53,13 @@ def test_presets_merge_in_order():
 
 
 def test_override_typing():
-    c, printed = parse_args(["--configs", "debug", "--steps=1e4", "--model_lr", "3e-4", "--compile=True",
+    c, printed = parse_args(["--configs", "debug", "--steps=1e4", "--model_lr", "3e-4", "--eval_final=True",
                              "--subgoal_shape=4,4", "--s5.num_blocks=2", "--env.atari.size=[32,32]",
                              "--task=atari_pong", "--print_config"])
     assert printed
     assert c.steps == 10_000 and isinstance(c.steps, int)
     assert c.model_lr == 3e-4 and isinstance(c.model_lr, float)
-    assert c.compile is True
+    assert c.eval_final is True
     assert c.subgoal_shape == [4, 4]
     assert c.s5.num_blocks == 2 and c.s5.model_dim == 32
     assert c.env.atari.size == [32, 32]
@@ -162,3 +163,84 @@ def test_cli_help_exits_0_with_usage(argv):
     out = subprocess.run([sys.executable, "-m", "hieros.train", *argv], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0 and out.stderr == ""
     assert out.stdout.startswith("usage: python -m hieros.train") and "--max_hierarchy=3" in out.stdout
+
+
+BAD_VALUES = [
+    ("--dynamics_model=gru", "--dynamics_model=gru is not valid: use one of s5 | rssm"),
+    ("--imag_gradient=foo", "--imag_gradient=foo is not valid: use one of dynamics | reinforce"),
+    ("--steps=-5", "--steps=-5 is not valid: use a number in [1, inf)"),
+    ("--score.protocol=bogus", "--score.protocol=bogus is not valid"),
+    ("--batch_size=0", "--batch_size=0 is not valid"),
+    ("--batch_length=0", "--batch_length=0 is not valid"),
+    ("--num_envs=0", "--num_envs=0 is not valid"),
+    ("--device=tpu", "--device=tpu is not valid: use auto | cpu | cuda | cuda:N"),
+    ("--replay_temperature=1.5", "--replay_temperature=1.5 is not valid: use a number in [0, 1]"),
+    ("--discount=0", "--discount=0.0 is not valid: use a number in (0, 1]"),
+    ("--model_lr=0", "--model_lr=0.0 is not valid: use a number in (0, inf)"),
+    ("--s5.dropout=1", "--s5.dropout=1.0 is not valid: use a number in [0, 1)"),
+    ("--env.dmc.size=64,0", "--env.dmc.size=64,0 is not valid"),
+    ("--subgoal_shape=4", "--subgoal_shape=4: give 2 values like the default 8,8"),
+    ("--encoder.mlp_keys=[", "--encoder.mlp_keys='[' is not a regular expression"),
+    ("--task=atari_pongg", "--task: unknown task 'atari_pongg'; closest: atari_pong"),
+    ("--model_name=ppo", "--model_name=ppo is not valid: use one of hieros | dreamer | random"),
+    ("--compile=true", "--compile=true and --precision=16 are not built yet"),
+    ("--hierarchical_world_models=false", "--hierarchical_world_models=false (higher levels imagining"),
+    ("--model_name=dreamer --max_hierarchy=2", "--model_name=dreamer implies --max_hierarchy=1; drop --max_hierarchy=2"),
+]
+
+
+@pytest.mark.parametrize("flags,message", BAD_VALUES)
+def test_bad_values_are_refused_in_one_line(flags, message):
+    with pytest.raises(ConfigError) as info:
+        parse_args(["--configs", "dmc_proprio", "debug", "--task=dmc_cartpole_balance", *flags.split()])
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_every_key_declares_its_allowed_values_and_the_presets_keep_them():
+    specs = key_specs()
+    assert [key for key in build_config().flat() if specs.get(key) is None] == []
+    for name in preset_names():
+        build_config([name])  # each preset's values are inside their specs (build_config checks them)
+
+
+def test_dreamer_records_what_it_runs():
+    """The config that runs, and that run.json records and hashes, is the one-level RSSM agent (issue 15)."""
+    c = build_config(["dmc_proprio"], {"model_name": "dreamer"})
+    assert (c.dynamics_model, c.max_hierarchy, c.novelty_reward_weight) == ("rssm", 1, 0.0)
+    assert c.hash() != build_config(["dmc_proprio"]).hash()
+    assert build_config(["dmc_proprio"], {"model_name": "dreamer", "max_hierarchy": "1"}) == c
+
+
+def test_run_checks_need_the_task_and_the_machine():
+    from hieros.agent_api import check_run
+
+    with pytest.raises(ConfigError, match="--actor_dist=onehot does not fit the continuous actions"):
+        check_run(build_config(["atari100k", "debug"]))
+    check_run(build_config(["atari100k", "debug"], {"task": "atari_pong"}))
+    check_run(build_config(["atari100k", "debug"], {"model_name": "random"}))  # no actor
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="--device=cuda:0: no CUDA device is visible here"):
+            check_run(build_config(["dmc_proprio"], {"device": "cuda:0"}))
+
+
+def test_a_failed_start_leaves_no_run_directory(tmp_path):
+    logdir = tmp_path / "run"
+    out = subprocess.run([sys.executable, "-m", "hieros.train", "--configs", "dmc_proprio", "debug",
+                          "--task=dmc_cartpole_balance", "--batch_size=0", f"--logdir={logdir}"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.startswith("error: --batch_size=0") and not logdir.exists()
+
+
+def test_discard_new_run_keeps_a_run_that_has_a_record(tmp_path):
+    from hieros import rundir
+
+    fresh, recorded = tmp_path / "fresh", tmp_path / "recorded"
+    for path in (fresh, recorded):
+        path.mkdir()
+        assert rundir.lock_run(path)
+    (recorded / rundir.RUN_FILE).write_text("{}")
+    rundir.discard_new_run(fresh)
+    rundir.discard_new_run(recorded)
+    assert not fresh.exists() and (recorded / rundir.RUN_FILE).exists()

@@ -13,10 +13,10 @@ from typing import Any
 
 from hieros.envs.atari import ATARI100K_GAMES, Atari
 from hieros.envs.base import ActSpace, Env, EnvError, unknown_task
-from hieros.envs.dmc import DMC, DMC_PROPRIO, DMC_VISION, dmc_tasks
+from hieros.envs.dmc import DMC, DMC_PROPRIO, DMC_VISION, dmc_tasks, split_task
 
 __all__ = ["ATARI100K_GAMES", "DMC_PROPRIO", "DMC_VISION", "MODES", "ActSpace", "Env", "EnvError",
-           "list_tasks", "make_env"]
+           "check_task", "discrete_actions", "list_tasks", "make_env"]
 
 MODES = ("train", "eval")
 
@@ -25,6 +25,22 @@ def list_tasks(all_dmc: bool = False) -> list[str]:
     """Known task names: the 26 Atari100k games and the DreamerV3 DMC tasks (all suite tasks if `all_dmc`)."""
     dmc = dmc_tasks() if all_dmc else list(DMC_VISION)
     return [f"atari_{g}" for g in ATARI100K_GAMES] + [f"dmc_{t}" for t in dmc]
+
+
+def check_task(task: str) -> None:
+    """EnvError naming the closest known tasks unless `task` exists (DMC names beyond DreamerV3's import dm_control)."""
+    suite, _, name = task.partition("_")
+    if (suite == "atari" and name in ATARI100K_GAMES) or (suite == "dmc" and name in DMC_VISION):
+        return
+    if suite == "dmc":
+        split_task(name)
+        return
+    raise unknown_task(task, list_tasks())
+
+
+def discrete_actions(task: str) -> bool:
+    """Whether the task's actions are discrete (Atari) rather than continuous (DMC)."""
+    return task.startswith("atari_")
 
 
 def make_env(task: str, config: Mapping[str, Any] | None, seed: int, mode: str = "train") -> Env:
@@ -36,9 +52,8 @@ def make_env(task: str, config: Mapping[str, Any] | None, seed: int, mode: str =
         raise EnvError(f"mode must be train or eval, not {mode!r}")
     if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
         raise EnvError(f"the seed must be a non-negative integer, not {seed!r}")
-    suite, _, name = task.partition("_")
-    if suite == "atari" and name in ATARI100K_GAMES:
+    check_task(task)
+    name = task.partition("_")[2]
+    if discrete_actions(task):
         return Atari(name, config, int(seed), mode)
-    if suite == "dmc":
-        return DMC(name, config, int(seed) % 2**32, mode)
-    raise unknown_task(task, list_tasks())
+    return DMC(name, config, int(seed) % 2**32, mode)
