@@ -112,9 +112,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from analysis.render import terminal
     from analysis.report import ChecksFailed, Options, compute, write
-    from analysis.store import suites_in
+    from analysis.store import check_output, suites_in
 
-    out = Path(args.out) if args.out else Path(args.results) / "report"
+    out = check_output(Path(args.out) if args.out else Path(args.results) / "report", directory=True)
     suites = suites_in(args.results)
     if args.suite is None and len(suites) > 1:  # every suite of the store, each into OUT/<suite>
         codes = [cmd_report(argparse.Namespace(**{**vars(args), "suite": suite, "out": str(out / suite)}))
@@ -147,12 +147,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     if Path(args.file).is_dir():
         if not args.task:
             raise StoreError(f"{args.file} is a log directory of the original code: give its --task")
-        count = import_original_logdir(args.file, args.method, args.results, args.suite, args.task, args.seed,
-                                       args.budget_frames, args.frames_per_step, args.window_frames)
+        done = import_original_logdir(args.file, args.method, args.results, args.suite, args.task, args.seed,
+                                      args.budget_frames, args.frames_per_step, args.window_frames, args.force)
     else:
-        count = import_file(args.file, args.method, args.results, args.suite, args.budget_frames,
-                            args.frames_per_step, args.window_frames)
-    print(f"imported {count} runs of {args.method} from {Path(args.file).name} into {Path(args.results) / args.suite}")
+        done = import_file(args.file, args.method, args.results, args.suite, args.budget_frames,
+                           args.frames_per_step, args.window_frames, args.force)
+    same = f" ({done.unchanged} already there from this file, left as they were)" if done.unchanged else ""
+    print(f"imported {done.written} runs of {args.method} from {Path(args.file).name} into "
+          f"{Path(args.results) / args.suite}{same}")
     return 0
 
 
@@ -166,10 +168,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from analysis import sampler
+    from analysis.store import check_output
 
     setup = sampler.preset_setup(args.temperature, args.items, args.train_ratio, args.batch_length, args.seed,
                                  args.capacity)
-    paths = sampler.sampler_figure(Path(args.out), setup)
+    paths = sampler.sampler_figure(check_output(args.out, directory=True), setup)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -219,6 +222,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--task", help="the task of an original-code log directory, e.g. dmc_cartpole_balance")
     imp.add_argument("--seed", type=_positive(int), default=1, help="the run number of an original-code log "
                      "directory in the store (default 1)")
+    imp.add_argument("--force", action="store_true", help="replace runs in the way (ours, from another file, or "
+                     "this file's again), moving them aside to seed_<n>.old-<time>")
     imp.set_defaults(func=_guarded(cmd_import))
 
     exp = sub.add_parser("export", help="write finished runs as a danijar json.gz score file",

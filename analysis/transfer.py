@@ -25,10 +25,12 @@ import json
 import math
 import os
 import shutil
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analysis.store import StoreError, load_store, random_human
+from analysis.store import StoreError, check_output, load_store, random_human
 from hieros import rundir
 
 BUDGETS = {"atari100k": 400_000}  # frames; other suites need --budget-frames
@@ -40,7 +42,7 @@ def _read(path: Path) -> tuple[Any, str]:
     try:
         data = path.read_bytes()
         content = json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
-    except (OSError, ValueError, EOFError) as error:
+    except (OSError, ValueError, EOFError, zlib.error) as error:
         raise StoreError(f"{path}: cannot read it as JSON or gzipped JSON ({error})") from None
     return content, hashlib.sha256(data).hexdigest()
 
@@ -62,8 +64,16 @@ def _record(suite: str, method: str, task: str, seed: int, protocol: dict[str, A
     }
 
 
+@dataclass(frozen=True)
+class Imported:
+    """What an import did: runs written, and runs left as they were because they already hold this very file."""
+
+    written: int
+    unchanged: int
+
+
 def _write(run: Path, record: dict[str, Any], episodes: list[dict[str, Any]]) -> None:
-    """Build the run beside its place, then swap it in, so a reader sees the old run or the new one."""
+    """Build the run beside its place, then rename it into place, so a reader sees no run or the whole run."""
     staging = run.with_name(f".{run.name}.importing")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -73,31 +83,40 @@ def _write(run: Path, record: dict[str, Any], episodes: list[dict[str, Any]]) ->
             writer.write(episode)
         writer.close()
     rundir.write_run(staging, record)
-    if run.exists():
-        old = run.with_name(f".{run.name}.replaced")
-        os.replace(run, old)
-        os.replace(staging, run)
-        shutil.rmtree(old)
-    else:
-        os.replace(staging, run)
+    os.replace(staging, run)
 
 
-def _guard(results: Path, suite: str, method: str, sha256: str, run: Path | None = None) -> None:
-    """Refuse a method that holds runs of ours or of another file; importing the same file again is fine.
-    With `run`, only that run is checked against the file (a method made of several log directories, a run each)."""
-    folder = results / suite / method
+def _store(results: Path, folder: Path, sha256: str, runs: list[tuple[Path, dict[str, Any], list[dict[str, Any]]]],
+           force: bool, per_run: bool = False) -> Imported:
+    """Write the runs, after checking every one. A run that already holds this very file is left as it is; any
+    other run in the way (ours, or from another file; for a file import anywhere in the method's folder, so a
+    method is one source) is refused, or with `force` moved aside as seed_<n>.old-<time>, as is every run to be
+    rewritten. Nothing is deleted."""
+    targets = {path for path, _, _ in runs}
+    in_the_way = []
     for existing in rundir.find_runs(results):
-        if not existing.is_relative_to(folder):
+        if not existing.is_relative_to(folder) or (per_run and existing not in targets):
             continue
         provenance = rundir.read_run(existing)["provenance"]
-        if not provenance.get("imported") or (provenance.get("sha256") != sha256 and run in (None, existing)):
-            what = f"runs from {provenance.get('source_file')}" if provenance.get("imported") else "runs of ours"
-            raise StoreError(f"{folder} already holds {what}; import under another --method or remove it")
+        if force or not provenance.get("imported") or provenance.get("sha256") != sha256:
+            in_the_way.append((existing, provenance))
+    if in_the_way and not force:
+        provenance = in_the_way[0][1]
+        what = f"runs from {provenance.get('source_file')}" if provenance.get("imported") else "runs of ours"
+        raise StoreError(f"{folder} already holds {what}; import under another --method, or give --force to move "
+                         "them aside (seed_<n>.old-<time>)")
+    for existing, _ in in_the_way:
+        rundir.move_aside(existing)
+    todo = [(path, record, episodes) for path, record, episodes in runs if not (path / rundir.RUN_FILE).exists()]
+    for path, record, episodes in todo:
+        _write(path, record, episodes)
+    return Imported(len(todo), len(runs) - len(todo))
 
 
 def import_file(path: str | Path, method: str, results: str | Path, suite: str = "atari100k",
-                budget_frames: int | None = None, frames_per_step: int = 4, window_frames: int = 10_000) -> int:
-    """Write one run directory per (task, seed) of a published file; returns the number of runs."""
+                budget_frames: int | None = None, frames_per_step: int = 4, window_frames: int = 10_000,
+                force: bool = False) -> Imported:
+    """Write one run directory per (task, seed) of a published file, every record checked first."""
     path, results = Path(path), Path(results)
     budget = budget_frames or BUDGETS.get(suite)
     if budget is None:
@@ -112,22 +131,17 @@ def import_file(path: str | Path, method: str, results: str | Path, suite: str =
     else:
         raise StoreError(f"{path}: neither a danijar score list [{{task, method, seed, xs, ys}}] nor per-game lists "
                          "of final scores {Game: [run, ...]}")
-    _guard(results, suite, method, sha256)
-    for record, episodes in runs:
-        _write(rundir.run_path(results, suite, method, record["task"], record["seed"]), record, episodes)
-    return len(runs)
+    placed = [(rundir.run_path(results, suite, method, record["task"], record["seed"]), record, episodes)
+              for record, episodes in runs]
+    return _store(results, results / suite / method, sha256, placed, force)
 
 
 def import_original_logdir(logdir: str | Path, method: str, results: str | Path, suite: str, task: str,
                            seed: int = 1, budget_frames: int | None = None, frames_per_step: int = 4,
-                           window_frames: int = 10_000) -> int:
-    """One run from the original HIEROS code's log directory (its scores.jsonl, one environment); returns 1."""
-    from hieros.envs import list_tasks
-    from hieros.envs.base import unknown_task
-
+                           window_frames: int = 10_000, force: bool = False) -> Imported:
+    """One run from the original HIEROS code's log directory (its scores.jsonl, one environment)."""
     logdir, results = Path(logdir), Path(results)
-    if task not in list_tasks(all_dmc=True):
-        raise StoreError(str(unknown_task(task, list_tasks(all_dmc=True))))
+    run = rundir.run_path(results, suite, method, _known_task(task, "--task"), seed)
     budget = budget_frames or BUDGETS.get(suite)
     if budget is None:
         raise StoreError(f"the frame budget of suite {suite!r} is not known; give --budget-frames")
@@ -164,19 +178,44 @@ def import_original_logdir(logdir: str | Path, method: str, results: str | Path,
     record["config_hash"] = f"imported-{FORMATS[2]}"
     record["progress"].update(env_steps=max(e["env_step"] for e in episodes),
                               frames=max(e["frames"] for e in episodes))
-    _guard(results, suite, method, sha256, run=rundir.run_path(results, suite, method, task, seed))
-    _write(rundir.run_path(results, suite, method, task, seed), record, episodes)
-    return 1
+    return _store(results, results / suite / method, sha256, [(run, record, episodes)], force, per_run=True)
+
+
+def _known_task(task: Any, where: str) -> str:
+    """`task` if the registry knows it, else a one-line StoreError naming the closest."""
+    from hieros.envs import EnvError, check_task
+
+    if not isinstance(task, str):
+        raise StoreError(f"{where}: the task {task!r} is not a name")
+    try:
+        check_task(task)
+    except EnvError as error:
+        raise StoreError(f"{where}: {error}") from None
+    return task
+
+
+def _numbers(values: Any, nullable: bool) -> bool:
+    """Whether `values` is a list of finite numbers (NaN and None too, where `nullable`)."""
+    return isinstance(values, list) and all(
+        (nullable and v is None) or (isinstance(v, int | float) and not isinstance(v, bool)
+                                     and (math.isfinite(v) or (nullable and math.isnan(v)))) for v in values)
 
 
 def _curves(items: list[dict[str, Any]], method: str, suite: str, protocol: dict[str, Any],
             source: dict[str, str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     runs, seen = [], set()
     for index, item in enumerate(items):
-        try:
-            seed = int(item.get("seed", index))
-        except (TypeError, ValueError):
-            raise StoreError(f"{source['source_file']}: record {index} has a seed that is not a number") from None
+        where = f"{source['source_file']}: record {index}"
+        seed = item.get("seed", index)
+        if (isinstance(seed, str) and seed.isdigit()) or (isinstance(seed, float) and seed.is_integer()):
+            seed = int(seed)  # danijar's files write seeds as strings
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise StoreError(f"{where} has a seed that is not an integer >= 0 ({seed!r})")
+        _known_task(item["task"], where)
+        if not _numbers(item["xs"], nullable=False) or any(x < 0 for x in item["xs"]):
+            raise StoreError(f"{where}: xs must be a list of frame counts (finite numbers >= 0)")
+        if not _numbers(item["ys"], nullable=True):
+            raise StoreError(f"{where}: ys must be a list of numbers (NaN or null for a missing point)")
         if (item["task"], seed) in seen:
             raise StoreError(f"{source['source_file']}: {item['task']} seed {seed} appears twice")
         seen.add((item["task"], seed))
@@ -213,6 +252,7 @@ def export_runs(results: str | Path, out: str | Path, suite: str | None = None, 
     """Write finished runs that have training curves as a danijar json.gz; returns the number of runs written.
 
     Imported runs keep their original method name, seed and order."""
+    check_output(out, directory=False)
     methods = load_store(results, suite)
     if method and method not in methods:
         raise StoreError(f"no method {method!r} in the store; it holds {', '.join(sorted(methods))}")

@@ -70,7 +70,7 @@ def _triage(specs: list[planning.RunSpec], force: bool, dry_run: bool,
             continue
         if why:
             console.print(f"would move {spec.run_dir} aside" if dry_run else
-                          f"moved the old run aside to {states.move_aside(spec.run_dir)}", style="yellow")
+                          f"moved the old run aside to {rundir.move_aside(spec.run_dir)}", style="yellow")
             todo.append(spec)
         elif state == "done":
             done += 1

@@ -7,7 +7,6 @@ attempt in runner.log failed before the run wrote a run.json), done.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -57,18 +56,6 @@ def config_conflict(spec: RunSpec, record: dict[str, Any] | None) -> str | None:
         return None
     return (f"{spec.run_dir} was made with config {record['config_hash']}, this sweep's is {spec.config_hash} "
             f"(`python -m hieros.train ... --print_config` shows both)")
-
-
-def move_aside(run_dir: Path) -> Path:
-    """`--force`: keep the old run as seed_<n>.old-<time> next to it; readers (find_runs) skip such folders."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = run_dir.with_name(f"{run_dir.name}.old-{stamp}")
-    number = 1
-    while target.exists():
-        number += 1
-        target = run_dir.with_name(f"{run_dir.name}.old-{stamp}-{number}")
-    shutil.move(str(run_dir), str(target))
-    return target
 
 
 def begin_attempt(run_dir: Path, attempt: int, command: str) -> tuple[Any, int]:

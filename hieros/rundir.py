@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import re
 import resource
 import shutil
 import socket
@@ -56,8 +57,36 @@ class RunFileError(Exception):
     """A run file is missing, corrupt or from a newer schema; the message names the file."""
 
 
+# A suite, method or task name as a folder of the store: no separators, no "..", nothing hidden.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+
+
+def check_name(what: str, name: Any) -> str:
+    """`name` if it can be a folder of the store, else a one-line RunFileError (never a path built from it)."""
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name) or ".." in name:
+        raise RunFileError(f"{what} {name!r} cannot name a folder of the results store: use letters, digits and "
+                           "_ . + - (starting with a letter or digit, no '..')")
+    return name
+
+
 def run_path(results: str | Path, suite: str, method: str, task: str, seed: int) -> Path:
-    return Path(results) / suite / method / task / f"seed_{seed}"
+    """RESULTS/<suite>/<method>/<task>/seed_<seed>, every part checked (check_name; a seed is an integer >= 0)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise RunFileError(f"seed {seed!r} is not an integer >= 0")
+    return Path(results) / check_name("suite", suite) / check_name("method", method) / check_name("task", task) \
+        / f"seed_{seed}"
+
+
+def move_aside(run_dir: Path) -> Path:
+    """Keep a run that is to be replaced as seed_<n>.old-<time> next to it; readers (find_runs) skip such folders."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = run_dir.with_name(f"{run_dir.name}.old-{stamp}")
+    number = 1
+    while target.exists():
+        number += 1
+        target = run_dir.with_name(f"{run_dir.name}.old-{stamp}-{number}")
+    shutil.move(str(run_dir), str(target))
+    return target
 
 
 def find_runs(results: str | Path) -> list[Path]:

@@ -33,6 +33,8 @@ from hieros.progress import Progress
 
 EXIT_INTERRUPTED = 130
 EXIT_LOCKED = 75  # EX_TEMPFAIL: the run is busy elsewhere; try later
+# Ctrl-C, kill and Slurm's warning before a preemption or the time limit (sbatch --signal=USR2@90)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
 
 
 class Ratio:
@@ -80,6 +82,7 @@ class Trainer:
         self.lengths = np.zeros(len(self.envs), dtype=np.int64)
         self.pending: dict[str, list[float]] = defaultdict(list)
         self.tensorboard = None
+        self.clock = time.perf_counter()  # wall_seconds counts the loop's time from here
         self.record = self._initial_record()
 
     # --- run.json ---------------------------------------------------------------------------------
@@ -172,27 +175,41 @@ class Trainer:
         self.record["progress"].update(state["progress"])
 
     # --- evaluation -------------------------------------------------------------------------------
-    def evaluate(self) -> None:
-        """Greedy episodes in a fresh, separately seeded environment; the training state is untouched."""
+    def evaluate(self) -> bool:
+        """Greedy episodes in a fresh, separately seeded environment; the training state is untouched.
+
+        A stop signal is looked at every step. Then the evaluation is dropped whole (no records, the random
+        generators as they were before it) and False returned, so the checkpoint that follows holds the state
+        before it and the resumed run evaluates again from its first episode, exactly as if never stopped."""
         index = self.counters["eval_index"]
+        # an agent that trains draws from torch's generator; the random policy from its own (its state is small)
+        before = checkpoint.rng_state(), None if self.agent.trains else self.agent.state_dict()
         env = make_env(self.config.task, self.config, seed=10**6 + self.config.seed * 1000 + index, mode="eval")
-        scores = []
+        episodes = []
         try:
             for _ in range(self.config.eval_eps):
                 obs, state, score, length = env.reset(), self.agent.initial_state(1), 0.0, 0
                 while not obs["is_last"]:
+                    if self.stop_signal is not None:
+                        checkpoint.set_rng_state(before[0])
+                        if before[1] is not None:
+                            self.agent.load_state_dict(before[1])
+                        return False
                     action, state = self.agent.policy(stack([obs]), state, mode="eval")
                     obs = env.step(action[0])
                     score += float(obs["reward"])
                     length += 1
-                scores.append(score)
-                self.log_episode("eval", score, length, eval_index=index)
+                episodes.append((score, length))
         finally:
             env.close()
+        for score, length in episodes:
+            self.log_episode("eval", score, length, eval_index=index)
         self.metrics.write({"type": "eval", **self._stamp(), "eval_index": index,
-                            "score_mean": float(np.mean(scores)), "episodes": len(scores)})
+                            "score_mean": float(np.mean([score for score, _ in episodes])),
+                            "episodes": len(episodes)})
         self.counters["eval_index"] += 1
         self.counters["last_eval"] = self.counters["env_step"]
+        return True
 
     # --- logging ----------------------------------------------------------------------------------
     def _stamp(self) -> dict[str, int]:
@@ -257,7 +274,7 @@ class Trainer:
         return self.counters["env_step"] >= self.counters[last] + every
 
     def run(self) -> int:
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
         try:
             self._start()
             self._write_record("running")
@@ -286,33 +303,25 @@ class Trainer:
 
     def _loop(self) -> int:
         config = self.config
-        if self.counters["env_step"] == 0 and config.eval_initial:
-            self.evaluate()
+        if self.counters["env_step"] == 0 and config.eval_initial and not self.evaluate():
+            return self._stop()
         with Progress(total=self.budget_steps, description=f"{config.task} seed {config.seed}",
                       start=self.counters["env_step"]) as bar:
-            clock = time.perf_counter()
+            self.clock = time.perf_counter()
+            if not self.after_step():  # resumed from a stop inside an evaluation: that step's schedule, again
+                return self._stop()
             while self.counters["env_step"] < self.budget_steps:
                 self.step_envs()
                 if self.agent.trains:
                     self.train()
-                # as the original's loop (`while step < steps: if should_eval(step)`): none once the budget is spent
-                if self.counters["env_step"] < self.budget_steps and self.due("last_eval", config.eval_every):
-                    self.evaluate()
-                if self.due("last_log", config.log_every):
-                    self.flush_train_metrics()
-                now = time.perf_counter()
-                self.counters["wall_seconds"] += now - clock
-                clock = now
-                if self.due("last_save", config.save_every):
-                    self.save()
+                if not self.after_step():
+                    return self._stop()
                 bar.update(self.counters["env_step"], score=self.record["progress"]["last_score"])
                 stop_at = config.stop_after // self.frames_per_step
                 if self.stop_signal is not None or (stop_at and self.counters["env_step"] >= stop_at):
-                    self.save()
-                    self._write_record()
-                    return EXIT_INTERRUPTED
-        if config.eval_final:
-            self.evaluate()
+                    return self._stop()
+        if config.eval_final and not self.evaluate():
+            return self._stop()
         self.flush_train_metrics()
         self.save()
         records = rundir.read_metrics(self.run_dir)
@@ -323,6 +332,29 @@ class Trainer:
         self.record["provenance"]["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self._write_record("done")
         return 0
+
+    def after_step(self) -> bool:
+        """The schedule after a step: evaluate, log and checkpoint where due. Evaluations are as the original's
+        loop (`while step < steps: if should_eval(step)`): none once the budget is spent. False if a stop signal
+        came inside the evaluation; then nothing after it ran, and the resumed run calls this again first."""
+        config = self.config
+        due = self.counters["env_step"] < self.budget_steps and self.due("last_eval", config.eval_every)
+        if due and not self.evaluate():
+            return False
+        if self.due("last_log", config.log_every):
+            self.flush_train_metrics()
+        now = time.perf_counter()
+        self.counters["wall_seconds"] += now - self.clock
+        self.clock = now
+        if self.due("last_save", config.save_every):
+            self.save()
+        return True
+
+    def _stop(self) -> int:
+        """Checkpoint and leave as interrupted (a stop signal or --stop_after); the run resumes from here."""
+        self.save()
+        self._write_record()
+        return EXIT_INTERRUPTED
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.stop_signal = signum
@@ -380,6 +412,11 @@ def main(argv: list[str] | None = None) -> int:
     except RunLocked as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_LOCKED
+    except KeyboardInterrupt:  # Ctrl-C while starting (importing torch, building the agent): nothing to keep yet
+        if created and run_dir is not None:
+            rundir.discard_new_run(run_dir)
+        print("interrupted before the run started", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (ConfigError, EnvError, rundir.RunFileError) as error:
         if created and run_dir is not None:  # a failed start leaves nothing behind
             rundir.discard_new_run(run_dir)

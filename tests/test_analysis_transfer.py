@@ -29,7 +29,7 @@ def _records(path: Path) -> list[dict]:
 def test_import_then_export_gives_back_the_danijar_file(tmp_path, source):
     """Same records in the same order with the same values and types (int/float, string seeds, NaN bins)."""
     path = SHARED / "dreamerv3" / source
-    assert transfer.import_file(path, "published", tmp_path) == 130
+    assert transfer.import_file(path, "published", tmp_path).written == 130
     out = tmp_path / "out.json.gz"
     assert transfer.export_runs(tmp_path, out) == 130
     assert json.dumps(_records(out)) == json.dumps(_records(path))
@@ -52,7 +52,7 @@ def test_imported_runs_are_marked_and_reproduce_the_final_window_score(tmp_path)
 @pytest.mark.parametrize("file, runs", [("iris/IRIS.json", 5), ("twm/scores.json", 5), ("storm/storm.json", 5),
                                         ("iris/SPR.json", 100)])
 def test_import_per_game_lists(tmp_path, file, runs):
-    assert transfer.import_file(SHARED / file, "baseline", tmp_path) == 26 * runs
+    assert transfer.import_file(SHARED / file, "baseline", tmp_path).written == 26 * runs
     method = load_store(tmp_path)["baseline"]
     scores = json.loads((SHARED / file).read_text())
     assert len(method.tasks) == 26 and method.scores(method.tasks).shape == (runs, 26)
@@ -78,7 +78,7 @@ def test_a_small_curve_file_round_trips_with_nan_and_string_seeds(tmp_path):
     assert json.dumps(_records(tmp_path / "back.json.gz")) == json.dumps(items)
 
 
-def test_reimport_rewrites_and_never_overwrites_other_runs(tmp_path):
+def test_reimport_keeps_the_same_file_and_never_overwrites_other_runs(tmp_path):
     first = _danijar(tmp_path / "a.json.gz", [{"task": "atari_pong", "method": "a", "seed": s, "xs": [400_000],
                                                 "ys": [float(s)]} for s in (1, 2, 3)])
     transfer.import_file(first, "a", tmp_path / "store")
@@ -87,13 +87,13 @@ def test_reimport_rewrites_and_never_overwrites_other_runs(tmp_path):
                                                        "xs": [400_000], "ys": [5.0]}])
     with pytest.raises(StoreError, match=r"already holds runs from a\.json\.gz"):
         transfer.import_file(fewer, "a", tmp_path / "store")  # same name, other bytes: another file
-    transfer.import_file(first, "a", tmp_path / "store")  # the same file again: fine
+    assert transfer.import_file(first, "a", tmp_path / "store") == transfer.Imported(0, 3)  # the same file: kept
     ours = rundir.run_path(tmp_path / "store", "atari100k", "ours", "atari_pong", 1)
     record = rundir.read_run(rundir.run_path(tmp_path / "store", "atari100k", "a", "atari_pong", 1))
     rundir.write_run(ours, {**record, "method": "ours", "provenance": {}})
     with pytest.raises(StoreError, match="already holds runs of ours"):
         transfer.import_file(first, "ours", tmp_path / "store")
-    assert transfer.import_file(fewer, "b", tmp_path / "store") == 1
+    assert transfer.import_file(fewer, "b", tmp_path / "store").written == 1
     assert sorted(load_store(tmp_path / "store")["a"].runs["atari_pong"]) == [1, 2, 3]
 
 
@@ -142,7 +142,8 @@ def test_original_logdir_import_undoes_the_reset_step_count(tmp_path, capsys):
     assert record["score"]["final"] == pytest.approx((137.8 + 150.0) / 2)
     assert record["provenance"]["format"] == "hieros-original-logdir"
     assert record["config_hash"] == "imported-hieros-original-logdir"  # the same for every run of the method
-    assert main(args) == 0  # the same directory again: rewritten in place
+    assert main(args) == 0  # the same directory again: left as it is
+    assert "imported 0 runs" in capsys.readouterr().out
     other = _original_logdir(tmp_path / "b", lines[:2])
     assert main([*args[:1], str(other), *args[2:]]) == 2  # another log dir onto the same run is refused
     assert "already holds" in capsys.readouterr().err
@@ -173,3 +174,61 @@ def test_original_logdir_import_needs_a_known_task(tmp_path, capsys):
     assert "give its --task" in capsys.readouterr().err
     assert main([*base, "--task", "dmc_cartpole_balanse"]) == 2
     assert "closest: dmc_cartpole_balance" in capsys.readouterr().err
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_an_import_never_writes_outside_the_store_nor_deletes(tmp_path, capsys):
+    """A task named ../../../../x once wrote outside --results and deleted a folder there (issue 15)."""
+    victim = tmp_path / "x" / "seed_1"
+    victim.mkdir(parents=True)
+    (victim / "keep.txt").write_text("mine")
+    store = tmp_path / "a" / "b" / "store"
+    evil = [{"task": "../../../../x", "method": "m", "seed": 1, "xs": [400_000], "ys": [1.0]}]
+    bad = {"evil.json.gz": _danijar(tmp_path / "evil.json.gz", evil)}
+    for name, text in (("garbage.json.gz", b"\x1f\x8bnot gzip at all"), ("short.json.gz", gzip.compress(b"[")[:-6])):
+        (tmp_path / name).write_bytes(text)
+        bad[name] = tmp_path / name
+    bad["xs.json.gz"] = _danijar(tmp_path / "xs.json.gz", [{"task": "atari_pong", "seed": 1, "xs": ["a"], "ys": [1]}])
+    bad["seed.json.gz"] = _danijar(tmp_path / "seed.json.gz", [{"task": "atari_pong", "seed": -1, "xs": [1],
+                                                                "ys": [1]}])
+    before = _tree(tmp_path)
+    for name, path in bad.items():
+        assert main(["import", str(path), "--method", "m", "--results", str(store)]) == 2, name
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    good = _danijar(tmp_path / "good.json.gz", [{"task": "atari_pong", "seed": 1, "xs": [400_000], "ys": [1.0]}])
+    for method in ("../m", "a/b", ".hidden"):
+        assert main(["import", str(good), "--method", method, "--results", str(store)]) == 2
+        assert "cannot name a folder of the results store" in capsys.readouterr().err
+    assert _tree(tmp_path) == {**before, "good.json.gz": good.read_bytes()}
+
+
+def test_force_moves_runs_aside_and_deletes_nothing(tmp_path):
+    store = tmp_path / "store"
+    first = _danijar(tmp_path / "a.json.gz", [{"task": "atari_pong", "seed": 1, "xs": [400_000], "ys": [1.0]}])
+    (tmp_path / "b").mkdir()
+    second = _danijar(tmp_path / "b" / "a.json.gz", [{"task": "atari_pong", "seed": 1, "xs": [400_000], "ys": [2.0]}])
+    assert transfer.import_file(first, "m", store).written == 1
+    with pytest.raises(StoreError, match="give --force"):
+        transfer.import_file(second, "m", store)
+    assert transfer.import_file(second, "m", store, force=True) == transfer.Imported(1, 0)
+    assert load_store(store)["m"].runs["atari_pong"][1].final == 2.0
+    kept = list((store / "atari100k" / "m" / "atari_pong").glob("seed_1.old-*"))
+    assert len(kept) == 1 and rundir.read_run(kept[0])["score"]["final"] == 1.0
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_the_work(tmp_path, capsys):
+    store = tmp_path / "store"
+    transfer.import_file(_danijar(tmp_path / "a.json.gz", [{"task": "atari_pong", "seed": 1, "xs": [400_000],
+                                                            "ys": [1.0]}]), "m", store)
+    (tmp_path / "file").write_text("")
+    for args in (["export", "--results", str(store), "--out", str(tmp_path / "file" / "o.json.gz")],
+                 ["export", "--results", str(store), "--out", str(tmp_path)],
+                 ["report", "--results", str(store), "--out", str(tmp_path / "file")],
+                 ["plot", "sampler", "--out", str(tmp_path / "file" / "x")]):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err

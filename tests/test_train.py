@@ -161,3 +161,57 @@ def test_tensorboard_events_are_written(tmp_path):
     run = train(tmp_path, *DMC, "--model_name=random", "--steps=1000", "--tensorboard=true")
     events = list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
+
+
+def _stop_latency():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import stop_latency
+
+    return stop_latency
+
+
+@pytest.mark.parametrize("phase", ["train", "eval", "eval_initial", "eval_final"])
+def test_a_stop_is_prompt_in_every_phase(tmp_path, phase):
+    """SIGTERM in each phase of the loop: a checkpoint and exit 130 within seconds, the signal taken inside the
+    phase (the checkpoint's step says where), as measured by benchmarks/stop_latency.py."""
+    bench = _stop_latency()
+    stop = bench.measure(bench.PHASES[phase], tmp_path / "run", wait=1.0)
+    assert stop.exit_code == 130 and stop.seconds < 5.0
+    assert bench.inside(bench.PHASES[phase], stop), stop
+    assert rundir.read_run(tmp_path / "run")["status"] == "running"  # resumable
+
+
+def test_a_stop_inside_an_evaluation_resumes_exactly(tmp_path, monkeypatch):
+    """SIGTERM halfway through an evaluation, then resume == the run never stopped: the evaluation is dropped
+    whole with the random generators as they were, and runs again first thing after the resume."""
+    import hieros.train as train_module
+
+    common = [*DMC, "--model_name=hieros", "--deterministic=true", "--threads=1", "--log_every=100",
+              "--steps=600", "--eval_every=300", "--eval_eps=2", "--save_every=100000", "--max_hierarchy=2"]
+    whole = train(tmp_path, *common, name="whole")
+    real_make_env, sent = train_module.make_env, []
+
+    def make_env(task, config, seed, mode="train"):
+        env = real_make_env(task, config, seed, mode)
+        if mode == "eval" and not sent:
+            step, steps_taken = env.step, [0]
+
+            def step_then_signal(action):
+                steps_taken[0] += 1
+                if steps_taken[0] == 700:  # in the second of the two 500-step episodes
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    sent.append(True)
+                return step(action)
+
+            env.step = step_then_signal
+        return env
+
+    monkeypatch.setattr(train_module, "make_env", make_env)
+    half = tmp_path / "half"
+    assert main([*common, f"--logdir={half}"]) == 130 and sent
+    assert not [m for m in rundir.read_metrics(half) if m.get("mode") == "eval" or m["type"] == "eval"]
+    monkeypatch.setattr(train_module, "make_env", real_make_env)
+    assert main([*common, f"--logdir={half}"]) == 0
+    _assert_same(_final_state(whole), _final_state(half))
+    strip = lambda run: [json.dumps(m) for m in rundir.read_metrics(run)]  # noqa: E731
+    assert strip(whole) == strip(half)
