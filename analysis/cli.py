@@ -12,8 +12,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hieros.rundir import RunFileError
-
 REPORT_HELP = """\
 Reads every run of one suite under RESULTS (ours and imported ones), checks that the store is complete and
 comparable, then writes into OUT (default RESULTS/report; with several suites and no --suite, each suite into
@@ -85,26 +83,6 @@ def _temperature(text: str) -> float:
 
 def _names(text: str) -> list[str]:
     return [name for name in text.split(",") if name]
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    from analysis.store import StoreError
-
-    return StoreError, RunFileError
-
-
-def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn a user error into one line `error: ...` on stderr and exit status 2."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except _user_errors() as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-
-    run.__doc__ = handler.__doc__
-    return run
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -205,7 +183,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="also measure how often the aggregate intervals cover the truth at this many runs, in "
                              "TRIALS simulated experiments per method (default 200; a few seconds each)")
     report.add_argument("--no-sampler", action="store_true", help="leave out the replay sampler figure")
-    report.set_defaults(func=_guarded(cmd_report))
+    report.set_defaults(func=cmd_report)
 
     imp = sub.add_parser("import", help="bring published per-seed results into the store as runs",
                          epilog=IMPORT_EPILOG, formatter_class=raw)
@@ -224,7 +202,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                      "directory in the store (default 1)")
     imp.add_argument("--force", action="store_true", help="replace runs in the way (ours, from another file, or "
                      "this file's again), moving them aside to seed_<n>.old-<time>")
-    imp.set_defaults(func=_guarded(cmd_import))
+    imp.set_defaults(func=cmd_import)
 
     exp = sub.add_parser("export", help="write finished runs as a danijar json.gz score file",
                          epilog=EXPORT_EPILOG, formatter_class=raw)
@@ -232,7 +210,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     exp.add_argument("--suite", help="suite (required when the store holds several)")
     exp.add_argument("--method", help="only this method")
     exp.add_argument("--results", default="results", metavar="DIR", help="results store (default: results)")
-    exp.set_defaults(func=_guarded(cmd_export))
+    exp.set_defaults(func=cmd_export)
 
     plot = sub.add_parser("plot", help="figures that need no runs: `plot sampler` (ETBS vs uniform replay)",
                           epilog=PLOT_EPILOG, formatter_class=raw)
@@ -249,4 +227,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     plot.add_argument("--seed", type=int, default=0)
     plot.add_argument("--out", default="results/report", metavar="DIR",
                       help="output directory (default: results/report)")
-    plot.set_defaults(func=_guarded(cmd_plot))
+    plot.set_defaults(func=cmd_plot)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -17,6 +19,7 @@ from bench.progress import SweepDisplay
 from bench.resources import budget
 from bench.suites import Benchmark, SuiteError, load
 from hieros import rundir
+from hieros.cli_errors import DEBUG_ENV, EXIT_INPUT, guarded
 from hieros.config import ConfigError
 from hieros.envs import EnvError, list_tasks
 
@@ -164,11 +167,20 @@ def _selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", default="results", metavar="DIR", help="results directory (default: results)")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line, `error: <problem> (see `<command> --help`)`, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(prog="hieros-bench", description=__doc__, epilog=EPILOG,
+    parser = OneLineParser(prog="hieros-bench", description=__doc__, epilog=EPILOG,
                                      formatter_class=formatter)
     parser.add_argument("--suites", metavar="FILE", help="suite file (default: ./benchmark.toml or the project's)")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show tracebacks instead of one-line errors (also: {DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run every (method, task, seed) of a suite; resumable and idempotent",
@@ -211,18 +223,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line: every error is one line with an exit code (hieros.cli_errors)."""
     args = build_parser().parse_args(argv)
-    try:
-        for option in ("jobs", "threads", "runs_per_gpu"):
-            value = getattr(args, option, None)
-            if value is not None and value < 1:
-                raise SuiteError(f"--{option.replace('_', '-')} must be at least 1, not {value}")
-        if getattr(args, "retries", 0) < 0:
-            raise SuiteError("--retries must not be negative")
-        return args.func(args)
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    if args.debug:
+        os.environ[DEBUG_ENV] = "1"
+    return guarded(lambda: _checked(args), USER_ERRORS, "hieros-bench")
+
+
+def _checked(args: argparse.Namespace) -> int:
+    for option in ("jobs", "threads", "runs_per_gpu"):
+        value = getattr(args, option, None)
+        if value is not None and value < 1:
+            raise SuiteError(f"--{option.replace('_', '-')} must be at least 1, not {value}")
+    if getattr(args, "retries", 0) < 0:
+        raise SuiteError("--retries must not be negative")
+    return args.func(args)
 
 
 if __name__ == "__main__":

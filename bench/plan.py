@@ -11,6 +11,7 @@ from typing import Any
 
 from bench.suites import Benchmark, Suite, SuiteError, suggest
 from hieros import rundir
+from hieros.cli_errors import DEBUG_ENV
 from hieros.config import ConfigError, build_config
 
 
@@ -104,7 +105,9 @@ def plan(benchmark: Benchmark, suite: Suite, methods: Sequence[str], seeds: Sequ
 
 def worker_env(threads: int, gpu: str | None) -> dict[str, str]:
     """The environment variables a run gets on top of the runner's: its thread budget and GPU slot."""
-    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+    # HIEROS_DEBUG: a crash's full traceback goes to the run's runner.log, not a one-line summary
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1",
+           DEBUG_ENV: "1"}
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
     return env

@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # `python hieros/train.py ...`
 
 from hieros import checkpoint, rundir
 from hieros.agent_api import Agent, check_run, make_agent
+from hieros.cli_errors import guarded
 from hieros.config import Config, ConfigError, HelpRequested, dump, parse_args
 from hieros.envs import EnvError, make_env
 from hieros.progress import Progress
@@ -386,10 +387,16 @@ def prepare_run_dir(config: Config) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line: every error is one line with an exit code (hieros.cli_errors), 75 if the run is busy."""
+    return guarded(lambda: _start_and_run(sys.argv[1:] if argv is None else argv),
+                   (ConfigError, EnvError, rundir.RunFileError), "hieros-train")
+
+
+def _start_and_run(argv: list[str]) -> int:
     run_dir: Path | None = None
     created = False
     try:
-        config, print_config = parse_args(sys.argv[1:] if argv is None else argv)
+        config, print_config = parse_args(argv)
         check_run(config)
         if print_config:
             print(dump(config), end="")
@@ -412,16 +419,10 @@ def main(argv: list[str] | None = None) -> int:
     except RunLocked as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_LOCKED
-    except KeyboardInterrupt:  # Ctrl-C while starting (importing torch, building the agent): nothing to keep yet
+    except BaseException:  # a start that failed or was interrupted (Ctrl-C while importing torch) leaves nothing
         if created and run_dir is not None:
             rundir.discard_new_run(run_dir)
-        print("interrupted before the run started", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except (ConfigError, EnvError, rundir.RunFileError) as error:
-        if created and run_dir is not None:  # a failed start leaves nothing behind
-            rundir.discard_new_run(run_dir)
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise
     return trainer.run()
 
 

@@ -1,0 +1,64 @@
+"""The command-line boundary of every entry point (`python -m hieros.train`, `hieros-bench`): errors in one line.
+
+- bad input (a config, suite, task, file or flag the user gave): `error: <what and what to do>`, exit 2
+- the environment (a path that cannot be read or written, a full disk, a missing package): one line, exit 1
+- anything else, a bug: `error: unexpected <Type>: <message> (traceback in <file>)`, exit 1
+- Ctrl-C outside a run's own handling: `interrupted`, exit 130
+
+With `hieros-bench --debug`, or HIEROS_DEBUG=1 in the environment, tracebacks are shown instead; the runner sets
+it for its workers, so each run's runner.log keeps the full traceback of a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+
+EXIT_ENVIRONMENT = 1
+EXIT_INPUT = 2
+EXIT_INTERRUPTED = 130
+DEBUG_ENV = "HIEROS_DEBUG"
+
+
+def debugging() -> bool:
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def guarded(main: Callable[[], int], user_errors: tuple[type[BaseException], ...], program: str) -> int:
+    """`main()`, with every error it raises turned into one line on stderr and an exit code (see the module)."""
+    if debugging():
+        return main()
+    try:
+        return main()
+    except user_errors as error:
+        return _say(f"error: {error}", EXIT_INPUT)
+    except KeyboardInterrupt:
+        return _say("interrupted", EXIT_INTERRUPTED)
+    except ImportError as error:
+        return _say(f"error: the package {error.name or error} is missing; install the project "
+                    "(pip install -e .) in the Python that runs this", EXIT_ENVIRONMENT)
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        return _say(f"error: {where}{error.strerror or error}; check the path, its permissions and the free space",
+                    EXIT_ENVIRONMENT)
+    except Exception as error:
+        path = _write_traceback(program, error)
+        first = str(error).splitlines()[0] if str(error) else ""
+        return _say(f"error: unexpected {type(error).__name__}: {first} (traceback in {path}; {DEBUG_ENV}=1 shows it)",
+                    EXIT_ENVIRONMENT)
+
+
+def _say(line: str, code: int) -> int:
+    print(line, file=sys.stderr)
+    return code
+
+
+def _write_traceback(program: str, error: BaseException) -> str:
+    fd, path = tempfile.mkstemp(prefix=f"{program}-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".txt")
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{' '.join(sys.argv)}\n\n{''.join(traceback.format_exception(error))}")
+    return path

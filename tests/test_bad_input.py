@@ -1,0 +1,197 @@
+"""The bad-input corpus: what a new user gets wrong, across every command.
+
+Each case asserts the exit code (2: bad input, 1: the environment), a one-line message naming the problem, no
+traceback, and that nothing under the working folder (the results store included) was created or changed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import bench.cli
+import hieros.train
+from analysis import transfer
+from hieros import rundir
+
+GOOD_CURVES = [{"task": task, "method": "x", "seed": seed, "xs": [1000, 399_000], "ys": [1.0, 2.0]}
+               for task in ("atari_pong", "atari_alien") for seed in (1, 2)]
+DMC = ["--configs", "dmc_proprio", "debug", "--task=dmc_cartpole_balance"]
+
+# (argv, exit code, a piece of the message)
+TRAIN = [
+    ([*DMC, "--dynamics_model=gru"], 2, "--dynamics_model=gru is not valid: use one of s5 | rssm"),
+    ([*DMC, "--imag_gradient=foo"], 2, "--imag_gradient=foo is not valid"),
+    ([*DMC, "--steps=-5"], 2, "--steps=-5 is not valid"),
+    ([*DMC, "--score.protocol=bogus"], 2, "--score.protocol=bogus is not valid"),
+    ([*DMC, "--batch_size=0"], 2, "--batch_size=0 is not valid"),
+    ([*DMC, "--batch_length=0"], 2, "--batch_length=0 is not valid"),
+    ([*DMC, "--num_envs=0"], 2, "--num_envs=0 is not valid"),
+    ([*DMC, "--device=tpu"], 2, "--device=tpu is not valid"),
+    ([*DMC, "--device=cuda:7"], 2, "--device=cuda:7"),
+    ([*DMC, "--task=atari_pongg"], 2, "closest: atari_pong"),
+    ([*DMC, "--task=../../x"], 2, "unknown task '../../x'"),
+    (["--configs", "nosuch"], 2, "unknown preset 'nosuch'"),
+    ([*DMC, "--max_hierarchi=2"], 2, "did you mean max_hierarchy"),
+    ([*DMC, "--s5=3"], 2, "it is a group"),
+    ([*DMC, "--steps=abc"], 2, "--steps: expected an integer"),
+    ([*DMC, "--compile=maybe"], 2, "--compile: expected true or false"),
+    ([*DMC, "--compile=true"], 2, "not built yet"),
+    ([*DMC, "--precision=16"], 2, "not built yet"),
+    ([*DMC, "--model_name=ppo"], 2, "--model_name=ppo is not valid"),
+    ([*DMC, "--replay_temperature=2"], 2, "--replay_temperature=2.0 is not valid"),
+    ([*DMC, "--discount=1.5"], 2, "--discount=1.5 is not valid"),
+    ([*DMC, "--subgoal_shape=1,2,3"], 2, "give 2 values"),
+    ([*DMC, "--encoder.cnn_keys=("], 2, "is not a regular expression"),
+    ([*DMC, "--model_name=dreamer", "--max_hierarchy=3"], 2, "implies --max_hierarchy=1"),
+    ([*DMC, "--actor_dist=onehot"], 2, "does not fit the continuous actions"),
+    ([*DMC, "foo"], 2, "unexpected argument 'foo'"),
+    ([*DMC, "--seed"], 2, "--seed needs a value"),
+    ([*DMC, "--env.atari.actions=bogus"], 2, "--env.atari.actions=bogus is not valid"),
+    ([*DMC, "--env.dmc.obs=depth"], 2, "--env.dmc.obs=depth is not valid"),
+    ([*DMC, "--eval_eps=0"], 2, "--eval_eps=0 is not valid"),
+    ([*DMC, "--threads=-1"], 2, "--threads=-1 is not valid"),
+    ([*DMC, "--hierarchical_world_models=false"], 2, "not built in this version"),
+    ([*DMC, "--seed=-1"], 2, "--seed=-1 is not valid"),
+    ([*DMC, "--print_config", "--units=0"], 2, "--units=0 is not valid"),
+    ([*DMC, "--logdir=afile/run"], 1, "afile/run"),
+]
+
+BENCH = [
+    (["run", "nosuch"], 2, "nosuch"),
+    (["run", "smoke", "--method", "nosuch"], 2, "nosuch"),
+    (["run", "smoke", "--tasks", "atari_pongg"], 2, "atari_pongg"),
+    (["run", "smoke", "--set", "steps=-1"], 2, "--steps=-1 is not valid"),
+    (["run", "smoke", "--set", "nokey=1"], 2, "unknown key --nokey"),
+    (["run", "smoke", "--set", "steps"], 2, "write it as key=value"),
+    (["run", "smoke", "--set", "dynamics_model=gru"], 2, "--dynamics_model=gru is not valid"),
+    (["run", "smoke", "--jobs", "0"], 2, "--jobs must be at least 1"),
+    (["run", "smoke", "--jobs", "x"], 2, "invalid int value: 'x'"),
+    (["run", "smoke", "--threads", "0"], 2, "--threads must be at least 1"),
+    (["run", "smoke", "--seeds", "0"], 2, "seeds"),
+    (["run", "smoke", "--retries", "-1"], 2, "--retries must not be negative"),
+    (["--suites", "missing.toml", "run", "smoke"], 2, "missing.toml: cannot read it"),
+    (["--suites", "broken.toml", "run", "smoke"], 2, "not valid TOML"),
+    (["--suites", "badname.toml", "run", "my/suite"], 2, "cannot name a folder of the results store"),
+    (["status", "nosuch"], 2, "nosuch"),
+    (["nosuch"], 2, "invalid choice: 'nosuch'"),
+    ([], 2, "the following arguments are required: COMMAND"),
+    (["report", "--results", "empty"], 2, "no runs under empty"),
+    (["report", "--results", "nowhere"], 2, "no results directory nowhere"),
+    (["report", "--suite", "nosuch"], 2, "nosuch"),
+    (["report", "--methods", "nosuch"], 2, "nosuch"),
+    (["report", "--tasks", "atari_pongg"], 2, "atari_pongg"),
+    (["report", "--out", "afile"], 2, "afile: it exists and is not a folder"),
+    (["report", "--out", "afile/report"], 2, "afile is a file"),
+    (["report", "--reps", "0"], 2, "--reps"),
+    (["report", "--expect-seeds", "0"], 2, "--expect-seeds"),
+    (["report", "--results", "corrupt"], 2, "corrupt JSON"),
+    (["status", "--results", "corrupt"], 2, "corrupt JSON"),
+    (["export", "--results", "corrupt", "--out", "o.json.gz"], 2, "corrupt JSON"),
+    (["import", "missing.json.gz", "--method", "m"], 2, "missing.json.gz"),
+    (["import", "garbage.json.gz", "--method", "m"], 2, "cannot read it as JSON"),
+    (["import", "evil.json.gz", "--method", "m"], 2, "unknown task '../../../../x'"),
+    (["import", "good.json.gz", "--method", "../x"], 2, "cannot name a folder of the results store"),
+    (["import", "good.json.gz", "--method", "m", "--suite", "a/b", "--budget-frames", "9"], 2,
+     "cannot name a folder of the results store"),
+    (["import", "structure.json", "--method", "m"], 2, "neither a danijar score list"),
+    (["import", "xs.json.gz", "--method", "m"], 2, "xs must be a list of frame counts"),
+    (["import", "other.json.gz", "--method", "x"], 2, "already holds runs from good.json.gz"),
+    (["import", "logdir", "--method", "m"], 2, "give its --task"),
+    (["import", "logdir", "--method", "m", "--task", "dmc_cartpole_balance", "--budget-frames", "4000"], 2,
+     "cannot read it as JSON lines"),
+    (["import", "good.json.gz", "--method", "m", "--budget-frames", "0"], 2, "--budget-frames"),
+    (["import", "good.json.gz", "--method", "m", "--suite", "dmc_proprio"], 2, "give --budget-frames"),
+    (["export", "--out", "afile/o.json.gz"], 2, "afile is a file"),
+    (["export", "--out", "."], 2, "it exists and is not a file"),
+    (["export", "--results", "empty", "--out", "o.json.gz"], 2, "empty"),
+    (["export", "--method", "nosuch", "--out", "o.json.gz"], 2, "no method 'nosuch'"),
+    (["plot", "sampler", "--temperature", "2"], 2, "--temperature"),
+    (["plot", "sampler", "--items", "0"], 2, "--items"),
+    (["plot", "nosuch"], 2, "invalid choice: 'nosuch'"),
+    (["plot", "sampler", "--out", "afile/x"], 2, "afile is a file"),
+]
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    """A working folder with a valid store (results/), a corrupt one, and the bad files the cases name."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HIEROS_DEBUG", raising=False)
+    good = tmp_path / "good.json.gz"
+    good.write_bytes(gzip.compress(json.dumps(GOOD_CURVES).encode()))
+    transfer.import_file(good, "x", tmp_path / "results")
+    corrupt = rundir.run_path(tmp_path / "corrupt", "atari100k", "m", "atari_pong", 1)
+    corrupt.mkdir(parents=True)
+    (corrupt / rundir.RUN_FILE).write_text("{not json")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "garbage.json.gz").write_bytes(b"\x1f\x8bnot gzip")
+    evil = [{**GOOD_CURVES[0], "task": "../../../../x"}]
+    (tmp_path / "evil.json.gz").write_bytes(gzip.compress(json.dumps(evil).encode()))
+    (tmp_path / "xs.json.gz").write_bytes(gzip.compress(json.dumps([{**GOOD_CURVES[0], "xs": ["a", "b"]}]).encode()))
+    (tmp_path / "other.json.gz").write_bytes(gzip.compress(json.dumps(GOOD_CURVES[:1]).encode()))
+    (tmp_path / "structure.json").write_text(json.dumps({"rows": 3}))
+    (tmp_path / "logdir").mkdir()
+    (tmp_path / "logdir" / "scores.jsonl").write_text("{broken\n")
+    (tmp_path / "broken.toml").write_text("[suites.smoke\n")
+    (tmp_path / "badname.toml").write_text('[suites."my/suite"]\ntasks = ["dmc_cartpole_balance"]\n'
+                                           'methods = ["random"]\npresets = ["dmc_proprio", "debug"]\n'
+                                           '[methods.random]\nmodel_name = "random"\n')
+    return tmp_path
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _call(entry: Callable[[list[str]], int], argv: list[str], capsys) -> tuple[int, str]:
+    try:
+        code = entry(argv)
+    except SystemExit as done:  # argparse's own exits
+        code = done.code
+    return code, capsys.readouterr().err
+
+
+def _check(workdir: Path, entry, argv: list[str], code: int, message: str, capsys) -> None:
+    before = _tree(workdir)
+    got, err = _call(entry, argv, capsys)
+    assert (got, message in err) == (code, True), err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert _tree(workdir) == before
+
+
+@pytest.mark.parametrize(("argv", "code", "message"), TRAIN, ids=[" ".join(a[4:]) or a[-1] for a, _, _ in TRAIN])
+def test_train_refuses_bad_input_in_one_line(workdir, capsys, argv, code, message):
+    _check(workdir, hieros.train.main, argv, code, message, capsys)
+
+
+@pytest.mark.parametrize(("argv", "code", "message"), BENCH, ids=[" ".join(a) for a, _, _ in BENCH])
+def test_bench_refuses_bad_input_in_one_line(workdir, capsys, argv, code, message):
+    _check(workdir, bench.cli.main, argv, code, message, capsys)
+
+
+def test_the_corpus_is_large():
+    assert len(TRAIN) + len(BENCH) >= 60
+
+
+def test_an_unexpected_error_is_one_line_with_its_traceback_in_a_file(workdir, capsys, monkeypatch):
+    from hieros.cli_errors import guarded
+
+    def broken() -> int:
+        raise ZeroDivisionError("division by zero")
+
+    assert guarded(broken, (ValueError,), "test") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: unexpected ZeroDivisionError: division by zero (traceback in ")
+    assert err.count("\n") == 1
+    saved = Path(err.split("traceback in ")[1].split(";")[0])
+    assert "Traceback" in saved.read_text() and "broken" in saved.read_text()
+    saved.unlink()
+    monkeypatch.setenv("HIEROS_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        guarded(broken, (ValueError,), "test")
