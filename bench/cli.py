@@ -14,9 +14,10 @@ from rich.console import Console
 from bench import plan as planning
 from bench import state as states
 from bench import tables
-from bench.local import LocalRunner, Outcome
+from bench.local import LocalRunner
 from bench.progress import SweepDisplay
 from bench.resources import budget
+from bench.state import Outcome
 from bench.suites import Benchmark, SuiteError, load
 from hieros import rundir
 from hieros.cli_errors import DEBUG_ENV, EXIT_INPUT, guarded

@@ -22,21 +22,13 @@ from bench import state as states
 from bench.plan import RunSpec, shell_line, worker_env
 from bench.progress import SweepDisplay
 from bench.resources import Budget
+from bench.state import Outcome
 from hieros import rundir
+from hieros.cli_errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_LOCKED
 
-EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 2, 75, 130
 # A worker exits EXIT_LOCKED only if it did not adopt the lock its runner handed down (it cannot be held elsewhere).
 LOCK_NOT_ADOPTED = f"hieros.train did not adopt the runner's lock ({rundir.LOCK_FD_ENV}); see hieros.rundir.lock_run"
 POLL_SECONDS = 0.05
-
-
-@dataclass
-class Outcome:
-    spec: RunSpec
-    state: str  # done | failed | interrupted | elsewhere (another process runs it) | pending | submitted
-    attempts: int = 0
-    wall: float = 0.0
-    error: str = ""  # one line
 
 
 @dataclass
@@ -155,7 +147,7 @@ class LocalRunner:
             self._record(Outcome(spec, "failed", attempt, wall, LOCK_NOT_ADOPTED))
         elif code == EXIT_INTERRUPTED or self.signals:
             self._record(Outcome(spec, "interrupted", attempt, wall, "stopped; a rerun resumes it from its checkpoint"))
-        elif code != EXIT_USAGE and attempt <= self.retries:
+        elif code != EXIT_INPUT and attempt <= self.retries:
             self.display.retry(spec, attempt, error)
             self.queue.append((spec, attempt + 1))
         else:

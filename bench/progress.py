@@ -9,17 +9,15 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
 
 from bench.plan import RunSpec
+from bench.state import Outcome
 from hieros import rundir
-
-if TYPE_CHECKING:
-    from bench.local import Outcome
 
 COLORS = {"done": "green", "failed": "red", "interrupted": "yellow", "pending": "yellow", "elsewhere": "cyan"}
 

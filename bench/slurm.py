@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from bench import state as states
-from bench.local import EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_USAGE, LOCK_NOT_ADOPTED, Outcome
+from bench.local import LOCK_NOT_ADOPTED
 from bench.plan import RunSpec, worker_env
 from bench.resources import cpu_count
+from bench.state import Outcome
 from bench.suites import SuiteError
 from hieros import rundir
+from hieros.cli_errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_LOCKED
 
 OUTCOMES = {0: "done", EXIT_INTERRUPTED: "interrupted"}
 STOP_SECONDS = 75  # how long checkpoint() waits for the run to save; submitit's signal comes 90 s before the kill
@@ -57,7 +59,7 @@ class TrainTask:
                 if code in OUTCOMES:
                     return OUTCOMES[code]
                 error = LOCK_NOT_ADOPTED if code == EXIT_LOCKED else states.attempt_error(folder, offset, code)
-                if code in (EXIT_USAGE, EXIT_LOCKED) or attempt > self.retries:
+                if code in (EXIT_INPUT, EXIT_LOCKED) or attempt > self.retries:
                     raise RunFailed(f"{folder}: {error}")
                 attempt += 1
         finally:

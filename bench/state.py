@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def failed_to_start(run_dir: Path) -> bool:
 
 def started_runs(results: Path) -> set[Path]:
     """Run directories the runner has started (they have a runner.log), with or without a run.json yet."""
-    return {p.parent for p in results.glob(f"*/*/*/seed_*/{RUNNER_LOG}") if p.parent.name[5:].isdigit()}
+    return set(rundir.run_dirs_holding(results, RUNNER_LOG))
 
 
 def config_conflict(spec: RunSpec, record: dict[str, Any] | None) -> str | None:
@@ -110,3 +111,12 @@ def error_line(tail: str) -> str:
         if line.startswith("error: "):
             return line.removeprefix("error: ")
     return lines[-1] if lines else ""
+
+
+@dataclass
+class Outcome:
+    spec: RunSpec
+    state: str  # done | failed | interrupted | elsewhere (another process runs it) | pending | submitted
+    attempts: int = 0
+    wall: float = 0.0
+    error: str = ""  # one line

@@ -12,8 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import state as states
-from bench.local import Outcome
 from bench.progress import COLORS, duration
+from bench.state import Outcome
 from bench.suites import Benchmark
 from hieros import rundir
 

@@ -18,9 +18,11 @@ import time
 import traceback
 from collections.abc import Callable
 
+# The exit codes of every command, and between a training process and its runner (bench/).
 EXIT_ENVIRONMENT = 1
 EXIT_INPUT = 2
-EXIT_INTERRUPTED = 130
+EXIT_LOCKED = 75  # EX_TEMPFAIL: the run is busy in another process; try later
+EXIT_INTERRUPTED = 130  # stopped by a signal (or --stop_after) with a checkpoint: resumable
 DEBUG_ENV = "HIEROS_DEBUG"
 
 

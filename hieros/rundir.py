@@ -89,10 +89,16 @@ def move_aside(run_dir: Path) -> Path:
     return target
 
 
-def find_runs(results: str | Path) -> list[Path]:
-    """Every run directory under `results` (<suite>/<method>/<task>/seed_<n>/ holding run.json), sorted."""
+def run_dirs_holding(results: str | Path, name: str) -> list[Path]:
+    """Run directories under `results` (<suite>/<method>/<task>/seed_<n>/) that hold the file `name`, sorted;
+    folders moved aside (seed_<n>.old-<time>) are not runs."""
     root = Path(results)
-    return sorted(p.parent for p in root.glob(f"*/*/*/seed_*/{RUN_FILE}") if p.parent.name[5:].isdigit())
+    return sorted(p.parent for p in root.glob(f"*/*/*/seed_*/{name}") if p.parent.name[5:].isdigit())
+
+
+def find_runs(results: str | Path) -> list[Path]:
+    """Every run directory under `results` holding a run.json, sorted."""
+    return run_dirs_holding(results, RUN_FILE)
 
 
 _HELD_LOCKS: dict[Path, int] = {}

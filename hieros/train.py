@@ -27,13 +27,11 @@ if __package__ in (None, ""):  # `python hieros/train.py ...`
 
 from hieros import checkpoint, rundir
 from hieros.agent_api import Agent, check_run, make_agent
-from hieros.cli_errors import guarded
+from hieros.cli_errors import EXIT_INTERRUPTED, EXIT_LOCKED, guarded
 from hieros.config import Config, ConfigError, HelpRequested, dump, parse_args
 from hieros.envs import EnvError, make_env
 from hieros.progress import Progress
 
-EXIT_INTERRUPTED = 130
-EXIT_LOCKED = 75  # EX_TEMPFAIL: the run is busy elsewhere; try later
 # Ctrl-C, kill and Slurm's warning before a preemption or the time limit (sbatch --signal=USR2@90)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
 
@@ -275,7 +273,9 @@ class Trainer:
         return self.counters["env_step"] >= self.counters[last] + every
 
     def run(self) -> int:
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+        # a supervisor that ignores USR2 for us (bench.slurm: submitit acts on it and then sends SIGTERM) keeps that
+        handled = [sig for sig in STOP_SIGNALS if sig != signal.SIGUSR2 or signal.getsignal(sig) != signal.SIG_IGN]
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
         try:
             self._start()
             self._write_record("running")
