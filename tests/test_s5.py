@@ -191,3 +191,31 @@ def test_paper_presets_initialise_b_and_c_at_the_originals_scale():
     torch.testing.assert_close(legacy.c_tilde, plain.c_tilde * 0.87962566103423978**2)
     for preset in ("atari100k", "dmc_vision", "dmc_proprio"):
         assert build_config([preset]).s5.legacy_init_scale is True
+
+
+def test_discretisation_is_the_zero_order_hold_of_the_continuous_system():
+    """Van Loan: for dx/dt = λx + b u with u held over Δ, expm([[λΔ, Δ], [0, 0]]) = [[Λ̄, (Λ̄-1)/λ], [0, 1]].
+    Built by hand in NumPy from the parameters (scipy's expm, not the module's formula), one step of the
+    SSM (state, output with the real part of C̃x and the feedthrough D) must match `step` in float64."""
+    import scipy.linalg
+
+    torch.set_default_dtype(torch.float64)
+    try:
+        ssm = S5SSM(H, P, init_blocks=2)
+    finally:
+        torch.set_default_dtype(torch.float32)
+    lam = ssm.lambda_re.detach().numpy() + 1j * ssm.lambda_im.detach().numpy()
+    delta = np.exp(ssm.log_step.detach().numpy())
+    b = ssm.b_tilde.detach().numpy()[..., 0] + 1j * ssm.b_tilde.detach().numpy()[..., 1]  # (P, H)
+    c = ssm.c_tilde.detach().numpy()[..., 0] + 1j * ssm.c_tilde.detach().numpy()[..., 1]  # (H, P)
+    held = [scipy.linalg.expm(np.array([[lp * dp, dp], [0.0, 0.0]])) for lp, dp in zip(lam, delta, strict=True)]
+    lambda_bar = np.array([m[0, 0] for m in held])
+    input_gain = np.array([m[0, 1] for m in held])
+    rng = np.random.default_rng(0)
+    u = rng.normal(size=(B, H))
+    state = rng.normal(size=(B, P)) + 1j * rng.normal(size=(B, P))
+    x_next = lambda_bar * state + (u @ b.T) * input_gain
+    y = (x_next @ c.T).real + ssm.d.detach().numpy() * u
+    got_y, got_x = ssm.step(torch.from_numpy(u), torch.from_numpy(state))
+    np.testing.assert_allclose(got_x.detach().numpy(), x_next, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got_y.detach().numpy(), y, rtol=1e-10, atol=1e-12)

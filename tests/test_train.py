@@ -215,3 +215,30 @@ def test_a_stop_inside_an_evaluation_resumes_exactly(tmp_path, monkeypatch):
     _assert_same(_final_state(whole), _final_state(half))
     strip = lambda run: [json.dumps(m) for m in rundir.read_metrics(run)]  # noqa: E731
     assert strip(whole) == strip(half)
+
+
+def test_sigkill_between_checkpoints_then_resume_in_a_fresh_process_equals_an_uninterrupted_run(tmp_path):
+    """A learning run killed (SIGKILL: no handler, no last checkpoint) after a checkpoint, resumed by a new
+    process from that checkpoint: metrics rolled back to it, and the end is the same as a run never killed."""
+    import time
+
+    common = [*DMC, "--model_name=hieros", "--max_hierarchy=2", "--deterministic=true", "--threads=1",
+              "--log_every=100", "--eval_every=1e9", "--save_every=200", "--steps=1000"]
+    whole = train(tmp_path, *common, name="whole")
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "hieros.train", *common, f"--logdir={killed}"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not (killed / "ckpt" / "latest.pkl").exists() or checkpoint.load(killed)["counters"]["env_step"] < 100:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    at_kill = rundir.read_run(killed)["progress"]["env_steps"]
+    assert rundir.read_run(killed)["status"] == "running" and at_kill < 500
+    resumed = subprocess.run([sys.executable, "-m", "hieros.train", *common, f"--logdir={killed}"], cwd=ROOT,
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    _assert_same(_final_state(whole), _final_state(killed))
+    strip = lambda run: [json.dumps(m) for m in rundir.read_metrics(run)]  # noqa: E731
+    assert strip(whole) == strip(killed)
