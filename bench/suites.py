@@ -19,11 +19,9 @@ from hieros.envs import list_tasks
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = PROJECT / "benchmark.toml"
 TOP_KEYS = {"suites", "methods", "slurm", "local"}
-SUITE_KEYS = {"description", "tasks", "seeds", "methods", "presets", "budget_frames", "score", "normalization", "set"}
+SUITE_KEYS = {"description", "tasks", "seeds", "methods", "presets", "budget_frames", "score", "set"}
 METHOD_KEYS = {"description", "model_name", "base", "set"}
 SCORE_KEYS = {"name", "window_frames"}
-NORMALIZATION_KEYS = {"name", "table", "source"}
-NORMALIZATIONS = ("human", "return/1000", "none")
 # [slurm]: the job array's resources (submitit parameters); "" or 0 leaves a key to the cluster's default.
 SLURM_KEYS = {"partition": str, "account": str, "qos": str, "constraint": str, "gpus_per_node": int,
               "cpus_per_task": int, "mem_gb": int, "timeout_min": int, "array_parallelism": int, "setup": list}
@@ -54,14 +52,10 @@ class Suite:
     methods: list[str]
     presets: dict[str, list[str]]  # task domain (atari, dmc) -> presets; "*" for every domain
     overrides: dict[str, Any]      # config keys, flat ("score.window_frames"), incl. budget and score protocol
-    normalization: dict[str, dict[str, str]]  # task domain (or "*") -> {name, table, source}
     description: str = ""
 
     def presets_for(self, task: str) -> list[str]:
         return self.presets.get(domain(task), self.presets.get("*", []))
-
-    def normalization_for(self, task: str) -> dict[str, str]:
-        return self.normalization.get(domain(task), self.normalization.get("*", {"name": "none"}))
 
 
 @dataclass
@@ -198,31 +192,11 @@ def _protocol(where: str, table: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _normalization(where: str, path: Path, table: Mapping[str, Any], tasks: list[str]) -> dict[str, dict[str, str]]:
-    """`normalization = {name, table, source}` for every task, or a table of those per task domain."""
-    raw = _typed(where, table, "normalization", dict, {"name": "none"})
-    if "name" in raw:
-        return {"*": _normalizer(f"{where} normalization", path, raw)}
-    out = {key: _normalizer(f"{where} normalization.{key}", path, _typed(where, raw, key, dict)) for key in raw}
-    for task_domain in sorted({domain(t) for t in tasks}):
-        if task_domain not in out:
-            raise SuiteError(f"{where}: 'normalization' has no entry for the {task_domain}_* tasks")
-    return out
-
-
-def _normalizer(where: str, path: Path, raw: Mapping[str, Any]) -> dict[str, str]:
-    _check_keys(where, raw, NORMALIZATION_KEYS)
-    name = _typed(where, raw, "name", str)
-    if name not in NORMALIZATIONS:
-        raise SuiteError(f"{where}: name {name!r} is not one of {', '.join(NORMALIZATIONS)}")
-    out = {key: _typed(where, raw, key, str) for key in raw}
-    if "table" in out and not any((base / out["table"]).exists() for base in (path.parent, PROJECT)):
-        raise SuiteError(f"{where}: table {out['table']!r} does not exist")
-    return out
-
-
 def _suite(path: Path, name: str, table: Mapping[str, Any], methods: Mapping[str, Method]) -> Suite:
     where = f"{path} [suites.{name}]"
+    if "normalization" in table:
+        raise SuiteError(f"{where}: 'normalization' is no longer read (reports normalise Atari by the random and "
+                         "human scores and DMC by return/1000, docs/report.md); remove it")
     _check_keys(where, table, SUITE_KEYS)
     tasks = _strings(where, "tasks", _typed(where, table, "tasks", list))
     known = list_tasks()
@@ -254,8 +228,7 @@ def _suite(path: Path, name: str, table: Mapping[str, Any], methods: Mapping[str
                 build_config(preset_names, {**overrides, **methods[method].overrides})
             except ConfigError as error:
                 raise SuiteError(f"{where} presets.{task_domain} with method {method}: {error}") from None
-    return Suite(name, tasks, seeds, names, presets, overrides, _normalization(where, path, table, tasks),
-                 _typed(where, table, "description", str, ""))
+    return Suite(name, tasks, seeds, names, presets, overrides, _typed(where, table, "description", str, ""))
 
 
 def _settings(path: Path, raw: Mapping[str, Any], name: str, kinds: dict[str, type],

@@ -123,8 +123,6 @@ def listing(console: Console, benchmark: Benchmark, tasks: list[str]) -> None:
         console.print(f"  [bold]{s.name}[/]: {len(s.tasks)} tasks x {s.seeds} seeds{budget}. {escape(s.description)}")
         console.print(f"      methods: {', '.join(s.methods)}")
         console.print("      presets: " + "; ".join(_per_domain(k, " ".join(v)) for k, v in s.presets.items()))
-        normalization = "; ".join(_per_domain(k, v["name"]) for k, v in s.normalization.items())
-        console.print(f"      normalization: {normalization}")
     methods = Table(title="methods")
     for column in ("method", "agent", "overrides", "description"):
         methods.add_column(column)
