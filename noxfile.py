@@ -36,7 +36,7 @@ def rliable_crosscheck(session: nox.Session) -> None:
     """Our aggregates against rliable's, with the pins under which rliable imports (arch<8, pandas<3)."""
     session.install("-e", ".[test]", "rliable", "arch<8", "pandas<3")
     session.run("pytest", "-q", "-rs", "-W", "ignore::FutureWarning", "tests/test_analysis_rliable.py",
-                *session.posargs)
+                *session.posargs, env={"RLIABLE_REQUIRED": "1"})
 
 
 # What the original HIEROS code imports (tensorboard comes with this project), at the versions under which it runs
