@@ -48,20 +48,17 @@ def _read(path: Path) -> tuple[Any, str]:
 
 
 def _protocol(score: dict[str, Any], budget: int, frames_per_step: int) -> dict[str, Any]:
-    return {"env": None, "frames_per_step": frames_per_step, "budget_frames": budget,
-            "budget_steps": budget // frames_per_step, "score": score}
+    return rundir.new_protocol(None, frames_per_step, budget, score)  # the authors' env settings are not known
 
 
 def _record(suite: str, method: str, task: str, seed: int, protocol: dict[str, Any], provenance: dict[str, Any],
             final: float | None) -> dict[str, Any]:
-    return {
-        "schema": rundir.SCHEMA, "suite": suite, "method": method, "task": task, "seed": seed, "status": "done",
-        "config": {}, "config_hash": f"imported-{provenance['sha256'][:12]}", "protocol": protocol,
-        "provenance": {"imported": True, **provenance},
-        "progress": {"env_steps": protocol["budget_steps"], "frames": protocol["budget_frames"], "grad_steps": 0,
-                     "wall_seconds": 0.0, "peak_rss_mb": 0.0, "peak_gpu_mb": None},
-        "score": {"final": final}, "error": None,
-    }
+    record = rundir.new_record(suite=suite, method=method, task=task, seed=seed, status="done", config={},
+                               config_hash=f"imported-{provenance['sha256'][:12]}", protocol=protocol,
+                               provenance={"imported": True, **provenance})
+    record["progress"].update(env_steps=protocol["budget_steps"], frames=protocol["budget_frames"])
+    record["score"]["final"] = final
+    return record
 
 
 @dataclass(frozen=True)

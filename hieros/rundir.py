@@ -211,6 +211,27 @@ def _run_file(path: str | Path) -> Path:
     return path / RUN_FILE if path.is_dir() or path.suffix != ".json" else path
 
 
+def new_protocol(env: Mapping[str, Any] | None, frames_per_step: int, budget_frames: int,
+                 score: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's protocol: the env settings (None when not known, as for imports), the budget, the score protocol."""
+    return {"env": env, "frames_per_step": frames_per_step, "budget_frames": budget_frames,
+            "budget_steps": budget_frames // frames_per_step, "score": dict(score)}
+
+
+def new_record(*, suite: str, method: str, task: str, seed: int, status: str, config: Mapping[str, Any],
+               config_hash: str, protocol: Mapping[str, Any], provenance: Mapping[str, Any],
+               attempts: int = 1) -> dict[str, Any]:
+    """A run record (run.json), built here for every writer: training (hieros.train) and imports (analysis)."""
+    return {
+        "schema": SCHEMA, "suite": suite, "method": method, "task": task, "seed": seed, "status": status,
+        "config": dict(config), "config_hash": config_hash, "protocol": dict(protocol),
+        "provenance": dict(provenance),
+        "progress": {"env_steps": 0, "frames": 0, "grad_steps": 0, "wall_seconds": 0.0, "peak_rss_mb": 0.0,
+                     "peak_gpu_mb": None, "episodes": 0, "last_score": None},
+        "score": {"final": None}, "attempts": attempts, "error": None,
+    }
+
+
 def validate_run(record: Any, where: str | Path) -> dict[str, Any]:
     """Check a run record against the schema; return it or raise RunFileError."""
     if not isinstance(record, dict):

@@ -90,23 +90,12 @@ class Trainer:
         if (self.run_dir / rundir.RUN_FILE).exists():
             existing = rundir.read_run(self.run_dir)
         config = self.config
-        return {
-            "schema": rundir.SCHEMA,
-            "suite": config.suite, "method": config.method or config.model_name, "task": config.task,
-            "seed": config.seed, "status": "running",
-            "config": config.to_dict(), "config_hash": config.hash(),
-            "protocol": {
-                "env": self.envs[0].protocol(), "frames_per_step": self.frames_per_step,
-                "budget_frames": config.steps, "budget_steps": self.budget_steps,
-                "score": {"name": config.score.protocol, "window_frames": config.score.window_frames},
-            },
-            "provenance": rundir.provenance(self._device_name()),
-            "progress": {"env_steps": 0, "frames": 0, "grad_steps": 0, "wall_seconds": 0.0,
-                         "peak_rss_mb": 0.0, "peak_gpu_mb": None, "episodes": 0, "last_score": None},
-            "score": {"final": None},
-            "attempts": (existing or {}).get("attempts", 0) + 1,
-            "error": None,
-        }
+        protocol = rundir.new_protocol(self.envs[0].protocol(), self.frames_per_step, config.steps,
+                                       {"name": config.score.protocol, "window_frames": config.score.window_frames})
+        return rundir.new_record(
+            suite=config.suite, method=config.method or config.model_name, task=config.task, seed=config.seed,
+            status="running", config=config.to_dict(), config_hash=config.hash(), protocol=protocol,
+            provenance=rundir.provenance(self._device_name()), attempts=(existing or {}).get("attempts", 0) + 1)
 
     def _device_name(self) -> str:
         if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():

@@ -52,6 +52,8 @@ def module_checks(original: Original) -> list[Row]:
         rows += world_model.check(original, presets, overrides, label)
     for presets, space, label in WM_PRESETS:
         rows += training.check(original, presets, space, label)
+    for presets, label in [(["atari100k"], "dreamer mode, atari100k"), (["atari100k", "debug"], "dreamer mode, debug")]:
+        rows += training.check(original, presets, IMAGE, label, {"model_name": "dreamer"})
     rows += actor_critic.returns(original)
     for presets, space, label, overrides in AC_PRESETS:
         rows += actor_critic.check(original, presets, space, label, overrides)

@@ -15,6 +15,7 @@ Name map, ours -> original (besides `dynamics.*`, parity.world_model):
 
 from __future__ import annotations
 
+import importlib
 import re
 from types import SimpleNamespace
 from typing import Any
@@ -23,10 +24,12 @@ import numpy as np
 import torch
 
 from hieros.config import Config, build_config
+from hieros.rssm import RSSM
 from hieros.world_model import WorldModel, preprocess
-from parity.compare import TOLERANCE, Row, row, rows_for, worst
+from parity.compare import TOLERANCE, Row, expected_difference, row, rows_for, worst
 from parity.configs import original_config
 from parity.original import Original, categorical_sampler, copy_into, double_inputs, precision, renamed, to_double
+from parity.rssm import rssm_map
 from parity.world_model import s5wm_map
 
 GROUP = "world model update"
@@ -44,12 +47,15 @@ FLAGS = {"reward": ((), np.float32), "is_first": ((), bool), "is_last": ((), boo
 
 
 def wm_map(ours: WorldModel, theirs: torch.nn.Module, grad: bool = False) -> dict[str, torch.Tensor]:
-    """{original name: our tensor or gradient} for the whole world model."""
+    """{original name: our tensor or gradient} for the whole world model (S5WM or RSSM dynamics)."""
     names = dict(theirs.named_parameters())
     last = max((int(m.group(1)) for n in names if (m := re.match(r"heads\.decoder\._cnn\.layers\.(\d+)\.", n))),
                default=None)
     rules = [*RULES, ("decoder.cnn.final.", f"heads.decoder._cnn.layers.{last}.")]
-    out = s5wm_map(ours.dynamics, "dynamics.", grad)
+    if isinstance(ours.dynamics, RSSM):
+        out = {f"dynamics.{name}": value for name, value in rssm_map(ours.dynamics, grad).items()}
+    else:
+        out = s5wm_map(ours.dynamics, "dynamics.", grad)
     for target, value in renamed(ours, rules, "world-model", grad, skip=("dynamics.",)).items():
         if target not in names:  # the original wraps its channel LayerNorms: layers.i.norm.weight
             head, _, leaf = target.rpartition(".")
@@ -58,13 +64,15 @@ def wm_map(ours: WorldModel, theirs: torch.nn.Module, grad: bool = False) -> dic
     return out
 
 
-def make_batch(space: dict[str, tuple], batch: int, length: int, actions: int, deter: int) -> dict[str, np.ndarray]:
+def make_batch(space: dict[str, tuple], batch: int, length: int, actions: int, deter: int,
+               resets: bool = True) -> dict[str, np.ndarray]:
+    """A replay batch with episode starts at t = 0 and, with `resets`, inside the sequences too."""
     rng = np.random.default_rng(4)
     data: dict[str, np.ndarray] = {}
     for key, (shape, dtype) in space.items():
         data[key] = (rng.integers(0, 255, (batch, length, *shape), dtype=np.uint8) if dtype == np.uint8
                      else rng.normal(size=(batch, length, *shape)).astype(np.float32))
-    is_first = rng.random((batch, length)) < 0.1
+    is_first = (rng.random((batch, length)) < 0.1) & resets
     is_first[:, 0] = True
     is_terminal = np.roll(is_first, -1, axis=1) & (rng.random((batch, length)) < 0.5)
     data.update(reward=rng.normal(size=(batch, length)).astype(np.float32), is_first=is_first,
@@ -72,6 +80,14 @@ def make_batch(space: dict[str, tuple], batch: int, length: int, actions: int, d
                 action=np.eye(actions, dtype=np.float32)[rng.integers(0, actions, (batch, length))],
                 subgoal=np.zeros((batch, length, deter), np.float32))
     return data
+
+
+def centred_images(preprocess: Any) -> Any:
+    """Wrap the dreamer mode's preprocess (images / 255) to give images / 255 - 0.5, as HIEROS mode does."""
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        out = preprocess(*args, **kwargs)
+        return {**out, "image": out["image"] - 0.5} if "image" in out else out
+    return wrapped
 
 
 def capture_grads(optimizer: torch.optim.Optimizer, module: torch.nn.Module, into: dict[str, torch.Tensor]) -> None:
@@ -85,19 +101,27 @@ def capture_grads(optimizer: torch.optim.Optimizer, module: torch.nn.Module, int
     optimizer.step = recording
 
 
-def _update(original: Original, config: Config, space: dict[str, tuple], actions: int, fp64: bool) -> tuple:
-    """Both world models built from the same init and stepped once on the same batch and draws."""
+def _update(original: Original, config: Config, space: dict[str, tuple], actions: int, fp64: bool,
+            centred: bool = True) -> tuple:
+    """Both world models built from the same init and stepped once on the same batch and draws. With RSSM
+    dynamics the original is its dreamer mode (models_dreamer), on a batch without episode starts inside the
+    sequences (D18: that mode never resets its latent there; the RSSM rows show it), its images centred as ours
+    unless `centred` is False (D19)."""
+    dreamer = config.dynamics_model == "rssm"
+    models = importlib.import_module("models_dreamer") if dreamer else original.models
     with precision(original, fp64):
         torch.manual_seed(0)
         ours = WorldModel(config, {**space, **FLAGS}, actions)
         ospace = {key: SimpleNamespace(shape=shape) for key, (shape, _) in space.items()}
-        theirs = original.models.WorldModel(ospace, None, 0, original_config(original, config, actions))
+        theirs = models.WorldModel(ospace, None, 0, original_config(original, config, actions))
+        if dreamer and centred:  # D19: its images are in [0, 1], HIEROS mode's and ours in [-0.5, 0.5]
+            theirs.preprocess = centred_images(theirs.preprocess)
         if fp64:
             ours.double()
             to_double(theirs)
             theirs.preprocess = double_inputs(theirs.preprocess)
         copy_into(theirs, wm_map(ours, theirs))
-        data = make_batch(space, 2, 12, actions, config.dyn_deter)
+        data = make_batch(space, 2, 12, actions, config.dyn_deter, resets=not dreamer)
         batch = preprocess({k: v for k, v in data.items() if k != "subgoal"}, torch.device("cpu"))
         if fp64:
             batch = {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
@@ -107,7 +131,9 @@ def _update(original: Original, config: Config, space: dict[str, tuple], actions
             torch.manual_seed(21)
             post, metrics = ours.train_step(batch)
             torch.manual_seed(21)
-            post_o, _, metrics_o = theirs._train({k: torch.as_tensor(v) for k, v in data.items()})
+            # dreamer mode takes the replay's arrays as they are (its preprocess does `1.0 - is_terminal`)
+            post_o, _, metrics_o = theirs._train(dict(data) if dreamer else
+                                                 {k: torch.as_tensor(v) for k, v in data.items()})
     return ours, theirs, post, post_o, metrics, metrics_o, grads_o
 
 
@@ -130,6 +156,13 @@ def check(original: Original, presets: list[str], space: dict[str, tuple], label
     ours, theirs, *_, grads_o = _update(original, config, space, actions, True)
     rows.append(after_step(GROUP, label + ", fp64", wm_map(ours, theirs), dict(theirs.named_parameters()), grads_o,
                            noise_floor=None))
+    if config.dynamics_model == "rssm":
+        *_, metrics, metrics_o, _ = _update(original, config, space, actions, False, centred=False)
+        raw = [row(GROUP, key, torch.tensor(metrics[key]), torch.as_tensor(metrics_o[key]))
+               for key in ("image_loss", "model_loss", "dyn_loss")]
+        rows.append(expected_difference(GROUP, f"{label}: the losses with the original's own image range", raw,
+                                        "D19: its dreamer mode scales images to [0, 1], HIEROS mode and ours to "
+                                        "[-0.5, 0.5]; with that alone changed, every row above is equal"))
     return rows
 
 
