@@ -125,6 +125,8 @@ def _update(original: Original, config: Config, space: dict[str, tuple], actions
         batch = preprocess({k: v for k, v in data.items() if k != "subgoal"}, torch.device("cpu"))
         if fp64:
             batch = {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
+            if dreamer and "image" in batch:  # its preprocess scales images in the default dtype, float64 here
+                batch["image"] = torch.as_tensor(data["image"], dtype=torch.float64) / 255.0 - 0.5
         grads_o: dict[str, torch.Tensor] = {}  # ours keeps its clipped gradients after the step; it zeroes them
         capture_grads(theirs._model_opt._opt, theirs, grads_o)
         with categorical_sampler():
