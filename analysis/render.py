@@ -121,13 +121,15 @@ def _games(summary: dict[str, Any]) -> list[str]:
     atari = any(t in reference for t in summary["tasks"])
     header = ["game", *(["random (ref.)", "human (ref.)"] if atari else []), *methods,
               *(f"{p} (published)" for p in published), *(f"{o} vs {b}" for o, b in pairs)]
-    lines = ["## Per game (raw score, mean [95% CI over runs])", "", "| " + " | ".join(header) + " |",
+    lines = ["## Per game (raw score, mean [95% CI over runs], n = runs in the cell)", "",
+             "| " + " | ".join(header) + " |",
              "|" + "---|" * len(header)]
     for task in summary["tasks"]:
         cells = [display_name(task), *(map(fmt, reference.get(task, (None, None))) if atari else [])]
         for m in methods.values():
             g = m["games"][task]
-            cells.append(f"{fmt(g['mean'])} [{fmt(g['low'])}, {fmt(g['high'])}]" if g["runs"] > 1 else fmt(g["mean"]))
+            interval = f" [{fmt(g['low'])}, {fmt(g['high'])}]" if g["runs"] > 1 else ""
+            cells.append(f"{fmt(g['mean'])}{interval}, n={g['runs']}" if g["runs"] else fmt(g["mean"]))
         cells += [fmt(p["games"].get(task)) for p in published.values()]
         cells += [summary["verdicts"][o][b].get(task, "–") for o, b in pairs]
         lines.append("| " + " | ".join(cells) + " |")

@@ -12,7 +12,7 @@ import pytest
 from analysis import stats, transfer
 from analysis.checks import check
 from analysis.report import ChecksFailed, Options, compute, draw_all, write
-from analysis.store import load_store, normalize
+from analysis.store import display_name, load_store, normalize
 from bench.cli import main
 from hieros import rundir
 
@@ -277,3 +277,12 @@ def test_curve_legend_fits_a_single_panel():
     fig.canvas.draw()
     legend, page = fig.legends[0].get_window_extent(), fig.bbox
     assert page.x0 <= legend.x0 and legend.x1 <= page.x1 and page.y0 <= legend.y0
+
+
+def test_the_per_game_table_says_how_many_runs_each_cell_has(tmp_path):
+    small_store(tmp_path)
+    write_run(tmp_path, "gamma", TASKS[0], 1, [0.0, 1.0, 7.0])  # one run: a mean without an interval
+    assert main(["report", "--results", str(tmp_path), "--reps", "100", "--allow-partial", "--no-sampler"]) == 0
+    table = (tmp_path / "report" / "report.md").read_text().split("## Per game")[1].split("\n\n")[1]
+    row = next(line for line in table.splitlines() if line.startswith(f"| {display_name(TASKS[0])} |"))
+    assert row.count(", n=3") == 2 and "| 7.00, n=1 |" in row
