@@ -156,7 +156,7 @@ def import_original_logdir(logdir: str | Path, method: str, results: str | Path,
             if key not in line:
                 continue
             score = line[key]
-            if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+            if not _numbers([score], nullable=False):
                 raise StoreError(f"{path}:{number}: {key} is not a finite number")
             begun += mode == "train"  # an evaluation episode is stamped where training stood
             frames = line["step"] - begun * frames_per_step
@@ -237,7 +237,7 @@ def _finals(games: dict[str, list[Any]], method: str, suite: str, protocol: dict
         task = tasks.get(game.lower())
         if task is None:
             raise StoreError(f"{source['source_file']}: unknown game {game!r}; known: {', '.join(sorted(tasks))}")
-        if not all(isinstance(s, int | float) and not isinstance(s, bool) and math.isfinite(s) for s in scores):
+        if not _numbers(scores, nullable=False):
             raise StoreError(f"{source['source_file']}: {game} must map to a list of finite numbers")
         provenance = {**source, "format": FORMATS[1], "source_game": game}
         runs += [(_record(suite, method, task, seed, protocol, {**provenance, "source_index": seed - 1}, float(s)), [])

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from hieros.config_schema import Spec, check, split_spec
+from hieros.config_schema import Spec, check, flag_text, split_spec
 
 CONFIGS_FILE = Path(__file__).with_name("configs.yaml")
 # Keys that name or steer a run without changing what it computes; they are left out of the config hash.
@@ -222,18 +222,11 @@ def key_specs(path: Path = CONFIGS_FILE) -> dict[str, Spec | None]:
     return _keys(path)[0]
 
 
-def _flag_value(value: Any) -> str:
-    """A default as it is typed on the command line: lists comma separated, bools lower case."""
-    if isinstance(value, list):
-        return ",".join(_flag_value(v) for v in value)
-    return value if isinstance(value, str) else json.dumps(value)
-
-
 def usage(path: Path = CONFIGS_FILE) -> str:
     """The text of `python -m hieros.train --help`: how to call it, the presets, every key with its default."""
     defaults = Config(_wrap(load_blocks(path)["defaults"])).flat()
     specs, docs = _keys(path)
-    rows = [f"  {f'--{key}={_flag_value(value)}':<44} {_spec_text(specs.get(key))}{docs.get(key, '')}".rstrip()
+    rows = [f"  {f'--{key}={flag_text(value)}':<44} {_spec_text(specs.get(key))}{docs.get(key, '')}".rstrip()
             for key, value in defaults.items()]
     return "\n".join([
         "usage: python -m hieros.train [--configs PRESET ...] [--KEY=VALUE ...] [--print_config]",
@@ -326,8 +319,8 @@ def _apply_model(config: dict[str, Any], given: Mapping[str, Any]) -> None:
     """Set what the model implies (MODEL_IMPLIES), refusing a flag that contradicts it."""
     for key, value in MODEL_IMPLIES.get(config["model_name"], {}).items():
         if key in given and given[key] != value:
-            raise ConfigError(f"--model_name={config['model_name']} implies --{key}={_flag_value(value)}; drop "
-                              f"--{key}={_flag_value(given[key])} (or use --model_name=hieros with the keys you want)")
+            raise ConfigError(f"--model_name={config['model_name']} implies --{key}={flag_text(value)}; drop "
+                              f"--{key}={flag_text(given[key])} (or use --model_name=hieros with the keys you want)")
         _assign(config, key, value)
 
 

@@ -19,6 +19,7 @@ build_config calls it, so every way of making a config (the CLI, presets, hieros
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -62,14 +63,17 @@ class Spec:
     def words(self) -> str:
         """The allowed values as the error message says them."""
         if self.choices:
-            return "one of " + " | ".join(_flag(c) for c in self.choices)
+            return "one of " + " | ".join(flag_text(c) for c in self.choices)
         if self.named == "device":
             return "auto | cpu | cuda | cuda:N"
         return f"a number in {self.text}"
 
 
-def _flag(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
+def flag_text(value: Any) -> str:
+    """A value as it is typed on the command line: lists comma separated, bools lower case."""
+    if isinstance(value, list):
+        return ",".join(flag_text(v) for v in value)
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _typed(text: str, default: Any) -> Any:
@@ -113,11 +117,12 @@ def check(config: Mapping[str, Any], specs: Mapping[str, Spec], defaults: Mappin
     for key, value in config.items():
         spec, default = specs.get(key), defaults.get(key)
         if isinstance(default, list) and default and isinstance(value, list) and len(value) != len(default):
-            raise ConfigError(f"--{key}={_show(value)}: give {len(default)} values like the default {_show(default)}")
+            raise ConfigError(f"--{key}={flag_text(value)}: give {len(default)} values like the default "
+                              f"{flag_text(default)}")
         if spec is None or value is None:
             continue
         if not spec.allows(value):
-            raise ConfigError(f"--{key}={_show(value)} is not valid: use {spec.words()}")
+            raise ConfigError(f"--{key}={flag_text(value)} is not valid: use {spec.words()}")
         if spec.named == "regex":
             try:
                 re.compile(value)
@@ -130,9 +135,3 @@ def check(config: Mapping[str, Any], specs: Mapping[str, Spec], defaults: Mappin
                 check_task(value)
             except EnvError as error:
                 raise ConfigError(f"--task: {error}") from None
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, list):
-        return ",".join(_show(v) for v in value)
-    return _flag(value)
