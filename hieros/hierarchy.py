@@ -30,6 +30,7 @@ from hieros.distributions import symexp, symlog
 from hieros.envs.base import ActSpace
 from hieros.latents import blend
 from hieros.level import FLAGS, Level
+from hieros.world_model import IMAGE_OFFSET
 
 ActingState = dict[str, Any]  # {"step": int, "levels": [{"latent", "action", "history", "reward_sum"}]}
 
@@ -197,7 +198,7 @@ class Hieros:
             for j in range(i - 1, 0, -1):
                 latent = self._decode_lower(self.levels[j], latent)
             image = self.levels[0].world_model.decoder(self.levels[0].world_model.dynamics.feat(latent))
-            pixels = (image["image"].mode()[0] + 0.5).clamp(0, 1) * 255
+            pixels = (image["image"].mode()[0] + IMAGE_OFFSET[self.config.image_range]).clamp(0, 1) * 255
             panels.append(pixels.round().to(torch.uint8).cpu().numpy())
         return np.concatenate(panels, axis=1)
 

@@ -72,7 +72,7 @@ class Level:
     def act(self, obs: Mapping[str, Any], latent: State, prev_action: torch.Tensor, goal: torch.Tensor | None,
             mode: str) -> tuple[torch.Tensor, State]:
         """The posterior for this observation and the action: sampled in "train" mode, the mode in "eval"."""
-        data = preprocess({k: obs[k] for k in (*self.obs_keys, "is_first")}, self.device)
+        data = preprocess({k: obs[k] for k in (*self.obs_keys, "is_first")}, self.device, self.config.image_range)
         embed = self.world_model.encoder(data)
         post, _ = self.world_model.dynamics.obs_step(latent, prev_action, embed, data["is_first"])
         dist = self.actor_critic.policy(self.world_model.actor_feat(post), goal)
@@ -89,7 +89,7 @@ class Level:
         """One update: world model, then actor and critics in imagination, then the subgoal autoencoder on
         the imagined states (the original's `SubActor._train`)."""
         config = self.config
-        data = preprocess(self.replay.sample(config.batch_size), self.device)
+        data = preprocess(self.replay.sample(config.batch_size), self.device, config.image_range)
         start, metrics = self.world_model.train_step(data)
         rewards = {"extrinsic": lambda feat, states: self.world_model.reward_dist(feat).mode()}
         if "subgoal" in self.heads:  # towards the decoded subgoal active at the imagination start

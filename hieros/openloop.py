@@ -97,7 +97,7 @@ def measure(run_dir: Path, replay: dict[str, Any] | None, context: int, batches:
     torch.manual_seed(seed)
     total: dict[str, Any] = {}
     for _ in range(batches):
-        batch = preprocess(level.replay.sample(batch_size), level.device)
+        batch = preprocess(level.replay.sample(batch_size), level.device, config.image_range)
         for key, value in reward_errors(level.world_model, batch, context).items():
             total[key] = total.get(key, 0) + value
     count = max(total.pop("count"), 1)

@@ -27,13 +27,17 @@ def make_dynamics(config: Any, embed_dim: int, action_dim: int) -> nn.Module:
     return RSSM(config, embed_dim, action_dim)
 
 
-def preprocess(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
-    """Replay or env arrays -> float tensors: images to [-0.5, 0.5], cont = 1 - is_terminal."""
+IMAGE_OFFSET = {"centered": 0.5, "unit": 0.0}  # config key image_range -> what is subtracted from pixels / 255
+
+
+def preprocess(batch: dict[str, np.ndarray], device: torch.device, image_range: str = "centered"
+               ) -> dict[str, torch.Tensor]:
+    """Replay or env arrays -> float tensors: images to [-0.5, 0.5] (or [0, 1]), cont = 1 - is_terminal."""
     out = {}
     for key, value in batch.items():
         tensor = torch.as_tensor(value, device=device)
         if key == "image":
-            tensor = tensor.float() / 255.0 - 0.5
+            tensor = tensor.float() / 255.0 - IMAGE_OFFSET[image_range]
         elif key.startswith("is_"):
             tensor = tensor.bool()
         else:

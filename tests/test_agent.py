@@ -37,6 +37,14 @@ def _batch(config, steps=2):
             "action": np.eye(steps, dtype=np.float32)[rng.integers(0, steps, (b, t))]}
 
 
+@pytest.mark.parametrize(("image_range", "low", "high"), [("centered", -0.5, 0.5), ("unit", 0.0, 1.0)])
+def test_preprocess_scales_pixels_to_the_image_range(image_range, low, high):
+    pixels = np.array([[0, 51, 255]], np.uint8)
+    out = preprocess({"image": pixels, "is_terminal": np.array([True])}, torch.device("cpu"), image_range)
+    assert torch.allclose(out["image"], torch.tensor([[low, low + 0.2, high]]))
+    assert out["cont"].tolist() == [0.0]
+
+
 @pytest.mark.parametrize("dynamics", ["s5", "rssm"])
 def test_world_model_loss_falls_on_a_fixed_batch(dynamics):
     torch.manual_seed(0)
