@@ -1,6 +1,7 @@
 """Stratified bootstrap confidence intervals (rliable's `StratifiedBootstrap`, percentile method), vectorised.
 
-A resample draws, for every task independently, `runs` runs with replacement from that task's runs. It is
+A resample draws, for every task independently, as many runs with replacement from that task's runs as it has
+(a missing cell, NaN, is never drawn). It is
 represented by its multiplicities `counts` (reps, runs, tasks), which analysis.stats evaluates exactly; resamples
 are generated in chunks so memory stays bounded for any number of replicates. Per-task intervals of a mean over
 a handful of runs use Student's t instead (see `t_interval`).
@@ -31,15 +32,32 @@ def rng_for(seed: int, *names: str) -> np.random.Generator:
     return np.random.default_rng([seed, *(zlib.crc32(name.encode()) for name in names)])
 
 
-def stratified_counts(runs: int, tasks: int, reps: int, rng: np.random.Generator,
+def stratified_counts(scores: np.ndarray, reps: int, rng: np.random.Generator,
                       chunk: int | None = None) -> Iterator[np.ndarray]:
-    """Multiplicities of `reps` stratified resamples, in chunks of shape (chunk, runs, tasks)."""
+    """Multiplicities of `reps` stratified resamples of (runs, tasks) scores, in chunks (chunk, runs, tasks).
+
+    On a full array each task draws `runs` indices uniformly (rliable's resampling). With missing cells task t
+    draws its n_t present runs: n_t uniform positions among them, mapped to their rows."""
+    runs, tasks = scores.shape
+    present = ~np.isnan(scores)
+    per_task = present.sum(axis=0)
+    if not per_task.all():
+        raise ValueError("every task needs at least one run with a score")
+    full = bool(present.all())
+    rows = np.argsort(~present, axis=0, kind="stable")  # each task's present rows first
+    drawing = np.arange(runs)[:, None] < per_task[None, :]  # (runs, tasks): the first n_t draws of task t count
     chunk = chunk or max(1, CHUNK_ELEMENTS // (runs * tasks))
     for start in range(0, reps, chunk):
         n = min(chunk, reps - start)
-        drawn = rng.integers(0, runs, size=(n, runs, tasks))
+        if full:
+            drawn = rng.integers(0, runs, size=(n, runs, tasks))
+            weights = None
+        else:
+            drawn = np.take_along_axis(rows[None], rng.integers(0, per_task, size=(n, runs, tasks)), axis=1)
+            weights = np.broadcast_to(drawing, drawn.shape).reshape(-1).astype(np.float64)
         flat = (np.arange(n)[:, None, None] * runs + drawn) * tasks + np.arange(tasks)
-        yield np.bincount(flat.reshape(-1), minlength=n * runs * tasks).reshape(n, runs, tasks).astype(np.float64)
+        counts = np.bincount(flat.reshape(-1), weights=weights, minlength=n * runs * tasks)
+        yield counts.reshape(n, runs, tasks).astype(np.float64)
 
 
 def percentile_interval(samples: np.ndarray, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +72,7 @@ def interval_estimates(scores: np.ndarray, metrics: dict[str, Callable[..., np.n
     """{name: {value, low, high}} of each metric(scores, counts) of a (runs, tasks) array, all from the same
     stratified resamples."""
     samples: dict[str, list[np.ndarray]] = {name: [] for name in metrics}
-    for counts in stratified_counts(*scores.shape, reps, rng):
+    for counts in stratified_counts(scores, reps, rng):
         for name, metric in metrics.items():
             samples[name].append(metric(scores, counts))
     out = {}
@@ -68,7 +86,7 @@ def profile_estimates(scores: np.ndarray, taus: np.ndarray, reps: int,
                       rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Performance profile of (runs, tasks) scores at `taus` with pointwise percentile bands: {value, low, high}."""
     samples = np.concatenate([stats.performance_profile(scores, taus, counts)
-                              for counts in stratified_counts(*scores.shape, reps, rng)])
+                              for counts in stratified_counts(scores, reps, rng)])
     low, high = percentile_interval(samples)
     return {"value": stats.performance_profile(scores, taus), "low": low, "high": high}
 
@@ -77,8 +95,7 @@ def improvement_estimate(x: np.ndarray, y: np.ndarray, reps: int, rng: np.random
     """P(X > Y) of (runs_x, tasks) and (runs_y, tasks) with an interval from independent stratified resamples of
     each (rliable's StratifiedIndependentBootstrap)."""
     chunk = max(1, CHUNK_ELEMENTS // max(x.size, y.size))
-    pairs = zip(stratified_counts(*x.shape, reps, rng, chunk), stratified_counts(*y.shape, reps, rng, chunk),
-                strict=True)
+    pairs = zip(stratified_counts(x, reps, rng, chunk), stratified_counts(y, reps, rng, chunk), strict=True)
     low, high = percentile_interval(np.concatenate([stats.probability_of_improvement(x, y, cx, cy)
                                                     for cx, cy in pairs]))
     return {"value": float(stats.probability_of_improvement(x, y)), "low": float(low), "high": float(high)}
@@ -108,14 +125,15 @@ def model_truth(mean: np.ndarray, sd: np.ndarray, rng: np.random.Generator) -> d
 
 def coverage(scores: np.ndarray, trials: int, reps: int, rng: np.random.Generator) -> dict[str, float]:
     """Fraction of `trials` simulated (runs, tasks) experiments, shaped like `scores`, whose 95% stratified
-    bootstrap interval of each aggregate contains the model's value."""
-    if len(scores) < 2:
+    bootstrap interval of each aggregate contains the model's value (missing cells stay missing)."""
+    missing = np.isnan(scores)
+    if (len(scores) - missing.sum(axis=0) < 2).any():
         raise ValueError("calibration needs at least two runs per task")
-    mean, sd = scores.mean(axis=0), scores.std(axis=0, ddof=1)
+    mean, sd = np.nanmean(scores, axis=0), np.nanstd(scores, axis=0, ddof=1)
     truth = model_truth(mean, sd, rng)
     hits = dict.fromkeys(truth, 0)
     for _ in range(trials):
-        simulated = rng.normal(mean, sd, size=scores.shape)
+        simulated = np.where(missing, np.nan, rng.normal(mean, sd, size=scores.shape))
         intervals = interval_estimates(simulated, stats.AGGREGATES, reps, rng)
         for name, value in truth.items():
             hits[name] += intervals[name]["low"] <= value <= intervals[name]["high"]

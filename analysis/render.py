@@ -44,9 +44,15 @@ def _aggregate_names(summary: dict[str, Any]) -> list[str]:
     return [k for k in AGGREGATE_ORDER if k in present]
 
 
+def runs_per_task(method: dict[str, Any]) -> str:
+    """'5', or '3-5' where some tasks have fewer runs with a score."""
+    low, high = method["runs_per_task"], method.get("runs_per_task_max", method["runs_per_task"])
+    return f"{low}" if low == high else f"{low}-{high}"
+
+
 def _header(summary: dict[str, Any]) -> list[str]:
     stats_ = summary["statistics"]
-    methods = ", ".join(f"{n} ({'imported, ' if m['imported'] else ''}{m['runs_per_task']} runs/task)"
+    methods = ", ".join(f"{n} ({'imported, ' if m['imported'] else ''}{runs_per_task(m)} runs/task)"
                         for n, m in summary["methods"].items())
     published = ", ".join(summary["published"]) or "none"
     return [f"# hieros-bench report: {summary['suite']}", "",
@@ -74,7 +80,7 @@ def _aggregates(summary: dict[str, Any]) -> list[str]:
              "| method | runs/task | " + " | ".join(names) + " |", "|---|---" + "|---" * len(names) + "|"]
     for name, m in summary["methods"].items():
         cells = [with_interval(k, m["aggregates"][k]) for k in names]
-        lines.append(f"| {name} | {m['runs_per_task']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | {runs_per_task(m)} | " + " | ".join(cells) + " |")
     for name, p in summary["published"].items():
         facts = ", ".join(f"{v} {k[2:]}" for k, v in p["facts"].items())
         if p["aggregates"]:
@@ -109,7 +115,7 @@ def _calibration(summary: dict[str, Any]) -> list[str]:
              "the intervals above are too narrow: they miss the truth more often than 1 in 20.", "",
              "| method | runs/task | " + " | ".join(names) + " |", "|---|---" + "|---" * len(names) + "|"]
     for name, cover in c["coverage"].items():
-        runs = summary["methods"][name]["runs_per_task"]
+        runs = runs_per_task(summary["methods"][name])
         lines.append(f"| {name} | {runs} | " + " | ".join(f"{cover[k]:.2f}" for k in names) + " |")
     return [*lines, ""]
 
@@ -233,7 +239,7 @@ def terminal(summary: dict[str, Any]) -> Any:
         return f"{fmt_aggregate(name, a['value'])}\n[{fmt_aggregate(name, a['low'])}, {fmt_aggregate(name, a['high'])}]"
 
     for name, m in summary["methods"].items():
-        table.add_row(name + (" (imported)" if m["imported"] else ""), str(m["runs_per_task"]),
+        table.add_row(name + (" (imported)" if m["imported"] else ""), runs_per_task(m),
                       *[cell(k, m["aggregates"][k]) for k in names], end_section=True)
     for name, p in summary["published"].items():
         if p["aggregates"]:

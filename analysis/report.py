@@ -138,7 +138,11 @@ def _method_summary(name: str, method: Method, tasks: list[str], scores: np.ndar
         "sources": [{"file": f, "sha256": s} for f, s in sources],
         "protocols": sorted({describe_protocol(r.record["protocol"]) for r in runs}),
         "config_hashes": sorted({r.record["config_hash"] for r in runs}),
-        "seeds": method.aggregate_seeds(tasks), "runs_per_task": int(scores.shape[0]),
+        "seeds": method.scored_seeds(tasks), "runs_per_task": int(np.isfinite(scores).sum(axis=0).min()),
+        "runs_per_task_max": int(np.isfinite(scores).sum(axis=0).max()),
+        "missing_cells": int(np.isnan(scores).sum()),
+        "unscored": [f"{r.task} seed {r.seed}" for r in runs
+                     if r.record["status"] == "done" and r.final is None and r.task in tasks],
         "aggregates": bootstrap.interval_estimates(scores, metrics, options.reps,
                                                    bootstrap.rng_for(options.seed, name)),
         "games": _games(method, tasks),
@@ -270,7 +274,7 @@ def compute(options: Options) -> Report:
             "trials": options.calibrate, "reps": min(options.reps, CALIBRATION_REPS),
             "coverage": {n: bootstrap.coverage(s, options.calibrate, min(options.reps, CALIBRATION_REPS),
                                                  bootstrap.rng_for(options.seed, "calibration", n))
-                         for n, s in scores.items() if len(s) > 1}}
+                         for n, s in scores.items() if (np.isfinite(s).sum(axis=0) > 1).all()}}
     summary["notes"] = _notes(summary)
     taus = np.linspace(0.0, 8.0 if atari else 1.0, PROFILE_POINTS)
     profiles = {"taus": taus, "methods": {n: bootstrap.profile_estimates(
@@ -284,6 +288,11 @@ def _notes(summary: dict[str, Any]) -> list[str]:
         notes.append("with fewer than 10 runs per task, stratified bootstrap intervals (rliable's) are narrower than "
                      "95%: see docs/report.md (Coverage), or --calibrate for this store")
     for name, m in summary["methods"].items():
+        if m["unscored"]:
+            shown = ", ".join(m["unscored"][:3]) + (" ..." if len(m["unscored"]) > 3 else "")
+            notes.append(f"{name}: {len(m['unscored'])} finished run(s) have no score by their protocol "
+                         f"(final_train_window: no training episode ended in the final window: {shown}); their "
+                         "cells are left out, as danijar/dreamerv3 does, and each task's n= counts the runs it has")
         if m["runs_per_task"] < FEW_RUNS:
             notes.append(f"{name} has {m['runs_per_task']} run(s) per task in the aggregates: its intervals say "
                          "little about the spread over seeds")

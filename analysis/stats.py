@@ -1,10 +1,13 @@
 """Aggregate metrics of normalised scores in rliable's layout, with optional bootstrap multiplicities.
 
-Every function takes `scores` of shape (runs, tasks), rliable's layout. Each can also take `counts`, an integer
-array (..., runs, tasks): how often each run of each task was drawn by a resample (a column sums to `runs`).
-With `counts` the result has the leading shape `...`, one value per resample, computed exactly as on the
-materialised resample but in O(runs * tasks) per resample and without sorting. Without `counts` every run
-counts once: the point estimate. Definitions follow rliable (Agarwal et al., 2021, `rliable.metrics`).
+Every function takes `scores` of shape (runs, tasks), rliable's layout. NaN marks a missing cell: a run with no
+score on that task (danijar/dreamerv3's protocol gives none when no episode ends in the final window); each task
+then counts the runs it has, and a full array gives rliable's numbers exactly. Each function can also take
+`counts`, an integer array (..., runs, tasks): how often each run of each task was drawn by a resample (a column
+sums to that task's number of runs, and is 0 on missing cells). With `counts` the result has the leading shape
+`...`, one value per resample, computed exactly as on the materialised resample but in O(runs * tasks) per
+resample and without sorting. Without `counts` every run counts once: the point estimate. Definitions follow
+rliable (Agarwal et al., 2021, `rliable.metrics`).
 """
 
 from __future__ import annotations
@@ -15,12 +18,18 @@ import numpy as np
 def _weights(scores: np.ndarray, counts: np.ndarray | None) -> np.ndarray:
     if scores.ndim != 2:
         raise ValueError(f"scores must have shape (runs, tasks), got {scores.shape}")
-    return np.ones(scores.shape) if counts is None else counts
+    return np.isfinite(scores).astype(np.float64) if counts is None else counts
+
+
+def _filled(scores: np.ndarray) -> np.ndarray:
+    """Scores with missing cells as 0, which their weight 0 then drops."""
+    return np.where(np.isnan(scores), 0.0, scores)
 
 
 def task_means(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     """Per-task mean over runs: (runs, tasks) -> (tasks,), or (..., tasks) with counts."""
-    return (_weights(scores, counts) * scores).sum(axis=-2) / scores.shape[0]
+    weights = _weights(scores, counts)
+    return (weights * _filled(scores)).sum(axis=-2) / weights.sum(axis=-2)
 
 
 def mean(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
@@ -35,7 +44,8 @@ def median(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
 
 def optimality_gap(scores: np.ndarray, counts: np.ndarray | None = None, gamma: float = 1.0) -> np.ndarray:
     """gamma - mean of min(score, gamma) over all run-task scores (rliable's aggregate_optimality_gap)."""
-    return gamma - mean(np.minimum(scores, gamma), counts)
+    weights = _weights(scores, counts)
+    return gamma - (weights * np.minimum(_filled(scores), gamma)).sum(axis=(-2, -1)) / weights.sum(axis=(-2, -1))
 
 
 def iqm(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
@@ -45,7 +55,8 @@ def iqm(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     positions [start_i, start_i + count_i) of the sorted resample, and only its overlap with [cut, n - cut)
     enters the mean."""
     weights = _weights(scores, counts)
-    order = np.argsort(scores, axis=None, kind="stable")
+    present = np.flatnonzero(np.isfinite(scores))
+    order = present[np.argsort(scores.reshape(-1)[present], kind="stable")]
     values = scores.reshape(-1)[order]
     multiplicity = weights.reshape(*weights.shape[:-2], -1)[..., order]
     n = values.size
@@ -64,7 +75,8 @@ def performance_profile(scores: np.ndarray, taus: np.ndarray, counts: np.ndarray
     """Fraction of run-task scores strictly above each tau (rliable's score distribution): (..., len(taus))."""
     weights = _weights(scores, counts)
     above = (scores.reshape(-1)[:, None] > np.asarray(taus)[None, :]).astype(np.float64)
-    return weights.reshape(*weights.shape[:-2], -1) @ above / scores.size
+    flat = weights.reshape(*weights.shape[:-2], -1)
+    return flat @ above / flat.sum(axis=-1, keepdims=True)
 
 
 def probability_of_improvement(x: np.ndarray, y: np.ndarray, counts_x: np.ndarray | None = None,
@@ -72,13 +84,14 @@ def probability_of_improvement(x: np.ndarray, y: np.ndarray, counts_x: np.ndarra
     """P(X > Y): per task the chance that a run of X beats a run of Y, ties counting half, averaged over tasks.
 
     x: (runs_x, tasks), y: (runs_y, tasks): rliable's probability_of_improvement (the Mann-Whitney U statistic
-    divided by runs_x * runs_y). With counts (..., runs_x, tasks) and (..., runs_y, tasks), one value per
-    pair of resamples."""
+    divided by the task's pairs of runs, runs_x * runs_y on a full array). With counts (..., runs_x, tasks) and
+    (..., runs_y, tasks), one value per pair of resamples."""
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must have the same tasks, got {x.shape} and {y.shape}")
     wins = (x[:, None, :] > y[None, :, :]) + 0.5 * (x[:, None, :] == y[None, :, :])  # (runs_x, runs_y, tasks)
     wx, wy = _weights(x, counts_x), _weights(y, counts_y)
-    per_task = np.einsum("...it,ijt,...jt->...t", wx, wins, wy) / (x.shape[0] * y.shape[0])
+    pairs = wx.sum(axis=-2) * wy.sum(axis=-2)
+    per_task = np.einsum("...it,ijt,...jt->...t", wx, wins, wy) / pairs
     return per_task.mean(axis=-1)
 
 

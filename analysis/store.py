@@ -172,17 +172,22 @@ class Method:
         """Raw final scores of the task's finished runs, in seed order: (runs,)."""
         return np.array([r.final for _, r in sorted(self.runs.get(task, {}).items()) if r.final is not None])
 
-    def aggregate_seeds(self, tasks: list[str]) -> list[int]:
-        """Seeds finished on every one of `tasks`: the rows of the (runs, tasks) array."""
-        finished = [{s for s, r in self.runs.get(t, {}).items() if r.final is not None} for t in tasks]
-        return sorted(set.intersection(*finished)) if finished else []
+    def _score(self, task: str, seed: int) -> float:
+        run = self.runs.get(task, {}).get(seed)
+        return np.nan if run is None or run.final is None else run.final
+
+    def scored_seeds(self, tasks: list[str]) -> list[int]:
+        """Seeds with a final score on at least one of `tasks`: the rows of the (runs, tasks) array."""
+        return sorted({s for t in tasks for s, r in self.runs.get(t, {}).items() if r.final is not None})
 
     def scores(self, tasks: list[str]) -> np.ndarray:
-        """Normalised final scores (runs, tasks) over the seeds finished on every task (rliable's layout)."""
-        seeds = self.aggregate_seeds(tasks)
-        if not seeds:
-            raise StoreError(f"{self.name}: no seed has a final score on every task of the report")
-        raw = np.array([[self.runs[t][s].final for t in tasks] for s in seeds], dtype=np.float64)
+        """Normalised final scores (runs, tasks), one row per scored seed (rliable's layout); NaN where that seed
+        has no score on a task (not run, not finished, or no episode in its final window)."""
+        unscored = [t for t in tasks if not any(r.final is not None for r in self.runs.get(t, {}).values())]
+        if unscored:
+            shown = ", ".join(unscored[:3]) + (f" and {len(unscored) - 3} more" if len(unscored) > 3 else "")
+            raise StoreError(f"{self.name}: no run has a final score on {shown}; leave it out with --tasks")
+        raw = np.array([[self._score(t, s) for t in tasks] for s in self.scored_seeds(tasks)], dtype=np.float64)
         return np.column_stack([normalize(t, raw[:, i]) for i, t in enumerate(tasks)])
 
 

@@ -337,15 +337,15 @@ def episodes(records: Iterable[Mapping[str, Any]], mode: str = "train") -> list[
 
 def final_score(records: list[Mapping[str, Any]], score_protocol: Mapping[str, Any],
                 budget_frames: int) -> float | None:
-    """A run's final score by its declared protocol (see SCORE_PROTOCOLS); None if it has no episodes."""
+    """A run's final score by its declared protocol (see SCORE_PROTOCOLS); None if it has none: no evaluation,
+    or no training episode that ends inside the final window (danijar/dreamerv3's convention: that run has no
+    score for its task, rather than an earlier episode's)."""
     name = score_protocol.get("name")
     if name == "final_train_window":
-        train = [e for e in episodes(records, "train") if e["frames"] <= budget_frames and e["score"] is not None]
-        if not train:
-            return None
         start = budget_frames - int(score_protocol.get("window_frames", 0))
-        window = [e["score"] for e in train if e["frames"] > start]
-        return float(sum(window) / len(window)) if window else float(train[-1]["score"])
+        window = [e["score"] for e in episodes(records, "train")
+                  if start < e["frames"] <= budget_frames and e["score"] is not None]
+        return float(sum(window) / len(window)) if window else None
     if name == "final_eval":
         evals = episodes(records, "eval")
         if not evals:

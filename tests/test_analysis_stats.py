@@ -51,8 +51,8 @@ def test_counts_give_exactly_the_materialised_resamples():
     rng = np.random.default_rng(0)
     x, y = rng.gamma(2.0, 0.5, size=(5, 7)), rng.gamma(2.0, 0.6, size=(3, 7))
     reps = 40
-    cx = next(bootstrap.stratified_counts(5, 7, reps, np.random.default_rng(1)))
-    cy = next(bootstrap.stratified_counts(3, 7, reps, np.random.default_rng(2)))
+    cx = next(bootstrap.stratified_counts(x, reps, np.random.default_rng(1)))
+    cy = next(bootstrap.stratified_counts(y, reps, np.random.default_rng(2)))
     assert (cx.sum(axis=1) == 5).all()
     drawn_x = np.random.default_rng(1).integers(0, 5, size=(reps, 5, 7))
     drawn_y = np.random.default_rng(2).integers(0, 3, size=(reps, 3, 7))
@@ -67,10 +67,50 @@ def test_counts_give_exactly_the_materialised_resamples():
 
 
 def test_resamples_stay_within_tasks_and_chunks_do_not_change_them(monkeypatch):
-    whole = np.concatenate(list(bootstrap.stratified_counts(4, 3, 50, np.random.default_rng(5))))
-    monkeypatch.setattr(bootstrap, "CHUNK_ELEMENTS", 24)  # two resamples per chunk
-    chunked = list(bootstrap.stratified_counts(4, 3, 50, np.random.default_rng(5)))
-    assert len(chunked) == 25 and (np.concatenate(chunked) == whole).all()
+    for scores in (np.ones((4, 3)), np.array([[1, 1, np.nan], [1, np.nan, 1], [1, 1, np.nan], [1, 1, 1]])):
+        whole = np.concatenate(list(bootstrap.stratified_counts(scores, 50, np.random.default_rng(5))))
+        monkeypatch.setattr(bootstrap, "CHUNK_ELEMENTS", 24)  # two resamples per chunk
+        chunked = list(bootstrap.stratified_counts(scores, 50, np.random.default_rng(5)))
+        monkeypatch.undo()
+        assert len(chunked) == 25 and (np.concatenate(chunked) == whole).all()
+
+
+# (runs=3, tasks=2); run 3 has no score on task 2 (NaN), run 2 none on task 1
+MISSING = np.array([[1.0, 4.0],
+                    [np.nan, 6.0],
+                    [3.0, np.nan]])
+
+
+def test_aggregates_with_missing_cells_by_hand():
+    assert stats.task_means(MISSING) == pytest.approx([2.0, 5.0])  # each task over the runs it has
+    assert stats.mean(MISSING) == pytest.approx(3.5)
+    assert stats.median(MISSING) == pytest.approx(3.5)
+    # four scores 1 3 4 6, cut 1 each end: mean(3, 4) = 3.5
+    assert stats.iqm(MISSING) == pytest.approx(3.5)
+    # min(x, 3.5): 1 3 3.5 3.5 -> mean 2.75
+    assert stats.optimality_gap(MISSING, gamma=3.5) == pytest.approx(0.75)
+    assert stats.performance_profile(MISSING, np.array([2.0, 5.0])) == pytest.approx([3 / 4, 1 / 4])
+    # task 1: (1, 3) vs 2 -> 1 of 2; task 2: (4, 6) vs (5, 5) -> 2 of 4
+    y = np.array([[2.0, 5.0], [np.nan, 5.0]])
+    assert stats.probability_of_improvement(MISSING, y) == pytest.approx((1 / 2 + 2 / 4) / 2)
+
+
+def test_resamples_with_missing_cells_draw_only_present_runs_and_match_the_materialised_ones():
+    rng = np.random.default_rng(3)
+    x = rng.gamma(2.0, 0.5, size=(5, 6))
+    x[[0, 3, 4, 2], [1, 1, 5, 0]] = np.nan
+    present = ~np.isnan(x)
+    counts = next(bootstrap.stratified_counts(x, 30, np.random.default_rng(4)))
+    assert (counts[:, ~present] == 0).all() and (counts.sum(axis=1) == present.sum(axis=0)).all()
+    for c in counts:  # each resample as an array: task t's drawn scores in its first n_t rows, NaN below
+        columns = [np.repeat(np.nan_to_num(x[:, t]), c[:, t].astype(int)) for t in range(x.shape[1])]
+        resample = np.full(x.shape, np.nan)
+        for t, column in enumerate(columns):
+            resample[:len(column), t] = column
+        for metric in (*stats.AGGREGATES.values(), stats.superhuman):
+            assert metric(x, c[None])[0] == pytest.approx(metric(resample)), metric.__name__
+    with pytest.raises(ValueError, match="at least one run"):
+        next(bootstrap.stratified_counts(np.array([[1.0, np.nan]]), 5, rng))
 
 
 def test_intervals_are_deterministic_and_bracket_the_estimate():

@@ -72,8 +72,8 @@ def test_a_small_curve_file_round_trips_with_nan_and_string_seeds(tmp_path):
     source = _danijar(tmp_path / "x.json.gz", items)
     transfer.import_file(source, "x", tmp_path / "store")
     method = load_store(tmp_path / "store")["x"]
-    # pong: the only episode in the window is NaN and 420k lies past the budget -> the last episode before it
-    assert method.runs["atari_pong"][3].final == -21.0 and method.runs["atari_alien"][1].final == 300
+    # pong: the only episode in the window is NaN and 420k lies past the budget -> no score (danijar's protocol)
+    assert method.runs["atari_pong"][3].final is None and method.runs["atari_alien"][1].final == 300
     transfer.export_runs(tmp_path / "store", tmp_path / "back.json.gz")
     assert json.dumps(_records(tmp_path / "back.json.gz")) == json.dumps(items)
 
