@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from analysis.store import Method, Run, describe_protocol, env_key, protocol_key
 from hieros import rundir
+from hieros.envs import task_domain
 
 LISTED = 6  # items named in one line before "and N more"
 
@@ -30,10 +31,6 @@ class Problem:
 def _listing(items: list[str]) -> str:
     more = f" and {len(items) - LISTED} more" if len(items) > LISTED else ""
     return ", ".join(items[:LISTED]) + more
-
-
-def _family(task: str) -> str:
-    return task.partition("_")[0]
 
 
 def coverage(methods: dict[str, Method], expect_seeds: int | None = None) -> list[Problem]:
@@ -89,8 +86,8 @@ def consistency(methods: dict[str, Method]) -> list[Problem]:
     in run.json reproduced from the metrics."""
     problems = []
     for name, method in sorted(methods.items()):
-        for family in sorted({_family(t) for t in method.tasks}):
-            runs = [r for r in method.all_runs() if _family(r.task) == family]
+        for family in sorted({task_domain(t) for t in method.tasks}):
+            runs = [r for r in method.all_runs() if task_domain(r.task) == family]
             hashes = _distinct(runs, "config_hash")
             if len(hashes) > 1:
                 problems.append(Problem("mixed", f"{name}: {family} runs with {len(hashes)} different configs "
@@ -116,8 +113,8 @@ def _across_methods(methods: dict[str, Method]) -> list[Problem]:
     """Methods whose protocols differ on a task family; env settings compared among the methods that declare
     them (imported runs do not)."""
     problems = []
-    for family in sorted({_family(t) for m in methods.values() for t in m.tasks}):
-        runs = {name: [r for r in m.all_runs() if _family(r.task) == family] for name, m in sorted(methods.items())}
+    for family in sorted({task_domain(t) for m in methods.values() for t in m.tasks}):
+        runs = {name: [r for r in m.all_runs() if task_domain(r.task) == family] for name, m in sorted(methods.items())}
         groups: dict[frozenset[str], list[str]] = {}
         envs: dict[frozenset[str], list[str]] = {}
         for name, own in runs.items():

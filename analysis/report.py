@@ -22,6 +22,7 @@ from analysis.checks import Problem, check
 from analysis.published import published
 from analysis.store import Method, StoreError, describe_protocol, display_name, load_store, normalization, normalize
 from hieros import rundir
+from hieros.envs import task_domain
 
 SCHEMA = "hieros-bench/report/1"
 PAPER_EXCLUDED = ("atari_up_n_down",)  # the HIEROS paper reports 25 of the 26 Atari100k games
@@ -88,7 +89,7 @@ def task_set(methods: dict[str, Method], options: Options) -> tuple[list[str], s
         tasks &= set(options.tasks)
         how = "--tasks"
     if options.paper_tasks:
-        if not all(t.startswith("atari_") for t in present):
+        if not all(task_domain(t) == "atari" for t in present):
             raise StoreError("--paper-tasks selects the HIEROS paper's 25 Atari games; this suite is not Atari")
         tasks -= set(PAPER_EXCLUDED)
         how = "the HIEROS paper's 25 games (--paper-tasks: Atari100k without UpNDown)"
@@ -294,8 +295,8 @@ def _notes(summary: dict[str, Any]) -> list[str]:
                          f"(final_train_window: no training episode ended in the final window: {shown}); their "
                          "cells are left out, as danijar/dreamerv3 does, and each task's n= counts the runs it has")
         if m["runs_per_task"] < FEW_RUNS:
-            notes.append(f"{name} has {m['runs_per_task']} run(s) per task in the aggregates: its intervals say "
-                         "little about the spread over seeds")
+            notes.append(f"{name} has {render.runs_per_task(m)} run(s) per task in the aggregates: its intervals "
+                         "say little about the spread over seeds")
     for name, p in summary["published"].items():
         n_games = p["facts"].get("n_games")
         if p["aggregates"] and n_games and n_games != len(summary["tasks"]):

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from hieros import rundir
+from hieros.envs import task_domain
 
 DATA = Path(__file__).with_name("data")
 PROTOCOL_IDENTITY = ("game", "task", "mode")  # env protocol fields that name the task, not the protocol
@@ -67,11 +68,12 @@ def display_name(task: str) -> str:
 
 
 def normalization(task: str) -> str:
-    if task.startswith("atari_"):
+    domain = task_domain(task)
+    if domain == "atari":
         if task not in _reference_table():
             raise StoreError(f"no random/human scores for {task!r} in {DATA / 'atari_random_human.csv'}")
         return "human"
-    if task.startswith("dmc_"):
+    if domain == "dmc":
         return "return/1000"
     raise StoreError(f"no score normalisation for task {task!r} (known: atari_*, dmc_*)")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hieros.config import ConfigError, build_config
-from hieros.envs import list_tasks
+from hieros.envs import EnvError, check_task, task_domain
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = PROJECT / "benchmark.toml"
@@ -55,7 +55,7 @@ class Suite:
     description: str = ""
 
     def presets_for(self, task: str) -> list[str]:
-        return self.presets.get(domain(task), self.presets.get("*", []))
+        return self.presets.get(task_domain(task), self.presets.get("*", []))
 
 
 @dataclass
@@ -77,11 +77,6 @@ class Benchmark:
             raise SuiteError(f"unknown method {name!r}{suggest(name, self.methods)}; methods in {self.path}: "
                              f"{', '.join(self.methods)}")
         return self.methods[name]
-
-
-def domain(task: str) -> str:
-    """atari_pong -> atari, dmc_cheetah_run -> dmc."""
-    return task.partition("_")[0]
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -169,9 +164,9 @@ def _presets(where: str, table: Mapping[str, Any], tasks: list[str]) -> dict[str
     if not isinstance(raw, dict):
         raise SuiteError(f"{where}: 'presets' must be a list, or a table of lists per task domain (atari, dmc)")
     presets = {key: _strings(where, f"presets.{key}", _typed(where, raw, key, list)) for key in raw}
-    for task_domain in sorted({domain(t) for t in tasks}):
-        if task_domain not in presets:
-            raise SuiteError(f"{where}: 'presets' has no entry for the {task_domain}_* tasks")
+    for domain in sorted({task_domain(t) for t in tasks}):
+        if domain not in presets:
+            raise SuiteError(f"{where}: 'presets' has no entry for the {domain}_* tasks")
     return presets
 
 
@@ -199,12 +194,11 @@ def _suite(path: Path, name: str, table: Mapping[str, Any], methods: Mapping[str
                          "human scores and DMC by return/1000, docs/report.md); remove it")
     _check_keys(where, table, SUITE_KEYS)
     tasks = _strings(where, "tasks", _typed(where, table, "tasks", list))
-    known = list_tasks()
-    if not set(tasks) <= set(known):
-        known = list_tasks(all_dmc=True)  # every DMC task, found by importing dm_control (half a second)
     for task in tasks:
-        if task not in known:
-            raise SuiteError(f"{where}: unknown task {task!r}{suggest(task, known)}; `hieros-bench list` shows them")
+        try:
+            check_task(task)
+        except EnvError as error:
+            raise SuiteError(f"{where}: {error}") from None
     if not tasks or len(set(tasks)) != len(tasks):
         raise SuiteError(f"{where}: 'tasks' must be a non-empty list without repeats")
     seeds = _typed(where, table, "seeds", int, 1)
@@ -222,12 +216,12 @@ def _suite(path: Path, name: str, table: Mapping[str, Any], methods: Mapping[str
     if both:
         raise SuiteError(f"{where}: {both[0]!r} is given twice (by 'set' and by 'budget_frames' or 'score')")
     overrides = {**protocol, **overrides}
-    for task_domain, preset_names in presets.items():
+    for domain, preset_names in presets.items():
         for method in names:
             try:
                 build_config(preset_names, {**overrides, **methods[method].overrides})
             except ConfigError as error:
-                raise SuiteError(f"{where} presets.{task_domain} with method {method}: {error}") from None
+                raise SuiteError(f"{where} presets.{domain} with method {method}: {error}") from None
     return Suite(name, tasks, seeds, names, presets, overrides, _typed(where, table, "description", str, ""))
 
 

@@ -16,6 +16,7 @@ from bench.progress import COLORS, duration
 from bench.state import Outcome
 from bench.suites import Benchmark
 from hieros import rundir
+from hieros.envs import task_domain
 
 SUMMARY_ROWS = 40  # above this, the summary lists only the runs that did not finish
 PLAIN_WIDTH = 160  # tables written to a file or pipe are this wide (rich would assume 80)
@@ -129,8 +130,8 @@ def listing(console: Console, benchmark: Benchmark, tasks: list[str]) -> None:
     for m in benchmark.methods.values():
         methods.add_row(m.name, m.model_name, " ".join(f"{k}={v}" for k, v in m.overrides.items()), m.description)
     console.print(methods)
-    for prefix in sorted({t.partition("_")[0] for t in tasks}):
-        console.print(f"[bold]{prefix} tasks:[/] " + " ".join(t for t in tasks if t.startswith(prefix + "_")))
+    for domain in sorted({task_domain(t) for t in tasks}):
+        console.print(f"[bold]{domain} tasks:[/] " + " ".join(t for t in tasks if task_domain(t) == domain))
 
 
 def _per_domain(key: str, text: str) -> str:

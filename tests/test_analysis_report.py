@@ -179,7 +179,8 @@ def test_full_report_with_our_runs_and_imported_dreamerv3(tmp_path):
     assert dreamer["Mean"]["value"] == pytest.approx(1.25, abs=0.005)
     assert dreamer["Median"]["value"] == pytest.approx(0.49, abs=0.005)
     imported = summary["methods"]["dreamerv3"]
-    assert imported["missing_cells"] == 8 and len(imported["unscored"]) == 8 and imported["runs_per_task"] == 3
+    assert imported["missing_cells"] == 8 and len(imported["unscored"]) == 8
+    assert (imported["runs_per_task"], imported["runs_per_task_max"]) == (1, 5)
     assert set(summary["verdicts"]["ours"]) == {"dreamerv3", "HIEROS"}
     report = (out / "report.md").read_text()
     for part in ("## Checks", "| ours | 2 |", "| MsPacman |", "HIEROS (as published, 25 games, 3 seeds; no CI)",

@@ -85,7 +85,7 @@ def test_plan_builds_exact_commands_with_precedence(good, tmp_path):
 @pytest.mark.parametrize("edit, message", [
     (('seeds = 2', 'seeds = "two"'), "'seeds' must be an integer"),
     (('seeds = 2', 'seeds = 0'), "'seeds' must be at least 1"),
-    (('"atari_pong", ', '"atari_pongg", '), "unknown task 'atari_pongg' (did you mean atari_pong"),
+    (('"atari_pong", ', '"atari_pongg", '), "unknown task 'atari_pongg'; closest: atari_pong"),
     (('methods = ["random", "flat"]', 'methods = ["random", "flatt"]'), "unknown method 'flatt'"),
     (('max_hierarchy = 1', 'max_hierarchi = 1'), "[methods.flat] set: unknown key --max_hierarchi"),
     (('max_hierarchy = 1', 'max_hierarchy = "two"'), "--max_hierarchy: expected an integer, got 'two'"),

@@ -16,7 +16,7 @@ from hieros.envs.base import ActSpace, Env, EnvError, unknown_task
 from hieros.envs.dmc import DMC, DMC_PROPRIO, DMC_VISION, dmc_tasks, split_task
 
 __all__ = ["ATARI100K_GAMES", "DMC_PROPRIO", "DMC_VISION", "MODES", "ActSpace", "Env", "EnvError",
-           "check_task", "discrete_actions", "list_tasks", "make_env"]
+           "check_task", "discrete_actions", "list_tasks", "make_env", "task_domain"]
 
 MODES = ("train", "eval")
 
@@ -27,12 +27,18 @@ def list_tasks(all_dmc: bool = False) -> list[str]:
     return [f"atari_{g}" for g in ATARI100K_GAMES] + [f"dmc_{t}" for t in dmc]
 
 
+def task_domain(task: str) -> str:
+    """The suite a task name belongs to, the part before its first underscore: atari_pong -> atari,
+    dmc_cheetah_run -> dmc. Every module that groups or dispatches tasks by suite asks this function."""
+    return task.partition("_")[0]
+
+
 def check_task(task: str) -> None:
     """EnvError naming the closest known tasks unless `task` exists (DMC names beyond DreamerV3's import dm_control)."""
-    suite, _, name = task.partition("_")
-    if (suite == "atari" and name in ATARI100K_GAMES) or (suite == "dmc" and name in DMC_VISION):
+    domain, name = task_domain(task), task.partition("_")[2]
+    if (domain == "atari" and name in ATARI100K_GAMES) or (domain == "dmc" and name in DMC_VISION):
         return
-    if suite == "dmc":
+    if domain == "dmc":
         split_task(name)
         return
     raise unknown_task(task, list_tasks())
@@ -40,7 +46,7 @@ def check_task(task: str) -> None:
 
 def discrete_actions(task: str) -> bool:
     """Whether the task's actions are discrete (Atari) rather than continuous (DMC)."""
-    return task.startswith("atari_")
+    return task_domain(task) == "atari"
 
 
 def make_env(task: str, config: Mapping[str, Any] | None, seed: int, mode: str = "train") -> Env:
