@@ -23,7 +23,9 @@ Aggregates use human-normalised scores (Atari) or return/1000 (DMC) over the tas
 REPORT_EPILOG = """\
 examples:
   hieros-bench report                                   every suite under results/
-  hieros-bench report --suite atari100k --paper-tasks   the HIEROS paper's 25 games (no UpNDown)
+  hieros-bench report --suite atari100k --tasks hieros25  the HIEROS paper's 25 games (no UpNDown)
+  hieros-bench report --baselines all                   the whole shipped field (also with no runs of ours)
+  hieros-bench report --baselines DreamerV3,DIAMOND     only these baselines (--baselines none: none)
   hieros-bench report --methods hieros,dreamerv3 --metric model_loss
   hieros-bench report --expect-seeds 5                  fail unless our methods have seeds 1..5 everywhere
   hieros-bench report --allow-partial --reps 2000       a quick look while runs are still going
@@ -102,7 +104,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     options = Options(Path(args.results), out, args.suite, args.methods, args.tasks, args.paper_tasks, args.reps,
                       args.seed, args.allow_partial, args.allow_mixed, args.expect_seeds,
                       None if args.published is None else [p for p in args.published if p != "none"],
-                      args.metric or [], not args.no_sampler, args.calibrate)
+                      args.metric or [], not args.no_sampler, args.calibrate, args.baselines)
     try:
         report = compute(options)
     except ChecksFailed as failed:
@@ -164,14 +166,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     report.add_argument("--suite", help="suite to report (default: every suite in the store)")
     report.add_argument("--out", metavar="DIR", help="output directory (default: RESULTS/report)")
     report.add_argument("--methods", type=_names, metavar="A,B", help="only these methods (default: all)")
-    report.add_argument("--tasks", type=_names, metavar="T1,T2", help="only these tasks")
+    report.add_argument("--tasks", type=_names, metavar="T1,T2",
+                        help="only these tasks, or a named set: hieros25 (the HIEROS paper's 25 games, no UpNDown)")
     report.add_argument("--paper-tasks", action="store_true",
-                        help="the HIEROS paper's 25 Atari games (Atari100k without UpNDown)")
+                        help="the same as --tasks hieros25")
     report.add_argument("--expect-seeds", type=_positive(int), metavar="N",
                         help="our methods must have seeds 1..N on every task")
     report.add_argument("--allow-partial", action="store_true", help="report despite missing or unfinished runs")
     report.add_argument("--allow-mixed", action="store_true",
                         help="report despite mixed configs or protocols within or between methods")
+    report.add_argument("--baselines", type=_names, metavar="NAMES",
+                        help="published per-run results shipped with the package, compared with intervals like our "
+                             "runs: comma-separated names, all, or none (default on an Atari100k store: "
+                             "SimPLe,TWM,IRIS,DreamerV3,STORM,DIAMOND,Simulus; `all` lists every one in the report)")
     report.add_argument("--published", action="append", metavar="NAME",
                         help="published per-game means to show, repeatable (default: HIEROS for Atari; 'none')")
     report.add_argument("--metric", action="append", metavar="NAME",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,17 @@ def _aggregate_names(summary: dict[str, Any]) -> list[str]:
     return [k for k in AGGREGATE_ORDER if k in present]
 
 
+def ranked(summary: dict[str, Any]) -> list[str]:
+    """Every method, best first by IQM (the leaderboard's order; rliable's recommended aggregate)."""
+    methods = summary["methods"]
+    return sorted(methods, key=lambda n: -methods[n]["aggregates"].get("IQM", {"value": 0.0})["value"])
+
+
+def label(name: str, method: dict[str, Any]) -> str:
+    """A method's name, marked when it is a shipped baseline or an imported file."""
+    return name + (" (baseline)" if method.get("baseline") else " (imported)" if method["imported"] else "")
+
+
 def runs_per_task(method: dict[str, Any]) -> str:
     """'5', or '3-5' where some tasks have fewer runs with a score."""
     low, high = method["runs_per_task"], method.get("runs_per_task_max", method["runs_per_task"])
@@ -52,8 +64,9 @@ def runs_per_task(method: dict[str, Any]) -> str:
 
 def _header(summary: dict[str, Any]) -> list[str]:
     stats_ = summary["statistics"]
-    methods = ", ".join(f"{n} ({'imported, ' if m['imported'] else ''}{runs_per_task(m)} runs/task)"
-                        for n, m in summary["methods"].items())
+    kinds = {n: "baseline, " if m.get("baseline") else "imported, " if m["imported"] else ""
+             for n, m in summary["methods"].items()}
+    methods = ", ".join(f"{n} ({kinds[n]}{runs_per_task(m)} runs/task)" for n, m in summary["methods"].items())
     published = ", ".join(summary["published"]) or "none"
     return [f"# hieros-bench report: {summary['suite']}", "",
             f"{len(summary['tasks'])} tasks ({summary['task_selection']}). Methods: {methods}. "
@@ -76,11 +89,12 @@ def _checks(summary: dict[str, Any]) -> list[str]:
 
 def _aggregates(summary: dict[str, Any]) -> list[str]:
     names = _aggregate_names(summary)
-    lines = ["## Aggregates (normalised score, value [95% CI])", "",
+    lines = ["## Aggregates (normalised score, value [95% CI]; best IQM first)", "",
              "| method | runs/task | " + " | ".join(names) + " |", "|---|---" + "|---" * len(names) + "|"]
-    for name, m in summary["methods"].items():
+    for name in ranked(summary):
+        m = summary["methods"][name]
         cells = [with_interval(k, m["aggregates"][k]) for k in names]
-        lines.append(f"| {name} | {runs_per_task(m)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label(name, m)} | {runs_per_task(m)} | " + " | ".join(cells) + " |")
     for name, p in summary["published"].items():
         facts = ", ".join(f"{v} {k[2:]}" for k, v in p["facts"].items())
         if p["aggregates"]:
@@ -126,7 +140,7 @@ def _games(summary: dict[str, Any]) -> list[str]:
     reference = random_human()
     atari = any(t in reference for t in summary["tasks"])
     header = ["game", *(["random (ref.)", "human (ref.)"] if atari else []), *methods,
-              *(f"{p} (published)" for p in published), *(f"{o} vs {b}" for o, b in pairs)]
+              *(f"{p} (published)" for p in published)]
     lines = ["## Per game (raw score, mean [95% CI over runs], n = runs in the cell)", "",
              "| " + " | ".join(header) + " |",
              "|" + "---|" * len(header)]
@@ -137,10 +151,17 @@ def _games(summary: dict[str, Any]) -> list[str]:
             interval = f" [{fmt(g['low'])}, {fmt(g['high'])}]" if g["runs"] > 1 else ""
             cells.append(f"{fmt(g['mean'])}{interval}, n={g['runs']}" if g["runs"] else fmt(g["mean"]))
         cells += [fmt(p["games"].get(task)) for p in published.values()]
-        cells += [summary["verdicts"][o][b].get(task, "–") for o, b in pairs]
         lines.append("| " + " | ".join(cells) + " |")
-    if pairs:
-        lines += ["", VERDICTS]
+    if not pairs:
+        return [*lines, ""]
+    lines += ["", "## Verdicts per game (our mean against each baseline)", "",
+              "| game | " + " | ".join(f"{o} vs {b}" for o, b in pairs) + " |", "|---|" + "---|" * len(pairs)]
+    for task in summary["tasks"]:
+        lines.append(f"| {display_name(task)} | "
+                     + " | ".join(summary["verdicts"][o][b].get(task, "–") for o, b in pairs) + " |")
+    counts = [", ".join(f"{k} {v}" for k, v in sorted(Counter(summary["verdicts"][o][b].values()).items()))
+              for o, b in pairs]
+    lines += ["| **count** | " + " | ".join(counts) + " |", "", VERDICTS]
     return [*lines, ""]
 
 
@@ -153,6 +174,11 @@ def _sources(summary: dict[str, Any]) -> list[str]:
     if "return/1000" in used:
         lines.append("- DMC scores normalised as return / 1000 (an episode's return lies in [0, 1000])")
     for name, m in summary["methods"].items():
+        if m.get("baseline"):
+            b = m["baseline"]
+            lines.append(f"- {name}: shipped baseline (analysis/data/atari100k_baselines.csv) from {b['origin']}; "
+                         f"protocol: {b['protocol']}" + (f"; {b['note']}" if b["note"] else ""))
+            continue
         files = "; ".join(f"{s['file']} (sha256 {s['sha256']})" for s in m["sources"])
         lines.append(f"- {name}: {'imported from ' + files if files else 'our runs'}; protocol "
                      f"{'; '.join(m['protocols'])}; config {', '.join(m['config_hashes'])}")
@@ -238,9 +264,10 @@ def terminal(summary: dict[str, Any]) -> Any:
     def cell(name: str, a: dict[str, float]) -> str:
         return f"{fmt_aggregate(name, a['value'])}\n[{fmt_aggregate(name, a['low'])}, {fmt_aggregate(name, a['high'])}]"
 
-    for name, m in summary["methods"].items():
-        table.add_row(name + (" (imported)" if m["imported"] else ""), runs_per_task(m),
-                      *[cell(k, m["aggregates"][k]) for k in names], end_section=True)
+    for name in ranked(summary):
+        m = summary["methods"][name]
+        table.add_row(label(name, m), runs_per_task(m), *[cell(k, m["aggregates"][k]) for k in names],
+                      end_section=True)
     for name, p in summary["published"].items():
         if p["aggregates"]:
             table.add_row(f"{name} (published)", "–", *[fmt_aggregate(k, p["aggregates"].get(k)) for k in names])

@@ -17,15 +17,26 @@ from typing import Any
 
 import numpy as np
 
-from analysis import bootstrap, curves, figures, render, sampler, stats
+from analysis import baselines, bootstrap, curves, figures, render, sampler, stats
 from analysis.checks import Problem, check
 from analysis.published import published
-from analysis.store import Method, StoreError, describe_protocol, display_name, load_store, normalization, normalize
+from analysis.store import (
+    Method,
+    StoreError,
+    describe_protocol,
+    display_name,
+    load_store,
+    normalization,
+    normalize,
+    suites_in,
+)
 from hieros import rundir
 from hieros.envs import task_domain
 
 SCHEMA = "hieros-bench/report/1"
 PAPER_EXCLUDED = ("atari_up_n_down",)  # the HIEROS paper reports 25 of the 26 Atari100k games
+TASK_SETS = {"hieros25": "the HIEROS paper's 25 games (Atari100k without UpNDown)"}  # named sets for --tasks
+ATARI100K_FRAMES = 400_000
 DEFAULT_PUBLISHED = ("HIEROS",)
 FEW_RUNS = 3
 COVERED_RUNS = 10
@@ -50,6 +61,8 @@ class Options:
     metrics: list[str] = field(default_factory=list)
     sampler: bool = True
     calibrate: int = 0  # simulated experiments per method for the intervals' coverage (0: none)
+    baselines: list[str] | None = None  # shipped per-run baselines (analysis.baselines); None: its DEFAULT on
+    # an Atari100k store (400k frames), else none; ["all"], ["none"] as in --baselines
 
 
 class ChecksFailed(Exception):
@@ -78,21 +91,27 @@ def select(methods: dict[str, Method], options: Options) -> dict[str, Method]:
 
 
 def task_set(methods: dict[str, Method], options: Options) -> tuple[list[str], str]:
-    """The tasks every method is compared on, and how they were chosen."""
+    """The tasks every method is compared on (each method with a score on each), and how they were chosen."""
     present = set().union(*(m.tasks for m in methods.values()))
-    tasks = set.intersection(*(set(m.tasks) for m in methods.values()))
-    how = "the tasks every method has"
-    if options.tasks:
-        unknown = sorted(set(options.tasks) - present)
+    tasks = set.intersection(*(set(m.scored_tasks()) for m in methods.values()))
+    how = "the tasks every method has a score on"
+    unscored = sorted(set.intersection(*(set(m.tasks) for m in methods.values())) - tasks)
+    if unscored:
+        how += f" (left out: {', '.join(display_name(t) for t in unscored)}, where some method has no score)"
+    named = [n for n in options.tasks or [] if n in TASK_SETS]
+    chosen = [t for t in options.tasks or [] if t not in TASK_SETS]
+    if chosen:
+        unknown = sorted(set(chosen) - present)
         if unknown:
-            raise StoreError(f"--tasks: no runs of {', '.join(unknown)}; the store has {', '.join(sorted(present))}")
-        tasks &= set(options.tasks)
+            raise StoreError(f"--tasks: no runs of {', '.join(unknown)}; the store has {', '.join(sorted(present))}"
+                             f", and the named sets {', '.join(TASK_SETS)}")
+        tasks &= set(chosen)
         how = "--tasks"
-    if options.paper_tasks:
+    if options.paper_tasks or named:
         if not all(task_domain(t) == "atari" for t in present):
-            raise StoreError("--paper-tasks selects the HIEROS paper's 25 Atari games; this suite is not Atari")
+            raise StoreError("hieros25 (--paper-tasks) is the HIEROS paper's 25 Atari games; this suite is not Atari")
         tasks -= set(PAPER_EXCLUDED)
-        how = "the HIEROS paper's 25 games (--paper-tasks: Atari100k without UpNDown)"
+        how = TASK_SETS["hieros25"]
     if not tasks:
         raise StoreError("no task has runs of every method; nothing to compare (see --tasks, --methods)")
     return sorted(tasks), how
@@ -134,9 +153,11 @@ def _method_summary(name: str, method: Method, tasks: list[str], scores: np.ndar
     runs = method.all_runs()
     sources = sorted({(r.record["provenance"]["source_file"], r.record["provenance"]["sha256"])
                       for r in runs if r.imported})
+    shipped = bool(runs) and runs[0].record["provenance"].get("format") == "baseline"
     return {
         "imported": method.imported,
-        "sources": [{"file": f, "sha256": s} for f, s in sources],
+        "baseline": baselines.sources()[name] if shipped else None,
+        "sources": [] if shipped else [{"file": f, "sha256": s} for f, s in sources],
         "protocols": sorted({describe_protocol(r.record["protocol"]) for r in runs}),
         "config_hashes": sorted({r.record["config_hash"] for r in runs}),
         "seeds": method.scored_seeds(tasks), "runs_per_task": int(np.isfinite(scores).sum(axis=0).min()),
@@ -197,11 +218,11 @@ def _versus(ours: dict[str, Any], base: dict[str, Any]) -> str:
 
 
 def _pairs(methods: dict[str, Any]) -> list[tuple[str, str]]:
-    """(X, Y) pairs for P(X > Y): each of our methods against the later ones and every imported one; all pairs
-    when there are only imported methods."""
+    """(X, Y) pairs for P(X > Y): each of our methods against the later ones and every imported one (shipped
+    baselines too); all pairs of the store's imported methods when it has none of ours."""
     ours = [m for m, v in methods.items() if not v["imported"]]
     if not ours:
-        names = list(methods)
+        names = [m for m, v in methods.items() if not v["baseline"]]
         return [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
     baselines = [m for m in methods if m not in ours]
     return [(a, b) for i, a in enumerate(ours) for b in ours[i + 1:] + baselines]
@@ -246,11 +267,40 @@ def _curves(methods: dict[str, Method], tasks: list[str], metrics: list[str]) ->
     return {k: v for k, v in out.items() if v}
 
 
+def _ours(options: Options) -> dict[str, Method]:
+    """The store's methods; none when the store is empty and baselines were asked for (a leaderboard of them)."""
+    if not suites_in(options.results):
+        if options.baselines not in (None, ["none"]) and options.suite in (None, "atari100k"):
+            return {}
+        raise StoreError(f"no runs under {options.results}; run `hieros-bench run SUITE` or `hieros-bench import "
+                         "FILE`, or give --baselines all for the published field alone")
+    return select(load_store(options.results, options.suite), options)
+
+
+def _shipped(ours: dict[str, Method], options: Options) -> dict[str, Method]:
+    """The shipped baselines to compare with: by default only for an Atari100k store (Atari tasks, 400k frames)."""
+    atari100k = all(task_domain(r.task) == "atari" and r.record["protocol"].get("budget_frames") == ATARI100K_FRAMES
+                    for m in ours.values() for r in m.all_runs() if not r.imported)
+    if options.baselines is None and not atari100k:
+        return {}
+    names = baselines.resolve(options.baselines)
+    if names and not all(task_domain(t) == "atari" for m in ours.values() for t in m.tasks):
+        raise StoreError("--baselines are Atari100k results; this suite is not Atari (give --baselines none)")
+    clash = sorted(set(names) & set(ours))
+    if clash:
+        raise StoreError(f"the store has a method named {clash[0]}, as a shipped baseline; rename it on import "
+                         "or leave the baseline out with --baselines")
+    return baselines.load(names)
+
+
 def compute(options: Options) -> Report:
     """Load, check, and compute every number of the report (raises ChecksFailed or StoreError)."""
-    methods = select(load_store(options.results, options.suite), options)
-    problems = check(methods, options.expect_seeds)
+    ours = _ours(options)
+    problems = check(ours, options.expect_seeds) if ours else []
     gate(problems, options)
+    methods = {**ours, **_shipped(ours, options)}
+    if not methods:
+        raise StoreError("no runs and no baselines to report; give --baselines all for the published field alone")
     tasks, how = task_set(methods, options)
     atari = all(normalization(t) == "human" for t in tasks)
     names = options.published if options.published is not None else list(DEFAULT_PUBLISHED if atari else ())
@@ -280,7 +330,7 @@ def compute(options: Options) -> Report:
     taus = np.linspace(0.0, 8.0 if atari else 1.0, PROFILE_POINTS)
     profiles = {"taus": taus, "methods": {n: bootstrap.profile_estimates(
         s, taus, options.reps, bootstrap.rng_for(options.seed, "profile", n)) for n, s in scores.items()}}
-    return Report(summary, scores, profiles, _curves(methods, tasks, options.metrics))
+    return Report(summary, scores, profiles, _curves(ours, tasks, options.metrics))
 
 
 def _notes(summary: dict[str, Any]) -> list[str]:
@@ -291,9 +341,9 @@ def _notes(summary: dict[str, Any]) -> list[str]:
     for name, m in summary["methods"].items():
         if m["unscored"]:
             shown = ", ".join(m["unscored"][:3]) + (" ..." if len(m["unscored"]) > 3 else "")
-            notes.append(f"{name}: {len(m['unscored'])} finished run(s) have no score by their protocol "
-                         f"(final_train_window: no training episode ended in the final window: {shown}); their "
-                         "cells are left out, as danijar/dreamerv3 does, and each task's n= counts the runs it has")
+            notes.append(f"{name}: {len(m['unscored'])} finished run(s) have no score by their protocol ({shown}; "
+                         "final_train_window: no training episode ended in the final window); their cells are left "
+                         "out, as danijar/dreamerv3 does, and each task's n= counts the runs it has")
         if m["runs_per_task"] < FEW_RUNS:
             notes.append(f"{name} has {render.runs_per_task(m)} run(s) per task in the aggregates: its intervals "
                          "say little about the spread over seeds")
@@ -322,8 +372,8 @@ def draw_all(report: Report, options: Options) -> dict[str, tuple[Any, figures.T
     palette = figures.colors(list(summary["methods"]))
     titles = {t: display_name(t) for t in summary["tasks"]}
     published = {n: p["aggregates"] for n, p in summary["published"].items()}
-    drawn = {"aggregates": figures.draw_aggregates({n: m["aggregates"] for n, m in summary["methods"].items()},
-                                                   published, palette),
+    leaderboard = {n: summary["methods"][n]["aggregates"] for n in render.ranked(summary)}
+    drawn = {"aggregates": figures.draw_aggregates(leaderboard, published, palette),
              "profiles": figures.draw_profiles(report.profiles["taus"], report.profiles["methods"], palette)}
     if summary["improvement"]:
         drawn["improvement"] = figures.draw_improvement(summary["improvement"])

@@ -62,6 +62,13 @@ def random_human() -> dict[str, tuple[float, float]]:
     return {task: (low, high) for task, (_, low, high) in _reference_table().items()}
 
 
+def find_game(name: str) -> str | None:
+    """The Atari100k task of a game name as authors write it ('MsPacman', 'ms_pacman', 'james_bond', 'atari_pong'),
+    or None: case and underscores are ignored."""
+    key = name.removeprefix("atari_").replace("_", "").lower()
+    return next((task for task in _reference_table() if task.removeprefix("atari_").replace("_", "") == key), None)
+
+
 def display_name(task: str) -> str:
     """The published game name of an Atari task ('atari_ms_pacman' -> 'MsPacman'); other tasks unchanged."""
     return _reference_table()[task][0] if task in _reference_table() else task
@@ -177,6 +184,10 @@ class Method:
     def _score(self, task: str, seed: int) -> float:
         run = self.runs.get(task, {}).get(seed)
         return np.nan if run is None or run.final is None else run.final
+
+    def scored_tasks(self) -> list[str]:
+        """Tasks on which at least one run has a final score."""
+        return [t for t in self.tasks if any(r.final is not None for r in self.runs[t].values())]
 
     def scored_seeds(self, tasks: list[str]) -> list[int]:
         """Seeds with a final score on at least one of `tasks`: the rows of the (runs, tasks) array."""

@@ -7,6 +7,8 @@
   NaN again; import then export gives back the same records and values.
 - per-game lists of final scores per run, {"Alien": [run1, run2, ...]} (IRIS, TWM, STORM, SPR, SimPLe): runs
   with only a final score, protocol {"name": "published_final"}.
+- HarmonyDream's evaluation curves, {"steps": [frames, ...], "score": {"alien": [[one value per step] per seed]}}:
+  each seed's value at the budget is its final score (published_final), the protocol of its paper.
 - the original HIEROS code's log directory (Snagnar/Hieros `train.py --logdir`): its scores.jsonl, one
   {"step", "episode/score"} (or "eval_episode/score") line per episode. Its `step` counts the reset step of
   every episode too, step = (agent steps + episodes begun) x action_repeat, so with one environment the k-th
@@ -30,11 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analysis.store import StoreError, check_output, load_store, random_human
+from analysis.store import StoreError, check_output, display_name, find_game, load_store, random_human
 from hieros import rundir
 
 BUDGETS = {"atari100k": 400_000}  # frames; other suites need --budget-frames
-FORMATS = ("danijar-json.gz", "per-game-lists", "hieros-original-logdir")
+FORMATS = ("danijar-json.gz", "per-game-lists", "hieros-original-logdir", "harmonydream-eval-curves")
 ORIGINAL_SCORES = "scores.jsonl"
 
 
@@ -118,6 +120,15 @@ def import_file(path: str | Path, method: str, results: str | Path, suite: str =
     budget = budget_frames or BUDGETS.get(suite)
     if budget is None:
         raise StoreError(f"the frame budget of suite {suite!r} is not known; give --budget-frames")
+    runs, sha256 = parse(path, method, suite, budget, frames_per_step, window_frames)
+    placed = [(rundir.run_path(results, suite, method, record["task"], record["seed"]), record, episodes)
+              for record, episodes in runs]
+    return _store(results, results / suite / method, sha256, placed, force)
+
+
+def parse(path: Path, method: str, suite: str, budget: int, frames_per_step: int = 4, window_frames: int = 10_000
+          ) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]]]], str]:
+    """The checked runs (record, train episodes) of a published file in any of its formats, and its sha256."""
     content, sha256 = _read(path)
     source = {"source_file": path.name, "sha256": sha256}
     if isinstance(content, list) and all(isinstance(i, dict) and {"task", "xs", "ys"} <= set(i) for i in content):
@@ -125,12 +136,13 @@ def import_file(path: str | Path, method: str, results: str | Path, suite: str =
                        window_frames}, budget, frames_per_step), source)
     elif isinstance(content, dict) and content and all(isinstance(v, list) for v in content.values()):
         runs = _finals(content, method, suite, _protocol({"name": "published_final"}, budget, frames_per_step), source)
+    elif isinstance(content, dict) and set(content) == {"steps", "score"}:
+        runs = _finals(_at_budget(content, budget, source["source_file"]), method, suite,
+                       _protocol({"name": "published_final"}, budget, frames_per_step), source, FORMATS[3])
     else:
-        raise StoreError(f"{path}: neither a danijar score list [{{task, method, seed, xs, ys}}] nor per-game lists "
-                         "of final scores {Game: [run, ...]}")
-    placed = [(rundir.run_path(results, suite, method, record["task"], record["seed"]), record, episodes)
-              for record, episodes in runs]
-    return _store(results, results / suite / method, sha256, placed, force)
+        raise StoreError(f"{path}: neither a danijar score list [{{task, method, seed, xs, ys}}], per-game lists "
+                         "of final scores {Game: [run, ...]}, nor evaluation curves {steps, score: {game: [[...]]}}")
+    return runs, sha256
 
 
 def import_original_logdir(logdir: str | Path, method: str, results: str | Path, suite: str, task: str,
@@ -229,17 +241,34 @@ def _curves(items: list[dict[str, Any]], method: str, suite: str, protocol: dict
     return runs
 
 
+def _at_budget(content: dict[str, Any], budget: int, name: str) -> dict[str, list[Any]]:
+    """{game: [each seed's value at `budget` frames]} of evaluation curves {steps, score: {game: [[...]]}}."""
+    steps, games = content["steps"], content["score"]
+    if not _numbers(steps, nullable=False) or not isinstance(games, dict):
+        raise StoreError(f"{name}: steps must be a list of frame counts and score a table of games")
+    if budget not in steps:
+        raise StoreError(f"{name}: its curves have no point at the budget, {budget} frames (give --budget-frames "
+                         f"as one of its steps, {steps[0]} to {steps[-1]})")
+    column = steps.index(budget)
+    out = {}
+    for game, curves in games.items():
+        if not isinstance(curves, list) or not all(isinstance(c, list) and len(c) == len(steps) for c in curves):
+            raise StoreError(f"{name}: {game} must map to one list of {len(steps)} values (one per step) per seed")
+        out[game] = [curve[column] for curve in curves]
+    return out
+
+
 def _finals(games: dict[str, list[Any]], method: str, suite: str, protocol: dict[str, Any],
-            source: dict[str, str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    tasks = {name.removeprefix("atari_").replace("_", ""): name for name in random_human()}
+            source: dict[str, str], kind: str = FORMATS[1]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     runs = []
     for game, scores in games.items():
-        task = tasks.get(game.lower())
+        task = find_game(game)
         if task is None:
-            raise StoreError(f"{source['source_file']}: unknown game {game!r}; known: {', '.join(sorted(tasks))}")
+            known = ", ".join(display_name(t) for t in random_human())
+            raise StoreError(f"{source['source_file']}: unknown game {game!r}; known: {known}")
         if not _numbers(scores, nullable=False):
             raise StoreError(f"{source['source_file']}: {game} must map to a list of finite numbers")
-        provenance = {**source, "format": FORMATS[1], "source_game": game}
+        provenance = {**source, "format": kind, "source_game": game}
         runs += [(_record(suite, method, task, seed, protocol, {**provenance, "source_index": seed - 1}, float(s)), [])
                  for seed, s in enumerate(scores, start=1)]
     return runs

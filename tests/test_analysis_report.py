@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import stats, transfer
+from analysis import baselines, stats, transfer
 from analysis.checks import check
 from analysis.report import ChecksFailed, Options, compute, draw_all, write
 from analysis.store import display_name, load_store, normalize
@@ -21,6 +21,12 @@ DREAMER = SHARED / "dreamerv3" / "atari100k-dreamerv3.json.gz"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"published score files not found at {SHARED} "
                                   "(the shared/ folder beside the checkout)")
 BUDGET = 400_000
+NONE = ["none"]  # most tests here are about our runs: no shipped baselines beside them
+
+
+def run_report(results: Path, *flags: str) -> int:
+    """`hieros-bench report` on `results` without the shipped baselines."""
+    return main(["report", "--baselines", "none", "--results", str(results), *flags])
 
 
 def write_run(results: Path, method: str, task: str, seed: int, scores: list[float], status: str = "done",
@@ -60,7 +66,7 @@ def small_store(results: Path, methods: tuple[str, ...] = ("alpha", "beta"), see
 
 def test_numbers_are_the_statistics_of_the_store(tmp_path):
     small_store(tmp_path)
-    report = compute(Options(tmp_path, tmp_path / "out", reps=300, sampler=False))
+    report = compute(Options(tmp_path, tmp_path / "out", baselines=NONE, reps=300, sampler=False))
     summary = report.summary
     assert summary["checks"] == [] and summary["tasks"] == sorted(TASKS)
     raw = np.array([[10.0 * s + TASKS.index(t) for t in summary["tasks"]] for s in (1, 2, 3)])
@@ -85,11 +91,11 @@ def test_missing_seed_fails_the_coverage_check(tmp_path, capsys):
     problems = check(load_store(tmp_path))
     assert [(p.kind, p.message) for p in problems] == [("partial", "beta: seed(s) 3 missing on 1 task(s): atari_pong")]
     with pytest.raises(ChecksFailed):
-        compute(Options(tmp_path, tmp_path / "out", reps=100, sampler=False))
-    assert main(["report", "--results", str(tmp_path), "--reps", "100", "--no-sampler"]) == 1
+        compute(Options(tmp_path, tmp_path / "out", baselines=NONE, reps=100, sampler=False))
+    assert run_report(tmp_path, "--reps", "100", "--no-sampler") == 1
     err = capsys.readouterr().err.splitlines()
     assert "--allow-partial" in err[0] and err[1] == "  partial: beta: seed(s) 3 missing on 1 task(s): atari_pong"
-    assert main(["report", "--results", str(tmp_path), "--reps", "100", "--no-sampler", "--allow-partial"]) == 0
+    assert run_report(tmp_path, "--reps", "100", "--no-sampler", "--allow-partial") == 0
     report = (tmp_path / "report" / "report.md").read_text()
     assert report.index("## Checks") < report.index("## Aggregates") and "seed(s) 3 missing" in report
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
@@ -149,7 +155,7 @@ def test_verdicts_against_an_imported_baseline_by_hand(tmp_path):
     small_store(tmp_path, methods=("ours",))  # ours: pong 10/20/30, breakout 11/21/31, frostbite 12/22/32
     base = {"atari_pong": [19.0, 20.0, 21.0], "atari_breakout": [1.0, 2.0, 3.0], "atari_frostbite": [99.0, 100.0]}
     transfer.import_file(_baseline_file(tmp_path / "base.json.gz", base), "base", tmp_path)
-    summary = compute(Options(tmp_path, tmp_path / "out", reps=200, sampler=False, allow_partial=True,
+    summary = compute(Options(tmp_path, tmp_path / "out", baselines=NONE, reps=200, sampler=False, allow_partial=True,
                               published=[])).summary
     # base intervals: pong 20 +- 2.48, breakout 2 +- 2.48, frostbite 99.5 +- 6.35; ours means 20, 21, 22
     assert summary["verdicts"] == {"ours": {"base": {"atari_pong": "inside", "atari_breakout": "above",
@@ -181,7 +187,9 @@ def test_full_report_with_our_runs_and_imported_dreamerv3(tmp_path):
     imported = summary["methods"]["dreamerv3"]
     assert imported["missing_cells"] == 8 and len(imported["unscored"]) == 8
     assert (imported["runs_per_task"], imported["runs_per_task_max"]) == (1, 5)
-    assert set(summary["verdicts"]["ours"]) == {"dreamerv3", "HIEROS"}
+    assert set(summary["verdicts"]["ours"]) == {"dreamerv3", "HIEROS", *baselines.DEFAULT}  # the default field
+    assert all(summary["methods"][b]["baseline"] for b in baselines.DEFAULT)
+    assert set(summary["improvement"]) == {f"ours vs {b}" for b in ("dreamerv3", *baselines.DEFAULT)}
     report = (out / "report.md").read_text()
     for part in ("## Checks", "| ours | 2 |", "| MsPacman |", "HIEROS (as published, 25 games, 3 seeds; no CI)",
                  "![curves](curves.png)", "![sampler](sampler.png)", "sha256 c839ef2f",
@@ -206,7 +214,7 @@ def test_figures_have_labelled_axes_and_are_images(tmp_path):
     import matplotlib.image
 
     small_store(tmp_path)
-    options = Options(tmp_path, tmp_path / "out", reps=100, metrics=["model_loss"])
+    options = Options(tmp_path, tmp_path / "out", baselines=NONE, reps=100, metrics=["model_loss"])
     report = compute(options)
     drawn = draw_all(report, options)
     assert list(drawn) == ["aggregates", "profiles", "improvement", "curves", "metric_model_loss", "sampler"]
@@ -224,21 +232,22 @@ def test_figures_have_labelled_axes_and_are_images(tmp_path):
 def test_task_selection(tmp_path, capsys):
     small_store(tmp_path)
     write_run(tmp_path, "alpha", "atari_up_n_down", 1, [1.0])
-    summary = compute(Options(tmp_path, tmp_path / "o", reps=50, sampler=False, allow_partial=True)).summary
+    options = Options(tmp_path, tmp_path / "o", baselines=NONE, reps=50, sampler=False, allow_partial=True)
+    summary = compute(options).summary
     assert "atari_up_n_down" not in summary["tasks"]  # only the tasks every method has
-    summary = compute(Options(tmp_path, tmp_path / "o", reps=50, sampler=False, allow_partial=True,
+    summary = compute(Options(tmp_path, tmp_path / "o", baselines=NONE, reps=50, sampler=False, allow_partial=True,
                               methods=["alpha"], paper_tasks=True, tasks=["atari_pong", "atari_up_n_down"])).summary
     assert summary["tasks"] == ["atari_pong"] and list(summary["methods"]) == ["alpha"]
-    assert main(["report", "--results", str(tmp_path), "--tasks", "atari_zaxxon", "--allow-partial"]) == 2
+    assert run_report(tmp_path, "--tasks", "atari_zaxxon", "--allow-partial") == 2
     assert "no runs of atari_zaxxon" in capsys.readouterr().err
-    assert main(["report", "--results", str(tmp_path), "--metric", "nope", "--allow-partial", "--no-sampler"]) == 2
+    assert run_report(tmp_path, "--metric", "nope", "--allow-partial", "--no-sampler") == 2
     assert "logged train metrics: model_loss" in capsys.readouterr().err
 
 
 def test_dmc_scores_are_return_over_1000(tmp_path):
     for seed in (1, 2):
         write_run(tmp_path, "m", "dmc_walker_walk", seed, [100.0 * seed], budget=500_000, suite="dmc_proprio")
-    options = Options(tmp_path, tmp_path / "o", reps=50, sampler=False)
+    options = Options(tmp_path, tmp_path / "o", baselines=NONE, reps=50, sampler=False)
     report = compute(options)
     assert report.scores["m"].ravel().tolist() == [0.1, 0.2]
     assert "Superhuman" not in report.summary["methods"]["m"]["aggregates"] and report.summary["published"] == {}
@@ -249,15 +258,15 @@ def test_dmc_scores_are_return_over_1000(tmp_path):
 
 
 def test_empty_and_corrupt_stores_are_one_line_errors(tmp_path, capsys):
-    assert main(["report", "--results", str(tmp_path)]) == 2
+    assert run_report(tmp_path) == 2
     assert "no runs under" in capsys.readouterr().err
     run = tmp_path / "s" / "m" / "atari_pong" / "seed_1"
     run.mkdir(parents=True)
     (run / "run.json").write_text("{not json")
-    assert main(["report", "--results", str(tmp_path)]) == 2
+    assert run_report(tmp_path) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "corrupt JSON" in err and err.count("\n") == 1
-    assert main(["report", "--results", str(tmp_path / "nowhere")]) == 2
+    assert run_report(tmp_path / "nowhere") == 2
 
 
 def test_a_store_with_several_suites_reports_each(tmp_path):
@@ -265,11 +274,11 @@ def test_a_store_with_several_suites_reports_each(tmp_path):
         for task in TASKS[:2]:
             for seed in (1, 2):
                 write_run(tmp_path, "alpha", task, seed, [0.0, 1.0, 10.0 * seed], suite=suite)
-    assert main(["report", "--results", str(tmp_path), "--reps", "200", "--no-sampler"]) == 0
+    assert run_report(tmp_path, "--reps", "200", "--no-sampler") == 0
     for suite in ("atari100k", "smoke"):
         summary = json.loads((tmp_path / "report" / suite / "summary.json").read_text())
         assert summary["suite"] == suite
-    assert main(["report", "--results", str(tmp_path), "--suite", "smoke", "--reps", "200", "--no-sampler"]) == 0
+    assert run_report(tmp_path, "--suite", "smoke", "--reps", "200", "--no-sampler") == 0
     assert (tmp_path / "report" / "report.md").exists()
 
 
@@ -289,7 +298,7 @@ def test_curve_legend_fits_a_single_panel():
 def test_the_per_game_table_says_how_many_runs_each_cell_has(tmp_path):
     small_store(tmp_path)
     write_run(tmp_path, "gamma", TASKS[0], 1, [0.0, 1.0, 7.0])  # one run: a mean without an interval
-    assert main(["report", "--results", str(tmp_path), "--reps", "100", "--allow-partial", "--no-sampler"]) == 0
+    assert run_report(tmp_path, "--reps", "100", "--allow-partial", "--no-sampler") == 0
     table = (tmp_path / "report" / "report.md").read_text().split("## Per game")[1].split("\n\n")[1]
     row = next(line for line in table.splitlines() if line.startswith(f"| {display_name(TASKS[0])} |"))
     assert row.count(", n=3") == 2 and "| 7.00, n=1 |" in row

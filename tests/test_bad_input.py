@@ -81,7 +81,7 @@ BENCH = [
     (["nosuch"], 2, "invalid choice: 'nosuch'"),
     ([], 2, "the following arguments are required: COMMAND"),
     (["report", "--results", "empty"], 2, "no runs under empty"),
-    (["report", "--results", "nowhere"], 2, "no results directory nowhere"),
+    (["report", "--results", "nowhere"], 2, "no runs under nowhere"),
     (["report", "--suite", "nosuch"], 2, "nosuch"),
     (["report", "--methods", "nosuch"], 2, "nosuch"),
     (["report", "--tasks", "atari_pongg"], 2, "atari_pongg"),

@@ -1,0 +1,199 @@
+"""Published per-run Atari100k final scores of other methods, shipped with the package, with their sources.
+
+`analysis/data/atari100k_baselines.csv` holds one row per (method, game, run): `method,game,run,score`, the raw
+final score of that run by its source's own protocol; `analysis/data/atari100k_baselines_sources.csv` holds one row
+per method: where its file comes from (repo@commit:path), that protocol, and what the file does (not) reproduce.
+Both are generated from the authors' files as published (`shared/data/atari100k_raw`, never copied into the
+project) by `python -m analysis.baselines RAW_DIR`; a test regenerates them and compares the bytes.
+
+Protocols kept as each source has it:
+- danijar/dreamerv3 curves: the mean of the training episodes that end in the final 10k frames (390k, 400k]; a
+  seed with no such episode has no score for that game (hieros.rundir.final_score).
+- HarmonyDream's evaluation curves: the value at 400k frames.
+- CURL: human-normalised scores, turned back into raw ones with the standard random and human table.
+- the per-game lists of the others: the authors' final score per run as given.
+
+`load(names)` gives each baseline as an analysis.store.Method of in-memory runs (protocol `published_final`,
+marked imported), so the report treats it exactly as an imported file: intervals, verdicts, P(X > Y).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from analysis import transfer
+from analysis.store import DATA, Method, Run, StoreError, display_name, find_game, random_human
+from hieros import rundir
+
+TABLE = DATA / "atari100k_baselines.csv"
+SOURCES_TABLE = DATA / "atari100k_baselines_sources.csv"
+BUDGET_FRAMES = 400_000
+WINDOW_FRAMES = 10_000
+
+
+@dataclass(frozen=True)
+class Source:
+    file: str  # relative to the raw directory
+    origin: str  # repo@commit:path
+    reader: str  # curl (human-normalised records), or any format hieros-bench import reads
+    protocol: str
+    note: str = ""
+
+
+# The methods the HIEROS paper compared with (SimPLe, TWM, IRIS, DreamerV3, STORM), then the strongest since.
+SOURCES: dict[str, Source] = {
+    "DreamerV3": Source(
+        "dreamerv3/atari100k-dreamerv3.json.gz", "danijar/dreamerv3@e3f0224:scores/atari100k-dreamerv3.json.gz",
+        "import", "mean of the training episodes ending in (390k, 400k] frames; none there: no score",
+        "DreamerV3 2024 (Nature); reproduces its published mean 1.25 and median 0.49"),
+    "DreamerV3-2023": Source(
+        "dreamerv3/v1_2023/atari100k_dreamerv3.json.gz",
+        "danijar/dreamerv3@423291a:scores/data/atari100k_dreamerv3.json.gz",
+        "import", "mean training-episode return of the 10k-frame bin at 400k frames; an empty bin: no score",
+        "DreamerV3 arXiv v1 (the version HIEROS compared with); its bins do not reproduce the v1 table "
+        "(Alien 1096 here, 959 there), and no seed has a ChopperCommand value in its last bin"),
+    "IRIS": Source("iris/IRIS.json", "eloialonso/iris@24326aa:results/data/IRIS.json", "import", "final score per run"),
+    "TWM": Source("twm/scores.json", "jrobine/twm@e6a8e59:results/scores.json", "import", "final score per run"),
+    "STORM": Source("storm/storm.json", "weipu-zhang/STORM@1c50658:results/storm.json", "import",
+                    "final score per run", "released in 2025; does not reproduce the paper's table (docs/report.md)"),
+    "SimPLe": Source("iris/SimPLe.json", "eloialonso/iris@24326aa:results/data/SimPLe.json", "import",
+                     "final score per run"),
+    "SPR": Source("iris/SPR.json", "eloialonso/iris@24326aa:results/data/SPR.json", "import",
+                  "final score per run (the 100 runs of Agarwal et al. 2021)"),
+    "DrQ(eps)": Source("iris/DrQ(eps).json", "eloialonso/iris@24326aa:results/data/DrQ(eps).json", "import",
+                       "final score per run (the 100 runs of Agarwal et al. 2021)"),
+    "CURL": Source("iris/CURL_10_evals.json", "eloialonso/iris@24326aa:results/data/CURL_10_evals.json", "curl",
+                   "human-normalised score per run (HNS, 100 runs) x (human - random) + random"),
+    "DIAMOND": Source("diamond/DIAMOND.json", "eloialonso/diamond@5bcd159:results/data/DIAMOND.json", "import",
+                      "final score per run"),
+    "REM": Source("rem/REM.json", "leor-c/REM@34828c3:results/data/REM.json", "import", "final score per run"),
+    "Simulus": Source("simulus/Simulus.json", "leor-c/Simulus@c1e75e9:results/data/atari/Simulus.json", "import",
+                      "final score per run"),
+    "HarmonyDream": Source("harmonydream/harmony.json",
+                           "thuml/HarmonyDream@0a22e33:dreamerv3-jax/scores/harmony.json", "import",
+                           "evaluation score at 400k frames"),
+}
+DEFAULT = ("SimPLe", "TWM", "IRIS", "DreamerV3", "STORM", "DIAMOND", "Simulus")
+
+
+def _curl(path: Path) -> dict[str, list[float | None]]:
+    """CURL's records {game, seed, HNS}: raw scores per game in seed order."""
+    out: dict[str, list[float | None]] = {}
+    for record in sorted(json.loads(path.read_text()), key=lambda r: (r["game"], float(r["seed"]))):
+        task = find_game(record["game"])
+        if task is None:
+            raise StoreError(f"{path}: unknown game {record['game']!r}")
+        low, high = random_human()[task]
+        out.setdefault(task, []).append(record["HNS"] * (high - low) + low)
+    return out
+
+
+def _finals(path: Path, source: Source) -> dict[str, list[float | None]]:
+    """{task: final score per run, in the file's seed order} by the source's protocol."""
+    if source.reader == "curl":
+        return _curl(path)
+    runs, _ = transfer.parse(path, "baseline", "atari100k", BUDGET_FRAMES, 4, WINDOW_FRAMES)
+    out: dict[str, list[float | None]] = {}
+    for record, _ in sorted(runs, key=lambda run: (run[0]["task"], run[0]["seed"])):
+        out.setdefault(record["task"], []).append(record["score"]["final"])
+    return out
+
+
+def build(raw: Path) -> tuple[str, str]:
+    """(scores table, sources table) as CSV text, from the authors' files under `raw`."""
+    scores, sources = io.StringIO(), io.StringIO()
+    rows, about = csv.writer(scores, lineterminator="\n"), csv.writer(sources, lineterminator="\n")
+    rows.writerow(["method", "game", "run", "score"])
+    about.writerow(["method", "origin", "protocol", "note"])
+    for name, source in SOURCES.items():
+        path = raw / source.file
+        if not path.is_file():
+            raise StoreError(f"{path}: not found; give the folder of the published files (shared/data/atari100k_raw)")
+        by_task = _finals(path, source)
+        for task in sorted(by_task):
+            for run, score in enumerate(by_task[task], start=1):
+                rows.writerow([name, display_name(task), run, "" if score is None else repr(round(score, 6))])
+        about.writerow([name, source.origin, source.protocol, source.note])
+    return scores.getvalue(), sources.getvalue()
+
+
+@cache
+def _table() -> dict[str, dict[str, list[float | None]]]:
+    out: dict[str, dict[str, list[float | None]]] = {}
+    with open(TABLE) as f:
+        for row in csv.DictReader(f):
+            out.setdefault(row["method"], {}).setdefault(find_game(row["game"]) or row["game"], []).append(
+                float(row["score"]) if row["score"] else None)
+    return out
+
+
+@cache
+def sources() -> dict[str, dict[str, str]]:
+    """{method: {origin, protocol, note}} of every shipped baseline."""
+    with open(SOURCES_TABLE) as f:
+        return {row.pop("method"): row for row in csv.DictReader(f)}
+
+
+def names() -> list[str]:
+    """Every shipped baseline, in the order of the table."""
+    return list(sources())
+
+
+def resolve(requested: list[str] | None) -> list[str]:
+    """Baseline names from --baselines: None is the default set, ["all"] every one, ["none"] none."""
+    if requested is None:
+        return list(DEFAULT)
+    if requested == ["none"]:
+        return []
+    if requested == ["all"]:
+        return names()
+    unknown = [n for n in requested if n not in sources()]
+    if unknown:
+        raise StoreError(f"--baselines: unknown baseline {unknown[0]!r}; shipped: {', '.join(names())}, or all, none")
+    return list(dict.fromkeys(requested))
+
+
+def load(requested: list[str]) -> dict[str, Method]:
+    """{name: Method} of the requested baselines, runs in memory (seeds 1..N per game, as the table numbers them)."""
+    table, about = _table(), sources()
+    out = {}
+    for name in requested:
+        method = Method("atari100k", name)
+        provenance = {"imported": True, "source_file": about[name]["origin"], "sha256": "shipped",
+                      "format": "baseline"}
+        protocol = rundir.new_protocol(None, 4, BUDGET_FRAMES, {"name": "published_final"})
+        for task, scores in table[name].items():
+            for seed, score in enumerate(scores, start=1):
+                record = rundir.new_record(suite="atari100k", method=name, task=task, seed=seed, status="done",
+                                           config={}, config_hash=f"baseline-{name}", protocol=protocol,
+                                           provenance=provenance)
+                record["score"]["final"] = score
+                method.runs.setdefault(task, {})[seed] = Run(TABLE, record)
+        out[name] = method
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis.baselines", description=__doc__.split("\n\n")[0])
+    parser.add_argument("raw", type=Path, help="the folder of the published files (shared/data/atari100k_raw)")
+    args = parser.parse_args(argv)
+    try:
+        scores, about = build(args.raw)
+    except StoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path, text in ((TABLE, scores), (SOURCES_TABLE, about)):
+        rundir.atomic_write_bytes(path, text.encode())
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The shipped per-run baselines: the table is what the authors' files give, their aggregates are what their
+papers printed (where the file reproduces it), and the report shows them with intervals beside our runs."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis import baselines, stats, transfer
+from analysis.store import find_game, load_store, random_human
+from bench.cli import main
+from tests.test_analysis_report import TASKS, small_store
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "atari100k_raw"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"published score files not found at {SHARED}")
+
+
+@needs_shared
+def test_the_shipped_tables_are_what_the_script_makes_from_the_published_files():
+    scores, sources = baselines.build(SHARED)
+    assert scores == baselines.TABLE.read_text() and sources == baselines.SOURCES_TABLE.read_text()
+
+
+def _aggregates(name: str) -> dict[str, float]:
+    method = baselines.load([name])[name]
+    scores = method.scores(method.tasks)
+    return {k: float(f(scores)) for k, f in {**stats.AGGREGATES, "Superhuman": stats.superhuman}.items()}
+
+
+@pytest.mark.parametrize(("name", "printed"), [
+    ("DIAMOND", {"Mean": 1.46, "Median": 0.37, "IQM": 0.64}),  # DIAMOND (NeurIPS 2024), Table 1
+    ("DreamerV3", {"Mean": 1.25, "Median": 0.49}),  # DreamerV3 (2024), Table 9
+    ("TWM", {"Mean": 0.96, "Median": 0.51}),  # TWM (ICLR 2023), Table 1
+    ("IRIS", {"Mean": 1.046, "Median": 0.289, "IQM": 0.501, "Optimality Gap": 0.512}),  # IRIS (ICLR 2023)
+])
+def test_aggregates_equal_what_each_paper_printed(name, printed):
+    ours = _aggregates(name)
+    for key, value in printed.items():
+        digits = len(str(value).partition(".")[2])
+        assert round(ours[key], digits) == value, key
+
+
+def test_storm_file_does_not_reproduce_its_paper_and_the_table_says_so():
+    assert round(_aggregates("STORM")["Mean"], 3) != 1.266  # STORM (NeurIPS 2023) printed mean 1.266, median 0.584
+    assert "does not reproduce" in baselines.sources()["STORM"]["note"]
+
+
+def test_table_rows_by_hand():
+    table = baselines.load(["CURL", "DreamerV3", "SPR"])
+    low, high = random_human()["atari_alien"]
+    # CURL's Alien seed 1 has HNS 0.0538268671 in its file; the table holds the raw score
+    assert table["CURL"].runs["atari_alien"][1].final == pytest.approx(0.0538268671 * (high - low) + low, abs=1e-6)
+    assert len(table["SPR"].runs["atari_alien"]) == 100
+    unscored = [(t, s) for t, runs in table["DreamerV3"].runs.items() for s, r in runs.items() if r.final is None]
+    assert len(unscored) == 8  # no training episode in (390k, 400k]
+
+
+def test_names_default_all_none_and_unknown():
+    assert baselines.resolve(None) == list(baselines.DEFAULT)
+    assert baselines.resolve(["none"]) == [] and baselines.resolve(["all"]) == baselines.names()
+    assert len(baselines.names()) == 13
+    with pytest.raises(ValueError, match="unknown baseline 'Dreamer'; shipped: DreamerV3"):
+        baselines.resolve(["Dreamer"])
+
+
+def test_leaderboard_of_the_baselines_alone_from_an_empty_store(tmp_path, capsys):
+    assert main(["report", "--results", str(tmp_path / "empty"), "--out", str(tmp_path / "out"), "--baselines",
+                 "all", "--reps", "200", "--no-sampler"]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert set(summary["methods"]) == set(baselines.names()) and summary["improvement"] == {}
+    assert summary["tasks"] == sorted(set(random_human()) - {"atari_chopper_command"})  # DreamerV3-2023 has none
+    assert "left out: ChopperCommand" in summary["task_selection"]
+    report = (tmp_path / "out" / "report.md").read_text()
+    rows = [line.split(" |")[0] for line in report.split("## Aggregates")[1].splitlines() if line.startswith("| ")]
+    iqm = [summary["methods"][n]["aggregates"]["IQM"]["value"] for n in baselines.names()]
+    assert rows[1] == f"| {baselines.names()[int(np.argmax(iqm))]} (baseline)"  # best IQM first
+    assert "weipu-zhang/STORM@1c50658:results/storm.json" in report and "does not reproduce" in report
+    assert main(["report", "--results", str(tmp_path / "empty"), "--reps", "200"]) == 2  # no runs, no baselines asked
+    assert "--baselines all" in capsys.readouterr().err
+
+
+def test_default_baselines_only_beside_an_atari100k_store(tmp_path):
+    small_store(tmp_path / "a")  # Atari games at 400k frames
+    assert main(["report", "--results", str(tmp_path / "a"), "--reps", "100", "--no-sampler", "--tasks",
+                 ",".join(TASKS)]) == 0
+    summary = json.loads((tmp_path / "a" / "report" / "summary.json").read_text())
+    assert [n for n, m in summary["methods"].items() if m["baseline"]] == list(baselines.DEFAULT)
+    assert summary["tasks"] == sorted(TASKS) and "alpha vs DIAMOND" in summary["improvement"]
+    from tests.test_analysis_report import write_run
+
+    write_run(tmp_path / "s", "alpha", "atari_pong", 1, [1.0], budget=4000, window=2000, suite="smoke")
+    assert main(["report", "--results", str(tmp_path / "s"), "--reps", "100", "--no-sampler"]) == 0
+    summary = json.loads((tmp_path / "s" / "report" / "summary.json").read_text())
+    assert list(summary["methods"]) == ["alpha"]  # a 4000-frame smoke run is no Atari100k run
+
+
+def test_a_store_method_named_like_a_baseline_is_refused(tmp_path, capsys):
+    small_store(tmp_path, methods=("IRIS",))
+    assert main(["report", "--results", str(tmp_path), "--reps", "100", "--no-sampler"]) == 2
+    assert "method named IRIS" in capsys.readouterr().err
+
+
+@needs_shared
+def test_import_reads_harmonydreams_evaluation_curves_at_the_budget(tmp_path):
+    path = SHARED / "harmonydream" / "harmony.json"
+    assert transfer.import_file(path, "harmony", tmp_path).written == 130
+    method = load_store(tmp_path)["harmony"]
+    curves = json.loads(path.read_text())
+    assert method.finals(find_game("james_bond")).tolist() == [curve[-1] for curve in curves["score"]["james_bond"]]
+    assert method.runs["atari_pong"][1].record["protocol"]["score"] == {"name": "published_final"}
+    with pytest.raises(ValueError, match="no point at the budget, 100 frames"):
+        transfer.import_file(path, "h2", tmp_path, budget_frames=100)
