@@ -18,6 +18,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterator
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -68,38 +69,69 @@ def percentile_interval(samples: np.ndarray, confidence: float = CONFIDENCE) -> 
     return low, high
 
 
-def interval_estimates(scores: np.ndarray, metrics: dict[str, Callable[..., np.ndarray]], reps: int,
-                       rng: np.random.Generator) -> dict[str, dict[str, float]]:
-    """{name: {value, low, high}} of each metric(scores, counts) of a (runs, tasks) array, all from the same
-    stratified resamples."""
-    samples: dict[str, list[np.ndarray]] = {name: [] for name in metrics}
-    for counts in stratified_counts(scores, reps, rng):
-        for name, metric in metrics.items():
-            samples[name].append(metric(scores, counts))
-    out = {}
-    for name, metric in metrics.items():
-        low, high = percentile_interval(np.concatenate(samples[name]))
-        out[name] = {"value": float(metric(scores)), "low": float(low), "high": float(high)}
-    return out
+Metric = Callable[..., np.ndarray]  # metric(scores, counts=None): a value, or one per resample
+
+
+def _estimate(value: Any, samples: list[np.ndarray]) -> dict[str, Any]:
+    low, high = percentile_interval(np.concatenate(samples))
+    if np.ndim(value) == 0:
+        return {"value": float(value), "low": float(low), "high": float(high)}
+    return {"value": value, "low": low, "high": high}
+
+
+def joint_estimates(scores: dict[str, np.ndarray], metrics: dict[str, dict[str, Metric]],
+                    pairs: list[tuple[str, str]], reps: int, rngs: dict[str, np.random.Generator]
+                    ) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[tuple[str, str], dict[str, float]]]:
+    """Every interval of a report in one pass over the resamples: each method's metrics ({method: {metric:
+    {value, low, high}}}) and P(X > Y) for each pair ({(x, y): {value, low, high}}).
+
+    Each method is resampled once, by its own generator, and every metric and pair of it reads those resamples:
+    their cost grows with runs x tasks x reps, the metrics' barely. The two sides of a pair come from different
+    generators, so they are independent (rliable's StratifiedIndependentBootstrap), and a method's intervals do
+    not depend on which other methods are in the report (chunking does not change a stream). A scalar metric
+    gives floats; a vector one, such as a performance profile, arrays with pointwise intervals."""
+    names = list(scores)
+    chunk = max(1, CHUNK_ELEMENTS // sum(s.size for s in scores.values()))  # every method's counts at once
+    streams = {n: stratified_counts(scores[n], reps, rngs[n], chunk) for n in names}
+    samples: dict[str, dict[str, list[np.ndarray]]] = {n: {k: [] for k in metrics[n]} for n in names}
+    paired: dict[tuple[str, str], list[np.ndarray]] = {pair: [] for pair in pairs}
+    for _ in range(0, reps, chunk):
+        counts = {n: next(streams[n]) for n in names}
+        for n in names:
+            for key, metric in metrics[n].items():
+                samples[n][key].append(metric(scores[n], counts[n]))
+        for x, y in pairs:
+            paired[(x, y)].append(stats.probability_of_improvement(scores[x], scores[y], counts[x], counts[y]))
+    per_method = {n: {k: _estimate(metric(scores[n]), samples[n][k]) for k, metric in metrics[n].items()}
+                  for n in names}
+    per_pair = {(x, y): _estimate(stats.probability_of_improvement(scores[x], scores[y]), paired[(x, y)])
+                for x, y in pairs}
+    return per_method, per_pair
+
+
+def interval_estimates(scores: np.ndarray, metrics: dict[str, Metric], reps: int,
+                       rng: np.random.Generator) -> dict[str, dict[str, Any]]:
+    """{name: {value, low, high}} of each metric(scores, counts) of one (runs, tasks) array (joint_estimates)."""
+    return joint_estimates({"": scores}, {"": metrics}, [], reps, {"": rng})[0][""]
+
+
+def profile_metric(taus: np.ndarray) -> Callable[..., np.ndarray]:
+    """The performance profile at `taus` as a metric(scores, counts) for interval_estimates."""
+    return lambda scores, counts=None: stats.performance_profile(scores, taus, counts)
 
 
 def profile_estimates(scores: np.ndarray, taus: np.ndarray, reps: int,
                       rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Performance profile of (runs, tasks) scores at `taus` with pointwise percentile bands: {value, low, high}."""
-    samples = np.concatenate([stats.performance_profile(scores, taus, counts)
-                              for counts in stratified_counts(scores, reps, rng)])
-    low, high = percentile_interval(samples)
-    return {"value": stats.performance_profile(scores, taus), "low": low, "high": high}
+    return interval_estimates(scores, {"profile": profile_metric(taus)}, reps, rng)["profile"]
 
 
-def improvement_estimate(x: np.ndarray, y: np.ndarray, reps: int, rng: np.random.Generator) -> dict[str, float]:
+def improvement_estimate(x: np.ndarray, y: np.ndarray, reps: int, rng_x: np.random.Generator,
+                         rng_y: np.random.Generator) -> dict[str, float]:
     """P(X > Y) of (runs_x, tasks) and (runs_y, tasks) with an interval from independent stratified resamples of
-    each (rliable's StratifiedIndependentBootstrap)."""
-    chunk = max(1, CHUNK_ELEMENTS // max(x.size, y.size))
-    pairs = zip(stratified_counts(x, reps, rng, chunk), stratified_counts(y, reps, rng, chunk), strict=True)
-    low, high = percentile_interval(np.concatenate([stats.probability_of_improvement(x, y, cx, cy)
-                                                    for cx, cy in pairs]))
-    return {"value": float(stats.probability_of_improvement(x, y)), "low": float(low), "high": float(high)}
+    each, X's by rng_x and Y's by rng_y (joint_estimates)."""
+    return joint_estimates({"x": x, "y": y}, {"x": {}, "y": {}}, [("x", "y")], reps, {"x": rng_x, "y": rng_y})[1][
+        ("x", "y")]
 
 
 @cache

@@ -145,15 +145,19 @@ def _games(method: Method, tasks: list[str]) -> dict[str, dict[str, Any]]:
     return games
 
 
+def _is_shipped(method: Method) -> bool:
+    """Whether a method is a shipped baseline (analysis.baselines), not runs of the store."""
+    runs = method.all_runs()
+    return bool(runs) and runs[0].record["provenance"].get("format") == "baseline"
+
+
 def _method_summary(name: str, method: Method, tasks: list[str], scores: np.ndarray,
-                    options: Options) -> dict[str, Any]:
-    metrics: dict[str, Any] = dict(stats.AGGREGATES)
-    if all(normalization(t) == "human" for t in tasks):
-        metrics["Superhuman"] = stats.superhuman
+                    estimates: dict[str, Any]) -> dict[str, Any]:
+    """Everything the tables show of one method, with its aggregate intervals from `estimates`."""
     runs = method.all_runs()
     sources = sorted({(r.record["provenance"]["source_file"], r.record["provenance"]["sha256"])
                       for r in runs if r.imported})
-    shipped = bool(runs) and runs[0].record["provenance"].get("format") == "baseline"
+    shipped = _is_shipped(method)
     return {
         "imported": method.imported,
         "baseline": baselines.sources()[name] if shipped else None,
@@ -165,8 +169,7 @@ def _method_summary(name: str, method: Method, tasks: list[str], scores: np.ndar
         "missing_cells": int(np.isnan(scores).sum()),
         "unscored": [f"{r.task} seed {r.seed}" for r in runs
                      if r.record["status"] == "done" and r.final is None and r.task in tasks],
-        "aggregates": bootstrap.interval_estimates(scores, metrics, options.reps,
-                                                   bootstrap.rng_for(options.seed, name)),
+        "aggregates": {k: v for k, v in estimates.items() if k != "profile"},
         "games": _games(method, tasks),
     }
 
@@ -305,6 +308,12 @@ def compute(options: Options) -> Report:
     atari = all(normalization(t) == "human" for t in tasks)
     names = options.published if options.published is not None else list(DEFAULT_PUBLISHED if atari else ())
     scores = {name: m.scores(tasks) for name, m in methods.items()}
+    taus = np.linspace(0.0, 8.0 if atari else 1.0, PROFILE_POINTS)
+    metrics = {**stats.AGGREGATES, **({"Superhuman": stats.superhuman} if atari else {}),
+               "profile": bootstrap.profile_metric(taus)}
+    pairs = _pairs({n: {"imported": m.imported, "baseline": _is_shipped(m)} for n, m in methods.items()})
+    estimates, improvement = bootstrap.joint_estimates(scores, dict.fromkeys(methods, metrics), pairs, options.reps,
+                                                       {n: bootstrap.rng_for(options.seed, n) for n in methods})
     summary: dict[str, Any] = {
         "schema": SCHEMA, "suite": next(iter(methods.values())).suite, "tasks": tasks, "task_selection": how,
         "normalization": {t: normalization(t) for t in tasks},
@@ -312,14 +321,11 @@ def compute(options: Options) -> Report:
                        "aggregates": "stratified bootstrap over runs within tasks, percentile interval (rliable)",
                        "per_task": "Student t interval of the mean over runs"},
         "checks": [{"kind": p.kind, "message": p.message} for p in problems],
-        "methods": {n: _method_summary(n, m, tasks, scores[n], options) for n, m in methods.items()},
+        "methods": {n: _method_summary(n, m, tasks, scores[n], estimates[n]) for n, m in methods.items()},
         "published": _published(names, tasks) if atari else {},
     }
     summary["verdicts"] = _verdicts(summary)
-    summary["improvement"] = {
-        f"{x} vs {y}": bootstrap.improvement_estimate(scores[x], scores[y], options.reps,
-                                                      bootstrap.rng_for(options.seed, x, y))
-        for x, y in _pairs(summary["methods"])}
+    summary["improvement"] = {f"{x} vs {y}": improvement[(x, y)] for x, y in pairs}
     if options.calibrate:
         summary["calibration"] = {
             "trials": options.calibrate, "reps": min(options.reps, CALIBRATION_REPS),
@@ -327,9 +333,7 @@ def compute(options: Options) -> Report:
                                                  bootstrap.rng_for(options.seed, "calibration", n))
                          for n, s in scores.items() if (np.isfinite(s).sum(axis=0) > 1).all()}}
     summary["notes"] = _notes(summary)
-    taus = np.linspace(0.0, 8.0 if atari else 1.0, PROFILE_POINTS)
-    profiles = {"taus": taus, "methods": {n: bootstrap.profile_estimates(
-        s, taus, options.reps, bootstrap.rng_for(options.seed, "profile", n)) for n, s in scores.items()}}
+    profiles = {"taus": taus, "methods": {n: estimates[n]["profile"] for n in methods}}
     return Report(summary, scores, profiles, _curves(ours, tasks, options.metrics))
 
 

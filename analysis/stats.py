@@ -48,22 +48,28 @@ def optimality_gap(scores: np.ndarray, counts: np.ndarray | None = None, gamma: 
     return gamma - (weights * np.minimum(_filled(scores), gamma)).sum(axis=(-2, -1)) / weights.sum(axis=(-2, -1))
 
 
-def iqm(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
-    """Interquartile mean: the 25% trimmed mean of all run-task scores (scipy's trim_mean, as rliable).
-
-    int(0.25 n) scores are cut from each end of the n sorted scores. With multiplicities, score i covers the
-    positions [start_i, start_i + count_i) of the sorted resample, and only its overlap with [cut, n - cut)
-    enters the mean."""
+def _sorted(scores: np.ndarray, counts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The present scores in ascending order (N,) and their weights in that order (..., N)."""
     weights = _weights(scores, counts)
     present = np.flatnonzero(np.isfinite(scores))
     order = present[np.argsort(scores.reshape(-1)[present], kind="stable")]
-    values = scores.reshape(-1)[order]
-    multiplicity = weights.reshape(*weights.shape[:-2], -1)[..., order]
+    return scores.reshape(-1)[order], weights.reshape(*weights.shape[:-2], -1)[..., order]
+
+
+def iqm(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+    """Interquartile mean: the 25% trimmed mean of all run-task scores (scipy's trim_mean, as rliable).
+
+    int(0.25 n) scores are cut from each end of the n sorted scores. With multiplicities, the i-th smallest score
+    v_i covers the positions [E_{i-1}, E_i) of the sorted resample (E the running sum of its counts), and only its
+    overlap with [cut, n - cut) enters the mean: C_i - C_{i-1}, with C = E clipped to [cut, n - cut]. Summed by
+    parts, sum_i (C_i - C_{i-1}) v_i = (n - cut) v_last - cut v_first - sum_{i<last} C_i (v_{i+1} - v_i): one
+    running sum, one clip and one matrix product per resample."""
+    values, weights = _sorted(scores, counts)
     n = values.size
     cut = int(0.25 * n)
-    end = np.cumsum(multiplicity, axis=-1)
-    kept = np.clip(np.minimum(end, n - cut) - np.maximum(end - multiplicity, cut), 0, None)
-    return kept @ values / (n - 2 * cut)
+    running = np.cumsum(weights[..., :-1], axis=-1)
+    np.clip(running, cut, n - cut, out=running)
+    return ((n - cut) * values[-1] - cut * values[0] - running @ np.diff(values)) / (n - 2 * cut)
 
 
 def superhuman(scores: np.ndarray, counts: np.ndarray | None = None, threshold: float = 1.0) -> np.ndarray:
@@ -72,11 +78,13 @@ def superhuman(scores: np.ndarray, counts: np.ndarray | None = None, threshold: 
 
 
 def performance_profile(scores: np.ndarray, taus: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
-    """Fraction of run-task scores strictly above each tau (rliable's score distribution): (..., len(taus))."""
-    weights = _weights(scores, counts)
-    above = (scores.reshape(-1)[:, None] > np.asarray(taus)[None, :]).astype(np.float64)
-    flat = weights.reshape(*weights.shape[:-2], -1)
-    return flat @ above / flat.sum(axis=-1, keepdims=True)
+    """Fraction of run-task scores strictly above each tau (rliable's score distribution): (..., len(taus)).
+    From the running sum of the weights in score order: 1 - (weight of the scores <= tau) / (total weight)."""
+    values, weights = _sorted(scores, counts)
+    running = np.cumsum(weights, axis=-1)
+    at_most = np.searchsorted(values, np.asarray(taus), side="right")  # how many sorted scores are <= tau
+    below = np.where(at_most > 0, running[..., np.maximum(at_most - 1, 0)], 0.0)
+    return 1.0 - below / running[..., -1:]
 
 
 def probability_of_improvement(x: np.ndarray, y: np.ndarray, counts_x: np.ndarray | None = None,
@@ -91,7 +99,11 @@ def probability_of_improvement(x: np.ndarray, y: np.ndarray, counts_x: np.ndarra
     wins = (x[:, None, :] > y[None, :, :]) + 0.5 * (x[:, None, :] == y[None, :, :])  # (runs_x, runs_y, tasks)
     wx, wy = _weights(x, counts_x), _weights(y, counts_y)
     pairs = wx.sum(axis=-2) * wy.sum(axis=-2)
-    per_task = np.einsum("...it,ijt,...jt->...t", wx, wins, wy) / pairs
+    # per task, wx^T wins wy over every resample: one (runs_x, runs_y) x (runs_y, resamples) product per task
+    lead, tasks = wx.shape[:-2], x.shape[1]
+    by_task = np.moveaxis(wins, -1, 0) @ wy.reshape(-1, y.shape[0], tasks).transpose(2, 1, 0)  # (tasks, rx, R)
+    beaten = (by_task * wx.reshape(-1, x.shape[0], tasks).transpose(2, 1, 0)).sum(axis=1)  # (tasks, R)
+    per_task = beaten.T.reshape(*lead, tasks) / pairs
     return per_task.mean(axis=-1)
 
 

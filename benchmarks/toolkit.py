@@ -1,7 +1,8 @@
 """Costs of the toolkit around the agent, side by side in one run:
 
 - runner overhead per run: a sweep of the random method with one job at a time, minus the runs' own loop time;
-- report time for a synthetic store of 26 games x 5 seeds x 3 methods (written through hieros.rundir);
+- report time for a synthetic store of 26 games x 5 seeds x 3 methods (written through hieros.rundir), alone,
+  with the default shipped baselines beside it, and with every one of them (50000 bootstrap replicates each);
 - replay memory against the raw uint8 frame bytes, for 100k Atari-sized steps.
 
     python benchmarks/toolkit.py            # prints a table and appends it to docs/benchmarks.md
@@ -61,13 +62,21 @@ def synthetic_store(results: Path, methods: int = 3, seeds: int = 5) -> None:
                     "score": {"final": final}})
 
 
-def report_time(work: Path) -> float:
+REPORT_CASES = {"none": "no baselines", "default": "the default baselines (7)", "all": "every shipped baseline (13)"}
+
+
+def report_times(work: Path) -> dict[str, float]:
+    """Seconds of `hieros-bench report` on the synthetic store, per --baselines case."""
     results = work / "store"
     synthetic_store(results)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bench.cli", "report", "--results", str(results)], cwd=ROOT, check=True,
-                   capture_output=True)
-    return time.perf_counter() - start
+    out = {}
+    for case in REPORT_CASES:
+        flags = [] if case == "default" else ["--baselines", case]
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "bench.cli", "report", "--results", str(results), *flags], cwd=ROOT,
+                       check=True, capture_output=True)
+        out[case] = time.perf_counter() - start
+    return out
 
 
 def replay_memory(steps: int = 100_000) -> float:
@@ -86,12 +95,13 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         overhead, runs = runner_overhead(Path(tmp), args.seeds)
-        seconds = report_time(Path(tmp))
+        seconds = report_times(Path(tmp))
     ratio = replay_memory()
     table = "\n".join([
         "| measurement | value |", "|---|---|",
         f"| runner overhead per run (random method, {runs} runs, 1 job) | {overhead:.2f} s |",
-        f"| report, 26 games x 5 seeds x 3 methods (synthetic store) | {seconds:.1f} s |",
+        *(f"| report, 26 games x 5 seeds x 3 methods (synthetic store), {text} | {seconds[case]:.1f} s |"
+          for case, text in REPORT_CASES.items()),
         f"| replay memory / raw uint8 frames, 100k steps of 64x64x3 | {ratio:.3f}x |",
     ])
     print(table)

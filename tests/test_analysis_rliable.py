@@ -64,7 +64,7 @@ def test_improvement_interval_close_to_rliable():
     x, y = X[:, :8], Y[:, :8]  # rliable calls scipy's Mann-Whitney U once per task and replicate: slow
     _, intervals = library.get_interval_estimates({"x,y": [x, y]}, rliable_metrics.probability_of_improvement,
                                                   reps=REPS, random_state=np.random.RandomState(0))
-    ours = bootstrap.improvement_estimate(x, y, REPS, bootstrap.rng_for(0, "x", "y"))
+    ours = bootstrap.improvement_estimate(x, y, REPS, bootstrap.rng_for(0, "x"), bootstrap.rng_for(0, "y"))
     assert _close((ours["low"], ours["high"]), intervals["x,y"])
 
 

@@ -145,7 +145,7 @@ def test_improvement_interval_covers_one_half_for_identical_methods():
     hits = 0
     for trial in range(100):
         x, y = rng.normal(size=(10, 4)), rng.normal(size=(10, 4))
-        ci = bootstrap.improvement_estimate(x, y, 500, bootstrap.rng_for(trial))
+        ci = bootstrap.improvement_estimate(x, y, 500, bootstrap.rng_for(trial, "x"), bootstrap.rng_for(trial, "y"))
         hits += ci["low"] <= 0.5 <= ci["high"]
     assert 0.85 <= hits / 100 <= 1.0
 
