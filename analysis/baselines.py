@@ -31,6 +31,7 @@ from pathlib import Path
 from analysis import transfer
 from analysis.store import DATA, Method, Run, StoreError, display_name, find_game, random_human
 from hieros import rundir
+from hieros.envs import task_domain
 
 TABLE = DATA / "atari100k_baselines.csv"
 SOURCES_TABLE = DATA / "atari100k_baselines_sources.csv"
@@ -158,6 +159,23 @@ def resolve(requested: list[str] | None) -> list[str]:
     if unknown:
         raise StoreError(f"--baselines: unknown baseline {unknown[0]!r}; shipped: {', '.join(names())}, or all, none")
     return list(dict.fromkeys(requested))
+
+
+def beside(ours: dict[str, Method], requested: list[str] | None) -> dict[str, Method]:
+    """The baselines to compare `ours` (a store's methods) with: `requested` as resolve() reads it, where None is
+    the default set only for an Atari100k store (Atari tasks at 400k frames) and none for any other."""
+    atari100k = all(task_domain(r.task) == "atari" and r.record["protocol"].get("budget_frames") == BUDGET_FRAMES
+                    for m in ours.values() for r in m.all_runs() if not r.imported)
+    if requested is None and not atari100k:
+        return {}
+    names = resolve(requested)
+    if names and not all(task_domain(t) == "atari" for m in ours.values() for t in m.tasks):
+        raise StoreError("the shipped baselines are Atari100k results; this suite is not Atari (give --baselines none)")
+    clash = sorted(set(names) & set(ours))
+    if clash:
+        raise StoreError(f"the store has a method named {clash[0]}, as a shipped baseline; rename it on import "
+                         "or leave the baseline out with --baselines")
+    return load(names)
 
 
 def load(requested: list[str]) -> dict[str, Method]:

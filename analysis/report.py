@@ -36,7 +36,6 @@ from hieros.envs import task_domain
 SCHEMA = "hieros-bench/report/1"
 PAPER_EXCLUDED = ("atari_up_n_down",)  # the HIEROS paper reports 25 of the 26 Atari100k games
 TASK_SETS = {"hieros25": "the HIEROS paper's 25 games (Atari100k without UpNDown)"}  # named sets for --tasks
-ATARI100K_FRAMES = 400_000
 DEFAULT_PUBLISHED = ("HIEROS",)
 FEW_RUNS = 3
 COVERED_RUNS = 10
@@ -280,28 +279,12 @@ def _ours(options: Options) -> dict[str, Method]:
     return select(load_store(options.results, options.suite), options)
 
 
-def _shipped(ours: dict[str, Method], options: Options) -> dict[str, Method]:
-    """The shipped baselines to compare with: by default only for an Atari100k store (Atari tasks, 400k frames)."""
-    atari100k = all(task_domain(r.task) == "atari" and r.record["protocol"].get("budget_frames") == ATARI100K_FRAMES
-                    for m in ours.values() for r in m.all_runs() if not r.imported)
-    if options.baselines is None and not atari100k:
-        return {}
-    names = baselines.resolve(options.baselines)
-    if names and not all(task_domain(t) == "atari" for m in ours.values() for t in m.tasks):
-        raise StoreError("--baselines are Atari100k results; this suite is not Atari (give --baselines none)")
-    clash = sorted(set(names) & set(ours))
-    if clash:
-        raise StoreError(f"the store has a method named {clash[0]}, as a shipped baseline; rename it on import "
-                         "or leave the baseline out with --baselines")
-    return baselines.load(names)
-
-
 def compute(options: Options) -> Report:
     """Load, check, and compute every number of the report (raises ChecksFailed or StoreError)."""
     ours = _ours(options)
     problems = check(ours, options.expect_seeds) if ours else []
     gate(problems, options)
-    methods = {**ours, **_shipped(ours, options)}
+    methods = {**ours, **baselines.beside(ours, options.baselines)}
     if not methods:
         raise StoreError("no runs and no baselines to report; give --baselines all for the published field alone")
     tasks, how = task_set(methods, options)
