@@ -40,7 +40,8 @@ def runner_overhead(work: Path, seeds: int) -> tuple[float, int]:
 
 
 def synthetic_store(results: Path, methods: int = 3, seeds: int = 5) -> None:
-    """Runs with 40 training episodes each, scores drawn around each game's random..human range."""
+    """Runs with 40 training episodes each, the last at the budget (so every run has a final score), scores drawn
+    around each game's random..human range."""
     rng = np.random.default_rng(0)
     for m in range(methods):
         for task, (low, high) in random_human().items():
@@ -48,6 +49,7 @@ def synthetic_store(results: Path, methods: int = 3, seeds: int = 5) -> None:
                 run = rundir.run_path(results, "atari100k", f"method{m}", task, seed)
                 writer = rundir.MetricsWriter(run)
                 frames = np.sort(rng.integers(1, 400_000, 40))
+                frames[-1] = 400_000
                 for f in frames:
                     writer.write({"type": "episode", "mode": "train", "env_step": int(f) // 4, "frames": int(f),
                                   "score": float(low + (high - low) * rng.uniform(0, 0.3 * (m + 1)))})
