@@ -16,9 +16,10 @@ REPORT_HELP = """\
 Reads every run of one suite under RESULTS (ours and imported ones), checks that the store is complete and
 comparable, then writes into OUT (default RESULTS/report; with several suites and no --suite, each suite into
 OUT/<suite>): report.md, summary.json, table_<suite>.tex, and
-PNG/PDF/CSV figures (aggregates, profiles, improvement, curves, metric_<name>, sampler).
-Aggregates use human-normalised scores (Atari) or return/1000 (DMC) over the tasks every method has, with
-95% stratified bootstrap intervals as rliable; per-game intervals are Student t over runs."""
+PNG/PDF/CSV figures (aggregates, profiles, improvement, games, curves, metric_<name>, sampler).
+An Atari100k store is compared with the published per-run scores of other methods shipped with the package
+(--baselines). Aggregates use human-normalised scores (Atari) or return/1000 (DMC) over the tasks every method
+has a score on, with 95% stratified bootstrap intervals as rliable; per-game intervals are Student t over runs."""
 
 REPORT_EPILOG = """\
 examples:

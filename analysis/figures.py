@@ -153,3 +153,35 @@ def draw_curves(data: dict[str, dict[str, dict[str, np.ndarray]]], xlabel: str, 
     fig.tight_layout(rect=(0, legend_inches / height, 1, 1))
     return fig, (["task", "method", xlabel.split(" (")[0].replace(" ", "_"), "mean", "ci_low", "ci_high", "runs"],
                  rows)
+
+
+def draw_games(games: dict[str, dict[str, list[float]]], palette: dict[str, Any],
+               titles: dict[str, str]) -> tuple[Any, Table]:
+    """games {task: {method: raw final scores of its runs}}: a panel per game, a row per method, every run as a
+    dot and the mean as a bar, so our runs read against each baseline's spread (a strip plot)."""
+    plt = pyplot()
+    tasks = list(games)
+    methods = list(dict.fromkeys(m for per_task in games.values() for m in per_task))
+    cols = min(6, len(tasks))
+    nrows = -(-len(tasks) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(2.9 * cols, (0.16 * len(methods) + 0.7) * nrows), squeeze=False)
+    jitter = np.random.default_rng(0)
+    rows: list[list[Any]] = []
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        for y, method in enumerate(methods):
+            scores = np.asarray(games[task].get(method, []), dtype=float)
+            if not len(scores):
+                continue
+            ax.scatter(scores, y + jitter.uniform(-0.2, 0.2, len(scores)), s=6, color=palette[method], alpha=0.6,
+                       linewidths=0)
+            ax.plot([scores.mean()] * 2, [y - 0.35, y + 0.35], color="black", linewidth=1.2)
+            rows += [[task, method, run, float(s)] for run, s in enumerate(scores, start=1)]
+        ax.set_yticks(range(len(methods)), methods if ax in axes[:, 0] else [""] * len(methods), fontsize=7)
+        ax.set_ylim(len(methods) - 0.5, -0.5)
+        ax.set_title(titles.get(task, task), fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.set_axis_off()
+    fig.supxlabel("final score (raw) of each run; bar: mean", fontsize=8)
+    fig.tight_layout()
+    return fig, (["task", "method", "run", "score"], rows)

@@ -364,6 +364,8 @@ def draw_all(report: Report, options: Options) -> dict[str, tuple[Any, figures.T
              "profiles": figures.draw_profiles(report.profiles["taus"], report.profiles["methods"], palette)}
     if summary["improvement"]:
         drawn["improvement"] = figures.draw_improvement(summary["improvement"])
+    drawn["games"] = figures.draw_games({t: {n: m["games"][t]["scores"] for n, m in summary["methods"].items()}
+                                        for t in summary["tasks"]}, palette, titles)
     for curve, data in report.curves.items():
         if curve == "score":
             drawn["curves"] = figures.draw_curves(data, "env frames", "episode score", palette, titles)

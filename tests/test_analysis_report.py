@@ -174,7 +174,7 @@ def test_full_report_with_our_runs_and_imported_dreamerv3(tmp_path):
             write_run(tmp_path, "ours", task, seed, rng.normal(100, 10, 4).round(1).tolist())
     assert main(["report", "--results", str(tmp_path), "--reps", "300", "--metric", "model_loss"]) == 0
     out = tmp_path / "report"
-    names = ["aggregates", "profiles", "improvement", "curves", "metric_model_loss", "sampler"]
+    names = ["aggregates", "profiles", "improvement", "games", "curves", "metric_model_loss", "sampler"]
     for file in ["summary.json", "report.md", "table_atari100k.tex", *(f"{n}.{e}" for n in names
                                                                        for e in ("png", "pdf", "csv"))]:
         assert (out / file).stat().st_size > 0, file
