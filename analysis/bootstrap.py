@@ -70,6 +70,7 @@ def percentile_interval(samples: np.ndarray, confidence: float = CONFIDENCE) -> 
 
 
 Metric = Callable[..., np.ndarray]  # metric(scores, counts=None): a value, or one per resample
+Metrics = Callable[..., dict[str, np.ndarray]]  # metrics(scores, counts=None): {name: value or one per resample}
 
 
 def _estimate(value: Any, samples: list[np.ndarray]) -> dict[str, Any]:
@@ -79,11 +80,12 @@ def _estimate(value: Any, samples: list[np.ndarray]) -> dict[str, Any]:
     return {"value": value, "low": low, "high": high}
 
 
-def joint_estimates(scores: dict[str, np.ndarray], metrics: dict[str, dict[str, Metric]],
+def joint_estimates(scores: dict[str, np.ndarray], metrics: dict[str, Metrics],
                     pairs: list[tuple[str, str]], reps: int, rngs: dict[str, np.random.Generator]
                     ) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[tuple[str, str], dict[str, float]]]:
     """Every interval of a report in one pass over the resamples: each method's metrics ({method: {metric:
-    {value, low, high}}}) and P(X > Y) for each pair ({(x, y): {value, low, high}}).
+    {value, low, high}}}; metrics[method](scores, counts) gives them all at once, e.g. stats.aggregates) and
+    P(X > Y) for each pair ({(x, y): {value, low, high}}).
 
     Each method is resampled once, by its own generator, and every metric and pair of it reads those resamples:
     their cost grows with runs x tasks x reps, the metrics' barely. The two sides of a pair come from different
@@ -93,16 +95,19 @@ def joint_estimates(scores: dict[str, np.ndarray], metrics: dict[str, dict[str, 
     names = list(scores)
     chunk = max(1, CHUNK_ELEMENTS // sum(s.size for s in scores.values()))  # every method's counts at once
     streams = {n: stratified_counts(scores[n], reps, rngs[n], chunk) for n in names}
-    samples: dict[str, dict[str, list[np.ndarray]]] = {n: {k: [] for k in metrics[n]} for n in names}
+    samples: dict[str, dict[str, list[np.ndarray]]] = {n: {} for n in names}
     paired: dict[tuple[str, str], list[np.ndarray]] = {pair: [] for pair in pairs}
+    wins = {(x, y): stats.wins_by_task(scores[x], scores[y]) for x, y in pairs}
+    in_pairs = {n for pair in pairs for n in pair}
     for _ in range(0, reps, chunk):
         counts = {n: next(streams[n]) for n in names}
         for n in names:
-            for key, metric in metrics[n].items():
-                samples[n][key].append(metric(scores[n], counts[n]))
+            for key, value in metrics[n](scores[n], counts[n]).items():
+                samples[n].setdefault(key, []).append(value)
+        tasks_first = {n: stats.by_task(counts[n]) for n in in_pairs}  # once per method, for all its pairs
         for x, y in pairs:
-            paired[(x, y)].append(stats.probability_of_improvement(scores[x], scores[y], counts[x], counts[y]))
-    per_method = {n: {k: _estimate(metric(scores[n]), samples[n][k]) for k, metric in metrics[n].items()}
+            paired[(x, y)].append(stats.improvement_by_task(wins[(x, y)], tasks_first[x], tasks_first[y]))
+    per_method = {n: {k: _estimate(value, samples[n][k]) for k, value in metrics[n](scores[n]).items()}
                   for n in names}
     per_pair = {(x, y): _estimate(stats.probability_of_improvement(scores[x], scores[y]), paired[(x, y)])
                 for x, y in pairs}
@@ -112,26 +117,30 @@ def joint_estimates(scores: dict[str, np.ndarray], metrics: dict[str, dict[str, 
 def interval_estimates(scores: np.ndarray, metrics: dict[str, Metric], reps: int,
                        rng: np.random.Generator) -> dict[str, dict[str, Any]]:
     """{name: {value, low, high}} of each metric(scores, counts) of one (runs, tasks) array (joint_estimates)."""
-    return joint_estimates({"": scores}, {"": metrics}, [], reps, {"": rng})[0][""]
+    def together(s: np.ndarray, counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        return {name: metric(s, counts) for name, metric in metrics.items()}
 
-
-def profile_metric(taus: np.ndarray) -> Callable[..., np.ndarray]:
-    """The performance profile at `taus` as a metric(scores, counts) for interval_estimates."""
-    return lambda scores, counts=None: stats.performance_profile(scores, taus, counts)
+    return joint_estimates({"": scores}, {"": together}, [], reps, {"": rng})[0][""]
 
 
 def profile_estimates(scores: np.ndarray, taus: np.ndarray, reps: int,
                       rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Performance profile of (runs, tasks) scores at `taus` with pointwise percentile bands: {value, low, high}."""
-    return interval_estimates(scores, {"profile": profile_metric(taus)}, reps, rng)["profile"]
+    def profile(s: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+        return stats.performance_profile(s, taus, counts)
+
+    return interval_estimates(scores, {"profile": profile}, reps, rng)["profile"]
 
 
 def improvement_estimate(x: np.ndarray, y: np.ndarray, reps: int, rng_x: np.random.Generator,
                          rng_y: np.random.Generator) -> dict[str, float]:
     """P(X > Y) of (runs_x, tasks) and (runs_y, tasks) with an interval from independent stratified resamples of
     each, X's by rng_x and Y's by rng_y (joint_estimates)."""
-    return joint_estimates({"x": x, "y": y}, {"x": {}, "y": {}}, [("x", "y")], reps, {"x": rng_x, "y": rng_y})[1][
-        ("x", "y")]
+    def nothing(s: np.ndarray, counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        return {}
+
+    return joint_estimates({"x": x, "y": y}, {"x": nothing, "y": nothing}, [("x", "y")], reps,
+                           {"x": rng_x, "y": rng_y})[1][("x", "y")]
 
 
 @cache

@@ -292,8 +292,9 @@ def compute(options: Options) -> Report:
     names = options.published if options.published is not None else list(DEFAULT_PUBLISHED if atari else ())
     scores = {name: m.scores(tasks) for name, m in methods.items()}
     taus = np.linspace(0.0, 8.0 if atari else 1.0, PROFILE_POINTS)
-    metrics = {**stats.AGGREGATES, **({"Superhuman": stats.superhuman} if atari else {}),
-               "profile": bootstrap.profile_metric(taus)}
+    def metrics(s: np.ndarray, counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        return stats.aggregates(s, counts, taus, with_superhuman=atari)
+
     pairs = _pairs({n: {"imported": m.imported, "baseline": _is_shipped(m)} for n, m in methods.items()})
     estimates, improvement = bootstrap.joint_estimates(scores, dict.fromkeys(methods, metrics), pairs, options.reps,
                                                        {n: bootstrap.rng_for(options.seed, n) for n in methods})

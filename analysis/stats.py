@@ -29,7 +29,7 @@ def _filled(scores: np.ndarray) -> np.ndarray:
 def task_means(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     """Per-task mean over runs: (runs, tasks) -> (tasks,), or (..., tasks) with counts."""
     weights = _weights(scores, counts)
-    return (weights * _filled(scores)).sum(axis=-2) / weights.sum(axis=-2)
+    return np.einsum("...rt,rt->...t", weights, _filled(scores)) / weights.sum(axis=-2)
 
 
 def mean(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
@@ -45,15 +45,28 @@ def median(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
 def optimality_gap(scores: np.ndarray, counts: np.ndarray | None = None, gamma: float = 1.0) -> np.ndarray:
     """gamma - mean of min(score, gamma) over all run-task scores (rliable's aggregate_optimality_gap)."""
     weights = _weights(scores, counts)
-    return gamma - (weights * np.minimum(_filled(scores), gamma)).sum(axis=(-2, -1)) / weights.sum(axis=(-2, -1))
+    return gamma - np.einsum("...rt,rt->...", weights, np.minimum(_filled(scores), gamma)) / weights.sum(axis=(-2, -1))
 
 
-def _sorted(scores: np.ndarray, counts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """The present scores in ascending order (N,) and their weights in that order (..., N)."""
+def _running(scores: np.ndarray, counts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The present scores in ascending order (N,) and the running sum of their weights in that order (..., N)."""
     weights = _weights(scores, counts)
     present = np.flatnonzero(np.isfinite(scores))
     order = present[np.argsort(scores.reshape(-1)[present], kind="stable")]
-    return scores.reshape(-1)[order], weights.reshape(*weights.shape[:-2], -1)[..., order]
+    return scores.reshape(-1)[order], np.cumsum(weights.reshape(*weights.shape[:-2], -1)[..., order], axis=-1)
+
+
+def _iqm(values: np.ndarray, running: np.ndarray) -> np.ndarray:
+    n = values.size
+    cut = int(0.25 * n)
+    clipped = np.clip(running[..., :-1], cut, n - cut)
+    return ((n - cut) * values[-1] - cut * values[0] - clipped @ np.diff(values)) / (n - 2 * cut)
+
+
+def _profile(values: np.ndarray, running: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    at_most = np.searchsorted(values, np.asarray(taus), side="right")  # how many sorted scores are <= tau
+    below = np.where(at_most > 0, running[..., np.maximum(at_most - 1, 0)], 0.0)
+    return 1.0 - below / running[..., -1:]
 
 
 def iqm(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
@@ -64,12 +77,7 @@ def iqm(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     overlap with [cut, n - cut) enters the mean: C_i - C_{i-1}, with C = E clipped to [cut, n - cut]. Summed by
     parts, sum_i (C_i - C_{i-1}) v_i = (n - cut) v_last - cut v_first - sum_{i<last} C_i (v_{i+1} - v_i): one
     running sum, one clip and one matrix product per resample."""
-    values, weights = _sorted(scores, counts)
-    n = values.size
-    cut = int(0.25 * n)
-    running = np.cumsum(weights[..., :-1], axis=-1)
-    np.clip(running, cut, n - cut, out=running)
-    return ((n - cut) * values[-1] - cut * values[0] - running @ np.diff(values)) / (n - 2 * cut)
+    return _iqm(*_running(scores, counts))
 
 
 def superhuman(scores: np.ndarray, counts: np.ndarray | None = None, threshold: float = 1.0) -> np.ndarray:
@@ -80,11 +88,23 @@ def superhuman(scores: np.ndarray, counts: np.ndarray | None = None, threshold: 
 def performance_profile(scores: np.ndarray, taus: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     """Fraction of run-task scores strictly above each tau (rliable's score distribution): (..., len(taus)).
     From the running sum of the weights in score order: 1 - (weight of the scores <= tau) / (total weight)."""
-    values, weights = _sorted(scores, counts)
-    running = np.cumsum(weights, axis=-1)
-    at_most = np.searchsorted(values, np.asarray(taus), side="right")  # how many sorted scores are <= tau
-    below = np.where(at_most > 0, running[..., np.maximum(at_most - 1, 0)], 0.0)
-    return 1.0 - below / running[..., -1:]
+    return _profile(*_running(scores, counts), taus)
+
+
+def aggregates(scores: np.ndarray, counts: np.ndarray | None = None, taus: np.ndarray | None = None,
+               with_superhuman: bool = False) -> dict[str, np.ndarray]:
+    """Median, IQM, Mean and Optimality Gap (Superhuman too if asked, and the profile at `taus` if given) of one
+    array or per resample: the numbers of the functions above, with the task means and the sorted running sum
+    computed once for all of them (what a bootstrap pays for per resample)."""
+    means = task_means(scores, counts)
+    values, running = _running(scores, counts)
+    out = {"Median": np.median(means, axis=-1), "IQM": _iqm(values, running), "Mean": means.mean(axis=-1),
+           "Optimality Gap": optimality_gap(scores, counts)}
+    if with_superhuman:
+        out["Superhuman"] = (means > 1.0).sum(axis=-1).astype(np.float64)
+    if taus is not None:
+        out["profile"] = _profile(values, running, taus)
+    return out
 
 
 def probability_of_improvement(x: np.ndarray, y: np.ndarray, counts_x: np.ndarray | None = None,
@@ -96,15 +116,29 @@ def probability_of_improvement(x: np.ndarray, y: np.ndarray, counts_x: np.ndarra
     (..., runs_y, tasks), one value per pair of resamples."""
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must have the same tasks, got {x.shape} and {y.shape}")
-    wins = (x[:, None, :] > y[None, :, :]) + 0.5 * (x[:, None, :] == y[None, :, :])  # (runs_x, runs_y, tasks)
     wx, wy = _weights(x, counts_x), _weights(y, counts_y)
-    pairs = wx.sum(axis=-2) * wy.sum(axis=-2)
-    # per task, wx^T wins wy over every resample: one (runs_x, runs_y) x (runs_y, resamples) product per task
-    lead, tasks = wx.shape[:-2], x.shape[1]
-    by_task = np.moveaxis(wins, -1, 0) @ wy.reshape(-1, y.shape[0], tasks).transpose(2, 1, 0)  # (tasks, rx, R)
-    beaten = (by_task * wx.reshape(-1, x.shape[0], tasks).transpose(2, 1, 0)).sum(axis=1)  # (tasks, R)
-    per_task = beaten.T.reshape(*lead, tasks) / pairs
-    return per_task.mean(axis=-1)
+    lead = wx.shape[:-2]
+    value = improvement_by_task(wins_by_task(x, y), by_task(wx), by_task(wy))
+    return value.reshape(lead) if lead else value[0]
+
+
+def wins_by_task(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """[x_it > y_jt] + 0.5 [x_it = y_jt] for every pair of runs, task first: (tasks, runs_x, runs_y)."""
+    return np.moveaxis((x[:, None, :] > y[None, :, :]) + 0.5 * (x[:, None, :] == y[None, :, :]), -1, 0)
+
+
+def by_task(weights: np.ndarray) -> np.ndarray:
+    """Weights (..., runs, tasks) as (tasks, runs, resamples), contiguous, the layout improvement_by_task takes."""
+    runs, tasks = weights.shape[-2:]
+    return np.ascontiguousarray(weights.reshape(-1, runs, tasks).transpose(2, 1, 0))
+
+
+def improvement_by_task(wins: np.ndarray, wx: np.ndarray, wy: np.ndarray) -> np.ndarray:
+    """P(X > Y) per resample (R,) from wins (tasks, rx, ry) and weights wx (tasks, rx, R), wy (tasks, ry, R):
+    per task wx^T wins wy over the task's pairs of runs (one (rx, ry) x (ry, R) product per task), averaged."""
+    beaten = np.einsum("txr,txr->tr", wx, wins @ wy)  # (tasks, R)
+    pairs = wx.sum(axis=1) * wy.sum(axis=1)
+    return (beaten / pairs).mean(axis=0)
 
 
 AGGREGATES = {"Median": median, "IQM": iqm, "Mean": mean, "Optimality Gap": optimality_gap}

@@ -66,6 +66,21 @@ def test_counts_give_exactly_the_materialised_resamples():
         [stats.probability_of_improvement(a, b) for a, b in zip(rx, ry, strict=True)])
 
 
+def test_aggregates_at_once_equal_each_metric_alone():
+    rng = np.random.default_rng(7)
+    x = rng.gamma(2.0, 0.5, size=(4, 6))
+    x[1, 2] = np.nan
+    taus = np.linspace(0, 3, 7)
+    counts = next(bootstrap.stratified_counts(x, 20, np.random.default_rng(8)))
+    for c in (None, counts):
+        together = stats.aggregates(x, c, taus, with_superhuman=True)
+        alone = {**{k: f(x, c) for k, f in stats.AGGREGATES.items()}, "Superhuman": stats.superhuman(x, c),
+                 "profile": stats.performance_profile(x, taus, c)}
+        assert list(together) == list(alone)
+        for key, value in alone.items():
+            assert np.allclose(together[key], value, rtol=1e-12, atol=1e-12), key
+
+
 def test_resamples_stay_within_tasks_and_chunks_do_not_change_them(monkeypatch):
     for scores in (np.ones((4, 3)), np.array([[1, 1, np.nan], [1, np.nan, 1], [1, 1, np.nan], [1, 1, 1]])):
         whole = np.concatenate(list(bootstrap.stratified_counts(scores, 50, np.random.default_rng(5))))
