@@ -179,9 +179,9 @@ def draw_games(games: dict[str, dict[str, list[float]]], palette: dict[str, Any]
         ax.set_yticks(range(len(methods)), methods if ax in axes[:, 0] else [""] * len(methods), fontsize=7)
         ax.set_ylim(len(methods) - 0.5, -0.5)
         ax.set_title(titles.get(task, task), fontsize=9)
+        ax.set_xlabel("final score per run (bar: mean)", fontsize=7)
         ax.tick_params(axis="x", labelsize=7)
     for ax in list(axes.flat)[len(tasks):]:
         ax.set_axis_off()
-    fig.supxlabel("final score (raw) of each run; bar: mean", fontsize=8)
     fig.tight_layout()
     return fig, (["task", "method", "run", "score"], rows)

@@ -217,7 +217,7 @@ def test_figures_have_labelled_axes_and_are_images(tmp_path):
     options = Options(tmp_path, tmp_path / "out", baselines=NONE, reps=100, metrics=["model_loss"])
     report = compute(options)
     drawn = draw_all(report, options)
-    assert list(drawn) == ["aggregates", "profiles", "improvement", "curves", "metric_model_loss", "sampler"]
+    assert list(drawn) == ["aggregates", "profiles", "improvement", "games", "curves", "metric_model_loss", "sampler"]
     for name, (fig, (header, rows)) in drawn.items():
         axes = [ax for ax in fig.axes if ax.axison]
         assert axes and all(ax.get_xlabel() and (ax.get_ylabel() or ax.get_yticklabels()) for ax in axes), name
