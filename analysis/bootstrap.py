@@ -46,19 +46,22 @@ def stratified_counts(scores: np.ndarray, reps: int, rng: np.random.Generator,
     if not per_task.all():
         raise ValueError("every task needs at least one run with a score")
     full = bool(present.all())
-    rows = np.argsort(~present, axis=0, kind="stable")  # each task's present rows first
+    rows = np.argsort(~present, axis=0, kind="stable").astype(np.int32)  # each task's present rows first
     drawing = np.arange(runs)[:, None] < per_task[None, :]  # (runs, tasks): the first n_t draws of task t count
     chunk = chunk or max(1, CHUNK_ELEMENTS // (runs * tasks))
+    column = np.arange(tasks, dtype=np.int32)
     for start in range(0, reps, chunk):
         n = min(chunk, reps - start)
         if full:
-            drawn = rng.integers(0, runs, size=(n, runs, tasks))
+            drawn = rng.integers(0, runs, size=(n, runs, tasks), dtype=np.int32)
             weights = None
         else:
-            drawn = np.take_along_axis(rows[None], rng.integers(0, per_task, size=(n, runs, tasks)), axis=1)
+            positions = rng.integers(0, per_task, size=(n, runs, tasks), dtype=np.int32)
+            drawn = np.take_along_axis(rows[None], positions, axis=1)
             weights = np.broadcast_to(drawing, drawn.shape).reshape(-1).astype(np.float64)
-        flat = (np.arange(n)[:, None, None] * runs + drawn) * tasks + np.arange(tasks)
-        counts = np.bincount(flat.reshape(-1), weights=weights, minlength=n * runs * tasks)
+        drawn *= tasks  # flat index of (resample, drawn run, task), in int32: a chunk has under 2^31 cells
+        drawn += np.arange(n, dtype=np.int32)[:, None, None] * (runs * tasks) + column
+        counts = np.bincount(drawn.reshape(-1), weights=weights, minlength=n * runs * tasks)
         yield counts.reshape(n, runs, tasks).astype(np.float64)
 
 
