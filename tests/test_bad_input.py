@@ -89,6 +89,8 @@ BENCH = [
     (["report", "--out", "afile/report"], 2, "afile is a file"),
     (["report", "--reps", "0"], 2, "--reps"),
     (["report", "--expect-seeds", "0"], 2, "--expect-seeds"),
+    (["report", "--baselines", "Dreamer"], 2, "unknown baseline 'Dreamer'; shipped: DreamerV3"),
+    (["report", "--baselines", "none", "--results", "empty"], 2, "--baselines all for the published field alone"),
     (["report", "--results", "corrupt"], 2, "corrupt JSON"),
     (["status", "--results", "corrupt"], 2, "corrupt JSON"),
     (["export", "--results", "corrupt", "--out", "o.json.gz"], 2, "corrupt JSON"),
@@ -99,6 +101,8 @@ BENCH = [
     (["import", "good.json.gz", "--method", "m", "--suite", "a/b", "--budget-frames", "9"], 2,
      "cannot name a folder of the results store"),
     (["import", "structure.json", "--method", "m"], 2, "neither a danijar score list"),
+    (["import", "early.json", "--method", "m"], 2, "no point at the budget, 400000 frames"),
+    (["import", "ragged.json", "--method", "m"], 2, "alien must map to one list of 1 values"),
     (["import", "xs.json.gz", "--method", "m"], 2, "xs must be a list of frame counts"),
     (["import", "other.json.gz", "--method", "x"], 2, "already holds runs from good.json.gz"),
     (["import", "logdir", "--method", "m"], 2, "give its --task"),
@@ -136,6 +140,8 @@ def workdir(tmp_path, monkeypatch) -> Path:
     (tmp_path / "xs.json.gz").write_bytes(gzip.compress(json.dumps([{**GOOD_CURVES[0], "xs": ["a", "b"]}]).encode()))
     (tmp_path / "other.json.gz").write_bytes(gzip.compress(json.dumps(GOOD_CURVES[:1]).encode()))
     (tmp_path / "structure.json").write_text(json.dumps({"rows": 3}))
+    (tmp_path / "early.json").write_text(json.dumps({"steps": [20000], "score": {"alien": [[1.0]]}}))
+    (tmp_path / "ragged.json").write_text(json.dumps({"steps": [400000], "score": {"alien": [[1.0, 2.0]]}}))
     (tmp_path / "logdir").mkdir()
     (tmp_path / "logdir" / "scores.jsonl").write_text("{broken\n")
     (tmp_path / "broken.toml").write_text("[suites.smoke\n")
