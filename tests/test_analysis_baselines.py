@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_analysis_report import TASKS, small_store
 
 from analysis import baselines, stats, transfer
 from analysis.store import find_game, load_store, random_human
 from bench.cli import main
-from tests.test_analysis_report import TASKS, small_store
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "atari100k_raw"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"published score files not found at {SHARED}")
@@ -87,7 +87,7 @@ def test_default_baselines_only_beside_an_atari100k_store(tmp_path):
     summary = json.loads((tmp_path / "a" / "report" / "summary.json").read_text())
     assert [n for n, m in summary["methods"].items() if m["baseline"]] == list(baselines.DEFAULT)
     assert summary["tasks"] == sorted(TASKS) and "alpha vs DIAMOND" in summary["improvement"]
-    from tests.test_analysis_report import write_run
+    from test_analysis_report import write_run
 
     write_run(tmp_path / "s", "alpha", "atari_pong", 1, [1.0], budget=4000, window=2000, suite="smoke")
     assert main(["report", "--results", str(tmp_path / "s"), "--reps", "100", "--no-sampler"]) == 0

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from test_analysis_report import TASKS, small_store
 
 import analysis
 from analysis import stats
 from analysis.report import Options, compute
-from tests.test_analysis_report import TASKS, small_store
 
 
 def test_finals_and_curves_of_a_store_with_the_default_baselines(tmp_path):
