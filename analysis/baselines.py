@@ -168,14 +168,14 @@ def beside(ours: dict[str, Method], requested: list[str] | None) -> dict[str, Me
                     for m in ours.values() for r in m.all_runs() if not r.imported)
     if requested is None and not atari100k:
         return {}
-    names = resolve(requested)
-    if names and not all(task_domain(t) == "atari" for m in ours.values() for t in m.tasks):
+    chosen = resolve(requested)
+    if chosen and not all(task_domain(t) == "atari" for m in ours.values() for t in m.tasks):
         raise StoreError("the shipped baselines are Atari100k results; this suite is not Atari (give --baselines none)")
-    clash = sorted(set(names) & set(ours))
+    clash = sorted(set(chosen) & set(ours))
     if clash:
         raise StoreError(f"the store has a method named {clash[0]}, as a shipped baseline; rename it on import "
                          "or leave the baseline out with --baselines")
-    return load(names)
+    return load(chosen)
 
 
 def load(requested: list[str]) -> dict[str, Method]:

@@ -226,8 +226,8 @@ def _pairs(methods: dict[str, Any]) -> list[tuple[str, str]]:
     if not ours:
         names = [m for m, v in methods.items() if not v["baseline"]]
         return [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    baselines = [m for m in methods if m not in ours]
-    return [(a, b) for i, a in enumerate(ours) for b in ours[i + 1:] + baselines]
+    others = [m for m in methods if m not in ours]
+    return [(a, b) for i, a in enumerate(ours) for b in ours[i + 1:] + others]
 
 
 def _points(records: list[dict[str, Any]], metric: str) -> tuple[np.ndarray, np.ndarray]:
