@@ -29,7 +29,7 @@ from functools import cache
 from pathlib import Path
 
 from analysis import transfer
-from analysis.store import DATA, Method, Run, StoreError, display_name, find_game, random_human
+from analysis.store import DATA, Method, Run, StoreError, display_name, find_game, load_store, random_human, suites_in
 from hieros import rundir
 from hieros.envs import task_domain
 
@@ -159,6 +159,17 @@ def resolve(requested: list[str] | None) -> list[str]:
     if unknown:
         raise StoreError(f"--baselines: unknown baseline {unknown[0]!r}; shipped: {', '.join(names())}, or all, none")
     return list(dict.fromkeys(requested))
+
+
+def store_methods(results: str | Path, suite: str | None, requested: list[str] | None) -> dict[str, Method]:
+    """The methods of one suite of the store; none when the store is empty but baselines were asked for (the
+    field alone), else a StoreError saying what to do."""
+    if not suites_in(results):
+        if requested not in (None, ["none"]) and suite in (None, "atari100k"):
+            return {}
+        raise StoreError(f"no runs under {results}; run `hieros-bench run SUITE` or `hieros-bench import FILE`, "
+                         "or give --baselines all for the published field alone")
+    return load_store(results, suite)
 
 
 def beside(ours: dict[str, Method], requested: list[str] | None) -> dict[str, Method]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis import baselines
-from analysis.store import Method, Run, StoreError, load_store, normalize, suites_in
+from analysis.store import Method, Run, normalize
 
 FINAL_COLUMNS = ["method", "task", "run", "frames", "score", "normalized", "source"]
 CURVE_COLUMNS = ["method", "task", "run", "frames", "score"]
@@ -31,11 +31,8 @@ def _source(run: Run) -> str:
 
 def _methods(results: str | Path, suite: str | None, requested: str | list[str] | None) -> dict[str, Method]:
     names = requested.split(",") if isinstance(requested, str) else requested
-    ours = load_store(results, suite) if suites_in(results) else {}
-    methods = {**ours, **baselines.beside(ours, names)}
-    if not methods:
-        raise StoreError(f"no runs under {results} and no baselines asked for (baselines='all' gives the field)")
-    return methods
+    ours = baselines.store_methods(results, suite, names)
+    return {**ours, **baselines.beside(ours, names)}
 
 
 def load(results: str | Path = "results", suite: str | None = None,

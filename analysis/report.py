@@ -25,10 +25,8 @@ from analysis.store import (
     StoreError,
     describe_protocol,
     display_name,
-    load_store,
     normalization,
     normalize,
-    suites_in,
 )
 from hieros import rundir
 from hieros.envs import task_domain
@@ -269,19 +267,9 @@ def _curves(methods: dict[str, Method], tasks: list[str], metrics: list[str]) ->
     return {k: v for k, v in out.items() if v}
 
 
-def _ours(options: Options) -> dict[str, Method]:
-    """The store's methods; none when the store is empty and baselines were asked for (a leaderboard of them)."""
-    if not suites_in(options.results):
-        if options.baselines not in (None, ["none"]) and options.suite in (None, "atari100k"):
-            return {}
-        raise StoreError(f"no runs under {options.results}; run `hieros-bench run SUITE` or `hieros-bench import "
-                         "FILE`, or give --baselines all for the published field alone")
-    return select(load_store(options.results, options.suite), options)
-
-
 def compute(options: Options) -> Report:
     """Load, check, and compute every number of the report (raises ChecksFailed or StoreError)."""
-    ours = _ours(options)
+    ours = select(baselines.store_methods(options.results, options.suite, options.baselines), options)
     problems = check(ours, options.expect_seeds) if ours else []
     gate(problems, options)
     methods = {**ours, **baselines.beside(ours, options.baselines)}
