@@ -82,7 +82,11 @@ def iqm(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
 
 def superhuman(scores: np.ndarray, counts: np.ndarray | None = None, threshold: float = 1.0) -> np.ndarray:
     """Number of tasks whose mean normalised score exceeds `threshold` (the papers' '#Superhuman')."""
-    return (task_means(scores, counts) > threshold).sum(axis=-1).astype(np.float64)
+    return _superhuman(task_means(scores, counts), threshold)
+
+
+def _superhuman(means: np.ndarray, threshold: float) -> np.ndarray:
+    return (means > threshold).sum(axis=-1).astype(np.float64)
 
 
 def performance_profile(scores: np.ndarray, taus: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
@@ -101,7 +105,7 @@ def aggregates(scores: np.ndarray, counts: np.ndarray | None = None, taus: np.nd
     out = {"Median": np.median(means, axis=-1), "IQM": _iqm(values, running), "Mean": means.mean(axis=-1),
            "Optimality Gap": optimality_gap(scores, counts)}
     if with_superhuman:
-        out["Superhuman"] = (means > 1.0).sum(axis=-1).astype(np.float64)
+        out["Superhuman"] = _superhuman(means, 1.0)
     if taus is not None:
         out["profile"] = _profile(values, running, taus)
     return out

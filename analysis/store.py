@@ -65,8 +65,16 @@ def random_human() -> dict[str, tuple[float, float]]:
 def find_game(name: str) -> str | None:
     """The Atari100k task of a game name as authors write it ('MsPacman', 'ms_pacman', 'james_bond', 'atari_pong'),
     or None: case and underscores are ignored."""
-    key = name.removeprefix("atari_").replace("_", "").lower()
-    return next((task for task in _reference_table() if task.removeprefix("atari_").replace("_", "") == key), None)
+    return _game_keys().get(_game_key(name))
+
+
+def _game_key(name: str) -> str:
+    return name.removeprefix("atari_").replace("_", "").lower()
+
+
+@cache
+def _game_keys() -> dict[str, str]:
+    return {_game_key(task): task for task in _reference_table()}
 
 
 def display_name(task: str) -> str:
@@ -196,7 +204,8 @@ class Method:
     def scores(self, tasks: list[str]) -> np.ndarray:
         """Normalised final scores (runs, tasks), one row per scored seed (rliable's layout); NaN where that seed
         has no score on a task (not run, not finished, or no episode in its final window)."""
-        unscored = [t for t in tasks if not any(r.final is not None for r in self.runs.get(t, {}).values())]
+        scored = set(self.scored_tasks())
+        unscored = [t for t in tasks if t not in scored]
         if unscored:
             shown = ", ".join(unscored[:3]) + (f" and {len(unscored) - 3} more" if len(unscored) > 3 else "")
             raise StoreError(f"{self.name}: no run has a final score on {shown}; leave it out with --tasks")
