@@ -15,6 +15,7 @@ often each interval contains the model's true aggregate (IQM and optimality gap 
 
 from __future__ import annotations
 
+import copy
 import zlib
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -22,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from analysis import stats
+from analysis import parallel, stats
 
 CONFIDENCE = 0.95
-CHUNK_ELEMENTS = 1 << 21  # multiplicities held at once (16 MiB of float64)
+CHUNK_ELEMENTS = 131072  # tmp
 POPULATION = 20_000  # draws per task for the model's true IQM and optimality gap
 
 
@@ -84,37 +85,60 @@ def _estimate(value: Any, samples: list[np.ndarray]) -> dict[str, Any]:
 
 
 def joint_estimates(scores: dict[str, np.ndarray], metrics: dict[str, Metrics],
-                    pairs: list[tuple[str, str]], reps: int, rngs: dict[str, np.random.Generator]
+                    pairs: list[tuple[str, str]], reps: int, rngs: dict[str, np.random.Generator],
+                    workers: int = 1, known: dict[str, dict[str, Any]] | None = None
                     ) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[tuple[str, str], dict[str, float]]]:
-    """Every interval of a report in one pass over the resamples: each method's metrics ({method: {metric:
-    {value, low, high}}}; metrics[method](scores, counts) gives them all at once, e.g. stats.aggregates) and
-    P(X > Y) for each pair ({(x, y): {value, low, high}}).
+    """Every interval of a report: each method's metrics ({method: {metric: {value, low, high}}}; metrics[method]
+    (scores, counts) gives them all at once, e.g. stats.aggregates) and P(X > Y) for each pair ({(x, y): {value,
+    low, high}}).
 
-    Each method is resampled once, by its own generator, and every metric and pair of it reads those resamples:
-    their cost grows with runs x tasks x reps, the metrics' barely. The two sides of a pair come from different
-    generators, so they are independent (rliable's StratifiedIndependentBootstrap), and a method's intervals do
-    not depend on which other methods are in the report (chunking does not change a stream). A scalar metric
-    gives floats; a vector one, such as a performance profile, arrays with pointwise intervals."""
+    Each method is resampled by its own generator, from its state at the call; its metrics and every pair read
+    those resamples, so the two sides of a pair are independent (rliable's StratifiedIndependentBootstrap) and a
+    method's intervals do not depend on which other methods are in the report. The work is split by method, one
+    unit each, run in `workers` processes, longest first: a unit computes its method's metrics and each pair in
+    which it is Y, replaying X's stream (cheap for our few runs per task; a baseline with 100 runs per task is
+    resampled once). The numbers are the same for any number of workers (a stream does not depend on chunking).
+    With workers=1 each generator passed is advanced as by its own resampling; with more they are left as they
+    were. A scalar metric gives floats; a vector one, such as a performance profile, arrays with pointwise
+    intervals. `known` holds methods' metrics computed before (analysis.cache): they are not recomputed, and
+    such a method is resampled only for its pairs."""
+    known = known or {}
+    start = {n: copy.deepcopy(rng) for n, rng in rngs.items()}
     names = list(scores)
-    chunk = max(1, CHUNK_ELEMENTS // sum(s.size for s in scores.values()))  # every method's counts at once
-    streams = {n: stratified_counts(scores[n], reps, rngs[n], chunk) for n in names}
-    samples: dict[str, dict[str, list[np.ndarray]]] = {n: {} for n in names}
-    paired: dict[tuple[str, str], list[np.ndarray]] = {pair: [] for pair in pairs}
-    wins = {(x, y): stats.wins_by_task(scores[x], scores[y]) for x, y in pairs}
-    in_pairs = {n for pair in pairs for n in pair}
-    for _ in range(0, reps, chunk):
-        counts = {n: next(streams[n]) for n in names}
-        for n in names:
-            for key, value in metrics[n](scores[n], counts[n]).items():
-                samples[n].setdefault(key, []).append(value)
-        tasks_first = {n: stats.by_task(counts[n]) for n in in_pairs}  # once per method, for all its pairs
-        for x, y in pairs:
-            paired[(x, y)].append(stats.improvement_by_task(wins[(x, y)], tasks_first[x], tasks_first[y]))
-    per_method = {n: {k: _estimate(value, samples[n][k]) for k, value in metrics[n](scores[n]).items()}
-                  for n in names}
-    per_pair = {(x, y): _estimate(stats.probability_of_improvement(scores[x], scores[y]), paired[(x, y)])
-                for x, y in pairs}
-    return per_method, per_pair
+
+    def unit(i: int) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, float]]]:
+        y = names[i]
+        own = rngs[y] if workers <= 1 else copy.deepcopy(start[y])
+        return _unit(scores, None if y in known else metrics[y], y, [x for x, to in pairs if to == y], reps, own,
+                     start)
+
+    cost = [scores[y].size * (y not in known) + sum(scores[x].size for x, to in pairs if to == y) for y in names]
+    done = parallel.run(unit, len(names), workers, order=sorted(range(len(names)), key=lambda i: -cost[i]))
+    per_pair = {pair: estimate for _, paired in done for pair, estimate in paired.items()}
+    return {y: known.get(y, done[i][0]) for i, y in enumerate(names)}, {pair: per_pair[pair] for pair in pairs}
+
+
+def _unit(scores: dict[str, np.ndarray], metrics: Metrics | None, y: str, xs: list[str], reps: int,
+          rng: np.random.Generator, start: dict[str, np.random.Generator]
+          ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, float]]]:
+    """Method y's metrics (its resamples drawn by rng; none without `metrics`) and P(x > y) for each x in xs
+    (x's resamples replayed from its `start` generator), in chunks of resamples that keep the counts in cache."""
+    if metrics is None and not xs:
+        return {}, {}
+    chunk = max(1, CHUNK_ELEMENTS // (scores[y].size + sum(scores[x].size for x in xs)))
+    streams = {x: stratified_counts(scores[x], reps, copy.deepcopy(start[x]), chunk) for x in xs}
+    wins = {x: stats.wins_by_task(scores[x], scores[y]) for x in xs}
+    samples: dict[str, list[np.ndarray]] = {}
+    paired: dict[str, list[np.ndarray]] = {x: [] for x in xs}
+    for counts in stratified_counts(scores[y], reps, rng, chunk):
+        for key, value in (metrics(scores[y], counts) if metrics else {}).items():
+            samples.setdefault(key, []).append(value)
+        if xs:
+            y_first = stats.by_task(counts)
+            for x in xs:
+                paired[x].append(stats.improvement_by_task(wins[x], stats.by_task(next(streams[x])), y_first))
+    own = {k: _estimate(value, samples[k]) for k, value in metrics(scores[y]).items()} if metrics else {}
+    return own, {(x, y): _estimate(stats.probability_of_improvement(scores[x], scores[y]), paired[x]) for x in xs}
 
 
 def interval_estimates(scores: np.ndarray, metrics: dict[str, Metric], reps: int,

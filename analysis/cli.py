@@ -105,7 +105,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     options = Options(Path(args.results), out, args.suite, args.methods, args.tasks, args.paper_tasks, args.reps,
                       args.seed, args.allow_partial, args.allow_mixed, args.expect_seeds,
                       None if args.published is None else [p for p in args.published if p != "none"],
-                      args.metric or [], not args.no_sampler, args.calibrate, args.baselines)
+                      args.metric or [], not args.no_sampler, args.calibrate, args.baselines, args.jobs,
+                      not args.no_cache)
     try:
         report = compute(options)
     except ChecksFailed as failed:
@@ -191,6 +192,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="also measure how often the aggregate intervals cover the truth at this many runs, in "
                              "TRIALS simulated experiments per method (default 200; a few seconds each)")
     report.add_argument("--no-sampler", action="store_true", help="leave out the replay sampler figure")
+    report.add_argument("--jobs", type=_positive(int), default=None, metavar="N",
+                        help="processes for the bootstrap and the figures (default: every core; the numbers and "
+                             "files are the same for any N)")
+    report.add_argument("--no-cache", action="store_true",
+                        help="recompute the shipped baselines' own intervals instead of reusing them from the cache "
+                             "(~/.cache/hieros-bench, or $HIEROS_BENCH_CACHE; the numbers are the same)")
     report.set_defaults(func=cmd_report)
 
     imp = sub.add_parser("import", help="bring published per-seed results into the store as runs",

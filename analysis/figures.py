@@ -27,8 +27,10 @@ def pyplot() -> Any:
 
 def colors(methods: list[str]) -> dict[str, Any]:
     """One colour per method, the same in every figure."""
-    cycle = pyplot().get_cmap("tab10")
-    return {m: cycle(i % 10) for i, m in enumerate(methods)}
+    if len(methods) <= 10:
+        return {m: pyplot().get_cmap("tab10")(i) for i, m in enumerate(methods)}
+    cycle = pyplot().get_cmap("tab20")  # its 10 dark hues first, then their light pairs
+    return {m: cycle((2 * i) % 20 + (i // 10) % 2) for i, m in enumerate(methods)}
 
 
 def save(fig: Any, table: Table, out: Path, name: str) -> list[Path]:
@@ -131,7 +133,7 @@ def draw_curves(data: dict[str, dict[str, dict[str, np.ndarray]]], xlabel: str, 
     ncol = min(len(methods), 2 * cols)  # about two legend entries fit under a panel
     legend_inches = 0.25 * -(-len(methods) // ncol) + 0.1
     height = 2.3 * nrows + legend_inches
-    fig, axes = plt.subplots(nrows, cols, figsize=(2.9 * cols, height), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(2.9 * cols, height), squeeze=False, sharex=True)
     rows: list[list[Any]] = []
     for ax, task in zip(axes.flat, tasks, strict=False):
         for method, c in data[task].items():
@@ -141,47 +143,68 @@ def draw_curves(data: dict[str, dict[str, dict[str, np.ndarray]]], xlabel: str, 
                      for x, m, lo, hi, n in zip(c["x"], c["mean"], c["low"], c["high"], c["runs"], strict=True)]
         _clamp(ax, [c["mean"] for c in data[task].values()])
         ax.set_title(titles.get(task, task), fontsize=9)
-        ax.set_xlabel(xlabel, fontsize=8)
-        ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7)
+        ax.locator_params(nbins=4)  # a third of the ticks to lay out and render, in 26 panels
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
         ax.xaxis.get_offset_text().set_fontsize(7)
     for ax in list(axes.flat)[len(tasks):]:
         ax.set_axis_off()
+    for ax in axes.flat:  # sharex hides the tick labels above the last row; a panel missing below needs its own
+        ax.xaxis.set_tick_params(labelbottom=True)
     handles = [plt.Line2D([], [], color=palette[m]) for m in methods]
     fig.legend(handles, methods, loc="lower center", ncol=ncol, frameon=False, fontsize=8)
-    fig.tight_layout(rect=(0, legend_inches / height, 1, 1))
+    fig.supxlabel(xlabel, fontsize=9, y=(legend_inches + 0.05) / height)
+    width = 2.9 * cols  # fixed margins in inches: tight_layout would render every panel's ticks once more
+    fig.supylabel(ylabel, fontsize=9, x=0.08 / width)
+    fig.subplots_adjust(left=0.85 / width, right=1 - 0.1 / width, top=1 - 0.3 / height,
+                        bottom=(legend_inches + 0.55) / height, wspace=0.38, hspace=0.45)
     return fig, (["task", "method", xlabel.split(" (")[0].replace(" ", "_"), "mean", "ci_low", "ci_high", "runs"],
                  rows)
 
 
-def draw_games(games: dict[str, dict[str, list[float]]], palette: dict[str, Any],
+def draw_games(games: dict[str, dict[str, dict[str, list[float]]]], palette: dict[str, Any],
                titles: dict[str, str]) -> tuple[Any, Table]:
-    """games {task: {method: raw final scores of its runs}}: a panel per game, a row per method, every run as a
-    dot and the mean as a bar, so our runs read against each baseline's spread (a strip plot)."""
+    """games {task: {method: {"raw": final scores of its runs, "normalized": the same normalised}}}: one row per
+    game on a shared normalised axis (symlog: linear in [-1, 1]), a sub-row per method, every run as a dot and a
+    black tick at its mean, so our runs read against each baseline's spread (a strip plot). One Axes for all
+    games: the 26-panel version cost seconds of text layout per report."""
     plt = pyplot()
     tasks = list(games)
     methods = list(dict.fromkeys(m for per_task in games.values() for m in per_task))
-    cols = min(6, len(tasks))
-    nrows = -(-len(tasks) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(2.9 * cols, (0.16 * len(methods) + 0.7) * nrows), squeeze=False)
+    step = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(7.5, 0.055 * len(methods) * len(tasks) + 1.6))
     jitter = np.random.default_rng(0)
     rows: list[list[Any]] = []
-    for ax, task in zip(axes.flat, tasks, strict=False):
-        for y, method in enumerate(methods):
-            scores = np.asarray(games[task].get(method, []), dtype=float)
-            if not len(scores):
+    for j, method in enumerate(methods):
+        offset = (j - (len(methods) - 1) / 2) * step
+        xs, ys, means, centres = [], [], [], []
+        for i, task in enumerate(tasks):
+            runs = games[task].get(method)
+            if not runs or not runs["normalized"]:
                 continue
-            ax.scatter(scores, y + jitter.uniform(-0.2, 0.2, len(scores)), s=6, color=palette[method], alpha=0.6,
-                       linewidths=0)
-            ax.plot([scores.mean()] * 2, [y - 0.35, y + 0.35], color="black", linewidth=1.2)
-            rows += [[task, method, run, float(s)] for run, s in enumerate(scores, start=1)]
-        ax.set_yticks(range(len(methods)), methods if ax in axes[:, 0] else [""] * len(methods), fontsize=7)
-        ax.set_ylim(len(methods) - 0.5, -0.5)
-        ax.set_title(titles.get(task, task), fontsize=9)
-        ax.set_xlabel("final score per run (bar: mean)", fontsize=7)
-        ax.tick_params(axis="x", labelsize=7)
-    for ax in list(axes.flat)[len(tasks):]:
-        ax.set_axis_off()
+            values = np.asarray(runs["normalized"], dtype=float)
+            xs.append(values)
+            ys.append(i + offset + jitter.uniform(-0.3, 0.3, len(values)) * step)
+            means.append(values.mean())
+            centres.append(i + offset)
+            rows += [[task, method, run, float(raw), float(norm)]
+                     for run, (raw, norm) in enumerate(zip(runs["raw"], values, strict=True), start=1)]
+        if xs:
+            ax.scatter(np.concatenate(xs), np.concatenate(ys), s=5, color=palette[method], alpha=0.6, linewidths=0,
+                       label=method)
+            ax.vlines(means, np.array(centres) - step / 2, np.array(centres) + step / 2, color="black",
+                      linewidth=1.0)
+    for i in range(1, len(tasks), 2):
+        ax.axhspan(i - 0.5, i + 0.5, color="0.92", zorder=0, linewidth=0)
+    for x in (0.0, 1.0):
+        ax.axvline(x, color="gray", linestyle="--", linewidth=0.8, zorder=0)
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.set_yticks(range(len(tasks)), [titles.get(t, t) for t in tasks], fontsize=7)
+    ax.set_ylim(len(tasks) - 0.5, -0.5)
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel("normalised final score per run (symlog; tick: mean over runs; dashed: 0 and 1)")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(methods), 4), fontsize=7, frameon=False,
+              markerscale=2)
     fig.tight_layout()
-    return fig, (["task", "method", "run", "score"], rows)
+    return fig, (["task", "method", "run", "score", "normalized"], rows)

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from analysis import baselines, bootstrap, curves, figures, render, sampler, stats
+from analysis import baselines, bootstrap, cache, curves, figures, parallel, render, sampler, stats
 from analysis.checks import Problem, check
 from analysis.published import published
 from analysis.store import (
@@ -60,6 +62,12 @@ class Options:
     calibrate: int = 0  # simulated experiments per method for the intervals' coverage (0: none)
     baselines: list[str] | None = None  # shipped per-run baselines (analysis.baselines); None: its DEFAULT on
     # an Atari100k store (400k frames), else none; ["all"], ["none"] as in --baselines
+    jobs: int | None = None  # processes for the bootstrap and the figures; None: every core (same results)
+    cache: bool = True  # reuse the shipped baselines' own estimates from analysis.cache (same results)
+
+    @property
+    def workers(self) -> int:
+        return self.jobs or parallel.cpus()
 
 
 class ChecksFailed(Exception):
@@ -284,8 +292,16 @@ def compute(options: Options) -> Report:
         return stats.aggregates(s, counts, taus, with_superhuman=atari)
 
     pairs = _pairs({n: {"imported": m.imported, "baseline": _is_shipped(m)} for n, m in methods.items()})
+    entries = {n: cache.key(n, scores[n], reps=options.reps, seed=options.seed, taus=taus, superhuman=atari,
+                            confidence=bootstrap.CONFIDENCE)
+               for n, m in methods.items() if options.cache and _is_shipped(m)}
+    known = {n: found for n, entry in entries.items() if (found := cache.load(entry)) is not None}
     estimates, improvement = bootstrap.joint_estimates(scores, dict.fromkeys(methods, metrics), pairs, options.reps,
-                                                       {n: bootstrap.rng_for(options.seed, n) for n in methods})
+                                                       {n: bootstrap.rng_for(options.seed, n) for n in methods},
+                                                       options.workers, known)
+    for n, entry in entries.items():
+        if n not in known:
+            cache.store(entry, estimates[n])
     summary: dict[str, Any] = {
         "schema": SCHEMA, "suite": next(iter(methods.values())).suite, "tasks": tasks, "task_selection": how,
         "normalization": {t: normalization(t) for t in tasks},
@@ -342,39 +358,54 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def draw_all(report: Report, options: Options) -> dict[str, tuple[Any, figures.Table]]:
-    """{name: (figure, table)} of every figure of the report, in the order report.md shows them."""
+def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tuple[Any, figures.Table]]]:
+    """{name: draw()} of every figure of the report, in the order report.md shows them; each draw() returns the
+    figure and its table."""
     summary = report.summary
     palette = figures.colors(list(summary["methods"]))
     titles = {t: display_name(t) for t in summary["tasks"]}
     published = {n: p["aggregates"] for n, p in summary["published"].items()}
     leaderboard = {n: summary["methods"][n]["aggregates"] for n in render.ranked(summary)}
-    drawn = {"aggregates": figures.draw_aggregates(leaderboard, published, palette),
-             "profiles": figures.draw_profiles(report.profiles["taus"], report.profiles["methods"], palette)}
+    runs = {t: {n: m["games"][t]["scores"] for n, m in summary["methods"].items()} for t in summary["tasks"]}
+    games = {t: {n: {"raw": raw, "normalized": list(normalize(t, np.array(raw)))} for n, raw in per.items()}
+             for t, per in runs.items()}
+    makers: dict[str, Callable[[], tuple[Any, figures.Table]]] = {
+        "aggregates": lambda: figures.draw_aggregates(leaderboard, published, palette),
+        "profiles": lambda: figures.draw_profiles(report.profiles["taus"], report.profiles["methods"], palette)}
     if summary["improvement"]:
-        drawn["improvement"] = figures.draw_improvement(summary["improvement"])
-    drawn["games"] = figures.draw_games({t: {n: m["games"][t]["scores"] for n, m in summary["methods"].items()}
-                                        for t in summary["tasks"]}, palette, titles)
+        makers["improvement"] = lambda: figures.draw_improvement(summary["improvement"])
+    makers["games"] = lambda: figures.draw_games(games, palette, titles)
     for curve, data in report.curves.items():
         if curve == "score":
-            drawn["curves"] = figures.draw_curves(data, "env frames", "episode score", palette, titles)
+            makers["curves"] = partial(figures.draw_curves, data, "env frames", "episode score", palette, titles)
         else:
-            drawn[f"metric_{curve}"] = figures.draw_curves(data, "env steps", curve, palette, titles)
+            makers[f"metric_{curve}"] = partial(figures.draw_curves, data, "env steps", curve, palette, titles)
     if options.sampler:
-        setup = sampler.preset_setup(seed=options.seed, capacity=sampler.preset_capacity())
-        drawn["sampler"] = sampler.draw(sampler.run(setup), setup)
-    return drawn
+        def sampler_figure() -> tuple[Any, figures.Table]:
+            setup = sampler.preset_setup(seed=options.seed, capacity=sampler.preset_capacity())
+            return sampler.draw(sampler.run(setup), setup)
+
+        makers["sampler"] = sampler_figure
+    return makers
+
+
+def draw_all(report: Report, options: Options) -> dict[str, tuple[Any, figures.Table]]:
+    """{name: (figure, table)} of every figure of the report, in the order report.md shows them."""
+    return {name: make() for name, make in figure_makers(report, options).items()}
 
 
 def write(report: Report, options: Options) -> list[Path]:
     """Every output file of the report; returns their paths."""
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    names = []
-    for name, (fig, table) in draw_all(report, options).items():
-        paths += figures.save(fig, table, out, name)
-        names.append(name)
+    makers = figure_makers(report, options)
+    names = list(makers)
+
+    def save(i: int) -> list[Path]:
+        return figures.save(*makers[names[i]](), out, names[i])
+
+    longest_first = sorted(range(len(names)), key=lambda i: names[i] not in ("curves", "games"))
+    paths = [path for saved in parallel.run(save, len(names), options.workers, longest_first) for path in saved]
     summary = _finite(report.summary)
     texts = {"summary.json": json.dumps(summary, indent=1) + "\n",
              "report.md": render.markdown(report.summary, names),

@@ -111,3 +111,30 @@ def test_import_reads_harmonydreams_evaluation_curves_at_the_budget(tmp_path):
     assert method.runs["atari_pong"][1].record["protocol"]["score"] == {"name": "published_final"}
     with pytest.raises(ValueError, match="no point at the budget, 100 frames"):
         transfer.import_file(path, "h2", tmp_path, budget_frames=100)
+
+
+def test_cached_baseline_estimates_are_read_back_and_give_the_same_report(tmp_path, monkeypatch):
+    from analysis import cache
+
+    monkeypatch.setenv("HIEROS_BENCH_CACHE", str(tmp_path / "cache"))
+    small_store(tmp_path / "runs")
+    args = ["report", "--results", str(tmp_path / "runs"), "--reps", "200", "--no-sampler", "--tasks", ",".join(TASKS)]
+    assert main([*args, "--out", str(tmp_path / "fresh"), "--no-cache"]) == 0
+    assert not (tmp_path / "cache").exists()
+    assert main([*args, "--out", str(tmp_path / "stored")]) == 0
+    entries = sorted((tmp_path / "cache").glob("*.json"))
+    assert len(entries) == len(baselines.DEFAULT)  # one per shipped baseline, none for our methods
+    assert main([*args, "--out", str(tmp_path / "cached")]) == 0
+    for file in ("summary.json", "report.md", "aggregates.csv", "profiles.csv", "improvement.csv"):
+        fresh = (tmp_path / "fresh" / file).read_bytes()
+        assert fresh == (tmp_path / "stored" / file).read_bytes() == (tmp_path / "cached" / file).read_bytes(), file
+    entries[0].write_text("{not json")  # an unreadable entry is recomputed and rewritten
+    assert main([*args, "--out", str(tmp_path / "repaired")]) == 0
+    assert (tmp_path / "repaired" / "summary.json").read_bytes() == (tmp_path / "fresh" / "summary.json").read_bytes()
+    assert cache.load(entries[0].stem) is not None
+    altered = json.loads(entries[1].read_text())  # and a readable one is what the report shows
+    altered["IQM"]["value"] = 123.0
+    entries[1].write_text(json.dumps(altered))
+    assert main([*args, "--out", str(tmp_path / "trusted")]) == 0
+    summary = json.loads((tmp_path / "trusted" / "summary.json").read_text())
+    assert [n for n, m in summary["methods"].items() if m["aggregates"]["IQM"]["value"] == 123.0]

@@ -220,7 +220,8 @@ def test_figures_have_labelled_axes_and_are_images(tmp_path):
     assert list(drawn) == ["aggregates", "profiles", "improvement", "games", "curves", "metric_model_loss", "sampler"]
     for name, (fig, (header, rows)) in drawn.items():
         axes = [ax for ax in fig.axes if ax.axison]
-        assert axes and all(ax.get_xlabel() and (ax.get_ylabel() or ax.get_yticklabels()) for ax in axes), name
+        assert axes and all((ax.get_xlabel() or fig.get_supxlabel())
+                            and (ax.get_ylabel() or ax.get_yticklabels() or fig.get_supylabel()) for ax in axes), name
         assert header and rows, name
     paths = write(report, options)
     for path in paths:

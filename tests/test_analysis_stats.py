@@ -205,3 +205,29 @@ def test_calibration_measures_coverage_in_a_normal_model():
     assert truth == pytest.approx({"Median": 1.0, "IQM": 1.0, "Mean": 1.0, "Optimality Gap": 0.5})
     with pytest.raises(ValueError, match="two runs"):
         bootstrap.coverage(many_runs[:1], 10, 10, rng)
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+def test_joint_estimates_are_the_same_in_one_process_or_several_and_with_known_metrics():
+    rng = np.random.default_rng(4)
+    scores = {"a": rng.normal(size=(5, 6)), "b": rng.normal(size=(3, 6)), "c": rng.normal(size=(40, 6))}
+    scores["b"][0, 2] = np.nan
+    taus = np.linspace(0, 1, 5)
+    metrics = dict.fromkeys(scores, lambda s, c=None: stats.aggregates(s, c, taus))
+    pairs = [("a", "b"), ("a", "c"), ("b", "c")]
+
+    def estimates(workers, known=None):
+        rngs = {n: bootstrap.rng_for(1, n) for n in scores}
+        return _plain(bootstrap.joint_estimates(scores, metrics, pairs, 400, rngs, workers, known))
+
+    one = estimates(1)
+    assert estimates(2) == estimates(3) == one
+    known = estimates(2, {"c": {"Mean": "given"}})  # known metrics are taken as given; c is resampled for pairs
+    assert known[0]["c"] == {"Mean": "given"} and known[1] == one[1] and known[0]["a"] == one[0]["a"]
