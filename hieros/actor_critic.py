@@ -19,7 +19,7 @@ from torch import nn
 from hieros.distributions import BoundedNormal, TwoHotSymlog
 from hieros.latents import State
 from hieros.networks import MLP, ActionHead
-from hieros.optim import Optimizer
+from hieros.optim import Metrics, Optimizer
 
 RewardFn = Callable[[torch.Tensor, State], torch.Tensor]
 
@@ -31,10 +31,11 @@ class ReturnNorm(nn.Module):
         super().__init__()
         self.alpha = alpha
         self.register_buffer("quantiles", torch.zeros(2))
+        self.register_buffer("levels", torch.tensor([0.05, 0.95]), persistent=False)
 
     def update(self, returns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         flat = returns.detach().flatten().to(self.quantiles.dtype)
-        q = torch.quantile(flat, torch.tensor([0.05, 0.95], dtype=flat.dtype, device=flat.device))
+        q = torch.quantile(flat, self.levels.to(flat.dtype))
         self.quantiles.mul_(1 - self.alpha).add_(self.alpha * q)
         offset, high = self.quantiles
         return offset, torch.clamp(high - offset, min=1.0)
@@ -123,7 +124,7 @@ class ActorCritic(nn.Module):
         return torch.stack(feats), stacked, torch.stack(actions)
 
     def train_step(self, world_model: nn.Module, start: State, rewards: dict[str, RewardFn],
-                   goal: torch.Tensor | None = None) -> tuple[dict[str, float], State]:
+                   goal: torch.Tensor | None = None) -> tuple[Metrics, State]:
         """Imagine, then update the actor and each critic; all use the values from before the updates.
 
         Returns the metrics and the imagined states (H, N, ...), detached."""
@@ -142,7 +143,7 @@ class ActorCritic(nn.Module):
             reward = {name: fn(dyn_feat, states) for name, fn in rewards.items()}
             values = {name: TwoHotSymlog(self.critics[name](feats)).mode() for name in self.heads}
         weight = torch.cumprod(torch.cat([torch.ones_like(discount[:1]), discount[:-1]]), 0).detach()[:-1]
-        metrics: dict[str, float] = {}
+        metrics: Metrics = {}
         targets, advantage = {}, 0.0
         for name, scale in self.heads.items():
             target = lambda_return(reward[name], values[name], discount, config.discount_lambda,
@@ -155,8 +156,8 @@ class ActorCritic(nn.Module):
                 adv = (target - offset) / spread - (base - offset) / spread
             advantage = advantage + scale * adv
             targets[name] = target.detach()
-            metrics[f"imag_{name}_reward_mean"] = reward[name].mean().item()
-            metrics[f"{name}_return_mean"] = target.mean().item()
+            metrics[f"imag_{name}_reward_mean"] = reward[name].mean()
+            metrics[f"{name}_return_mean"] = target.mean().detach()
         dist = self.actor(feats.detach())
         if reinforce:
             advantage = advantage / sum(self.heads.values())
@@ -166,7 +167,7 @@ class ActorCritic(nn.Module):
         entropy = dist.entropy()
         objective = objective + config.actor_entropy * entropy[:-1]
         metrics.update(self.actor_opt.step(-(weight * objective).mean()))
-        metrics["actor_entropy"] = entropy.mean().item()  # over all H imagined states, as the original logs it
+        metrics["actor_entropy"] = entropy.mean().detach()  # over all H imagined states, as the original logs it
         for name, target in targets.items():
             metrics.update(self._train_critic(name, feats[:-1].detach(), target, weight))
         return metrics, {k: v.detach() for k, v in states.items()}
@@ -183,7 +184,7 @@ class ActorCritic(nn.Module):
         return (dist.mean + dist.std * noise) * (1 / actions.abs().clamp(min=1)).detach()
 
     def _train_critic(self, name: str, feat: torch.Tensor, target: torch.Tensor,
-                      weight: torch.Tensor) -> dict[str, float]:
+                      weight: torch.Tensor) -> Metrics:
         dist = TwoHotSymlog(self.critics[name](feat))
         with torch.no_grad():
             slow = TwoHotSymlog(self.slow_critics[name](feat)).mode()

@@ -18,6 +18,7 @@ import torch
 from hieros.actor_critic import ActorCritic
 from hieros.config import Config, ConfigError
 from hieros.latents import State
+from hieros.optim import floats
 from hieros.replay import Replay, TimeBalanced, Uniform
 from hieros.subgoal import SubgoalAutoencoder, novelty_reward, subgoal_reward
 from hieros.world_model import WorldModel, preprocess
@@ -104,7 +105,7 @@ class Level:
         metrics.update(ac_metrics)
         if self.autoencoder is not None:
             metrics.update(self.autoencoder.train_step(imagined["deter"]))
-        return metrics
+        return floats(metrics)
 
     # --- checkpoints ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

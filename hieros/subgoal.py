@@ -14,7 +14,7 @@ from torch import nn
 
 from hieros.distributions import OneHotDist, kl_categorical, symlog
 from hieros.networks import MLP
-from hieros.optim import Optimizer
+from hieros.optim import Metrics, Optimizer
 
 
 class SubgoalAutoencoder(nn.Module):
@@ -58,14 +58,15 @@ class SubgoalAutoencoder(nn.Module):
     def target(self, deter: torch.Tensor) -> torch.Tensor:
         return symlog(deter) if self.encoding_symlog else deter
 
-    def train_step(self, deter: torch.Tensor) -> dict[str, float]:
+    def train_step(self, deter: torch.Tensor) -> Metrics:
         dist = self._dist(deter)
         recon = self.decode(dist.mode().flatten(-2))
         recon_loss = ((self.target(deter) - recon) ** 2).mean()
         uniform = OneHotDist(torch.zeros_like(dist.logits), rows_reduce="mean")
         kl = kl_categorical(dist, uniform).mean()  # the mean over rows and samples
         metrics = self.optimizer.step(recon_loss + self.kl_scale * kl)
-        metrics.update(subgoal_autoencoder_reconstruction_loss=recon_loss.item(), subgoal_autoencoder_kl_loss=kl.item())
+        metrics.update(subgoal_autoencoder_reconstruction_loss=recon_loss.detach(),
+                       subgoal_autoencoder_kl_loss=kl.detach())
         return metrics
 
 

@@ -15,7 +15,7 @@ from torch import nn
 from hieros.distributions import Bernoulli, TwoHotSymlog, symlog
 from hieros.latents import State
 from hieros.networks import MLP, MultiDecoder, MultiEncoder
-from hieros.optim import Optimizer
+from hieros.optim import Metrics, Optimizer
 from hieros.s5_dynamics import S5Dynamics
 
 
@@ -91,7 +91,7 @@ class WorldModel(nn.Module):
         extra = config.reward_actor_input + config.cont_actor_input + config.stochasticity_actor_input
         return self.dynamics.feat_dim + int(extra)
 
-    def train_step(self, data: dict[str, torch.Tensor]) -> tuple[State, dict[str, float]]:
+    def train_step(self, data: dict[str, torch.Tensor]) -> tuple[State, Metrics]:
         """One update on a (B, T) batch; returns the detached posterior (imagination starts) and metrics.
 
         The model is in train mode (S5 dropout on) only for this teacher-forced pass, as the original's
@@ -108,11 +108,10 @@ class WorldModel(nn.Module):
         loss = sum(losses.values()) + config.dyn_scale * dyn + config.rep_scale * rep
         metrics = self.optimizer.step(loss)
         self.eval()
-        metrics.update({k: v.item() for k, v in losses.items()})
+        metrics.update({k: v.detach() for k, v in losses.items()})
         with torch.no_grad():
-            metrics.update(dyn_loss=dyn.item(), rep_loss=rep.item(),
-                           prior_ent=self.dynamics.entropy(prior).mean().item(),
-                           post_ent=self.dynamics.entropy(post).mean().item())
+            metrics.update(dyn_loss=dyn.detach(), rep_loss=rep.detach(),
+                           prior_ent=self.dynamics.entropy(prior).mean(), post_ent=self.dynamics.entropy(post).mean())
         post = {k: v.detach() for k, v in post.items()}
         return post, metrics
 

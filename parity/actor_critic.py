@@ -122,7 +122,7 @@ def check(original: Original, presets: list[str], space: dict[str, tuple], label
             row(GROUP, f"{label}: imagined stoch", imagined["stoch"], states_o["stoch"])]
     for key in ("actor_loss", "actor_grad_norm", "actor_entropy", "value_extrinsic_loss",
                 "value_extrinsic_grad_norm"):
-        rows.append(row(GROUP, f"{label}: {key}", torch.tensor(metrics[key]), torch.as_tensor(metrics_o[key])))
+        rows.append(row(GROUP, f"{label}: {key}", torch.as_tensor(metrics[key]), torch.as_tensor(metrics_o[key])))
     rows.append(row(GROUP, f"{label}: return normaliser after the update", ours.norms["extrinsic"].quantiles,
                     theirs.reward_ema["extrinsic"].values))
     rows.append(worst(GROUP, f"{label}: gradients of actor and critic, every parameter",

@@ -143,7 +143,7 @@ def check(original: Original, presets: list[str], space: dict[str, tuple], label
     for key in keys:
         if key == "subgoal_autoencoder_loss" and level.autoencoder is None:
             continue
-        rows.append(row(GROUP, f"{label}: {key}", torch.tensor(metrics[key]), torch.as_tensor(metrics_o[key])))
+        rows.append(row(GROUP, f"{label}: {key}", torch.as_tensor(metrics[key]), torch.as_tensor(metrics_o[key])))
     params = dict(theirs.named_parameters())
     rows.append(after_step(GROUP, label, _full_map(level, theirs), params, grads_o, tolerance=FP32_STEP_TOLERANCE))
     level, theirs, *_, grads_o = _call(original, config, space, actions, index, True)

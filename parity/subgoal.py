@@ -86,7 +86,7 @@ def check(original: Original, presets: list[str], label: str) -> list[Row]:
     ours, theirs, metrics, metrics_o, grads_o = _update(original, config, deter, False)
     for key in ("subgoal_autoencoder_loss", "subgoal_autoencoder_reconstruction_loss",
                 "subgoal_autoencoder_kl_loss", "subgoal_autoencoder_grad_norm"):
-        rows.append(row(GROUP, f"{label}: {key}", torch.tensor(metrics[key]), torch.as_tensor(metrics_o[key])))
+        rows.append(row(GROUP, f"{label}: {key}", torch.as_tensor(metrics[key]), torch.as_tensor(metrics_o[key])))
     rows.append(worst(GROUP, f"{label}: autoencoder gradient, every parameter",
                       rows_for(GROUP, "grad", ae_map(ours, grad=True), grads_o)))
     rows.append(after_step(GROUP, f"{label}: autoencoder", ae_map(ours), dict(theirs.named_parameters()), grads_o,

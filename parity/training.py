@@ -145,10 +145,10 @@ def check(original: Original, presets: list[str], space: dict[str, tuple], label
     ours, theirs, post, post_o, metrics, metrics_o, grads_o = _update(original, config, space, actions, False)
     rows = []
     for key in [k for k in space] + ["reward", "cont"]:
-        rows.append(row(GROUP, f"{label}: {key} loss", torch.tensor(metrics[f"{key}_loss"]),
+        rows.append(row(GROUP, f"{label}: {key} loss", torch.as_tensor(metrics[f"{key}_loss"]),
                         torch.as_tensor(metrics_o[f"{key}_loss"])))
     for key in ("dyn_loss", "rep_loss", "prior_ent", "post_ent", "model_loss", "model_grad_norm"):
-        rows.append(row(GROUP, f"{label}: {key}", torch.tensor(metrics[key]), torch.as_tensor(metrics_o[key])))
+        rows.append(row(GROUP, f"{label}: {key}", torch.as_tensor(metrics[key]), torch.as_tensor(metrics_o[key])))
     rows.append(worst(GROUP, f"{label}: gradient of the total loss, every parameter",
                       rows_for(GROUP, "grad", wm_map(ours, theirs, grad=True), grads_o)))
     rows.append(row(GROUP, f"{label}: posterior for imagination, deter", post["deter"], post_o["deter"]))
