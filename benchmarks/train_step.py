@@ -1,11 +1,14 @@
 """Update time, peak memory and acting speed of the agent, per preset and method, measured side by side.
 
-    python benchmarks/train_step.py                       # paper size and debug, hieros and dreamer
+    python benchmarks/train_step.py                       # paper size and debug, hieros and dreamer, eager
     python benchmarks/train_step.py --presets debug --updates 20
+    python benchmarks/train_step.py --presets cpu_small --methods hieros --modes eager compiled
 
 Each (preset, method) runs in its own subprocess so its peak memory (max RSS) is its own. The replay is filled
 with real environment steps (random actions) before the timed updates; the first update is a warm-up and not
-timed. Results are printed as a table and appended to docs/benchmarks.md with the date and the hardware.
+timed. With --modes compiled the agent runs with --compile=true (torch.compile of the world-model loss, the
+imagination and the acting step); its warm-up update includes the compilation, reported apart. Results are
+printed as a table and appended to docs/benchmarks.md with the date and the hardware.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = {  # name: (presets, overrides)
-    "paper": (["atari100k"], {}),
-    "paper_b4": (["atari100k"], {"batch_size": "4"}),  # the setting where the original fits in 24 GiB here
-    "debug": (["atari100k", "debug"], {}),
+CASES = {  # name: (presets, overrides, task)
+    "paper": (["atari100k"], {}, "atari_pong"),
+    "paper_b4": (["atari100k"], {"batch_size": "4"}, "atari_pong"),  # where the original fits in 24 GiB here
+    "debug": (["atari100k", "debug"], {}, "atari_pong"),
+    "cpu_small": (["dmc_proprio", "cpu_small"], {}, "dmc_cartpole_balance"),  # the cpu_learning suite's model
 }
+MODES = {"eager": "false", "compiled": "true"}  # --compile
 
 
 METHODS = {  # name: (model_name, max_hierarchy)
@@ -34,12 +39,13 @@ METHODS = {  # name: (model_name, max_hierarchy)
 }
 
 
-def measure(case: str, method: str, updates: int, act_steps: int) -> dict:
+def measure(case: str, method: str, mode: str, updates: int, act_steps: int) -> dict:
     """Runs inside the child process.
 
     Acting fills every level's replay with real environment steps (random-ish actions from the untrained
-    policy); each level's update is then warmed up once and timed `updates` times (median). Level i trains
-    every 4^i calls, so one training call of the agent costs sum_i t_i / 4^i on average ("per call")."""
+    policy), then `act_steps` more policy steps are timed; each level's update is then warmed up once and
+    timed `updates` times (median). Level i trains every 4^i calls, so one training call of the agent costs
+    sum_i t_i / 4^i on average ("per call")."""
     import numpy as np
     import torch
 
@@ -50,25 +56,29 @@ def measure(case: str, method: str, updates: int, act_steps: int) -> dict:
     from hieros.train import stack
 
     model, levels = METHODS[method]
-    presets, overrides = CASES[case]
-    config = build_config(presets, {**overrides, "task": "atari_pong", "model_name": model,
-                                    "max_hierarchy": str(levels)})
+    presets, overrides, task = CASES[case]
+    config = build_config(presets, {**overrides, "task": task, "model_name": model, "max_hierarchy": str(levels),
+                                    "compile": MODES[mode]})
+    discrete = task.startswith("atari")
     env = make_env(config.task, config, seed=0)
     agent = make_agent(config, env.obs_space, env.act_space)
     obs, state = stack([env.reset()]), agent.initial_state(1)
     top_period = config.subactor_update_every ** (len(agent.levels) - 1)
     fill = (config.batch_length + config.batch_size) * top_period + top_period
-    start = time.perf_counter()
-    for step in range(max(fill, act_steps)):
+    for step in range(fill + act_steps):  # acting is timed after the fill: every level has acted (and compiled)
+        if step == fill:
+            start = time.perf_counter()
         action, state = agent.policy(obs, state, mode="train")
-        obs = stack([env.reset() if obs["is_last"][0] else env.step(int(action[0]))])
-        if step + 1 == act_steps:
-            act_seconds = (time.perf_counter() - start) / act_steps
+        obs = stack([env.reset() if obs["is_last"][0] else
+                     env.step(int(action[0]) if discrete else np.asarray(action[0]))])
+    act_seconds = (time.perf_counter() - start) / act_steps
     cuda = torch.cuda.is_available() and config.device != "cpu"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    level_seconds = []
+    level_seconds, warmup = [], 0.0
     for level in agent.levels:
+        start = time.perf_counter()
         level.train_step()
+        warmup += time.perf_counter() - start
         times = []
         for _ in range(updates):
             sync()
@@ -78,7 +88,8 @@ def measure(case: str, method: str, updates: int, act_steps: int) -> dict:
             times.append(time.perf_counter() - start)
         level_seconds.append(float(np.median(times)))
     per_call = sum(t / config.subactor_train_every**i for i, t in enumerate(level_seconds))
-    return {"presets": case, "method": method, "batch": f"{config.batch_size}x{config.batch_length}",
+    return {"presets": case, "method": method, "mode": mode, "warmup_s": warmup,
+            "batch": f"{config.batch_size}x{config.batch_length}",
             "levels": level_seconds, "update_s": per_call, "act_ms": 1000 * act_seconds,
             "peak_rss_gb": peak_rss_mb() / 1024,
             "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
@@ -104,8 +115,11 @@ def hardware() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=["paper", "debug"], choices=list(CASES),
-                        help="cases: paper (atari100k), paper_b4 (batch 4x64), debug (atari100k debug)")
+                        help="cases: paper (atari100k), paper_b4 (batch 4x64), debug (atari100k debug), cpu_small "
+                             "(dmc_proprio cpu_small on cartpole balance)")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--modes", nargs="+", default=["eager"], choices=list(MODES),
+                        help="eager, and/or compiled (--compile=true); each in its own process")
     parser.add_argument("--updates", type=int, default=3, help="timed updates per case (median reported)")
     parser.add_argument("--act-steps", type=int, default=200, help="policy steps timed for acting speed")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -113,12 +127,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         case = json.loads(args.child)
-        print(json.dumps(measure(case["case"], case["method"], args.updates, args.act_steps)))
+        print(json.dumps(measure(case["case"], case["method"], case["mode"], args.updates, args.act_steps)))
         return 0
     rows = []
     for name in args.presets:
-        for method in args.methods:
-            case = json.dumps({"case": name, "method": method})
+        for method, mode in [(m, mode) for m in args.methods for mode in args.modes]:
+            case = json.dumps({"case": name, "method": method, "mode": mode})
             out = subprocess.run([sys.executable, __file__, "--child", case, "--updates", str(args.updates),
                                   "--act-steps", str(args.act_steps)], cwd=ROOT, capture_output=True, text=True)
             if out.returncode:
@@ -126,20 +140,26 @@ def main() -> int:
                 return 1
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
-    lines = ["| case | method | batch | level updates (s) | update per call (s) | vs hieros_1level | "
-             "acting (ms/step) | peak RSS (GiB) | peak GPU (GiB) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| case | method | mode | batch | level updates (s) | update per call (s) | vs hieros_1level | "
+             "vs eager | acting (ms/step) | first update (s) | peak RSS (GiB) | peak GPU (GiB) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        base = next((b for b in rows if b["presets"] == r["presets"] and b["method"] == "hieros_1level"), None)
+        base = next((b for b in rows if b["presets"] == r["presets"] and b["method"] == "hieros_1level"
+                     and b["mode"] == r["mode"]), None)
         ratio = f"{r['update_s'] / base['update_s']:.2f}x" if base else "-"
+        eager = next((b for b in rows if b["presets"] == r["presets"] and b["method"] == r["method"]
+                      and b["mode"] == "eager"), None)
+        speedup = f"{eager['update_s'] / r['update_s']:.2f}x" if eager and eager is not r else "-"
         levels = " / ".join(f"{t:.3f}" for t in r["levels"])
         gpu_memory = "-" if r["peak_gpu_gb"] is None else f"{r['peak_gpu_gb']:.2f}"
-        lines.append(f"| {r['presets']} | {r['method']} | {r['batch']} | {levels} | {r['update_s']:.3f} | {ratio} | "
-                     f"{r['act_ms']:.2f} | {r['peak_rss_gb']:.2f} | {gpu_memory} |")
+        lines.append(f"| {r['presets']} | {r['method']} | {r['mode']} | {r['batch']} | {levels} | "
+                     f"{r['update_s']:.3f} | {ratio} | {speedup} | {r['act_ms']:.2f} | {r['warmup_s']:.1f} | "
+                     f"{r['peak_rss_gb']:.2f} | {gpu_memory} |")
     table = "\n".join(lines)
     print(table)
     if not args.no_append:
         note = ("Level i trains every 4^i calls, so an agent's update per call is sum_i t_i / 4^i. "
-                "hieros = the paper's 3 levels.")
+                "hieros = the paper's 3 levels. vs eager: eager update / this update (speed-up).")
         append_result("train_step.py", f"torch threads {rows[0]['threads']}, median of {args.updates} updates "
                       "per level", f"{note}\n\n{table}")
     return 0

@@ -19,7 +19,7 @@ from torch import nn
 from hieros.distributions import BoundedNormal, TwoHotSymlog
 from hieros.latents import State
 from hieros.networks import MLP, ActionHead
-from hieros.optim import Metrics, Optimizer
+from hieros.optim import Metrics, Optimizer, compiled
 
 RewardFn = Callable[[torch.Tensor, State], torch.Tensor]
 
@@ -99,6 +99,7 @@ class ActorCritic(nn.Module):
         self.critic_opts = {name: Optimizer(f"value_{name}", critic.parameters(), config.value_lr,
                                             config.ac_opt_eps, config.value_grad_clip, config.weight_decay)
                             for name, critic in self.critics.items()}
+        self._imagine = compiled(self.imagine, config)
 
     def policy(self, feat: torch.Tensor, goal: torch.Tensor | None = None) -> Any:
         return self.actor(condition(feat, goal))
@@ -137,7 +138,7 @@ class ActorCritic(nn.Module):
             else:  # gradients reach the actions through the model, not the model's or critics' weights
                 stack.enter_context(frozen(world_model))
                 stack.enter_context(frozen(self.critics))
-            feats, states, actions = self.imagine(world_model, start, goal)
+            feats, states, actions = self._imagine(world_model, start, goal)
             dyn_feat = world_model.dynamics.feat(states)
             discount = config.discount * world_model.cont_dist(dyn_feat).mean
             reward = {name: fn(dyn_feat, states) for name, fn in rewards.items()}

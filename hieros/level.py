@@ -18,7 +18,7 @@ import torch
 from hieros.actor_critic import ActorCritic
 from hieros.config import Config, ConfigError
 from hieros.latents import State
-from hieros.optim import floats
+from hieros.optim import compiled, floats
 from hieros.replay import Replay, TimeBalanced, Uniform
 from hieros.subgoal import SubgoalAutoencoder, novelty_reward, subgoal_reward
 from hieros.world_model import WorldModel, preprocess
@@ -64,6 +64,7 @@ class Level:
                              selector=make_selector(config, index), num_workers=config.num_envs)
         self.obs_keys = [k for k in obs_space if k not in FLAGS]
         self.goal_key = "subgoal" if config.decompress_subgoal_for_input else "encoded_subgoal"
+        self._act = compiled(self._act_step, config)
 
     # --- acting -----------------------------------------------------------------------------------
     def initial_latent(self, batch: int) -> State:
@@ -74,11 +75,15 @@ class Level:
             mode: str) -> tuple[torch.Tensor, State]:
         """The posterior for this observation and the action: sampled in "train" mode, the mode in "eval"."""
         data = preprocess({k: obs[k] for k in (*self.obs_keys, "is_first")}, self.device, self.config.image_range)
+        return self._act(data, latent, prev_action, goal, mode == "train")
+
+    def _act_step(self, data: dict[str, torch.Tensor], latent: State, prev_action: torch.Tensor,
+                  goal: torch.Tensor | None, sample: bool) -> tuple[torch.Tensor, State]:
+        """Level.act on tensors (one graph for torch.compile: `_act` is its compiled form with --compile)."""
         embed = self.world_model.encoder(data)
         post, _ = self.world_model.dynamics.obs_step(latent, prev_action, embed, data["is_first"])
         dist = self.actor_critic.policy(self.world_model.actor_feat(post), goal)
-        action = dist.sample() if mode == "train" else dist.mode()
-        return action, post
+        return (dist.sample() if sample else dist.mode()), post
 
     def record(self, step: Mapping[str, np.ndarray]) -> None:
         """Add one row per environment (arrays with a leading env axis) to this level's replay."""

@@ -1,16 +1,33 @@
 """One optimiser per module group, as in the original: AdamW, gradient-norm clipping, optional linear warm-up.
 
-Metrics stay tensors inside an update (`Metrics`); `floats` reads them all with one host sync at its end."""
+Metrics stay tensors inside an update (`Metrics`); `floats` reads them all with one host sync at its end.
+`compiled` is how the agent's hot paths (world-model loss, imagination, acting step) honour --compile."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 Metrics = dict[str, torch.Tensor]  # scalar tensors, read on the host once per update
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def compiled(function: F, config: Any) -> F:
+    """`function` under torch.compile with --compile=true (inductor on CPU and CUDA), else itself.
+
+    Random draws inside compiled graphs use eager's kernels and generator (inductor's fallback_random), so a
+    compiled update samples what the eager one samples and the results agree to float rounding."""
+    if not config.compile:
+        return function
+    import torch._inductor.config
+
+    torch._inductor.config.fallback_random = True
+    return torch.compile(function, dynamic=False)  # type: ignore[return-value]
 
 
 def floats(metrics: Metrics) -> dict[str, float]:

@@ -15,7 +15,7 @@ from torch import nn
 from hieros.distributions import Bernoulli, TwoHotSymlog, symlog
 from hieros.latents import State
 from hieros.networks import MLP, MultiDecoder, MultiEncoder
-from hieros.optim import Metrics, Optimizer
+from hieros.optim import Metrics, Optimizer, compiled
 from hieros.s5_dynamics import S5Dynamics
 
 
@@ -64,6 +64,7 @@ class WorldModel(nn.Module):
         self.cont = MLP(feat, 1, config.cont_layers, config.units, act=config.act, outscale=1.0)
         self.optimizer = Optimizer("model", self.parameters(), config.model_lr, config.opt_eps, config.grad_clip,
                                    config.weight_decay, config.warmup_steps)
+        self._loss = compiled(self.loss, config)
 
     def reward_dist(self, feat: torch.Tensor) -> TwoHotSymlog:
         return TwoHotSymlog(self.reward(feat))
@@ -96,8 +97,17 @@ class WorldModel(nn.Module):
 
         The model is in train mode (S5 dropout on) only for this teacher-forced pass, as the original's
         `WorldModel._train`; acting, imagination and evaluation see it in eval mode."""
-        config = self.config
         self.train()
+        loss, post, aux = self._loss(data)
+        metrics = self.optimizer.step(loss)
+        self.eval()
+        metrics.update(aux)
+        return {k: v.detach() for k, v in post.items()}, metrics
+
+    def loss(self, data: dict[str, torch.Tensor]) -> tuple[torch.Tensor, State, Metrics]:
+        """The training loss of a (B, T) batch, the posterior, and the parts of the loss as metrics (one graph
+        for torch.compile: `_loss` is its compiled form with --compile)."""
+        config = self.config
         embed = self.encoder(data)
         post, prior = self.dynamics.observe(embed, data["action"], data["is_first"])
         dyn, rep = self.dynamics.kl_loss(post, prior, config.kl_free, config.dyn_loss_clip)
@@ -106,14 +116,10 @@ class WorldModel(nn.Module):
         losses["reward_loss"] = -config.reward_scale * self.reward_dist(feat).log_prob(data["reward"]).mean()
         losses["cont_loss"] = -config.cont_scale * self.cont_dist(feat).log_prob(data["cont"]).mean()
         loss = sum(losses.values()) + config.dyn_scale * dyn + config.rep_scale * rep
-        metrics = self.optimizer.step(loss)
-        self.eval()
-        metrics.update({k: v.detach() for k, v in losses.items()})
         with torch.no_grad():
-            metrics.update(dyn_loss=dyn.detach(), rep_loss=rep.detach(),
-                           prior_ent=self.dynamics.entropy(prior).mean(), post_ent=self.dynamics.entropy(post).mean())
-        post = {k: v.detach() for k, v in post.items()}
-        return post, metrics
+            aux = {**{k: v.detach() for k, v in losses.items()}, "dyn_loss": dyn.detach(), "rep_loss": rep.detach(),
+                   "prior_ent": self.dynamics.entropy(prior).mean(), "post_ent": self.dynamics.entropy(post).mean()}
+        return loss, post, aux
 
     def state_dict_all(self) -> dict[str, Any]:
         return {"model": self.state_dict(), "opt": self.optimizer.state_dict()}

@@ -40,7 +40,6 @@ TRAIN = [
     ([*DMC, "--s5=3"], 2, "it is a group"),
     ([*DMC, "--steps=abc"], 2, "--steps: expected an integer"),
     ([*DMC, "--compile=maybe"], 2, "--compile: expected true or false"),
-    ([*DMC, "--compile=true"], 2, "not built yet"),
     ([*DMC, "--precision=16"], 2, "not built yet"),
     ([*DMC, "--model_name=ppo"], 2, "--model_name=ppo is not valid"),
     ([*DMC, "--replay_temperature=2"], 2, "--replay_temperature=2.0 is not valid"),

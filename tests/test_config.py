@@ -183,7 +183,7 @@ BAD_VALUES = [
     ("--encoder.mlp_keys=[", "--encoder.mlp_keys='[' is not a regular expression"),
     ("--task=atari_pongg", "--task: unknown task 'atari_pongg'; closest: atari_pong"),
     ("--model_name=ppo", "--model_name=ppo is not valid: use one of hieros | dreamer | random"),
-    ("--compile=true", "--compile=true and --precision=16 are not built yet"),
+    ("--precision=16", "--precision=16 (mixed precision) is not built yet"),
     ("--hierarchical_world_models=false", "--hierarchical_world_models=false (higher levels imagining"),
     ("--model_name=dreamer --max_hierarchy=2", "--model_name=dreamer implies --max_hierarchy=1; drop"),
 ]
