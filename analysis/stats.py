@@ -50,6 +50,8 @@ def median(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
 
 def _median(means: np.ndarray) -> np.ndarray:
     """np.median along the last axis, by one partition (np.median's checks cost more than the work here)."""
+    if np.isnan(means).any():  # a task without runs: NaN, as np.median gives
+        return np.median(means, axis=-1)
     tasks = means.shape[-1]
     middle = np.partition(means, [(tasks - 1) // 2, tasks // 2], axis=-1)
     return (middle[..., (tasks - 1) // 2] + middle[..., tasks // 2]) / 2
