@@ -6,27 +6,14 @@ import numpy as np
 import pytest
 import torch
 import torch._dynamo.utils
-
-from hieros import checkpoint
-from hieros.agent_api import make_agent
-from hieros.config import build_config
-from hieros.envs import make_env
-from hieros.train import stack
+from test_update_digest import filled_agent
 
 UPDATES = 100
 
 
 def train(compile_: bool) -> tuple[list[torch.Tensor], list[torch.Tensor], dict[str, float]]:
     """The debug agent (one level) on Pong: parameters after 1 and after UPDATES updates, and the last metrics."""
-    config = build_config(["atari100k", "debug"], {"task": "atari_pong", "seed": "1", "max_hierarchy": "1",
-                                                   "compile": str(compile_).lower()})
-    checkpoint.seed_everything(config.seed)
-    env = make_env(config.task, config, seed=1)
-    agent = make_agent(config, env.obs_space, env.act_space)
-    obs, state = stack([env.reset()]), agent.initial_state(1)
-    for _ in range(config.batch_length + config.batch_size + 1):
-        action, state = agent.policy(obs, state, mode="train")
-        obs = stack([env.reset() if obs["is_last"][0] else env.step(int(action[0]))])
+    agent = filled_agent(max_hierarchy="1", compile=str(compile_).lower())
     (level,) = agent.levels
 
     def weights() -> list[torch.Tensor]:

@@ -23,20 +23,27 @@ RECORDED = {  # (torch version, CPU capability): sha256 of every level's weights
 }
 
 
+def filled_agent(**overrides: str):
+    """The debug agent on Pong (seed 1, `overrides` as flags) whose every level has a batch in its replay, filled
+    by acting with the untrained policy."""
+    config = build_config(["atari100k", "debug"], {"task": "atari_pong", "seed": "1", **overrides})
+    checkpoint.seed_everything(config.seed)
+    env = make_env(config.task, config, seed=1)
+    agent = make_agent(config, env.obs_space, env.act_space)
+    obs, state = stack([env.reset()]), agent.initial_state(1)
+    top = config.subactor_update_every ** (len(agent.levels) - 1)
+    for _ in range((config.batch_length + config.batch_size) * top + top):
+        action, state = agent.policy(obs, state, mode="train")
+        obs = stack([env.reset() if obs["is_last"][0] else env.step(int(action[0]))])
+    return agent
+
+
 def updated_weights_digest(updates: int = UPDATES) -> str:
-    """Fill the replay of the 3-level debug agent on Pong by acting, train every level `updates` times, hash."""
+    """Train every level of the 3-level debug agent `updates` times and hash its weights."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread: reductions in one order
     try:
-        config = build_config(["atari100k", "debug"], {"task": "atari_pong", "seed": "1"})
-        checkpoint.seed_everything(config.seed)
-        env = make_env(config.task, config, seed=1)
-        agent = make_agent(config, env.obs_space, env.act_space)
-        obs, state = stack([env.reset()]), agent.initial_state(1)
-        top = config.subactor_update_every ** (len(agent.levels) - 1)
-        for _ in range((config.batch_length + config.batch_size) * top + top):
-            action, state = agent.policy(obs, state, mode="train")
-            obs = stack([env.reset() if obs["is_last"][0] else env.step(int(action[0]))])
+        agent = filled_agent()
         for _ in range(updates):
             for level in agent.levels:
                 level.train_step()
