@@ -7,7 +7,8 @@
 Each (preset, method) runs in its own subprocess so its peak memory (max RSS) is its own. The replay is filled
 with real environment steps (random actions) before the timed updates; the first update is a warm-up and not
 timed. With --modes compiled the agent runs with --compile=true (torch.compile of the world-model loss, the
-imagination and the acting step); its warm-up update includes the compilation, reported apart. Results are
+imagination and the acting step); its warm-up update includes the compilation, reported apart. --modes bf16 runs
+the updates in bfloat16 autocast (--precision=bf16). Results are
 printed as a table and appended to docs/benchmarks.md with the date and the hardware.
 """
 
@@ -29,7 +30,8 @@ CASES = {  # name: (presets, overrides, task)
     "debug": (["atari100k", "debug"], {}, "atari_pong"),
     "cpu_small": (["dmc_proprio", "cpu_small"], {}, "dmc_cartpole_balance"),  # the cpu_learning suite's model
 }
-MODES = {"eager": "false", "compiled": "true"}  # --compile
+MODES = {"eager": {}, "compiled": {"compile": "true"}, "bf16": {"precision": "bf16"},  # flags of each mode
+         "compiled_bf16": {"compile": "true", "precision": "bf16"}}
 
 
 METHODS = {  # name: (model_name, max_hierarchy)
@@ -58,7 +60,7 @@ def measure(case: str, method: str, mode: str, updates: int, act_steps: int) -> 
     model, levels = METHODS[method]
     presets, overrides, task = CASES[case]
     config = build_config(presets, {**overrides, "task": task, "model_name": model, "max_hierarchy": str(levels),
-                                    "compile": MODES[mode]})
+                                    **MODES[mode]})
     discrete = task.startswith("atari")
     env = make_env(config.task, config, seed=0)
     agent = make_agent(config, env.obs_space, env.act_space)
@@ -119,7 +121,8 @@ def main() -> int:
                              "(dmc_proprio cpu_small on cartpole balance)")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--modes", nargs="+", default=["eager"], choices=list(MODES),
-                        help="eager, and/or compiled (--compile=true); each in its own process")
+                        help="eager, compiled (--compile=true), bf16 (--precision=bf16), compiled_bf16; each in "
+                             "its own process")
     parser.add_argument("--updates", type=int, default=3, help="timed updates per case (median reported)")
     parser.add_argument("--act-steps", type=int, default=200, help="policy steps timed for acting speed")
     parser.add_argument("--child", help=argparse.SUPPRESS)

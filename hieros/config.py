@@ -162,6 +162,8 @@ def _check_type(key: str, value: Any, default: Any) -> None:
         if isinstance(default, int) and not float(value).is_integer():
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         return
+    if isinstance(default, str) and isinstance(value, int):  # YAML reads `precision: 32` as a number
+        return
     if not isinstance(value, type(default)):
         raise ConfigError(f"{key}: expected {type(default).__name__}, got {value!r}")
 
@@ -179,6 +181,8 @@ def _normalise(tree: dict[str, Any], defaults: Mapping[str, Any], prefix: str = 
             tree[key] = int(value)
         elif isinstance(default, float) and _is_number(value):
             tree[key] = float(value)
+        elif isinstance(default, str) and isinstance(value, int):
+            tree[key] = str(value)
 
 
 @functools.lru_cache(maxsize=4)
@@ -326,9 +330,9 @@ def _apply_model(config: dict[str, Any], given: Mapping[str, Any]) -> None:
 
 def _check_rules(config: Config) -> None:
     """What the values allow one by one but this version does not build."""
-    if config.precision != 32:
-        raise ConfigError("--precision=16 (mixed precision) is not built yet in this version; use --precision=32 "
-                          "(the paper's setting; --compile=true is the speed option that is built)")
+    if config.precision == "16":
+        raise ConfigError("--precision=16 (the original's fp16 with loss scaling) is not built in this version; use "
+                          "--precision=bf16 (mixed precision without loss scaling) or 32 (the paper's setting)")
     if not config.hierarchical_world_models and config.max_hierarchy > 1:
         raise ConfigError("--hierarchical_world_models=false (higher levels imagining in level 0's world model) is "
                           "not built in this version; keep it true")

@@ -2,6 +2,8 @@
 
 Conventions: parameters are (..., event); `log_prob` and `entropy` return (...). They follow NM512/Snagnar's
 `tools.py` (`OneHotDist`, `FlattenDist`, `DiscDist`, `MSEDist`, `SymlogDist`, `Bernoulli`, `ContDist`).
+Every distribution casts its parameters to fp32 when built (a no-op in fp32), so with --precision=bf16 the heads,
+the KL and the losses stay fp32 (hieros.precision).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from hieros.precision import exact, full
 
 
 def symlog(x: torch.Tensor) -> torch.Tensor:
@@ -36,6 +40,7 @@ class OneHotDist:
     def __init__(self, logits: torch.Tensor, unimix: float = 0.0, rows_reduce: str | None = None):
         if rows_reduce not in (None, "sum", "mean"):
             raise ValueError(f"rows_reduce must be None, 'sum' or 'mean', not {rows_reduce!r}")
+        logits = full(logits)
         if unimix > 0:
             probs = (1 - unimix) * F.softmax(logits, -1) + unimix / logits.shape[-1]
             self.probs, self.logits = probs, torch.log(probs)
@@ -105,11 +110,12 @@ class TwoHotSymlog:
     symlog space; the target is a two-hot of symlog(target) over the two nearest bins."""
 
     def __init__(self, logits: torch.Tensor, low: float = -20.0, high: float = 20.0):
-        self.logits = logits
+        self.logits = logits = full(logits)
         self.bins = torch.linspace(low, high, logits.shape[-1], device=logits.device, dtype=logits.dtype)
 
     def mean(self) -> torch.Tensor:
-        return symexp(F.softmax(self.logits, -1) @ self.bins)
+        with exact(self.logits):
+            return symexp(F.softmax(self.logits, -1) @ self.bins)
 
     mode = mean
 
@@ -143,7 +149,7 @@ class MSE:
     """Unit-variance regression (`MSEDist`, sum): log p(x) = -sum over the last `dims` dims of (pred - x)^2."""
 
     def __init__(self, pred: torch.Tensor, dims: int):
-        self.pred, self.dims = pred, dims
+        self.pred, self.dims = full(pred), dims
 
     def mode(self) -> torch.Tensor:
         return self.pred
@@ -171,7 +177,7 @@ class Bernoulli:
     straight-through."""
 
     def __init__(self, logits: torch.Tensor):
-        self.logits = logits
+        self.logits = logits = full(logits)
         self.mean = torch.sigmoid(logits)
 
     def mode(self) -> torch.Tensor:
@@ -187,8 +193,8 @@ class BoundedNormal:
     `absmax` rescaling is not in HIEROS); the environment clips to [-1, 1]."""
 
     def __init__(self, mean_raw: torch.Tensor, std_raw: torch.Tensor, min_std: float, max_std: float):
-        self.mean = torch.tanh(mean_raw)
-        self.std = (max_std - min_std) * torch.sigmoid(std_raw + 2.0) + min_std
+        self.mean = torch.tanh(full(mean_raw))
+        self.std = (max_std - min_std) * torch.sigmoid(full(std_raw) + 2.0) + min_std
 
     def sample(self) -> torch.Tensor:
         return self.mean + self.std * torch.randn_like(self.mean)

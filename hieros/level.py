@@ -18,7 +18,8 @@ import torch
 from hieros.actor_critic import ActorCritic
 from hieros.config import Config, ConfigError
 from hieros.latents import State
-from hieros.optim import compiled, floats
+from hieros.optim import Metrics, compiled, floats
+from hieros.precision import updates
 from hieros.replay import Replay, TimeBalanced, Uniform
 from hieros.subgoal import SubgoalAutoencoder, novelty_reward, subgoal_reward
 from hieros.world_model import WorldModel, preprocess
@@ -96,6 +97,11 @@ class Level:
         the imagined states (the original's `SubActor._train`)."""
         config = self.config
         data = preprocess(self.replay.sample(config.batch_size), self.device, config.image_range)
+        with updates(config, self.device):
+            return floats(self._train(data))
+
+    def _train(self, data: dict[str, torch.Tensor]) -> Metrics:
+        config = self.config
         start, metrics = self.world_model.train_step(data)
         rewards = {"extrinsic": lambda feat, states: self.world_model.reward_dist(feat).mode()}
         if "subgoal" in self.heads:  # towards the decoded subgoal active at the imagination start
@@ -110,7 +116,7 @@ class Level:
         metrics.update(ac_metrics)
         if self.autoencoder is not None:
             metrics.update(self.autoencoder.train_step(imagined["deter"]))
-        return floats(metrics)
+        return metrics
 
     # --- checkpoints ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from hieros.precision import exact
+
 Metrics = dict[str, torch.Tensor]  # scalar tensors, read on the host once per update
 
 
@@ -53,12 +55,13 @@ class Optimizer:
     def step(self, loss: torch.Tensor) -> Metrics:
         """Backpropagate `loss`, clip, step; returns the loss and gradient norm for logging."""
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(self.parameters, self.clip)
-        if self.warmup:
-            for group in self.opt.param_groups:
-                group["lr"] = self.lr * min(1.0, (self.updates + 1) / self.warmup)
-        self.opt.step()
+        with exact(loss):  # fp32 gradients of the fp32 master weights, also under --precision=bf16
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(self.parameters, self.clip)
+            if self.warmup:
+                for group in self.opt.param_groups:
+                    group["lr"] = self.lr * min(1.0, (self.updates + 1) / self.warmup)
+            self.opt.step()
         self.updates += 1
         return {f"{self.name}_loss": loss.detach(), f"{self.name}_grad_norm": norm}
 

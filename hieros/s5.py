@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hieros.precision import exact, full
+
 # Standard deviation of a unit normal truncated to [-2, 2].
 _TRUNC_STD = 0.87962566103423978
 
@@ -139,15 +141,19 @@ class S5SSM(nn.Module):
         self, u: torch.Tensor, reset: torch.Tensor | None = None, state: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Parallel form. u (B, T, H), reset (B, T) bool, state x_{−1} (B, P) → y (B, T, H), xs (B, T, P)."""
-        lambda_bar, b_bar = self.discretize()
-        xs = resettable_scan(lambda_bar, self._input(u, b_bar), reset, state)
-        return self._output(xs, u), xs
+        with exact(u):
+            u = full(u)
+            lambda_bar, b_bar = self.discretize()
+            xs = resettable_scan(lambda_bar, self._input(u, b_bar), reset, state)
+            return self._output(xs, u), xs
 
     def step(self, u: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Recurrent form. u (B, H), state (B, P) → y (B, H), next state (B, P)."""
-        lambda_bar, b_bar = self.discretize()
-        x = lambda_bar * state + self._input(u, b_bar)
-        return self._output(x, u), x
+        with exact(u):
+            u = full(u)
+            lambda_bar, b_bar = self.discretize()
+            x = lambda_bar * state + self._input(u, b_bar)
+            return self._output(x, u), x
 
 
 class S5Block(nn.Module):

@@ -17,6 +17,7 @@ from torch import nn
 from hieros.distributions import symlog
 from hieros.latents import CategoricalLatents, State, blend
 from hieros.networks import MLP, init_weights
+from hieros.precision import full
 from hieros.s5 import S5Stack
 
 
@@ -43,6 +44,7 @@ class S5Dynamics(CategoricalLatents):
     # --- pieces ---------------------------------------------------------------------------------------
     def _deter(self, output: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         deter = self.state_out(states.real.flatten(-2)) if self.state_as_deter else self.seq_out(output)
+        deter = full(deter)  # the state stays fp32 under --precision=bf16
         return symlog(deter) if self.symlog_deter else deter
 
     def _input(self, stoch: torch.Tensor, action: torch.Tensor) -> torch.Tensor:

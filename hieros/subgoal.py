@@ -15,6 +15,7 @@ from torch import nn
 from hieros.distributions import OneHotDist, kl_categorical, symlog
 from hieros.networks import MLP
 from hieros.optim import Metrics, Optimizer
+from hieros.precision import full
 
 
 class SubgoalAutoencoder(nn.Module):
@@ -50,7 +51,7 @@ class SubgoalAutoencoder(nn.Module):
         return self._dist(deter).mode().flatten(-2)
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
-        return self.decoder(code)
+        return full(self.decoder(code))
 
     def forward(self, deter: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(deter))

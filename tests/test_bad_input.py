@@ -40,7 +40,7 @@ TRAIN = [
     ([*DMC, "--s5=3"], 2, "it is a group"),
     ([*DMC, "--steps=abc"], 2, "--steps: expected an integer"),
     ([*DMC, "--compile=maybe"], 2, "--compile: expected true or false"),
-    ([*DMC, "--precision=16"], 2, "not built yet"),
+    ([*DMC, "--precision=16"], 2, "is not built in this version"),
     ([*DMC, "--model_name=ppo"], 2, "--model_name=ppo is not valid"),
     ([*DMC, "--replay_temperature=2"], 2, "--replay_temperature=2.0 is not valid"),
     ([*DMC, "--discount=1.5"], 2, "--discount=1.5 is not valid"),

@@ -183,7 +183,8 @@ BAD_VALUES = [
     ("--encoder.mlp_keys=[", "--encoder.mlp_keys='[' is not a regular expression"),
     ("--task=atari_pongg", "--task: unknown task 'atari_pongg'; closest: atari_pong"),
     ("--model_name=ppo", "--model_name=ppo is not valid: use one of hieros | dreamer | random"),
-    ("--precision=16", "--precision=16 (mixed precision) is not built yet"),
+    ("--precision=16", "--precision=16 (the original's fp16 with loss scaling) is not built"),
+    ("--precision=8", "--precision=8 is not valid: use one of 32 | 16 | bf16"),
     ("--hierarchical_world_models=false", "--hierarchical_world_models=false (higher levels imagining"),
     ("--model_name=dreamer --max_hierarchy=2", "--model_name=dreamer implies --max_hierarchy=1; drop"),
 ]
