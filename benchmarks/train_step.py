@@ -1,4 +1,4 @@
-"""Update time, peak memory and acting speed of the agent, per preset and method, measured side by side.
+"""Update time, peak memory, acting speed and achieved FLOP/s of the agent, per preset and method, side by side.
 
     python benchmarks/train_step.py                       # paper size and debug, hieros and dreamer, eager
     python benchmarks/train_step.py --presets debug --updates 20
@@ -90,12 +90,48 @@ def measure(case: str, method: str, mode: str, updates: int, act_steps: int) -> 
             times.append(time.perf_counter() - start)
         level_seconds.append(float(np.median(times)))
     per_call = sum(t / config.subactor_train_every**i for i, t in enumerate(level_seconds))
+    flops = None if config.compile else sum(update_flops(level) / config.subactor_train_every**i
+                                            for i, level in enumerate(agent.levels))
     return {"presets": case, "method": method, "mode": mode, "warmup_s": warmup,
             "batch": f"{config.batch_size}x{config.batch_length}",
             "levels": level_seconds, "update_s": per_call, "act_ms": 1000 * act_seconds,
             "peak_rss_gb": peak_rss_mb() / 1024,
             "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
-            "threads": torch.get_num_threads(), "updates": updates}
+            "threads": torch.get_num_threads(), "updates": updates,
+            "flops": flops, "peak_flops": peak_flops("cuda" if cuda else "cpu")}
+
+
+def peak_flops(device: str) -> float:
+    """The machine's own fp32 peak as this process sees it (same threads): the faster of a 4096^2 matmul and a
+    batch-64 convolution, FLOPs counted by torch.utils.flop_counter, best of 5 timings."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    a, b = torch.randn(4096, 4096, device=device), torch.randn(4096, 4096, device=device)
+    image, kernel = torch.randn(64, 64, 32, 32, device=device), torch.randn(128, 64, 3, 3, device=device)
+    best = 0.0
+    for work in (lambda: a @ b, lambda: torch.nn.functional.conv2d(image, kernel, padding=1)):
+        with FlopCounterMode(display=False) as counter:
+            work()
+        seconds = []
+        for _ in range(6):
+            start = time.perf_counter()
+            work()
+            if device != "cpu":
+                torch.cuda.synchronize()
+            seconds.append(time.perf_counter() - start)
+        best = max(best, counter.get_total_flops() / min(seconds[1:]))
+    return best
+
+
+def update_flops(level) -> int:
+    """FLOPs of one update of `level` (forward and backward matmuls and convolutions), counted by
+    torch.utils.flop_counter; eager only (compiled graphs are not seen by the counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        level.train_step()
+    return counter.get_total_flops()
 
 
 def append_result(script: str, details: str, table: str) -> None:
@@ -144,8 +180,9 @@ def main() -> int:
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
     lines = ["| case | method | mode | batch | level updates (s) | update per call (s) | vs hieros_1level | "
-             "vs eager | acting (ms/step) | first update (s) | peak RSS (GiB) | peak GPU (GiB) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "vs eager | acting (ms/step) | first update (s) | peak RSS (GiB) | peak GPU (GiB) | GFLOP per call | "
+             "achieved GFLOP/s | fp32 peak GFLOP/s | of peak |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         base = next((b for b in rows if b["presets"] == r["presets"] and b["method"] == "hieros_1level"
                      and b["mode"] == r["mode"]), None)
@@ -155,14 +192,21 @@ def main() -> int:
         speedup = f"{eager['update_s'] / r['update_s']:.2f}x" if eager and eager is not r else "-"
         levels = " / ".join(f"{t:.3f}" for t in r["levels"])
         gpu_memory = "-" if r["peak_gpu_gb"] is None else f"{r['peak_gpu_gb']:.2f}"
+        flops = r["flops"] if r["flops"] is not None else eager["flops"] if eager else None  # same computation
+        achieved = flops / r["update_s"] if flops else None
+        compute = (f"{flops / 1e9:.2f} | {achieved / 1e9:.1f} | {r['peak_flops'] / 1e9:.0f} | "
+                   f"{achieved / r['peak_flops']:.1%}") if achieved else f"- | - | {r['peak_flops'] / 1e9:.0f} | -"
         lines.append(f"| {r['presets']} | {r['method']} | {r['mode']} | {r['batch']} | {levels} | "
                      f"{r['update_s']:.3f} | {ratio} | {speedup} | {r['act_ms']:.2f} | {r['warmup_s']:.1f} | "
-                     f"{r['peak_rss_gb']:.2f} | {gpu_memory} |")
+                     f"{r['peak_rss_gb']:.2f} | {gpu_memory} | {compute} |")
     table = "\n".join(lines)
     print(table)
     if not args.no_append:
         note = ("Level i trains every 4^i calls, so an agent's update per call is sum_i t_i / 4^i. "
-                "hieros = the paper's 3 levels. vs eager: eager update / this update (speed-up).")
+                "hieros = the paper's 3 levels. vs eager: eager update / this update (speed-up). GFLOP per call: "
+                "matmul and convolution FLOPs of the updates (forward and backward, torch.utils.flop_counter; a "
+                "compiled row uses its eager row's count); of peak: achieved / the fastest of a 4096^2 matmul and a "
+                "convolution timed in the same process.")
         append_result("train_step.py", f"torch threads {rows[0]['threads']}, median of {args.updates} updates "
                       "per level", f"{note}\n\n{table}")
     return 0

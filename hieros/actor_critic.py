@@ -19,7 +19,7 @@ from torch import nn
 from hieros.distributions import BoundedNormal, TwoHotSymlog
 from hieros.latents import State
 from hieros.networks import MLP, ActionHead
-from hieros.optim import Metrics, Optimizer, compiled
+from hieros.optim import Metrics, Optimizer, compiled, step_together
 
 RewardFn = Callable[[torch.Tensor, State], torch.Tensor]
 
@@ -100,6 +100,7 @@ class ActorCritic(nn.Module):
                                             config.ac_opt_eps, config.value_grad_clip, config.weight_decay)
                             for name, critic in self.critics.items()}
         self._imagine = compiled(self.imagine, config)
+        self._losses = compiled(self.losses, config)
 
     def policy(self, feat: torch.Tensor, goal: torch.Tensor | None = None) -> Any:
         return self.actor(condition(feat, goal))
@@ -126,7 +127,8 @@ class ActorCritic(nn.Module):
 
     def train_step(self, world_model: nn.Module, start: State, rewards: dict[str, RewardFn],
                    goal: torch.Tensor | None = None) -> tuple[Metrics, State]:
-        """Imagine, then update the actor and each critic; all use the values from before the updates.
+        """Imagine, then update the actor and each critic (one backward pass for all); all use the values from
+        before the updates.
 
         Returns the metrics and the imagined states (H, N, ...), detached."""
         config = self.config
@@ -143,6 +145,21 @@ class ActorCritic(nn.Module):
             discount = config.discount * world_model.cont_dist(dyn_feat).mean
             reward = {name: fn(dyn_feat, states) for name, fn in rewards.items()}
             values = {name: TwoHotSymlog(self.critics[name](feats)).mode() for name in self.heads}
+        losses, metrics = self._losses(feats, actions, reward, discount, values)
+        actor = [(self.actor_opt, losses.pop("actor"))]
+        metrics.update(step_together(actor + [(self.critic_opts[name], loss) for name, loss in losses.items()]))
+        return metrics, {k: v.detach() for k, v in states.items()}
+
+    def losses(self, feats: torch.Tensor, actions: torch.Tensor, reward: dict[str, torch.Tensor],
+               discount: torch.Tensor, values: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], Metrics]:
+        """The actor's loss ("actor") and each critic's (by head name) from an imagined rollout of (H, N) steps,
+        and metrics; one graph for torch.compile (`_losses` is its compiled form with --compile).
+
+        Lambda-returns per head, normalised by each head's return quantiles, give the advantages; the actor
+        maximises their weighted sum (REINFORCE or the dynamics' gradients) plus an entropy bonus; each critic
+        regresses the returns and its slow copy's values. All use the values from before any update."""
+        config = self.config
+        reinforce = config.imag_gradient == "reinforce"
         weight = torch.cumprod(torch.cat([torch.ones_like(discount[:1]), discount[:-1]]), 0).detach()[:-1]
         metrics: Metrics = {}
         targets, advantage = {}, 0.0
@@ -167,11 +184,11 @@ class ActorCritic(nn.Module):
             objective = advantage
         entropy = dist.entropy()
         objective = objective + config.actor_entropy * entropy[:-1]
-        metrics.update(self.actor_opt.step(-(weight * objective).mean()))
         metrics["actor_entropy"] = entropy.mean().detach()  # over all H imagined states, as the original logs it
+        losses = {"actor": -(weight * objective).mean()}
         for name, target in targets.items():
-            metrics.update(self._train_critic(name, feats[:-1].detach(), target, weight))
-        return metrics, {k: v.detach() for k, v in states.items()}
+            losses[name] = self._critic_loss(name, feats[:-1].detach(), target, weight)
+        return losses, metrics
 
     def _logprob_actions(self, dist: Any, actions: torch.Tensor) -> torch.Tensor:
         """The actions whose log-prob REINFORCE takes. Plain REINFORCE: the sampled actions, detached. The
@@ -184,13 +201,13 @@ class ActorCritic(nn.Module):
         noise = ((actions - dist.mean) / dist.std).detach()
         return (dist.mean + dist.std * noise) * (1 / actions.abs().clamp(min=1)).detach()
 
-    def _train_critic(self, name: str, feat: torch.Tensor, target: torch.Tensor,
-                      weight: torch.Tensor) -> Metrics:
+    def _critic_loss(self, name: str, feat: torch.Tensor, target: torch.Tensor, weight: torch.Tensor
+                     ) -> torch.Tensor:
         dist = TwoHotSymlog(self.critics[name](feat))
         with torch.no_grad():
             slow = TwoHotSymlog(self.slow_critics[name](feat)).mode()
         loss = -(dist.log_prob(target) + dist.log_prob(slow))
-        return self.critic_opts[name].step((weight * loss).mean())
+        return (weight * loss).mean()
 
     @torch.no_grad()
     def _update_slow_critics(self) -> None:

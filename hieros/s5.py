@@ -10,6 +10,7 @@ imagination use `step`, which computes the same recurrence one step at a time.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import scipy.linalg
@@ -114,6 +115,7 @@ class S5SSM(nn.Module):
         self.d = nn.Parameter(torch.rand(model_dim))
         log_min, log_max = math.log(dt_min), math.log(dt_max)
         self.log_step = nn.Parameter(torch.rand(state_dim) * (log_max - log_min) + log_min)
+        self._discretized: tuple[list[Any], tuple[torch.Tensor, torch.Tensor]] | None = None  # (key, result)
 
     @property
     def state_dim(self) -> int:
@@ -124,7 +126,23 @@ class S5SSM(nn.Module):
         return torch.view_as_complex(self.c_tilde).dtype
 
     def discretize(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Zero-order hold: Λ̄ = exp(ΛΔ) (P,), B̄ = ((Λ̄ − 1)/Λ) B̃ (P, H)."""
+        """Zero-order hold: Λ̄ = exp(ΛΔ) (P,), B̄ = ((Λ̄ − 1)/Λ) B̃ (P, H).
+
+        Where no gradient reaches the parameters (acting, imagination), the result is kept until a parameter
+        changes: a rollout of H steps discretises once instead of H times (the same tensors, so the same results)."""
+        parameters = (self.lambda_re, self.lambda_im, self.log_step, self.b_tilde)
+        if torch.compiler.is_compiling() or (torch.is_grad_enabled() and any(p.requires_grad for p in parameters)):
+            return self._discretize()
+        # a parameter is the same if it is the same object, with the same storage (kept alive here, so its address
+        # cannot be reused) and version (bumped by every in-place update)
+        key = [(p, p.untyped_storage(), p._version) for p in parameters]
+        cached = self._discretized
+        if cached is None or any(p is not q or s.data_ptr() != t.data_ptr() or u != v
+                                 for (p, s, u), (q, t, v) in zip(cached[0], key, strict=True)):
+            cached = self._discretized = (key, self._discretize())
+        return cached[1]
+
+    def _discretize(self) -> tuple[torch.Tensor, torch.Tensor]:
         lam = torch.complex(self.lambda_re, self.lambda_im)
         lambda_bar = torch.exp(lam * torch.exp(self.log_step))
         b_bar = ((lambda_bar - 1) / lam).unsqueeze(-1) * torch.view_as_complex(self.b_tilde)

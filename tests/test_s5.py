@@ -219,3 +219,19 @@ def test_discretisation_is_the_zero_order_hold_of_the_continuous_system():
     got_y, got_x = ssm.step(torch.from_numpy(u), torch.from_numpy(state))
     np.testing.assert_allclose(got_x.detach().numpy(), x_next, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(got_y.detach().numpy(), y, rtol=1e-10, atol=1e-12)
+
+
+def test_discretisation_is_kept_without_gradients_and_renewed_when_a_parameter_changes():
+    ssm = S5SSM(H, P)
+    with torch.no_grad():
+        first = ssm.discretize()
+        assert ssm.discretize() is first  # kept: a rollout discretises once
+        ssm.log_step.add_(0.1)  # an in-place update, as an optimiser step
+        renewed = ssm.discretize()
+        assert renewed is not first and all(torch.equal(a, b) for a, b in zip(renewed, ssm._discretize(),
+                                                                               strict=True))
+        for tensor in ssm.parameters():  # new data under the same parameters (as parity's to_double)
+            tensor.data = tensor.data.to(torch.complex128 if tensor.is_complex() else torch.float64)
+        assert ssm.discretize()[0].dtype == torch.complex128
+    trained = ssm.discretize()  # with gradients: always fresh, so each backward has its own graph
+    assert trained[1].requires_grad and trained is not ssm.discretize()
