@@ -24,7 +24,7 @@ def compiled(function: F, config: Any) -> F:
 
     Random draws inside compiled graphs use eager's kernels and generator (inductor's fallback_random), so a
     compiled update samples what the eager one samples and the results agree to float rounding. On CPU the graphs
-    call their kernels from C++ (inductor's cpp_wrapper): no Python between kernels, 1.45x faster for cpu_small."""
+    call their kernels from C++ (inductor's cpp_wrapper), with no Python between kernels."""
     if not config.compile:
         return function
     import torch._inductor.config
