@@ -1,7 +1,8 @@
 """One optimiser per module group, as in the original: AdamW, gradient-norm clipping, optional linear warm-up.
 
-Metrics stay tensors inside an update (`Metrics`); `floats` reads them all with one host sync at its end.
-`compiled` is how the agent's hot paths (world-model loss, imagination, acting step) honour --compile."""
+`step_together` backpropagates several optimizers' losses in one pass (the actor and the critics). Metrics stay
+tensors inside an update (`Metrics`); `floats` reads them all with one host sync at its end. `compiled` is how the
+agent's hot paths (world-model loss, imagination, actor-critic losses, acting step) honour --compile."""
 
 from __future__ import annotations
 
