@@ -7,10 +7,10 @@
 Each (preset, method) runs in its own subprocess so its peak memory (max RSS) is its own. The replay is filled
 with real environment steps (random actions) before the timed updates; the first update is a warm-up and not
 timed. With --modes compiled the agent runs with --compile=true (torch.compile of the world-model loss, the
-imagination, the actor-critic losses and the acting step); its warm-up update includes the compilation, reported
-apart. --modes bf16 runs the updates in bfloat16 autocast (--precision=bf16). Each row also gives the FLOPs of an
-update and their share of the fp32 peak measured in the same process. Results are printed as a table and appended
-to docs/benchmarks.md with the date and the hardware.
+imagination with its scoring, the actor-critic and autoencoder losses and the acting step); its warm-up update
+includes the compilation, reported apart. --modes bf16 runs the updates in bfloat16 autocast (--precision=bf16).
+Each row also gives the FLOPs of an update and their share of the fp32 peak measured in the same process. Results
+are printed as a table and appended to docs/benchmarks.md with the date and the hardware.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -22,6 +22,14 @@ from hieros.networks import MLP, ActionHead
 from hieros.optim import Metrics, Optimizer, compiled, step_together
 
 RewardFn = Callable[[torch.Tensor, State], torch.Tensor]
+
+
+class Scores(NamedTuple):
+    """An imagined rollout's states scored before any update, (H, N) each."""
+
+    reward: dict[str, torch.Tensor]  # per reward head
+    discount: torch.Tensor  # discount times the continue head's mean
+    value: dict[str, torch.Tensor]  # per head, its critic's value
 
 
 class ReturnNorm(nn.Module):
@@ -99,7 +107,7 @@ class ActorCritic(nn.Module):
         self.critic_opts = {name: Optimizer(f"value_{name}", critic.parameters(), config.value_lr,
                                             config.ac_opt_eps, config.value_grad_clip, config.weight_decay)
                             for name, critic in self.critics.items()}
-        self._imagine = compiled(self.imagine, config)
+        self._rollout = compiled(self.rollout, config)
         self._losses = compiled(self.losses, config)
 
     def policy(self, feat: torch.Tensor, goal: torch.Tensor | None = None) -> Any:
@@ -125,30 +133,42 @@ class ActorCritic(nn.Module):
         stacked = {k: torch.stack([s[k] for s in states]) for k in states[0]}
         return torch.stack(feats), stacked, torch.stack(actions)
 
+    def rollout(self, world_model: nn.Module, start: State, rewards: dict[str, RewardFn],
+                goal: torch.Tensor | None) -> tuple[torch.Tensor, State, torch.Tensor, Scores]:
+        """`imagine`, then score the imagined states: each head's reward, the discount from the continue head,
+        and each critic's value. One graph for torch.compile (`_rollout` is its compiled form with --compile)."""
+        feats, states, actions = self.imagine(world_model, start, goal)
+        dyn_feat = world_model.dynamics.feat(states)
+        discount = self.config.discount * world_model.cont_dist(dyn_feat).mean
+        reward = {name: fn(dyn_feat, states) for name, fn in rewards.items()}
+        value = {name: TwoHotSymlog(self.critics[name](feats)).mode() for name in self.heads}
+        return feats, states, actions, Scores(reward, discount, value)
+
     def train_step(self, world_model: nn.Module, start: State, rewards: dict[str, RewardFn],
                    goal: torch.Tensor | None = None) -> tuple[Metrics, State]:
         """Imagine, then update the actor and each critic (one backward pass for all); all use the values from
         before the updates.
 
         Returns the metrics and the imagined states (H, N, ...), detached."""
-        config = self.config
         self._update_slow_critics()
-        reinforce = config.imag_gradient == "reinforce"
-        with contextlib.ExitStack() as stack:
-            if reinforce:
-                stack.enter_context(torch.no_grad())
-            else:  # gradients reach the actions through the model, not the model's or critics' weights
-                stack.enter_context(frozen(world_model))
-                stack.enter_context(frozen(self.critics))
-            feats, states, actions = self._imagine(world_model, start, goal)
-            dyn_feat = world_model.dynamics.feat(states)
-            discount = config.discount * world_model.cont_dist(dyn_feat).mean
-            reward = {name: fn(dyn_feat, states) for name, fn in rewards.items()}
-            values = {name: TwoHotSymlog(self.critics[name](feats)).mode() for name in self.heads}
-        losses, metrics = self._losses(feats, actions, reward, discount, values)
+        with self.imagining(world_model):
+            feats, states, actions, scores = self._rollout(world_model, start, rewards, goal)
+        losses, metrics = self._losses(feats, actions, scores.reward, scores.discount, scores.value)
         actor = [(self.actor_opt, losses.pop("actor"))]
         metrics.update(step_together(actor + [(self.critic_opts[name], loss) for name, loss in losses.items()]))
         return metrics, {k: v.detach() for k, v in states.items()}
+
+    @contextlib.contextmanager
+    def imagining(self, world_model: nn.Module) -> Iterator[None]:
+        """The autograd mode of a rollout: no gradients for REINFORCE; for dynamics backpropagation, gradients
+        reach the actions through the model but not the model's or the critics' weights."""
+        with contextlib.ExitStack() as stack:
+            if self.config.imag_gradient == "reinforce":
+                stack.enter_context(torch.no_grad())
+            else:
+                stack.enter_context(frozen(world_model))
+                stack.enter_context(frozen(self.critics))
+            yield
 
     def losses(self, feats: torch.Tensor, actions: torch.Tensor, reward: dict[str, torch.Tensor],
                discount: torch.Tensor, values: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], Metrics]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hieros.actor_critic import ActorCritic
+from hieros.actor_critic import ActorCritic, RewardFn
 from hieros.config import Config, ConfigError
 from hieros.latents import State
 from hieros.optim import Metrics, compiled, floats
@@ -101,22 +101,28 @@ class Level:
             return floats(self._train(data))
 
     def _train(self, data: dict[str, torch.Tensor]) -> Metrics:
-        config = self.config
         start, metrics = self.world_model.train_step(data)
+        goal = data[self.goal_key].flatten(0, 1) if self.actor_critic.goal_dim else None
+        ac_metrics, imagined = self.actor_critic.train_step(self.world_model, start, self.rewards(data), goal)
+        metrics.update(ac_metrics)
+        if self.autoencoder is not None:
+            metrics.update(self.autoencoder.train_step(imagined["deter"]))
+        return metrics
+
+    def rewards(self, data: dict[str, torch.Tensor]) -> dict[str, RewardFn]:
+        """This level's reward heads for an imagination from the batch `data`: the world model's reward, and below
+        the top level the subgoal reward (towards the decoded subgoal active at each imagination start) and the
+        novelty reward."""
+        config = self.config
         rewards = {"extrinsic": lambda feat, states: self.world_model.reward_dist(feat).mode()}
-        if "subgoal" in self.heads:  # towards the decoded subgoal active at the imagination start
+        if "subgoal" in self.heads:
             target = data["subgoal"].flatten(0, 1)
             symlog_state = config.subgoal_compression.encoding_symlog
             rewards["subgoal"] = lambda feat, states: subgoal_reward(states["deter"], target, symlog_state)
         if "novelty" in self.heads:
             raw = config.subgoal_compression.novelty_raw_target
             rewards["novelty"] = lambda feat, states: novelty_reward(self.autoencoder, states["deter"], raw)
-        goal = data[self.goal_key].flatten(0, 1) if self.actor_critic.goal_dim else None
-        ac_metrics, imagined = self.actor_critic.train_step(self.world_model, start, rewards, goal)
-        metrics.update(ac_metrics)
-        if self.autoencoder is not None:
-            metrics.update(self.autoencoder.train_step(imagined["deter"]))
-        return metrics
+        return rewards
 
     # --- checkpoints ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

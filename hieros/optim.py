@@ -2,7 +2,8 @@
 
 `step_together` backpropagates several optimizers' losses in one pass (the actor and the critics). Metrics stay
 tensors inside an update (`Metrics`); `floats` reads them all with one host sync at its end. `compiled` is how the
-agent's hot paths (world-model loss, imagination, actor-critic losses, acting step) honour --compile."""
+agent's hot paths (world-model loss, imagination with its scoring, actor-critic losses, subgoal autoencoder loss,
+acting step) honour --compile."""
 
 from __future__ import annotations
 

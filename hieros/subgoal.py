@@ -14,7 +14,7 @@ from torch import nn
 
 from hieros.distributions import OneHotDist, kl_categorical, symlog
 from hieros.networks import MLP
-from hieros.optim import Metrics, Optimizer
+from hieros.optim import Metrics, Optimizer, compiled
 from hieros.precision import full
 
 
@@ -41,6 +41,7 @@ class SubgoalAutoencoder(nn.Module):
         self.encoding_symlog = sc.encoding_symlog
         self.optimizer = Optimizer("subgoal_autoencoder", self.parameters(), sc.lr, sc.opt_eps, sc.grad_clip,
                                    config.weight_decay)
+        self._losses = compiled(self.losses, config)
 
     def _dist(self, deter: torch.Tensor) -> OneHotDist:
         logits = self.encoder(deter).unflatten(-1, (self.rows, self.classes))
@@ -60,15 +61,19 @@ class SubgoalAutoencoder(nn.Module):
         return symlog(deter) if self.encoding_symlog else deter
 
     def train_step(self, deter: torch.Tensor) -> Metrics:
+        loss, losses = self._losses(deter)
+        return {**self.optimizer.step(loss), **losses}
+
+    def losses(self, deter: torch.Tensor) -> tuple[torch.Tensor, Metrics]:
+        """The loss on states `deter` (..., D) and its two terms; one graph for torch.compile (`_losses` is its
+        compiled form with --compile)."""
         dist = self._dist(deter)
         recon = self.decode(dist.mode().flatten(-2))
         recon_loss = ((self.target(deter) - recon) ** 2).mean()
         uniform = OneHotDist(torch.zeros_like(dist.logits), rows_reduce="mean")
         kl = kl_categorical(dist, uniform).mean()  # the mean over rows and samples
-        metrics = self.optimizer.step(recon_loss + self.kl_scale * kl)
-        metrics.update(subgoal_autoencoder_reconstruction_loss=recon_loss.detach(),
-                       subgoal_autoencoder_kl_loss=kl.detach())
-        return metrics
+        return recon_loss + self.kl_scale * kl, {"subgoal_autoencoder_reconstruction_loss": recon_loss.detach(),
+                                                 "subgoal_autoencoder_kl_loss": kl.detach()}
 
 
 def subgoal_reward(deter: torch.Tensor, goal: torch.Tensor, symlog_state: bool = True) -> torch.Tensor:

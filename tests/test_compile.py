@@ -1,12 +1,16 @@
-"""--compile=true: torch.compile (inductor, here on CPU) of the world-model loss, the imagination, the actor-critic
-losses and the acting step computes what eager computes, to float rounding, after one update and after 100, with no
-graph breaks and no recompilation after the first update."""
+"""--compile=true: torch.compile (inductor, here on CPU) of the world-model loss, the imagination with its
+scoring, the actor-critic losses, the subgoal autoencoder's loss and the acting step computes what eager computes,
+to float rounding, after one update and after 100, with no graph breaks and no recompilation after the first
+update."""
 
 import numpy as np
 import pytest
 import torch
 import torch._dynamo.utils
 from test_update_digest import filled_agent
+from torch._dynamo import explain
+
+from hieros.world_model import preprocess
 
 UPDATES = 100
 
@@ -38,3 +42,31 @@ def test_compiled_updates_equal_eager_ones_without_graph_breaks():
         assert max((e - c).abs().max().item() for e, c in zip(eager, compiled, strict=True)) < 1e-5
     assert compiled_metrics.keys() == eager_metrics.keys()
     assert np.allclose(list(compiled_metrics.values()), list(eager_metrics.values()), rtol=1e-3, atol=1e-4)
+
+
+def test_each_levels_compiled_paths_trace_into_one_graph_without_breaks():
+    """Every level of the 3-level agent, with its subgoal and novelty rewards and its subgoal autoencoder: each
+    function --compile compiles traces (torch._dynamo.explain, no code generated) into one graph, with no break."""
+    agent = filled_agent()
+    heads: set[str] = set()
+    for index, level in enumerate(agent.levels):
+        data = preprocess(level.replay.sample(level.config.batch_size), level.device, level.config.image_range)
+        goal = data[level.goal_key].flatten(0, 1) if level.actor_critic.goal_dim else None
+        level.world_model.train()
+        traced = {"world-model loss": explain(level.world_model.loss)(data)}
+        level.world_model.eval()
+        start = {k: v.detach() for k, v in level.world_model.loss(data)[1].items()}
+        actor_critic = level.actor_critic
+        with actor_critic.imagining(level.world_model):
+            rollout = (level.world_model, start, level.rewards(data), goal)
+            feats, states, actions, scores = actor_critic.rollout(*rollout)
+            traced["rollout"] = explain(actor_critic.rollout)(*rollout)
+        reward, discount, value = scores
+        assert reward.keys() == value.keys() == actor_critic.heads.keys()
+        traced["actor-critic losses"] = explain(actor_critic.losses)(feats, actions, reward, discount, value)
+        if level.autoencoder is not None:
+            traced["autoencoder losses"] = explain(level.autoencoder.losses)(states["deter"].detach())
+        heads |= reward.keys()
+        for name, explanation in traced.items():
+            assert (explanation.graph_count, explanation.graph_break_count) == (1, 0), (index, name, explanation)
+    assert heads == {"extrinsic", "subgoal", "novelty"}
