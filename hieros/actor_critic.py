@@ -103,9 +103,10 @@ class ActorCritic(nn.Module):
         self.slow_critics = copy.deepcopy(self.critics).requires_grad_(False)
         self.norms = nn.ModuleDict({name: ReturnNorm() for name in heads})
         self.actor_opt = Optimizer("actor", self.actor.parameters(), config.actor_lr, config.ac_opt_eps,
-                                   config.actor_grad_clip, config.weight_decay)
+                                   config.actor_grad_clip, config.weight_decay, fused=config.compile)
         self.critic_opts = {name: Optimizer(f"value_{name}", critic.parameters(), config.value_lr,
-                                            config.ac_opt_eps, config.value_grad_clip, config.weight_decay)
+                                            config.ac_opt_eps, config.value_grad_clip, config.weight_decay,
+                                            fused=config.compile)
                             for name, critic in self.critics.items()}
         self._rollout = compiled(self.rollout, config)
         self._losses = compiled(self.losses, config)

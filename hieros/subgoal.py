@@ -40,7 +40,7 @@ class SubgoalAutoencoder(nn.Module):
         self.decoder = MLP(code, None if legacy else deter_dim, sc.layers, deter_dim, sc.act)
         self.encoding_symlog = sc.encoding_symlog
         self.optimizer = Optimizer("subgoal_autoencoder", self.parameters(), sc.lr, sc.opt_eps, sc.grad_clip,
-                                   config.weight_decay)
+                                   config.weight_decay, fused=config.compile)
         self._losses = compiled(self.losses, config)
 
     def _dist(self, deter: torch.Tensor) -> OneHotDist:

@@ -63,7 +63,7 @@ class WorldModel(nn.Module):
         self.reward = MLP(feat, 255, config.reward_layers, config.units, act=config.act, outscale=0.0)
         self.cont = MLP(feat, 1, config.cont_layers, config.units, act=config.act, outscale=1.0)
         self.optimizer = Optimizer("model", self.parameters(), config.model_lr, config.opt_eps, config.grad_clip,
-                                   config.weight_decay, config.warmup_steps)
+                                   config.weight_decay, config.warmup_steps, fused=config.compile)
         self._loss = compiled(self.loss, config)
 
     def reward_dist(self, feat: torch.Tensor) -> TwoHotSymlog:
