@@ -1,9 +1,12 @@
-"""Progress of one training run: a rich bar on a terminal, a plain line every few seconds otherwise."""
+"""Progress of one training run: a rich bar on a terminal, a plain line every few seconds otherwise; the named
+clocks of its loop."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -42,3 +45,24 @@ class Progress:
     def __exit__(self, *exc: Any) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+PHASES = ("policy", "env", "train", "eval", "log", "checkpoint")  # the training loop's named clocks
+
+
+class Clocks:
+    """Seconds the training loop spends in each phase, summed across resumes (run.json: progress.phase_seconds):
+    policy (acting, replay insertion included), env (environment steps and resets), train (the updates, replay
+    sampling included), eval, log (metrics and run.json) and checkpoint. On CUDA each phase ends with a host read
+    (actions, metrics), so the GPU's work lands in the phase that queued it."""
+
+    def __init__(self, seconds: Mapping[str, float] | None = None):
+        self.seconds = {name: 0.0 for name in PHASES} | dict(seconds or {})
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] += time.perf_counter() - start

@@ -11,14 +11,16 @@ at the end and on SIGINT/SIGTERM. Starting again with the same run directory res
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
 import time
 import traceback
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -30,7 +32,7 @@ from hieros.agent_api import Agent, check_run, make_agent
 from hieros.cli_errors import EXIT_INTERRUPTED, EXIT_LOCKED, guarded
 from hieros.config import Config, ConfigError, HelpRequested, dump, parse_args
 from hieros.envs import EnvError, make_env
-from hieros.progress import Progress
+from hieros.progress import Clocks, Progress
 
 # Ctrl-C, kill and Slurm's warning before a preemption or the time limit (sbatch --signal=USR2@90)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
@@ -63,6 +65,20 @@ def default_logdir(config: Config) -> str:
     return f"runs/{config.task}__{config.model_name}__{config.seed}__{int(time.time())}"
 
 
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def clocked(phase: str) -> Callable[[Method], Method]:
+    """A Trainer method whose time goes to the named clock `phase` (hieros.progress.Clocks)."""
+    def wrap(method: Method) -> Method:
+        @functools.wraps(method)
+        def timed(self: Trainer, *args: Any, **kwargs: Any) -> Any:
+            with self.clocks(phase):
+                return method(self, *args, **kwargs)
+        return timed  # type: ignore[return-value]
+    return wrap
+
+
 class Trainer:
     def __init__(self, config: Config, run_dir: Path):
         self.config = config
@@ -82,6 +98,7 @@ class Trainer:
         self.pending: dict[str, list[float]] = defaultdict(list)
         self.tensorboard = None
         self.clock = time.perf_counter()  # wall_seconds counts the loop's time from here
+        self.clocks = Clocks()
         self.record = self._initial_record()
 
     # --- run.json ---------------------------------------------------------------------------------
@@ -108,7 +125,8 @@ class Trainer:
         progress.update(env_steps=step, frames=step * self.frames_per_step,
                         grad_steps=self.counters["grad_steps"], episodes=self.counters["episodes"],
                         wall_seconds=round(self.counters["wall_seconds"], 3),
-                        peak_rss_mb=round(max(progress["peak_rss_mb"], rundir.peak_rss_mb()), 1))
+                        peak_rss_mb=round(max(progress["peak_rss_mb"], rundir.peak_rss_mb()), 1),
+                        phase_seconds={name: round(value, 3) for name, value in self.clocks.seconds.items()})
         if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
             progress["peak_gpu_mb"] = sys.modules["torch"].cuda.max_memory_allocated() / 2**20
         if status:
@@ -116,6 +134,7 @@ class Trainer:
         rundir.write_run(self.run_dir, self.record)
 
     # --- checkpoints ------------------------------------------------------------------------------
+    @clocked("checkpoint")
     def save(self) -> None:
         self.metrics.sync()
         state = {
@@ -125,6 +144,7 @@ class Trainer:
             "agent": self.agent.state_dict(), "envs": [env.get_state() for env in self.envs],
             "rng": checkpoint.rng_state(), "metrics_offset": self.metrics.offset,
             "pending": dict(self.pending), "progress": dict(self.record["progress"]),
+            "clocks": dict(self.clocks.seconds),
         }
         checkpoint.save(self.run_dir, state)
         self.counters["last_save"] = self.counters["env_step"]
@@ -160,9 +180,11 @@ class Trainer:
         checkpoint.set_rng_state(state["rng"])
         self.metrics.truncate(state["metrics_offset"])
         self.pending = defaultdict(list, state["pending"])
+        self.clocks = Clocks(state.get("clocks"))  # checkpoints from before the clocks: they start at zero
         self.record["progress"].update(state["progress"])
 
     # --- evaluation -------------------------------------------------------------------------------
+    @clocked("eval")
     def evaluate(self) -> bool:
         """Greedy episodes in a fresh, separately seeded environment; the training state is untouched.
 
@@ -216,6 +238,7 @@ class Trainer:
         if self.tensorboard is not None:
             self.tensorboard.add_scalar(name, value, self.counters["env_step"] * self.frames_per_step)
 
+    @clocked("log")
     def flush_train_metrics(self) -> None:
         if self.pending:
             means = {k: float(np.mean(v)) for k, v in sorted(self.pending.items())}
@@ -232,14 +255,17 @@ class Trainer:
         """One policy call and one step of every environment. As the original's driver, the agent sees the
         final observation of an episode (and records it); the environment resets on the following call, which
         is not counted as an environment step (it takes no frames)."""
-        actions, self.agent_state = self.agent.policy(self.obs, self.agent_state, mode="train")
+        with self.clocks("policy"):
+            actions, self.agent_state = self.agent.policy(self.obs, self.agent_state, mode="train")
         observations = []
         for i, env in enumerate(self.envs):
             if self.obs["is_last"][i]:  # the agent has seen (and recorded) the final step; this step resets
-                observations.append(env.reset())
+                with self.clocks("env"):
+                    observations.append(env.reset())
                 continue
             self.counters["env_step"] += 1  # counts environment transitions, so frames are emulator frames
-            obs = env.step(actions[i])
+            with self.clocks("env"):
+                obs = env.step(actions[i])
             self.returns[i] += float(obs["reward"])
             self.lengths[i] += 1
             if obs["is_last"]:
@@ -248,6 +274,7 @@ class Trainer:
             observations.append(obs)
         self.obs = stack(observations)
 
+    @clocked("train")
     def train(self) -> None:
         for _ in range(self.ratio(self.counters["env_step"])):
             metrics = self.agent.train_step()

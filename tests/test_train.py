@@ -39,6 +39,9 @@ def test_random_agent_writes_a_complete_run(tmp_path):
     assert record["progress"]["env_steps"] == 1500 and record["progress"]["frames"] == 3000
     assert record["protocol"]["env"]["frames_per_step"] == 2
     assert record["protocol"]["score"] == {"name": "final_train_window", "window_frames": 10000}
+    phases = record["progress"]["phase_seconds"]  # the loop's named clocks account for its time
+    assert phases["train"] == 0 and min(phases["policy"], phases["env"], phases["eval"]) > 0
+    assert sum(phases.values()) == pytest.approx(record["progress"]["wall_seconds"], rel=0.2)
     metrics = rundir.read_metrics(run)
     train_eps = rundir.episodes(metrics, "train")
     assert [(e["env_step"], e["frames"], e["length"]) for e in train_eps] == [(500, 1000, 500), (1000, 2000, 500),
@@ -70,6 +73,7 @@ def test_learning_agents_train_end_to_end(tmp_path, args, model):
                 "--log_every=200", "--eval_every=100000")
     record = rundir.read_run(run)
     assert record["status"] == "done" and record["progress"]["grad_steps"] > 0
+    assert record["progress"]["phase_seconds"]["train"] > 0
     losses = [m for m in rundir.read_metrics(run) if m["type"] == "train"]
     keys = ("model_loss", "actor_loss", "value_extrinsic_loss")
     assert losses and all(f"level_0/{key}" in losses[-1] for key in keys)
@@ -131,8 +135,12 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, args):
     if "--max_hierarchy=3" in args:
         trained = [m for m in rundir.read_metrics(half) if m["type"] == "train"]
         assert any("level_2/model_loss" in m for m in trained)
+    at_stop = checkpoint.load(half)["clocks"]
     assert main([*common, f"--logdir={half}"]) == 0
     _assert_same(_final_state(whole), _final_state(half))
+    # the named clocks continue: the one evaluation ran before the stop, and its seconds are still counted
+    resumed = rundir.read_run(half)["progress"]["phase_seconds"]
+    assert resumed["eval"] == round(at_stop["eval"], 3) > 0 and resumed["train"] > at_stop["train"] > 0
     strip = lambda run: [json.dumps(m) for m in rundir.read_metrics(run)]  # noqa: E731
     assert strip(whole) == strip(half)
 
