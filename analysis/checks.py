@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from analysis.store import Method, Run, describe_protocol, env_key, protocol_key
 from hieros import rundir
+from hieros.config import run_config_hash
 from hieros.envs import task_domain
 
 LISTED = 6  # items named in one line before "and N more"
@@ -78,7 +79,8 @@ def unfinished(methods: dict[str, Method]) -> list[Problem]:
 
 
 def _distinct(runs: list[Run], key: str) -> set[str]:
-    return {run.record[key] if key == "config_hash" else protocol_key(run.record["protocol"]) for run in runs}
+    return {run_config_hash(run.record) if key == "config_hash" else protocol_key(run.record["protocol"])
+            for run in runs}
 
 
 def consistency(methods: dict[str, Method]) -> list[Problem]:

@@ -31,6 +31,7 @@ from analysis.store import (
     normalize,
 )
 from hieros import rundir
+from hieros.config import run_config_hash
 from hieros.envs import task_domain
 
 SCHEMA = "hieros-bench/report/1"
@@ -168,7 +169,7 @@ def _method_summary(name: str, method: Method, tasks: list[str], scores: np.ndar
         "baseline": baselines.sources()[name] if shipped else None,
         "sources": [] if shipped else [{"file": f, "sha256": s} for f, s in sources],
         "protocols": sorted({describe_protocol(r.record["protocol"]) for r in runs}),
-        "config_hashes": sorted({r.record["config_hash"] for r in runs}),
+        "config_hashes": sorted({run_config_hash(r.record) for r in runs}),
         "seeds": method.scored_seeds(tasks), "runs_per_task": int(np.isfinite(scores).sum(axis=0).min()),
         "runs_per_task_max": int(np.isfinite(scores).sum(axis=0).max()),
         "missing_cells": int(np.isnan(scores).sum()),

@@ -5,14 +5,14 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.suites import Benchmark, Suite, SuiteError, suggest
 from hieros import rundir
 from hieros.cli_errors import DEBUG_ENV
-from hieros.config import ConfigError, build_config
+from hieros.config import Config, ConfigError, build_config
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class RunSpec:
     command: tuple[str, ...]
     config_hash: str
     budget_frames: int
+    config: Config = field(default_factory=Config, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -99,7 +100,7 @@ def plan(benchmark: Benchmark, suite: Suite, methods: Sequence[str], seeds: Sequ
                            f"--method={method_name}", f"--model_name={method.model_name}",
                            *(f"--{k}={format_value(v)}" for k, v in overrides.items()))
                 specs.append(RunSpec(suite.name, method_name, task, seed, run_dir, command, config.hash(),
-                                     config.steps))
+                                     config.steps, config))
     return specs
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from bench.plan import RunSpec
 from hieros import rundir
+from hieros.config import config_mismatch
 
 STATES = ("pending", "running", "interrupted", "failed", "done")
 RUNNER_LOG = "runner.log"
@@ -52,11 +53,18 @@ def started_runs(results: Path) -> set[Path]:
 
 
 def config_conflict(spec: RunSpec, record: dict[str, Any] | None) -> str | None:
-    """Why an existing run directory may not be continued with this spec's config, or None."""
-    if record is None or record["config_hash"] == spec.config_hash:
+    """Why an existing run directory may not be continued by this spec (another task, seed, method, suite or a
+    config that computes differently; the keys that differ are named), or None."""
+    if record is None:
         return None
-    return (f"{spec.run_dir} was made with config {record['config_hash']}, this sweep's is {spec.config_hash} "
-            f"(`python -m hieros.train ... --print_config` shows both)")
+    for key in ("suite", "method", "task", "seed"):
+        if record.get(key) != getattr(spec, key):
+            return f"{spec.run_dir} holds a run of {key} {record.get(key)!r}, this sweep's is {getattr(spec, key)!r}"
+    why = config_mismatch(record["config"], spec.config)
+    if why is None:
+        return None
+    return (f"{spec.run_dir} was made with config {record['config_hash']}, this sweep's is {spec.config_hash}: "
+            f"{why}")
 
 
 def begin_attempt(run_dir: Path, attempt: int, command: str) -> tuple[Any, int]:

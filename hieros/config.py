@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
-import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -22,11 +21,10 @@ from typing import Any
 
 import yaml
 
+from hieros import config_hash
 from hieros.config_schema import Spec, check, flag_text, split_spec
 
 CONFIGS_FILE = Path(__file__).with_name("configs.yaml")
-# Keys that name or steer a run without changing what it computes; they are left out of the config hash.
-IDENTITY_KEYS = ("task", "seed", "logdir", "suite", "method", "stop_after")
 # What a model name sets, after presets and flags: the config that runs (and run.json records) says it.
 MODEL_IMPLIES: dict[str, dict[str, Any]] = {
     "dreamer": {"dynamics_model": "rssm", "max_hierarchy": 1, "novelty_reward_weight": 0.0},
@@ -64,12 +62,43 @@ class Config(dict):
         return json.loads(json.dumps(self))
 
     def hash(self) -> str:
-        """A stable 12-hex-digit hash of the resolved values, without the run's identity (task, seed, ...).
+        """A stable 12-hex-digit hash of the values that change the computation (hieros.config_hash): runs of
+        one method across tasks and seeds share it; key order and a value's type spelling do not matter."""
+        return config_hash.digest(self.flat())
 
-        Runs of one method across tasks and seeds share it; key order does not matter."""
-        values = {k: v for k, v in self.items() if k not in IDENTITY_KEYS}
-        text = json.dumps(values, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+def recorded_flat(recorded: Mapping[str, Any], path: Path = CONFIGS_FILE) -> dict[str, Any]:
+    """A config as a run recorded it, flat, with the keys that did not exist then at today's defaults (a key is
+    added with the default that keeps the earlier behaviour)."""
+    return {**_flat_defaults(path), **Config(_wrap(recorded)).flat()}
+
+
+def recorded_hash(recorded: Mapping[str, Any]) -> str:
+    """The hash today's code gives a config that a run recorded (run.json's `config`), whatever hash it stored."""
+    return config_hash.digest(recorded_flat(recorded))
+
+
+def run_config_hash(record: Mapping[str, Any]) -> str:
+    """The hash by which a run record's config is compared today: recomputed from its `config` where it holds one
+    (a store written before a change of hashing stays one config), else the hash it stored (imported runs)."""
+    return recorded_hash(record["config"]) if record.get("config") else record["config_hash"]
+
+
+def config_mismatch(recorded: Mapping[str, Any], config: Config) -> str | None:
+    """None when a recorded config computes what `config` does, else the keys that differ ('a: 1 -> 2, ...')."""
+    old = recorded_flat(recorded)
+    if config_hash.digest(old) == config.hash():
+        return None
+    return config_hash.differences(old, config.flat())
+
+
+@functools.lru_cache(maxsize=4)
+def _flat_default_items(path: Path) -> tuple[tuple[str, Any], ...]:
+    return tuple(Config(_wrap(load_blocks(path)["defaults"])).flat().items())
+
+
+def _flat_defaults(path: Path) -> dict[str, Any]:
+    return copy.deepcopy(dict(_flat_default_items(path)))
 
 
 def _wrap(value: Any) -> Any:
@@ -272,11 +301,15 @@ def split_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
         if name == "print_config":
             print_config = True
         elif name == "configs":
+            given = len(presets)
             if eq:
                 presets.extend(v for v in value.replace(",", " ").split() if v)
             while i + 1 < len(args) and not args[i + 1].startswith("-"):
                 i += 1
                 presets.append(args[i])
+            if len(presets) == given:
+                raise ConfigError(f"--configs needs at least one preset, e.g. --configs atari100k debug; presets: "
+                                  f"{', '.join(preset_names())}")
         else:
             if not eq:
                 if i + 1 >= len(args) or args[i + 1].startswith("--"):

@@ -30,7 +30,7 @@ if __package__ in (None, ""):  # `python hieros/train.py ...`
 from hieros import checkpoint, rundir
 from hieros.agent_api import Agent, check_run, make_agent
 from hieros.cli_errors import EXIT_INTERRUPTED, EXIT_LOCKED, guarded
-from hieros.config import Config, ConfigError, HelpRequested, dump, parse_args
+from hieros.config import Config, ConfigError, HelpRequested, config_mismatch, dump, parse_args
 from hieros.envs import EnvError, make_env
 from hieros.progress import Clocks, Progress
 
@@ -396,9 +396,17 @@ def prepare_run_dir(config: Config) -> Path:
         raise RunLocked(f"{run_dir} is being run by another process; wait for it or stop it")
     if (run_dir / rundir.RUN_FILE).exists():
         previous = rundir.read_run(run_dir)
-        if previous["config_hash"] != config.hash():
-            raise ConfigError(f"{run_dir} holds a run with another config (hash {previous['config_hash']}, "
-                              f"now {config.hash()}); use a new --logdir or delete it")
+        for key in ("task", "seed"):
+            if previous[key] != config[key]:
+                raise ConfigError(f"{run_dir} holds a run of {key} {previous[key]!r}, not {config[key]!r}; "
+                                  f"give --{key}={previous[key]} to continue it, or a new --logdir")
+        if config.method and previous["method"] != config.method:
+            raise ConfigError(f"{run_dir} holds a run of method {previous['method']!r}, not {config.method!r}; "
+                              f"give --method={previous['method']} to continue it, or a new --logdir")
+        why = config_mismatch(previous["config"], config)
+        if why is not None:
+            raise ConfigError(f"{run_dir} holds a run with another config (hash {previous['config_hash']}, now "
+                              f"{config.hash()}: {why}); use a new --logdir or delete it")
     return run_dir
 
 
