@@ -64,7 +64,7 @@ def digest(flat: Mapping[str, Any]) -> str:
 def differences(old: Mapping[str, Any], new: Mapping[str, Any], limit: int = 6) -> str:
     """'a: 1 -> 2, b.c: x -> (absent)': the computing keys whose canonical values differ, at most `limit` named."""
     before, after = computing_values(old), computing_values(new)
-    changed = [f"{key}: {_show(before, key)} -> {_show(after, key)}" for key in sorted(set(before) | set(after))
+    changed = [f"{key}: {_show(old, key)} -> {_show(new, key)}" for key in sorted(set(before) | set(after))
                if before.get(key, _ABSENT) != after.get(key, _ABSENT)]
     more = f" (and {len(changed) - limit} more)" if len(changed) > limit else ""
     return ", ".join(changed[:limit]) + more
@@ -74,4 +74,12 @@ _ABSENT = object()
 
 
 def _show(values: Mapping[str, Any], key: str) -> str:
-    return "(absent)" if key not in values else json.dumps(values[key])
+    """A value as a flag takes it: true/false, lists comma separated, '' for an empty string."""
+    if key not in values:
+        return "(absent)"
+    value = values[key]
+    if isinstance(value, list | tuple):
+        return ",".join(_show({"v": item}, "v") for item in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if value == "" else str(value)
