@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -396,9 +399,27 @@ def draw_all(report: Report, options: Options) -> dict[str, tuple[Any, figures.T
 
 
 def write(report: Report, options: Options) -> list[Path]:
-    """Every output file of the report; returns their paths."""
+    """Every output file of the report, whole or not at all: written into a fresh folder beside `options.out`,
+    which then takes the old folder's place (folders of other suites' reports inside it are carried over). A
+    failure or Ctrl-C on the way leaves the previous report as it was. Returns the paths in their final place."""
     out = options.out
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # a folder like any other, not mkdtemp's private one
+    try:
+        names = _write_files(report, replace(options, out=staging))
+        _swap_into_place(staging, out)
+    except OSError as error:  # a full disk or a lost permission: say where (forked workers lose the file name)
+        raise OSError(error.errno, error.strerror or str(error), str(out)) from error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out / name for name in names]
+
+
+def _write_files(report: Report, options: Options) -> list[str]:
+    out = options.out
     makers = figure_makers(report, options)
     names = list(makers)
 
@@ -414,4 +435,18 @@ def write(report: Report, options: Options) -> list[Path]:
     for file, text in texts.items():
         rundir.atomic_write_bytes(out / file, text.encode())
         paths.append(out / file)
-    return paths
+    return [path.name for path in paths]
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Rename `staging` to `out`; an existing `out` is renamed away first and removed last."""
+    if not out.exists():
+        os.replace(staging, out)
+        return
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    os.replace(out, old)
+    os.replace(staging, out)
+    for entry in old.iterdir():  # another suite's report (report OUT/<suite>) is not this report's to drop
+        if entry.is_dir() and not (out / entry.name).exists():
+            os.replace(entry, out / entry.name)
+    shutil.rmtree(old, ignore_errors=True)

@@ -53,6 +53,10 @@ def parse_sets(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
+MAX_SEED = 2**32 - 1  # NumPy's seeds are 32 bits
+MAX_SEEDS = 1000  # seeds in one sweep: plans, dry runs and status stay bounded
+
+
 def parse_seeds(seeds: int | None, seed_list: str | None, default: int) -> list[int]:
     """--seeds N (1..N), --seed-list 1,2,7, or the suite's default 1..N."""
     if seed_list:
@@ -62,9 +66,14 @@ def parse_seeds(seeds: int | None, seed_list: str | None, default: int) -> list[
             raise SuiteError(f"--seed-list {seed_list!r}: give integers like 1,2,3") from None
         if not out or min(out) < 0 or len(set(out)) != len(out):
             raise SuiteError(f"--seed-list {seed_list!r}: give distinct non-negative integers like 1,2,3")
+        if max(out) > MAX_SEED or len(out) > MAX_SEEDS:
+            raise SuiteError(f"--seed-list: give at most {MAX_SEEDS} seeds, each at most {MAX_SEED}")
         return out
     if seeds is not None and seeds < 1:
         raise SuiteError(f"--seeds {seeds}: give at least 1")
+    if seeds is not None and seeds > MAX_SEEDS:
+        raise SuiteError(f"--seeds {seeds}: at most {MAX_SEEDS} seeds in one sweep (rliable's intervals are tight "
+                         f"long before that); split a larger study into sweeps with --seed-list")
     return list(range(1, (seeds or default) + 1))
 
 

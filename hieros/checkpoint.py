@@ -9,36 +9,70 @@ torch tensors pickle natively.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import random
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hieros.rundir import CKPT_DIR, atomic_write_bytes
+from hieros.rundir import CKPT_DIR, RunFileError, atomic_write_bytes
 
 CKPT_FILE = "latest.pkl"
+PREVIOUS_FILE = "previous.pkl"  # the checkpoint before the latest, kept so a corrupt latest one costs one interval
 
 
-def checkpoint_file(run_dir: str | Path) -> Path:
-    return Path(run_dir) / CKPT_DIR / CKPT_FILE
+class CheckpointError(RunFileError):
+    """A run's checkpoints are all unreadable; the message names them and says what to do."""
+
+
+def checkpoint_file(run_dir: str | Path, name: str = CKPT_FILE) -> Path:
+    return Path(run_dir) / CKPT_DIR / name
 
 
 def save(run_dir: str | Path, state: dict[str, Any]) -> None:
+    """Write the latest checkpoint atomically; the one it replaces becomes the previous one."""
     buffer = io.BytesIO()
     pickle.dump(state, buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    atomic_write_bytes(checkpoint_file(run_dir), buffer.getvalue())
+    latest = checkpoint_file(run_dir)
+    if latest.exists():
+        os.replace(latest, checkpoint_file(run_dir, PREVIOUS_FILE))
+    atomic_write_bytes(latest, buffer.getvalue())
 
 
 def load(run_dir: str | Path) -> dict[str, Any] | None:
-    """The latest checkpoint, or None if the run has none."""
-    file = checkpoint_file(run_dir)
-    if not file.exists():
-        return None
-    with open(file, "rb") as f:
-        return pickle.load(f)
+    """The newest readable checkpoint (latest, else previous), or None if the run has none.
+
+    An unreadable one is kept aside as <name>.corrupt-<time> with a line on stderr; if none is readable,
+    CheckpointError says what to do and the run directory is left as it was, apart from that renaming."""
+    corrupt = []
+    for name in (CKPT_FILE, PREVIOUS_FILE):
+        file = checkpoint_file(run_dir, name)
+        if not file.exists():
+            continue
+        try:
+            with open(file, "rb") as f:
+                state = pickle.load(f)
+            if not isinstance(state, dict) or "counters" not in state:
+                raise ValueError("not a checkpoint of hieros.train")
+        except Exception as error:  # any unpickling failure means the same: unreadable
+            kept = file.with_name(f"{file.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(file, kept)
+            corrupt.append(f"{file} ({type(error).__name__}; kept as {kept.name})")
+            print(f"warning: checkpoint {file} is unreadable ({type(error).__name__}); kept as {kept.name}",
+                  file=sys.stderr)
+            continue
+        if corrupt:
+            print(f"warning: resuming from the older checkpoint {file} (env step {state['counters']['env_step']})",
+                  file=sys.stderr)
+        return state
+    if corrupt:
+        raise CheckpointError(f"no readable checkpoint: {'; '.join(corrupt)}; run again to start this run from "
+                              f"step 0 (its earlier records are kept aside), or delete {Path(run_dir)}")
+    return None
 
 
 def seed_everything(seed: int) -> None:

@@ -89,6 +89,27 @@ def move_aside(run_dir: Path) -> Path:
     return target
 
 
+ASIDE_DIR = "aside"  # records of attempts that died before their first checkpoint: attempt_<n>-<time>/
+RECORD_NAMES = (METRICS_FILE, "tensorboard", "subgoals")
+
+
+def set_aside_records(run_dir: str | Path) -> Path | None:
+    """Move the records a run starting from step 0 would otherwise append to (metrics, TensorBoard events,
+    pictures, a copy of run.json) into aside/attempt_<n>-<time>/; the folder, or None when there were none."""
+    run_dir = Path(run_dir)
+    present = [run_dir / name for name in RECORD_NAMES if (run_dir / name).exists()]
+    if not any(p.is_dir() or p.stat().st_size for p in present):
+        return None
+    attempt = len(list((run_dir / ASIDE_DIR).glob("attempt_*"))) + 1
+    target = run_dir / ASIDE_DIR / f"attempt_{attempt}-{time.strftime('%Y%m%d-%H%M%S')}"
+    target.mkdir(parents=True)
+    if (run_dir / RUN_FILE).exists():
+        shutil.copy2(run_dir / RUN_FILE, target / RUN_FILE)
+    for path in present:
+        shutil.move(str(path), str(target / path.name))
+    return target
+
+
 def run_dirs_holding(results: str | Path, name: str) -> list[Path]:
     """Run directories under `results` (<suite>/<method>/<task>/seed_<n>/) that hold the file `name`, sorted;
     folders moved aside (seed_<n>.old-<time>) are not runs."""
@@ -250,7 +271,21 @@ def validate_run(record: Any, where: str | Path) -> dict[str, Any]:
             raise RunFileError(f"{where}: field {key!r} missing or not a {kind.__name__}")
     if record["status"] not in STATUSES:
         raise RunFileError(f"{where}: status {record['status']!r} is not one of {', '.join(STATUSES)}")
+    score = record.get("score", {"final": None})
+    if not isinstance(score, dict) or not (score.get("final") is None or _is_number(score["final"])):
+        raise RunFileError(f"{where}: score {score!r} is not {{'final': a number or null}}")
+    for key, value in record["progress"].items():
+        if key in NUMERIC_PROGRESS and value is not None and not _is_number(value):
+            raise RunFileError(f"{where}: progress.{key} {value!r} is not a number")
     return record
+
+
+NUMERIC_PROGRESS = ("env_steps", "frames", "grad_steps", "wall_seconds", "peak_rss_mb", "peak_gpu_mb", "episodes",
+                    "last_score")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def read_run(path: str | Path) -> dict[str, Any]:
@@ -327,6 +362,10 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
             raise RunFileError(f"{file}:{number}: corrupt line; delete the run to redo it") from None
         if not isinstance(record, dict) or not isinstance(record.get("env_step"), int):
             raise RunFileError(f"{file}:{number}: record without an integer env_step")
+        if records and record["env_step"] < records[-1]["env_step"]:
+            raise RunFileError(f"{file}:{number}: env_step goes back from {records[-1]['env_step']} to "
+                               f"{record['env_step']}, so two attempts' records are mixed; move the run aside and "
+                               f"run it again")
         records.append(record)
     return records
 

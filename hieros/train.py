@@ -84,6 +84,9 @@ class Trainer:
         self.config = config
         self.run_dir = run_dir
         self.stop_signal: int | None = None
+        self.resume_state = checkpoint.load(run_dir)  # first: an unreadable one stops the run before any write
+        if self.resume_state is None:
+            rundir.set_aside_records(run_dir)  # an attempt that died before its first checkpoint: start clean
         checkpoint.seed_everything(config.seed)
         self.envs = [make_env(config.task, config, seed=config.seed * 1000 + i) for i in range(config.num_envs)]
         self.frames_per_step = self.envs[0].protocol()["frames_per_step"]
@@ -307,11 +310,11 @@ class Trainer:
 
     def _start(self) -> None:
         """Reset the environments, or continue from the checkpoint if there is one; open TensorBoard."""
-        state = checkpoint.load(self.run_dir)
         self.obs = stack([env.reset() for env in self.envs])
         self.agent_state = self.agent.initial_state(len(self.envs))
-        if state is not None:
-            self.restore(state)
+        if self.resume_state is not None:
+            self.restore(self.resume_state)
+            self.resume_state = None
         if self.config.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,6 +59,10 @@ TRAIN = [
     ([*DMC, "--seed=-1"], 2, "--seed=-1 is not valid"),
     ([*DMC, "--print_config", "--units=0"], 2, "--units=0 is not valid"),
     ([*DMC, "--logdir=afile/run"], 1, "afile/run"),
+    (["--configs"], 2, "--configs needs at least one preset"),
+    (["--configs=", "--task=dmc_cartpole_balance"], 2, "--configs needs at least one preset"),
+    ([*DMC, "--seed=5000000000"], 2, "--seed=5000000000 is not valid: use a number in [0, 4294967295]"),
+    ([*DMC, "--steps=1e12"], 2, "--steps=1000000000000 is not valid"),
 ]
 
 BENCH = [
@@ -117,6 +122,11 @@ BENCH = [
     (["plot", "sampler", "--items", "0"], 2, "--items"),
     (["plot", "nosuch"], 2, "invalid choice: 'nosuch'"),
     (["plot", "sampler", "--out", "afile/x"], 2, "afile is a file"),
+    (["run", "atari100k", "--seeds", "1000000000", "--dry-run"], 2, "at most 1000 seeds in one sweep"),
+    (["run", "smoke", "--seed-list", "1,5000000000", "--dry-run"], 2, "each at most 4294967295"),
+    (["report", "--results", "mixed"], 2, "env_step goes back from"),
+    (["status", "--results", "textscore"], 2, "score {'final': '12.5'} is not"),
+    (["report", "--results", "textscore"], 2, "score {'final': '12.5'} is not"),
 ]
 
 
@@ -132,6 +142,13 @@ def workdir(tmp_path, monkeypatch) -> Path:
     corrupt.mkdir(parents=True)
     (corrupt / rundir.RUN_FILE).write_text("{not json")
     (tmp_path / "empty").mkdir()
+    for name in ("mixed", "textscore"):  # a run whose records hold two attempts; a score stored as text
+        shutil.copytree(tmp_path / "results", tmp_path / name)
+    mixed = rundir.find_runs(tmp_path / "mixed")[0] / rundir.METRICS_FILE
+    mixed.write_bytes(mixed.read_bytes() + mixed.read_bytes().splitlines(keepends=True)[0])
+    record = json.loads((rundir.find_runs(tmp_path / "textscore")[0] / rundir.RUN_FILE).read_text())
+    record["score"] = {"final": "12.5"}
+    (rundir.find_runs(tmp_path / "textscore")[0] / rundir.RUN_FILE).write_text(json.dumps(record))
     (tmp_path / "afile").write_text("")
     (tmp_path / "garbage.json.gz").write_bytes(b"\x1f\x8bnot gzip")
     evil = [{**GOOD_CURVES[0], "task": "../../../../x"}]

@@ -1,0 +1,131 @@
+"""Faults done to real runs: kill -9 before the first checkpoint, unreadable checkpoints, records that contradict
+themselves. Nothing finished is lost, records of two attempts never mix, and each refusal is one line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hieros import checkpoint, rundir
+from hieros.train import main
+
+ROOT = Path(__file__).resolve().parents[1]
+RANDOM = ["--configs", "dmc_proprio", "debug", "--task=dmc_cartpole_balance", "--model_name=random",
+          "--log_every=100", "--eval_every=1e9", "--tensorboard=false"]
+
+
+def files(run: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+def test_a_run_killed_before_its_first_checkpoint_restarts_clean_with_its_records_kept_aside(tmp_path):
+    run = tmp_path / "run"
+    args = [*RANDOM, "--steps=400000", "--save_every=1e9", f"--logdir={run}"]
+    proc = subprocess.Popen([sys.executable, "-m", "hieros.train", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(rundir.read_metrics(run)) < 3 if (run / rundir.METRICS_FILE).exists() else True:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    dead = (run / rundir.METRICS_FILE).read_bytes()
+    assert not checkpoint.checkpoint_file(run).exists()
+    assert main([*RANDOM, "--steps=2000", "--save_every=1e9", f"--logdir={run}"]) == 2  # another budget: refused
+    assert main([*args[:-2], "--stop_after=1000", "--save_every=1e9", f"--logdir={run}"]) == 130
+    [aside] = (run / rundir.ASIDE_DIR).iterdir()
+    assert (aside / rundir.METRICS_FILE).read_bytes() == dead and (aside / rundir.RUN_FILE).exists()
+    steps = [r["env_step"] for r in rundir.read_metrics(run)]
+    assert steps == sorted(steps) and steps[-1] == 500  # one attempt's records, from step 0
+
+
+def test_an_unreadable_latest_checkpoint_resumes_from_the_previous_one(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = [*RANDOM, "--steps=2000", "--save_every=400", f"--logdir={run}"]
+    whole = tmp_path / "whole"
+    assert main([*args[:-1], f"--logdir={whole}"]) == 0
+    assert main([*args, "--stop_after=1000"]) == 130
+    previous = checkpoint.checkpoint_file(run, checkpoint.PREVIOUS_FILE)
+    assert pickle_step(previous) < pickle_step(checkpoint.checkpoint_file(run))
+    checkpoint.checkpoint_file(run).write_bytes(checkpoint.checkpoint_file(run).read_bytes()[:100])  # torn
+    capsys.readouterr()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "latest.pkl is unreadable" in err and "resuming from the older checkpoint" in err
+    assert list((run / "ckpt").glob("latest.pkl.corrupt-*"))
+    assert rundir.read_metrics(run) == rundir.read_metrics(whole)  # the same run as one never interrupted
+    assert rundir.read_run(run)["score"] == rundir.read_run(whole)["score"]
+
+
+def pickle_step(file: Path) -> int:
+    import pickle
+
+    with open(file, "rb") as f:
+        return pickle.load(f)["counters"]["env_step"]
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a pickle", None], ids=["empty", "garbage", "truncated"])
+def test_no_readable_checkpoint_is_one_line_and_leaves_run_json_as_it_was(tmp_path, capsys, damage):
+    run = tmp_path / "run"
+    args = [*RANDOM, "--steps=2000", "--save_every=400", f"--logdir={run}"]
+    assert main([*args, "--stop_after=1000"]) == 130
+    for name in (checkpoint.CKPT_FILE, checkpoint.PREVIOUS_FILE):
+        file = checkpoint.checkpoint_file(run, name)
+        file.write_bytes(file.read_bytes()[:50] if damage is None else damage)
+    record = (run / rundir.RUN_FILE).read_bytes()
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: no readable checkpoint") and "run again" in err[-1]
+    assert (run / rundir.RUN_FILE).read_bytes() == record  # progress not reset by the failed resume
+    assert main(args) == 0  # as the message says: runs again from step 0, the earlier records kept aside
+    assert (run / rundir.ASIDE_DIR).exists() and rundir.read_run(run)["status"] == "done"
+
+
+def test_mixed_records_and_mistyped_scores_are_refused_with_their_file(tmp_path):
+    run = tmp_path / "run"
+    assert main([*RANDOM, "--steps=2000", f"--logdir={run}"]) == 0
+    lines = (run / rundir.METRICS_FILE).read_bytes().splitlines(keepends=True)
+    (run / rundir.METRICS_FILE).write_bytes(b"".join(lines + lines[:1]))  # a second attempt appended
+    with pytest.raises(rundir.RunFileError, match=r"env_step goes back .* two attempts' records are mixed"):
+        rundir.read_metrics(run)
+    record = json.loads((run / rundir.RUN_FILE).read_text())
+    record["score"]["final"] = "12.5"
+    (run / rundir.RUN_FILE).write_text(json.dumps(record))
+    with pytest.raises(rundir.RunFileError, match=r"run.json: score .* is not"):
+        rundir.read_run(run)
+
+
+@pytest.mark.parametrize("fault", [KeyboardInterrupt, OSError], ids=["ctrl-c", "full-disk"])
+def test_a_report_that_fails_midway_leaves_the_previous_report_as_it_was(tmp_path, monkeypatch, capsys, fault):
+    from test_analysis_report import run_report, small_store
+
+    from analysis import figures
+
+    small_store(tmp_path / "results")
+    out = tmp_path / "report"
+    (out / "other_suite").mkdir(parents=True)  # a report of another suite inside: kept by any re-report
+    assert run_report(tmp_path / "results", "--out", str(out), "--reps", "200", "--no-sampler") == 0
+    before = files(out)
+    real_save = figures.save
+
+    def save_then_fail(*args, **kwargs):
+        real_save(*args, **kwargs)  # the first figure is written in full, then the disk fills up
+        raise fault() if fault is KeyboardInterrupt else OSError(28, "No space left on device")
+
+    monkeypatch.setattr(figures, "save", save_then_fail)
+    capsys.readouterr()
+    code = run_report(tmp_path / "results", "--out", str(out), "--reps", "300", "--no-sampler", "--jobs", "1")
+    assert code == (130 if fault is KeyboardInterrupt else 1)
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and (fault is KeyboardInterrupt or f"{out}: No space left on device" in err)
+    assert files(out) == before and (out / "other_suite").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "results"]  # no staging folder left
+    monkeypatch.setattr(figures, "save", real_save)
+    assert run_report(tmp_path / "results", "--out", str(out), "--reps", "300", "--no-sampler") == 0
+    assert files(out)["report.md"] != before["report.md"] and (out / "other_suite").is_dir()
