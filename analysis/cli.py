@@ -102,11 +102,12 @@ def cmd_report(args: argparse.Namespace) -> int:
                  for suite in suites]
         return max(codes)
     start = time.perf_counter()
-    options = Options(Path(args.results), out, args.suite, args.methods, args.tasks, args.paper_tasks, args.reps,
-                      args.seed, args.allow_partial, args.allow_mixed, args.expect_seeds,
-                      None if args.published is None else [p for p in args.published if p != "none"],
-                      args.metric or [], not args.no_sampler, args.calibrate, args.baselines, args.jobs,
-                      not args.no_cache)
+    options = Options(results=Path(args.results), out=out, suite=args.suite, methods=args.methods, tasks=args.tasks,
+                      paper_tasks=args.paper_tasks, reps=args.reps, seed=args.seed, allow_partial=args.allow_partial,
+                      allow_mixed=args.allow_mixed, expect_seeds=args.expect_seeds,
+                      published=None if args.published is None else [p for p in args.published if p != "none"],
+                      metrics=args.metric or [], sampler=not args.no_sampler, calibrate=args.calibrate,
+                      baselines=args.baselines, jobs=args.jobs, cache=not args.no_cache, ladder=args.ladder)
     try:
         report = compute(options)
     except ChecksFailed as failed:
@@ -192,6 +193,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="also measure how often the aggregate intervals cover the truth at this many runs, in "
                              "TRIALS simulated experiments per method (default 200; a few seconds each)")
     report.add_argument("--no-sampler", action="store_true", help="leave out the replay sampler figure")
+    report.add_argument("--ladder", type=_names, metavar="A,B,C:REF",
+                        help="an ablation ladder: each rung's score and P(rung > the rung before it, or REF) and "
+                             "P(rung > random), as a table and a figure (docs/report.md)")
     report.add_argument("--jobs", type=_positive(int), default=None, metavar="N",
                         help="processes for the bootstrap and the figures (default: every core; the numbers and "
                              "files are the same for any N)")

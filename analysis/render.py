@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from analysis import ladder
 from analysis.stats import LOWER_IS_BETTER
 from analysis.store import display_name, random_human
 
@@ -118,6 +119,28 @@ def _improvement(summary: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _ladder(summary: dict[str, Any]) -> list[str]:
+    if "ladder" not in summary:
+        return []
+    lines = ["## Ablation ladder", "",
+             "Each rung changes one thing from the rung it is compared with (the one above, or the one named). "
+             "A difference is named where the 95% interval of P(X > Y) excludes 0.5.", "",
+             f"| rung | compared with | runs | score, {summary['ladder']['metric']} [95% CI] | P(rung > compared) "
+             "| P(rung > random) |", "|---|---|---|---|---|---|"]
+    for row in summary["ladder"]["rungs"]:
+        score = row["score"]
+        lines.append(f"| {row['method']} | {row['reference'] or ''} | {row['runs']} | "
+                     f"{score['value']:.3f} [{score['low']:.3f}, {score['high']:.3f}] | "
+                     f"{_probability(row['vs_reference'])} | {_probability(row['vs_floor'])} |")
+    return [*lines, ""]
+
+
+def _probability(p: dict[str, float] | None) -> str:
+    if p is None:
+        return ""
+    return f"{p['value']:.3f} [{p['low']:.3f}, {p['high']:.3f}] {ladder.verdict(p)}"
+
+
 def _calibration(summary: dict[str, Any]) -> list[str]:
     if "calibration" not in summary:
         return []
@@ -190,7 +213,7 @@ def _sources(summary: dict[str, Any]) -> list[str]:
 
 def markdown(summary: dict[str, Any], figures: list[str]) -> str:
     """report.md: checks first, then the aggregate, improvement and per-game tables, figures and sources."""
-    lines = (_header(summary) + _checks(summary) + _aggregates(summary) + _calibration(summary)
+    lines = (_header(summary) + _checks(summary) + _aggregates(summary) + _ladder(summary) + _calibration(summary)
              + _improvement(summary) + _games(summary))
     lines += ["## Figures", ""] + [f"![{n}]({n}.png)\n\n[PDF]({n}.pdf) · [data]({n}.csv)\n" for n in figures]
     return "\n".join(lines + _sources(summary))

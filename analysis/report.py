@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis import baselines, bootstrap, cache, curves, figures, parallel, render, sampler, stats
+from analysis import baselines, bootstrap, cache, curves, figures, ladder, parallel, render, sampler, stats
 from analysis.checks import Problem, check
 from analysis.published import published
 from analysis.store import (
@@ -68,6 +68,7 @@ class Options:
     # an Atari100k store (400k frames), else none; ["all"], ["none"] as in --baselines
     jobs: int | None = None  # processes for the bootstrap and the figures; None: every core (same results)
     cache: bool = True  # reuse the shipped baselines' own estimates from analysis.cache (same results)
+    ladder: list[str] | None = None  # an ablation ladder, e.g. ["dreamer", "hieros_1level", "hieros_rssm:hieros"]
 
     @property
     def workers(self) -> int:
@@ -318,6 +319,9 @@ def compute(options: Options) -> Report:
     }
     summary["verdicts"] = _verdicts(summary)
     summary["improvement"] = {f"{x} vs {y}": improvement[(x, y)] for x, y in pairs}
+    if options.ladder:
+        summary["ladder"] = {"metric": ladder.metric(summary),
+                             "rungs": ladder.rows(summary, ladder.parse(options.ladder))}
     if options.calibrate:
         summary["calibration"] = {
             "trials": options.calibrate, "reps": min(options.reps, CALIBRATION_REPS),
@@ -378,6 +382,8 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
         "profiles": lambda: figures.draw_profiles(report.profiles["taus"], report.profiles["methods"], palette)}
     if summary["improvement"]:
         makers["improvement"] = lambda: figures.draw_improvement(summary["improvement"])
+    if "ladder" in summary:
+        makers["ladder"] = lambda: ladder.draw(summary["ladder"]["rungs"], summary["ladder"]["metric"])
     makers["games"] = lambda: figures.draw_games(games, palette, titles)
     for curve, data in report.curves.items():
         if curve == "score":

@@ -125,6 +125,7 @@ BENCH = [
     (["run", "atari100k", "--seeds", "1000000000", "--dry-run"], 2, "at most 1000 seeds in one sweep"),
     (["run", "smoke", "--seed-list", "1,5000000000", "--dry-run"], 2, "each at most 4294967295"),
     (["report", "--results", "mixed"], 2, "env_step goes back from"),
+    (["report", "--ladder", "x,nosuch"], 2, "--ladder: 'nosuch' is not a method of this report"),
     (["status", "--results", "textscore"], 2, "score {'final': '12.5'} is not"),
     (["report", "--results", "textscore"], 2, "score {'final': '12.5'} is not"),
 ]

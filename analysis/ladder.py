@@ -1,0 +1,108 @@
+"""An ablation ladder: rungs that each change one thing, read from a report's summary.
+
+A ladder is written as method names in order, `A,B,C:REF,...`: each rung is compared with the rung before it, or
+with REF where given (a branch off the main line). For each rung the ladder gives its aggregate score with its
+interval, P(rung > reference) and P(rung > floor) (the random policy), each with its 95% interval, all taken from
+the report's own stratified bootstrap (summary["methods"], summary["improvement"]); nothing is recomputed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from analysis.store import StoreError
+
+FLOOR = "random"
+
+
+def parse(items: Sequence[str]) -> list[tuple[str, str | None]]:
+    """['a', 'b', 'c:a'] -> [('a', None), ('b', 'a'), ('c', 'a')]: each rung and the rung it is compared with."""
+    rungs: list[tuple[str, str | None]] = []
+    for item in items:
+        name, _, reference = item.partition(":")
+        if not name:
+            raise StoreError(f"--ladder: empty rung in {','.join(items)!r}; write it as A,B,C:REF")
+        rungs.append((name, reference or (rungs[-1][0] if rungs else None)))
+    return rungs
+
+
+def metric(summary: Mapping[str, Any]) -> str:
+    """The aggregate a ladder shows: the mean for one task (the runs' mean score), else rliable's IQM."""
+    return "Mean" if len(summary["tasks"]) == 1 else "IQM"
+
+
+def probability(summary: Mapping[str, Any], x: str, y: str) -> dict[str, float] | None:
+    """P(x > y) with its interval, from the report's pairs in either order; None if the report has no such pair."""
+    pairs = summary["improvement"]
+    if f"{x} vs {y}" in pairs:
+        return dict(pairs[f"{x} vs {y}"])
+    if f"{y} vs {x}" in pairs:
+        found = pairs[f"{y} vs {x}"]
+        return {"value": 1 - found["value"], "low": 1 - found["high"], "high": 1 - found["low"]}
+    return None
+
+
+def rows(summary: Mapping[str, Any], rungs: Sequence[tuple[str, str | None]]) -> list[dict[str, Any]]:
+    """One row per rung: method, reference, runs, score {value, low, high}, vs_reference and vs_floor (P(X > Y)
+    {value, low, high}, or None where there is nothing to compare with)."""
+    methods = summary["methods"]
+    for name in {n for rung in rungs for n in rung if n is not None}:
+        if name not in methods:
+            raise StoreError(f"--ladder: {name!r} is not a method of this report; it has {', '.join(methods)}")
+    aggregate = metric(summary)
+    floor = FLOOR if FLOOR in methods else None
+    return [{"method": name, "reference": reference, "runs": methods[name]["runs_per_task"],
+             "score": methods[name]["aggregates"][aggregate],
+             "vs_reference": probability(summary, name, reference) if reference else None,
+             "vs_floor": probability(summary, name, floor) if floor and name != floor else None}
+            for name, reference in rungs]
+
+
+def verdict(p: Mapping[str, float] | None) -> str:
+    """'better' / 'worse' where the interval of P(X > Y) excludes 0.5, else 'within noise'."""
+    if p is None:
+        return ""
+    return "better" if p["low"] > 0.5 else "worse" if p["high"] < 0.5 else "within noise"
+
+
+def draw(table: Sequence[Mapping[str, Any]], aggregate: str) -> tuple[Any, tuple[list[str], list[list[Any]]]]:
+    """Two panels, a row per rung from the top: the score's interval and point, and P(rung > compared) (filled)
+    and P(rung > random) (hollow) with their intervals beside the 0.5 line."""
+    from analysis.figures import pyplot
+
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.6, 0.42 * len(table) + 1.4), sharey=True,
+                                      gridspec_kw={"width_ratios": [1.1, 1]})
+    labels = [row["method"] + (f"  (vs {row['reference']})" if row["reference"] else "") for row in table]
+    out: list[list[Any]] = []
+    first = {key: next((y for y, row in enumerate(table) if row[key]), -1) for key in ("vs_reference", "vs_floor")}
+    for y, row in enumerate(table):
+        score = row["score"]
+        left.plot([score["low"], score["high"]], [y, y], color="C0", lw=5, alpha=0.45, solid_capstyle="butt")
+        left.plot([score["value"]], [y], "|", color="C0", ms=12, mew=2)
+        for key, style, shift in (("vs_reference", "o", -0.12), ("vs_floor", "o", 0.12)):
+            p = row[key]
+            if p is None:
+                continue
+            filled = key == "vs_reference"
+            right.plot([p["low"], p["high"]], [y + shift, y + shift], color="C1" if filled else "C2", lw=2)
+            right.plot([p["value"]], [y + shift], style, color="C1" if filled else "C2",
+                       mfc="C1" if filled else "white", ms=6,
+                       label=("P(rung > compared)" if filled else "P(rung > random)") if y == first[key] else None)
+        probabilities = [row[k][f] if row[k] else "" for k in ("vs_reference", "vs_floor")
+                         for f in ("value", "low", "high")]
+        out.append([row["method"], row["reference"] or "", score["value"], score["low"], score["high"], *probabilities])
+    right.axvline(0.5, color="0.4", lw=0.8, ls="--")
+    right.set_xlim(-0.03, 1.03)
+    left.set_yticks(range(len(table)), labels)
+    left.invert_yaxis()
+    left.set_xlabel(f"score, {aggregate} [95% CI]")
+    right.set_xlabel("P(X > Y) [95% CI]")
+    if any(index >= 0 for index in first.values()):
+        right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.9 / (len(table) + 3)), ncol=2, fontsize=8,
+                     frameon=False)
+    fig.tight_layout()
+    header = ["method", "reference", "score", "score_low", "score_high", "p_vs_reference", "p_vs_reference_low",
+              "p_vs_reference_high", "p_vs_random", "p_vs_random_low", "p_vs_random_high"]
+    return fig, (header, out)
