@@ -56,7 +56,8 @@ examples:
 
 PLOT_EPILOG = """\
 examples:
-  hieros-bench plot sampler                                 uniform vs ETBS at the preset's temperature (0.3)
+  hieros-bench plot sampler                                 the paper's figure: ETBS tau 1.0, 0.7, 0.3 vs uniform
+  hieros-bench plot sampler --preset                        uniform vs ETBS as the atari100k preset samples (tau 0.3)
   hieros-bench plot sampler --temperature 1.0 0.7 0.3 --items 8000
   hieros-bench plot sampler --capacity 1000000              also the original's capacity-scaled ETBS (D4)"""
 
@@ -153,8 +154,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from analysis import sampler
     from analysis.store import check_output
 
-    setup = sampler.preset_setup(args.temperature, args.items, args.train_ratio, args.batch_length, args.seed,
-                                 args.capacity)
+    custom = (args.temperature, args.items, args.train_ratio, args.batch_length, args.capacity)
+    if args.preset or any(value is not None for value in custom):
+        setup = sampler.preset_setup(args.temperature, args.items or 4000, args.train_ratio, args.batch_length,
+                                     args.seed, args.capacity)
+    else:
+        setup = sampler.paper_setup(args.seed)
     paths = sampler.sampler_figure(check_output(args.out, directory=True), setup)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
@@ -235,8 +240,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                           epilog=PLOT_EPILOG, formatter_class=raw)
     plot.add_argument("what", choices=["sampler"], help="sampler: how often ETBS and uniform replay sample items")
     plot.add_argument("--temperature", type=_temperature, nargs="+", metavar="T",
-                      help="ETBS temperatures in [0, 1] (default: the preset's, 0.3)")
-    plot.add_argument("--items", type=_positive(int), default=4000, metavar="N",
+                      help="ETBS temperatures in [0, 1] (default with --preset: the preset's, 0.3)")
+    plot.add_argument("--preset", action="store_true",
+                      help="as the atari100k preset samples (its temperature and ratio) instead of the paper's figure")
+    plot.add_argument("--items", type=_positive(int), metavar="N",
                       help="env steps simulated, one item each (default 4000)")
     plot.add_argument("--train-ratio", type=_positive(float), metavar="R",
                       help="replayed steps per env step (default: the atari100k preset's)")

@@ -31,6 +31,7 @@ class Setup:
     batch_length: int
     seed: int = 0
     capacity: int | None = None  # also draw the original's capacity-scaled ETBS (defect D4) with this capacity
+    paper: bool = False  # the paper's figure: only ETBS scaled to the final buffer, labelled as the paper labels it
 
     @property
     def per_insert(self) -> float:
@@ -45,6 +46,19 @@ def preset_setup(temperatures: list[float] | None = None, items: int = 4000, tra
     config = build_config(["atari100k"])
     return Setup(tuple(temperatures or [config.replay_temperature]), items, train_ratio or config.train_ratio,
                  batch_length or config.batch_length, seed, capacity)
+
+
+# The HIEROS paper's sampler figure, as the original's sampler_visualization.py draws it: 1000 steps of 4
+# insertions and 16 draws, ETBS at temperatures 0.99 (labelled 1.0), 0.7 and 0.3, each scaled to the final buffer
+# (its `length` is the number of items at the end), beside uniform; counts smoothed over +-100 items.
+PAPER_TEMPERATURES = (0.99, 0.7, 0.3)
+PAPER_ITEMS = 4000
+PAPER_PER_INSERT = 4
+
+
+def paper_setup(seed: int = 0) -> Setup:
+    """The Setup of the paper's figure (PAPER_*): batch_length 1 so that train_ratio is the draws per insertion."""
+    return Setup(PAPER_TEMPERATURES, PAPER_ITEMS, float(PAPER_PER_INSERT), 1, seed, capacity=PAPER_ITEMS, paper=True)
 
 
 def preset_capacity() -> int | None:
@@ -84,6 +98,11 @@ def smooth(values: np.ndarray, width: int = SMOOTH) -> np.ndarray:
 def selectors(setup: Setup) -> dict[str, Selector]:
     """Uniform, ETBS scaled by the current size at each temperature, and optionally the original's scaling."""
     out: dict[str, Selector] = {"uniform": Uniform(seed=setup.seed)}
+    if setup.paper:  # the paper labels its tau=0.99 curve 1.0
+        for tau in setup.temperatures:
+            label = f"ETBS τ={1.0 if tau == 0.99 else tau:.1f}"
+            out[label] = TimeBalanced(temperature=tau, seed=setup.seed, capacity=setup.capacity)
+        return out
     for tau in setup.temperatures:
         out[f"ETBS tau={tau:g}"] = TimeBalanced(temperature=tau, seed=setup.seed)
         if setup.capacity:
@@ -109,8 +128,9 @@ def draw(results: dict[str, tuple[np.ndarray, np.ndarray]], setup: Setup) -> tup
         left.plot(items, smooth(counts), color=palette[label], label=label, linewidth=1.5)
         share = np.add.reduceat(ages, edges[:-1].astype(int)) / max(ages.sum(), 1)
         right.stairs(share, edges, color=palette[label], label=label, linewidth=1.5)
+    scaled = "; ETBS scaled to the final buffer" if setup.paper else f", {setup.items} steps"
     left.set(xlabel="insertion time of the item (env steps; 0 = oldest)", ylabel="times sampled",
-             title=f"samples per item ({setup.per_insert:g} per env step, {setup.items} steps)")
+             title=f"samples per item ({setup.per_insert:g} per env step{scaled})")
     right.set(xlabel="age of the item when sampled (env steps since insertion)", ylabel="fraction of samples",
               title="age distribution of samples", yscale="log")
     left.legend(fontsize=8)

@@ -64,3 +64,19 @@ def test_bad_temperature_is_a_usage_error(capsys):
     except SystemExit as exit_:
         assert exit_.code == 2
     assert "must lie in [0, 1]" in capsys.readouterr().err
+
+
+def test_no_flags_draws_the_papers_figure(tmp_path):
+    """The original's sampler_visualization.py: 4000 items, 4 draws per insertion, ETBS at 0.99 (labelled 1.0),
+    0.7 and 0.3 scaled to the final buffer, beside uniform; flattened counts (the oldest items are not favoured)."""
+    setup = sampler.paper_setup()
+    assert (setup.items, setup.per_insert, setup.capacity) == (4000, 4.0, 4000)
+    results = sampler.run(setup)
+    assert list(results) == ["uniform", "ETBS τ=1.0", "ETBS τ=0.7", "ETBS τ=0.3"]
+    oldest = slice(0, 400)
+    spread = {label: sampler.smooth(counts)[oldest].mean() / counts.mean() for label, (counts, _) in results.items()}
+    assert spread["uniform"] > spread["ETBS τ=0.3"] > spread["ETBS τ=0.7"] > spread["ETBS τ=1.0"]
+    assert abs(spread["ETBS τ=1.0"] - 1) < 0.25  # time-balanced: the oldest items as often as the average
+    assert main(["plot", "sampler", "--out", str(tmp_path)]) == 0
+    header = (tmp_path / "sampler.csv").read_text().splitlines()[0]
+    assert header.startswith("item,count uniform,count ETBS τ=1.0,count ETBS τ=0.7,count ETBS τ=0.3")
