@@ -17,9 +17,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over the whole project."""
-    session.install("ruff")
+    """ruff's checks and format over the whole project, and the import contracts (as .ci/run)."""
+    session.install("-e", ".[test]")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session(python=PYTHON)

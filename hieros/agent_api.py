@@ -65,7 +65,7 @@ def make_agent(config: Any, obs_space: Mapping[str, Any], act_space: ActSpace) -
     """Build the agent named by `config.model_name`."""
     if config.model_name == "random":
         return RandomAgent(act_space, config.seed)
-    from hieros.agent import make_learning_agent  # imports torch
+    from hieros.agent.build import make_learning_agent  # imports torch
 
     return make_learning_agent(config, obs_space, act_space)
 

@@ -96,9 +96,8 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
-    if "torch" in state:
-        import torch
-
+    if "torch" in state:  # unpickling the checkpoint's tensors has loaded torch
+        torch = sys.modules["torch"]
         torch.set_rng_state(state["torch"])
         if "cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda"])

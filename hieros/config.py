@@ -22,17 +22,15 @@ from typing import Any
 import yaml
 
 from hieros import config_hash
-from hieros.config_schema import Spec, check, flag_text, split_spec
+from hieros.config_schema import ConfigError, Spec, check, flag_text, split_spec
 
 CONFIGS_FILE = Path(__file__).with_name("configs.yaml")
+__all__ = ["Config", "ConfigError", "HelpRequested", "build_config", "config_mismatch", "dump", "parse_args",
+           "recorded_hash", "run_config_hash"]  # ConfigError lives in config_schema, which checks values
 # What a model name sets, after presets and flags: the config that runs (and run.json records) says it.
 MODEL_IMPLIES: dict[str, dict[str, Any]] = {
     "dreamer": {"dynamics_model": "rssm", "max_hierarchy": 1, "novelty_reward_weight": 0.0},
 }
-
-
-class ConfigError(ValueError):
-    """A user mistake in presets or overrides; the message is one line and says what to do."""
 
 
 class HelpRequested(Exception):

@@ -31,6 +31,10 @@ NAMED = ("regex", "task", "device")
 DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
 
+class ConfigError(ValueError):
+    """A user mistake in presets or overrides; the message is one line and says what to do."""
+
+
 class SpecError(ValueError):
     """A spec in configs.yaml that cannot be read (a mistake in the file, not the user's)."""
 
@@ -112,7 +116,6 @@ def split_spec(comment: str, default: Any, key: str) -> tuple[Spec | None, str]:
 
 def check(config: Mapping[str, Any], specs: Mapping[str, Spec], defaults: Mapping[str, Any]) -> None:
     """Raise ConfigError for the first value of the flat `config` outside its key's spec (or its default's length)."""
-    from hieros.config import ConfigError
 
     for key, value in config.items():
         spec, default = specs.get(key), defaults.get(key)

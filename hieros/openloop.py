@@ -25,9 +25,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hieros import checkpoint, rundir
+from hieros.agent.latents import State
+from hieros.agent.world_model import WorldModel, preprocess
 from hieros.config import Config, ConfigError, build_config
-from hieros.latents import State
-from hieros.world_model import WorldModel, preprocess
 
 
 def imagine_open_loop(world_model: WorldModel, post: State, action: torch.Tensor, context: int,

@@ -33,6 +33,7 @@ from hieros.cli_errors import EXIT_INTERRUPTED, EXIT_LOCKED, guarded
 from hieros.config import Config, ConfigError, HelpRequested, config_mismatch, dump, parse_args
 from hieros.envs import EnvError, make_env
 from hieros.progress import Clocks, Progress
+from hieros.wandb_log import WandbRun, check_available
 
 # Ctrl-C, kill and Slurm's warning before a preemption or the time limit (sbatch --signal=USR2@90)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
@@ -100,6 +101,7 @@ class Trainer:
         self.lengths = np.zeros(len(self.envs), dtype=np.int64)
         self.pending: dict[str, list[float]] = defaultdict(list)
         self.tensorboard = None
+        self.wandb: WandbRun | None = None
         self.clock = time.perf_counter()  # wall_seconds counts the loop's time from here
         self.clocks = Clocks()
         self.record = self._initial_record()
@@ -147,7 +149,7 @@ class Trainer:
             "agent": self.agent.state_dict(), "envs": [env.get_state() for env in self.envs],
             "rng": checkpoint.rng_state(), "metrics_offset": self.metrics.offset,
             "pending": dict(self.pending), "progress": dict(self.record["progress"]),
-            "clocks": dict(self.clocks.seconds),
+            "clocks": dict(self.clocks.seconds), "wandb_id": self.wandb.id if self.wandb else None,
         }
         checkpoint.save(self.run_dir, state)
         self.counters["last_save"] = self.counters["env_step"]
@@ -217,7 +219,7 @@ class Trainer:
             env.close()
         for score, length in episodes:
             self.log_episode("eval", score, length, eval_index=index)
-        self.metrics.write({"type": "eval", **self._stamp(), "eval_index": index,
+        self.write_metrics({"type": "eval", **self._stamp(), "eval_index": index,
                             "score_mean": float(np.mean([score for score, _ in episodes])),
                             "episodes": len(episodes)})
         self.counters["eval_index"] += 1
@@ -230,12 +232,18 @@ class Trainer:
         return {"env_step": step, "frames": step * self.frames_per_step}
 
     def log_episode(self, mode: str, score: float, length: int, **extra: Any) -> None:
-        self.metrics.write({"type": "episode", "mode": mode, **self._stamp(), "score": score, "length": length,
+        self.write_metrics({"type": "episode", "mode": mode, **self._stamp(), "score": score, "length": length,
                             **extra})
         if mode == "train":
             self.counters["episodes"] += 1
             self.record["progress"]["last_score"] = score
         self._scalar(f"{mode}_episode/score", score)
+
+    def write_metrics(self, record: dict[str, Any]) -> None:
+        """A record into metrics.jsonl, and to W&B when it is on."""
+        self.metrics.write(record)
+        if self.wandb is not None:
+            self.wandb.log(record)
 
     def _scalar(self, name: str, value: float) -> None:
         if self.tensorboard is not None:
@@ -245,7 +253,7 @@ class Trainer:
     def flush_train_metrics(self) -> None:
         if self.pending:
             means = {k: float(np.mean(v)) for k, v in sorted(self.pending.items())}
-            self.metrics.write({"type": "train", **self._stamp(), "grad_steps": self.counters["grad_steps"],
+            self.write_metrics({"type": "train", **self._stamp(), "grad_steps": self.counters["grad_steps"],
                                 **means})
             for key, value in means.items():
                 self._scalar(f"train/{key}", value)
@@ -309,12 +317,17 @@ class Trainer:
             self.close()
 
     def _start(self) -> None:
-        """Reset the environments, or continue from the checkpoint if there is one; open TensorBoard."""
+        """Reset the environments, or continue from the checkpoint if there is one; open TensorBoard and W&B
+        (the W&B run of the checkpoint, if it has one)."""
         self.obs = stack([env.reset() for env in self.envs])
         self.agent_state = self.agent.initial_state(len(self.envs))
+        wandb_id = None
         if self.resume_state is not None:
             self.restore(self.resume_state)
+            wandb_id = self.resume_state.get("wandb_id")
             self.resume_state = None
+        if self.config.wandb.enabled:
+            self.wandb = WandbRun(self.config, self.run_dir, wandb_id)
         if self.config.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -383,6 +396,8 @@ class Trainer:
         self.metrics.close()
         if self.tensorboard is not None:
             self.tensorboard.close()
+        if self.wandb is not None:
+            self.wandb.close()
         for env in self.envs:
             env.close()
 
@@ -425,6 +440,7 @@ def _start_and_run(argv: list[str]) -> int:
     try:
         config, print_config = parse_args(argv)
         check_run(config)
+        check_available(config)
         if print_config:
             print(dump(config), end="")
             print(f"# config hash: {config.hash()}")

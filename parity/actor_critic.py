@@ -16,9 +16,9 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from hieros.actor_critic import ActorCritic, ReturnNorm, lambda_return
+from hieros.agent.actor_critic import ActorCritic, ReturnNorm, lambda_return
+from hieros.agent.world_model import WorldModel, preprocess
 from hieros.config import Config, build_config
-from hieros.world_model import WorldModel, preprocess
 from parity.compare import Row, row, rows_for, worst
 from parity.configs import original_config
 from parity.original import Original, categorical_sampler, copy_into, precision, renamed, to_double

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-import hieros.level as level_module
-from hieros.agent import make_learning_agent
+import hieros.agent.level as level_module
+from hieros.agent.build import make_learning_agent
 from hieros.config import Config, build_config
 from hieros.envs.base import ActSpace
 from parity.actor_critic import ac_map

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
+from hieros.agent.rssm import RSSM
 from hieros.config import build_config
-from hieros.rssm import RSSM
 from parity.compare import Row, row, rows_for, worst
 from parity.configs import original_config
 from parity.original import Original, categorical_sampler, copy_into, grads_of, renamed

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from hieros.s5 import S5SSM, S5Block
+from hieros.agent.s5 import S5SSM, S5Block
 from parity.compare import Row, row, rows_for, worst
 from parity.original import copy_into, grads_of
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
+from hieros.agent.subgoal import SubgoalAutoencoder, novelty_reward, subgoal_reward
 from hieros.config import Config, build_config
-from hieros.subgoal import SubgoalAutoencoder, novelty_reward, subgoal_reward
 from parity.compare import Row, row, rows_for, worst
 from parity.configs import original_config
 from parity.original import Original, categorical_sampler, copy_into, precision, renamed, to_double

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from hieros.agent.rssm import RSSM
+from hieros.agent.world_model import IMAGE_OFFSET, WorldModel, preprocess
 from hieros.config import Config, build_config
-from hieros.rssm import RSSM
-from hieros.world_model import IMAGE_OFFSET, WorldModel, preprocess
 from parity.compare import TOLERANCE, Row, row, rows_for, worst
 from parity.configs import original_config
 from parity.original import Original, categorical_sampler, copy_into, double_inputs, precision, renamed, to_double

@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
+from hieros.agent.s5_dynamics import S5Dynamics
 from hieros.config import build_config
-from hieros.s5_dynamics import S5Dynamics
 from parity.compare import Row, row, rows_for, worst
 from parity.configs import original_config
 from parity.original import Original, categorical_sampler, copy_into, grads_of, renamed

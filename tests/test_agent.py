@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from hieros.actor_critic import lambda_return
+from hieros.agent.actor_critic import lambda_return
+from hieros.agent.world_model import WorldModel, preprocess
 from hieros.config import build_config
-from hieros.world_model import WorldModel, preprocess
 
 IMAGE_SPACE = {"image": ((64, 64, 3), np.uint8), "reward": ((), np.float32), "is_first": ((), bool),
                "is_last": ((), bool), "is_terminal": ((), bool)}
@@ -79,7 +79,7 @@ def test_s5wm_observe_matches_stepping():
 
 def test_s5wm_prior_and_posterior_layers_are_dyn_hidden_wide():
     """The original's Seq2SeqDynamics sizes its prior/posterior layers by dyn_hidden (its `hidden`), not units."""
-    from hieros.s5_dynamics import S5Dynamics
+    from hieros.agent.s5_dynamics import S5Dynamics
 
     config = build_config(["atari100k", "debug"], {"dyn_hidden": "48"})
     dynamics = S5Dynamics(config, embed_dim=8, action_dim=2)
@@ -93,8 +93,8 @@ def test_reinforce_logprob_of_continuous_actions(original):
     """D17: the original's REINFORCE takes the log-prob of a / max(|a|, 1) (its img_step rescales the sampled
     action in place) with the reparameterised sample's gradient (its ContDist.sample is rsample), so the mean
     gets no gradient from an unclipped action; plain REINFORCE takes the sampled action, detached."""
-    from hieros.actor_critic import ActorCritic
-    from hieros.distributions import BoundedNormal
+    from hieros.agent.actor_critic import ActorCritic
+    from hieros.agent.distributions import BoundedNormal
 
     config = build_config(["dmc_proprio", "debug"], {"reinforce_original_logprob": str(original).lower()})
     ac = ActorCritic(config, feat_dim=8, action_dim=1, dist="normal", heads={"extrinsic": 1.0})

@@ -10,7 +10,7 @@ import torch._dynamo.utils
 from test_update_digest import filled_agent
 from torch._dynamo import explain
 
-from hieros.world_model import preprocess
+from hieros.agent.world_model import preprocess
 
 UPDATES = 100
 

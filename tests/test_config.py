@@ -168,7 +168,7 @@ def test_cli_help_exits_0_with_usage(argv):
 BAD_VALUES = [
     ("--dynamics_model=gru", "--dynamics_model=gru is not valid: use one of s5 | rssm"),
     ("--imag_gradient=foo", "--imag_gradient=foo is not valid: use one of dynamics | reinforce"),
-    ("--steps=-5", "--steps=-5 is not valid: use a number in [1, inf)"),
+    ("--steps=-5", "--steps=-5 is not valid: use a number in [1, 1892160000]"),
     ("--score.protocol=bogus", "--score.protocol=bogus is not valid"),
     ("--batch_size=0", "--batch_size=0 is not valid"),
     ("--batch_length=0", "--batch_length=0 is not valid"),

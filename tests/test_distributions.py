@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import distributions as td
 
-from hieros.distributions import (
+from hieros.agent.distributions import (
     MSE,
     Bernoulli,
     BoundedNormal,

@@ -129,3 +129,22 @@ def test_a_report_that_fails_midway_leaves_the_previous_report_as_it_was(tmp_pat
     monkeypatch.setattr(figures, "save", real_save)
     assert run_report(tmp_path / "results", "--out", str(out), "--reps", "300", "--no-sampler") == 0
     assert files(out)["report.md"] != before["report.md"] and (out / "other_suite").is_dir()
+
+
+def test_a_checkpoint_names_no_module_of_this_project_so_moving_modules_never_breaks_loading_it(tmp_path):
+    """Checkpoints are plain containers of tensors, arrays and numbers: moving the model into hieros/agent/ (#27)
+    left every earlier checkpoint loadable, and this keeps the next move safe too."""
+    import pickletools
+
+    run = tmp_path / "run"
+    args = ["--configs", "dmc_proprio", "debug", "--task=dmc_cartpole_balance", "--max_hierarchy=3",
+            "--batch_length=8", "--steps=1000", "--tensorboard=false", f"--logdir={run}"]
+    assert main([*args, "--stop_after=200"]) == 130
+    strings: list[str] = []
+    modules = set()
+    for op, arg, _ in pickletools.genops(checkpoint.checkpoint_file(run).read_bytes()):
+        if "UNICODE" in op.name:
+            strings.append(arg)
+        elif op.name in ("STACK_GLOBAL", "GLOBAL"):
+            modules.add(strings[-2] if op.name == "STACK_GLOBAL" else arg.split()[0])
+    assert modules and not any(m.split(".")[0] in ("hieros", "bench", "analysis") for m in modules), modules

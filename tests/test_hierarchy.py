@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from hieros.agent import make_learning_agent
+from hieros.agent.build import make_learning_agent
+from hieros.agent.level import Level
+from hieros.agent.subgoal import SubgoalAutoencoder, novelty_reward, subgoal_reward
 from hieros.config import build_config
 from hieros.envs.base import ActSpace
-from hieros.level import Level
-from hieros.subgoal import SubgoalAutoencoder, novelty_reward, subgoal_reward
 
 FLAG_SPACE = {"reward": ((), np.float32), "is_first": ((), bool), "is_last": ((), bool), "is_terminal": ((), bool)}
 VECTOR_SPACE = {"vector": ((5,), np.float32), **FLAG_SPACE}

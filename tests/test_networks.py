@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hieros.distributions import MSE, BoundedNormal, OneHotDist, OneHotRows, SymlogMSE, symlog
-from hieros.networks import (
+from hieros.agent.distributions import MSE, BoundedNormal, OneHotDist, OneHotRows, SymlogMSE, symlog
+from hieros.agent.networks import (
     MLP,
     ActionHead,
     ChannelLayerNorm,

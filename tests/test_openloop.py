@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from hieros.agent.world_model import WorldModel, preprocess
 from hieros.config import build_config
 from hieros.openloop import imagine_open_loop, main, reward_errors
 from hieros.train import main as train_main
-from hieros.world_model import WorldModel, preprocess
 
 VECTOR_SPACE = {"vector": ((5,), np.float32), "reward": ((), np.float32), "is_first": ((), bool),
                 "is_last": ((), bool), "is_terminal": ((), bool)}

@@ -10,8 +10,8 @@ import torch
 from test_update_digest import filled_agent
 
 from hieros import checkpoint
-from hieros.precision import updates
-from hieros.world_model import preprocess
+from hieros.agent.precision import updates
+from hieros.agent.world_model import preprocess
 
 UPDATES = 200
 TAIL = 50  # the losses compared: the mean of the last TAIL updates, and the first update

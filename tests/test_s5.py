@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from hieros.s5 import S5SSM, S5Stack, hippo_legs_normal, resettable_scan
+from hieros.agent.s5 import S5SSM, S5Stack, hippo_legs_normal, resettable_scan
 
 B, T, H, P = 3, 37, 8, 12
 
@@ -178,8 +178,8 @@ def test_gradients_flow():
 def test_paper_presets_initialise_b_and_c_at_the_originals_scale():
     """The original's port multiplies the truncated normal by 0.8796 where lecun_normal divides (D10); the config
     key reaches every SSM of the S5WM, and the paper presets keep the original's scale."""
+    from hieros.agent.s5_dynamics import S5Dynamics
     from hieros.config import build_config
-    from hieros.s5_dynamics import S5Dynamics
 
     def ssm(legacy: str) -> S5SSM:
         torch.manual_seed(0)

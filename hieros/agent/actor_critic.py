@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from hieros.distributions import BoundedNormal, TwoHotSymlog
-from hieros.latents import State
-from hieros.networks import MLP, ActionHead
-from hieros.optim import Metrics, Optimizer, compiled, step_together
+from hieros.agent.distributions import BoundedNormal, TwoHotSymlog
+from hieros.agent.latents import State
+from hieros.agent.networks import MLP, ActionHead
+from hieros.agent.optim import Metrics, Optimizer, compiled, step_together
 
 RewardFn = Callable[[torch.Tensor, State], torch.Tensor]
 

@@ -12,15 +12,10 @@ from typing import Any
 
 import torch
 
+from hieros.agent.device import resolve_device
+from hieros.agent.hierarchy import Hieros
 from hieros.config import Config
 from hieros.envs.base import ActSpace
-from hieros.hierarchy import Hieros
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def make_learning_agent(config: Config, obs_space: Mapping[str, Any], act_space: ActSpace) -> Hieros:

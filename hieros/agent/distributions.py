@@ -3,7 +3,7 @@
 Conventions: parameters are (..., event); `log_prob` and `entropy` return (...). They follow NM512/Snagnar's
 `tools.py` (`OneHotDist`, `FlattenDist`, `DiscDist`, `MSEDist`, `SymlogDist`, `Bernoulli`, `ContDist`).
 Every distribution casts its parameters to fp32 when built (a no-op in fp32), so with --precision=bf16 the heads,
-the KL and the losses stay fp32 (hieros.precision).
+the KL and the losses stay fp32 (hieros.agent.precision).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from hieros.precision import exact, full
+from hieros.agent.precision import exact, full
 
 
 def symlog(x: torch.Tensor) -> torch.Tensor:

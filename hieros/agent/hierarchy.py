@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from hieros.agent.distributions import symexp, symlog
+from hieros.agent.latents import blend
+from hieros.agent.level import FLAGS, Level
+from hieros.agent.world_model import IMAGE_OFFSET
 from hieros.config import Config
-from hieros.distributions import symexp, symlog
 from hieros.envs.base import ActSpace
-from hieros.latents import blend
-from hieros.level import FLAGS, Level
-from hieros.world_model import IMAGE_OFFSET
 
 ActingState = dict[str, Any]  # {"step": int, "levels": [{"latent", "action", "history", "reward_sum"}]}
 

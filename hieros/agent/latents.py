@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hieros.distributions import OneHotDist, kl_categorical
+from hieros.agent.distributions import OneHotDist, kl_categorical
 
 State = dict[str, torch.Tensor]
 

@@ -2,7 +2,7 @@
 
 Level 0 sees the environment and acts in it; level i >= 1 sees the latents of level i-1 (its `stoch` one-hots
 and symlogged `deter`, the last `history` of them concatenated) and its actions are subgoal codes for level
-i-1. `hieros.hierarchy` decides when each level acts and trains and what it is shown; this module does the
+i-1. `hieros.agent.hierarchy` decides when each level acts and trains and what it is shown; this module does the
 work of one level. Replay row t holds o_t, the reward received on arriving at o_t, and a_t, the action chosen
 after seeing o_t (the original's convention; `action_shift` decides how the world model pairs them, D2).
 """
@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from hieros.actor_critic import ActorCritic, RewardFn
+from hieros.agent.actor_critic import ActorCritic, RewardFn
+from hieros.agent.latents import State
+from hieros.agent.optim import Metrics, compiled, floats
+from hieros.agent.precision import updates
+from hieros.agent.subgoal import SubgoalAutoencoder, novelty_reward, subgoal_reward
+from hieros.agent.world_model import WorldModel, preprocess
 from hieros.config import Config, ConfigError
-from hieros.latents import State
-from hieros.optim import Metrics, compiled, floats
-from hieros.precision import updates
 from hieros.replay import Replay, TimeBalanced, Uniform
-from hieros.subgoal import SubgoalAutoencoder, novelty_reward, subgoal_reward
-from hieros.world_model import WorldModel, preprocess
 
 FLAGS = ("reward", "is_first", "is_last", "is_terminal")
 

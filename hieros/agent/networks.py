@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hieros.distributions import MSE, BoundedNormal, OneHotDist, OneHotRows, SymlogMSE, symlog
+from hieros.agent.distributions import MSE, BoundedNormal, OneHotDist, OneHotRows, SymlogMSE, symlog
 
 
 def _fan_avg(weight: torch.Tensor) -> float:

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from hieros.precision import exact
+from hieros.agent.device import resolve_device
+from hieros.agent.precision import exact
 
 Metrics = dict[str, torch.Tensor]  # scalar tensors, read on the host once per update
 
@@ -30,8 +31,6 @@ def compiled(function: F, config: Any) -> F:
     if not config.compile:
         return function
     import torch._inductor.config
-
-    from hieros.agent import resolve_device
 
     torch._inductor.config.fallback_random = True
     options = {"cpp_wrapper": True} if resolve_device(config.device).type == "cpu" else {}

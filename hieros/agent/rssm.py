@@ -11,8 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hieros.latents import CategoricalLatents, State, blend
-from hieros.networks import MLP, init_weights
+from hieros.agent.latents import CategoricalLatents, State, blend
+from hieros.agent.networks import MLP, init_weights
 
 
 class LayerNormGRUCell(nn.Module):

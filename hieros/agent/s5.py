@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hieros.precision import exact, full
+from hieros.agent.precision import exact, full
 
 # Standard deviation of a unit normal truncated to [-2, 2].
 _TRUNC_STD = 0.87962566103423978

@@ -4,7 +4,7 @@ Unlike the RSSM, the posterior depends on the current embedding only, the prior 
 and the deterministic feature `deter` is a linear read-out of all S5 hidden states (`state_as_deter`).
 Training runs the S5 stack as a parallel scan over the whole sequence; acting and imagination step it.
 
-A latent state (hieros.latents) here also carries `state`, the S5 hidden states (B, L, 2P) complex.
+A latent state (hieros.agent.latents) here also carries `state`, the S5 hidden states (B, L, 2P) complex.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from hieros.distributions import symlog
-from hieros.latents import CategoricalLatents, State, blend
-from hieros.networks import MLP, init_weights
-from hieros.precision import full
-from hieros.s5 import S5Stack
+from hieros.agent.distributions import symlog
+from hieros.agent.latents import CategoricalLatents, State, blend
+from hieros.agent.networks import MLP, init_weights
+from hieros.agent.precision import full
+from hieros.agent.s5 import S5Stack
 
 
 class S5Dynamics(CategoricalLatents):

@@ -12,10 +12,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from hieros.distributions import OneHotDist, kl_categorical, symlog
-from hieros.networks import MLP
-from hieros.optim import Metrics, Optimizer, compiled
-from hieros.precision import full
+from hieros.agent.distributions import OneHotDist, kl_categorical, symlog
+from hieros.agent.networks import MLP
+from hieros.agent.optim import Metrics, Optimizer, compiled
+from hieros.agent.precision import full
 
 
 class SubgoalAutoencoder(nn.Module):

@@ -12,17 +12,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from hieros.distributions import Bernoulli, TwoHotSymlog, symlog
-from hieros.latents import State
-from hieros.networks import MLP, MultiDecoder, MultiEncoder
-from hieros.optim import Metrics, Optimizer, compiled
-from hieros.s5_dynamics import S5Dynamics
+from hieros.agent.distributions import Bernoulli, TwoHotSymlog, symlog
+from hieros.agent.latents import State
+from hieros.agent.networks import MLP, MultiDecoder, MultiEncoder
+from hieros.agent.optim import Metrics, Optimizer, compiled
+from hieros.agent.s5_dynamics import S5Dynamics
 
 
 def make_dynamics(config: Any, embed_dim: int, action_dim: int) -> nn.Module:
     if config.dynamics_model == "s5":
         return S5Dynamics(config, embed_dim, action_dim)
-    from hieros.rssm import RSSM
+    from hieros.agent.rssm import RSSM
 
     return RSSM(config, embed_dim, action_dim)
 
