@@ -37,16 +37,37 @@ def smoke(session: nox.Session) -> None:
 def rliable_crosscheck(session: nox.Session) -> None:
     """Our aggregates against rliable's, with the pins under which rliable imports (arch<8, pandas<3)."""
     session.install("-e", ".[test]", "rliable", "arch<8", "pandas<3")
-    session.run("pytest", "-q", "-rs", "-W", "ignore::FutureWarning", "tests/test_analysis_rliable.py",
-                *session.posargs, env={"RLIABLE_REQUIRED": "1"})
+    session.run(
+        "pytest",
+        "-q",
+        "-rs",
+        "-W",
+        "ignore::FutureWarning",
+        "tests/test_analysis_rliable.py",
+        *session.posargs,
+        env={"RLIABLE_REQUIRED": "1"},
+    )
 
 
 # What the original HIEROS code imports (tensorboard comes with this project), at the versions under which it runs
 # on a CPU with torch 2.13.0
 # (shared reference original-on-cpu.md; setuptools 80.9 still ships the pkg_resources that wandb 0.15 needs).
-ORIGINAL_DEPS = ["numpy==1.26.4", "jax==0.4.30", "jaxlib==0.4.30", "ruamel.yaml==0.17.33", "einops==0.6.1",
-                 "wandb==0.15.11", "setuptools==80.9.0", "tqdm==4.66.1", "psutil", "pillow",
-                 "lovely-tensors==0.1.15", "lovely-numpy==0.2.9", "cloudpickle", "pyzmq"]
+ORIGINAL_DEPS = [
+    "numpy==1.26.4",
+    "jax==0.4.30",
+    "jaxlib==0.4.30",
+    "ruamel.yaml==0.17.33",
+    "einops==0.6.1",
+    "wandb==0.15.11",
+    "setuptools==80.9.0",
+    "tqdm==4.66.1",
+    "psutil",
+    "pillow",
+    "lovely-tensors==0.1.15",
+    "lovely-numpy==0.2.9",
+    "cloudpickle",
+    "pyzmq",
+]
 
 
 @nox.session(python=PYTHON)
@@ -55,9 +76,11 @@ def parity(session: nox.Session) -> None:
     72567d3 and HEAD: `HIEROS_ORIGINAL=PATH HIEROS_ORIGINAL_HEAD=PATH nox -s parity`, or
     `nox -s parity -- --original PATH --original-head PATH` (add `--write` to update the doc)."""
     if not os.environ.get("HIEROS_ORIGINAL") and "--original" not in session.posargs:
-        session.error("no checkout of the original code: git clone https://github.com/Snagnar/Hieros && "
-                      "git -C Hieros archive 72567d3 -- . ':!documentation' | tar -x -C DIR, then "
-                      "HIEROS_ORIGINAL=DIR nox -s parity (docs/parity.md)")
+        session.error(
+            "no checkout of the original code: git clone https://github.com/Snagnar/Hieros && "
+            "git -C Hieros archive 72567d3 -- . ':!documentation' | tar -x -C DIR, then "
+            "HIEROS_ORIGINAL=DIR nox -s parity (docs/parity.md)"
+        )
     session.install("torch==2.13.0")
     session.install("-e", ".", *ORIGINAL_DEPS)
     session.run("python", "-m", "parity", *session.posargs)

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 
-def load(results: str | Path = "results", suite: str | None = None,
-         baselines: str | list[str] | None = None) -> tuple[Any, Any]:
+def load(
+    results: str | Path = "results", suite: str | None = None, baselines: str | list[str] | None = None
+) -> tuple[Any, Any]:
     """(finals, curves) pandas DataFrames of the store and the shipped baselines (analysis.frames.load)."""
     from analysis import frames
 

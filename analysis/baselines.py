@@ -51,35 +51,66 @@ class Source:
 # The methods the HIEROS paper compared with (SimPLe, TWM, IRIS, DreamerV3, STORM), then the strongest since.
 SOURCES: dict[str, Source] = {
     "DreamerV3": Source(
-        "dreamerv3/atari100k-dreamerv3.json.gz", "danijar/dreamerv3@e3f0224:scores/atari100k-dreamerv3.json.gz",
-        "import", "mean of the training episodes ending in (390k, 400k] frames; none there: no score",
-        "DreamerV3 2024 (Nature); reproduces its published mean 1.25 and median 0.49"),
+        "dreamerv3/atari100k-dreamerv3.json.gz",
+        "danijar/dreamerv3@e3f0224:scores/atari100k-dreamerv3.json.gz",
+        "import",
+        "mean of the training episodes ending in (390k, 400k] frames; none there: no score",
+        "DreamerV3 2024 (Nature); reproduces its published mean 1.25 and median 0.49",
+    ),
     "DreamerV3-2023": Source(
         "dreamerv3/v1_2023/atari100k_dreamerv3.json.gz",
         "danijar/dreamerv3@423291a:scores/data/atari100k_dreamerv3.json.gz",
-        "import", "mean training-episode return of the 10k-frame bin at 400k frames; an empty bin: no score",
+        "import",
+        "mean training-episode return of the 10k-frame bin at 400k frames; an empty bin: no score",
         "DreamerV3 arXiv v1 (the version HIEROS compared with); its bins do not reproduce the v1 table "
-        "(Alien 1096 here, 959 there), and no seed has a ChopperCommand value in its last bin"),
+        "(Alien 1096 here, 959 there), and no seed has a ChopperCommand value in its last bin",
+    ),
     "IRIS": Source("iris/IRIS.json", "eloialonso/iris@24326aa:results/data/IRIS.json", "import", "final score per run"),
     "TWM": Source("twm/scores.json", "jrobine/twm@e6a8e59:results/scores.json", "import", "final score per run"),
-    "STORM": Source("storm/storm.json", "weipu-zhang/STORM@1c50658:results/storm.json", "import",
-                    "final score per run", "released in 2025; does not reproduce the paper's table (docs/report.md)"),
-    "SimPLe": Source("iris/SimPLe.json", "eloialonso/iris@24326aa:results/data/SimPLe.json", "import",
-                     "final score per run"),
-    "SPR": Source("iris/SPR.json", "eloialonso/iris@24326aa:results/data/SPR.json", "import",
-                  "final score per run (the 100 runs of Agarwal et al. 2021)"),
-    "DrQ(eps)": Source("iris/DrQ(eps).json", "eloialonso/iris@24326aa:results/data/DrQ(eps).json", "import",
-                       "final score per run (the 100 runs of Agarwal et al. 2021)"),
-    "CURL": Source("iris/CURL_10_evals.json", "eloialonso/iris@24326aa:results/data/CURL_10_evals.json", "curl",
-                   "human-normalised score per run (HNS, 100 runs) x (human - random) + random"),
-    "DIAMOND": Source("diamond/DIAMOND.json", "eloialonso/diamond@5bcd159:results/data/DIAMOND.json", "import",
-                      "final score per run"),
+    "STORM": Source(
+        "storm/storm.json",
+        "weipu-zhang/STORM@1c50658:results/storm.json",
+        "import",
+        "final score per run",
+        "released in 2025; does not reproduce the paper's table (docs/report.md)",
+    ),
+    "SimPLe": Source(
+        "iris/SimPLe.json", "eloialonso/iris@24326aa:results/data/SimPLe.json", "import", "final score per run"
+    ),
+    "SPR": Source(
+        "iris/SPR.json",
+        "eloialonso/iris@24326aa:results/data/SPR.json",
+        "import",
+        "final score per run (the 100 runs of Agarwal et al. 2021)",
+    ),
+    "DrQ(eps)": Source(
+        "iris/DrQ(eps).json",
+        "eloialonso/iris@24326aa:results/data/DrQ(eps).json",
+        "import",
+        "final score per run (the 100 runs of Agarwal et al. 2021)",
+    ),
+    "CURL": Source(
+        "iris/CURL_10_evals.json",
+        "eloialonso/iris@24326aa:results/data/CURL_10_evals.json",
+        "curl",
+        "human-normalised score per run (HNS, 100 runs) x (human - random) + random",
+    ),
+    "DIAMOND": Source(
+        "diamond/DIAMOND.json", "eloialonso/diamond@5bcd159:results/data/DIAMOND.json", "import", "final score per run"
+    ),
     "REM": Source("rem/REM.json", "leor-c/REM@34828c3:results/data/REM.json", "import", "final score per run"),
-    "Simulus": Source("simulus/Simulus.json", "leor-c/Simulus@c1e75e9:results/data/atari/Simulus.json", "import",
-                      "final score per run"),
-    "HarmonyDream": Source("harmonydream/harmony.json",
-                           "thuml/HarmonyDream@0a22e33:dreamerv3-jax/scores/harmony.json", "import",
-                           "evaluation score at 400k frames"),
+    "Simulus": Source(
+        "simulus/Simulus.json",
+        "leor-c/Simulus@c1e75e9:results/data/atari/Simulus.json",
+        "import",
+        "final score per run",
+    ),
+    "HarmonyDream": Source(
+        "harmonydream/harmony.json",
+        "thuml/HarmonyDream@0a22e33:dreamerv3-jax/scores/harmony.json",
+        "import",
+        "evaluation score at 400k frames",
+    ),
 }
 DEFAULT = ("SimPLe", "TWM", "IRIS", "DreamerV3", "STORM", "DIAMOND", "Simulus")
 
@@ -131,7 +162,8 @@ def _table() -> dict[str, dict[str, list[float | None]]]:
     with open(TABLE) as f:
         for row in csv.DictReader(f):
             out.setdefault(row["method"], {}).setdefault(find_game(row["game"]) or row["game"], []).append(
-                float(row["score"]) if row["score"] else None)
+                float(row["score"]) if row["score"] else None
+            )
     return out
 
 
@@ -167,16 +199,22 @@ def store_methods(results: str | Path, suite: str | None, requested: list[str] |
     if not suites_in(results):
         if requested not in (None, ["none"]) and suite in (None, "atari100k"):
             return {}
-        raise StoreError(f"no runs under {results}; run `hieros-bench run SUITE` or `hieros-bench import FILE`, "
-                         "or give --baselines all for the published field alone")
+        raise StoreError(
+            f"no runs under {results}; run `hieros-bench run SUITE` or `hieros-bench import FILE`, "
+            "or give --baselines all for the published field alone"
+        )
     return load_store(results, suite)
 
 
 def beside(ours: dict[str, Method], requested: list[str] | None) -> dict[str, Method]:
     """The baselines to compare `ours` (a store's methods) with: `requested` as resolve() reads it, where None is
     the default set only for an Atari100k store (Atari tasks at 400k frames) and none for any other."""
-    atari100k = all(task_domain(r.task) == "atari" and r.record["protocol"].get("budget_frames") == BUDGET_FRAMES
-                    for m in ours.values() for r in m.all_runs() if not r.imported)
+    atari100k = all(
+        task_domain(r.task) == "atari" and r.record["protocol"].get("budget_frames") == BUDGET_FRAMES
+        for m in ours.values()
+        for r in m.all_runs()
+        if not r.imported
+    )
     if requested is None and not atari100k:
         return {}
     chosen = resolve(requested)
@@ -184,8 +222,10 @@ def beside(ours: dict[str, Method], requested: list[str] | None) -> dict[str, Me
         raise StoreError("the shipped baselines are Atari100k results; this suite is not Atari (give --baselines none)")
     clash = sorted(set(chosen) & set(ours))
     if clash:
-        raise StoreError(f"the store has a method named {clash[0]}, as a shipped baseline; rename it on import "
-                         "or leave the baseline out with --baselines")
+        raise StoreError(
+            f"the store has a method named {clash[0]}, as a shipped baseline; rename it on import "
+            "or leave the baseline out with --baselines"
+        )
     return load(chosen)
 
 
@@ -195,14 +235,21 @@ def load(requested: list[str]) -> dict[str, Method]:
     out = {}
     for name in requested:
         method = Method("atari100k", name)
-        provenance = {"imported": True, "source_file": about[name]["origin"], "sha256": "shipped",
-                      "format": "baseline"}
+        provenance = {"imported": True, "source_file": about[name]["origin"], "sha256": "shipped", "format": "baseline"}
         protocol = rundir.new_protocol(None, 4, BUDGET_FRAMES, {"name": "published_final"})
         for task, scores in table[name].items():
             for seed, score in enumerate(scores, start=1):
-                record = rundir.new_record(suite="atari100k", method=name, task=task, seed=seed, status="done",
-                                           config={}, config_hash=f"baseline-{name}", protocol=protocol,
-                                           provenance=provenance)
+                record = rundir.new_record(
+                    suite="atari100k",
+                    method=name,
+                    task=task,
+                    seed=seed,
+                    status="done",
+                    config={},
+                    config_hash=f"baseline-{name}",
+                    protocol=protocol,
+                    provenance=provenance,
+                )
                 record["score"]["final"] = score
                 method.runs.setdefault(task, {})[seed] = Run(TABLE, record)
         out[name] = method

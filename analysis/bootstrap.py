@@ -35,8 +35,9 @@ def rng_for(seed: int, *names: str) -> np.random.Generator:
     return np.random.default_rng([seed, *(zlib.crc32(name.encode()) for name in names)])
 
 
-def stratified_counts(scores: np.ndarray, reps: int, rng: np.random.Generator,
-                      chunk: int | None = None) -> Iterator[np.ndarray]:
+def stratified_counts(
+    scores: np.ndarray, reps: int, rng: np.random.Generator, chunk: int | None = None
+) -> Iterator[np.ndarray]:
     """Multiplicities of `reps` stratified resamples of (runs, tasks) scores, in chunks (chunk, runs, tasks).
 
     On a full array each task draws `runs` indices uniformly (rliable's resampling). With missing cells task t
@@ -84,10 +85,15 @@ def _estimate(value: Any, samples: list[np.ndarray]) -> dict[str, Any]:
     return {"value": value, "low": low, "high": high}
 
 
-def joint_estimates(scores: dict[str, np.ndarray], metrics: dict[str, Metrics],
-                    pairs: list[tuple[str, str]], reps: int, rngs: dict[str, np.random.Generator],
-                    workers: int = 1, known: dict[str, dict[str, Any]] | None = None
-                    ) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[tuple[str, str], dict[str, float]]]:
+def joint_estimates(
+    scores: dict[str, np.ndarray],
+    metrics: dict[str, Metrics],
+    pairs: list[tuple[str, str]],
+    reps: int,
+    rngs: dict[str, np.random.Generator],
+    workers: int = 1,
+    known: dict[str, dict[str, Any]] | None = None,
+) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[tuple[str, str], dict[str, float]]]:
     """Every interval of a report: each method's metrics ({method: {metric: {value, low, high}}}; metrics[method]
     (scores, counts) gives them all at once, e.g. stats.aggregates) and P(X > Y) for each pair ({(x, y): {value,
     low, high}}).
@@ -109,8 +115,7 @@ def joint_estimates(scores: dict[str, np.ndarray], metrics: dict[str, Metrics],
     def unit(i: int) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, float]]]:
         y = names[i]
         own = rngs[y] if workers <= 1 else copy.deepcopy(start[y])
-        return _unit(scores, None if y in known else metrics[y], y, [x for x, to in pairs if to == y], reps, own,
-                     start)
+        return _unit(scores, None if y in known else metrics[y], y, [x for x, to in pairs if to == y], reps, own, start)
 
     cost = [scores[y].size * (y not in known) + sum(scores[x].size for x, to in pairs if to == y) for y in names]
     done = parallel.run(unit, len(names), workers, order=sorted(range(len(names)), key=lambda i: -cost[i]))
@@ -118,9 +123,15 @@ def joint_estimates(scores: dict[str, np.ndarray], metrics: dict[str, Metrics],
     return {y: known.get(y, done[i][0]) for i, y in enumerate(names)}, {pair: per_pair[pair] for pair in pairs}
 
 
-def _unit(scores: dict[str, np.ndarray], metrics: Metrics | None, y: str, xs: list[str], reps: int,
-          rng: np.random.Generator, start: dict[str, np.random.Generator]
-          ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, float]]]:
+def _unit(
+    scores: dict[str, np.ndarray],
+    metrics: Metrics | None,
+    y: str,
+    xs: list[str],
+    reps: int,
+    rng: np.random.Generator,
+    start: dict[str, np.random.Generator],
+) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, float]]]:
     """Method y's metrics (its resamples drawn by rng; none without `metrics`) and P(x > y) for each x in xs
     (x's resamples replayed from its `start` generator), in chunks of resamples that keep the counts in cache."""
     if metrics is None and not xs:
@@ -141,33 +152,40 @@ def _unit(scores: dict[str, np.ndarray], metrics: Metrics | None, y: str, xs: li
     return own, {(x, y): _estimate(stats.probability_of_improvement(scores[x], scores[y]), paired[x]) for x in xs}
 
 
-def interval_estimates(scores: np.ndarray, metrics: dict[str, Metric], reps: int,
-                       rng: np.random.Generator) -> dict[str, dict[str, Any]]:
+def interval_estimates(
+    scores: np.ndarray, metrics: dict[str, Metric], reps: int, rng: np.random.Generator
+) -> dict[str, dict[str, Any]]:
     """{name: {value, low, high}} of each metric(scores, counts) of one (runs, tasks) array (joint_estimates)."""
+
     def together(s: np.ndarray, counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
         return {name: metric(s, counts) for name, metric in metrics.items()}
 
     return joint_estimates({"": scores}, {"": together}, [], reps, {"": rng})[0][""]
 
 
-def profile_estimates(scores: np.ndarray, taus: np.ndarray, reps: int,
-                      rng: np.random.Generator) -> dict[str, np.ndarray]:
+def profile_estimates(
+    scores: np.ndarray, taus: np.ndarray, reps: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Performance profile of (runs, tasks) scores at `taus` with pointwise percentile bands: {value, low, high}."""
+
     def profile(s: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
         return stats.performance_profile(s, taus, counts)
 
     return interval_estimates(scores, {"profile": profile}, reps, rng)["profile"]
 
 
-def improvement_estimate(x: np.ndarray, y: np.ndarray, reps: int, rng_x: np.random.Generator,
-                         rng_y: np.random.Generator) -> dict[str, float]:
+def improvement_estimate(
+    x: np.ndarray, y: np.ndarray, reps: int, rng_x: np.random.Generator, rng_y: np.random.Generator
+) -> dict[str, float]:
     """P(X > Y) of (runs_x, tasks) and (runs_y, tasks) with an interval from independent stratified resamples of
     each, X's by rng_x and Y's by rng_y (joint_estimates)."""
+
     def nothing(s: np.ndarray, counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
         return {}
 
-    return joint_estimates({"x": x, "y": y}, {"x": nothing, "y": nothing}, [("x", "y")], reps,
-                           {"x": rng_x, "y": rng_y})[1][("x", "y")]
+    return joint_estimates(
+        {"x": x, "y": y}, {"x": nothing, "y": nothing}, [("x", "y")], reps, {"x": rng_x, "y": rng_y}
+    )[1][("x", "y")]
 
 
 @cache
@@ -193,8 +211,12 @@ def t_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[floa
 def model_truth(mean: np.ndarray, sd: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
     """The aggregates of the normal model N(mean_t, sd_t) of each task (tasks,)."""
     sample = rng.normal(mean, sd, size=(POPULATION, len(mean)))
-    return {"Median": float(np.median(mean)), "IQM": float(stats.iqm(sample)), "Mean": float(mean.mean()),
-            "Optimality Gap": float(stats.optimality_gap(sample))}
+    return {
+        "Median": float(np.median(mean)),
+        "IQM": float(stats.iqm(sample)),
+        "Mean": float(mean.mean()),
+        "Optimality Gap": float(stats.optimality_gap(sample)),
+    }
 
 
 def coverage(scores: np.ndarray, trials: int, reps: int, rng: np.random.Generator) -> dict[str, float]:

@@ -44,8 +44,11 @@ def key(name: str, scores: np.ndarray, **settings: Any) -> str:
     digest.update(name.encode() + b"\0" + np.ascontiguousarray(scores, np.float64).tobytes())
     digest.update(repr(scores.shape).encode())
     for field, value in sorted(settings.items()):
-        data = (np.ascontiguousarray(value, np.float64).tobytes() if isinstance(value, np.ndarray)
-                else json.dumps(value).encode())
+        data = (
+            np.ascontiguousarray(value, np.float64).tobytes()
+            if isinstance(value, np.ndarray)
+            else json.dumps(value).encode()
+        )
         digest.update(field.encode() + b"\0" + data)
     return digest.hexdigest()
 

@@ -51,13 +51,17 @@ def coverage(methods: dict[str, Method], expect_seeds: int | None = None) -> lis
                 gaps.setdefault(lacking, []).append(task)
         for lacking, tasks in sorted(gaps.items()):
             seeds = ", ".join(map(str, lacking))
-            problems.append(Problem("partial", f"{name}: seed(s) {seeds} missing on {len(tasks)} task(s): "
-                                               f"{_listing(tasks)}"))
+            problems.append(
+                Problem("partial", f"{name}: seed(s) {seeds} missing on {len(tasks)} task(s): {_listing(tasks)}")
+            )
         if method.imported and expect_seeds:
             short = [t for t in method.tasks if len(method.runs[t]) < expect_seeds]
             if short:
-                problems.append(Problem("partial", f"{name}: fewer than {expect_seeds} runs on {len(short)} "
-                                                   f"task(s): {_listing(short)}"))
+                problems.append(
+                    Problem(
+                        "partial", f"{name}: fewer than {expect_seeds} runs on {len(short)} task(s): {_listing(short)}"
+                    )
+                )
     return problems
 
 
@@ -79,8 +83,9 @@ def unfinished(methods: dict[str, Method]) -> list[Problem]:
 
 
 def _distinct(runs: list[Run], key: str) -> set[str]:
-    return {run_config_hash(run.record) if key == "config_hash" else protocol_key(run.record["protocol"])
-            for run in runs}
+    return {
+        run_config_hash(run.record) if key == "config_hash" else protocol_key(run.record["protocol"]) for run in runs
+    }
 
 
 def consistency(methods: dict[str, Method]) -> list[Problem]:
@@ -92,18 +97,32 @@ def consistency(methods: dict[str, Method]) -> list[Problem]:
             runs = [r for r in method.all_runs() if task_domain(r.task) == family]
             hashes = _distinct(runs, "config_hash")
             if len(hashes) > 1:
-                problems.append(Problem("mixed", f"{name}: {family} runs with {len(hashes)} different configs "
-                                                 f"({_listing(sorted(hashes))})"))
+                problems.append(
+                    Problem(
+                        "mixed",
+                        f"{name}: {family} runs with {len(hashes)} different configs ({_listing(sorted(hashes))})",
+                    )
+                )
             if len(_distinct(runs, "protocol")) > 1:
                 described = sorted({describe_protocol(r.record["protocol"]) for r in runs})
-                problems.append(Problem("mixed", f"{name}: {family} runs with different protocols "
-                                                 f"({'; '.join(described)})"))
-        wrong = [f"{r.task} seed {r.seed}" for r in method.all_runs()
-                 if r.final is not None and r.recorded_final is not None
-                 and not math.isclose(r.final, r.recorded_final, rel_tol=1e-9, abs_tol=1e-9)]
+                problems.append(
+                    Problem("mixed", f"{name}: {family} runs with different protocols ({'; '.join(described)})")
+                )
+        wrong = [
+            f"{r.task} seed {r.seed}"
+            for r in method.all_runs()
+            if r.final is not None
+            and r.recorded_final is not None
+            and not math.isclose(r.final, r.recorded_final, rel_tol=1e-9, abs_tol=1e-9)
+        ]
         if wrong:
-            problems.append(Problem("mixed", f"{name}: final score in run.json differs from the one its metrics "
-                                             f"give by its protocol on {len(wrong)} run(s): {_listing(wrong)}"))
+            problems.append(
+                Problem(
+                    "mixed",
+                    f"{name}: final score in run.json differs from the one its metrics "
+                    f"give by its protocol on {len(wrong)} run(s): {_listing(wrong)}",
+                )
+            )
     return problems + _across_methods(methods)
 
 

@@ -99,16 +99,33 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = check_output(Path(args.out) if args.out else Path(args.results) / "report", directory=True)
     suites = suites_in(args.results)
     if args.suite is None and len(suites) > 1:  # every suite of the store, each into OUT/<suite>
-        codes = [cmd_report(argparse.Namespace(**{**vars(args), "suite": suite, "out": str(out / suite)}))
-                 for suite in suites]
+        codes = [
+            cmd_report(argparse.Namespace(**{**vars(args), "suite": suite, "out": str(out / suite)}))
+            for suite in suites
+        ]
         return max(codes)
     start = time.perf_counter()
-    options = Options(results=Path(args.results), out=out, suite=args.suite, methods=args.methods, tasks=args.tasks,
-                      paper_tasks=args.paper_tasks, reps=args.reps, seed=args.seed, allow_partial=args.allow_partial,
-                      allow_mixed=args.allow_mixed, expect_seeds=args.expect_seeds,
-                      published=None if args.published is None else [p for p in args.published if p != "none"],
-                      metrics=args.metric or [], sampler=not args.no_sampler, calibrate=args.calibrate,
-                      baselines=args.baselines, jobs=args.jobs, cache=not args.no_cache, ladder=args.ladder)
+    options = Options(
+        results=Path(args.results),
+        out=out,
+        suite=args.suite,
+        methods=args.methods,
+        tasks=args.tasks,
+        paper_tasks=args.paper_tasks,
+        reps=args.reps,
+        seed=args.seed,
+        allow_partial=args.allow_partial,
+        allow_mixed=args.allow_mixed,
+        expect_seeds=args.expect_seeds,
+        published=None if args.published is None else [p for p in args.published if p != "none"],
+        metrics=args.metric or [],
+        sampler=not args.no_sampler,
+        calibrate=args.calibrate,
+        baselines=args.baselines,
+        jobs=args.jobs,
+        cache=not args.no_cache,
+        ladder=args.ladder,
+    )
     try:
         report = compute(options)
     except ChecksFailed as failed:
@@ -119,8 +136,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     for check in report.summary["checks"]:
         console.print(f"[yellow]{check['kind']}[/]: {check['message']}", highlight=False)
     console.print(terminal(report.summary))
-    console.print(f"wrote {len(paths)} files to {options.out} in {time.perf_counter() - start:.1f} s "
-                  f"(open {options.out / 'report.md'})", highlight=False)
+    console.print(
+        f"wrote {len(paths)} files to {options.out} in {time.perf_counter() - start:.1f} s "
+        f"(open {options.out / 'report.md'})",
+        highlight=False,
+    )
     return 0
 
 
@@ -131,14 +151,34 @@ def cmd_import(args: argparse.Namespace) -> int:
     if Path(args.file).is_dir():
         if not args.task:
             raise StoreError(f"{args.file} is a log directory of the original code: give its --task")
-        done = import_original_logdir(args.file, args.method, args.results, args.suite, args.task, args.seed,
-                                      args.budget_frames, args.frames_per_step, args.window_frames, args.force)
+        done = import_original_logdir(
+            args.file,
+            args.method,
+            args.results,
+            args.suite,
+            args.task,
+            args.seed,
+            args.budget_frames,
+            args.frames_per_step,
+            args.window_frames,
+            args.force,
+        )
     else:
-        done = import_file(args.file, args.method, args.results, args.suite, args.budget_frames,
-                           args.frames_per_step, args.window_frames, args.force)
+        done = import_file(
+            args.file,
+            args.method,
+            args.results,
+            args.suite,
+            args.budget_frames,
+            args.frames_per_step,
+            args.window_frames,
+            args.force,
+        )
     same = f" ({done.unchanged} already there from this file, left as they were)" if done.unchanged else ""
-    print(f"imported {done.written} runs of {args.method} from {Path(args.file).name} into "
-          f"{Path(args.results) / args.suite}{same}")
+    print(
+        f"imported {done.written} runs of {args.method} from {Path(args.file).name} into "
+        f"{Path(args.results) / args.suite}{same}"
+    )
     return 0
 
 
@@ -156,8 +196,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     custom = (args.temperature, args.items, args.train_ratio, args.batch_length, args.capacity)
     if args.preset or any(value is not None for value in custom):
-        setup = sampler.preset_setup(args.temperature, args.items or 4000, args.train_ratio, args.batch_length,
-                                     args.seed, args.capacity)
+        setup = sampler.preset_setup(
+            args.temperature, args.items or 4000, args.train_ratio, args.batch_length, args.seed, args.capacity
+        )
     else:
         setup = sampler.paper_setup(args.seed)
     paths = sampler.sampler_figure(check_output(args.out, directory=True), setup)
@@ -168,89 +209,182 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add report, import, export and plot to the hieros-bench subcommands."""
     raw = argparse.RawDescriptionHelpFormatter
-    report = sub.add_parser("report", help="normalised scores, aggregates with CIs, tables and figures",
-                            description=REPORT_HELP, epilog=REPORT_EPILOG, formatter_class=raw)
+    report = sub.add_parser(
+        "report",
+        help="normalised scores, aggregates with CIs, tables and figures",
+        description=REPORT_HELP,
+        epilog=REPORT_EPILOG,
+        formatter_class=raw,
+    )
     report.add_argument("--results", default="results", metavar="DIR", help="results store (default: results)")
     report.add_argument("--suite", help="suite to report (default: every suite in the store)")
     report.add_argument("--out", metavar="DIR", help="output directory (default: RESULTS/report)")
     report.add_argument("--methods", type=_names, metavar="A,B", help="only these methods (default: all)")
-    report.add_argument("--tasks", type=_names, metavar="T1,T2",
-                        help="only these tasks, or a named set: hieros25 (the HIEROS paper's 25 games, no UpNDown)")
-    report.add_argument("--paper-tasks", action="store_true",
-                        help="the same as --tasks hieros25")
-    report.add_argument("--expect-seeds", type=_positive(int), metavar="N",
-                        help="our methods must have seeds 1..N on every task")
+    report.add_argument(
+        "--tasks",
+        type=_names,
+        metavar="T1,T2",
+        help="only these tasks, or a named set: hieros25 (the HIEROS paper's 25 games, no UpNDown)",
+    )
+    report.add_argument("--paper-tasks", action="store_true", help="the same as --tasks hieros25")
+    report.add_argument(
+        "--expect-seeds", type=_positive(int), metavar="N", help="our methods must have seeds 1..N on every task"
+    )
     report.add_argument("--allow-partial", action="store_true", help="report despite missing or unfinished runs")
-    report.add_argument("--allow-mixed", action="store_true",
-                        help="report despite mixed configs or protocols within or between methods")
-    report.add_argument("--baselines", type=_names, metavar="NAMES",
-                        help="published per-run results shipped with the package, compared with intervals like our "
-                             "runs: comma-separated names, all, or none (default on an Atari100k store: "
-                             "SimPLe,TWM,IRIS,DreamerV3,STORM,DIAMOND,Simulus; `all` lists every one in the report)")
-    report.add_argument("--published", action="append", metavar="NAME",
-                        help="published per-game means to show, repeatable (default: HIEROS for Atari; 'none')")
-    report.add_argument("--metric", action="append", metavar="NAME",
-                        help="also plot this logged train metric against env steps, repeatable (e.g. model_loss)")
-    report.add_argument("--reps", type=_positive(int), default=50_000, metavar="N",
-                        help="bootstrap replicates (default 50000, as rliable)")
+    report.add_argument(
+        "--allow-mixed", action="store_true", help="report despite mixed configs or protocols within or between methods"
+    )
+    report.add_argument(
+        "--baselines",
+        type=_names,
+        metavar="NAMES",
+        help="published per-run results shipped with the package, compared with intervals like our "
+        "runs: comma-separated names, all, or none (default on an Atari100k store: "
+        "SimPLe,TWM,IRIS,DreamerV3,STORM,DIAMOND,Simulus; `all` lists every one in the report)",
+    )
+    report.add_argument(
+        "--published",
+        action="append",
+        metavar="NAME",
+        help="published per-game means to show, repeatable (default: HIEROS for Atari; 'none')",
+    )
+    report.add_argument(
+        "--metric",
+        action="append",
+        metavar="NAME",
+        help="also plot this logged train metric against env steps, repeatable (e.g. model_loss)",
+    )
+    report.add_argument(
+        "--reps",
+        type=_positive(int),
+        default=50_000,
+        metavar="N",
+        help="bootstrap replicates (default 50000, as rliable)",
+    )
     report.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    report.add_argument("--calibrate", type=_positive(int), nargs="?", const=200, default=0, metavar="TRIALS",
-                        help="also measure how often the aggregate intervals cover the truth at this many runs, in "
-                             "TRIALS simulated experiments per method (default 200; a few seconds each)")
+    report.add_argument(
+        "--calibrate",
+        type=_positive(int),
+        nargs="?",
+        const=200,
+        default=0,
+        metavar="TRIALS",
+        help="also measure how often the aggregate intervals cover the truth at this many runs, in "
+        "TRIALS simulated experiments per method (default 200; a few seconds each)",
+    )
     report.add_argument("--no-sampler", action="store_true", help="leave out the replay sampler figure")
-    report.add_argument("--ladder", type=_names, metavar="A,B,C:REF",
-                        help="an ablation ladder: each rung's score and P(rung > the rung before it, or REF) and "
-                             "P(rung > random), as a table and a figure (docs/report.md)")
-    report.add_argument("--jobs", type=_positive(int), default=None, metavar="N",
-                        help="processes for the bootstrap and the figures (default: every core; the numbers and "
-                             "files are the same for any N)")
-    report.add_argument("--no-cache", action="store_true",
-                        help="recompute the shipped baselines' own intervals instead of reusing them from the cache "
-                             "(~/.cache/hieros-bench, or $HIEROS_BENCH_CACHE; the numbers are the same)")
+    report.add_argument(
+        "--ladder",
+        type=_names,
+        metavar="A,B,C:REF",
+        help="an ablation ladder: each rung's score and P(rung > the rung before it, or REF) and "
+        "P(rung > random), as a table and a figure (docs/report.md)",
+    )
+    report.add_argument(
+        "--jobs",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="processes for the bootstrap and the figures (default: every core; the numbers and "
+        "files are the same for any N)",
+    )
+    report.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="recompute the shipped baselines' own intervals instead of reusing them from the cache "
+        "(~/.cache/hieros-bench, or $HIEROS_BENCH_CACHE; the numbers are the same)",
+    )
     report.set_defaults(func=cmd_report)
 
-    imp = sub.add_parser("import", help="bring published per-seed results into the store as runs",
-                         epilog=IMPORT_EPILOG, formatter_class=raw)
-    imp.add_argument("file", help="a danijar json.gz score file, a per-game lists json, or a log directory of the "
-                     "original HIEROS code (its scores.jsonl; give --task and --seed)")
+    imp = sub.add_parser(
+        "import",
+        help="bring published per-seed results into the store as runs",
+        epilog=IMPORT_EPILOG,
+        formatter_class=raw,
+    )
+    imp.add_argument(
+        "file",
+        help="a danijar json.gz score file, a per-game lists json, or a log directory of the "
+        "original HIEROS code (its scores.jsonl; give --task and --seed)",
+    )
     imp.add_argument("--method", required=True, help="method name in the store (e.g. dreamerv3)")
     imp.add_argument("--suite", default="atari100k", help="suite in the store (default: atari100k)")
     imp.add_argument("--results", default="results", metavar="DIR", help="results store (default: results)")
-    imp.add_argument("--budget-frames", type=_positive(int), metavar="N",
-                     help="the runs' frame budget (default: 400000 for atari100k)")
+    imp.add_argument(
+        "--budget-frames",
+        type=_positive(int),
+        metavar="N",
+        help="the runs' frame budget (default: 400000 for atari100k)",
+    )
     imp.add_argument("--frames-per-step", type=_positive(int), default=4, metavar="N", help="action repeat (default 4)")
-    imp.add_argument("--window-frames", type=_positive(int), default=10_000, metavar="N",
-                     help="final-score window of curve files, in frames (default 10000)")
+    imp.add_argument(
+        "--window-frames",
+        type=_positive(int),
+        default=10_000,
+        metavar="N",
+        help="final-score window of curve files, in frames (default 10000)",
+    )
     imp.add_argument("--task", help="the task of an original-code log directory, e.g. dmc_cartpole_balance")
-    imp.add_argument("--seed", type=_positive(int), default=1, help="the run number of an original-code log "
-                     "directory in the store (default 1)")
-    imp.add_argument("--force", action="store_true", help="replace runs in the way (ours, from another file, or "
-                     "this file's again), moving them aside to seed_<n>.old-<time>")
+    imp.add_argument(
+        "--seed",
+        type=_positive(int),
+        default=1,
+        help="the run number of an original-code log directory in the store (default 1)",
+    )
+    imp.add_argument(
+        "--force",
+        action="store_true",
+        help="replace runs in the way (ours, from another file, or "
+        "this file's again), moving them aside to seed_<n>.old-<time>",
+    )
     imp.set_defaults(func=cmd_import)
 
-    exp = sub.add_parser("export", help="write finished runs as a danijar json.gz score file",
-                         epilog=EXPORT_EPILOG, formatter_class=raw)
+    exp = sub.add_parser(
+        "export", help="write finished runs as a danijar json.gz score file", epilog=EXPORT_EPILOG, formatter_class=raw
+    )
     exp.add_argument("--out", required=True, metavar="FILE.json.gz")
     exp.add_argument("--suite", help="suite (required when the store holds several)")
     exp.add_argument("--method", help="only this method")
     exp.add_argument("--results", default="results", metavar="DIR", help="results store (default: results)")
     exp.set_defaults(func=cmd_export)
 
-    plot = sub.add_parser("plot", help="figures that need no runs: `plot sampler` (ETBS vs uniform replay)",
-                          epilog=PLOT_EPILOG, formatter_class=raw)
+    plot = sub.add_parser(
+        "plot",
+        help="figures that need no runs: `plot sampler` (ETBS vs uniform replay)",
+        epilog=PLOT_EPILOG,
+        formatter_class=raw,
+    )
     plot.add_argument("what", choices=["sampler"], help="sampler: how often ETBS and uniform replay sample items")
-    plot.add_argument("--temperature", type=_temperature, nargs="+", metavar="T",
-                      help="ETBS temperatures in [0, 1] (default with --preset: the preset's, 0.3)")
-    plot.add_argument("--preset", action="store_true",
-                      help="as the atari100k preset samples (its temperature and ratio) instead of the paper's figure")
-    plot.add_argument("--items", type=_positive(int), metavar="N",
-                      help="env steps simulated, one item each (default 4000)")
-    plot.add_argument("--train-ratio", type=_positive(float), metavar="R",
-                      help="replayed steps per env step (default: the atari100k preset's)")
+    plot.add_argument(
+        "--temperature",
+        type=_temperature,
+        nargs="+",
+        metavar="T",
+        help="ETBS temperatures in [0, 1] (default with --preset: the preset's, 0.3)",
+    )
+    plot.add_argument(
+        "--preset",
+        action="store_true",
+        help="as the atari100k preset samples (its temperature and ratio) instead of the paper's figure",
+    )
+    plot.add_argument(
+        "--items", type=_positive(int), metavar="N", help="env steps simulated, one item each (default 4000)"
+    )
+    plot.add_argument(
+        "--train-ratio",
+        type=_positive(float),
+        metavar="R",
+        help="replayed steps per env step (default: the atari100k preset's)",
+    )
     plot.add_argument("--batch-length", type=_positive(int), metavar="L", help="steps per sequence (default: preset)")
-    plot.add_argument("--capacity", type=_positive(int), metavar="N",
-                      help="also draw the original's ETBS scaled by this capacity (defect D4)")
+    plot.add_argument(
+        "--capacity",
+        type=_positive(int),
+        metavar="N",
+        help="also draw the original's ETBS scaled by this capacity (defect D4)",
+    )
     plot.add_argument("--seed", type=int, default=0)
-    plot.add_argument("--out", default="results/report", metavar="DIR",
-                      help="output directory (default: results/report)")
+    plot.add_argument(
+        "--out", default="results/report", metavar="DIR", help="output directory (default: results/report)"
+    )
     plot.set_defaults(func=cmd_plot)

@@ -20,8 +20,17 @@ def pyplot() -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "font.size": 9, "axes.grid": True,
-                         "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False})
+    plt.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 120,
+            "font.size": 9,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
     return plt
 
 
@@ -46,8 +55,9 @@ def save(fig: Any, table: Table, out: Path, name: str) -> list[Path]:
     return paths
 
 
-def draw_aggregates(results: dict[str, dict[str, dict[str, float]]], published: dict[str, dict[str, float]],
-                    palette: dict[str, Any]) -> tuple[Any, Table]:
+def draw_aggregates(
+    results: dict[str, dict[str, dict[str, float]]], published: dict[str, dict[str, float]], palette: dict[str, Any]
+) -> tuple[Any, Table]:
     """results {method: {metric: {value, low, high}}}: one panel per metric, a bar per method over its 95% CI
     and a tick at the point estimate (rliable's interval-estimate plot); published values as hollow diamonds."""
     plt = pyplot()
@@ -75,8 +85,9 @@ def draw_aggregates(results: dict[str, dict[str, dict[str, float]]], published: 
     return fig, (["method", "metric", "value", "ci_low", "ci_high"], rows)
 
 
-def draw_profiles(taus: np.ndarray, profiles: dict[str, dict[str, np.ndarray]],
-                  palette: dict[str, Any]) -> tuple[Any, Table]:
+def draw_profiles(
+    taus: np.ndarray, profiles: dict[str, dict[str, np.ndarray]], palette: dict[str, Any]
+) -> tuple[Any, Table]:
     """Performance profiles: fraction of runs with normalised score > tau, with pointwise 95% bands."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -84,10 +95,17 @@ def draw_profiles(taus: np.ndarray, profiles: dict[str, dict[str, np.ndarray]],
     for method, p in profiles.items():
         ax.plot(taus, p["value"], label=method, color=palette[method])
         ax.fill_between(taus, p["low"], p["high"], color=palette[method], alpha=0.2, linewidth=0)
-        rows += [[method, float(t), float(v), float(lo), float(hi)]
-                 for t, v, lo, hi in zip(taus, p["value"], p["low"], p["high"], strict=True)]
-    ax.set(xlabel=r"normalised score $\tau$", ylabel=r"fraction of runs with score $> \tau$",
-           title="performance profiles (95% bands)", ylim=(0, 1.02), xlim=(taus[0], taus[-1]))
+        rows += [
+            [method, float(t), float(v), float(lo), float(hi)]
+            for t, v, lo, hi in zip(taus, p["value"], p["low"], p["high"], strict=True)
+        ]
+    ax.set(
+        xlabel=r"normalised score $\tau$",
+        ylabel=r"fraction of runs with score $> \tau$",
+        title="performance profiles (95% bands)",
+        ylim=(0, 1.02),
+        xlim=(taus[0], taus[-1]),
+    )
     ax.legend()
     fig.tight_layout()
     return fig, (["method", "tau", "fraction", "ci_low", "ci_high"], rows)
@@ -122,8 +140,13 @@ def _clamp(ax: Any, means: list[np.ndarray]) -> None:
     ax.set_ylim(max(bottom, low - span / 2), min(top, high + span / 2))
 
 
-def draw_curves(data: dict[str, dict[str, dict[str, np.ndarray]]], xlabel: str, ylabel: str,
-                palette: dict[str, Any], titles: dict[str, str]) -> tuple[Any, Table]:
+def draw_curves(
+    data: dict[str, dict[str, dict[str, np.ndarray]]],
+    xlabel: str,
+    ylabel: str,
+    palette: dict[str, Any],
+    titles: dict[str, str],
+) -> tuple[Any, Table]:
     """data {task: {method: {x, mean, low, high, runs}}}: a panel per task, mean over runs and 95% band."""
     plt = pyplot()
     tasks = list(data)
@@ -139,15 +162,17 @@ def draw_curves(data: dict[str, dict[str, dict[str, np.ndarray]]], xlabel: str, 
         for method, c in data[task].items():
             ax.plot(c["x"], c["mean"], color=palette[method], label=method, linewidth=1.2)
             ax.fill_between(c["x"], c["low"], c["high"], color=palette[method], alpha=0.2, linewidth=0)
-            rows += [[task, method, float(x), float(m), float(lo), float(hi), int(n)]
-                     for x, m, lo, hi, n in zip(c["x"], c["mean"], c["low"], c["high"], c["runs"], strict=True)]
+            rows += [
+                [task, method, float(x), float(m), float(lo), float(hi), int(n)]
+                for x, m, lo, hi, n in zip(c["x"], c["mean"], c["low"], c["high"], c["runs"], strict=True)
+            ]
         _clamp(ax, [c["mean"] for c in data[task].values()])
         ax.set_title(titles.get(task, task), fontsize=9)
         ax.tick_params(labelsize=7)
         ax.locator_params(nbins=4)  # a third of the ticks to lay out and render, in 26 panels
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
         ax.xaxis.get_offset_text().set_fontsize(7)
-    for ax in list(axes.flat)[len(tasks):]:
+    for ax in list(axes.flat)[len(tasks) :]:
         ax.set_axis_off()
     for ax in axes.flat:  # sharex hides the tick labels above the last row; a panel missing below needs its own
         ax.xaxis.set_tick_params(labelbottom=True)
@@ -156,14 +181,20 @@ def draw_curves(data: dict[str, dict[str, dict[str, np.ndarray]]], xlabel: str, 
     fig.supxlabel(xlabel, fontsize=9, y=(legend_inches + 0.05) / height)
     width = 2.9 * cols  # fixed margins in inches: tight_layout would render every panel's ticks once more
     fig.supylabel(ylabel, fontsize=9, x=0.08 / width)
-    fig.subplots_adjust(left=0.85 / width, right=1 - 0.1 / width, top=1 - 0.3 / height,
-                        bottom=(legend_inches + 0.55) / height, wspace=0.38, hspace=0.45)
-    return fig, (["task", "method", xlabel.split(" (")[0].replace(" ", "_"), "mean", "ci_low", "ci_high", "runs"],
-                 rows)
+    fig.subplots_adjust(
+        left=0.85 / width,
+        right=1 - 0.1 / width,
+        top=1 - 0.3 / height,
+        bottom=(legend_inches + 0.55) / height,
+        wspace=0.38,
+        hspace=0.45,
+    )
+    return fig, (["task", "method", xlabel.split(" (")[0].replace(" ", "_"), "mean", "ci_low", "ci_high", "runs"], rows)
 
 
-def draw_games(games: dict[str, dict[str, dict[str, list[float]]]], palette: dict[str, Any],
-               titles: dict[str, str]) -> tuple[Any, Table]:
+def draw_games(
+    games: dict[str, dict[str, dict[str, list[float]]]], palette: dict[str, Any], titles: dict[str, str]
+) -> tuple[Any, Table]:
     """games {task: {method: {"raw": final scores of its runs, "normalized": the same normalised}}}: one row per
     game on a shared normalised axis (symlog: linear in [-1, 1]), a sub-row per method, every run as a dot and a
     black tick at its mean, so our runs read against each baseline's spread (a strip plot). One Axes for all
@@ -187,13 +218,21 @@ def draw_games(games: dict[str, dict[str, dict[str, list[float]]]], palette: dic
             ys.append(i + offset + jitter.uniform(-0.3, 0.3, len(values)) * step)
             means.append(values.mean())
             centres.append(i + offset)
-            rows += [[task, method, run, float(raw), float(norm)]
-                     for run, (raw, norm) in enumerate(zip(runs["raw"], values, strict=True), start=1)]
+            rows += [
+                [task, method, run, float(raw), float(norm)]
+                for run, (raw, norm) in enumerate(zip(runs["raw"], values, strict=True), start=1)
+            ]
         if xs:
-            ax.scatter(np.concatenate(xs), np.concatenate(ys), s=5, color=palette[method], alpha=0.6, linewidths=0,
-                       label=method)
-            ax.vlines(means, np.array(centres) - step / 2, np.array(centres) + step / 2, color="black",
-                      linewidth=1.0)
+            ax.scatter(
+                np.concatenate(xs),
+                np.concatenate(ys),
+                s=5,
+                color=palette[method],
+                alpha=0.6,
+                linewidths=0,
+                label=method,
+            )
+            ax.vlines(means, np.array(centres) - step / 2, np.array(centres) + step / 2, color="black", linewidth=1.0)
     for i in range(1, len(tasks), 2):
         ax.axhspan(i - 0.5, i + 0.5, color="0.92", zorder=0, linewidth=0)
     for x in (0.0, 1.0):
@@ -204,7 +243,13 @@ def draw_games(games: dict[str, dict[str, dict[str, list[float]]]], palette: dic
     ax.set_ylim(len(tasks) - 0.5, -0.5)
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("normalised final score per run (symlog; tick: mean over runs; dashed: 0 and 1)")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(methods), 4), fontsize=7, frameon=False,
-              markerscale=2)
+    ax.legend(
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=min(len(methods), 4),
+        fontsize=7,
+        frameon=False,
+        markerscale=2,
+    )
     fig.tight_layout()
     return fig, (["task", "method", "run", "score", "normalized"], rows)

@@ -35,8 +35,9 @@ def _methods(results: str | Path, suite: str | None, requested: str | list[str] 
     return {**ours, **baselines.beside(ours, names)}
 
 
-def load(results: str | Path = "results", suite: str | None = None,
-         baselines: str | list[str] | None = None) -> tuple[Any, Any]:
+def load(
+    results: str | Path = "results", suite: str | None = None, baselines: str | list[str] | None = None
+) -> tuple[Any, Any]:
     """(finals, curves) DataFrames of one suite of the store and the shipped baselines beside it (`baselines`:
     None for the report's default, "all", "none", or names, as `hieros-bench report --baselines`)."""
     import pandas as pd
@@ -46,9 +47,21 @@ def load(results: str | Path = "results", suite: str | None = None,
     for name, method in _methods(results, suite, baselines).items():
         for run in method.all_runs():
             if run.final is not None:
-                finals.append((name, run.task, run.seed, run.record["protocol"].get("budget_frames"), run.final,
-                               float(normalize(run.task, run.final)), _source(run)))
+                finals.append(
+                    (
+                        name,
+                        run.task,
+                        run.seed,
+                        run.record["protocol"].get("budget_frames"),
+                        run.final,
+                        float(normalize(run.task, run.final)),
+                        _source(run),
+                    )
+                )
             if run.path.is_dir():
-                curves += [(name, run.task, run.seed, e["frames"], e["score"]) for e in run.metrics
-                           if e.get("type") == "episode" and e.get("mode") == "train"]
+                curves += [
+                    (name, run.task, run.seed, e["frames"], e["score"])
+                    for e in run.metrics
+                    if e.get("type") == "episode" and e.get("mode") == "train"
+                ]
     return pd.DataFrame(finals, columns=FINAL_COLUMNS), pd.DataFrame(curves, columns=CURVE_COLUMNS)

@@ -52,11 +52,17 @@ def rows(summary: Mapping[str, Any], rungs: Sequence[tuple[str, str | None]]) ->
             raise StoreError(f"--ladder: {name!r} is not a method of this report; it has {', '.join(methods)}")
     aggregate = metric(summary)
     floor = FLOOR if FLOOR in methods else None
-    return [{"method": name, "reference": reference, "runs": methods[name]["runs_per_task"],
-             "score": methods[name]["aggregates"][aggregate],
-             "vs_reference": probability(summary, name, reference) if reference else None,
-             "vs_floor": probability(summary, name, floor) if floor and name != floor else None}
-            for name, reference in rungs]
+    return [
+        {
+            "method": name,
+            "reference": reference,
+            "runs": methods[name]["runs_per_task"],
+            "score": methods[name]["aggregates"][aggregate],
+            "vs_reference": probability(summary, name, reference) if reference else None,
+            "vs_floor": probability(summary, name, floor) if floor and name != floor else None,
+        }
+        for name, reference in rungs
+    ]
 
 
 def verdict(p: Mapping[str, float] | None) -> str:
@@ -72,8 +78,9 @@ def draw(table: Sequence[Mapping[str, Any]], aggregate: str) -> tuple[Any, tuple
     from analysis.figures import pyplot
 
     plt = pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.6, 0.42 * len(table) + 1.4), sharey=True,
-                                      gridspec_kw={"width_ratios": [1.1, 1]})
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(8.6, 0.42 * len(table) + 1.4), sharey=True, gridspec_kw={"width_ratios": [1.1, 1]}
+    )
     labels = [row["method"] + (f"  (vs {row['reference']})" if row["reference"] else "") for row in table]
     out: list[list[Any]] = []
     first = {key: next((y for y, row in enumerate(table) if row[key]), -1) for key in ("vs_reference", "vs_floor")}
@@ -87,11 +94,18 @@ def draw(table: Sequence[Mapping[str, Any]], aggregate: str) -> tuple[Any, tuple
                 continue
             filled = key == "vs_reference"
             right.plot([p["low"], p["high"]], [y + shift, y + shift], color="C1" if filled else "C2", lw=2)
-            right.plot([p["value"]], [y + shift], style, color="C1" if filled else "C2",
-                       mfc="C1" if filled else "white", ms=6,
-                       label=("P(rung > compared)" if filled else "P(rung > random)") if y == first[key] else None)
-        probabilities = [row[k][f] if row[k] else "" for k in ("vs_reference", "vs_floor")
-                         for f in ("value", "low", "high")]
+            right.plot(
+                [p["value"]],
+                [y + shift],
+                style,
+                color="C1" if filled else "C2",
+                mfc="C1" if filled else "white",
+                ms=6,
+                label=("P(rung > compared)" if filled else "P(rung > random)") if y == first[key] else None,
+            )
+        probabilities = [
+            row[k][f] if row[k] else "" for k in ("vs_reference", "vs_floor") for f in ("value", "low", "high")
+        ]
         out.append([row["method"], row["reference"] or "", score["value"], score["low"], score["high"], *probabilities])
     right.axvline(0.5, color="0.4", lw=0.8, ls="--")
     right.set_xlim(-0.03, 1.03)
@@ -100,9 +114,21 @@ def draw(table: Sequence[Mapping[str, Any]], aggregate: str) -> tuple[Any, tuple
     left.set_xlabel(f"score, {aggregate} [95% CI]")
     right.set_xlabel("P(X > Y) [95% CI]")
     if any(index >= 0 for index in first.values()):
-        right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.9 / (len(table) + 3)), ncol=2, fontsize=8,
-                     frameon=False)
+        right.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.9 / (len(table) + 3)), ncol=2, fontsize=8, frameon=False
+        )
     fig.tight_layout()
-    header = ["method", "reference", "score", "score_low", "score_high", "p_vs_reference", "p_vs_reference_low",
-              "p_vs_reference_high", "p_vs_random", "p_vs_random_low", "p_vs_random_high"]
+    header = [
+        "method",
+        "reference",
+        "score",
+        "score_low",
+        "score_high",
+        "p_vs_reference",
+        "p_vs_reference_low",
+        "p_vs_reference_high",
+        "p_vs_random",
+        "p_vs_random_low",
+        "p_vs_random_high",
+    ]
     return fig, (header, out)

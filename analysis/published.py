@@ -13,8 +13,13 @@ from functools import cache
 
 from analysis.store import DATA, game_to_task
 
-AGGREGATE_NAMES = {"median_hns": "Median", "iqm": "IQM", "mean_hns": "Mean", "optimality_gap": "Optimality Gap",
-                   "n_superhuman": "Superhuman"}
+AGGREGATE_NAMES = {
+    "median_hns": "Median",
+    "iqm": "IQM",
+    "mean_hns": "Mean",
+    "optimality_gap": "Optimality Gap",
+    "n_superhuman": "Superhuman",
+}
 FACTS = ("n_games", "n_seeds")
 
 

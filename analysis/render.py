@@ -13,14 +13,30 @@ from analysis.stats import LOWER_IS_BETTER
 from analysis.store import display_name, random_human
 
 AGGREGATE_ORDER = ("Median", "IQM", "Mean", "Optimality Gap", "Superhuman")
-LATEX_ROWS = (("Superhuman", r"\#Superhuman ($\uparrow$)"), ("Mean", r"Mean ($\uparrow$)"),
-              ("Median", r"Median ($\uparrow$)"), ("IQM", r"IQM ($\uparrow$)"),
-              ("Optimality Gap", r"Optimality Gap ($\downarrow$)"))
+LATEX_ROWS = (
+    ("Superhuman", r"\#Superhuman ($\uparrow$)"),
+    ("Mean", r"Mean ($\uparrow$)"),
+    ("Median", r"Median ($\uparrow$)"),
+    ("IQM", r"IQM ($\uparrow$)"),
+    ("Optimality Gap", r"Optimality Gap ($\downarrow$)"),
+)
 REFERENCE = {"Superhuman": (0, None), "Mean": (0, 1), "Median": (0, 1), "IQM": (0, 1), "Optimality Gap": (1, 0)}
-TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-               "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-VERDICTS = ("inside: our mean lies inside the baseline's 95% interval (Student t over its runs), above/below: "
-            "outside it. Against a published mean, which has no interval: where our interval lies against it.")
+TEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+VERDICTS = (
+    "inside: our mean lies inside the baseline's 95% interval (Student t over its runs), above/below: "
+    "outside it. Against a published mean, which has no interval: where our interval lies against it."
+)
 
 
 def fmt(value: float | None) -> str:
@@ -65,22 +81,30 @@ def runs_per_task(method: dict[str, Any]) -> str:
 
 def _header(summary: dict[str, Any]) -> list[str]:
     stats_ = summary["statistics"]
-    kinds = {n: "baseline, " if m.get("baseline") else "imported, " if m["imported"] else ""
-             for n, m in summary["methods"].items()}
+    kinds = {
+        n: "baseline, " if m.get("baseline") else "imported, " if m["imported"] else ""
+        for n, m in summary["methods"].items()
+    }
     methods = ", ".join(f"{n} ({kinds[n]}{runs_per_task(m)} runs/task)" for n, m in summary["methods"].items())
     published = ", ".join(summary["published"]) or "none"
-    return [f"# hieros-bench report: {summary['suite']}", "",
-            f"{len(summary['tasks'])} tasks ({summary['task_selection']}). Methods: {methods}. "
-            f"Published means (no intervals): {published}.", "",
-            f"95% intervals: aggregates by stratified bootstrap over runs within tasks, percentile method "
-            f"({stats_['reps']} replicates, seed {stats_['seed']}), as rliable; per game Student t over runs. "
-            f"Aggregates use normalised scores ({', '.join(sorted(set(summary['normalization'].values())))}).", ""]
+    return [
+        f"# hieros-bench report: {summary['suite']}",
+        "",
+        f"{len(summary['tasks'])} tasks ({summary['task_selection']}). Methods: {methods}. "
+        f"Published means (no intervals): {published}.",
+        "",
+        f"95% intervals: aggregates by stratified bootstrap over runs within tasks, percentile method "
+        f"({stats_['reps']} replicates, seed {stats_['seed']}), as rliable; per game Student t over runs. "
+        f"Aggregates use normalised scores ({', '.join(sorted(set(summary['normalization'].values())))}).",
+        "",
+    ]
 
 
 def _checks(summary: dict[str, Any]) -> list[str]:
     lines = ["## Checks", ""]
     lines += [f"- **{c['kind']}**: {c['message']}" for c in summary["checks"]] or [
-        "- all runs present, finished and comparable (same tasks, seeds, configs and protocols)"]
+        "- all runs present, finished and comparable (same tasks, seeds, configs and protocols)"
+    ]
     if summary["checks"]:
         lines += ["", "Reported anyway (--allow-partial / --allow-mixed): read the numbers with these in mind."]
     if summary["notes"]:
@@ -90,8 +114,12 @@ def _checks(summary: dict[str, Any]) -> list[str]:
 
 def _aggregates(summary: dict[str, Any]) -> list[str]:
     names = _aggregate_names(summary)
-    lines = ["## Aggregates (normalised score, value [95% CI]; best IQM first)", "",
-             "| method | runs/task | " + " | ".join(names) + " |", "|---|---" + "|---" * len(names) + "|"]
+    lines = [
+        "## Aggregates (normalised score, value [95% CI]; best IQM first)",
+        "",
+        "| method | runs/task | " + " | ".join(names) + " |",
+        "|---|---" + "|---" * len(names) + "|",
+    ]
     for name in ranked(summary):
         m = summary["methods"][name]
         cells = [with_interval(k, m["aggregates"][k]) for k in names]
@@ -100,38 +128,50 @@ def _aggregates(summary: dict[str, Any]) -> list[str]:
         facts = ", ".join(f"{v} {k[2:]}" for k, v in p["facts"].items())
         if p["aggregates"]:
             cells = [fmt_aggregate(k, p["aggregates"].get(k)) for k in names]
-            lines.append(f"| {name} (as published{', ' + facts if facts else ''}; no CI) | – | " + " | ".join(cells)
-                         + " |")
+            lines.append(
+                f"| {name} (as published{', ' + facts if facts else ''}; no CI) | – | " + " | ".join(cells) + " |"
+            )
         if p["from_means"]:
             cells = [fmt_aggregate(k, p["from_means"].get(k)) for k in names]
-            lines.append(f"| {name} (from its per-game means on these tasks; no CI) | – | " + " | ".join(cells)
-                         + " |")
+            lines.append(f"| {name} (from its per-game means on these tasks; no CI) | – | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 
 def _improvement(summary: dict[str, Any]) -> list[str]:
     if not summary["improvement"]:
         return []
-    lines = ["## Probability of improvement (P(X > Y) [95% CI], rliable's definition)", "", "| X vs Y | P(X > Y) |",
-             "|---|---|"]
-    lines += [f"| {k} | {v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}] |"
-              for k, v in summary["improvement"].items()]
+    lines = [
+        "## Probability of improvement (P(X > Y) [95% CI], rliable's definition)",
+        "",
+        "| X vs Y | P(X > Y) |",
+        "|---|---|",
+    ]
+    lines += [
+        f"| {k} | {v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}] |" for k, v in summary["improvement"].items()
+    ]
     return [*lines, ""]
 
 
 def _ladder(summary: dict[str, Any]) -> list[str]:
     if "ladder" not in summary:
         return []
-    lines = ["## Ablation ladder", "",
-             "Each rung changes one thing from the rung it is compared with (the one above, or the one named). "
-             "A difference is named where the 95% interval of P(X > Y) excludes 0.5.", "",
-             f"| rung | compared with | runs | score, {summary['ladder']['metric']} [95% CI] | P(rung > compared) "
-             "| P(rung > random) |", "|---|---|---|---|---|---|"]
+    lines = [
+        "## Ablation ladder",
+        "",
+        "Each rung changes one thing from the rung it is compared with (the one above, or the one named). "
+        "A difference is named where the 95% interval of P(X > Y) excludes 0.5.",
+        "",
+        f"| rung | compared with | runs | score, {summary['ladder']['metric']} [95% CI] | P(rung > compared) "
+        "| P(rung > random) |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in summary["ladder"]["rungs"]:
         score = row["score"]
-        lines.append(f"| {row['method']} | {row['reference'] or ''} | {row['runs']} | "
-                     f"{score['value']:.3f} [{score['low']:.3f}, {score['high']:.3f}] | "
-                     f"{_probability(row['vs_reference'])} | {_probability(row['vs_floor'])} |")
+        lines.append(
+            f"| {row['method']} | {row['reference'] or ''} | {row['runs']} | "
+            f"{score['value']:.3f} [{score['low']:.3f}, {score['high']:.3f}] | "
+            f"{_probability(row['vs_reference'])} | {_probability(row['vs_floor'])} |"
+        )
     return [*lines, ""]
 
 
@@ -146,11 +186,16 @@ def _calibration(summary: dict[str, Any]) -> list[str]:
         return []
     c = summary["calibration"]
     names = [k for k in AGGREGATE_ORDER if k != "Superhuman"]
-    lines = ["## Calibration (coverage of the nominal 95% aggregate intervals)", "",
-             f"{c['trials']} simulated experiments per method with its runs per task, each task normal with the "
-             f"mean and spread of the method's own scores; {c['reps']} bootstrap replicates each. Below 0.95 means "
-             "the intervals above are too narrow: they miss the truth more often than 1 in 20.", "",
-             "| method | runs/task | " + " | ".join(names) + " |", "|---|---" + "|---" * len(names) + "|"]
+    lines = [
+        "## Calibration (coverage of the nominal 95% aggregate intervals)",
+        "",
+        f"{c['trials']} simulated experiments per method with its runs per task, each task normal with the "
+        f"mean and spread of the method's own scores; {c['reps']} bootstrap replicates each. Below 0.95 means "
+        "the intervals above are too narrow: they miss the truth more often than 1 in 20.",
+        "",
+        "| method | runs/task | " + " | ".join(names) + " |",
+        "|---|---" + "|---" * len(names) + "|",
+    ]
     for name, cover in c["coverage"].items():
         runs = runs_per_task(summary["methods"][name])
         lines.append(f"| {name} | {runs} | " + " | ".join(f"{cover[k]:.2f}" for k in names) + " |")
@@ -162,11 +207,18 @@ def _games(summary: dict[str, Any]) -> list[str]:
     pairs = [(o, b) for o, bases in summary["verdicts"].items() for b in bases]
     reference = random_human()
     atari = any(t in reference for t in summary["tasks"])
-    header = ["game", *(["random (ref.)", "human (ref.)"] if atari else []), *methods,
-              *(f"{p} (published)" for p in published)]
-    lines = ["## Per game (raw score, mean [95% CI over runs], n = runs in the cell)", "",
-             "| " + " | ".join(header) + " |",
-             "|" + "---|" * len(header)]
+    header = [
+        "game",
+        *(["random (ref.)", "human (ref.)"] if atari else []),
+        *methods,
+        *(f"{p} (published)" for p in published),
+    ]
+    lines = [
+        "## Per game (raw score, mean [95% CI over runs], n = runs in the cell)",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
     for task in summary["tasks"]:
         cells = [display_name(task), *(map(fmt, reference.get(task, (None, None))) if atari else [])]
         for m in methods.values():
@@ -177,13 +229,20 @@ def _games(summary: dict[str, Any]) -> list[str]:
         lines.append("| " + " | ".join(cells) + " |")
     if not pairs:
         return [*lines, ""]
-    lines += ["", "## Verdicts per game (our mean against each baseline)", "",
-              "| game | " + " | ".join(f"{o} vs {b}" for o, b in pairs) + " |", "|---|" + "---|" * len(pairs)]
+    lines += [
+        "",
+        "## Verdicts per game (our mean against each baseline)",
+        "",
+        "| game | " + " | ".join(f"{o} vs {b}" for o, b in pairs) + " |",
+        "|---|" + "---|" * len(pairs),
+    ]
     for task in summary["tasks"]:
-        lines.append(f"| {display_name(task)} | "
-                     + " | ".join(summary["verdicts"][o][b].get(task, "–") for o, b in pairs) + " |")
-    counts = [", ".join(f"{k} {v}" for k, v in sorted(Counter(summary["verdicts"][o][b].values()).items()))
-              for o, b in pairs]
+        lines.append(
+            f"| {display_name(task)} | " + " | ".join(summary["verdicts"][o][b].get(task, "–") for o, b in pairs) + " |"
+        )
+    counts = [
+        ", ".join(f"{k} {v}" for k, v in sorted(Counter(summary["verdicts"][o][b].values()).items())) for o, b in pairs
+    ]
     lines += ["| **count** | " + " | ".join(counts) + " |", "", VERDICTS]
     return [*lines, ""]
 
@@ -192,29 +251,43 @@ def _sources(summary: dict[str, Any]) -> list[str]:
     lines = ["## Sources", ""]
     used = set(summary["normalization"].values())
     if "human" in used:
-        lines.append("- random and human scores: analysis/data/atari_random_human.csv (the standard Atari100k table: "
-                     "DreamerV3 baselines.yaml, IRIS RANDOM/HUMAN.json, dqn_zoo)")
+        lines.append(
+            "- random and human scores: analysis/data/atari_random_human.csv (the standard Atari100k table: "
+            "DreamerV3 baselines.yaml, IRIS RANDOM/HUMAN.json, dqn_zoo)"
+        )
     if "return/1000" in used:
         lines.append("- DMC scores normalised as return / 1000 (an episode's return lies in [0, 1000])")
     for name, m in summary["methods"].items():
         if m.get("baseline"):
             b = m["baseline"]
-            lines.append(f"- {name}: shipped baseline (analysis/data/atari100k_baselines.csv) from {b['origin']}; "
-                         f"protocol: {b['protocol']}" + (f"; {b['note']}" if b["note"] else ""))
+            lines.append(
+                f"- {name}: shipped baseline (analysis/data/atari100k_baselines.csv) from {b['origin']}; "
+                f"protocol: {b['protocol']}" + (f"; {b['note']}" if b["note"] else "")
+            )
             continue
         files = "; ".join(f"{s['file']} (sha256 {s['sha256']})" for s in m["sources"])
-        lines.append(f"- {name}: {'imported from ' + files if files else 'our runs'}; protocol "
-                     f"{'; '.join(m['protocols'])}; config {', '.join(m['config_hashes'])}")
+        lines.append(
+            f"- {name}: {'imported from ' + files if files else 'our runs'}; protocol "
+            f"{'; '.join(m['protocols'])}; config {', '.join(m['config_hashes'])}"
+        )
     for name, p in summary["published"].items():
-        lines.append(f"- {name} (published means, analysis/data/atari100k_published_means.csv): "
-                     + " | ".join(p["sources"]))
+        lines.append(
+            f"- {name} (published means, analysis/data/atari100k_published_means.csv): " + " | ".join(p["sources"])
+        )
     return [*lines, ""]
 
 
 def markdown(summary: dict[str, Any], figures: list[str]) -> str:
     """report.md: checks first, then the aggregate, improvement and per-game tables, figures and sources."""
-    lines = (_header(summary) + _checks(summary) + _aggregates(summary) + _ladder(summary) + _calibration(summary)
-             + _improvement(summary) + _games(summary))
+    lines = (
+        _header(summary)
+        + _checks(summary)
+        + _aggregates(summary)
+        + _ladder(summary)
+        + _calibration(summary)
+        + _improvement(summary)
+        + _games(summary)
+    )
     lines += ["## Figures", ""] + [f"![{n}]({n}.png)\n\n[PDF]({n}.pdf) · [data]({n}.csv)\n" for n in figures]
     return "\n".join(lines + _sources(summary))
 
@@ -224,14 +297,17 @@ def _tex(text: str) -> str:
     return re.sub(r"[\\&%$#_{}~^]", lambda m: TEX_ESCAPES[m.group()], text)
 
 
-def _bold_best(values: list[float | None], lower: bool, render: Callable[[float], str],
-               ranked: list[bool] | None = None) -> list[str]:
+def _bold_best(
+    values: list[float | None], lower: bool, render: Callable[[float], str], ranked: list[bool] | None = None
+) -> list[str]:
     """Cells with the best value in bold; only the `ranked` cells compete (default: all)."""
     ranked = ranked or [True] * len(values)
     present = [v for v, r in zip(values, ranked, strict=True) if r and v is not None and not math.isnan(v)]
     best = (min if lower else max)(present) if present else None
-    return [("--" if v is None or math.isnan(v) else rf"\textbf{{{render(v)}}}" if r and v == best else render(v))
-            for v, r in zip(values, ranked, strict=True)]
+    return [
+        ("--" if v is None or math.isnan(v) else rf"\textbf{{{render(v)}}}" if r and v == best else render(v))
+        for v, r in zip(values, ranked, strict=True)
+    ]
 
 
 def latex(summary: dict[str, Any]) -> str:
@@ -239,33 +315,46 @@ def latex(summary: dict[str, Any]) -> str:
     aggregate rows at the bottom. A published aggregate (dagger) is over its authors' games and seeds; it competes
     for bold only when that is as many games as this table has."""
     methods, published = summary["methods"], summary["published"]
-    columns = ([n for n, m in methods.items() if m["imported"]] + list(published)
-               + [n for n, m in methods.items() if not m["imported"]])
+    columns = (
+        [n for n, m in methods.items() if m["imported"]]
+        + list(published)
+        + [n for n, m in methods.items() if not m["imported"]]
+    )
     atari = all(v == "human" for v in summary["normalization"].values())
     reference = random_human()
-    lines = ["% hieros-bench report: needs \\usepackage{booktabs}. Games: raw score, mean over runs. Aggregates:",
-             "% normalised scores over these games; \\dag{} = as published, over the authors' own games and seeds.",
-             r"\begin{tabular}{l" + ("rr" if atari else "") + "r" * len(columns) + "}", r"\toprule",
-             " & ".join(["Game", *(["Random", "Human"] if atari else []), *map(_tex, columns)]) + r" \\", r"\midrule"]
+    lines = [
+        "% hieros-bench report: needs \\usepackage{booktabs}. Games: raw score, mean over runs. Aggregates:",
+        "% normalised scores over these games; \\dag{} = as published, over the authors' own games and seeds.",
+        r"\begin{tabular}{l" + ("rr" if atari else "") + "r" * len(columns) + "}",
+        r"\toprule",
+        " & ".join(["Game", *(["Random", "Human"] if atari else []), *map(_tex, columns)]) + r" \\",
+        r"\midrule",
+    ]
 
     def value(column: str, task: str) -> float | None:
         return methods[column]["games"][task]["mean"] if column in methods else published[column]["games"].get(task)
 
     for task in summary["tasks"]:
         ref = [fmt(v) for v in reference[task]] if atari else []
-        lines.append(" & ".join([_tex(display_name(task)), *ref,
-                                 *_bold_best([value(c, task) for c in columns], False, fmt)]) + r" \\")
+        lines.append(
+            " & ".join([_tex(display_name(task)), *ref, *_bold_best([value(c, task) for c in columns], False, fmt)])
+            + r" \\"
+        )
     lines.append(r"\midrule")
     same_games = [c in methods or published[c]["facts"].get("n_games") == len(summary["tasks"]) for c in columns]
     for key, label in LATEX_ROWS:
         if key == "Superhuman" and not atari:
             continue
-        values = [methods[c]["aggregates"].get(key, {}).get("value") if c in methods
-                  else published[c]["aggregates"].get(key) for c in columns]
+        values = [
+            methods[c]["aggregates"].get(key, {}).get("value") if c in methods else published[c]["aggregates"].get(key)
+            for c in columns
+        ]
         ref = [fmt_aggregate(key, v) if v is not None else "N/A" for v in REFERENCE[key]] if atari else []
         cells = _bold_best(values, key in LOWER_IS_BETTER, lambda v, k=key: fmt_aggregate(k, v), same_games)
-        cells = [cell + r"$^\dag$" if c in published and cell != "--" else cell for c, cell in zip(columns, cells,
-                                                                                                   strict=True)]
+        cells = [
+            cell + r"$^\dag$" if c in published and cell != "--" else cell
+            for c, cell in zip(columns, cells, strict=True)
+        ]
         lines.append(" & ".join([label, *ref, *cells]) + r" \\")
     return "\n".join([*lines, r"\bottomrule", r"\end{tabular}", ""])
 
@@ -277,8 +366,10 @@ def terminal(summary: dict[str, Any]) -> Any:
     names = _aggregate_names(summary)
     short = {"Optimality Gap": "OG", "Superhuman": "#>human"}
     stats_ = summary["statistics"]
-    table = Table(title=f"{summary['suite']}: {len(summary['tasks'])} tasks, 95% CIs "
-                        f"({stats_['reps']} bootstrap replicates, seed {stats_['seed']})")
+    table = Table(
+        title=f"{summary['suite']}: {len(summary['tasks'])} tasks, 95% CIs "
+        f"({stats_['reps']} bootstrap replicates, seed {stats_['seed']})"
+    )
     table.add_column("method", no_wrap=True)
     table.add_column("runs", justify="right")
     for name in names:
@@ -289,8 +380,7 @@ def terminal(summary: dict[str, Any]) -> Any:
 
     for name in ranked(summary):
         m = summary["methods"][name]
-        table.add_row(label(name, m), runs_per_task(m), *[cell(k, m["aggregates"][k]) for k in names],
-                      end_section=True)
+        table.add_row(label(name, m), runs_per_task(m), *[cell(k, m["aggregates"][k]) for k in names], end_section=True)
     for name, p in summary["published"].items():
         if p["aggregates"]:
             table.add_row(f"{name} (published)", "–", *[fmt_aggregate(k, p["aggregates"].get(k)) for k in names])

@@ -113,8 +113,10 @@ def task_set(methods: dict[str, Method], options: Options) -> tuple[list[str], s
     if chosen:
         unknown = sorted(set(chosen) - present)
         if unknown:
-            raise StoreError(f"--tasks: no runs of {', '.join(unknown)}; the store has {', '.join(sorted(present))}"
-                             f", and the named sets {', '.join(TASK_SETS)}")
+            raise StoreError(
+                f"--tasks: no runs of {', '.join(unknown)}; the store has {', '.join(sorted(present))}"
+                f", and the named sets {', '.join(TASK_SETS)}"
+            )
         tasks &= set(chosen)
         how = "--tasks"
     if options.paper_tasks or named:
@@ -128,12 +130,17 @@ def task_set(methods: dict[str, Method], options: Options) -> tuple[list[str], s
 
 
 def gate(problems: list[Problem], options: Options) -> None:
-    blocking = [p for p in problems if (p.kind == "partial" and not options.allow_partial)
-                or (p.kind == "mixed" and not options.allow_mixed)]
+    blocking = [
+        p
+        for p in problems
+        if (p.kind == "partial" and not options.allow_partial) or (p.kind == "mixed" and not options.allow_mixed)
+    ]
     if blocking:
         flags = " / ".join(sorted({f"--allow-{p.kind}" for p in blocking}))
-        raise ChecksFailed([f"the store fails {len(blocking)} check(s); fix them or report anyway with {flags}:"]
-                           + [f"  {p.kind}: {p.message}" for p in blocking])
+        raise ChecksFailed(
+            [f"the store fails {len(blocking)} check(s); fix them or report anyway with {flags}:"]
+            + [f"  {p.kind}: {p.message}" for p in blocking]
+        )
 
 
 def verdict(point: float, low: float, high: float) -> str:
@@ -149,9 +156,14 @@ def _games(method: Method, tasks: list[str]) -> dict[str, dict[str, Any]]:
         raw = method.finals(task)
         low, high = bootstrap.t_interval(raw)
         mean = float(raw.mean()) if len(raw) else float("nan")
-        games[task] = {"mean": mean, "low": low, "high": high, "runs": len(raw), "scores": raw.tolist(),
-                       "normalized": {k: float(normalize(task, v)) for k, v in
-                                      (("mean", mean), ("low", low), ("high", high))}}
+        games[task] = {
+            "mean": mean,
+            "low": low,
+            "high": high,
+            "runs": len(raw),
+            "scores": raw.tolist(),
+            "normalized": {k: float(normalize(task, v)) for k, v in (("mean", mean), ("low", low), ("high", high))},
+        }
     return games
 
 
@@ -161,12 +173,14 @@ def _is_shipped(method: Method) -> bool:
     return bool(runs) and runs[0].record["provenance"].get("format") == "baseline"
 
 
-def _method_summary(name: str, method: Method, tasks: list[str], scores: np.ndarray,
-                    estimates: dict[str, Any]) -> dict[str, Any]:
+def _method_summary(
+    name: str, method: Method, tasks: list[str], scores: np.ndarray, estimates: dict[str, Any]
+) -> dict[str, Any]:
     """Everything the tables show of one method, with its aggregate intervals from `estimates`."""
     runs = method.all_runs()
-    sources = sorted({(r.record["provenance"]["source_file"], r.record["provenance"]["sha256"])
-                      for r in runs if r.imported})
+    sources = sorted(
+        {(r.record["provenance"]["source_file"], r.record["provenance"]["sha256"]) for r in runs if r.imported}
+    )
     shipped = _is_shipped(method)
     return {
         "imported": method.imported,
@@ -174,11 +188,15 @@ def _method_summary(name: str, method: Method, tasks: list[str], scores: np.ndar
         "sources": [] if shipped else [{"file": f, "sha256": s} for f, s in sources],
         "protocols": sorted({describe_protocol(r.record["protocol"]) for r in runs}),
         "config_hashes": sorted({run_config_hash(r.record) for r in runs}),
-        "seeds": method.scored_seeds(tasks), "runs_per_task": int(np.isfinite(scores).sum(axis=0).min()),
+        "seeds": method.scored_seeds(tasks),
+        "runs_per_task": int(np.isfinite(scores).sum(axis=0).min()),
         "runs_per_task_max": int(np.isfinite(scores).sum(axis=0).max()),
         "missing_cells": int(np.isnan(scores).sum()),
-        "unscored": [f"{r.task} seed {r.seed}" for r in runs
-                     if r.record["status"] == "done" and r.final is None and r.task in tasks],
+        "unscored": [
+            f"{r.task} seed {r.seed}"
+            for r in runs
+            if r.record["status"] == "done" and r.final is None and r.task in tasks
+        ],
         "aggregates": {k: v for k, v in estimates.items() if k != "profile"},
         "games": _games(method, tasks),
     }
@@ -195,10 +213,19 @@ def _published(names: list[str], tasks: list[str]) -> dict[str, Any]:
         recomputed = {}
         if len(games) == len(tasks):
             means = np.array([normalize(t, games[t]) for t in tasks])
-            recomputed = {"Mean": float(means.mean()), "Median": float(np.median(means)),
-                          "Superhuman": float((means > 1).sum())}
-        out[name] = {"intervals": False, "games": games, "aggregates": entry.aggregates, "facts": entry.facts,
-                     "from_means": recomputed, "sources": entry.sources}
+            recomputed = {
+                "Mean": float(means.mean()),
+                "Median": float(np.median(means)),
+                "Superhuman": float((means > 1).sum()),
+            }
+        out[name] = {
+            "intervals": False,
+            "games": games,
+            "aggregates": entry.aggregates,
+            "facts": entry.facts,
+            "from_means": recomputed,
+            "sources": entry.sources,
+        }
     return out
 
 
@@ -214,8 +241,11 @@ def _verdicts(summary: dict[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
             if theirs["imported"]:
                 out[ours][base] = {t: _versus(g, theirs["games"][t]) for t, g in mine["games"].items()}
         for base, entry in summary["published"].items():
-            out[ours][base] = {t: _mirror(verdict(entry["games"][t], g["low"], g["high"]))
-                               for t, g in mine["games"].items() if t in entry["games"]}
+            out[ours][base] = {
+                t: _mirror(verdict(entry["games"][t], g["low"], g["high"]))
+                for t, g in mine["games"].items()
+                if t in entry["games"]
+            }
     return out
 
 
@@ -236,9 +266,9 @@ def _pairs(methods: dict[str, Any]) -> list[tuple[str, str]]:
     ours = [m for m, v in methods.items() if not v["imported"]]
     if not ours:
         names = [m for m, v in methods.items() if not v["baseline"]]
-        return [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+        return [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
     others = [m for m in methods if m not in ours]
-    return [(a, b) for i, a in enumerate(ours) for b in ours[i + 1:] + others]
+    return [(a, b) for i, a in enumerate(ours) for b in ours[i + 1 :] + others]
 
 
 def _points(records: list[dict[str, Any]], metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -254,12 +284,19 @@ def _points(records: list[dict[str, Any]], metric: str) -> tuple[np.ndarray, np.
 
 def _curves(methods: dict[str, Method], tasks: list[str], metrics: list[str]) -> dict[str, Any]:
     """Score curves (x = env frames) and each logged train metric (x = env steps), per task and method."""
-    logged = {k for m in methods.values() for r in m.all_runs() for rec in r.metrics if rec.get("type") == "train"
-              for k in rec} - {"type", "env_step", "frames", "grad_steps"}
+    logged = {
+        k
+        for m in methods.values()
+        for r in m.all_runs()
+        for rec in r.metrics
+        if rec.get("type") == "train"
+        for k in rec
+    } - {"type", "env_step", "frames", "grad_steps"}
     for metric in metrics:
         if metric not in logged:
-            raise StoreError(f"--metric {metric!r}: no run logs it; logged train metrics: "
-                             f"{', '.join(sorted(logged)) or 'none'}")
+            raise StoreError(
+                f"--metric {metric!r}: no run logs it; logged train metrics: {', '.join(sorted(logged)) or 'none'}"
+            )
     out: dict[str, Any] = {name: {} for name in ("score", *metrics)}
     for task in tasks:
         for name, method in methods.items():
@@ -269,14 +306,19 @@ def _curves(methods: dict[str, Method], tasks: list[str], metrics: list[str]) ->
             protocol = runs[0].record["protocol"]
             window = (protocol.get("score") or {}).get("window_frames")
             for metric in out:
-                grid = (curves.edges(float(protocol["budget_frames"]), window) if metric == "score"
-                        else curves.edges(float(protocol["budget_steps"])))
+                grid = (
+                    curves.edges(float(protocol["budget_frames"]), window)
+                    if metric == "score"
+                    else curves.edges(float(protocol["budget_steps"]))
+                )
                 table = np.array([curves.binned(*_points(r.metrics, metric), grid) for r in runs])
                 result = curves.band(table)
                 keep = result["runs"] > 0
                 if keep.any():
-                    out[metric].setdefault(task, {})[name] = {"x": grid[1:][keep],
-                                                              **{k: v[keep] for k, v in result.items()}}
+                    out[metric].setdefault(task, {})[name] = {
+                        "x": grid[1:][keep],
+                        **{k: v[keep] for k, v in result.items()},
+                    }
     return {k: v for k, v in out.items() if v}
 
 
@@ -293,26 +335,50 @@ def compute(options: Options) -> Report:
     names = options.published if options.published is not None else list(DEFAULT_PUBLISHED if atari else ())
     scores = {name: m.scores(tasks) for name, m in methods.items()}
     taus = np.linspace(0.0, 8.0 if atari else 1.0, PROFILE_POINTS)
+
     def metrics(s: np.ndarray, counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
         return stats.aggregates(s, counts, taus, with_superhuman=atari)
 
     pairs = _pairs({n: {"imported": m.imported, "baseline": _is_shipped(m)} for n, m in methods.items()})
-    entries = {n: cache.key(n, scores[n], reps=options.reps, seed=options.seed, taus=taus, superhuman=atari,
-                            confidence=bootstrap.CONFIDENCE)
-               for n, m in methods.items() if options.cache and _is_shipped(m)}
+    entries = {
+        n: cache.key(
+            n,
+            scores[n],
+            reps=options.reps,
+            seed=options.seed,
+            taus=taus,
+            superhuman=atari,
+            confidence=bootstrap.CONFIDENCE,
+        )
+        for n, m in methods.items()
+        if options.cache and _is_shipped(m)
+    }
     known = {n: found for n, entry in entries.items() if (found := cache.load(entry)) is not None}
-    estimates, improvement = bootstrap.joint_estimates(scores, dict.fromkeys(methods, metrics), pairs, options.reps,
-                                                       {n: bootstrap.rng_for(options.seed, n) for n in methods},
-                                                       options.workers, known)
+    estimates, improvement = bootstrap.joint_estimates(
+        scores,
+        dict.fromkeys(methods, metrics),
+        pairs,
+        options.reps,
+        {n: bootstrap.rng_for(options.seed, n) for n in methods},
+        options.workers,
+        known,
+    )
     for n, entry in entries.items():
         if n not in known:
             cache.store(entry, estimates[n])
     summary: dict[str, Any] = {
-        "schema": SCHEMA, "suite": next(iter(methods.values())).suite, "tasks": tasks, "task_selection": how,
+        "schema": SCHEMA,
+        "suite": next(iter(methods.values())).suite,
+        "tasks": tasks,
+        "task_selection": how,
         "normalization": {t: normalization(t) for t in tasks},
-        "statistics": {"reps": options.reps, "seed": options.seed, "confidence": bootstrap.CONFIDENCE,
-                       "aggregates": "stratified bootstrap over runs within tasks, percentile interval (rliable)",
-                       "per_task": "Student t interval of the mean over runs"},
+        "statistics": {
+            "reps": options.reps,
+            "seed": options.seed,
+            "confidence": bootstrap.CONFIDENCE,
+            "aggregates": "stratified bootstrap over runs within tasks, percentile interval (rliable)",
+            "per_task": "Student t interval of the mean over runs",
+        },
         "checks": [{"kind": p.kind, "message": p.message} for p in problems],
         "methods": {n: _method_summary(n, m, tasks, scores[n], estimates[n]) for n, m in methods.items()},
         "published": _published(names, tasks) if atari else {},
@@ -320,14 +386,25 @@ def compute(options: Options) -> Report:
     summary["verdicts"] = _verdicts(summary)
     summary["improvement"] = {f"{x} vs {y}": improvement[(x, y)] for x, y in pairs}
     if options.ladder:
-        summary["ladder"] = {"metric": ladder.metric(summary),
-                             "rungs": ladder.rows(summary, ladder.parse(options.ladder))}
+        summary["ladder"] = {
+            "metric": ladder.metric(summary),
+            "rungs": ladder.rows(summary, ladder.parse(options.ladder)),
+        }
     if options.calibrate:
         summary["calibration"] = {
-            "trials": options.calibrate, "reps": min(options.reps, CALIBRATION_REPS),
-            "coverage": {n: bootstrap.coverage(s, options.calibrate, min(options.reps, CALIBRATION_REPS),
-                                                 bootstrap.rng_for(options.seed, "calibration", n))
-                         for n, s in scores.items() if (np.isfinite(s).sum(axis=0) > 1).all()}}
+            "trials": options.calibrate,
+            "reps": min(options.reps, CALIBRATION_REPS),
+            "coverage": {
+                n: bootstrap.coverage(
+                    s,
+                    options.calibrate,
+                    min(options.reps, CALIBRATION_REPS),
+                    bootstrap.rng_for(options.seed, "calibration", n),
+                )
+                for n, s in scores.items()
+                if (np.isfinite(s).sum(axis=0) > 1).all()
+            },
+        }
     summary["notes"] = _notes(summary)
     profiles = {"taus": taus, "methods": {n: estimates[n]["profile"] for n in methods}}
     return Report(summary, scores, profiles, _curves(ours, tasks, options.metrics))
@@ -336,22 +413,30 @@ def compute(options: Options) -> Report:
 def _notes(summary: dict[str, Any]) -> list[str]:
     notes = []
     if any(m["runs_per_task"] < COVERED_RUNS for m in summary["methods"].values()):
-        notes.append("with fewer than 10 runs per task, stratified bootstrap intervals (rliable's) are narrower than "
-                     "95%: see docs/report.md (Coverage), or --calibrate for this store")
+        notes.append(
+            "with fewer than 10 runs per task, stratified bootstrap intervals (rliable's) are narrower than "
+            "95%: see docs/report.md (Coverage), or --calibrate for this store"
+        )
     for name, m in summary["methods"].items():
         if m["unscored"]:
             shown = ", ".join(m["unscored"][:3]) + (" ..." if len(m["unscored"]) > 3 else "")
-            notes.append(f"{name}: {len(m['unscored'])} finished run(s) have no score by their protocol ({shown}; "
-                         "final_train_window: no training episode ended in the final window); their cells are left "
-                         "out, as danijar/dreamerv3 does, and each task's n= counts the runs it has")
+            notes.append(
+                f"{name}: {len(m['unscored'])} finished run(s) have no score by their protocol ({shown}; "
+                "final_train_window: no training episode ended in the final window); their cells are left "
+                "out, as danijar/dreamerv3 does, and each task's n= counts the runs it has"
+            )
         if m["runs_per_task"] < FEW_RUNS:
-            notes.append(f"{name} has {render.runs_per_task(m)} run(s) per task in the aggregates: its intervals "
-                         "say little about the spread over seeds")
+            notes.append(
+                f"{name} has {render.runs_per_task(m)} run(s) per task in the aggregates: its intervals "
+                "say little about the spread over seeds"
+            )
     for name, p in summary["published"].items():
         n_games = p["facts"].get("n_games")
         if p["aggregates"] and n_games and n_games != len(summary["tasks"]):
-            notes.append(f"{name}'s published aggregates are over {n_games} games, this report's over "
-                         f"{len(summary['tasks'])}" + ("; see --paper-tasks" if n_games == 25 else ""))
+            notes.append(
+                f"{name}'s published aggregates are over {n_games} games, this report's over "
+                f"{len(summary['tasks'])}" + ("; see --paper-tasks" if n_games == 25 else "")
+            )
     return notes
 
 
@@ -375,11 +460,14 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
     published = {n: p["aggregates"] for n, p in summary["published"].items()}
     leaderboard = {n: summary["methods"][n]["aggregates"] for n in render.ranked(summary)}
     runs = {t: {n: m["games"][t]["scores"] for n, m in summary["methods"].items()} for t in summary["tasks"]}
-    games = {t: {n: {"raw": raw, "normalized": list(normalize(t, np.array(raw)))} for n, raw in per.items()}
-             for t, per in runs.items()}
+    games = {
+        t: {n: {"raw": raw, "normalized": list(normalize(t, np.array(raw)))} for n, raw in per.items()}
+        for t, per in runs.items()
+    }
     makers: dict[str, Callable[[], tuple[Any, figures.Table]]] = {
         "aggregates": lambda: figures.draw_aggregates(leaderboard, published, palette),
-        "profiles": lambda: figures.draw_profiles(report.profiles["taus"], report.profiles["methods"], palette)}
+        "profiles": lambda: figures.draw_profiles(report.profiles["taus"], report.profiles["methods"], palette),
+    }
     if summary["improvement"]:
         makers["improvement"] = lambda: figures.draw_improvement(summary["improvement"])
     if "ladder" in summary:
@@ -391,6 +479,7 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
         else:
             makers[f"metric_{curve}"] = partial(figures.draw_curves, data, "env steps", curve, palette, titles)
     if options.sampler:
+
         def sampler_figure() -> tuple[Any, figures.Table]:
             setup = sampler.preset_setup(seed=options.seed, capacity=sampler.preset_capacity())
             return sampler.draw(sampler.run(setup), setup)
@@ -435,9 +524,11 @@ def _write_files(report: Report, options: Options) -> list[str]:
     longest_first = sorted(range(len(names)), key=lambda i: names[i] not in ("curves", "games"))
     paths = [path for saved in parallel.run(save, len(names), options.workers, longest_first) for path in saved]
     summary = _finite(report.summary)
-    texts = {"summary.json": json.dumps(summary, indent=1) + "\n",
-             "report.md": render.markdown(report.summary, names),
-             f"table_{report.summary['suite']}.tex": render.latex(report.summary)}
+    texts = {
+        "summary.json": json.dumps(summary, indent=1) + "\n",
+        "report.md": render.markdown(report.summary, names),
+        f"table_{report.summary['suite']}.tex": render.latex(report.summary),
+    }
     for file, text in texts.items():
         rundir.atomic_write_bytes(out / file, text.encode())
         paths.append(out / file)

@@ -38,14 +38,26 @@ class Setup:
         return self.train_ratio / self.batch_length
 
 
-def preset_setup(temperatures: list[float] | None = None, items: int = 4000, train_ratio: float | None = None,
-                 batch_length: int | None = None, seed: int = 0, capacity: int | None = None) -> Setup:
+def preset_setup(
+    temperatures: list[float] | None = None,
+    items: int = 4000,
+    train_ratio: float | None = None,
+    batch_length: int | None = None,
+    seed: int = 0,
+    capacity: int | None = None,
+) -> Setup:
     """A Setup whose unset values come from the atari100k preset."""
     from hieros.config import build_config
 
     config = build_config(["atari100k"])
-    return Setup(tuple(temperatures or [config.replay_temperature]), items, train_ratio or config.train_ratio,
-                 batch_length or config.batch_length, seed, capacity)
+    return Setup(
+        tuple(temperatures or [config.replay_temperature]),
+        items,
+        train_ratio or config.train_ratio,
+        batch_length or config.batch_length,
+        seed,
+        capacity,
+    )
 
 
 # The HIEROS paper's sampler figure, as the original's sampler_visualization.py draws it: 1000 steps of 4
@@ -83,8 +95,7 @@ def simulate(selector: Selector, items: int, per_insert: float) -> tuple[np.ndar
             ages.append(size - 1 - index)
     if not drawn:
         return np.zeros(items, np.int64), np.zeros(items, np.int64)
-    return (np.bincount(np.concatenate(drawn), minlength=items),
-            np.bincount(np.concatenate(ages), minlength=items))
+    return (np.bincount(np.concatenate(drawn), minlength=items), np.bincount(np.concatenate(ages), minlength=items))
 
 
 def smooth(values: np.ndarray, width: int = SMOOTH) -> np.ndarray:
@@ -107,7 +118,8 @@ def selectors(setup: Setup) -> dict[str, Selector]:
         out[f"ETBS tau={tau:g}"] = TimeBalanced(temperature=tau, seed=setup.seed)
         if setup.capacity:
             out[f"ETBS tau={tau:g}, original (capacity {setup.capacity:,})"] = TimeBalanced(
-                temperature=tau, seed=setup.seed, capacity=setup.capacity)
+                temperature=tau, seed=setup.seed, capacity=setup.capacity
+            )
     return out
 
 
@@ -129,10 +141,17 @@ def draw(results: dict[str, tuple[np.ndarray, np.ndarray]], setup: Setup) -> tup
         share = np.add.reduceat(ages, edges[:-1].astype(int)) / max(ages.sum(), 1)
         right.stairs(share, edges, color=palette[label], label=label, linewidth=1.5)
     scaled = "; ETBS scaled to the final buffer" if setup.paper else f", {setup.items} steps"
-    left.set(xlabel="insertion time of the item (env steps; 0 = oldest)", ylabel="times sampled",
-             title=f"samples per item ({setup.per_insert:g} per env step{scaled})")
-    right.set(xlabel="age of the item when sampled (env steps since insertion)", ylabel="fraction of samples",
-              title="age distribution of samples", yscale="log")
+    left.set(
+        xlabel="insertion time of the item (env steps; 0 = oldest)",
+        ylabel="times sampled",
+        title=f"samples per item ({setup.per_insert:g} per env step{scaled})",
+    )
+    right.set(
+        xlabel="age of the item when sampled (env steps since insertion)",
+        ylabel="fraction of samples",
+        title="age distribution of samples",
+        yscale="log",
+    )
     left.legend(fontsize=8)
     fig.tight_layout()
     header = ["item", *(f"count {k}" for k in results), *(f"age_count {k}" for k in results)]

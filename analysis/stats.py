@@ -117,15 +117,20 @@ def performance_profile(scores: np.ndarray, taus: np.ndarray, counts: np.ndarray
     return _profile(*_running(scores, counts), taus)
 
 
-def aggregates(scores: np.ndarray, counts: np.ndarray | None = None, taus: np.ndarray | None = None,
-               with_superhuman: bool = False) -> dict[str, np.ndarray]:
+def aggregates(
+    scores: np.ndarray, counts: np.ndarray | None = None, taus: np.ndarray | None = None, with_superhuman: bool = False
+) -> dict[str, np.ndarray]:
     """Median, IQM, Mean and Optimality Gap (Superhuman too if asked, and the profile at `taus` if given) of one
     array or per resample: the numbers of the functions above, with the task means and the sorted running sum
     computed once for all of them (what a bootstrap pays for per resample)."""
     means = task_means(scores, counts)
     values, running = _running(scores, counts)
-    out = {"Median": _median(means), "IQM": _iqm(values, running), "Mean": means.mean(axis=-1),
-           "Optimality Gap": optimality_gap(scores, counts)}
+    out = {
+        "Median": _median(means),
+        "IQM": _iqm(values, running),
+        "Mean": means.mean(axis=-1),
+        "Optimality Gap": optimality_gap(scores, counts),
+    }
     if with_superhuman:
         out["Superhuman"] = _superhuman(means, 1.0)
     if taus is not None:
@@ -133,8 +138,9 @@ def aggregates(scores: np.ndarray, counts: np.ndarray | None = None, taus: np.nd
     return out
 
 
-def probability_of_improvement(x: np.ndarray, y: np.ndarray, counts_x: np.ndarray | None = None,
-                               counts_y: np.ndarray | None = None) -> np.ndarray:
+def probability_of_improvement(
+    x: np.ndarray, y: np.ndarray, counts_x: np.ndarray | None = None, counts_y: np.ndarray | None = None
+) -> np.ndarray:
     """P(X > Y): per task the chance that a run of X beats a run of Y, ties counting half, averaged over tasks.
 
     x: (runs_x, tasks), y: (runs_y, tasks): rliable's probability_of_improvement (the Mann-Whitney U statistic

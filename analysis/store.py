@@ -245,7 +245,9 @@ def load_store(results: str | Path, suite: str | None = None) -> dict[str, Metho
             continue
         record = rundir.read_run(path)
         if (record["method"], record["task"], record["seed"]) != (method, task, int(seed_dir[5:])):
-            raise StoreError(f"{path}: run.json names {record['method']}/{record['task']}/seed_{record['seed']}; "
-                             "it was moved or copied by hand")
+            raise StoreError(
+                f"{path}: run.json names {record['method']}/{record['task']}/seed_{record['seed']}; "
+                "it was moved or copied by hand"
+            )
         methods.setdefault(method, Method(suite, method)).runs.setdefault(task, {})[record["seed"]] = Run(path, record)
     return methods

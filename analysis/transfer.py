@@ -53,11 +53,26 @@ def _protocol(score: dict[str, Any], budget: int, frames_per_step: int) -> dict[
     return rundir.new_protocol(None, frames_per_step, budget, score)  # the authors' env settings are not known
 
 
-def _record(suite: str, method: str, task: str, seed: int, protocol: dict[str, Any], provenance: dict[str, Any],
-            final: float | None) -> dict[str, Any]:
-    record = rundir.new_record(suite=suite, method=method, task=task, seed=seed, status="done", config={},
-                               config_hash=f"imported-{provenance['sha256'][:12]}", protocol=protocol,
-                               provenance={"imported": True, **provenance})
+def _record(
+    suite: str,
+    method: str,
+    task: str,
+    seed: int,
+    protocol: dict[str, Any],
+    provenance: dict[str, Any],
+    final: float | None,
+) -> dict[str, Any]:
+    record = rundir.new_record(
+        suite=suite,
+        method=method,
+        task=task,
+        seed=seed,
+        status="done",
+        config={},
+        config_hash=f"imported-{provenance['sha256'][:12]}",
+        protocol=protocol,
+        provenance={"imported": True, **provenance},
+    )
     record["progress"].update(env_steps=protocol["budget_steps"], frames=protocol["budget_frames"])
     record["score"]["final"] = final
     return record
@@ -85,8 +100,14 @@ def _write(run: Path, record: dict[str, Any], episodes: list[dict[str, Any]]) ->
     os.replace(staging, run)
 
 
-def _store(results: Path, folder: Path, sha256: str, runs: list[tuple[Path, dict[str, Any], list[dict[str, Any]]]],
-           force: bool, per_run: bool = False) -> Imported:
+def _store(
+    results: Path,
+    folder: Path,
+    sha256: str,
+    runs: list[tuple[Path, dict[str, Any], list[dict[str, Any]]]],
+    force: bool,
+    per_run: bool = False,
+) -> Imported:
     """Write the runs, after checking every one. A run that already holds this very file is left as it is; any
     other run in the way (ours, or from another file; for a file import anywhere in the method's folder, so a
     method is one source) is refused, or with `force` moved aside as seed_<n>.old-<time>, as is every run to be
@@ -102,8 +123,10 @@ def _store(results: Path, folder: Path, sha256: str, runs: list[tuple[Path, dict
     if in_the_way and not force:
         provenance = in_the_way[0][1]
         what = f"runs from {provenance.get('source_file')}" if provenance.get("imported") else "runs of ours"
-        raise StoreError(f"{folder} already holds {what}; import under another --method, or give --force to move "
-                         "them aside (seed_<n>.old-<time>)")
+        raise StoreError(
+            f"{folder} already holds {what}; import under another --method, or give --force to move "
+            "them aside (seed_<n>.old-<time>)"
+        )
     for existing, _ in in_the_way:
         rundir.move_aside(existing)
     todo = [(path, record, episodes) for path, record, episodes in runs if not (path / rundir.RUN_FILE).exists()]
@@ -112,42 +135,74 @@ def _store(results: Path, folder: Path, sha256: str, runs: list[tuple[Path, dict
     return Imported(len(todo), len(runs) - len(todo))
 
 
-def import_file(path: str | Path, method: str, results: str | Path, suite: str = "atari100k",
-                budget_frames: int | None = None, frames_per_step: int = 4, window_frames: int = 10_000,
-                force: bool = False) -> Imported:
+def import_file(
+    path: str | Path,
+    method: str,
+    results: str | Path,
+    suite: str = "atari100k",
+    budget_frames: int | None = None,
+    frames_per_step: int = 4,
+    window_frames: int = 10_000,
+    force: bool = False,
+) -> Imported:
     """Write one run directory per (task, seed) of a published file, every record checked first."""
     path, results = Path(path), Path(results)
     budget = budget_frames or BUDGETS.get(suite)
     if budget is None:
         raise StoreError(f"the frame budget of suite {suite!r} is not known; give --budget-frames")
     runs, sha256 = parse(path, method, suite, budget, frames_per_step, window_frames)
-    placed = [(rundir.run_path(results, suite, method, record["task"], record["seed"]), record, episodes)
-              for record, episodes in runs]
+    placed = [
+        (rundir.run_path(results, suite, method, record["task"], record["seed"]), record, episodes)
+        for record, episodes in runs
+    ]
     return _store(results, results / suite / method, sha256, placed, force)
 
 
-def parse(path: Path, method: str, suite: str, budget: int, frames_per_step: int = 4, window_frames: int = 10_000
-          ) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]]]], str]:
+def parse(
+    path: Path, method: str, suite: str, budget: int, frames_per_step: int = 4, window_frames: int = 10_000
+) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]]]], str]:
     """The checked runs (record, train episodes) of a published file in any of its formats, and its sha256."""
     content, sha256 = _read(path)
     source = {"source_file": path.name, "sha256": sha256}
     if isinstance(content, list) and all(isinstance(i, dict) and {"task", "xs", "ys"} <= set(i) for i in content):
-        runs = _curves(content, method, suite, _protocol({"name": "final_train_window", "window_frames":
-                       window_frames}, budget, frames_per_step), source)
+        runs = _curves(
+            content,
+            method,
+            suite,
+            _protocol({"name": "final_train_window", "window_frames": window_frames}, budget, frames_per_step),
+            source,
+        )
     elif isinstance(content, dict) and content and all(isinstance(v, list) for v in content.values()):
         runs = _finals(content, method, suite, _protocol({"name": "published_final"}, budget, frames_per_step), source)
     elif isinstance(content, dict) and set(content) == {"steps", "score"}:
-        runs = _finals(_at_budget(content, budget, source["source_file"]), method, suite,
-                       _protocol({"name": "published_final"}, budget, frames_per_step), source, FORMATS[3])
+        runs = _finals(
+            _at_budget(content, budget, source["source_file"]),
+            method,
+            suite,
+            _protocol({"name": "published_final"}, budget, frames_per_step),
+            source,
+            FORMATS[3],
+        )
     else:
-        raise StoreError(f"{path}: neither a danijar score list [{{task, method, seed, xs, ys}}], per-game lists "
-                         "of final scores {Game: [run, ...]}, nor evaluation curves {steps, score: {game: [[...]]}}")
+        raise StoreError(
+            f"{path}: neither a danijar score list [{{task, method, seed, xs, ys}}], per-game lists "
+            "of final scores {Game: [run, ...]}, nor evaluation curves {steps, score: {game: [[...]]}}"
+        )
     return runs, sha256
 
 
-def import_original_logdir(logdir: str | Path, method: str, results: str | Path, suite: str, task: str,
-                           seed: int = 1, budget_frames: int | None = None, frames_per_step: int = 4,
-                           window_frames: int = 10_000, force: bool = False) -> Imported:
+def import_original_logdir(
+    logdir: str | Path,
+    method: str,
+    results: str | Path,
+    suite: str,
+    task: str,
+    seed: int = 1,
+    budget_frames: int | None = None,
+    frames_per_step: int = 4,
+    window_frames: int = 10_000,
+    force: bool = False,
+) -> Imported:
     """One run from the original HIEROS code's log directory (its scores.jsonl, one environment)."""
     logdir, results = Path(logdir), Path(results)
     run = rundir.run_path(results, suite, method, _known_task(task, "--task"), seed)
@@ -163,7 +218,7 @@ def import_original_logdir(logdir: str | Path, method: str, results: str | Path,
     episodes, begun = [], 0
     for number, line in enumerate(lines, start=1):
         if not isinstance(line, dict) or not isinstance(line.get("step"), int):
-            raise StoreError(f"{path}:{number}: not a {{\"step\": N, \"episode/score\": X}} record")
+            raise StoreError(f'{path}:{number}: not a {{"step": N, "episode/score": X}} record')
         for key, mode in (("episode/score", "train"), ("eval_episode/score", "eval")):
             if key not in line:
                 continue
@@ -172,21 +227,32 @@ def import_original_logdir(logdir: str | Path, method: str, results: str | Path,
                 raise StoreError(f"{path}:{number}: {key} is not a finite number")
             begun += mode == "train"  # an evaluation episode is stamped where training stood
             frames = line["step"] - begun * frames_per_step
-            episodes.append({"type": "episode", "mode": mode, "env_step": frames // frames_per_step,
-                             "frames": frames, "score": float(score), **({"eval_index": 0} if mode == "eval" else {})})
+            episodes.append(
+                {
+                    "type": "episode",
+                    "mode": mode,
+                    "env_step": frames // frames_per_step,
+                    "frames": frames,
+                    "score": float(score),
+                    **({"eval_index": 0} if mode == "eval" else {}),
+                }
+            )
     if not any(e["mode"] == "train" for e in episodes):
         raise StoreError(f"{path}: no training episode (episode/score) in it")
     sha256 = hashlib.sha256(data).hexdigest()
     protocol = _protocol({"name": "final_train_window", "window_frames": window_frames}, budget, frames_per_step)
-    provenance = {"source_file": f"{logdir.name}/{ORIGINAL_SCORES}", "sha256": sha256, "format": FORMATS[2],
-                  "step_convention": "step = (agent steps + episodes begun) x frames_per_step; "
-                                     "frames = step - frames_per_step x training episodes so far (one env)"}
+    provenance = {
+        "source_file": f"{logdir.name}/{ORIGINAL_SCORES}",
+        "sha256": sha256,
+        "format": FORMATS[2],
+        "step_convention": "step = (agent steps + episodes begun) x frames_per_step; "
+        "frames = step - frames_per_step x training episodes so far (one env)",
+    }
     final = rundir.final_score(episodes, protocol["score"], budget)
     record = _record(suite, method, task, seed, protocol, provenance, final)
     # one config for every run of this import kind: the runs of a method are one setting, each from its own file
     record["config_hash"] = f"imported-{FORMATS[2]}"
-    record["progress"].update(env_steps=max(e["env_step"] for e in episodes),
-                              frames=max(e["frames"] for e in episodes))
+    record["progress"].update(env_steps=max(e["env_step"] for e in episodes), frames=max(e["frames"] for e in episodes))
     return _store(results, results / suite / method, sha256, [(run, record, episodes)], force, per_run=True)
 
 
@@ -206,12 +272,19 @@ def _known_task(task: Any, where: str) -> str:
 def _numbers(values: Any, nullable: bool) -> bool:
     """Whether `values` is a list of finite numbers (NaN and None too, where `nullable`)."""
     return isinstance(values, list) and all(
-        (nullable and v is None) or (isinstance(v, int | float) and not isinstance(v, bool)
-                                     and (math.isfinite(v) or (nullable and math.isnan(v)))) for v in values)
+        (nullable and v is None)
+        or (
+            isinstance(v, int | float)
+            and not isinstance(v, bool)
+            and (math.isfinite(v) or (nullable and math.isnan(v)))
+        )
+        for v in values
+    )
 
 
-def _curves(items: list[dict[str, Any]], method: str, suite: str, protocol: dict[str, Any],
-            source: dict[str, str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+def _curves(
+    items: list[dict[str, Any]], method: str, suite: str, protocol: dict[str, Any], source: dict[str, str]
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     runs, seen = [], set()
     for index, item in enumerate(items):
         where = f"{source['source_file']}: record {index}"
@@ -229,14 +302,27 @@ def _curves(items: list[dict[str, Any]], method: str, suite: str, protocol: dict
             raise StoreError(f"{source['source_file']}: {item['task']} seed {seed} appears twice")
         seen.add((item["task"], seed))
         if len(item["xs"]) != len(item["ys"]):
-            raise StoreError(f"{source['source_file']}: record {index} has {len(item['xs'])} xs but "
-                             f"{len(item['ys'])} ys")
-        episodes = [{"type": "episode", "mode": "train", "env_step": int(x) // protocol["frames_per_step"],
-                     "frames": x, "score": None if y is None or math.isnan(y) else y}
-                    for x, y in zip(item["xs"], item["ys"], strict=True)]
+            raise StoreError(
+                f"{source['source_file']}: record {index} has {len(item['xs'])} xs but {len(item['ys'])} ys"
+            )
+        episodes = [
+            {
+                "type": "episode",
+                "mode": "train",
+                "env_step": int(x) // protocol["frames_per_step"],
+                "frames": x,
+                "score": None if y is None or math.isnan(y) else y,
+            }
+            for x, y in zip(item["xs"], item["ys"], strict=True)
+        ]
         final = rundir.final_score(episodes, protocol["score"], protocol["budget_frames"])
-        provenance = {**source, "format": FORMATS[0], "source_method": item.get("method"),
-                      "source_seed": item.get("seed"), "source_index": index}
+        provenance = {
+            **source,
+            "format": FORMATS[0],
+            "source_method": item.get("method"),
+            "source_seed": item.get("seed"),
+            "source_index": index,
+        }
         runs.append((_record(suite, method, item["task"], seed, protocol, provenance, final), episodes))
     return runs
 
@@ -247,8 +333,10 @@ def _at_budget(content: dict[str, Any], budget: int, name: str) -> dict[str, lis
     if not _numbers(steps, nullable=False) or not isinstance(games, dict):
         raise StoreError(f"{name}: steps must be a list of frame counts and score a table of games")
     if budget not in steps:
-        raise StoreError(f"{name}: its curves have no point at the budget, {budget} frames (give --budget-frames "
-                         f"as one of its steps, {steps[0]} to {steps[-1]})")
+        raise StoreError(
+            f"{name}: its curves have no point at the budget, {budget} frames (give --budget-frames "
+            f"as one of its steps, {steps[0]} to {steps[-1]})"
+        )
     column = steps.index(budget)
     out = {}
     for game, curves in games.items():
@@ -258,8 +346,14 @@ def _at_budget(content: dict[str, Any], budget: int, name: str) -> dict[str, lis
     return out
 
 
-def _finals(games: dict[str, list[Any]], method: str, suite: str, protocol: dict[str, Any],
-            source: dict[str, str], kind: str = FORMATS[1]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+def _finals(
+    games: dict[str, list[Any]],
+    method: str,
+    suite: str,
+    protocol: dict[str, Any],
+    source: dict[str, str],
+    kind: str = FORMATS[1],
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     runs = []
     for game, scores in games.items():
         task = find_game(game)
@@ -269,8 +363,10 @@ def _finals(games: dict[str, list[Any]], method: str, suite: str, protocol: dict
         if not _numbers(scores, nullable=False):
             raise StoreError(f"{source['source_file']}: {game} must map to a list of finite numbers")
         provenance = {**source, "format": kind, "source_game": game}
-        runs += [(_record(suite, method, task, seed, protocol, {**provenance, "source_index": seed - 1}, float(s)), [])
-                 for seed, s in enumerate(scores, start=1)]
+        runs += [
+            (_record(suite, method, task, seed, protocol, {**provenance, "source_index": seed - 1}, float(s)), [])
+            for seed, s in enumerate(scores, start=1)
+        ]
     return runs
 
 
@@ -292,11 +388,18 @@ def export_runs(results: str | Path, out: str | Path, suite: str | None = None, 
                 continue
             provenance = run.record["provenance"]
             order = provenance.get("source_index", 0) if run.imported else 0
-            items.append(((name, order, run.task, run.seed), {
-                "task": run.task, "method": (provenance.get("source_method") or name) if run.imported else name,
-                "seed": provenance.get("source_seed", run.seed) if run.imported else run.seed,
-                "xs": [e["frames"] for e in episodes],
-                "ys": [math.nan if e["score"] is None else e["score"] for e in episodes]}))
+            items.append(
+                (
+                    (name, order, run.task, run.seed),
+                    {
+                        "task": run.task,
+                        "method": (provenance.get("source_method") or name) if run.imported else name,
+                        "seed": provenance.get("source_seed", run.seed) if run.imported else run.seed,
+                        "xs": [e["frames"] for e in episodes],
+                        "ys": [math.nan if e["score"] is None else e["score"] for e in episodes],
+                    },
+                )
+            )
     if not items:
         raise StoreError(f"no finished runs with training curves to export under {results}")
     payload = json.dumps([item for _, item in sorted(items, key=lambda pair: pair[0])], separators=(",", ":"))

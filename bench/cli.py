@@ -57,8 +57,9 @@ def _plan(args: argparse.Namespace) -> tuple[Benchmark, list[planning.RunSpec]]:
     return benchmark, planning.plan(benchmark, suite, methods, seeds, Path(args.results), tasks, extra)
 
 
-def _triage(specs: list[planning.RunSpec], force: bool, dry_run: bool,
-            console: Console) -> tuple[list[planning.RunSpec], list[Outcome], int]:
+def _triage(
+    specs: list[planning.RunSpec], force: bool, dry_run: bool, console: Console
+) -> tuple[list[planning.RunSpec], list[Outcome], int]:
     """(runs to start, runs running elsewhere, number already done); refuses a changed config unless --force."""
     todo, elsewhere, done, conflicts = [], [], 0, []
     for spec in specs:
@@ -73,8 +74,12 @@ def _triage(specs: list[planning.RunSpec], force: bool, dry_run: bool,
             conflicts.append(why)
             continue
         if why:
-            console.print(f"would move {spec.run_dir} aside" if dry_run else
-                          f"moved the old run aside to {rundir.move_aside(spec.run_dir)}", style="yellow")
+            console.print(
+                f"would move {spec.run_dir} aside"
+                if dry_run
+                else f"moved the old run aside to {rundir.move_aside(spec.run_dir)}",
+                style="yellow",
+            )
             todo.append(spec)
         elif state == "done":
             done += 1
@@ -84,8 +89,9 @@ def _triage(specs: list[planning.RunSpec], force: bool, dry_run: bool,
             todo.append(spec)
     if conflicts:
         more = f" (and {len(conflicts) - 1} more runs)" if len(conflicts) > 1 else ""
-        raise SuiteError(f"{conflicts[0]}{more}; use --force to move old runs aside to seed_<n>.old-<time>, "
-                         "or another --results")
+        raise SuiteError(
+            f"{conflicts[0]}{more}; use --force to move old runs aside to seed_<n>.old-<time>, or another --results"
+        )
     return todo, elsewhere, done
 
 
@@ -101,11 +107,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         env = planning.worker_env(pool.threads if pool else args.threads or benchmark.slurm["cpus_per_task"], None)
         for spec in todo:
             print(planning.shell_line(spec, env))
-        print(f"# {len(todo)} to run{where}; {done} already done, {len(elsewhere)} running elsewhere",
-              file=sys.stderr)
+        print(f"# {len(todo)} to run{where}; {done} already done, {len(elsewhere)} running elsewhere", file=sys.stderr)
         return 0
-    header = (f"[bold]{args.suite}[/]: {len(specs)} runs, {done} already done, {len(elsewhere)} running "
-              f"elsewhere, {len(todo)} to run{where} -> {args.results}")
+    header = (
+        f"[bold]{args.suite}[/]: {len(specs)} runs, {done} already done, {len(elsewhere)} running "
+        f"elsewhere, {len(todo)} to run{where} -> {args.results}"
+    )
     if pool or not todo:
         console.print(header)
     if pool and pool.note:
@@ -121,8 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from bench import slurm
 
         cluster = "local" if args.backend == "local-submitit" else "slurm"
-        jobs = slurm.submit(todo, Path(args.results), benchmark.slurm, args.jobs, args.threads, args.retries,
-                            cluster)
+        jobs = slurm.submit(todo, Path(args.results), benchmark.slurm, args.jobs, args.threads, args.retries, cluster)
         console.print(header)
         for line in slurm.describe(todo, jobs, Path(args.results), cluster):
             console.print(line)
@@ -177,41 +183,72 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
-    parser = OneLineParser(prog="hieros-bench", description=__doc__, epilog=EPILOG,
-                                     formatter_class=formatter)
+    parser = OneLineParser(prog="hieros-bench", description=__doc__, epilog=EPILOG, formatter_class=formatter)
     parser.add_argument("--suites", metavar="FILE", help="suite file (default: ./benchmark.toml or the project's)")
-    parser.add_argument("--debug", action="store_true",
-                        help=f"show tracebacks instead of one-line errors (also: {DEBUG_ENV}=1)")
+    parser.add_argument(
+        "--debug", action="store_true", help=f"show tracebacks instead of one-line errors (also: {DEBUG_ENV}=1)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run every (method, task, seed) of a suite; resumable and idempotent",
-                         description="Run every (method, task, seed) of a suite, each as its own "
-                                     "`python -m hieros.train` process.", epilog=EPILOG, formatter_class=formatter)
+    run = sub.add_parser(
+        "run",
+        help="run every (method, task, seed) of a suite; resumable and idempotent",
+        description="Run every (method, task, seed) of a suite, each as its own `python -m hieros.train` process.",
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
     run.add_argument("suite", help="suite name from the suite file (`hieros-bench list`)")
     _selection(run)
-    run.add_argument("--set", action="append", metavar="KEY=VALUE",
-                     help="config override for every run, repeatable (e.g. --set steps=20000 --set s5.num_blocks=2)")
-    run.add_argument("--jobs", type=int, metavar="N",
-                     help="runs at a time (default: one per GPU slot, else cores / threads); Slurm: array parallelism")
-    run.add_argument("--threads", type=int, metavar="N",
-                     help="CPU threads per run, as OMP/MKL_NUM_THREADS (default: cores / jobs; Slurm: cpus_per_task)")
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="config override for every run, repeatable (e.g. --set steps=20000 --set s5.num_blocks=2)",
+    )
+    run.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="runs at a time (default: one per GPU slot, else cores / threads); Slurm: array parallelism",
+    )
+    run.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads per run, as OMP/MKL_NUM_THREADS (default: cores / jobs; Slurm: cpus_per_task)",
+    )
     run.add_argument("--runs-per-gpu", type=int, metavar="N", help="runs sharing a GPU (default: [local] in the file)")
-    run.add_argument("--retries", type=int, default=2, metavar="N",
-                     help="restarts of a crashed run, each from its checkpoint (default 2; bad configs: none)")
-    run.add_argument("--backend", choices=["local", "slurm", "local-submitit"], default="local",
-                     metavar="{local,slurm}",
-                     help="local processes (default), or one Slurm job array through submitit "
-                          "(local-submitit: the same array on this machine, for tests)")
+    run.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        metavar="N",
+        help="restarts of a crashed run, each from its checkpoint (default 2; bad configs: none)",
+    )
+    run.add_argument(
+        "--backend",
+        choices=["local", "slurm", "local-submitit"],
+        default="local",
+        metavar="{local,slurm}",
+        help="local processes (default), or one Slurm job array through submitit "
+        "(local-submitit: the same array on this machine, for tests)",
+    )
     run.add_argument("--wait", action="store_true", help="slurm: wait for the array and print the summary")
-    run.add_argument("--force", action="store_true",
-                     help="move runs made with another config (or a corrupt run.json) aside to seed_<n>.old-<time>")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="move runs made with another config (or a corrupt run.json) aside to seed_<n>.old-<time>",
+    )
     run.add_argument("--dry-run", action="store_true", help="print the exact commands, run nothing")
     run.set_defaults(func=cmd_run)
 
-    status = sub.add_parser("status", help="a table of runs: state, env steps, score, wall time, ETA",
-                            description="Every run under RESULTS (or a suite's planned runs, pending ones "
-                                        "included): pending, running, interrupted (killed; resumable), failed, done.",
-                            formatter_class=formatter)
+    status = sub.add_parser(
+        "status",
+        help="a table of runs: state, env steps, score, wall time, ETA",
+        description="Every run under RESULTS (or a suite's planned runs, pending ones "
+        "included): pending, running, interrupted (killed; resumable), failed, done.",
+        formatter_class=formatter,
+    )
     status.add_argument("suite", nargs="?", help="list this suite's planned runs (default: every run found)")
     _selection(status)
     status.set_defaults(func=cmd_status)

@@ -73,8 +73,7 @@ class LocalRunner:
                 run.process.send_signal(signal.SIGTERM)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        self.outcomes += [Outcome(spec, "pending", attempt - 1, error="not started")
-                          for spec, attempt in self.queue]
+        self.outcomes += [Outcome(spec, "pending", attempt - 1, error="not started") for spec, attempt in self.queue]
         return self.outcomes
 
     def _on_signal(self, signum: int, frame: object) -> None:
@@ -87,8 +86,10 @@ class LocalRunner:
             return
         self.forwarded = self.signals
         if self.signals == 1:
-            self.display.note("stopping: each run saves a checkpoint and exits; rerun the same command to resume "
-                              "(Ctrl-C again kills them at once)")
+            self.display.note(
+                "stopping: each run saves a checkpoint and exits; rerun the same command to resume "
+                "(Ctrl-C again kills them at once)"
+            )
             forward = signal.SIGTERM if self.last_signal == signal.SIGTERM else signal.SIGINT
         else:
             self.display.note("killing the runs; they resume from their last checkpoint")
@@ -116,9 +117,15 @@ class LocalRunner:
         env = worker_env(self.budget.threads, slot)
         log, offset = states.begin_attempt(spec.run_dir, attempt, shell_line(spec, env))
         try:
-            process = subprocess.Popen(spec.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       env={**os.environ, **env, rundir.LOCK_FD_ENV: str(lock_fd)},
-                                       pass_fds=(lock_fd,), start_new_session=True)
+            process = subprocess.Popen(
+                spec.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **env, rundir.LOCK_FD_ENV: str(lock_fd)},
+                pass_fds=(lock_fd,),
+                start_new_session=True,
+            )
         except OSError as error:
             states.end_attempt(log, -1, 0.0)
             os.close(lock_fd)

@@ -72,8 +72,10 @@ def parse_seeds(seeds: int | None, seed_list: str | None, default: int) -> list[
     if seeds is not None and seeds < 1:
         raise SuiteError(f"--seeds {seeds}: give at least 1")
     if seeds is not None and seeds > MAX_SEEDS:
-        raise SuiteError(f"--seeds {seeds}: at most {MAX_SEEDS} seeds in one sweep (rliable's intervals are tight "
-                         f"long before that); split a larger study into sweeps with --seed-list")
+        raise SuiteError(
+            f"--seeds {seeds}: at most {MAX_SEEDS} seeds in one sweep (rliable's intervals are tight "
+            f"long before that); split a larger study into sweeps with --seed-list"
+        )
     return list(range(1, (seeds or default) + 1))
 
 
@@ -84,13 +86,21 @@ def parse_list(text: str | None, option: str, known: Sequence[str]) -> list[str]
     items = [t.strip() for t in text.split(",") if t.strip()]
     for item in items:
         if item not in known:
-            raise SuiteError(f"{option}: {item!r} is not in this suite{suggest(item, known)}; "
-                             f"it has {', '.join(known)}")
+            raise SuiteError(
+                f"{option}: {item!r} is not in this suite{suggest(item, known)}; it has {', '.join(known)}"
+            )
     return items
 
 
-def plan(benchmark: Benchmark, suite: Suite, methods: Sequence[str], seeds: Sequence[int], results: Path,
-         tasks: Sequence[str] | None = None, extra: Mapping[str, str] | None = None) -> list[RunSpec]:
+def plan(
+    benchmark: Benchmark,
+    suite: Suite,
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    results: Path,
+    tasks: Sequence[str] | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> list[RunSpec]:
     """Every (method, task, seed) as a RunSpec; each config is built here, so a bad override fails before any run."""
     specs = []
     for method_name in methods:
@@ -104,20 +114,30 @@ def plan(benchmark: Benchmark, suite: Suite, methods: Sequence[str], seeds: Sequ
                 raise SuiteError(f"{method_name} on {task}: {error}") from None
             for seed in seeds:
                 run_dir = rundir.run_path(results, suite.name, method_name, task, seed)
-                command = (sys.executable, "-m", "hieros.train", "--configs", *presets, f"--task={task}",
-                           f"--seed={seed}", f"--logdir={run_dir}", f"--suite={suite.name}",
-                           f"--method={method_name}", f"--model_name={method.model_name}",
-                           *(f"--{k}={format_value(v)}" for k, v in overrides.items()))
-                specs.append(RunSpec(suite.name, method_name, task, seed, run_dir, command, config.hash(),
-                                     config.steps, config))
+                command = (
+                    sys.executable,
+                    "-m",
+                    "hieros.train",
+                    "--configs",
+                    *presets,
+                    f"--task={task}",
+                    f"--seed={seed}",
+                    f"--logdir={run_dir}",
+                    f"--suite={suite.name}",
+                    f"--method={method_name}",
+                    f"--model_name={method.model_name}",
+                    *(f"--{k}={format_value(v)}" for k, v in overrides.items()),
+                )
+                specs.append(
+                    RunSpec(suite.name, method_name, task, seed, run_dir, command, config.hash(), config.steps, config)
+                )
     return specs
 
 
 def worker_env(threads: int, gpu: str | None) -> dict[str, str]:
     """The environment variables a run gets on top of the runner's: its thread budget and GPU slot."""
     # HIEROS_DEBUG: a crash's full traceback goes to the run's runner.log, not a one-line summary
-    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1",
-           DEBUG_ENV: "1"}
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1", DEBUG_ENV: "1"}
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
     return env
@@ -125,5 +145,6 @@ def worker_env(threads: int, gpu: str | None) -> dict[str, str]:
 
 def shell_line(spec: RunSpec, env: Mapping[str, str]) -> str:
     """The run as one copy-pasteable shell line."""
-    return " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items() if k != "PYTHONUNBUFFERED"),
-                     shlex.join(spec.command)])
+    return " ".join(
+        [*(f"{k}={shlex.quote(v)}" for k, v in env.items() if k != "PYTHONUNBUFFERED"), shlex.join(spec.command)]
+    )

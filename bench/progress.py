@@ -32,8 +32,12 @@ def duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
-def eta_seconds(active: Sequence[tuple[str, float, float]], finished: Mapping[str, Sequence[float]],
-                pending: Sequence[str], slots: int) -> float | None:
+def eta_seconds(
+    active: Sequence[tuple[str, float, float]],
+    finished: Mapping[str, Sequence[float]],
+    pending: Sequence[str],
+    slots: int,
+) -> float | None:
     """Seconds until a sweep ends: the remaining runs list-scheduled, in launch order, on `slots` runners.
 
     active: (method, fraction of its budget done, wall seconds so far) per running run; finished: the wall
@@ -84,8 +88,14 @@ def run_progress(spec: RunSpec) -> tuple[float, float, str]:
 class SweepDisplay:
     """`specs` in launch order, `slots` of them at a time (for the ETA)."""
 
-    def __init__(self, specs: Sequence[RunSpec], slots: int = 1, console: Console | None = None,
-                 interactive: bool | None = None, plain_every: float = 60.0):
+    def __init__(
+        self,
+        specs: Sequence[RunSpec],
+        slots: int = 1,
+        console: Console | None = None,
+        interactive: bool | None = None,
+        plain_every: float = 60.0,
+    ):
         self.console = console or Console(highlight=False)
         self.interactive = sys.stdout.isatty() if interactive is None else interactive
         self.total, self.slots, self.plain_every = len(specs), slots, plain_every
@@ -93,8 +103,14 @@ class SweepDisplay:
         self.pending = [spec.name for spec in specs]
         self.walls: dict[str, float] = {}
         self.finished_walls: dict[str, list[float]] = {}
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30), TaskProgressColumn(),
-                                 TextColumn("{task.fields[info]}"), console=self.console, transient=True)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=30),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=self.console,
+            transient=True,
+        )
         self.overall: TaskID | None = None
         self.bars: dict[str, TaskID] = {}
         self.fractions: dict[str, float] = {}
@@ -167,8 +183,11 @@ class SweepDisplay:
         for spec in active:
             self.fractions[spec.name], self.walls[spec.name], texts[spec.name] = run_progress(spec)
             if self.interactive and spec.name in self.bars:
-                self.progress.update(self.bars[spec.name], completed=self.fractions[spec.name],
-                                     info=escape(texts[spec.name] or "starting"))
+                self.progress.update(
+                    self.bars[spec.name],
+                    completed=self.fractions[spec.name],
+                    info=escape(texts[spec.name] or "starting"),
+                )
         self._update_overall()
         if not self.interactive and now - self.last_plain >= self.plain_every:
             self.last_plain = now
@@ -179,8 +198,9 @@ class SweepDisplay:
         """'5/12 runs finished (4 done, 1 failed), ETA 3m10s'."""
         counts = ", ".join(f"{n} {state}" for state, n in sorted(self.counts.items()))
         text = f"{self.finished_count}/{self.total} runs finished" + (f" ({counts})" if counts else "")
-        active = [(self.methods[name], fraction, self.walls.get(name, 0.0))
-                  for name, fraction in self.fractions.items()]
+        active = [
+            (self.methods[name], fraction, self.walls.get(name, 0.0)) for name, fraction in self.fractions.items()
+        ]
         eta = eta_seconds(active, self.finished_walls, [self.methods[n] for n in self.pending], self.slots)
         if eta is not None and self.finished_count < self.total:
             text += f", ETA {duration(eta)}"

@@ -29,10 +29,10 @@ def visible_gpus() -> list[str]:
 
 @dataclass(frozen=True)
 class Budget:
-    jobs: int                # runs at a time
-    threads: int             # OMP/MKL threads per run
+    jobs: int  # runs at a time
+    threads: int  # OMP/MKL threads per run
     slots: list[str | None]  # one entry per concurrent run: a GPU id, or None on a CPU machine
-    note: str = ""           # why fewer runs go at once than asked for
+    note: str = ""  # why fewer runs go at once than asked for
 
     def describe(self) -> str:
         gpus = sorted({s for s in self.slots if s is not None})
@@ -41,8 +41,9 @@ class Budget:
         return f"{self.jobs} at a time, {threads} each, on {where}"
 
 
-def budget(jobs: int | None, threads: int | None, runs_per_gpu: int,
-           gpus: list[str] | None = None, cpus: int | None = None) -> Budget:
+def budget(
+    jobs: int | None, threads: int | None, runs_per_gpu: int, gpus: list[str] | None = None, cpus: int | None = None
+) -> Budget:
     """Defaults: on GPUs, one run per GPU slot (gpus x runs_per_gpu); on CPU, as many runs as cores / threads.
 
     Threads default to the cores divided among the runs. Asking for more jobs than GPU slots keeps the slots."""
@@ -52,8 +53,10 @@ def budget(jobs: int | None, threads: int | None, runs_per_gpu: int,
     if gpus:
         slots: list[str | None] = [g for _ in range(max(1, runs_per_gpu)) for g in gpus]
         if jobs and jobs > len(slots):
-            note = (f"--jobs {jobs} but only {len(slots)} GPU slots ({len(gpus)} GPUs x runs_per_gpu "
-                    f"{runs_per_gpu}); raise --runs-per-gpu to share GPUs")
+            note = (
+                f"--jobs {jobs} but only {len(slots)} GPU slots ({len(gpus)} GPUs x runs_per_gpu "
+                f"{runs_per_gpu}); raise --runs-per-gpu to share GPUs"
+            )
         jobs = min(jobs or len(slots), len(slots))
         slots = slots[:jobs]
     else:

@@ -71,9 +71,15 @@ class TrainTask:
         log, offset = states.begin_attempt(folder, attempt, f"{shlex.join(command)}{requeued}")
         started = time.monotonic()
         preempt = getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"))
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env={**os.environ, **env, rundir.LOCK_FD_ENV: str(lock_fd)},
-                                   pass_fds=(lock_fd,), preexec_fn=lambda: signal.signal(preempt, signal.SIG_IGN))
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **env, rundir.LOCK_FD_ENV: str(lock_fd)},
+            pass_fds=(lock_fd,),
+            preexec_fn=lambda: signal.signal(preempt, signal.SIG_IGN),
+        )
         self._pid, self._code = process.pid, None
         try:
             while self._poll() is None:
@@ -107,8 +113,11 @@ class TrainTask:
 def executor_parameters(settings: dict[str, Any], jobs: int | None, threads: int | None, name: str) -> dict[str, Any]:
     """submitit.AutoExecutor parameters from the [slurm] table; empty strings and zeros stay the cluster's."""
     parameters: dict[str, Any] = {
-        "name": name, "timeout_min": settings["timeout_min"], "mem_gb": settings["mem_gb"],
-        "cpus_per_task": threads or settings["cpus_per_task"], "gpus_per_node": settings["gpus_per_node"],
+        "name": name,
+        "timeout_min": settings["timeout_min"],
+        "mem_gb": settings["mem_gb"],
+        "cpus_per_task": threads or settings["cpus_per_task"],
+        "gpus_per_node": settings["gpus_per_node"],
         "slurm_array_parallelism": jobs or settings["array_parallelism"],
     }
     for key in ("partition", "account", "qos", "constraint", "setup"):
@@ -117,8 +126,15 @@ def executor_parameters(settings: dict[str, Any], jobs: int | None, threads: int
     return {k: v for k, v in parameters.items() if v != 0}
 
 
-def submit(specs: list[RunSpec], results: Path, settings: dict[str, Any], jobs: int | None, threads: int | None,
-           retries: int, cluster: str = "slurm") -> list[Any]:
+def submit(
+    specs: list[RunSpec],
+    results: Path,
+    settings: dict[str, Any],
+    jobs: int | None,
+    threads: int | None,
+    retries: int,
+    cluster: str = "slurm",
+) -> list[Any]:
     """Submit the runs as one job array; the submitit jobs, in the order of `specs`."""
     import submitit
 
@@ -144,8 +160,10 @@ def collect(specs: list[RunSpec], jobs: list[Any], wall_start: float) -> list[Ou
                 outcomes.append(Outcome(spec, "failed", 1, error=_last_line(str(error))))
     except KeyboardInterrupt:
         pass
-    outcomes += [Outcome(spec, "submitted", error=f"job {job.job_id} still queued or running")
-                 for spec, job in list(zip(specs, jobs, strict=True))[len(outcomes):]]
+    outcomes += [
+        Outcome(spec, "submitted", error=f"job {job.job_id} still queued or running")
+        for spec, job in list(zip(specs, jobs, strict=True))[len(outcomes) :]
+    ]
     return outcomes
 
 
@@ -158,6 +176,8 @@ def describe(specs: list[RunSpec], jobs: list[Any], results: Path, cluster: str)
     """What was submitted and how to watch it."""
     array = str(jobs[0].job_id).split("_")[0]
     watch = f"squeue -j {array}   or   " if cluster == "slurm" else ""
-    return [f"submitted {len(jobs)} runs as job array {array}; logs in {results / '.submitit'}",
-            f"watch: {watch}hieros-bench status {specs[0].suite} --results {results}",
-            "rerun the same `hieros-bench run` after the array ends to retry what failed"]
+    return [
+        f"submitted {len(jobs)} runs as job array {array}; logs in {results / '.submitit'}",
+        f"watch: {watch}hieros-bench status {specs[0].suite} --results {results}",
+        "rerun the same `hieros-bench run` after the array ends to retry what failed",
+    ]

@@ -63,8 +63,7 @@ def config_conflict(spec: RunSpec, record: dict[str, Any] | None) -> str | None:
     why = config_mismatch(record["config"], spec.config)
     if why is None:
         return None
-    return (f"{spec.run_dir} was made with config {record['config_hash']}, this sweep's is {spec.config_hash}: "
-            f"{why}")
+    return f"{spec.run_dir} was made with config {record['config_hash']}, this sweep's is {spec.config_hash}: {why}"
 
 
 def begin_attempt(run_dir: Path, attempt: int, command: str) -> tuple[Any, int]:

@@ -23,10 +23,30 @@ SUITE_KEYS = {"description", "tasks", "seeds", "methods", "presets", "budget_fra
 METHOD_KEYS = {"description", "model_name", "base", "set"}
 SCORE_KEYS = {"name", "window_frames"}
 # [slurm]: the job array's resources (submitit parameters); "" or 0 leaves a key to the cluster's default.
-SLURM_KEYS = {"partition": str, "account": str, "qos": str, "constraint": str, "gpus_per_node": int,
-              "cpus_per_task": int, "mem_gb": int, "timeout_min": int, "array_parallelism": int, "setup": list}
-SLURM_DEFAULTS = {"partition": "", "account": "", "qos": "", "constraint": "", "gpus_per_node": 1,
-                  "cpus_per_task": 8, "mem_gb": 32, "timeout_min": 1440, "array_parallelism": 64, "setup": []}
+SLURM_KEYS = {
+    "partition": str,
+    "account": str,
+    "qos": str,
+    "constraint": str,
+    "gpus_per_node": int,
+    "cpus_per_task": int,
+    "mem_gb": int,
+    "timeout_min": int,
+    "array_parallelism": int,
+    "setup": list,
+}
+SLURM_DEFAULTS = {
+    "partition": "",
+    "account": "",
+    "qos": "",
+    "constraint": "",
+    "gpus_per_node": 1,
+    "cpus_per_task": 8,
+    "mem_gb": 32,
+    "timeout_min": 1440,
+    "array_parallelism": 64,
+    "setup": [],
+}
 # [local]: the local process pool.
 LOCAL_KEYS = {"runs_per_gpu": int}
 LOCAL_DEFAULTS = {"runs_per_gpu": 1}
@@ -51,7 +71,7 @@ class Suite:
     seeds: int
     methods: list[str]
     presets: dict[str, list[str]]  # task domain (atari, dmc) -> presets; "*" for every domain
-    overrides: dict[str, Any]      # config keys, flat ("score.window_frames"), incl. budget and score protocol
+    overrides: dict[str, Any]  # config keys, flat ("score.window_frames"), incl. budget and score protocol
     description: str = ""
 
     def presets_for(self, task: str) -> list[str]:
@@ -68,14 +88,17 @@ class Benchmark:
 
     def suite(self, name: str) -> Suite:
         if name not in self.suites:
-            raise SuiteError(f"unknown suite {name!r}{suggest(name, self.suites)}; suites in {self.path}: "
-                             f"{', '.join(self.suites)}")
+            raise SuiteError(
+                f"unknown suite {name!r}{suggest(name, self.suites)}; suites in {self.path}: {', '.join(self.suites)}"
+            )
         return self.suites[name]
 
     def method(self, name: str) -> Method:
         if name not in self.methods:
-            raise SuiteError(f"unknown method {name!r}{suggest(name, self.methods)}; methods in {self.path}: "
-                             f"{', '.join(self.methods)}")
+            raise SuiteError(
+                f"unknown method {name!r}{suggest(name, self.methods)}; methods in {self.path}: "
+                f"{', '.join(self.methods)}"
+            )
         return self.methods[name]
 
 
@@ -91,7 +114,7 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def suggest(word: str, choices: Any) -> str:
-    """" (did you mean X?)" for the closest of `choices`, or ""."""
+    """ " (did you mean X?)" for the closest of `choices`, or ""."""
     matches = difflib.get_close_matches(word, list(choices), n=2, cutoff=0.6)
     return f" (did you mean {' or '.join(matches)}?)" if matches else ""
 
@@ -99,8 +122,9 @@ def suggest(word: str, choices: Any) -> str:
 def _check_keys(where: str, table: Mapping[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise SuiteError(f"{where}: unknown key {unknown[0]!r}{suggest(unknown[0], allowed)}; "
-                         f"allowed: {', '.join(sorted(allowed))}")
+        raise SuiteError(
+            f"{where}: unknown key {unknown[0]!r}{suggest(unknown[0], allowed)}; allowed: {', '.join(sorted(allowed))}"
+        )
 
 
 def _typed(where: str, table: Mapping[str, Any], key: str, kind: type, default: Any = None) -> Any:
@@ -108,8 +132,7 @@ def _typed(where: str, table: Mapping[str, Any], key: str, kind: type, default: 
     if value is None:
         raise SuiteError(f"{where}: {key!r} is missing")
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise SuiteError(f"{where}: {key!r} must be {'an' if kind is int else 'a'} {_KINDS[kind]}, "
-                         f"not {value!r}")
+        raise SuiteError(f"{where}: {key!r} must be {'an' if kind is int else 'a'} {_KINDS[kind]}, not {value!r}")
     return value
 
 
@@ -190,8 +213,10 @@ def _protocol(where: str, table: Mapping[str, Any]) -> dict[str, Any]:
 def _suite(path: Path, name: str, table: Mapping[str, Any], methods: Mapping[str, Method]) -> Suite:
     where = f"{path} [suites.{name}]"
     if "normalization" in table:
-        raise SuiteError(f"{where}: 'normalization' is no longer read (reports normalise Atari by the random and "
-                         "human scores and DMC by return/1000, docs/report.md); remove it")
+        raise SuiteError(
+            f"{where}: 'normalization' is no longer read (reports normalise Atari by the random and "
+            "human scores and DMC by return/1000, docs/report.md); remove it"
+        )
     _check_keys(where, table, SUITE_KEYS)
     tasks = _strings(where, "tasks", _typed(where, table, "tasks", list))
     for task in tasks:
@@ -207,8 +232,9 @@ def _suite(path: Path, name: str, table: Mapping[str, Any], methods: Mapping[str
     names = _strings(where, "methods", _typed(where, table, "methods", list))
     for method in names:
         if method not in methods:
-            raise SuiteError(f"{where}: unknown method {method!r}{suggest(method, methods)}; "
-                             f"methods: {', '.join(methods)}")
+            raise SuiteError(
+                f"{where}: unknown method {method!r}{suggest(method, methods)}; methods: {', '.join(methods)}"
+            )
     presets = _presets(where, table, tasks)
     protocol = _protocol(where, table)
     overrides = flatten(_typed(where, table, "set", dict, {}))
@@ -225,8 +251,9 @@ def _suite(path: Path, name: str, table: Mapping[str, Any], methods: Mapping[str
     return Suite(name, tasks, seeds, names, presets, overrides, _typed(where, table, "description", str, ""))
 
 
-def _settings(path: Path, raw: Mapping[str, Any], name: str, kinds: dict[str, type],
-              defaults: dict[str, Any]) -> dict[str, Any]:
+def _settings(
+    path: Path, raw: Mapping[str, Any], name: str, kinds: dict[str, type], defaults: dict[str, Any]
+) -> dict[str, Any]:
     where = f"{path} [{name}]"
     table = _typed(str(path), raw, name, dict, {})
     _check_keys(where, table, set(kinds))
@@ -251,9 +278,16 @@ def load(path: str | Path | None = None) -> Benchmark:
         raise SuiteError(f"{file}: not valid TOML ({error})") from None
     _check_keys(str(file), raw, TOP_KEYS)
     methods = _methods(file, _typed(str(file), raw, "methods", dict, {}))
-    suites = {name: _suite(file, name, _typed(f"{file} [suites]", raw.get("suites", {}), name, dict), methods)
-              for name in _typed(str(file), raw, "suites", dict, {})}
+    suites = {
+        name: _suite(file, name, _typed(f"{file} [suites]", raw.get("suites", {}), name, dict), methods)
+        for name in _typed(str(file), raw, "suites", dict, {})
+    }
     if not suites:
         raise SuiteError(f"{file}: no [suites.NAME] table")
-    return Benchmark(file, suites, methods, _settings(file, raw, "slurm", SLURM_KEYS, SLURM_DEFAULTS),
-                     _settings(file, raw, "local", LOCAL_KEYS, LOCAL_DEFAULTS))
+    return Benchmark(
+        file,
+        suites,
+        methods,
+        _settings(file, raw, "slurm", SLURM_KEYS, SLURM_DEFAULTS),
+        _settings(file, raw, "local", LOCAL_KEYS, LOCAL_DEFAULTS),
+    )

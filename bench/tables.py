@@ -35,15 +35,23 @@ def summary(console: Console, outcomes: list[Outcome], skipped: int, wall: float
     """The table at the end of a sweep, and a line that says what to do next."""
     rows = sorted(outcomes, key=lambda o: (o.spec.method, o.spec.task, o.spec.seed))
     shown = rows if len(rows) <= SUMMARY_ROWS else [o for o in rows if o.state != "done"]
-    table = Table(title=f"sweep: {len(outcomes)} runs in {duration(wall)}"
-                        + (f" ({skipped} more were already done)" if skipped else ""))
+    table = Table(
+        title=f"sweep: {len(outcomes)} runs in {duration(wall)}"
+        + (f" ({skipped} more were already done)" if skipped else "")
+    )
     for column in ("run", "state", "attempts", "final score", "wall", "note"):
         table.add_column(column, justify="right" if column in ("attempts", "final score", "wall") else "left")
     for o in shown:
         record = _record(o.spec.run_dir) if o.state == "done" else None
         color = COLORS.get(o.state, "white")
-        table.add_row(o.spec.name, f"[{color}]{o.state}[/]", str(o.attempts), _score(record),
-                      duration(o.wall) if o.wall else "-", escape(o.error))
+        table.add_row(
+            o.spec.name,
+            f"[{color}]{o.state}[/]",
+            str(o.attempts),
+            _score(record),
+            duration(o.wall) if o.wall else "-",
+            escape(o.error),
+        )
     if shown:
         console.print(table)
     if len(shown) < len(rows):
@@ -92,16 +100,20 @@ def status_row(name: str, run_dir: Path) -> tuple[str, list[str], str | None]:
     elif state == "failed":
         note = states.error_line(states.output_tail(run_dir))
     color = COLORS.get(state, "cyan")
-    return state, [name, f"[{color}]{state}[/]", steps, score, wall, eta,
-                   str((record or {}).get("attempts", "-")), escape(note)], None
+    return (
+        state,
+        [name, f"[{color}]{state}[/]", steps, score, wall, eta, str((record or {}).get("attempts", "-")), escape(note)],
+        None,
+    )
 
 
 def status(console: Console, runs: list[tuple[str, Path]], title: str) -> list[str]:
     """Print the status table; the errors of corrupt runs."""
     table = Table(title=title)
     for column in ("run", "state", "env steps", "score", "wall", "ETA", "attempts", "note"):
-        table.add_column(column, justify="left" if column in ("run", "state", "note") else "right",
-                         no_wrap=column != "note")
+        table.add_column(
+            column, justify="left" if column in ("run", "state", "note") else "right", no_wrap=column != "note"
+        )
     counts: Counter[str] = Counter()
     errors = []
     for name, run_dir in runs:

@@ -114,8 +114,7 @@ CASES: dict[str, tuple[str, Callable[[int], float]]] = {
     "atari + hieros paper": ("atari", lambda n: wrapper_loop("atari_pong", ["atari100k"], n, "hieros")),
     "dmc raw dm_control loop": ("dmc", dmc_raw),
     "dmc env wrapper": ("dmc", lambda n: wrapper_loop("dmc_cartpole_balance", ["dmc_vision"], n, None)),
-    "dmc + hieros debug": ("dmc", lambda n: wrapper_loop("dmc_cartpole_balance", ["dmc_vision", "debug"], n,
-                                                         "hieros")),
+    "dmc + hieros debug": ("dmc", lambda n: wrapper_loop("dmc_cartpole_balance", ["dmc_vision", "debug"], n, "hieros")),
     "dmc + hieros paper": ("dmc", lambda n: wrapper_loop("dmc_cartpole_balance", ["dmc_vision"], n, "hieros")),
 }
 
@@ -139,8 +138,12 @@ def main() -> int:
     table = "\n".join(lines)
     print(table)
     if not args.no_append:
-        append_result("env_throughput.py", f"torch threads {torch.get_num_threads()}, {args.steps} agent steps per "
-                      "loop (Pong; cartpole balance from pixels)", table)
+        append_result(
+            "env_throughput.py",
+            f"torch threads {torch.get_num_threads()}, {args.steps} agent steps per "
+            "loop (Pong; cartpole balance from pixels)",
+            table,
+        )
     return 0
 
 

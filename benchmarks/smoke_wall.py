@@ -31,9 +31,13 @@ def sweep(source: Path, flags: list[str], env: dict[str, str]) -> float:
     """Seconds for `hieros-bench run smoke` of the project at `source` (its code and its suite file)."""
     with tempfile.TemporaryDirectory() as results:
         start = time.perf_counter()
-        out = subprocess.run([sys.executable, "-m", "bench.cli", "run", "smoke", "--results", results, *flags],
-                             cwd=source, env={**os.environ, "PYTHONPATH": str(source), **env}, capture_output=True,
-                             text=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.cli", "run", "smoke", "--results", results, *flags],
+            cwd=source,
+            env={**os.environ, "PYTHONPATH": str(source), **env},
+            capture_output=True,
+            text=True,
+        )
         if out.returncode:
             what = f"{source} {' '.join(flags)}"
             raise SystemExit(f"smoke sweep of {what} failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
@@ -56,8 +60,13 @@ def main() -> int:
             rows.append(("this tree, --compile=true, cold cache", sweep(ROOT, compile_flags, env)))
             rows.append(("this tree, --compile=true, warm cache", sweep(ROOT, compile_flags, env)))
     base = rows[0][1]
-    table = "\n".join(["| sweep | wall (s) | vs first row |", "|---|---|---|",
-                       *(f"| {name} | {wall:.0f} | {wall / base:.2f}x |" for name, wall in rows)])
+    table = "\n".join(
+        [
+            "| sweep | wall (s) | vs first row |",
+            "|---|---|---|",
+            *(f"| {name} | {wall:.0f} | {wall / base:.2f}x |" for name, wall in rows),
+        ]
+    )
     print(table)
     if not args.no_append:
         append_result("smoke_wall.py", "hieros-bench run smoke (18 runs, debug model)", table)

@@ -49,8 +49,12 @@ PHASES = {
     "train": Phase("train", ("--steps=1e7", "--eval_every=1e9", "--log_every=100"), 50, None),
     "eval": Phase("eval", ("--steps=1e7", "--eval_every=200", "--log_every=198", "--eval_eps=1000"), 99, 100),
     "eval_initial": Phase("eval_initial", ("--steps=1e7", "--eval_initial=true", "--eval_eps=1000"), 0, 0),
-    "eval_final": Phase("eval_final", ("--steps=400", "--eval_every=1e9", "--log_every=398", "--eval_final=true",
-                                       "--eval_eps=1000"), 199, 200),
+    "eval_final": Phase(
+        "eval_final",
+        ("--steps=400", "--eval_every=1e9", "--log_every=398", "--eval_final=true", "--eval_eps=1000"),
+        199,
+        200,
+    ),
 }
 
 
@@ -100,14 +104,18 @@ def main() -> int:
     parser.add_argument("--wait", type=float, default=1.0, help="seconds in the phase before the signal")
     parser.add_argument("--no-append", action="store_true", help="do not append to docs/benchmarks.md")
     args = parser.parse_args()
-    rows = ["| phase | signal to exit (s) | exit code | checkpoint at env step | stopped inside the phase |",
-            "|---|---|---|---|---|"]
+    rows = [
+        "| phase | signal to exit (s) | exit code | checkpoint at env step | stopped inside the phase |",
+        "|---|---|---|---|---|",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.phases:
             phase = PHASES[name]
             stop = measure(phase, Path(tmp) / name, args.wait)
-            rows.append(f"| {name} | {stop.seconds:.2f} | {stop.exit_code} | {stop.env_step} | "
-                        f"{'yes' if inside(phase, stop) else 'no'} |")
+            rows.append(
+                f"| {name} | {stop.seconds:.2f} | {stop.exit_code} | {stop.env_step} | "
+                f"{'yes' if inside(phase, stop) else 'no'} |"
+            )
             print(rows[-1], flush=True)
     table = "\n".join(rows)
     print(table)

@@ -34,8 +34,26 @@ from hieros.replay import Replay, Uniform  # noqa: E402
 def runner_overhead(work: Path, seeds: int) -> tuple[float, int]:
     results = work / "runner"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bench.cli", "run", "smoke", "--method", "random", "--jobs", "1",
-                    "--seeds", str(seeds), "--results", str(results)], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.cli",
+            "run",
+            "smoke",
+            "--method",
+            "random",
+            "--jobs",
+            "1",
+            "--seeds",
+            str(seeds),
+            "--results",
+            str(results),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     wall = time.perf_counter() - start
     loops = [rundir.read_run(p)["progress"]["wall_seconds"] for p in rundir.find_runs(results)]
     return (wall - sum(loops)) / len(loops), len(loops)
@@ -53,17 +71,40 @@ def synthetic_store(results: Path, methods: int = 3, seeds: int = 5) -> None:
                 frames = np.sort(rng.integers(1, 400_000, 40))
                 frames[-1] = 400_000
                 for f in frames:
-                    writer.write({"type": "episode", "mode": "train", "env_step": int(f) // 4, "frames": int(f),
-                                  "score": float(low + (high - low) * rng.uniform(0, 0.3 * (m + 1)))})
+                    writer.write(
+                        {
+                            "type": "episode",
+                            "mode": "train",
+                            "env_step": int(f) // 4,
+                            "frames": int(f),
+                            "score": float(low + (high - low) * rng.uniform(0, 0.3 * (m + 1))),
+                        }
+                    )
                 writer.close()
-                protocol = {"score": {"name": "final_train_window", "window_frames": 10000},
-                            "budget_frames": 400_000, "budget_steps": 100_000, "frames_per_step": 4}
+                protocol = {
+                    "score": {"name": "final_train_window", "window_frames": 10000},
+                    "budget_frames": 400_000,
+                    "budget_steps": 100_000,
+                    "frames_per_step": 4,
+                }
                 final = rundir.final_score(rundir.read_metrics(run), protocol["score"], 400_000)
-                rundir.write_run(run, {
-                    "schema": rundir.SCHEMA, "suite": "atari100k", "method": f"method{m}", "task": task,
-                    "seed": seed, "status": "done", "config": {}, "config_hash": f"synthetic{m}",
-                    "protocol": protocol, "provenance": {}, "progress": {"env_steps": 100_000},
-                    "score": {"final": final}})
+                rundir.write_run(
+                    run,
+                    {
+                        "schema": rundir.SCHEMA,
+                        "suite": "atari100k",
+                        "method": f"method{m}",
+                        "task": task,
+                        "seed": seed,
+                        "status": "done",
+                        "config": {},
+                        "config_hash": f"synthetic{m}",
+                        "protocol": protocol,
+                        "provenance": {},
+                        "progress": {"env_steps": 100_000},
+                        "score": {"final": final},
+                    },
+                )
 
 
 REPORT_CASES = {  # flags, and whether the baselines' estimate cache (analysis.cache) is filled first
@@ -95,8 +136,16 @@ def replay_memory(steps: int = 100_000) -> float:
     replay = Replay(capacity=steps, seq_len=64, selector=Uniform(0))
     frame = np.zeros((64, 64, 3), np.uint8)
     for t in range(steps):
-        replay.add({"image": frame, "reward": np.float32(0), "is_first": t == 0, "is_last": False,
-                    "is_terminal": False, "action": np.zeros(6, np.float32)})
+        replay.add(
+            {
+                "image": frame,
+                "reward": np.float32(0),
+                "is_first": t == 0,
+                "is_last": False,
+                "is_terminal": False,
+                "action": np.zeros(6, np.float32),
+            }
+        )
     return replay.nbytes() / (steps * frame.nbytes)
 
 
@@ -109,13 +158,18 @@ def main() -> int:
         overhead, runs = runner_overhead(Path(tmp), args.seeds)
         seconds = report_times(Path(tmp))
     ratio = replay_memory()
-    table = "\n".join([
-        "| measurement | value |", "|---|---|",
-        f"| runner overhead per run (random method, {runs} runs, 1 job) | {overhead:.2f} s |",
-        *(f"| report, 26 games x 5 seeds x 3 methods (synthetic store), {case} | {seconds[case]:.1f} s |"
-          for case in REPORT_CASES),
-        f"| replay memory / raw uint8 frames, 100k steps of 64x64x3 | {ratio:.3f}x |",
-    ])
+    table = "\n".join(
+        [
+            "| measurement | value |",
+            "|---|---|",
+            f"| runner overhead per run (random method, {runs} runs, 1 job) | {overhead:.2f} s |",
+            *(
+                f"| report, 26 games x 5 seeds x 3 methods (synthetic store), {case} | {seconds[case]:.1f} s |"
+                for case in REPORT_CASES
+            ),
+            f"| replay memory / raw uint8 frames, 100k steps of 64x64x3 | {ratio:.3f}x |",
+        ]
+    )
     print(table)
     if not args.no_append:
         append_result("toolkit.py", "", table)

@@ -31,8 +31,12 @@ CASES = {  # name: (presets, overrides, task)
     "debug": (["atari100k", "debug"], {}, "atari_pong"),
     "cpu_small": (["dmc_proprio", "cpu_small"], {}, "dmc_cartpole_balance"),  # the cpu_learning suite's model
 }
-MODES = {"eager": {}, "compiled": {"compile": "true"}, "bf16": {"precision": "bf16"},  # flags of each mode
-         "compiled_bf16": {"compile": "true", "precision": "bf16"}}
+MODES = {
+    "eager": {},
+    "compiled": {"compile": "true"},
+    "bf16": {"precision": "bf16"},  # flags of each mode
+    "compiled_bf16": {"compile": "true", "precision": "bf16"},
+}
 
 
 METHODS = {  # name: (model_name, max_hierarchy)
@@ -60,8 +64,9 @@ def measure(case: str, method: str, mode: str, updates: int, act_steps: int) -> 
 
     model, levels = METHODS[method]
     presets, overrides, task = CASES[case]
-    config = build_config(presets, {**overrides, "task": task, "model_name": model, "max_hierarchy": str(levels),
-                                    **MODES[mode]})
+    config = build_config(
+        presets, {**overrides, "task": task, "model_name": model, "max_hierarchy": str(levels), **MODES[mode]}
+    )
     discrete = task.startswith("atari")
     env = make_env(config.task, config, seed=0)
     agent = make_agent(config, env.obs_space, env.act_space)
@@ -72,8 +77,9 @@ def measure(case: str, method: str, mode: str, updates: int, act_steps: int) -> 
         if step == fill:
             start = time.perf_counter()
         action, state = agent.policy(obs, state, mode="train")
-        obs = stack([env.reset() if obs["is_last"][0] else
-                     env.step(int(action[0]) if discrete else np.asarray(action[0]))])
+        obs = stack(
+            [env.reset() if obs["is_last"][0] else env.step(int(action[0]) if discrete else np.asarray(action[0]))]
+        )
     act_seconds = (time.perf_counter() - start) / act_steps
     cuda = torch.cuda.is_available() and config.device != "cpu"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
@@ -91,15 +97,27 @@ def measure(case: str, method: str, mode: str, updates: int, act_steps: int) -> 
             times.append(time.perf_counter() - start)
         level_seconds.append(float(np.median(times)))
     per_call = sum(t / config.subactor_train_every**i for i, t in enumerate(level_seconds))
-    flops = None if config.compile else sum(update_flops(level) / config.subactor_train_every**i
-                                            for i, level in enumerate(agent.levels))
-    return {"presets": case, "method": method, "mode": mode, "warmup_s": warmup,
-            "batch": f"{config.batch_size}x{config.batch_length}",
-            "levels": level_seconds, "update_s": per_call, "act_ms": 1000 * act_seconds,
-            "peak_rss_gb": peak_rss_mb() / 1024,
-            "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
-            "threads": torch.get_num_threads(), "updates": updates,
-            "flops": flops, "peak_flops": peak_flops("cuda" if cuda else "cpu")}
+    flops = (
+        None
+        if config.compile
+        else sum(update_flops(level) / config.subactor_train_every**i for i, level in enumerate(agent.levels))
+    )
+    return {
+        "presets": case,
+        "method": method,
+        "mode": mode,
+        "warmup_s": warmup,
+        "batch": f"{config.batch_size}x{config.batch_length}",
+        "levels": level_seconds,
+        "update_s": per_call,
+        "act_ms": 1000 * act_seconds,
+        "peak_rss_gb": peak_rss_mb() / 1024,
+        "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
+        "threads": torch.get_num_threads(),
+        "updates": updates,
+        "flops": flops,
+        "peak_flops": peak_flops("cuda" if cuda else "cpu"),
+    }
 
 
 def peak_flops(device: str) -> float:
@@ -138,8 +156,9 @@ def update_flops(level) -> int:
 def append_result(script: str, details: str, table: str) -> None:
     """Append a dated section `### <script>, <date>, <hardware>, <details>` with `table` to docs/benchmarks.md."""
     with open(ROOT / "docs" / "benchmarks.md", "a") as f:
-        f.write(f"\n### {script}, {time.strftime('%Y-%m-%d')}, {hardware()}{', ' + details if details else ''}"
-                f"\n\n{table}\n")
+        f.write(
+            f"\n### {script}, {time.strftime('%Y-%m-%d')}, {hardware()}{', ' + details if details else ''}\n\n{table}\n"
+        )
 
 
 def hardware() -> str:
@@ -153,13 +172,22 @@ def hardware() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--presets", nargs="+", default=["paper", "debug"], choices=list(CASES),
-                        help="cases: paper (atari100k), paper_b4 (batch 4x64), debug (atari100k debug), cpu_small "
-                             "(dmc_proprio cpu_small on cartpole balance)")
+    parser.add_argument(
+        "--presets",
+        nargs="+",
+        default=["paper", "debug"],
+        choices=list(CASES),
+        help="cases: paper (atari100k), paper_b4 (batch 4x64), debug (atari100k debug), cpu_small "
+        "(dmc_proprio cpu_small on cartpole balance)",
+    )
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    parser.add_argument("--modes", nargs="+", default=["eager"], choices=list(MODES),
-                        help="eager, compiled (--compile=true), bf16 (--precision=bf16), compiled_bf16; each in "
-                             "its own process")
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        default=["eager"],
+        choices=list(MODES),
+        help="eager, compiled (--compile=true), bf16 (--precision=bf16), compiled_bf16; each in its own process",
+    )
     parser.add_argument("--updates", type=int, default=3, help="timed updates per case (median reported)")
     parser.add_argument("--act-steps", type=int, default=200, help="policy steps timed for acting speed")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -173,43 +201,79 @@ def main() -> int:
     for name in args.presets:
         for method, mode in [(m, mode) for m in args.methods for mode in args.modes]:
             case = json.dumps({"case": name, "method": method, "mode": mode})
-            out = subprocess.run([sys.executable, __file__, "--child", case, "--updates", str(args.updates),
-                                  "--act-steps", str(args.act_steps)], cwd=ROOT, capture_output=True, text=True)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    case,
+                    "--updates",
+                    str(args.updates),
+                    "--act-steps",
+                    str(args.act_steps),
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
             if out.returncode:
                 print(out.stderr[-2000:], file=sys.stderr)
                 return 1
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
-    lines = ["| case | method | mode | batch | level updates (s) | update per call (s) | vs hieros_1level | "
-             "vs eager | acting (ms/step) | first update (s) | peak RSS (GiB) | peak GPU (GiB) | GFLOP per call | "
-             "achieved GFLOP/s | fp32 peak GFLOP/s | of peak |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| case | method | mode | batch | level updates (s) | update per call (s) | vs hieros_1level | "
+        "vs eager | acting (ms/step) | first update (s) | peak RSS (GiB) | peak GPU (GiB) | GFLOP per call | "
+        "achieved GFLOP/s | fp32 peak GFLOP/s | of peak |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        base = next((b for b in rows if b["presets"] == r["presets"] and b["method"] == "hieros_1level"
-                     and b["mode"] == r["mode"]), None)
+        base = next(
+            (
+                b
+                for b in rows
+                if b["presets"] == r["presets"] and b["method"] == "hieros_1level" and b["mode"] == r["mode"]
+            ),
+            None,
+        )
         ratio = f"{r['update_s'] / base['update_s']:.2f}x" if base else "-"
-        eager = next((b for b in rows if b["presets"] == r["presets"] and b["method"] == r["method"]
-                      and b["mode"] == "eager"), None)
+        eager = next(
+            (b for b in rows if b["presets"] == r["presets"] and b["method"] == r["method"] and b["mode"] == "eager"),
+            None,
+        )
         speedup = f"{eager['update_s'] / r['update_s']:.2f}x" if eager and eager is not r else "-"
         levels = " / ".join(f"{t:.3f}" for t in r["levels"])
         gpu_memory = "-" if r["peak_gpu_gb"] is None else f"{r['peak_gpu_gb']:.2f}"
         flops = r["flops"] if r["flops"] is not None else eager["flops"] if eager else None  # same computation
         achieved = flops / r["update_s"] if flops else None
-        compute = (f"{flops / 1e9:.2f} | {achieved / 1e9:.1f} | {r['peak_flops'] / 1e9:.0f} | "
-                   f"{achieved / r['peak_flops']:.1%}") if achieved else f"- | - | {r['peak_flops'] / 1e9:.0f} | -"
-        lines.append(f"| {r['presets']} | {r['method']} | {r['mode']} | {r['batch']} | {levels} | "
-                     f"{r['update_s']:.3f} | {ratio} | {speedup} | {r['act_ms']:.2f} | {r['warmup_s']:.1f} | "
-                     f"{r['peak_rss_gb']:.2f} | {gpu_memory} | {compute} |")
+        compute = (
+            (
+                f"{flops / 1e9:.2f} | {achieved / 1e9:.1f} | {r['peak_flops'] / 1e9:.0f} | "
+                f"{achieved / r['peak_flops']:.1%}"
+            )
+            if achieved
+            else f"- | - | {r['peak_flops'] / 1e9:.0f} | -"
+        )
+        lines.append(
+            f"| {r['presets']} | {r['method']} | {r['mode']} | {r['batch']} | {levels} | "
+            f"{r['update_s']:.3f} | {ratio} | {speedup} | {r['act_ms']:.2f} | {r['warmup_s']:.1f} | "
+            f"{r['peak_rss_gb']:.2f} | {gpu_memory} | {compute} |"
+        )
     table = "\n".join(lines)
     print(table)
     if not args.no_append:
-        note = ("Level i trains every 4^i calls, so an agent's update per call is sum_i t_i / 4^i. "
-                "hieros = the paper's 3 levels. vs eager: eager update / this update (speed-up). GFLOP per call: "
-                "matmul and convolution FLOPs of the updates (forward and backward, torch.utils.flop_counter; a "
-                "compiled row uses its eager row's count); of peak: achieved / the fastest of a 4096^2 matmul and a "
-                "convolution timed in the same process.")
-        append_result("train_step.py", f"torch threads {rows[0]['threads']}, median of {args.updates} updates "
-                      "per level", f"{note}\n\n{table}")
+        note = (
+            "Level i trains every 4^i calls, so an agent's update per call is sum_i t_i / 4^i. "
+            "hieros = the paper's 3 levels. vs eager: eager update / this update (speed-up). GFLOP per call: "
+            "matmul and convolution FLOPs of the updates (forward and backward, torch.utils.flop_counter; a "
+            "compiled row uses its eager row's count); of peak: achieved / the fastest of a 4096^2 matmul and a "
+            "convolution timed in the same process."
+        )
+        append_result(
+            "train_step.py",
+            f"torch threads {rows[0]['threads']}, median of {args.updates} updates per level",
+            f"{note}\n\n{table}",
+        )
     return 0
 
 

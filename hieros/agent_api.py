@@ -78,8 +78,10 @@ def check_run(config: Any) -> None:
     discrete = discrete_actions(config.task)
     if discrete != (config.actor_dist == "onehot"):
         kind = "discrete" if discrete else "continuous"
-        raise ConfigError(f"--actor_dist={config.actor_dist} does not fit the {kind} actions of {config.task}; "
-                          "use the task's preset (atari100k: onehot, dmc_*: normal)")
+        raise ConfigError(
+            f"--actor_dist={config.actor_dist} does not fit the {kind} actions of {config.task}; "
+            "use the task's preset (atari100k: onehot, dmc_*: normal)"
+        )
     if config.device.startswith("cuda"):
         import torch
 

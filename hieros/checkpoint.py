@@ -62,16 +62,22 @@ def load(run_dir: str | Path) -> dict[str, Any] | None:
             kept = file.with_name(f"{file.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
             os.replace(file, kept)
             corrupt.append(f"{file} ({type(error).__name__}; kept as {kept.name})")
-            print(f"warning: checkpoint {file} is unreadable ({type(error).__name__}); kept as {kept.name}",
-                  file=sys.stderr)
+            print(
+                f"warning: checkpoint {file} is unreadable ({type(error).__name__}); kept as {kept.name}",
+                file=sys.stderr,
+            )
             continue
         if corrupt:
-            print(f"warning: resuming from the older checkpoint {file} (env step {state['counters']['env_step']})",
-                  file=sys.stderr)
+            print(
+                f"warning: resuming from the older checkpoint {file} (env step {state['counters']['env_step']})",
+                file=sys.stderr,
+            )
         return state
     if corrupt:
-        raise CheckpointError(f"no readable checkpoint: {'; '.join(corrupt)}; run again to start this run from "
-                              f"step 0 (its earlier records are kept aside), or delete {Path(run_dir)}")
+        raise CheckpointError(
+            f"no readable checkpoint: {'; '.join(corrupt)}; run again to start this run from "
+            f"step 0 (its earlier records are kept aside), or delete {Path(run_dir)}"
+        )
     return None
 
 

@@ -41,17 +41,24 @@ def guarded(main: Callable[[], int], user_errors: tuple[type[BaseException], ...
     except KeyboardInterrupt:
         return _say("interrupted", EXIT_INTERRUPTED)
     except ImportError as error:
-        return _say(f"error: the package {error.name or error} is missing; install the project "
-                    "(pip install -e .) in the Python that runs this", EXIT_ENVIRONMENT)
+        return _say(
+            f"error: the package {error.name or error} is missing; install the project "
+            "(pip install -e .) in the Python that runs this",
+            EXIT_ENVIRONMENT,
+        )
     except OSError as error:
         where = f"{error.filename}: " if error.filename else ""
-        return _say(f"error: {where}{error.strerror or error}; check the path, its permissions and the free space",
-                    EXIT_ENVIRONMENT)
+        return _say(
+            f"error: {where}{error.strerror or error}; check the path, its permissions and the free space",
+            EXIT_ENVIRONMENT,
+        )
     except Exception as error:
         path = _write_traceback(program, error)
         first = str(error).splitlines()[0] if str(error) else ""
-        return _say(f"error: unexpected {type(error).__name__}: {first} (traceback in {path}; {DEBUG_ENV}=1 shows it)",
-                    EXIT_ENVIRONMENT)
+        return _say(
+            f"error: unexpected {type(error).__name__}: {first} (traceback in {path}; {DEBUG_ENV}=1 shows it)",
+            EXIT_ENVIRONMENT,
+        )
 
 
 def _say(line: str, code: int) -> int:

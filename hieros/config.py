@@ -25,8 +25,17 @@ from hieros import config_hash
 from hieros.config_schema import ConfigError, Spec, check, flag_text, split_spec
 
 CONFIGS_FILE = Path(__file__).with_name("configs.yaml")
-__all__ = ["Config", "ConfigError", "HelpRequested", "build_config", "config_mismatch", "dump", "parse_args",
-           "recorded_hash", "run_config_hash"]  # ConfigError lives in config_schema, which checks values
+__all__ = [
+    "Config",
+    "ConfigError",
+    "HelpRequested",
+    "build_config",
+    "config_mismatch",
+    "dump",
+    "parse_args",
+    "recorded_hash",
+    "run_config_hash",
+]  # ConfigError lives in config_schema, which checks values
 # What a model name sets, after presets and flags: the config that runs (and run.json records) says it.
 MODEL_IMPLIES: dict[str, dict[str, Any]] = {
     "dreamer": {"dynamics_model": "rssm", "max_hierarchy": 1, "novelty_reward_weight": 0.0},
@@ -171,8 +180,7 @@ def parse_value(text: str, default: Any, key: str) -> Any:
         if not isinstance(items, list):
             raise ConfigError(f"--{key}: expected a comma-separated list, got {text!r}")
         if default:
-            items = [item if not isinstance(item, str) else parse_value(item, default[0], key)
-                     for item in items]
+            items = [item if not isinstance(item, str) else parse_value(item, default[0], key) for item in items]
         return items
     if default is None:
         return yaml.safe_load(text)
@@ -257,25 +265,29 @@ def usage(path: Path = CONFIGS_FILE) -> str:
     """The text of `python -m hieros.train --help`: how to call it, the presets, every key with its default."""
     defaults = Config(_wrap(load_blocks(path)["defaults"])).flat()
     specs, docs = _keys(path)
-    rows = [f"  {f'--{key}={flag_text(value)}':<44} {_spec_text(specs.get(key))}{docs.get(key, '')}".rstrip()
-            for key, value in defaults.items()]
-    return "\n".join([
-        "usage: python -m hieros.train [--configs PRESET ...] [--KEY=VALUE ...] [--print_config]",
-        "",
-        "Train one run of HIEROS (or the dreamer / random baselines). The defaults are the original's paper-era",
-        "values; --configs merges presets over them in order, then --KEY=VALUE sets any key (nested keys:",
-        "--s5.num_blocks=2), parsed by the type of its default. --print_config prints the merged config and its",
-        "hash and exits. Every value is checked against the allowed values shown beside it ({a|b}: one of;",
-        "[lo, hi) an interval, each element of a list; -: any) before anything is created.",
-        "",
-        "example: python -m hieros.train --configs atari100k --task=atari_alien --max_hierarchy=2",
-        "         python -m hieros.train --configs dmc_proprio debug --task=dmc_cartpole_balance --seed=2",
-        "",
-        f"presets: {', '.join(preset_names(path))}  (hieros/configs.yaml)",
-        "",
-        "keys, each at its default (docs/config.md says more and lists where we differ from the original):",
-        *rows,
-    ])
+    rows = [
+        f"  {f'--{key}={flag_text(value)}':<44} {_spec_text(specs.get(key))}{docs.get(key, '')}".rstrip()
+        for key, value in defaults.items()
+    ]
+    return "\n".join(
+        [
+            "usage: python -m hieros.train [--configs PRESET ...] [--KEY=VALUE ...] [--print_config]",
+            "",
+            "Train one run of HIEROS (or the dreamer / random baselines). The defaults are the original's paper-era",
+            "values; --configs merges presets over them in order, then --KEY=VALUE sets any key (nested keys:",
+            "--s5.num_blocks=2), parsed by the type of its default. --print_config prints the merged config and its",
+            "hash and exits. Every value is checked against the allowed values shown beside it ({a|b}: one of;",
+            "[lo, hi) an interval, each element of a list; -: any) before anything is created.",
+            "",
+            "example: python -m hieros.train --configs atari100k --task=atari_alien --max_hierarchy=2",
+            "         python -m hieros.train --configs dmc_proprio debug --task=dmc_cartpole_balance --seed=2",
+            "",
+            f"presets: {', '.join(preset_names(path))}  (hieros/configs.yaml)",
+            "",
+            "keys, each at its default (docs/config.md says more and lists where we differ from the original):",
+            *rows,
+        ]
+    )
 
 
 def _spec_text(spec: Spec | None) -> str:
@@ -306,8 +318,10 @@ def split_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
                 i += 1
                 presets.append(args[i])
             if len(presets) == given:
-                raise ConfigError(f"--configs needs at least one preset, e.g. --configs atari100k debug; presets: "
-                                  f"{', '.join(preset_names())}")
+                raise ConfigError(
+                    f"--configs needs at least one preset, e.g. --configs atari100k debug; presets: "
+                    f"{', '.join(preset_names())}"
+                )
         else:
             if not eq:
                 if i + 1 >= len(args) or args[i + 1].startswith("--"):
@@ -319,16 +333,18 @@ def split_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
     return presets, overrides, print_config
 
 
-def build_config(presets: Sequence[str] = (), overrides: Mapping[str, Any] | None = None,
-                 path: Path = CONFIGS_FILE) -> Config:
+def build_config(
+    presets: Sequence[str] = (), overrides: Mapping[str, Any] | None = None, path: Path = CONFIGS_FILE
+) -> Config:
     """Merge `defaults`, then each preset in order, then overrides ({"a.b": value}; strings are parsed)."""
     blocks = load_blocks(path)
     defaults = blocks["defaults"]
     config = copy.deepcopy(defaults)
     for name in presets:
         if name not in blocks or name == "defaults":
-            raise ConfigError(f"unknown preset {name!r}{_close(name, list(blocks))}; "
-                              f"presets: {', '.join(preset_names(path))}")
+            raise ConfigError(
+                f"unknown preset {name!r}{_close(name, list(blocks))}; presets: {', '.join(preset_names(path))}"
+            )
         _merge(config, blocks[name] or {}, f"preset {name!r}")
     _normalise(config, defaults)
     flat_defaults = Config(_wrap(defaults)).flat()
@@ -354,19 +370,25 @@ def _apply_model(config: dict[str, Any], given: Mapping[str, Any]) -> None:
     """Set what the model implies (MODEL_IMPLIES), refusing a flag that contradicts it."""
     for key, value in MODEL_IMPLIES.get(config["model_name"], {}).items():
         if key in given and given[key] != value:
-            raise ConfigError(f"--model_name={config['model_name']} implies --{key}={flag_text(value)}; drop "
-                              f"--{key}={flag_text(given[key])} (or use --model_name=hieros with the keys you want)")
+            raise ConfigError(
+                f"--model_name={config['model_name']} implies --{key}={flag_text(value)}; drop "
+                f"--{key}={flag_text(given[key])} (or use --model_name=hieros with the keys you want)"
+            )
         _assign(config, key, value)
 
 
 def _check_rules(config: Config) -> None:
     """What the values allow one by one but this version does not build."""
     if config.precision == "16":
-        raise ConfigError("--precision=16 (the original's fp16 with loss scaling) is not built in this version; use "
-                          "--precision=bf16 (mixed precision without loss scaling) or 32 (the paper's setting)")
+        raise ConfigError(
+            "--precision=16 (the original's fp16 with loss scaling) is not built in this version; use "
+            "--precision=bf16 (mixed precision without loss scaling) or 32 (the paper's setting)"
+        )
     if not config.hierarchical_world_models and config.max_hierarchy > 1:
-        raise ConfigError("--hierarchical_world_models=false (higher levels imagining in level 0's world model) is "
-                          "not built in this version; keep it true")
+        raise ConfigError(
+            "--hierarchical_world_models=false (higher levels imagining in level 0's world model) is "
+            "not built in this version; keep it true"
+        )
 
 
 def _lookup(tree: Mapping[str, Any], dotted: str) -> Any:

@@ -64,8 +64,11 @@ def digest(flat: Mapping[str, Any]) -> str:
 def differences(old: Mapping[str, Any], new: Mapping[str, Any], limit: int = 6) -> str:
     """'a: 1 -> 2, b.c: x -> (absent)': the computing keys whose canonical values differ, at most `limit` named."""
     before, after = computing_values(old), computing_values(new)
-    changed = [f"{key}: {_show(old, key)} -> {_show(new, key)}" for key in sorted(set(before) | set(after))
-               if before.get(key, _ABSENT) != after.get(key, _ABSENT)]
+    changed = [
+        f"{key}: {_show(old, key)} -> {_show(new, key)}"
+        for key in sorted(set(before) | set(after))
+        if before.get(key, _ABSENT) != after.get(key, _ABSENT)
+    ]
     more = f" (and {len(changed) - limit} more)" if len(changed) > limit else ""
     return ", ".join(changed[:limit]) + more
 

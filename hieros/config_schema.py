@@ -106,11 +106,12 @@ def split_spec(comment: str, default: Any, key: str) -> tuple[Spec | None, str]:
         return Spec(f"<{name}>", named=name), rest.strip()
     if comment.startswith(("[", "(")):
         end = min(i for i in (comment.find("]"), comment.find(")")) if i >= 0)
-        match = INTERVAL.match(comment[:end + 1])
+        match = INTERVAL.match(comment[: end + 1])
         if match:
             opening, low, high, closing = match.groups()
-            return Spec(match[0], low=float(low), high=float(high), low_open=opening == "(",
-                        high_open=closing == ")"), comment[end + 1:].strip()
+            return Spec(
+                match[0], low=float(low), high=float(high), low_open=opening == "(", high_open=closing == ")"
+            ), comment[end + 1 :].strip()
     return None, comment
 
 
@@ -120,8 +121,9 @@ def check(config: Mapping[str, Any], specs: Mapping[str, Spec], defaults: Mappin
     for key, value in config.items():
         spec, default = specs.get(key), defaults.get(key)
         if isinstance(default, list) and default and isinstance(value, list) and len(value) != len(default):
-            raise ConfigError(f"--{key}={flag_text(value)}: give {len(default)} values like the default "
-                              f"{flag_text(default)}")
+            raise ConfigError(
+                f"--{key}={flag_text(value)}: give {len(default)} values like the default {flag_text(default)}"
+            )
         if spec is None or value is None:
             continue
         if not spec.allows(value):

@@ -30,8 +30,9 @@ from hieros.agent.world_model import WorldModel, preprocess
 from hieros.config import Config, ConfigError, build_config
 
 
-def imagine_open_loop(world_model: WorldModel, post: State, action: torch.Tensor, context: int,
-                      sample: bool = True) -> State:
+def imagine_open_loop(
+    world_model: WorldModel, post: State, action: torch.Tensor, context: int, sample: bool = True
+) -> State:
     """Roll the dynamics from the posterior at step context - 1 with the replayed actions: states (B, K, ...)
     for steps context..T-1, each fed the action the training pass pairs with it (`shift_actions`, D2)."""
     dynamics = world_model.dynamics
@@ -56,8 +57,12 @@ def reward_errors(world_model: WorldModel, data: dict[str, torch.Tensor], contex
     predict = lambda states: world_model.reward_dist(world_model.dynamics.feat(states)).mode()  # noqa: E731
     open_loop = (predict(imagined) - real) ** 2
     forced = (predict(post)[:, context:] - real) ** 2
-    return {"open_loop": open_loop[valid].sum(0).numpy(), "teacher_forced": forced[valid].sum(0).numpy(),
-            "deviation": ((real[valid] - real[valid].mean(0)) ** 2).sum(0).numpy(), "count": int(valid.sum())}
+    return {
+        "open_loop": open_loop[valid].sum(0).numpy(),
+        "teacher_forced": forced[valid].sum(0).numpy(),
+        "deviation": ((real[valid] - real[valid].mean(0)) ** 2).sum(0).numpy(),
+        "count": int(valid.sum()),
+    }
 
 
 def load_run(run_dir: Path) -> tuple[Any, Any]:
@@ -83,8 +88,9 @@ def load_replay(data_dir: Path) -> dict[str, Any]:
     return data_state["agent"]["levels"][0]["replay"]
 
 
-def measure(run_dir: Path, replay: dict[str, Any] | None, context: int, batches: int, batch_size: int,
-            seed: int) -> dict[str, np.ndarray]:
+def measure(
+    run_dir: Path, replay: dict[str, Any] | None, context: int, batches: int, batch_size: int, seed: int
+) -> dict[str, np.ndarray]:
     """Mean squared errors (K,) of one run's level-0 model over `batches` replay batches, drawn from `replay`
     (a level-0 replay state) if given, else from the run's own."""
     config, agent = load_run(run_dir)
@@ -105,21 +111,29 @@ def measure(run_dir: Path, replay: dict[str, Any] | None, context: int, batches:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hieros.openloop", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m hieros.openloop",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories with a checkpoint")
     parser.add_argument("--data", type=Path, help="draw the sequences from this run's replay (default: each run's)")
     parser.add_argument("--context", type=int, default=4, help="observed steps before imagining (default 4)")
     parser.add_argument("--batches", type=int, default=20, help="replay batches to average over (default 20)")
     parser.add_argument("--batch-size", type=int, default=64, help="sequences per batch (default 64)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seeds the sampled latents (the replay sampler continues from the checkpoint)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the sampled latents (the replay sampler continues from the checkpoint)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     replay = load_replay(args.data) if args.data else None  # read once, shared by every run
     try:
-        results = {run: measure(run, replay, args.context, args.batches, args.batch_size, args.seed)
-                   for run in args.runs}
+        results = {
+            run: measure(run, replay, args.context, args.batches, args.batch_size, args.seed) for run in args.runs
+        }
     except (rundir.RunFileError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -136,10 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for k in shown:
         table.add_column(f"k={k}", justify="right")
     for index, errors in enumerate(results.values(), 1):
-        for name, key in (("open loop", "open_loop"), ("teacher forced", "teacher_forced"),
-                          ("variance", "deviation")):
-            table.add_row(str(index) if key == "open_loop" else "", name,
-                          *(f"{errors[key][k - 1]:.3f}" for k in shown))
+        for name, key in (("open loop", "open_loop"), ("teacher forced", "teacher_forced"), ("variance", "deviation")):
+            table.add_row(str(index) if key == "open_loop" else "", name, *(f"{errors[key][k - 1]:.3f}" for k in shown))
     console.print(table)
     return 0
 

@@ -26,8 +26,13 @@ class Progress:
     def __enter__(self) -> Progress:
         if self.interactive:
             self._bar = RichProgress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("steps  score {task.fields[score]}"), TimeElapsedColumn(), TimeRemainingColumn())
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("steps  score {task.fields[score]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+            )
             self._bar.start()
             self._task = self._bar.add_task(self.description, total=self.total, completed=self._start, score="-")
         return self

@@ -180,10 +180,7 @@ class Replay:
     def nbytes(self) -> int:
         """Bytes held by the stored steps (whole chunks, including their unused tails) and the item index."""
         data = sum(
-            array.nbytes
-            for stream in self._streams
-            for chunk in stream.chunks.values()
-            for array in chunk.values()
+            array.nbytes for stream in self._streams for chunk in stream.chunks.values() for array in chunk.values()
         )
         return data + self._items.nbytes
 
@@ -215,10 +212,7 @@ class Replay:
             raise ValueError("cannot sample from an empty replay")
         assert self._spec is not None
         codes = self._items.take(self.selector.sample(len(self), batch_size))
-        out = {
-            key: np.empty((batch_size, self.seq_len, *shape), dtype)
-            for key, (shape, dtype) in self._spec.items()
-        }
+        out = {key: np.empty((batch_size, self.seq_len, *shape), dtype) for key, (shape, dtype) in self._spec.items()}
         for row, code in enumerate(codes.tolist()):
             start, worker = divmod(code, self.num_workers)
             chunks = self._streams[worker].chunks
@@ -243,8 +237,7 @@ class Replay:
             "config": self._config(),
             "spec": None if self._spec is None else {k: (s, d.str) for k, (s, d) in self._spec.items()},
             "streams": [
-                {"n_steps": s.n_steps, "first_chunk": s.first_chunk, "chunks": dict(s.chunks)}
-                for s in self._streams
+                {"n_steps": s.n_steps, "first_chunk": s.first_chunk, "chunks": dict(s.chunks)} for s in self._streams
             ],
             "items": self._items.values(),
             "selector": self.selector.state_dict(),
@@ -253,9 +246,7 @@ class Replay:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a `state_dict` of a replay with the same capacity, seq_len, workers and chunk size."""
         if state["config"] != self._config():
-            raise ValueError(
-                f"replay config {self._config()} does not match the checkpoint's {state['config']}"
-            )
+            raise ValueError(f"replay config {self._config()} does not match the checkpoint's {state['config']}")
         spec = state["spec"]
         self._spec = None if spec is None else {k: (tuple(s), np.dtype(d)) for k, (s, d) in spec.items()}
         self._streams = []
@@ -289,9 +280,7 @@ class Replay:
             raise ValueError(f"step keys {sorted(arrays)} differ from the stored keys {sorted(self._spec)}")
         for key, array in arrays.items():
             if array.shape != self._spec[key][0]:
-                raise ValueError(
-                    f"step '{key}' has shape {array.shape}, stored steps have {self._spec[key][0]}"
-                )
+                raise ValueError(f"step '{key}' has shape {array.shape}, stored steps have {self._spec[key][0]}")
 
     def _evict_oldest(self) -> None:
         """Drop the oldest item and free its worker's chunks that end before the item's successor starts."""

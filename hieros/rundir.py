@@ -39,8 +39,16 @@ METRICS_FILE = "metrics.jsonl"
 CKPT_DIR = "ckpt"
 LOCK_FILE = ".lock"
 REQUIRED = {
-    "schema": str, "task": str, "method": str, "seed": int, "status": str, "config": dict,
-    "config_hash": str, "protocol": dict, "provenance": dict, "progress": dict,
+    "schema": str,
+    "task": str,
+    "method": str,
+    "seed": int,
+    "status": str,
+    "config": dict,
+    "config_hash": str,
+    "protocol": dict,
+    "provenance": dict,
+    "progress": dict,
 }
 PACKAGES = ("torch", "numpy", "gymnasium", "ale-py", "dm-control", "mujoco", "hieros-bench")
 
@@ -64,8 +72,10 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 def check_name(what: str, name: Any) -> str:
     """`name` if it can be a folder of the store, else a one-line RunFileError (never a path built from it)."""
     if not isinstance(name, str) or not SAFE_NAME.fullmatch(name) or ".." in name:
-        raise RunFileError(f"{what} {name!r} cannot name a folder of the results store: use letters, digits and "
-                           "_ . + - (starting with a letter or digit, no '..')")
+        raise RunFileError(
+            f"{what} {name!r} cannot name a folder of the results store: use letters, digits and "
+            "_ . + - (starting with a letter or digit, no '..')"
+        )
     return name
 
 
@@ -73,8 +83,13 @@ def run_path(results: str | Path, suite: str, method: str, task: str, seed: int)
     """RESULTS/<suite>/<method>/<task>/seed_<seed>, every part checked (check_name; a seed is an integer >= 0)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise RunFileError(f"seed {seed!r} is not an integer >= 0")
-    return Path(results) / check_name("suite", suite) / check_name("method", method) / check_name("task", task) \
+    return (
+        Path(results)
+        / check_name("suite", suite)
+        / check_name("method", method)
+        / check_name("task", task)
         / f"seed_{seed}"
+    )
 
 
 def move_aside(run_dir: Path) -> Path:
@@ -232,24 +247,57 @@ def _run_file(path: str | Path) -> Path:
     return path / RUN_FILE if path.is_dir() or path.suffix != ".json" else path
 
 
-def new_protocol(env: Mapping[str, Any] | None, frames_per_step: int, budget_frames: int,
-                 score: Mapping[str, Any]) -> dict[str, Any]:
+def new_protocol(
+    env: Mapping[str, Any] | None, frames_per_step: int, budget_frames: int, score: Mapping[str, Any]
+) -> dict[str, Any]:
     """A run's protocol: the env settings (None when not known, as for imports), the budget, the score protocol."""
-    return {"env": env, "frames_per_step": frames_per_step, "budget_frames": budget_frames,
-            "budget_steps": budget_frames // frames_per_step, "score": dict(score)}
+    return {
+        "env": env,
+        "frames_per_step": frames_per_step,
+        "budget_frames": budget_frames,
+        "budget_steps": budget_frames // frames_per_step,
+        "score": dict(score),
+    }
 
 
-def new_record(*, suite: str, method: str, task: str, seed: int, status: str, config: Mapping[str, Any],
-               config_hash: str, protocol: Mapping[str, Any], provenance: Mapping[str, Any],
-               attempts: int = 1) -> dict[str, Any]:
+def new_record(
+    *,
+    suite: str,
+    method: str,
+    task: str,
+    seed: int,
+    status: str,
+    config: Mapping[str, Any],
+    config_hash: str,
+    protocol: Mapping[str, Any],
+    provenance: Mapping[str, Any],
+    attempts: int = 1,
+) -> dict[str, Any]:
     """A run record (run.json), built here for every writer: training (hieros.train) and imports (analysis)."""
     return {
-        "schema": SCHEMA, "suite": suite, "method": method, "task": task, "seed": seed, "status": status,
-        "config": dict(config), "config_hash": config_hash, "protocol": dict(protocol),
+        "schema": SCHEMA,
+        "suite": suite,
+        "method": method,
+        "task": task,
+        "seed": seed,
+        "status": status,
+        "config": dict(config),
+        "config_hash": config_hash,
+        "protocol": dict(protocol),
         "provenance": dict(provenance),
-        "progress": {"env_steps": 0, "frames": 0, "grad_steps": 0, "wall_seconds": 0.0, "peak_rss_mb": 0.0,
-                     "peak_gpu_mb": None, "episodes": 0, "last_score": None},
-        "score": {"final": None}, "attempts": attempts, "error": None,
+        "progress": {
+            "env_steps": 0,
+            "frames": 0,
+            "grad_steps": 0,
+            "wall_seconds": 0.0,
+            "peak_rss_mb": 0.0,
+            "peak_gpu_mb": None,
+            "episodes": 0,
+            "last_score": None,
+        },
+        "score": {"final": None},
+        "attempts": attempts,
+        "error": None,
     }
 
 
@@ -280,8 +328,16 @@ def validate_run(record: Any, where: str | Path) -> dict[str, Any]:
     return record
 
 
-NUMERIC_PROGRESS = ("env_steps", "frames", "grad_steps", "wall_seconds", "peak_rss_mb", "peak_gpu_mb", "episodes",
-                    "last_score")
+NUMERIC_PROGRESS = (
+    "env_steps",
+    "frames",
+    "grad_steps",
+    "wall_seconds",
+    "peak_rss_mb",
+    "peak_gpu_mb",
+    "episodes",
+    "last_score",
+)
 
 
 def _is_number(value: Any) -> bool:
@@ -363,9 +419,11 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
         if not isinstance(record, dict) or not isinstance(record.get("env_step"), int):
             raise RunFileError(f"{file}:{number}: record without an integer env_step")
         if records and record["env_step"] < records[-1]["env_step"]:
-            raise RunFileError(f"{file}:{number}: env_step goes back from {records[-1]['env_step']} to "
-                               f"{record['env_step']}, so two attempts' records are mixed; move the run aside and "
-                               f"run it again")
+            raise RunFileError(
+                f"{file}:{number}: env_step goes back from {records[-1]['env_step']} to "
+                f"{record['env_step']}, so two attempts' records are mixed; move the run aside and "
+                f"run it again"
+            )
         records.append(record)
     return records
 
@@ -374,16 +432,20 @@ def episodes(records: Iterable[Mapping[str, Any]], mode: str = "train") -> list[
     return [r for r in records if r.get("type") == "episode" and r.get("mode") == mode]
 
 
-def final_score(records: list[Mapping[str, Any]], score_protocol: Mapping[str, Any],
-                budget_frames: int) -> float | None:
+def final_score(
+    records: list[Mapping[str, Any]], score_protocol: Mapping[str, Any], budget_frames: int
+) -> float | None:
     """A run's final score by its declared protocol (see SCORE_PROTOCOLS); None if it has none: no evaluation,
     or no training episode that ends inside the final window (danijar/dreamerv3's convention: that run has no
     score for its task, rather than an earlier episode's)."""
     name = score_protocol.get("name")
     if name == "final_train_window":
         start = budget_frames - int(score_protocol.get("window_frames", 0))
-        window = [e["score"] for e in episodes(records, "train")
-                  if start < e["frames"] <= budget_frames and e["score"] is not None]
+        window = [
+            e["score"]
+            for e in episodes(records, "train")
+            if start < e["frames"] <= budget_frames and e["score"] is not None
+        ]
         return float(sum(window) / len(window)) if window else None
     if name == "final_eval":
         evals = episodes(records, "eval")
@@ -399,8 +461,9 @@ def final_score(records: list[Mapping[str, Any]], score_protocol: Mapping[str, A
 
 def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True,
-                             timeout=10, check=True)
+        out = subprocess.run(
+            ["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10, check=True
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip()

@@ -71,12 +71,15 @@ Method = TypeVar("Method", bound=Callable[..., Any])
 
 def clocked(phase: str) -> Callable[[Method], Method]:
     """A Trainer method whose time goes to the named clock `phase` (hieros.progress.Clocks)."""
+
     def wrap(method: Method) -> Method:
         @functools.wraps(method)
         def timed(self: Trainer, *args: Any, **kwargs: Any) -> Any:
             with self.clocks(phase):
                 return method(self, *args, **kwargs)
+
         return timed  # type: ignore[return-value]
+
     return wrap
 
 
@@ -95,8 +98,16 @@ class Trainer:
         self.agent: Agent = make_agent(config, self.envs[0].obs_space, self.envs[0].act_space)
         self.metrics = rundir.MetricsWriter(run_dir)
         self.ratio = Ratio(config.train_ratio / (config.batch_size * config.batch_length))
-        self.counters = {"env_step": 0, "grad_steps": 0, "episodes": 0, "eval_index": 0, "wall_seconds": 0.0,
-                         "last_eval": 0, "last_log": 0, "last_save": 0}
+        self.counters = {
+            "env_step": 0,
+            "grad_steps": 0,
+            "episodes": 0,
+            "eval_index": 0,
+            "wall_seconds": 0.0,
+            "last_eval": 0,
+            "last_log": 0,
+            "last_save": 0,
+        }
         self.returns = np.zeros(len(self.envs))
         self.lengths = np.zeros(len(self.envs), dtype=np.int64)
         self.pending: dict[str, list[float]] = defaultdict(list)
@@ -112,12 +123,24 @@ class Trainer:
         if (self.run_dir / rundir.RUN_FILE).exists():
             existing = rundir.read_run(self.run_dir)
         config = self.config
-        protocol = rundir.new_protocol(self.envs[0].protocol(), self.frames_per_step, config.steps,
-                                       {"name": config.score.protocol, "window_frames": config.score.window_frames})
+        protocol = rundir.new_protocol(
+            self.envs[0].protocol(),
+            self.frames_per_step,
+            config.steps,
+            {"name": config.score.protocol, "window_frames": config.score.window_frames},
+        )
         return rundir.new_record(
-            suite=config.suite, method=config.method or config.model_name, task=config.task, seed=config.seed,
-            status="running", config=config.to_dict(), config_hash=config.hash(), protocol=protocol,
-            provenance=rundir.provenance(self._device_name()), attempts=(existing or {}).get("attempts", 0) + 1)
+            suite=config.suite,
+            method=config.method or config.model_name,
+            task=config.task,
+            seed=config.seed,
+            status="running",
+            config=config.to_dict(),
+            config_hash=config.hash(),
+            protocol=protocol,
+            provenance=rundir.provenance(self._device_name()),
+            attempts=(existing or {}).get("attempts", 0) + 1,
+        )
 
     def _device_name(self) -> str:
         if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
@@ -127,11 +150,15 @@ class Trainer:
     def _write_record(self, status: str | None = None) -> None:
         progress = self.record["progress"]
         step = self.counters["env_step"]
-        progress.update(env_steps=step, frames=step * self.frames_per_step,
-                        grad_steps=self.counters["grad_steps"], episodes=self.counters["episodes"],
-                        wall_seconds=round(self.counters["wall_seconds"], 3),
-                        peak_rss_mb=round(max(progress["peak_rss_mb"], rundir.peak_rss_mb()), 1),
-                        phase_seconds={name: round(value, 3) for name, value in self.clocks.seconds.items()})
+        progress.update(
+            env_steps=step,
+            frames=step * self.frames_per_step,
+            grad_steps=self.counters["grad_steps"],
+            episodes=self.counters["episodes"],
+            wall_seconds=round(self.counters["wall_seconds"], 3),
+            peak_rss_mb=round(max(progress["peak_rss_mb"], rundir.peak_rss_mb()), 1),
+            phase_seconds={name: round(value, 3) for name, value in self.clocks.seconds.items()},
+        )
         if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
             progress["peak_gpu_mb"] = sys.modules["torch"].cuda.max_memory_allocated() / 2**20
         if status:
@@ -143,13 +170,20 @@ class Trainer:
     def save(self) -> None:
         self.metrics.sync()
         state = {
-            "counters": dict(self.counters), "ratio_prev": self.ratio.prev,
-            "returns": self.returns.copy(), "lengths": self.lengths.copy(),
-            "obs": self.obs, "agent_state": self.agent_state,
-            "agent": self.agent.state_dict(), "envs": [env.get_state() for env in self.envs],
-            "rng": checkpoint.rng_state(), "metrics_offset": self.metrics.offset,
-            "pending": dict(self.pending), "progress": dict(self.record["progress"]),
-            "clocks": dict(self.clocks.seconds), "wandb_id": self.wandb.id if self.wandb else None,
+            "counters": dict(self.counters),
+            "ratio_prev": self.ratio.prev,
+            "returns": self.returns.copy(),
+            "lengths": self.lengths.copy(),
+            "obs": self.obs,
+            "agent_state": self.agent_state,
+            "agent": self.agent.state_dict(),
+            "envs": [env.get_state() for env in self.envs],
+            "rng": checkpoint.rng_state(),
+            "metrics_offset": self.metrics.offset,
+            "pending": dict(self.pending),
+            "progress": dict(self.record["progress"]),
+            "clocks": dict(self.clocks.seconds),
+            "wandb_id": self.wandb.id if self.wandb else None,
         }
         checkpoint.save(self.run_dir, state)
         self.counters["last_save"] = self.counters["env_step"]
@@ -168,11 +202,13 @@ class Trainer:
 
         ok, png = cv2.imencode(".png", image[..., ::-1])
         if ok:
-            rundir.atomic_write_bytes(self.run_dir / "subgoals" / f"step_{self.counters['env_step']:09d}.png",
-                                      png.tobytes())
+            rundir.atomic_write_bytes(
+                self.run_dir / "subgoals" / f"step_{self.counters['env_step']:09d}.png", png.tobytes()
+            )
         if self.tensorboard is not None:
-            self.tensorboard.add_image("subgoals", image, self.counters["env_step"] * self.frames_per_step,
-                                       dataformats="HWC")
+            self.tensorboard.add_image(
+                "subgoals", image, self.counters["env_step"] * self.frames_per_step, dataformats="HWC"
+            )
 
     def restore(self, state: dict[str, Any]) -> None:
         self.counters.update(state["counters"])
@@ -219,9 +255,15 @@ class Trainer:
             env.close()
         for score, length in episodes:
             self.log_episode("eval", score, length, eval_index=index)
-        self.write_metrics({"type": "eval", **self._stamp(), "eval_index": index,
-                            "score_mean": float(np.mean([score for score, _ in episodes])),
-                            "episodes": len(episodes)})
+        self.write_metrics(
+            {
+                "type": "eval",
+                **self._stamp(),
+                "eval_index": index,
+                "score_mean": float(np.mean([score for score, _ in episodes])),
+                "episodes": len(episodes),
+            }
+        )
         self.counters["eval_index"] += 1
         self.counters["last_eval"] = self.counters["env_step"]
         return True
@@ -232,8 +274,9 @@ class Trainer:
         return {"env_step": step, "frames": step * self.frames_per_step}
 
     def log_episode(self, mode: str, score: float, length: int, **extra: Any) -> None:
-        self.write_metrics({"type": "episode", "mode": mode, **self._stamp(), "score": score, "length": length,
-                            **extra})
+        self.write_metrics(
+            {"type": "episode", "mode": mode, **self._stamp(), "score": score, "length": length, **extra}
+        )
         if mode == "train":
             self.counters["episodes"] += 1
             self.record["progress"]["last_score"] = score
@@ -253,8 +296,7 @@ class Trainer:
     def flush_train_metrics(self) -> None:
         if self.pending:
             means = {k: float(np.mean(v)) for k, v in sorted(self.pending.items())}
-            self.write_metrics({"type": "train", **self._stamp(), "grad_steps": self.counters["grad_steps"],
-                                **means})
+            self.write_metrics({"type": "train", **self._stamp(), "grad_steps": self.counters["grad_steps"], **means})
             for key, value in means.items():
                 self._scalar(f"train/{key}", value)
             self.pending.clear()
@@ -331,15 +373,17 @@ class Trainer:
         if self.config.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"),
-                                             purge_step=self.counters["env_step"] * self.frames_per_step)
+            self.tensorboard = SummaryWriter(
+                str(self.run_dir / "tensorboard"), purge_step=self.counters["env_step"] * self.frames_per_step
+            )
 
     def _loop(self) -> int:
         config = self.config
         if self.counters["env_step"] == 0 and config.eval_initial and not self.evaluate():
             return self._stop()
-        with Progress(total=self.budget_steps, description=f"{config.task} seed {config.seed}",
-                      start=self.counters["env_step"]) as bar:
+        with Progress(
+            total=self.budget_steps, description=f"{config.task} seed {config.seed}", start=self.counters["env_step"]
+        ) as bar:
             self.clock = time.perf_counter()
             if not self.after_step():  # resumed from a stop inside an evaluation: that step's schedule, again
                 return self._stop()
@@ -416,22 +460,31 @@ def prepare_run_dir(config: Config) -> Path:
         previous = rundir.read_run(run_dir)
         for key in ("task", "seed"):
             if previous[key] != config[key]:
-                raise ConfigError(f"{run_dir} holds a run of {key} {previous[key]!r}, not {config[key]!r}; "
-                                  f"give --{key}={previous[key]} to continue it, or a new --logdir")
+                raise ConfigError(
+                    f"{run_dir} holds a run of {key} {previous[key]!r}, not {config[key]!r}; "
+                    f"give --{key}={previous[key]} to continue it, or a new --logdir"
+                )
         if config.method and previous["method"] != config.method:
-            raise ConfigError(f"{run_dir} holds a run of method {previous['method']!r}, not {config.method!r}; "
-                              f"give --method={previous['method']} to continue it, or a new --logdir")
+            raise ConfigError(
+                f"{run_dir} holds a run of method {previous['method']!r}, not {config.method!r}; "
+                f"give --method={previous['method']} to continue it, or a new --logdir"
+            )
         why = config_mismatch(previous["config"], config)
         if why is not None:
-            raise ConfigError(f"{run_dir} holds a run with another config (hash {previous['config_hash']}, now "
-                              f"{config.hash()}: {why}); use a new --logdir or delete it")
+            raise ConfigError(
+                f"{run_dir} holds a run with another config (hash {previous['config_hash']}, now "
+                f"{config.hash()}: {why}); use a new --logdir or delete it"
+            )
     return run_dir
 
 
 def main(argv: list[str] | None = None) -> int:
     """The command line: every error is one line with an exit code (hieros.cli_errors), 75 if the run is busy."""
-    return guarded(lambda: _start_and_run(sys.argv[1:] if argv is None else argv),
-                   (ConfigError, EnvError, rundir.RunFileError), "hieros-train")
+    return guarded(
+        lambda: _start_and_run(sys.argv[1:] if argv is None else argv),
+        (ConfigError, EnvError, rundir.RunFileError),
+        "hieros-train",
+    )
 
 
 def _start_and_run(argv: list[str]) -> int:

@@ -23,15 +23,20 @@ STAMPS = ("type", "mode", "env_step", "frames", "eval_index")
 def check_available(config: Config) -> None:
     """A one-line error, before anything is created, when W&B logging is asked for and wandb is not installed."""
     if config.wandb.enabled and importlib.util.find_spec("wandb") is None:
-        raise ConfigError("--wandb.enabled=true needs the wandb package: pip install 'hieros-bench[wandb]' "
-                          "(or leave W&B off; TensorBoard and metrics.jsonl are always written)")
+        raise ConfigError(
+            "--wandb.enabled=true needs the wandb package: pip install 'hieros-bench[wandb]' "
+            "(or leave W&B off; TensorBoard and metrics.jsonl are always written)"
+        )
 
 
 def metric_names(record: Mapping[str, Any]) -> dict[str, float]:
     """A metrics.jsonl record as W&B (and TensorBoard) names: train/<key>, eval/<key>, <mode>_episode/<key>."""
     prefix = f"{record['mode']}_episode" if record["type"] == "episode" else record["type"]
-    return {f"{prefix}/{key}": value for key, value in record.items()
-            if key not in STAMPS and isinstance(value, int | float) and not isinstance(value, bool)}
+    return {
+        f"{prefix}/{key}": value
+        for key, value in record.items()
+        if key not in STAMPS and isinstance(value, int | float) and not isinstance(value, bool)
+    }
 
 
 class WandbRun:
@@ -41,11 +46,18 @@ class WandbRun:
         method = config.method or config.model_name
         group = f"{config.suite}/{method}" if config.suite else method
         self.run = wandb.init(
-            project=config.wandb.project, entity=config.wandb.entity or None, mode=config.wandb.mode, group=group,
-            name=f"{config.task}__{method}__{config.seed}", config=config.to_dict(),
+            project=config.wandb.project,
+            entity=config.wandb.entity or None,
+            mode=config.wandb.mode,
+            group=group,
+            name=f"{config.task}__{method}__{config.seed}",
+            config=config.to_dict(),
             tags=[t for t in (config.suite, method, config.model_name, config.task) if t],
-            id=run_id or uuid.uuid4().hex[:12], resume="allow", dir=str(run_dir),
-            settings=wandb.Settings(console="off", quiet=True, x_disable_stats=True))
+            id=run_id or uuid.uuid4().hex[:12],
+            resume="allow",
+            dir=str(run_dir),
+            settings=wandb.Settings(console="off", quiet=True, x_disable_stats=True),
+        )
         self.id = self.run.id
 
     def log(self, record: Mapping[str, Any]) -> None:

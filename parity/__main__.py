@@ -32,15 +32,25 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "parity.md"
 BEGIN, END = "<!-- parity table: begin -->", "<!-- parity table: end -->"
 # (label, S5 model_dim, state_dim, init_blocks): the paper preset and the debug preset
 S5_SIZES = [("paper", 256, 128, 4), ("debug", 32, 16, 2)]
-S5WM_PRESETS = [(["atari100k"], {}, "atari100k"), (["atari100k", "debug"], {}, "atari100k debug"),
-                (["atari100k", "debug"], {"dyn_hidden": "48"}, "debug, dyn_hidden 48 != units 32")]
+S5WM_PRESETS = [
+    (["atari100k"], {}, "atari100k"),
+    (["atari100k", "debug"], {}, "atari100k debug"),
+    (["atari100k", "debug"], {"dyn_hidden": "48"}, "debug, dyn_hidden 48 != units 32"),
+]
 IMAGE, VECTOR = {"image": ((64, 64, 3), np.uint8)}, {"vector": ((5,), np.float32)}
-WM_PRESETS = [(["atari100k"], IMAGE, "atari100k"), (["atari100k", "debug"], IMAGE, "atari100k debug"),
-              (["dmc_proprio"], VECTOR, "dmc_proprio"), (["dmc_proprio", "debug"], VECTOR, "dmc_proprio debug")]
+WM_PRESETS = [
+    (["atari100k"], IMAGE, "atari100k"),
+    (["atari100k", "debug"], IMAGE, "atari100k debug"),
+    (["dmc_proprio"], VECTOR, "dmc_proprio"),
+    (["dmc_proprio", "debug"], VECTOR, "dmc_proprio debug"),
+]
 REINFORCE = {"imag_gradient": "reinforce"}
-AC_PRESETS = [(["atari100k"], IMAGE, "atari100k", {}), (["atari100k", "debug"], IMAGE, "atari100k debug", {}),
-              (["dmc_proprio"], VECTOR, "dmc_proprio, reinforce", REINFORCE),
-              (["dmc_proprio", "debug"], VECTOR, "dmc_proprio debug, reinforce", REINFORCE)]
+AC_PRESETS = [
+    (["atari100k"], IMAGE, "atari100k", {}),
+    (["atari100k", "debug"], IMAGE, "atari100k debug", {}),
+    (["dmc_proprio"], VECTOR, "dmc_proprio, reinforce", REINFORCE),
+    (["dmc_proprio", "debug"], VECTOR, "dmc_proprio debug, reinforce", REINFORCE),
+]
 
 
 def module_checks(original: Original) -> list[Row]:
@@ -70,9 +80,14 @@ def _rssm_rows(original: Original) -> list[Row]:
             rows += rssm.check(original, presets, module, label + size, resets=False)
             resets = rssm.check(original, presets, module, label + size, resets=True)
             if module == "networks_dreamer":  # its obs_step assigns the reset state to a local variable
-                resets = [expected_difference(rssm.GROUP, f"{label}{size}, resets inside the sequences: every "
-                                              "quantity above", resets, "D18, the original's dreamer mode never "
-                                              "resets its latent at is_first; fixed outright")]
+                resets = [
+                    expected_difference(
+                        rssm.GROUP,
+                        f"{label}{size}, resets inside the sequences: every quantity above",
+                        resets,
+                        "D18, the original's dreamer mode never resets its latent at is_first; fixed outright",
+                    )
+                ]
             rows += resets
         rows += rssm.init_spread(original, module, label)
     return rows
@@ -81,11 +96,12 @@ def _rssm_rows(original: Original) -> list[Row]:
 def call_checks(original: Original) -> list[Row]:
     """Whole training calls of each level of the 3-level agent (needs a HEAD checkout to run)."""
     rows: list[Row] = []
-    for presets, space, label, overrides in [(["atari100k"], IMAGE, "atari100k", {}),
-                                             (["atari100k", "debug"], IMAGE, "atari100k debug", {}),
-                                             (["dmc_proprio"], VECTOR, "dmc_proprio, reinforce", REINFORCE),
-                                             (["dmc_proprio", "debug"], VECTOR, "dmc_proprio debug, reinforce",
-                                              REINFORCE)]:
+    for presets, space, label, overrides in [
+        (["atari100k"], IMAGE, "atari100k", {}),
+        (["atari100k", "debug"], IMAGE, "atari100k debug", {}),
+        (["dmc_proprio"], VECTOR, "dmc_proprio, reinforce", REINFORCE),
+        (["dmc_proprio", "debug"], VECTOR, "dmc_proprio debug, reinforce", REINFORCE),
+    ]:
         levels = (0, 1, 2) if presets[0] == "atari100k" else (0,)  # above level 0 the domain no longer matters
         for index in levels:
             rows += level.check(original, presets, space, label, overrides, index=index)
@@ -95,9 +111,12 @@ def call_checks(original: Original) -> list[Row]:
 def _calls_in_subprocess(head: str) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rows.json"
-        done = subprocess.run([sys.executable, "-m", "parity", "--original", head, "--only", "calls", "--json",
-                               str(out)], cwd=Path(__file__).resolve().parents[1], check=False,
-                              stdout=subprocess.DEVNULL)
+        done = subprocess.run(
+            [sys.executable, "-m", "parity", "--original", head, "--only", "calls", "--json", str(out)],
+            cwd=Path(__file__).resolve().parents[1],
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
         if not out.exists():
             raise CheckoutError(f"the training-call checks against {head} failed (exit {done.returncode})")
         return [Row(**item) for item in json.loads(out.read_text())]
@@ -110,11 +129,15 @@ def write_doc(table: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m parity", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m parity", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--original", metavar="PATH", help=f"checkout of Snagnar/Hieros at 72567d3 (${ENV_VAR})")
-    parser.add_argument("--original-head", metavar="PATH",
-                        help=f"checkout of Snagnar/Hieros at HEAD, for whole training calls (${HEAD_ENV_VAR})")
+    parser.add_argument(
+        "--original-head",
+        metavar="PATH",
+        help=f"checkout of Snagnar/Hieros at HEAD, for whole training calls (${HEAD_ENV_VAR})",
+    )
     parser.add_argument("--only", choices=["modules", "calls"], help="run one part against --original")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     parser.add_argument("--write", action="store_true", help="write the table into docs/parity.md")
@@ -131,8 +154,16 @@ def main(argv: list[str] | None = None) -> int:
             if head:
                 rows += _calls_in_subprocess(str(checkout_path(head)))
             else:
-                rows.append(Row(level.GROUP, "whole training calls", 0.0, 0.0, note=f"give --original-head or "
-                                f"${HEAD_ENV_VAR}, a HEAD checkout", outcome="not run"))
+                rows.append(
+                    Row(
+                        level.GROUP,
+                        "whole training calls",
+                        0.0,
+                        0.0,
+                        note=f"give --original-head or ${HEAD_ENV_VAR}, a HEAD checkout",
+                        outcome="not run",
+                    )
+                )
     except CheckoutError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

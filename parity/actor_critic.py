@@ -30,10 +30,12 @@ GROUP = "actor-critic"
 def ac_map(ours: ActorCritic, grad: bool = False) -> dict[str, torch.Tensor]:
     rules = [("actor.net.hidden.", "actor._pre_layers."), ("actor.net.out.", "actor._dist_layer.")]
     for head in ours.heads:
-        rules += [(f"critics.{head}.hidden.", f"_value_heads.{head}.layers."),
-                  (f"critics.{head}.out.", f"_value_heads.{head}.mean_layer."),
-                  (f"slow_critics.{head}.hidden.", f"_slow_values.{head}.layers."),
-                  (f"slow_critics.{head}.out.", f"_slow_values.{head}.mean_layer.")]
+        rules += [
+            (f"critics.{head}.hidden.", f"_value_heads.{head}.layers."),
+            (f"critics.{head}.out.", f"_value_heads.{head}.mean_layer."),
+            (f"slow_critics.{head}.hidden.", f"_slow_values.{head}.layers."),
+            (f"slow_critics.{head}.out.", f"_slow_values.{head}.mean_layer."),
+        ]
     return renamed(ours, rules, "actor-critic", grad)
 
 
@@ -45,8 +47,9 @@ def returns(original: Original) -> list[Row]:
     reward, value = torch.randn(horizon, n, 1), torch.randn(horizon, n, 1) * 3
     discount = 0.997 * (torch.rand(horizon, n, 1) > 0.05).float()
     ours = lambda_return(reward, value, discount, 0.95, "current")
-    theirs = original.tools.lambda_return(reward[:-1], value[:-1], discount[:-1], bootstrap=value[-1],
-                                          lambda_=0.95, axis=0)
+    theirs = original.tools.lambda_return(
+        reward[:-1], value[:-1], discount[:-1], bootstrap=value[-1], lambda_=0.95, axis=0
+    )
     theirs = torch.stack(theirs, dim=1)  # it returns one (H-1, 1) tensor per start, as its callers stack them
     rows = [row(GROUP, "lambda-returns (H 16, lambda 0.95)", ours, theirs)]
     norm, ema = ReturnNorm(), original.models.RewardEMA(device="cpu")
@@ -74,8 +77,13 @@ def _update(original: Original, config: Config, space: dict[str, tuple], actions
     with precision(original, fp64):
         torch.manual_seed(0)
         wm = WorldModel(config, {**space, **FLAGS}, actions).eval()
-        ours = ActorCritic(config, wm.actor_feat_dim, actions, "onehot" if discrete else "normal",
-                           {"extrinsic": config.extrinsic_reward_weight})
+        ours = ActorCritic(
+            config,
+            wm.actor_feat_dim,
+            actions,
+            "onehot" if discrete else "normal",
+            {"extrinsic": config.extrinsic_reward_weight},
+        )
         with torch.no_grad():  # zero-initialised heads would make every reward, value and advantage 0
             for head in (wm.reward.out, *(critic.out for critic in ours.critics.values())):
                 head.weight.normal_(0.0, 0.1)
@@ -98,9 +106,11 @@ def _update(original: Original, config: Config, space: dict[str, tuple], actions
             torch.manual_seed(8)
             post, _ = wm.dynamics.observe(wm.encoder(batch), batch["action"], batch["is_first"])
         start = {k: v.detach() for k, v in post.items()}
-        start_o = {**{k: v.clone() for k, v in start.items()},
-                   "entropy": wm.dynamics.entropy(start),  # the original's observe returns it with the posterior
-                   "encoded_subgoal": torch.zeros(*start["deter"].shape[:2], 64)}
+        start_o = {
+            **{k: v.clone() for k, v in start.items()},
+            "entropy": wm.dynamics.entropy(start),  # the original's observe returns it with the posterior
+            "encoded_subgoal": torch.zeros(*start["deter"].shape[:2], 64),
+        }
         grads_o: dict[str, torch.Tensor] = {}
         for opt in (theirs._actor_opt, *theirs._value_opts.values()):
             capture_grads(opt._opt, theirs, grads_o)
@@ -113,25 +123,45 @@ def _update(original: Original, config: Config, space: dict[str, tuple], actions
     return ours, theirs, imagined, states_o, metrics, metrics_o, grads_o
 
 
-def check(original: Original, presets: list[str], space: dict[str, tuple], label: str,
-          overrides: dict[str, str] | None = None, actions: int = 4) -> list[Row]:
+def check(
+    original: Original,
+    presets: list[str],
+    space: dict[str, tuple],
+    label: str,
+    overrides: dict[str, str] | None = None,
+    actions: int = 4,
+) -> list[Row]:
     """One imagination update of a flat level (extrinsic critic only) from the same posterior states."""
     config = build_config(presets, {"s5.dropout": "0", "max_hierarchy": "1", **(overrides or {})})
     ours, theirs, imagined, states_o, metrics, metrics_o, grads_o = _update(original, config, space, actions, False)
-    rows = [row(GROUP, f"{label}: imagined deter", imagined["deter"], states_o["deter"]),
-            row(GROUP, f"{label}: imagined stoch", imagined["stoch"], states_o["stoch"])]
-    for key in ("actor_loss", "actor_grad_norm", "actor_entropy", "value_extrinsic_loss",
-                "value_extrinsic_grad_norm"):
+    rows = [
+        row(GROUP, f"{label}: imagined deter", imagined["deter"], states_o["deter"]),
+        row(GROUP, f"{label}: imagined stoch", imagined["stoch"], states_o["stoch"]),
+    ]
+    for key in ("actor_loss", "actor_grad_norm", "actor_entropy", "value_extrinsic_loss", "value_extrinsic_grad_norm"):
         rows.append(row(GROUP, f"{label}: {key}", torch.as_tensor(metrics[key]), torch.as_tensor(metrics_o[key])))
-    rows.append(row(GROUP, f"{label}: return normaliser after the update", ours.norms["extrinsic"].quantiles,
-                    theirs.reward_ema["extrinsic"].values))
-    rows.append(worst(GROUP, f"{label}: gradients of actor and critic, every parameter",
-                      rows_for(GROUP, "grad", ac_map(ours, grad=True), grads_o)))
-    rows.append(after_step(GROUP, label, ac_map(ours), dict(theirs.named_parameters()), grads_o,
-                           tolerance=FP32_STEP_TOLERANCE))
+    rows.append(
+        row(
+            GROUP,
+            f"{label}: return normaliser after the update",
+            ours.norms["extrinsic"].quantiles,
+            theirs.reward_ema["extrinsic"].values,
+        )
+    )
+    rows.append(
+        worst(
+            GROUP,
+            f"{label}: gradients of actor and critic, every parameter",
+            rows_for(GROUP, "grad", ac_map(ours, grad=True), grads_o),
+        )
+    )
+    rows.append(
+        after_step(GROUP, label, ac_map(ours), dict(theirs.named_parameters()), grads_o, tolerance=FP32_STEP_TOLERANCE)
+    )
     ours, theirs, *_, grads_o = _update(original, config, space, actions, True)
-    rows.append(after_step(GROUP, label + ", fp64", ac_map(ours), dict(theirs.named_parameters()), grads_o,
-                           noise_floor=None))
+    rows.append(
+        after_step(GROUP, label + ", fp64", ac_map(ours), dict(theirs.named_parameters()), grads_o, noise_floor=None)
+    )
     return rows
 
 
@@ -144,7 +174,18 @@ def dynamics_gradient_fails_in_the_original(original: Original) -> Row:
     except RuntimeError as error:
         if "modified by an inplace operation" not in str(error):
             raise
-        return Row(GROUP, f"{label}: the original's update", 0.0, 0.0, note="RuntimeError: a variable needed for "
-                   "gradient computation has been modified by an inplace operation", outcome="original raises")
-    return Row(GROUP, f"{label}: the original's update", float("inf"), float("inf"),
-               note="expected the original to raise; it did not")
+        return Row(
+            GROUP,
+            f"{label}: the original's update",
+            0.0,
+            0.0,
+            note="RuntimeError: a variable needed for gradient computation has been modified by an inplace operation",
+            outcome="original raises",
+        )
+    return Row(
+        GROUP,
+        f"{label}: the original's update",
+        float("inf"),
+        float("inf"),
+        note="expected the original to raise; it did not",
+    )

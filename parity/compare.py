@@ -52,13 +52,19 @@ def difference(ours: torch.Tensor, original: torch.Tensor) -> tuple[float, float
     return diff, diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
 
 
-def row(group: str, quantity: str, ours: torch.Tensor, original: torch.Tensor, tolerance: float = TOLERANCE,
-        note: str = "") -> Row:
+def row(
+    group: str, quantity: str, ours: torch.Tensor, original: torch.Tensor, tolerance: float = TOLERANCE, note: str = ""
+) -> Row:
     return Row(group, quantity, *difference(ours, original), tolerance, note)
 
 
-def rows_for(group: str, prefix: str, ours: Mapping[str, torch.Tensor], original: Mapping[str, torch.Tensor],
-             tolerance: float = TOLERANCE) -> list[Row]:
+def rows_for(
+    group: str,
+    prefix: str,
+    ours: Mapping[str, torch.Tensor],
+    original: Mapping[str, torch.Tensor],
+    tolerance: float = TOLERANCE,
+) -> list[Row]:
     """One row per key of `ours` (e.g. the gradient of every parameter), all under `prefix`; missing keys fail."""
     out = []
     for key, value in ours.items():
@@ -73,16 +79,23 @@ def rows_for(group: str, prefix: str, ours: Mapping[str, torch.Tensor], original
 def worst(group: str, quantity: str, rows: Iterable[Row], tolerance: float = TOLERANCE) -> Row:
     """Many rows folded into one: the largest differences among them (e.g. over every parameter)."""
     rows = list(rows)
-    return Row(group, quantity, max((r.max_abs for r in rows), default=0.0),
-               max((r.max_rel for r in rows), default=0.0), tolerance, f"worst of {len(rows)}")
+    return Row(
+        group,
+        quantity,
+        max((r.max_abs for r in rows), default=0.0),
+        max((r.max_rel for r in rows), default=0.0),
+        tolerance,
+        f"worst of {len(rows)}",
+    )
 
 
 def markdown(rows: list[Row]) -> str:
     lines = ["| group | quantity | max abs diff | max rel diff | tolerance | verdict |", "|---|---|---|---|---|---|"]
     for r in rows:
         note = f" ({r.note})" if r.note else ""
-        lines.append(f"| {r.group} | {r.quantity}{note} | {r.max_abs:.2e} | {r.max_rel:.2e} | {r.tolerance:.0e} | "
-                     f"{r.verdict} |")
+        lines.append(
+            f"| {r.group} | {r.quantity}{note} | {r.max_abs:.2e} | {r.max_rel:.2e} | {r.tolerance:.0e} | {r.verdict} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -92,6 +105,7 @@ def expected_difference(group: str, quantity: str, rows: Iterable[Row], reason: 
     rows = list(rows)
     folded = worst(group, quantity, rows)
     if any(not r.passed for r in rows):
-        return Row(group, quantity, folded.max_abs, folded.max_rel, folded.tolerance, folded.note,
-                   outcome=f"differs: {reason}")
+        return Row(
+            group, quantity, folded.max_abs, folded.max_rel, folded.tolerance, folded.note, outcome=f"differs: {reason}"
+        )
     return Row(group, quantity, float("inf"), float("inf"), folded.tolerance, f"expected to differ ({reason})")

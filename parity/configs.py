@@ -38,8 +38,9 @@ def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
             target[key] = value
 
 
-def original_config(original: Original, config: Config, num_actions: int, blocks: tuple[str, ...] = ()
-                    ) -> argparse.Namespace:
+def original_config(
+    original: Original, config: Config, num_actions: int, blocks: tuple[str, ...] = ()
+) -> argparse.Namespace:
     """The original's config for the same run: its defaults and `blocks`, then every key of ours it shares."""
     base = vars(original.config(list(blocks), {}))
     flags: dict[str, Any] = {}
@@ -56,6 +57,12 @@ def original_config(original: Original, config: Config, num_actions: int, blocks
                 break
         if node is not None:
             _nested(flags, path, list(value) if isinstance(value, tuple) else value)
-    flags.update(device="cpu", num_actions=num_actions, compile=False, precision=32, wandb_logging=False,
-                 tensorboard_logging=False)
+    flags.update(
+        device="cpu",
+        num_actions=num_actions,
+        compile=False,
+        precision=32,
+        wandb_logging=False,
+        tensorboard_logging=False,
+    )
     return original.config(list(blocks), flags)

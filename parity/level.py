@@ -32,8 +32,9 @@ from parity.training import FLAGS, FP32_STEP_TOLERANCE, after_step, capture_grad
 GROUP = "level-0 training call"
 
 
-def _subactor(original: Original, config: Config, space: dict[str, tuple], actions: int, index: int,
-              traindir: Path) -> Any:
+def _subactor(
+    original: Original, config: Config, space: dict[str, tuple], actions: int, index: int, traindir: Path
+) -> Any:
     """Level `index` as the original's Hieros builds it: level 0 without a novelty critic when
     novelty_only_higher_level; higher levels with MLP encoders, one-hot-row actions, and no subgoal at the top."""
     embodied = __import__("embodied")
@@ -58,19 +59,27 @@ def _subactor(original: Original, config: Config, space: dict[str, tuple], actio
         obs_space = {key: embodied.Space(np.float32, shape) for key, (shape, _) in space.items()}
         act_space = {"action": embodied.Space(np.float32, subgoal_shape)}
     replay = module.make_replay(oconfig, traindir / "replay")
-    return module.SubActor(f"Subactor-{index}", obs_space, act_space, subgoal_shape, oconfig, replay,
-                           compute_subgoal=index < config.max_hierarchy - 1)
+    return module.SubActor(
+        f"Subactor-{index}",
+        obs_space,
+        act_space,
+        subgoal_shape,
+        oconfig,
+        replay,
+        compute_subgoal=index < config.max_hierarchy - 1,
+    )
 
 
 def _full_map(level: Any, theirs: Any) -> dict[str, torch.Tensor]:
     wm = wm_map(level.world_model, theirs._wm)  # _task_behavior._world_model is the same module as _wm
-    return {**{f"_wm.{k}": v for k, v in wm.items()},
-            **{f"_task_behavior.{k}": v for k, v in ac_map(level.actor_critic).items()},
-            **{f"subgoal_autoencoder.{k}": v for k, v in ae_map(level.autoencoder).items()}}
+    return {
+        **{f"_wm.{k}": v for k, v in wm.items()},
+        **{f"_task_behavior.{k}": v for k, v in ac_map(level.actor_critic).items()},
+        **{f"subgoal_autoencoder.{k}": v for k, v in ae_map(level.autoencoder).items()},
+    }
 
 
-def _call(original: Original, config: Config, space: dict[str, tuple], actions: int, index: int,
-          fp64: bool) -> tuple:
+def _call(original: Original, config: Config, space: dict[str, tuple], actions: int, index: int, fp64: bool) -> tuple:
     continuous = config.actor_dist != "onehot"
     act_space = ActSpace(discrete=False, shape=(actions,)) if continuous else ActSpace(discrete=True, n=actions)
     with precision(original, fp64), tempfile.TemporaryDirectory() as tmp:
@@ -97,8 +106,9 @@ def _call(original: Original, config: Config, space: dict[str, tuple], actions: 
         if index:  # a lower level's latents as observations, codes as actions (one-hot rows, flat)
             data["stoch"] = (np.random.default_rng(7).random(data["stoch"].shape) < 0.1).astype(np.uint8)
             rows, classes = config.subgoal_shape
-            data["action"] = np.eye(classes, dtype=np.float32)[np.random.default_rng(6).integers(
-                0, classes, (2, 10, rows))].reshape(2, 10, rows * classes)
+            data["action"] = np.eye(classes, dtype=np.float32)[
+                np.random.default_rng(6).integers(0, classes, (2, 10, rows))
+            ].reshape(2, 10, rows * classes)
         rows, classes = config.subgoal_shape
         rng = np.random.default_rng(5)
         data["subgoal"] = rng.normal(size=data["subgoal"].shape).astype(np.float32)
@@ -106,8 +116,12 @@ def _call(original: Original, config: Config, space: dict[str, tuple], actions: 
         ours_data = {**data, "encoded_subgoal": data["encoded_subgoal"].reshape(2, 10, rows * classes)}
         level.replay.sample = lambda batch_size: ours_data
         grads_o: dict[str, torch.Tensor] = {}
-        optimisers = (theirs._wm._model_opt, theirs._task_behavior._actor_opt,
-                      *theirs._task_behavior._value_opts.values(), theirs.subgoal_autoencoder._model_opt)
+        optimisers = (
+            theirs._wm._model_opt,
+            theirs._task_behavior._actor_opt,
+            *theirs._task_behavior._value_opts.values(),
+            theirs.subgoal_autoencoder._model_opt,
+        )
         for opt in optimisers:
             capture_grads(opt._opt, theirs, grads_o)
         preprocess = level_module.preprocess
@@ -124,8 +138,15 @@ def _call(original: Original, config: Config, space: dict[str, tuple], actions: 
     return level, theirs, metrics, metrics_o, grads_o
 
 
-def check(original: Original, presets: list[str], space: dict[str, tuple], label: str,
-          overrides: dict[str, str] | None = None, actions: int = 4, index: int = 0) -> list[Row]:
+def check(
+    original: Original,
+    presets: list[str],
+    space: dict[str, tuple],
+    label: str,
+    overrides: dict[str, str] | None = None,
+    actions: int = 4,
+    index: int = 0,
+) -> list[Row]:
     """Level `index` of the 3-level agent: one training call, the losses and every parameter after it."""
     config = build_config(presets, {"warmup_steps": "0", "max_hierarchy": "3", **(overrides or {})})
     label = f"level {index}, {label}"
@@ -135,9 +156,17 @@ def check(original: Original, presets: list[str], space: dict[str, tuple], label
         known = ("backward through the graph a second time", "modified by an inplace operation")
         if not any(text in str(error) for text in known):
             raise
-        return [Row(GROUP, f"{label}: the original's call", 0.0, 0.0, note=f"RuntimeError: {str(error)[:60]}...; "
-                    "fixed upstream in 77fbc14 (the autoencoder's input detached): give a HEAD checkout",
-                    outcome="original raises")]
+        return [
+            Row(
+                GROUP,
+                f"{label}: the original's call",
+                0.0,
+                0.0,
+                note=f"RuntimeError: {str(error)[:60]}...; "
+                "fixed upstream in 77fbc14 (the autoencoder's input detached): give a HEAD checkout",
+                outcome="original raises",
+            )
+        ]
     rows = []
     keys = ["model_loss", "actor_loss", *(f"value_{head}_loss" for head in level.heads), "subgoal_autoencoder_loss"]
     for key in keys:
@@ -147,6 +176,14 @@ def check(original: Original, presets: list[str], space: dict[str, tuple], label
     params = dict(theirs.named_parameters())
     rows.append(after_step(GROUP, label, _full_map(level, theirs), params, grads_o, tolerance=FP32_STEP_TOLERANCE))
     level, theirs, *_, grads_o = _call(original, config, space, actions, index, True)
-    rows.append(after_step(GROUP, label + ", fp64", _full_map(level, theirs), dict(theirs.named_parameters()),
-                           grads_o, noise_floor=None))
+    rows.append(
+        after_step(
+            GROUP,
+            label + ", fp64",
+            _full_map(level, theirs),
+            dict(theirs.named_parameters()),
+            grads_o,
+            noise_floor=None,
+        )
+    )
     return rows

@@ -31,8 +31,13 @@ HOW_TO_GET = (
     "https://github.com/Snagnar/Hieros && git -C Hieros archive 72567d3 -- . ':!documentation' | tar -x -C DIR "
     "(the paper-era modules; HEAD ab4c593 for whole training calls); docs/parity.md has the environment"
 )
-REQUIRED = ("hieros/tools.py", "hieros/networks.py", "hieros/models.py", "hieros/configs.yaml",
-            "resettable_s5/s5_model.py")
+REQUIRED = (
+    "hieros/tools.py",
+    "hieros/networks.py",
+    "hieros/models.py",
+    "hieros/configs.yaml",
+    "resettable_s5/s5_model.py",
+)
 
 
 class CheckoutError(Exception):
@@ -65,8 +70,10 @@ class Original:
             self.models = importlib.import_module("models")
             self.s5_model = importlib.import_module("resettable_s5.s5_model")
         except ImportError as error:
-            raise CheckoutError(f"the original code at {root} does not import ({error}); install its dependencies "
-                                "as docs/parity.md says (nox -s parity does)") from None
+            raise CheckoutError(
+                f"the original code at {root} does not import ({error}); install its dependencies "
+                "as docs/parity.md says (nox -s parity does)"
+            ) from None
         loaded = Path(self.tools.__file__).resolve()
         if not loaded.is_relative_to(root):
             raise CheckoutError(f"`import tools` found {loaded}, not the checkout's; run in a fresh process")
@@ -119,7 +126,6 @@ def load(given: str | None) -> Original:
     return Original(checkout_path(given))
 
 
-
 @contextlib.contextmanager
 def precision(original: Original, fp64: bool) -> Iterator[None]:
     """fp32 as is; fp64: double the default dtype, and let the original's `as_complex`, which fixes complex64 for
@@ -146,8 +152,10 @@ def to_double(module: torch.nn.Module) -> torch.nn.Module:
 
 def double_inputs(preprocess: Any) -> Any:
     """Wrap a preprocess function that returns float32 tensors to return float64 ones."""
+
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         return {k: v.double() if v.is_floating_point() else v for k, v in preprocess(*args, **kwargs).items()}
+
     return wrapped
 
 
@@ -168,8 +176,9 @@ def grads_of(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: p.grad for name, p in module.named_parameters() if p.grad is not None}
 
 
-def renamed(module: torch.nn.Module, rules: list[tuple[str, str]], what: str, grad: bool = False,
-            skip: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+def renamed(
+    module: torch.nn.Module, rules: list[tuple[str, str]], what: str, grad: bool = False, skip: tuple[str, ...] = ()
+) -> dict[str, torch.Tensor]:
     """{original name: our parameter, or its gradient} by prefix rules [(our prefix, the original's prefix)];
     parameters under a `skip` prefix are left to another map, and a name that no rule matches is an error."""
     out = {}
@@ -181,5 +190,5 @@ def renamed(module: torch.nn.Module, rules: list[tuple[str, str]], what: str, gr
             raise KeyError(f"the {what} name map has no rule for {name}")
         if grad and param.grad is None:
             continue
-        out[rule[1] + name[len(rule[0]):]] = param.grad if grad else param
+        out[rule[1] + name[len(rule[0]) :]] = param.grad if grad else param
     return out

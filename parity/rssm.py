@@ -20,9 +20,16 @@ from parity.configs import original_config
 from parity.original import Original, categorical_sampler, copy_into, grads_of, renamed
 
 GROUP = "RSSM"
-RULES = [("img_in.hidden.", "_inp_layers."), ("cell.linear.", "_cell._layer."), ("cell.norm.", "_cell._norm."),
-         ("img_out.hidden.", "_img_out_layers."), ("img_stat.", "_ims_stat_layer."),
-         ("obs_out.hidden.", "_obs_out_layers."), ("obs_stat.", "_obs_stat_layer."), ("initial_param", "W")]
+RULES = [
+    ("img_in.hidden.", "_inp_layers."),
+    ("cell.linear.", "_cell._layer."),
+    ("cell.norm.", "_cell._norm."),
+    ("img_out.hidden.", "_img_out_layers."),
+    ("img_stat.", "_ims_stat_layer."),
+    ("obs_out.hidden.", "_obs_out_layers."),
+    ("obs_stat.", "_obs_stat_layer."),
+    ("initial_param", "W"),
+]
 
 
 def rssm_map(ours: RSSM, grad: bool = False) -> dict[str, torch.Tensor]:
@@ -32,14 +39,40 @@ def rssm_map(ours: RSSM, grad: bool = False) -> dict[str, torch.Tensor]:
 def _original_rssm(original: Original, module: str, config: Any, embed_dim: int) -> torch.nn.Module:
     networks = importlib.import_module(module)
     c = config
-    return networks.RSSM(c.dyn_stoch, c.dyn_deter, c.dyn_hidden, c.dyn_input_layers, c.dyn_output_layers,
-                         c.dyn_rec_depth, c.dyn_shared, c.dyn_discrete, c.act, c.norm, c.dyn_mean_act,
-                         c.dyn_std_act, c.dyn_temp_post, c.dyn_min_std, c.dyn_cell, c.unimix_ratio, c.initial,
-                         c.num_actions, embed_dim, c.device)
+    return networks.RSSM(
+        c.dyn_stoch,
+        c.dyn_deter,
+        c.dyn_hidden,
+        c.dyn_input_layers,
+        c.dyn_output_layers,
+        c.dyn_rec_depth,
+        c.dyn_shared,
+        c.dyn_discrete,
+        c.act,
+        c.norm,
+        c.dyn_mean_act,
+        c.dyn_std_act,
+        c.dyn_temp_post,
+        c.dyn_min_std,
+        c.dyn_cell,
+        c.unimix_ratio,
+        c.initial,
+        c.num_actions,
+        embed_dim,
+        c.device,
+    )
 
 
-def check(original: Original, presets: list[str], module: str, label: str, resets: bool,
-          embed_dim: int = 40, actions: int = 5, horizon: int = 5) -> list[Row]:
+def check(
+    original: Original,
+    presets: list[str],
+    module: str,
+    label: str,
+    resets: bool,
+    embed_dim: int = 40,
+    actions: int = 5,
+    horizon: int = 5,
+) -> list[Row]:
     """observe (posterior and prior samples and logits, deter), gradients through observe, and imagination.
     `resets`: episode starts inside the sequences (besides t = 0)."""
     config = build_config(presets, {"dynamics_model": "rssm"})
@@ -71,8 +104,13 @@ def check(original: Original, presets: list[str], module: str, label: str, reset
 
     objective(post, prior).backward()
     objective(post_o, prior_o).backward()
-    rows.append(worst(GROUP, f"{tag}: observe, gradient of every parameter",
-                      rows_for(GROUP, "grad", rssm_map(ours, grad=True), grads_of(theirs))))
+    rows.append(
+        worst(
+            GROUP,
+            f"{tag}: observe, gradient of every parameter",
+            rows_for(GROUP, "grad", rssm_map(ours, grad=True), grads_of(theirs)),
+        )
+    )
     with torch.no_grad(), categorical_sampler():
         state = {k: post[k][:, -1].detach() for k in ("stoch", "deter")}
         state_o = {k: post_o[k][:, -1].detach().clone() for k in ("stoch", "deter", "logit")}
@@ -98,6 +136,14 @@ def init_spread(original: Original, module: str, label: str) -> list[Row]:
     rows = []
     for mine, name in ((ours.img_stat, "_ims_stat_layer"), (ours.obs_stat, "_obs_stat_layer")):
         a, b = mine.weight.detach().std(), getattr(theirs, name).weight.detach().std()
-        rows.append(Row(GROUP, f"{label}: {name} weight spread at init", abs(a - b).item(), abs(a / b - 1).item(),
-                        0.03, "std over 262k entries"))
+        rows.append(
+            Row(
+                GROUP,
+                f"{label}: {name} weight spread at init",
+                abs(a - b).item(),
+                abs(a / b - 1).item(),
+                0.03,
+                "std over 262k entries",
+            )
+        )
     return rows

@@ -24,8 +24,20 @@ GROUP = "S5"
 def original_block(original: Any, model_dim: int, state_dim: int, init_blocks: int, dropout: float = 0.0) -> Any:
     """The block the original's S5WM builds (Seq2SeqDynamics with double_arch, ff_layers 0, resettable)."""
     return original.s5_model.ReworkedDoubleS5Block(
-        model_dim, state_dim, False, init_blocks, attn_dropout=dropout, attn_act="SiLU", attn_linear=True,
-        ff_layers=0, ff_act="SiLU", ff_dropout=dropout, resettable=True, squash_output=False, norm="LayerNorm")
+        model_dim,
+        state_dim,
+        False,
+        init_blocks,
+        attn_dropout=dropout,
+        attn_act="SiLU",
+        attn_linear=True,
+        ff_layers=0,
+        ff_act="SiLU",
+        ff_dropout=dropout,
+        resettable=True,
+        squash_output=False,
+        norm="LayerNorm",
+    )
 
 
 def _value(tensor: torch.Tensor, grad: bool) -> torch.Tensor:
@@ -36,8 +48,13 @@ def ssm_map(ssm: S5SSM, grad: bool = False) -> dict[str, torch.Tensor]:
     """Our SSM's parameters (or gradients) in the original's names and types. A complex parameter's
     gradient in PyTorch is d/dRe + i d/dIm, which is how ours (two real parameters) combine."""
     v = lambda tensor: _value(tensor, grad)  # noqa: E731
-    return {"Lambda": torch.complex(v(ssm.lambda_re), v(ssm.lambda_im)), "B": v(ssm.b_tilde),
-            "C": torch.view_as_complex(v(ssm.c_tilde).contiguous()), "D": v(ssm.d), "log_step": v(ssm.log_step)}
+    return {
+        "Lambda": torch.complex(v(ssm.lambda_re), v(ssm.lambda_im)),
+        "B": v(ssm.b_tilde),
+        "C": torch.view_as_complex(v(ssm.c_tilde).contiguous()),
+        "D": v(ssm.d),
+        "log_step": v(ssm.log_step),
+    }
 
 
 def block_map(ours: S5Block, prefix: str = "", grad: bool = False) -> dict[str, torch.Tensor]:
@@ -59,8 +76,14 @@ def check(original: Any, model_dim: int, state_dim: int, init_blocks: int, label
     torch.manual_seed(0)
     ours = S5Block(model_dim, state_dim, init_blocks, legacy_init_scale=True)
     theirs = original_block(original, model_dim, state_dim, init_blocks)
-    rows = [row(GROUP, f"{label}: Λ at init (HiPPO-LegS, deterministic)", torch.complex(ours.ssm1.lambda_re,
-                ours.ssm1.lambda_im), theirs.s5_1.seq.Lambda)]
+    rows = [
+        row(
+            GROUP,
+            f"{label}: Λ at init (HiPPO-LegS, deterministic)",
+            torch.complex(ours.ssm1.lambda_re, ours.ssm1.lambda_im),
+            theirs.s5_1.seq.Lambda,
+        )
+    ]
     copy_into(theirs, block_map(ours))
     batch, length = 3, 33
     x = torch.randn(batch, length, model_dim)
@@ -73,8 +96,13 @@ def check(original: Any, model_dim: int, state_dim: int, init_blocks: int, label
     weights = torch.randn_like(y)
     (y * weights).sum().backward()
     (y_o * weights).sum().backward()
-    rows.append(worst(GROUP, f"{label}: gradient of every parameter",
-                      rows_for(GROUP, "grad", block_map(ours, grad=True), grads_of(theirs))))
+    rows.append(
+        worst(
+            GROUP,
+            f"{label}: gradient of every parameter",
+            rows_for(GROUP, "grad", block_map(ours, grad=True), grads_of(theirs)),
+        )
+    )
     state = states[:, 10].detach()
     step_in = torch.randn(batch, model_dim)
     with torch.no_grad():
@@ -91,8 +119,10 @@ def init_scale(original: Any, model_dim: int, state_dim: int, init_blocks: int) 
     torch.manual_seed(1)
     draws = 4
     ours = [S5SSM(model_dim, state_dim, init_blocks, legacy_init_scale=True) for _ in range(draws)]
-    theirs = [original.s5_model.S5(model_dim, state_dim, block_count=init_blocks, bcInit="dense", resettable=True).seq
-              for _ in range(draws)]
+    theirs = [
+        original.s5_model.S5(model_dim, state_dim, block_count=init_blocks, bcInit="dense", resettable=True).seq
+        for _ in range(draws)
+    ]
 
     def spread(values: list[torch.Tensor]) -> torch.Tensor:
         return torch.stack([torch.view_as_real(v) if v.is_complex() else v for v in values]).double().std()
@@ -101,7 +131,21 @@ def init_scale(original: Any, model_dim: int, state_dim: int, init_blocks: int) 
     c = (spread([s.c_tilde.detach() for s in ours]), spread([s.C.detach() for s in theirs]))
     tolerance = 0.03
     note = f"std, {draws} draws of P x H"
-    return [Row(GROUP, "B at init, spread (legacy_init_scale)", abs(b[0] - b[1]).item(),
-                abs(b[0] / b[1] - 1).item(), tolerance, note),
-            Row(GROUP, "C at init, spread (legacy_init_scale)", abs(c[0] - c[1]).item(),
-                abs(c[0] / c[1] - 1).item(), tolerance, note)]
+    return [
+        Row(
+            GROUP,
+            "B at init, spread (legacy_init_scale)",
+            abs(b[0] - b[1]).item(),
+            abs(b[0] / b[1] - 1).item(),
+            tolerance,
+            note,
+        ),
+        Row(
+            GROUP,
+            "C at init, spread (legacy_init_scale)",
+            abs(c[0] - c[1]).item(),
+            abs(c[0] / c[1] - 1).item(),
+            tolerance,
+            note,
+        ),
+    ]

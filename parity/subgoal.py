@@ -49,10 +49,17 @@ def _pair(original: Original, config: Config, fp64: bool) -> tuple[SubgoalAutoen
     oconfig = original_config(original, config, 4)
     sc = oconfig.subgoal_compression
     theirs = original.models.SubgoalAutoencoder(
-        input_shape=[config.dyn_deter], layers=sc["layers"], bottleneck_shape=oconfig.subgoal_shape,
-        activation=sc["act"], norm=sc["norm"], encoding_symlog=sc["encoding_symlog"],
-        decoding_symlog=sc["decoding_symlog"], kl_scale=sc["kl_scale"], unimix_ratio=oconfig.unimix_ratio,
-        config=oconfig)
+        input_shape=[config.dyn_deter],
+        layers=sc["layers"],
+        bottleneck_shape=oconfig.subgoal_shape,
+        activation=sc["act"],
+        norm=sc["norm"],
+        encoding_symlog=sc["encoding_symlog"],
+        decoding_symlog=sc["decoding_symlog"],
+        kl_scale=sc["kl_scale"],
+        unimix_ratio=oconfig.unimix_ratio,
+        config=oconfig,
+    )
     if fp64:
         ours.double()
         to_double(theirs)
@@ -79,32 +86,60 @@ def check(original: Original, presets: list[str], label: str) -> list[Row]:
     deter = torch.randn(6, 20, config.dyn_deter) * 2
     with torch.no_grad():
         ours, theirs, oconfig = _pair(original, config, False)
-        rows = [row(GROUP, f"{label}: autoencoder code", ours.encode(deter),
-                    theirs.encode(deter).flatten(-2)),
-                row(GROUP, f"{label}: autoencoder reconstruction", ours(deter), theirs(deter))]
+        rows = [
+            row(GROUP, f"{label}: autoencoder code", ours.encode(deter), theirs.encode(deter).flatten(-2)),
+            row(GROUP, f"{label}: autoencoder reconstruction", ours(deter), theirs(deter)),
+        ]
     rows += _rewards(original, ours, theirs, oconfig, deter, label)
     ours, theirs, metrics, metrics_o, grads_o = _update(original, config, deter, False)
-    for key in ("subgoal_autoencoder_loss", "subgoal_autoencoder_reconstruction_loss",
-                "subgoal_autoencoder_kl_loss", "subgoal_autoencoder_grad_norm"):
+    for key in (
+        "subgoal_autoencoder_loss",
+        "subgoal_autoencoder_reconstruction_loss",
+        "subgoal_autoencoder_kl_loss",
+        "subgoal_autoencoder_grad_norm",
+    ):
         rows.append(row(GROUP, f"{label}: {key}", torch.as_tensor(metrics[key]), torch.as_tensor(metrics_o[key])))
-    rows.append(worst(GROUP, f"{label}: autoencoder gradient, every parameter",
-                      rows_for(GROUP, "grad", ae_map(ours, grad=True), grads_o)))
-    rows.append(after_step(GROUP, f"{label}: autoencoder", ae_map(ours), dict(theirs.named_parameters()), grads_o,
-                           tolerance=FP32_STEP_TOLERANCE))
+    rows.append(
+        worst(
+            GROUP,
+            f"{label}: autoencoder gradient, every parameter",
+            rows_for(GROUP, "grad", ae_map(ours, grad=True), grads_o),
+        )
+    )
+    rows.append(
+        after_step(
+            GROUP,
+            f"{label}: autoencoder",
+            ae_map(ours),
+            dict(theirs.named_parameters()),
+            grads_o,
+            tolerance=FP32_STEP_TOLERANCE,
+        )
+    )
     ours, theirs, *_, grads_o = _update(original, config, deter, True)
-    rows.append(after_step(GROUP, f"{label}: autoencoder, fp64", ae_map(ours), dict(theirs.named_parameters()),
-                           grads_o, noise_floor=None))
+    rows.append(
+        after_step(
+            GROUP,
+            f"{label}: autoencoder, fp64",
+            ae_map(ours),
+            dict(theirs.named_parameters()),
+            grads_o,
+            noise_floor=None,
+        )
+    )
     return rows
 
 
 @torch.no_grad()
-def _rewards(original: Original, ours: SubgoalAutoencoder, theirs: Any, oconfig: Any, deter: torch.Tensor,
-             label: str) -> list[Row]:
+def _rewards(
+    original: Original, ours: SubgoalAutoencoder, theirs: Any, oconfig: Any, deter: torch.Tensor, label: str
+) -> list[Row]:
     """The original's reward methods read `_config`, `_compute_subgoal`/`_compute_novelty`, `get_subgoal` and
     `subgoal_autoencoder` from their SubActor; a namespace with those stands in for it."""
     actor_class = original_hieros_module(original).SubActor
-    stand_in = SimpleNamespace(_config=oconfig, _compute_subgoal=True, _compute_novelty=True,
-                               subgoal_autoencoder=theirs)
+    stand_in = SimpleNamespace(
+        _config=oconfig, _compute_subgoal=True, _compute_novelty=True, subgoal_autoencoder=theirs
+    )
     stand_in.get_subgoal = functools.partial(actor_class.get_subgoal, stand_in)
     imagined = deter[:, :12]  # (H, N, D) with N = B * T below
     goal = torch.randn(3, 4, deter.shape[-1])  # decoded subgoals (B, T, D) of the imagination starts
@@ -113,7 +148,13 @@ def _rewards(original: Original, ours: SubgoalAutoencoder, theirs: Any, oconfig:
         reward_o = actor_class._subgoal_reward(stand_in, {"deter": imagined}, goal).squeeze(-1)
         novelty_o = actor_class._novelty_reward(stand_in, {"deter": imagined}).squeeze(-1)
     symlog_state = ours.encoding_symlog
-    rows.append(row(GROUP, f"{label}: subgoal reward (cosine-max)",
-                    subgoal_reward(imagined, goal.flatten(0, 1), symlog_state), reward_o))
+    rows.append(
+        row(
+            GROUP,
+            f"{label}: subgoal reward (cosine-max)",
+            subgoal_reward(imagined, goal.flatten(0, 1), symlog_state),
+            reward_o,
+        )
+    )
     rows.append(row(GROUP, f"{label}: novelty reward", novelty_reward(ours, imagined, raw_target=True), novelty_o))
     return rows

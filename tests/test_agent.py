@@ -8,8 +8,13 @@ from hieros.agent.actor_critic import lambda_return
 from hieros.agent.world_model import WorldModel, preprocess
 from hieros.config import build_config
 
-IMAGE_SPACE = {"image": ((64, 64, 3), np.uint8), "reward": ((), np.float32), "is_first": ((), bool),
-               "is_last": ((), bool), "is_terminal": ((), bool)}
+IMAGE_SPACE = {
+    "image": ((64, 64, 3), np.uint8),
+    "reward": ((), np.float32),
+    "is_first": ((), bool),
+    "is_last": ((), bool),
+    "is_terminal": ((), bool),
+}
 
 
 def test_lambda_return_by_hand():
@@ -31,10 +36,14 @@ def _batch(config, steps=2):
     is_first = np.zeros((b, t), bool)
     is_first[:, 0] = True
     is_first[:, t // 2] = True
-    return {"image": rng.integers(0, 255, (b, t, 64, 64, 3), dtype=np.uint8),
-            "reward": rng.normal(size=(b, t)).astype(np.float32),
-            "is_first": is_first, "is_last": np.zeros((b, t), bool), "is_terminal": np.zeros((b, t), bool),
-            "action": np.eye(steps, dtype=np.float32)[rng.integers(0, steps, (b, t))]}
+    return {
+        "image": rng.integers(0, 255, (b, t, 64, 64, 3), dtype=np.uint8),
+        "reward": rng.normal(size=(b, t)).astype(np.float32),
+        "is_first": is_first,
+        "is_last": np.zeros((b, t), bool),
+        "is_terminal": np.zeros((b, t), bool),
+        "action": np.eye(steps, dtype=np.float32)[rng.integers(0, steps, (b, t))],
+    }
 
 
 @pytest.mark.parametrize(("image_range", "low", "high"), [("centered", -0.5, 0.5), ("unit", 0.0, 1.0)])
@@ -48,8 +57,7 @@ def test_preprocess_scales_pixels_to_the_image_range(image_range, low, high):
 @pytest.mark.parametrize("dynamics", ["s5", "rssm"])
 def test_world_model_loss_falls_on_a_fixed_batch(dynamics):
     torch.manual_seed(0)
-    config = build_config(["atari100k", "debug"], {"dynamics_model": dynamics, "warmup_steps": "0",
-                                                    "model_lr": "1e-3"})
+    config = build_config(["atari100k", "debug"], {"dynamics_model": dynamics, "warmup_steps": "0", "model_lr": "1e-3"})
     model = WorldModel(config, IMAGE_SPACE, action_dim=2)
     data = preprocess(_batch(config), torch.device("cpu"))
     losses = [model.train_step(data)[1]["model_loss"] for _ in range(30)]

@@ -28,12 +28,15 @@ def _aggregates(name: str) -> dict[str, float]:
     return {k: float(f(scores)) for k, f in {**stats.AGGREGATES, "Superhuman": stats.superhuman}.items()}
 
 
-@pytest.mark.parametrize(("name", "printed"), [
-    ("DIAMOND", {"Mean": 1.46, "Median": 0.37, "IQM": 0.64}),  # DIAMOND (NeurIPS 2024), Table 1
-    ("DreamerV3", {"Mean": 1.25, "Median": 0.49}),  # DreamerV3 (2024), Table 9
-    ("TWM", {"Mean": 0.96, "Median": 0.51}),  # TWM (ICLR 2023), Table 1
-    ("IRIS", {"Mean": 1.046, "Median": 0.289, "IQM": 0.501, "Optimality Gap": 0.512}),  # IRIS (ICLR 2023)
-])
+@pytest.mark.parametrize(
+    ("name", "printed"),
+    [
+        ("DIAMOND", {"Mean": 1.46, "Median": 0.37, "IQM": 0.64}),  # DIAMOND (NeurIPS 2024), Table 1
+        ("DreamerV3", {"Mean": 1.25, "Median": 0.49}),  # DreamerV3 (2024), Table 9
+        ("TWM", {"Mean": 0.96, "Median": 0.51}),  # TWM (ICLR 2023), Table 1
+        ("IRIS", {"Mean": 1.046, "Median": 0.289, "IQM": 0.501, "Optimality Gap": 0.512}),  # IRIS (ICLR 2023)
+    ],
+)
 def test_aggregates_equal_what_each_paper_printed(name, printed):
     ours = _aggregates(name)
     for key, value in printed.items():
@@ -65,8 +68,23 @@ def test_names_default_all_none_and_unknown():
 
 
 def test_leaderboard_of_the_baselines_alone_from_an_empty_store(tmp_path, capsys):
-    assert main(["report", "--results", str(tmp_path / "empty"), "--out", str(tmp_path / "out"), "--baselines",
-                 "all", "--reps", "200", "--no-sampler"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--results",
+                str(tmp_path / "empty"),
+                "--out",
+                str(tmp_path / "out"),
+                "--baselines",
+                "all",
+                "--reps",
+                "200",
+                "--no-sampler",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert set(summary["methods"]) == set(baselines.names()) and summary["improvement"] == {}
     assert summary["tasks"] == sorted(set(random_human()) - {"atari_chopper_command"})  # DreamerV3-2023 has none
@@ -82,8 +100,10 @@ def test_leaderboard_of_the_baselines_alone_from_an_empty_store(tmp_path, capsys
 
 def test_default_baselines_only_beside_an_atari100k_store(tmp_path):
     small_store(tmp_path / "a")  # Atari games at 400k frames
-    assert main(["report", "--results", str(tmp_path / "a"), "--reps", "100", "--no-sampler", "--tasks",
-                 ",".join(TASKS)]) == 0
+    assert (
+        main(["report", "--results", str(tmp_path / "a"), "--reps", "100", "--no-sampler", "--tasks", ",".join(TASKS)])
+        == 0
+    )
     summary = json.loads((tmp_path / "a" / "report" / "summary.json").read_text())
     assert [n for n, m in summary["methods"].items() if m["baseline"]] == list(baselines.DEFAULT)
     assert summary["tasks"] == sorted(TASKS) and "alpha vs DIAMOND" in summary["improvement"]

@@ -10,23 +10,31 @@ from analysis.store import StoreError
 
 
 def summary(pairs: dict[str, dict[str, float]]) -> dict:
-    methods = {name: {"runs_per_task": 3, "aggregates": {"Mean": {"value": v, "low": v - 0.1, "high": v + 0.1}}}
-               for name, v in (("dreamer", 0.8), ("hieros", 0.4), ("random", 0.3), ("hieros_rssm", 0.5))}
+    methods = {
+        name: {"runs_per_task": 3, "aggregates": {"Mean": {"value": v, "low": v - 0.1, "high": v + 0.1}}}
+        for name, v in (("dreamer", 0.8), ("hieros", 0.4), ("random", 0.3), ("hieros_rssm", 0.5))
+    }
     return {"tasks": ["dmc_cartpole_balance"], "methods": methods, "improvement": pairs}
 
 
 def test_each_rung_is_compared_with_the_one_before_or_the_one_named():
     assert ladder.parse(["dreamer", "hieros", "hieros_rssm:dreamer", "random"]) == [
-        ("dreamer", None), ("hieros", "dreamer"), ("hieros_rssm", "dreamer"), ("random", "hieros_rssm")]
+        ("dreamer", None),
+        ("hieros", "dreamer"),
+        ("hieros_rssm", "dreamer"),
+        ("random", "hieros_rssm"),
+    ]
     with pytest.raises(StoreError, match="empty rung"):
         ladder.parse(["dreamer", ":hieros"])
 
 
 def test_probabilities_come_from_the_pair_in_either_order_with_the_interval_mirrored():
-    pairs = {"dreamer vs hieros": {"value": 0.9, "low": 0.7, "high": 1.0},
-             "hieros vs random": {"value": 0.6, "low": 0.4, "high": 0.8},
-             "dreamer vs random": {"value": 1.0, "low": 1.0, "high": 1.0},
-             "hieros_rssm vs hieros": {"value": 0.2, "low": 0.0, "high": 0.45}}
+    pairs = {
+        "dreamer vs hieros": {"value": 0.9, "low": 0.7, "high": 1.0},
+        "hieros vs random": {"value": 0.6, "low": 0.4, "high": 0.8},
+        "dreamer vs random": {"value": 1.0, "low": 1.0, "high": 1.0},
+        "hieros_rssm vs hieros": {"value": 0.2, "low": 0.0, "high": 0.45},
+    }
     rows = ladder.rows(summary(pairs), ladder.parse(["dreamer", "hieros", "hieros_rssm:hieros"]))
     assert [r["method"] for r in rows] == ["dreamer", "hieros", "hieros_rssm"]
     assert rows[0]["vs_reference"] is None and rows[0]["vs_floor"] == {"value": 1.0, "low": 1.0, "high": 1.0}

@@ -18,8 +18,9 @@ from hieros import rundir
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "atari100k_raw"
 DREAMER = SHARED / "dreamerv3" / "atari100k-dreamerv3.json.gz"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"published score files not found at {SHARED} "
-                                  "(the shared/ folder beside the checkout)")
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason=f"published score files not found at {SHARED} (the shared/ folder beside the checkout)"
+)
 BUDGET = 400_000
 NONE = ["none"]  # most tests here are about our runs: no shipped baselines beside them
 
@@ -29,27 +30,64 @@ def run_report(results: Path, *flags: str) -> int:
     return main(["report", "--baselines", "none", "--results", str(results), *flags])
 
 
-def write_run(results: Path, method: str, task: str, seed: int, scores: list[float], status: str = "done",
-              config_hash: str = "cfg", window: int = 10_000, budget: int = BUDGET, suite: str = "atari100k") -> Path:
+def write_run(
+    results: Path,
+    method: str,
+    task: str,
+    seed: int,
+    scores: list[float],
+    status: str = "done",
+    config_hash: str = "cfg",
+    window: int = 10_000,
+    budget: int = BUDGET,
+    suite: str = "atari100k",
+) -> Path:
     """A run as hieros.train writes it: train episodes spread over the budget (the last ends at the budget) and
     a train record with model_loss after each; the final score by the protocol, as train.py stores it."""
     run = rundir.run_path(results, suite, method, task, seed)
     writer = rundir.MetricsWriter(run)
     frames = np.linspace(budget / len(scores), budget, len(scores)).astype(int).tolist()
     for f, score in zip(frames, scores, strict=True):
-        writer.write({"type": "episode", "mode": "train", "env_step": f // 4, "frames": f, "score": score,
-                      "length": 100})
-        writer.write({"type": "train", "env_step": f // 4, "frames": f, "grad_steps": f // 64,
-                      "model_loss": 10.0 / (1 + f / 1e5) + seed})
+        writer.write(
+            {"type": "episode", "mode": "train", "env_step": f // 4, "frames": f, "score": score, "length": 100}
+        )
+        writer.write(
+            {
+                "type": "train",
+                "env_step": f // 4,
+                "frames": f,
+                "grad_steps": f // 64,
+                "model_loss": 10.0 / (1 + f / 1e5) + seed,
+            }
+        )
     writer.close()
     env = {"suite": task.split("_")[0], "game": task, "mode": "train", "repeat": 4, "sticky": False}
-    protocol = {"env": env, "frames_per_step": 4, "budget_frames": budget, "budget_steps": budget // 4,
-                "score": {"name": "final_train_window", "window_frames": window}}
+    protocol = {
+        "env": env,
+        "frames_per_step": 4,
+        "budget_frames": budget,
+        "budget_steps": budget // 4,
+        "score": {"name": "final_train_window", "window_frames": window},
+    }
     final = rundir.final_score(rundir.read_metrics(run), protocol["score"], budget) if status == "done" else None
-    rundir.write_run(run, {"schema": rundir.SCHEMA, "suite": suite, "method": method, "task": task, "seed": seed,
-                           "status": status, "config": {}, "config_hash": config_hash, "protocol": protocol,
-                           "provenance": {"git_commit": None}, "progress": {"env_steps": budget // 4},
-                           "score": {"final": final}, "error": None if status != "failed" else "boom"})
+    rundir.write_run(
+        run,
+        {
+            "schema": rundir.SCHEMA,
+            "suite": suite,
+            "method": method,
+            "task": task,
+            "seed": seed,
+            "status": status,
+            "config": {},
+            "config_hash": config_hash,
+            "protocol": protocol,
+            "provenance": {"git_commit": None},
+            "progress": {"env_steps": budget // 4},
+            "score": {"final": final},
+            "error": None if status != "failed" else "boom",
+        },
+    )
     return run
 
 
@@ -78,9 +116,12 @@ def test_numbers_are_the_statistics_of_the_store(tmp_path):
     assert pong["scores"] == [15.0, 25.0, 35.0] and pong["mean"] == 25.0
     assert pong["high"] - 25.0 == pytest.approx(4.302652729911275 * 10 / np.sqrt(3))  # t(0.975, 2) sd / sqrt(3)
     assert summary["improvement"]["alpha vs beta"]["value"] == pytest.approx(
-        stats.probability_of_improvement(alpha, report.scores["beta"]))
-    assert summary["verdicts"] == {"alpha": {"HIEROS": {"atari_frostbite": "below"}},
-                                   "beta": {"HIEROS": {"atari_frostbite": "below"}}}  # HIEROS: 2901 on Frostbite
+        stats.probability_of_improvement(alpha, report.scores["beta"])
+    )
+    assert summary["verdicts"] == {
+        "alpha": {"HIEROS": {"atari_frostbite": "below"}},
+        "beta": {"HIEROS": {"atari_frostbite": "below"}},
+    }  # HIEROS: 2901 on Frostbite
     curve = report.curves["score"]["atari_pong"]["alpha"]
     assert curve["x"][-1] == BUDGET and curve["mean"][-1] == pytest.approx(20.0)  # last bin = the final window
 
@@ -111,16 +152,23 @@ def test_expected_seeds_unfinished_runs_and_mixed_configs_are_reported(tmp_path)
     write_run(tmp_path, "alpha", "atari_frostbite", 3, [1.0], config_hash="other")
     write_run(tmp_path, "beta", "atari_pong", 3, [1.0], window=20_000)
     messages = [p.message for p in check(load_store(tmp_path), expect_seeds=4)]
-    assert messages[:2] == ["alpha: seed(s) 4 missing on 3 task(s): atari_breakout, atari_frostbite, atari_pong",
-                            "beta: seed(s) 3, 4 missing on 2 task(s): atari_breakout, atari_frostbite"]
+    assert messages[:2] == [
+        "alpha: seed(s) 4 missing on 3 task(s): atari_breakout, atari_frostbite, atari_pong",
+        "beta: seed(s) 3, 4 missing on 2 task(s): atari_breakout, atari_frostbite",
+    ]
     assert "alpha: 1 run(s) failed: atari_breakout seed 3" in messages
     assert "alpha: 1 run(s) interrupted (running in run.json, but no process holds it): atari_pong seed 3" in messages
     assert rundir.lock_run(rundir.run_path(tmp_path, "atari100k", "alpha", "atari_pong", 3))
     assert "alpha: 1 run(s) running: atari_pong seed 3" in [p.message for p in check(load_store(tmp_path))]
     assert "alpha: atari runs with 2 different configs (cfg, other)" in messages
     assert any(m.startswith("beta: atari runs with different protocols (final_train_window/10000") for m in messages)
-    assert any(m.startswith("atari: methods use different score protocols (alpha: final_train_window/10000 of 400000 "
-                            "frames (4 per step); beta: final_train_window/10000") for m in messages)
+    assert any(
+        m.startswith(
+            "atari: methods use different score protocols (alpha: final_train_window/10000 of 400000 "
+            "frames (4 per step); beta: final_train_window/10000"
+        )
+        for m in messages
+    )
 
 
 def test_a_final_score_the_metrics_do_not_reproduce_is_mixed(tmp_path):
@@ -130,7 +178,8 @@ def test_a_final_score_the_metrics_do_not_reproduce_is_mixed(tmp_path):
     rundir.write_run(run, {**record, "score": {"final": 99.0}})
     assert [p.message for p in check(load_store(tmp_path))] == [
         "alpha: final score in run.json differs from the one its metrics give by its protocol on 1 run(s): "
-        "atari_pong seed 1"]
+        "atari_pong seed 1"
+    ]
 
 
 def test_export_of_our_runs(tmp_path):
@@ -138,15 +187,26 @@ def test_export_of_our_runs(tmp_path):
     write_run(tmp_path, "alpha", "atari_pong", 3, [1.0], status="running")
     assert transfer.export_runs(tmp_path, tmp_path / "out.json.gz", method="alpha") == 6  # finished runs only
     items = json.loads(gzip.decompress((tmp_path / "out.json.gz").read_bytes()))
-    assert [(i["task"], i["seed"]) for i in items][:3] == [("atari_breakout", 1), ("atari_breakout", 2),
-                                                          ("atari_frostbite", 1)]
-    assert items[0] == {"task": "atari_breakout", "method": "alpha", "seed": 1,
-                        "xs": [133333, 266666, 400000], "ys": [0.0, 1.0, 11.0]}
+    assert [(i["task"], i["seed"]) for i in items][:3] == [
+        ("atari_breakout", 1),
+        ("atari_breakout", 2),
+        ("atari_frostbite", 1),
+    ]
+    assert items[0] == {
+        "task": "atari_breakout",
+        "method": "alpha",
+        "seed": 1,
+        "xs": [133333, 266666, 400000],
+        "ys": [0.0, 1.0, 11.0],
+    }
 
 
 def _baseline_file(path: Path, finals: dict[str, list[float]]) -> Path:
-    items = [{"task": task, "method": "base", "seed": i, "xs": [395_000], "ys": [score]}
-             for task, scores in finals.items() for i, score in enumerate(scores)]
+    items = [
+        {"task": task, "method": "base", "seed": i, "xs": [395_000], "ys": [score]}
+        for task, scores in finals.items()
+        for i, score in enumerate(scores)
+    ]
     path.write_bytes(gzip.compress(json.dumps(items).encode()))
     return path
 
@@ -155,11 +215,13 @@ def test_verdicts_against_an_imported_baseline_by_hand(tmp_path):
     small_store(tmp_path, methods=("ours",))  # ours: pong 10/20/30, breakout 11/21/31, frostbite 12/22/32
     base = {"atari_pong": [19.0, 20.0, 21.0], "atari_breakout": [1.0, 2.0, 3.0], "atari_frostbite": [99.0, 100.0]}
     transfer.import_file(_baseline_file(tmp_path / "base.json.gz", base), "base", tmp_path)
-    summary = compute(Options(tmp_path, tmp_path / "out", baselines=NONE, reps=200, sampler=False, allow_partial=True,
-                              published=[])).summary
+    summary = compute(
+        Options(tmp_path, tmp_path / "out", baselines=NONE, reps=200, sampler=False, allow_partial=True, published=[])
+    ).summary
     # base intervals: pong 20 +- 2.48, breakout 2 +- 2.48, frostbite 99.5 +- 6.35; ours means 20, 21, 22
-    assert summary["verdicts"] == {"ours": {"base": {"atari_pong": "inside", "atari_breakout": "above",
-                                                      "atari_frostbite": "below"}}}
+    assert summary["verdicts"] == {
+        "ours": {"base": {"atari_pong": "inside", "atari_breakout": "above", "atari_frostbite": "below"}}
+    }
     assert summary["methods"]["base"]["imported"] and summary["methods"]["base"]["runs_per_task"] == 2
     assert list(summary["improvement"]) == ["ours vs base"]
 
@@ -175,8 +237,12 @@ def test_full_report_with_our_runs_and_imported_dreamerv3(tmp_path):
     assert main(["report", "--results", str(tmp_path), "--reps", "300", "--metric", "model_loss"]) == 0
     out = tmp_path / "report"
     names = ["aggregates", "profiles", "improvement", "games", "curves", "metric_model_loss", "sampler"]
-    for file in ["summary.json", "report.md", "table_atari100k.tex", *(f"{n}.{e}" for n in names
-                                                                       for e in ("png", "pdf", "csv"))]:
+    for file in [
+        "summary.json",
+        "report.md",
+        "table_atari100k.tex",
+        *(f"{n}.{e}" for n in names for e in ("png", "pdf", "csv")),
+    ]:
         assert (out / file).stat().st_size > 0, file
     summary = json.loads((out / "summary.json").read_text())
     dreamer = summary["methods"]["dreamerv3"]["aggregates"]
@@ -191,9 +257,16 @@ def test_full_report_with_our_runs_and_imported_dreamerv3(tmp_path):
     assert all(summary["methods"][b]["baseline"] for b in baselines.DEFAULT)
     assert set(summary["improvement"]) == {f"ours vs {b}" for b in ("dreamerv3", *baselines.DEFAULT)}
     report = (out / "report.md").read_text()
-    for part in ("## Checks", "| ours | 2 |", "| MsPacman |", "HIEROS (as published, 25 games, 3 seeds; no CI)",
-                 "![curves](curves.png)", "![sampler](sampler.png)", "sha256 c839ef2f",
-                 "dreamerv3: 8 finished run(s) have no score by their protocol"):
+    for part in (
+        "## Checks",
+        "| ours | 2 |",
+        "| MsPacman |",
+        "HIEROS (as published, 25 games, 3 seeds; no CI)",
+        "![curves](curves.png)",
+        "![sampler](sampler.png)",
+        "sha256 c839ef2f",
+        "dreamerv3: 8 finished run(s) have no score by their protocol",
+    ):
         assert part in report, part
     tex = (out / "table_atari100k.tex").read_text()
     assert tex.count(r"\\") == 1 + 26 + 5 and r"\toprule" in tex and r"\textbf" in tex and "UpNDown" in tex
@@ -220,8 +293,11 @@ def test_figures_have_labelled_axes_and_are_images(tmp_path):
     assert list(drawn) == ["aggregates", "profiles", "improvement", "games", "curves", "metric_model_loss", "sampler"]
     for name, (fig, (header, rows)) in drawn.items():
         axes = [ax for ax in fig.axes if ax.axison]
-        assert axes and all((ax.get_xlabel() or fig.get_supxlabel())
-                            and (ax.get_ylabel() or ax.get_yticklabels() or fig.get_supylabel()) for ax in axes), name
+        assert axes and all(
+            (ax.get_xlabel() or fig.get_supxlabel())
+            and (ax.get_ylabel() or ax.get_yticklabels() or fig.get_supylabel())
+            for ax in axes
+        ), name
         assert header and rows, name
     paths = write(report, options)
     for path in paths:
@@ -236,8 +312,19 @@ def test_task_selection(tmp_path, capsys):
     options = Options(tmp_path, tmp_path / "o", baselines=NONE, reps=50, sampler=False, allow_partial=True)
     summary = compute(options).summary
     assert "atari_up_n_down" not in summary["tasks"]  # only the tasks every method has
-    summary = compute(Options(tmp_path, tmp_path / "o", baselines=NONE, reps=50, sampler=False, allow_partial=True,
-                              methods=["alpha"], paper_tasks=True, tasks=["atari_pong", "atari_up_n_down"])).summary
+    summary = compute(
+        Options(
+            tmp_path,
+            tmp_path / "o",
+            baselines=NONE,
+            reps=50,
+            sampler=False,
+            allow_partial=True,
+            methods=["alpha"],
+            paper_tasks=True,
+            tasks=["atari_pong", "atari_up_n_down"],
+        )
+    ).summary
     assert summary["tasks"] == ["atari_pong"] and list(summary["methods"]) == ["alpha"]
     assert run_report(tmp_path, "--tasks", "atari_zaxxon", "--allow-partial") == 2
     assert "no runs of atari_zaxxon" in capsys.readouterr().err
@@ -289,8 +376,13 @@ def test_curve_legend_fits_a_single_panel():
     x = np.array([1.0, 2.0])
     curve = {"x": x, "mean": x, "low": x - 1, "high": x + 1, "runs": np.array([3, 3])}
     methods = ["dreamer", "hieros", "hieros_1level", "random"]
-    fig, _ = figures.draw_curves({"dmc_cartpole_balance": {m: curve for m in methods}}, "env frames", "score",
-                                 {m: f"C{i}" for i, m in enumerate(methods)}, {})
+    fig, _ = figures.draw_curves(
+        {"dmc_cartpole_balance": {m: curve for m in methods}},
+        "env frames",
+        "score",
+        {m: f"C{i}" for i, m in enumerate(methods)},
+        {},
+    )
     fig.canvas.draw()
     legend, page = fig.legends[0].get_window_extent(), fig.bbox
     assert page.x0 <= legend.x0 and legend.x1 <= page.x1 and page.y0 <= legend.y0

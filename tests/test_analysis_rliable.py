@@ -26,8 +26,12 @@ library = _rliable("rliable.library")
 RNG = np.random.default_rng(2)
 X = RNG.gamma(2.0, 0.5, size=(5, 26))
 Y = RNG.gamma(2.0, 0.6, size=(7, 26))
-THEIRS = {"Median": rliable_metrics.aggregate_median, "IQM": rliable_metrics.aggregate_iqm,
-          "Mean": rliable_metrics.aggregate_mean, "Optimality Gap": rliable_metrics.aggregate_optimality_gap}
+THEIRS = {
+    "Median": rliable_metrics.aggregate_median,
+    "IQM": rliable_metrics.aggregate_iqm,
+    "Mean": rliable_metrics.aggregate_mean,
+    "Optimality Gap": rliable_metrics.aggregate_optimality_gap,
+}
 REPS = 5000
 
 
@@ -37,7 +41,8 @@ def test_point_estimates_equal_rliable():
     assert stats.probability_of_improvement(X, Y) == pytest.approx(rliable_metrics.probability_of_improvement(X, Y))
     ties = np.round(X * 2) / 2  # many equal scores: the Mann-Whitney tie handling matters
     assert stats.probability_of_improvement(ties, ties[::-1] + 0.5) == pytest.approx(
-        rliable_metrics.probability_of_improvement(ties, ties[::-1] + 0.5))
+        rliable_metrics.probability_of_improvement(ties, ties[::-1] + 0.5)
+    )
 
 
 def _close(ours: tuple[float, float], theirs: np.ndarray) -> bool:
@@ -53,8 +58,7 @@ def _seeded() -> None:
 
 def test_aggregate_intervals_close_to_rliable():
     func = lambda scores: np.array([f(scores) for f in THEIRS.values()])  # noqa: E731
-    _, intervals = library.get_interval_estimates({"x": X}, func, reps=REPS,
-                                                  random_state=np.random.RandomState(0))
+    _, intervals = library.get_interval_estimates({"x": X}, func, reps=REPS, random_state=np.random.RandomState(0))
     ours = bootstrap.interval_estimates(X, stats.AGGREGATES, REPS, bootstrap.rng_for(0, "x"))
     for i, name in enumerate(THEIRS):
         assert _close((ours[name]["low"], ours[name]["high"]), intervals["x"][:, i]), name
@@ -62,8 +66,9 @@ def test_aggregate_intervals_close_to_rliable():
 
 def test_improvement_interval_close_to_rliable():
     x, y = X[:, :8], Y[:, :8]  # rliable calls scipy's Mann-Whitney U once per task and replicate: slow
-    _, intervals = library.get_interval_estimates({"x,y": [x, y]}, rliable_metrics.probability_of_improvement,
-                                                  reps=REPS, random_state=np.random.RandomState(0))
+    _, intervals = library.get_interval_estimates(
+        {"x,y": [x, y]}, rliable_metrics.probability_of_improvement, reps=REPS, random_state=np.random.RandomState(0)
+    )
     ours = bootstrap.improvement_estimate(x, y, REPS, bootstrap.rng_for(0, "x"), bootstrap.rng_for(0, "y"))
     assert _close((ours["low"], ours["high"]), intervals["x,y"])
 

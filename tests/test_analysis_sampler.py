@@ -31,7 +31,7 @@ def test_etbs_draws_old_items_less_than_uniform_and_the_capacity_scaled_original
     assert etbs[oldest].mean() < 0.7 * uniform[oldest].mean()
     # scaled by a capacity far above the size, ETBS picks from the newest (1 - tau) of the items: no older ones
     _, ages = sampler.simulate(TimeBalanced(temperature=0.3, seed=1, capacity=1_000_000), ITEMS, 8.0)
-    assert ages[int(0.7 * ITEMS) + 1:].sum() == 0 and ages.sum() == 8 * ITEMS
+    assert ages[int(0.7 * ITEMS) + 1 :].sum() == 0 and ages.sum() == 8 * ITEMS
 
 
 def test_smooth_is_a_centred_box_filter():
@@ -46,8 +46,13 @@ def test_setup_defaults_come_from_the_atari100k_preset():
 def test_figure_is_deterministic_labelled_and_written(tmp_path):
     setup = sampler.preset_setup([1.0, 0.3], items=300, capacity=10_000)
     results = sampler.run(setup)
-    assert list(results) == ["uniform", "ETBS tau=1", "ETBS tau=1, original (capacity 10,000)", "ETBS tau=0.3",
-                             "ETBS tau=0.3, original (capacity 10,000)"]
+    assert list(results) == [
+        "uniform",
+        "ETBS tau=1",
+        "ETBS tau=1, original (capacity 10,000)",
+        "ETBS tau=0.3",
+        "ETBS tau=0.3, original (capacity 10,000)",
+    ]
     fig, (header, rows) = sampler.draw(results, setup)
     assert all(ax.get_xlabel() and ax.get_ylabel() and ax.get_title() for ax in fig.axes)
     assert len(header) == 11 and len(rows) == 300

@@ -6,8 +6,7 @@ import pytest
 from analysis import bootstrap, curves, stats
 
 # (runs=2, tasks=3)
-SCORES = np.array([[0.0, 1.0, 4.0],
-                   [2.0, 3.0, 8.0]])
+SCORES = np.array([[0.0, 1.0, 4.0], [2.0, 3.0, 8.0]])
 
 
 def test_aggregates_by_hand():
@@ -63,7 +62,8 @@ def test_counts_give_exactly_the_materialised_resamples():
         assert metric(x, cx) == pytest.approx([metric(r) for r in rx]), metric.__name__
     assert np.allclose(stats.performance_profile(x, taus, cx), [stats.performance_profile(r, taus) for r in rx])
     assert stats.probability_of_improvement(x, y, cx, cy) == pytest.approx(
-        [stats.probability_of_improvement(a, b) for a, b in zip(rx, ry, strict=True)])
+        [stats.probability_of_improvement(a, b) for a, b in zip(rx, ry, strict=True)]
+    )
 
 
 def test_aggregates_at_once_equal_each_metric_alone():
@@ -74,8 +74,11 @@ def test_aggregates_at_once_equal_each_metric_alone():
     counts = next(bootstrap.stratified_counts(x, 20, np.random.default_rng(8)))
     for c in (None, counts):
         together = stats.aggregates(x, c, taus, with_superhuman=True)
-        alone = {**{k: f(x, c) for k, f in stats.AGGREGATES.items()}, "Superhuman": stats.superhuman(x, c),
-                 "profile": stats.performance_profile(x, taus, c)}
+        alone = {
+            **{k: f(x, c) for k, f in stats.AGGREGATES.items()},
+            "Superhuman": stats.superhuman(x, c),
+            "profile": stats.performance_profile(x, taus, c),
+        }
         assert list(together) == list(alone)
         for key, value in alone.items():
             assert np.allclose(together[key], value, rtol=1e-12, atol=1e-12), key
@@ -91,9 +94,7 @@ def test_resamples_stay_within_tasks_and_chunks_do_not_change_them(monkeypatch):
 
 
 # (runs=3, tasks=2); run 3 has no score on task 2 (NaN), run 2 none on task 1
-MISSING = np.array([[1.0, 4.0],
-                    [np.nan, 6.0],
-                    [3.0, np.nan]])
+MISSING = np.array([[1.0, 4.0], [np.nan, 6.0], [3.0, np.nan]])
 
 
 def test_aggregates_with_missing_cells_by_hand():
@@ -121,7 +122,7 @@ def test_resamples_with_missing_cells_draw_only_present_runs_and_match_the_mater
         columns = [np.repeat(np.nan_to_num(x[:, t]), c[:, t].astype(int)) for t in range(x.shape[1])]
         resample = np.full(x.shape, np.nan)
         for t, column in enumerate(columns):
-            resample[:len(column), t] = column
+            resample[: len(column), t] = column
         for metric in (*stats.AGGREGATES.values(), stats.superhuman):
             assert metric(x, c[None])[0] == pytest.approx(metric(resample)), metric.__name__
     with pytest.raises(ValueError, match="at least one run"):
@@ -134,8 +135,9 @@ def test_intervals_are_deterministic_and_bracket_the_estimate():
     assert a == b
     assert all(v["low"] <= v["value"] <= v["high"] for v in a.values())
     wide = np.random.default_rng(0).normal(size=(6, 4))
-    assert (bootstrap.interval_estimates(wide, stats.AGGREGATES, 500, bootstrap.rng_for(3, "m"))
-            != bootstrap.interval_estimates(wide, stats.AGGREGATES, 500, bootstrap.rng_for(3, "other")))
+    assert bootstrap.interval_estimates(
+        wide, stats.AGGREGATES, 500, bootstrap.rng_for(3, "m")
+    ) != bootstrap.interval_estimates(wide, stats.AGGREGATES, 500, bootstrap.rng_for(3, "other"))
 
 
 def test_a_single_run_gives_a_zero_width_interval():

@@ -15,8 +15,9 @@ from hieros import rundir
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "atari100k_raw"
 DREAMER = SHARED / "dreamerv3" / "atari100k-dreamerv3.json.gz"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"published score files not found at {SHARED} "
-                                  "(the shared/ folder beside the checkout)")
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason=f"published score files not found at {SHARED} (the shared/ folder beside the checkout)"
+)
 
 
 def _records(path: Path) -> list[dict]:
@@ -24,8 +25,9 @@ def _records(path: Path) -> list[dict]:
 
 
 @needs_shared
-@pytest.mark.parametrize("source", ["atari100k-dreamerv3.json.gz", "v1_2023/atari100k_dreamerv3.json.gz",
-                                    "atari100k-ppo_fixhp.json.gz"])
+@pytest.mark.parametrize(
+    "source", ["atari100k-dreamerv3.json.gz", "v1_2023/atari100k_dreamerv3.json.gz", "atari100k-ppo_fixhp.json.gz"]
+)
 def test_import_then_export_gives_back_the_danijar_file(tmp_path, source):
     """Same records in the same order with the same values and types (int/float, string seeds, NaN bins)."""
     path = SHARED / "dreamerv3" / source
@@ -49,8 +51,9 @@ def test_imported_runs_are_marked_and_reproduce_the_final_window_score(tmp_path)
 
 
 @needs_shared
-@pytest.mark.parametrize("file, runs", [("iris/IRIS.json", 5), ("twm/scores.json", 5), ("storm/storm.json", 5),
-                                        ("iris/SPR.json", 100)])
+@pytest.mark.parametrize(
+    "file, runs", [("iris/IRIS.json", 5), ("twm/scores.json", 5), ("storm/storm.json", 5), ("iris/SPR.json", 100)]
+)
 def test_import_per_game_lists(tmp_path, file, runs):
     assert transfer.import_file(SHARED / file, "baseline", tmp_path).written == 26 * runs
     method = load_store(tmp_path)["baseline"]
@@ -66,9 +69,16 @@ def _danijar(path: Path, items: list[dict]) -> Path:
 
 
 def test_a_small_curve_file_round_trips_with_nan_and_string_seeds(tmp_path):
-    items = [{"task": "atari_pong", "method": "x", "seed": "3", "xs": [1000.0, 395_000.0, 420_000.0],
-              "ys": [-21.0, math.nan, -19.0]},
-             {"task": "atari_alien", "method": "x", "seed": "1", "xs": [5, 399_000], "ys": [100, 300]}]
+    items = [
+        {
+            "task": "atari_pong",
+            "method": "x",
+            "seed": "3",
+            "xs": [1000.0, 395_000.0, 420_000.0],
+            "ys": [-21.0, math.nan, -19.0],
+        },
+        {"task": "atari_alien", "method": "x", "seed": "1", "xs": [5, 399_000], "ys": [100, 300]},
+    ]
     source = _danijar(tmp_path / "x.json.gz", items)
     transfer.import_file(source, "x", tmp_path / "store")
     method = load_store(tmp_path / "store")["x"]
@@ -79,12 +89,15 @@ def test_a_small_curve_file_round_trips_with_nan_and_string_seeds(tmp_path):
 
 
 def test_reimport_keeps_the_same_file_and_never_overwrites_other_runs(tmp_path):
-    first = _danijar(tmp_path / "a.json.gz", [{"task": "atari_pong", "method": "a", "seed": s, "xs": [400_000],
-                                                "ys": [float(s)]} for s in (1, 2, 3)])
+    first = _danijar(
+        tmp_path / "a.json.gz",
+        [{"task": "atari_pong", "method": "a", "seed": s, "xs": [400_000], "ys": [float(s)]} for s in (1, 2, 3)],
+    )
     transfer.import_file(first, "a", tmp_path / "store")
     (tmp_path / "new").mkdir()
-    fewer = _danijar(tmp_path / "new" / "a.json.gz", [{"task": "atari_pong", "method": "a", "seed": 1,
-                                                       "xs": [400_000], "ys": [5.0]}])
+    fewer = _danijar(
+        tmp_path / "new" / "a.json.gz", [{"task": "atari_pong", "method": "a", "seed": 1, "xs": [400_000], "ys": [5.0]}]
+    )
     with pytest.raises(StoreError, match=r"already holds runs from a\.json\.gz"):
         transfer.import_file(fewer, "a", tmp_path / "store")  # same name, other bytes: another file
     assert transfer.import_file(first, "a", tmp_path / "store") == transfer.Imported(0, 3)  # the same file: kept
@@ -101,13 +114,29 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     (tmp_path / "hns.json").write_text(json.dumps([{"game": "Alien", "seed": 1.0, "HNS": 0.05}]))
     (tmp_path / "game.json").write_text(json.dumps({"Zaxxon": [1.0]}))
     (tmp_path / "text.json").write_text("not json")
-    for name, message in (("hns.json", "neither a danijar score list"), ("game.json", "unknown game 'Zaxxon'"),
-                          ("text.json", "cannot read it as JSON")):
+    for name, message in (
+        ("hns.json", "neither a danijar score list"),
+        ("game.json", "unknown game 'Zaxxon'"),
+        ("text.json", "cannot read it as JSON"),
+    ):
         assert main(["import", str(tmp_path / name), "--method", "m", "--results", str(tmp_path / "s")]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and err.count("\n") == 1
-    assert main(["import", str(tmp_path / "game.json"), "--method", "m", "--suite", "dmc_proprio",
-                 "--results", str(tmp_path / "s")]) == 2
+    assert (
+        main(
+            [
+                "import",
+                str(tmp_path / "game.json"),
+                "--method",
+                "m",
+                "--suite",
+                "dmc_proprio",
+                "--results",
+                str(tmp_path / "s"),
+            ]
+        )
+        == 2
+    )
     assert "--budget-frames" in capsys.readouterr().err
     assert main(["export", "--results", str(tmp_path / "s"), "--out", str(tmp_path / "o.json.gz")]) == 2
 
@@ -127,15 +156,36 @@ def test_original_logdir_import_undoes_the_reset_step_count(tmp_path, capsys):
     lines.insert(2, json.dumps({"step": 2016, "eval_episode/score": 99.0}))
     logdir = _original_logdir(tmp_path, lines)
     store = tmp_path / "store"
-    args = ["import", str(logdir), "--method", "hieros_original", "--suite", "cpu_learning", "--results", str(store),
-            "--task", "dmc_cartpole_balance", "--seed", "2", "--budget-frames", "4000", "--frames-per-step", "8",
-            "--window-frames", "2000"]
+    args = [
+        "import",
+        str(logdir),
+        "--method",
+        "hieros_original",
+        "--suite",
+        "cpu_learning",
+        "--results",
+        str(store),
+        "--task",
+        "dmc_cartpole_balance",
+        "--seed",
+        "2",
+        "--budget-frames",
+        "4000",
+        "--frames-per-step",
+        "8",
+        "--window-frames",
+        "2000",
+    ]
     assert main(args) == 0
     run = rundir.run_path(store, "cpu_learning", "hieros_original", "dmc_cartpole_balance", 2)
     metrics = rundir.read_metrics(run)
     train = rundir.episodes(metrics, "train")
     assert [(e["frames"], e["env_step"], e["score"]) for e in train] == [
-        (1000, 125, 162.3), (2000, 250, 139.7), (3000, 375, 137.8), (4000, 500, 150.0)]
+        (1000, 125, 162.3),
+        (2000, 250, 139.7),
+        (3000, 375, 137.8),
+        (4000, 500, 150.0),
+    ]
     assert [e["frames"] for e in rundir.episodes(metrics, "eval")] == [2000]
     record = rundir.read_run(run)
     # episodes ending in (2000, 4000]: the last two
@@ -150,17 +200,37 @@ def test_original_logdir_import_undoes_the_reset_step_count(tmp_path, capsys):
     assert main([*args[:1], str(other), *args[2:-8], "--seed", "3", *args[-6:]]) == 0  # as another run it is fine
 
 
-@pytest.mark.parametrize(("lines", "message"), [
-    (["{not json"], "cannot read"),
-    ([json.dumps({"step": "x", "episode/score": 1.0})], "not a"),
-    ([json.dumps({"step": 8, "episode/score": "high"})], "not a finite number"),
-    ([json.dumps({"step": 8, "eval_episode/score": 1.0})], "no training episode"),
-])
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["{not json"], "cannot read"),
+        ([json.dumps({"step": "x", "episode/score": 1.0})], "not a"),
+        ([json.dumps({"step": 8, "episode/score": "high"})], "not a finite number"),
+        ([json.dumps({"step": 8, "eval_episode/score": 1.0})], "no training episode"),
+    ],
+)
 def test_original_logdir_import_refuses_bad_files_in_one_line(tmp_path, capsys, lines, message):
     logdir = _original_logdir(tmp_path, lines)
     store = tmp_path / "store"
-    assert main(["import", str(logdir), "--method", "m", "--suite", "cpu_learning", "--results", str(store),
-                 "--task", "dmc_cartpole_balance", "--budget-frames", "4000"]) == 2
+    assert (
+        main(
+            [
+                "import",
+                str(logdir),
+                "--method",
+                "m",
+                "--suite",
+                "cpu_learning",
+                "--results",
+                str(store),
+                "--task",
+                "dmc_cartpole_balance",
+                "--budget-frames",
+                "4000",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert message in err and err.strip().count("\n") == 0 and "Traceback" not in err
     assert not store.exists()
@@ -168,8 +238,18 @@ def test_original_logdir_import_refuses_bad_files_in_one_line(tmp_path, capsys, 
 
 def test_original_logdir_import_needs_a_known_task(tmp_path, capsys):
     logdir = _original_logdir(tmp_path, [json.dumps({"step": 1008, "episode/score": 1.0})])
-    base = ["import", str(logdir), "--method", "m", "--suite", "s", "--results", str(tmp_path / "r"),
-            "--budget-frames", "4000"]
+    base = [
+        "import",
+        str(logdir),
+        "--method",
+        "m",
+        "--suite",
+        "s",
+        "--results",
+        str(tmp_path / "r"),
+        "--budget-frames",
+        "4000",
+    ]
     assert main(base) == 2
     assert "give its --task" in capsys.readouterr().err
     assert main([*base, "--task", "dmc_cartpole_balanse"]) == 2
@@ -192,8 +272,9 @@ def test_an_import_never_writes_outside_the_store_nor_deletes(tmp_path, capsys):
         (tmp_path / name).write_bytes(text)
         bad[name] = tmp_path / name
     bad["xs.json.gz"] = _danijar(tmp_path / "xs.json.gz", [{"task": "atari_pong", "seed": 1, "xs": ["a"], "ys": [1]}])
-    bad["seed.json.gz"] = _danijar(tmp_path / "seed.json.gz", [{"task": "atari_pong", "seed": -1, "xs": [1],
-                                                                "ys": [1]}])
+    bad["seed.json.gz"] = _danijar(
+        tmp_path / "seed.json.gz", [{"task": "atari_pong", "seed": -1, "xs": [1], "ys": [1]}]
+    )
     before = _tree(tmp_path)
     for name, path in bad.items():
         assert main(["import", str(path), "--method", "m", "--results", str(store)]) == 2, name
@@ -222,13 +303,16 @@ def test_force_moves_runs_aside_and_deletes_nothing(tmp_path):
 
 def test_outputs_that_cannot_be_written_are_refused_before_the_work(tmp_path, capsys):
     store = tmp_path / "store"
-    transfer.import_file(_danijar(tmp_path / "a.json.gz", [{"task": "atari_pong", "seed": 1, "xs": [400_000],
-                                                            "ys": [1.0]}]), "m", store)
+    transfer.import_file(
+        _danijar(tmp_path / "a.json.gz", [{"task": "atari_pong", "seed": 1, "xs": [400_000], "ys": [1.0]}]), "m", store
+    )
     (tmp_path / "file").write_text("")
-    for args in (["export", "--results", str(store), "--out", str(tmp_path / "file" / "o.json.gz")],
-                 ["export", "--results", str(store), "--out", str(tmp_path)],
-                 ["report", "--results", str(store), "--out", str(tmp_path / "file")],
-                 ["plot", "sampler", "--out", str(tmp_path / "file" / "x")]):
+    for args in (
+        ["export", "--results", str(store), "--out", str(tmp_path / "file" / "o.json.gz")],
+        ["export", "--results", str(store), "--out", str(tmp_path)],
+        ["report", "--results", str(store), "--out", str(tmp_path / "file")],
+        ["plot", "sampler", "--out", str(tmp_path / "file" / "x")],
+    ):
         assert main(args) == 2, args
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err

@@ -19,8 +19,11 @@ import hieros.train
 from analysis import transfer
 from hieros import rundir
 
-GOOD_CURVES = [{"task": task, "method": "x", "seed": seed, "xs": [1000, 399_000], "ys": [1.0, 2.0]}
-               for task in ("atari_pong", "atari_alien") for seed in (1, 2)]
+GOOD_CURVES = [
+    {"task": task, "method": "x", "seed": seed, "xs": [1000, 399_000], "ys": [1.0, 2.0]}
+    for task in ("atari_pong", "atari_alien")
+    for seed in (1, 2)
+]
 DMC = ["--configs", "dmc_proprio", "debug", "--task=dmc_cartpole_balance"]
 
 # (argv, exit code, a piece of the message)
@@ -102,16 +105,22 @@ BENCH = [
     (["import", "garbage.json.gz", "--method", "m"], 2, "cannot read it as JSON"),
     (["import", "evil.json.gz", "--method", "m"], 2, "unknown task '../../../../x'"),
     (["import", "good.json.gz", "--method", "../x"], 2, "cannot name a folder of the results store"),
-    (["import", "good.json.gz", "--method", "m", "--suite", "a/b", "--budget-frames", "9"], 2,
-     "cannot name a folder of the results store"),
+    (
+        ["import", "good.json.gz", "--method", "m", "--suite", "a/b", "--budget-frames", "9"],
+        2,
+        "cannot name a folder of the results store",
+    ),
     (["import", "structure.json", "--method", "m"], 2, "neither a danijar score list"),
     (["import", "early.json", "--method", "m"], 2, "no point at the budget, 400000 frames"),
     (["import", "ragged.json", "--method", "m"], 2, "alien must map to one list of 1 values"),
     (["import", "xs.json.gz", "--method", "m"], 2, "xs must be a list of frame counts"),
     (["import", "other.json.gz", "--method", "x"], 2, "already holds runs from good.json.gz"),
     (["import", "logdir", "--method", "m"], 2, "give its --task"),
-    (["import", "logdir", "--method", "m", "--task", "dmc_cartpole_balance", "--budget-frames", "4000"], 2,
-     "cannot read it as JSON lines"),
+    (
+        ["import", "logdir", "--method", "m", "--task", "dmc_cartpole_balance", "--budget-frames", "4000"],
+        2,
+        "cannot read it as JSON lines",
+    ),
     (["import", "good.json.gz", "--method", "m", "--budget-frames", "0"], 2, "--budget-frames"),
     (["import", "good.json.gz", "--method", "m", "--suite", "dmc_proprio"], 2, "give --budget-frames"),
     (["export", "--out", "afile/o.json.gz"], 2, "afile is a file"),
@@ -162,9 +171,11 @@ def workdir(tmp_path, monkeypatch) -> Path:
     (tmp_path / "logdir").mkdir()
     (tmp_path / "logdir" / "scores.jsonl").write_text("{broken\n")
     (tmp_path / "broken.toml").write_text("[suites.smoke\n")
-    (tmp_path / "badname.toml").write_text('[suites."my/suite"]\ntasks = ["dmc_cartpole_balance"]\n'
-                                           'methods = ["random"]\npresets = ["dmc_proprio", "debug"]\n'
-                                           '[methods.random]\nmodel_name = "random"\n')
+    (tmp_path / "badname.toml").write_text(
+        '[suites."my/suite"]\ntasks = ["dmc_cartpole_balance"]\n'
+        'methods = ["random"]\npresets = ["dmc_proprio", "debug"]\n'
+        '[methods.random]\nmodel_name = "random"\n'
+    )
     return tmp_path
 
 

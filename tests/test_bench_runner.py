@@ -56,8 +56,11 @@ def cli(suites, results, *args):
 
 
 def snapshot(results):
-    return {p: p.read_bytes() for p in Path(results).rglob("*") if p.is_file() and ".old-" not in str(p)
-            and p.name in ("run.json", "metrics.jsonl", "latest.pkl", "runner.log")}
+    return {
+        p: p.read_bytes()
+        for p in Path(results).rglob("*")
+        if p.is_file() and ".old-" not in str(p) and p.name in ("run.json", "metrics.jsonl", "latest.pkl", "runner.log")
+    }
 
 
 def wait_for(condition, timeout=60.0):
@@ -118,10 +121,18 @@ def test_a_handed_down_lock_is_adopted_and_outlives_the_runner(tmp_path):
     run = tmp_path / "seed_1"
     fd = rundir.hold_lock(run)
     assert fd is not None and rundir.hold_lock(run) is None and rundir.is_locked(run)
-    child = subprocess.Popen([sys.executable, "-c", "import sys, time; from hieros import rundir; "
-                              f"print(rundir.lock_run({str(run)!r}), flush=True); time.sleep(30)"],
-                             env={**os.environ, rundir.LOCK_FD_ENV: str(fd)}, pass_fds=(fd,), stdout=subprocess.PIPE,
-                             text=True)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from hieros import rundir; "
+            f"print(rundir.lock_run({str(run)!r}), flush=True); time.sleep(30)",
+        ],
+        env={**os.environ, rundir.LOCK_FD_ENV: str(fd)},
+        pass_fds=(fd,),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout.readline().strip() == "True"  # train's own lock_run takes the runner's lock over
     os.close(fd)
     assert rundir.is_locked(run)  # the child still holds it
@@ -254,8 +265,10 @@ def test_changed_config_is_refused_unless_forced(suites, tmp_path, capsys):
     assert not list(Path(results, "quick", "random", "dmc_cartpole_balance").glob("seed_1.old-*"))
     assert bench(suites, results, *args, "--set", "eval_eps=3", "--force") == 0
     assert len(list(Path(results, "quick", "random", "dmc_cartpole_balance").glob("seed_1.old-*"))) == 1
-    assert rundir.read_run(rundir.run_path(results, "quick", "random", "dmc_cartpole_balance", 1))["config"][
-        "eval_eps"] == 3
+    assert (
+        rundir.read_run(rundir.run_path(results, "quick", "random", "dmc_cartpole_balance", 1))["config"]["eval_eps"]
+        == 3
+    )
 
 
 def test_eta_schedules_the_remaining_runs_by_method():

@@ -54,14 +54,30 @@ def test_submitit_array_completes_and_resumes_after_preemption(tmp_path):
     suites = tmp_path / "benchmark.toml"
     suites.write_text(SUITES)
     results = tmp_path / "results"
-    assert main(["--suites", str(suites), "run", "quick", "--backend", "local-submitit",
-                 "--results", str(results)]) == 0
+    assert (
+        main(["--suites", str(suites), "run", "quick", "--backend", "local-submitit", "--results", str(results)]) == 0
+    )
     assert [rundir.read_run(p)["status"] for p in rundir.find_runs(results)] == ["done", "done"]
 
     run = rundir.run_path(results, "long", "random", "dmc_cartpole_balance", 1)
-    runner = subprocess.Popen([sys.executable, "-m", "bench.cli", "--suites", str(suites), "run", "long", "--backend",
-                               "local-submitit", "--results", str(results)], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.cli",
+            "--suites",
+            str(suites),
+            "run",
+            "long",
+            "--backend",
+            "local-submitit",
+            "--results",
+            str(results),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not _steps(run) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -49,17 +49,27 @@ def test_shipped_benchmark_validates():
     assert len(benchmark.suite("dmc_vision").tasks) == 20 and len(benchmark.suite("dmc_proprio").tasks) == 18
     ablations = benchmark.suite("atari100k_ablations")
     assert ablations.tasks == ["atari_krull", "atari_breakout", "atari_freeway", "atari_battle_zone"]
-    expected = {"hieros_uniform": {"replay": "uniform"}, "hieros_rssm": {"dynamics_model": "rssm"},
-                "hieros_1level": {"max_hierarchy": 1}, "hieros_2level": {"max_hierarchy": 2},
-                "hieros_4level": {"max_hierarchy": 4},
-                "hieros_no_intermediate": {"subactor_encode_intermediate": False}}
+    expected = {
+        "hieros_uniform": {"replay": "uniform"},
+        "hieros_rssm": {"dynamics_model": "rssm"},
+        "hieros_1level": {"max_hierarchy": 1},
+        "hieros_2level": {"max_hierarchy": 2},
+        "hieros_4level": {"max_hierarchy": 4},
+        "hieros_no_intermediate": {"subactor_encode_intermediate": False},
+    }
     for name, overrides in expected.items():
         assert benchmark.method(name).overrides == overrides and benchmark.method(name).model_name == "hieros"
     smoke = benchmark.suite("smoke")
     assert smoke.presets_for("atari_breakout") == ["atari100k", "debug"]
     assert smoke.presets_for("dmc_cartpole_balance") == ["dmc_proprio", "debug"]
-    assert set(benchmark.slurm) >= {"partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min",
-                                    "array_parallelism"}
+    assert set(benchmark.slurm) >= {
+        "partition",
+        "gpus_per_node",
+        "cpus_per_task",
+        "mem_gb",
+        "timeout_min",
+        "array_parallelism",
+    }
 
 
 def test_plan_builds_exact_commands_with_precedence(good, tmp_path):
@@ -70,39 +80,59 @@ def test_plan_builds_exact_commands_with_precedence(good, tmp_path):
     flat = next(s for s in specs if s.method == "flat" and s.task == "atari_pong" and s.seed == 2)
     assert flat.run_dir == tmp_path / "results" / "tiny" / "flat" / "atari_pong" / "seed_2"
     assert flat.command[3:7] == ("--configs", "atari100k", "debug", "--task=atari_pong")
-    for flag in ("--max_hierarchy=1", "--s5.num_blocks=2", "--steps=400", "--score.window_frames=100",
-                 "--model_name=hieros", "--seed=2", "--suite=tiny", "--method=flat"):
+    for flag in (
+        "--max_hierarchy=1",
+        "--s5.num_blocks=2",
+        "--steps=400",
+        "--score.window_frames=100",
+        "--model_name=hieros",
+        "--seed=2",
+        "--suite=tiny",
+        "--method=flat",
+    ):
         assert flag in flat.command
     assert "--eval_eps=3" in flat.command and "--eval_eps=2" not in flat.command  # --set wins over the suite
-    config = build_config(["atari100k", "debug"], {"steps": 400, "score.protocol": "final_train_window",
-                                                   "score.window_frames": 100, "eval_eps": 3, "max_hierarchy": 1,
-                                                   "s5.num_blocks": 2, "model_name": "hieros"})
+    config = build_config(
+        ["atari100k", "debug"],
+        {
+            "steps": 400,
+            "score.protocol": "final_train_window",
+            "score.window_frames": 100,
+            "eval_eps": 3,
+            "max_hierarchy": 1,
+            "s5.num_blocks": 2,
+            "model_name": "hieros",
+        },
+    )
     assert flat.config_hash == config.hash() and flat.budget_frames == 400
     same = {s.config_hash for s in specs if s.method == "flat" and s.task == "atari_pong"}
     assert len(same) == 1  # seeds share the config hash
 
 
-@pytest.mark.parametrize("edit, message", [
-    (('seeds = 2', 'seeds = "two"'), "'seeds' must be an integer"),
-    (('seeds = 2', 'seeds = 0'), "'seeds' must be at least 1"),
-    (('"atari_pong", ', '"atari_pongg", '), "unknown task 'atari_pongg'; closest: atari_pong"),
-    (('methods = ["random", "flat"]', 'methods = ["random", "flatt"]'), "unknown method 'flatt'"),
-    (('max_hierarchy = 1', 'max_hierarchi = 1'), "[methods.flat] set: unknown key --max_hierarchi"),
-    (('max_hierarchy = 1', 'max_hierarchy = "two"'), "--max_hierarchy: expected an integer, got 'two'"),
-    (('budget_frames = 400', 'budget_frames = -5'), "'budget_frames' must be positive"),
-    (('eval_eps = 2', 'steps = 9'), "'steps' is given twice"),
-    (('name = "final_train_window"', 'name = "best_ever"'), "--score.protocol=best_ever is not valid: use one of"),
-    (('window_frames = 100', 'window = 100'), "unknown key 'window'"),
-    (('set = { eval_eps = 2 }', 'normalization = { name = "human" }'), "'normalization' is no longer read"),
-    ((', dmc = ["dmc_proprio", "debug"]', ''), "'presets' has no entry for the dmc_* tasks"),
-    (('"debug"]', '"debugg"]'), "unknown preset 'debugg'"),
-    (('base = "hieros"', 'base = "flat"'), "goes round in a circle"),
-    (('model_name = "random"', 'model_name = "ppo"'), "--model_name=ppo is not valid: use one of hieros"),
-    (('seeds = 2', 'seedz = 2'), "unknown key 'seedz' (did you mean seeds?)"),
-    (('partition = "gpu"', 'partition = 3'), "[slurm]: 'partition' must be a string"),
-    (('partition = "gpu"', 'partitions = "gpu"'), "[slurm]: unknown key 'partitions'"),
-    (('[suites.tiny]', '[suites.tiny'), "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("seeds = 2", 'seeds = "two"'), "'seeds' must be an integer"),
+        (("seeds = 2", "seeds = 0"), "'seeds' must be at least 1"),
+        (('"atari_pong", ', '"atari_pongg", '), "unknown task 'atari_pongg'; closest: atari_pong"),
+        (('methods = ["random", "flat"]', 'methods = ["random", "flatt"]'), "unknown method 'flatt'"),
+        (("max_hierarchy = 1", "max_hierarchi = 1"), "[methods.flat] set: unknown key --max_hierarchi"),
+        (("max_hierarchy = 1", 'max_hierarchy = "two"'), "--max_hierarchy: expected an integer, got 'two'"),
+        (("budget_frames = 400", "budget_frames = -5"), "'budget_frames' must be positive"),
+        (("eval_eps = 2", "steps = 9"), "'steps' is given twice"),
+        (('name = "final_train_window"', 'name = "best_ever"'), "--score.protocol=best_ever is not valid: use one of"),
+        (("window_frames = 100", "window = 100"), "unknown key 'window'"),
+        (("set = { eval_eps = 2 }", 'normalization = { name = "human" }'), "'normalization' is no longer read"),
+        ((', dmc = ["dmc_proprio", "debug"]', ""), "'presets' has no entry for the dmc_* tasks"),
+        (('"debug"]', '"debugg"]'), "unknown preset 'debugg'"),
+        (('base = "hieros"', 'base = "flat"'), "goes round in a circle"),
+        (('model_name = "random"', 'model_name = "ppo"'), "--model_name=ppo is not valid: use one of hieros"),
+        (("seeds = 2", "seedz = 2"), "unknown key 'seedz' (did you mean seeds?)"),
+        (('partition = "gpu"', "partition = 3"), "[slurm]: 'partition' must be a string"),
+        (('partition = "gpu"', 'partitions = "gpu"'), "[slurm]: unknown key 'partitions'"),
+        (("[suites.tiny]", "[suites.tiny"), "not valid TOML"),
+    ],
+)
 def test_broken_files_are_rejected_in_one_line(good, edit, message):
     good.write_text(GOOD.replace(*edit))
     with pytest.raises(SuiteError) as info:
@@ -123,15 +153,19 @@ def test_command_line_selections_are_checked():
 
 
 def test_cli_user_errors_are_one_line(good, tmp_path, capsys):
-    cases = [(["run", "tinyy"], "unknown suite 'tinyy' (did you mean tiny?)"),
-             (["run", "tiny", "--set", "stepz=3"], "unknown key --stepz (did you mean steps"),
-             (["run", "tiny", "--set", "steps=many"], "expected an integer"),
-             (["run", "tiny", "--method", "nope"], "--method: 'nope' is not in this suite"),
-             (["run", "tiny", "--jobs", "0"], "--jobs must be at least 1"),
-             (["status", "--results", str(tmp_path / "none")], "no runs under")]
+    cases = [
+        (["run", "tinyy"], "unknown suite 'tinyy' (did you mean tiny?)"),
+        (["run", "tiny", "--set", "stepz=3"], "unknown key --stepz (did you mean steps"),
+        (["run", "tiny", "--set", "steps=many"], "expected an integer"),
+        (["run", "tiny", "--method", "nope"], "--method: 'nope' is not in this suite"),
+        (["run", "tiny", "--jobs", "0"], "--jobs must be at least 1"),
+        (["status", "--results", str(tmp_path / "none")], "no runs under"),
+    ]
     for args, message in cases:
-        assert main(["--suites", str(good), *args, "--dry-run"] if args[0] == "run" else
-                     ["--suites", str(good), *args]) == 2
+        assert (
+            main(["--suites", str(good), *args, "--dry-run"] if args[0] == "run" else ["--suites", str(good), *args])
+            == 2
+        )
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and message in err and "\n" not in err, err
 

@@ -33,8 +33,17 @@ def test_paper_values_of_the_atari100k_preset():
     """The ICML-era values (reference §0, §2.5), not today's drifted defaults of the original."""
     c = build_config(["atari100k"])
     assert c.steps == 400_000 and c.train_ratio == 1024 and c.num_envs == 1
-    assert c.env.atari == {"size": [64, 64], "repeat": 4, "gray": False, "noops": 30, "sticky": False,
-                           "actions": "needed", "lives": "unused", "length": 108000, "resize": "opencv"}
+    assert c.env.atari == {
+        "size": [64, 64],
+        "repeat": 4,
+        "gray": False,
+        "noops": 30,
+        "sticky": False,
+        "actions": "needed",
+        "lives": "unused",
+        "length": 108000,
+        "resize": "opencv",
+    }
     assert (c.replay, c.replay_temperature) == ("timebalanced", 0.3)
     assert c.s5.dropout == 0.1 and c.encoder.mlp_units == 512 and c.decoder.mlp_units == 512
     assert c.compile is False and c.subgoal_reward_weight == 0.3 and c.novelty_only_higher_level is True
@@ -53,9 +62,21 @@ def test_presets_merge_in_order():
 
 
 def test_override_typing():
-    c, printed = parse_args(["--configs", "debug", "--steps=1e4", "--model_lr", "3e-4", "--eval_final=True",
-                             "--subgoal_shape=4,4", "--s5.num_blocks=2", "--env.atari.size=[32,32]",
-                             "--task=atari_pong", "--print_config"])
+    c, printed = parse_args(
+        [
+            "--configs",
+            "debug",
+            "--steps=1e4",
+            "--model_lr",
+            "3e-4",
+            "--eval_final=True",
+            "--subgoal_shape=4,4",
+            "--s5.num_blocks=2",
+            "--env.atari.size=[32,32]",
+            "--task=atari_pong",
+            "--print_config",
+        ]
+    )
     assert printed
     assert c.steps == 10_000 and isinstance(c.steps, int)
     assert c.model_lr == 3e-4 and isinstance(c.model_lr, float)
@@ -72,19 +93,22 @@ def test_configs_flag_forms():
     assert a == b
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--stpes=10"], "did you mean steps"),
-    (["--configs", "atari10k"], "did you mean atari100k"),
-    (["--steps=ten"], "expected an integer"),
-    (["--steps=1.5"], "expected an integer"),
-    (["--model_lr=fast"], "expected a number"),
-    (["--compile=maybe"], "expected true or false"),
-    (["--subgoal_shape=a,b"], "expected an integer"),
-    (["--s5=3"], "it is a group"),
-    (["--s5.num_blcks=3"], "did you mean s5.num_blocks"),
-    (["--task"], "needs a value"),
-    (["stray"], "unexpected argument"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--stpes=10"], "did you mean steps"),
+        (["--configs", "atari10k"], "did you mean atari100k"),
+        (["--steps=ten"], "expected an integer"),
+        (["--steps=1.5"], "expected an integer"),
+        (["--model_lr=fast"], "expected a number"),
+        (["--compile=maybe"], "expected true or false"),
+        (["--subgoal_shape=a,b"], "expected an integer"),
+        (["--s5=3"], "it is a group"),
+        (["--s5.num_blcks=3"], "did you mean s5.num_blocks"),
+        (["--task"], "needs a value"),
+        (["stray"], "unexpected argument"),
+    ],
+)
 def test_errors_are_one_line_and_name_the_fix(argv, message):
     with pytest.raises(ConfigError) as info:
         parse_args(argv)
@@ -125,20 +149,30 @@ def test_every_key_has_a_one_line_doc_in_configs_yaml():
     lines = (ROOT / "hieros" / "configs.yaml").read_text().splitlines()
     start = lines.index("defaults:")
     end = next(i for i in range(start + 1, len(lines)) if lines[i] and not lines[i].startswith((" ", "#")))
-    undocumented = [line.strip() for line in lines[start + 1:end]
-                    if ":" in line and not line.strip().startswith("#") and not line.rstrip().endswith(":")
-                    and "#" not in line]
+    undocumented = [
+        line.strip()
+        for line in lines[start + 1 : end]
+        if ":" in line and not line.strip().startswith("#") and not line.rstrip().endswith(":") and "#" not in line
+    ]
     assert undocumented == []
 
 
 @pytest.mark.parametrize("entry", [["-m", "hieros.train"], ["hieros/train.py"]])
 def test_cli_print_config_and_exit_code_2(entry):
-    ok = subprocess.run([sys.executable, *entry, "--configs", "atari100k", "--task=atari_alien", "--print_config"],
-                        cwd=ROOT, capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, *entry, "--configs", "atari100k", "--task=atari_alien", "--print_config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     assert "task: atari_alien" in ok.stdout and "config hash" in ok.stdout
-    bad = subprocess.run([sys.executable, *entry, "--configs", "atari100k", "--max_hierarchi=2"],
-                         cwd=ROOT, capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, *entry, "--configs", "atari100k", "--max_hierarchi=2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "did you mean max_hierarchy" in bad.stderr
 
@@ -228,9 +262,22 @@ def test_run_checks_need_the_task_and_the_machine():
 
 def test_a_failed_start_leaves_no_run_directory(tmp_path):
     logdir = tmp_path / "run"
-    out = subprocess.run([sys.executable, "-m", "hieros.train", "--configs", "dmc_proprio", "debug",
-                          "--task=dmc_cartpole_balance", "--batch_size=0", f"--logdir={logdir}"],
-                         cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hieros.train",
+            "--configs",
+            "dmc_proprio",
+            "debug",
+            "--task=dmc_cartpole_balance",
+            "--batch_size=0",
+            f"--logdir={logdir}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and out.stderr.startswith("error: --batch_size=0") and not logdir.exists()
 
 

@@ -108,8 +108,10 @@ def test_kl_zero_for_equal_positive_otherwise_and_matches_torch():
     other = torch.randn(10, 32, 32)
     kl = kl_categorical(OneHotDist(logits, 0.01, "sum"), OneHotDist(other, 0.01, "sum"))
     assert kl.shape == (10,) and (kl > 0).all()
-    ref = td.kl_divergence(td.Independent(td.OneHotCategorical(logits=_mixed_logits(logits, 0.01)), 1),
-                           td.Independent(td.OneHotCategorical(logits=_mixed_logits(other, 0.01)), 1))
+    ref = td.kl_divergence(
+        td.Independent(td.OneHotCategorical(logits=_mixed_logits(logits, 0.01)), 1),
+        td.Independent(td.OneHotCategorical(logits=_mixed_logits(other, 0.01)), 1),
+    )
     torch.testing.assert_close(kl, ref)
 
 
@@ -124,16 +126,16 @@ def _disc_dist_log_prob(logits: torch.Tensor, target: torch.Tensor) -> torch.Ten
     to_below = torch.where(equal, 1, (buckets[below] - x).abs())
     to_above = torch.where(equal, 1, (buckets[above] - x).abs())
     total = to_below + to_above
-    twohot = (F.one_hot(below, 255) * (to_above / total)[..., None]
-              + F.one_hot(above, 255) * (to_below / total)[..., None])
+    twohot = (
+        F.one_hot(below, 255) * (to_above / total)[..., None] + F.one_hot(above, 255) * (to_below / total)[..., None]
+    )
     return (twohot * F.log_softmax(logits, -1)).sum(-1)
 
 
 def test_twohot_log_prob_matches_disc_dist_including_edges():
     logits = torch.randn(12, 255)
     on_bin = symexp(torch.linspace(-20.0, 20.0, 255)[[0, 3, 127, 254]])
-    target = torch.cat([torch.randn(4) * 50, torch.tensor([0.0, 1e9, -1e9, symexp(torch.tensor(20.0)).item()]),
-                        on_bin])
+    target = torch.cat([torch.randn(4) * 50, torch.tensor([0.0, 1e9, -1e9, symexp(torch.tensor(20.0)).item()]), on_bin])
     torch.testing.assert_close(TwoHotSymlog(logits).log_prob(target), _disc_dist_log_prob(logits, target))
 
 
@@ -194,8 +196,10 @@ def test_bounded_normal_std_range_and_matches_torch():
     dist = BoundedNormal(mean_raw, std_raw, 0.1, 1.0)
     assert dist.std.min() >= 0.1 and dist.std.max() <= 1.0
     assert dist.mean.abs().max() <= 1.0
-    torch.testing.assert_close(BoundedNormal(torch.zeros(1), torch.zeros(1), 0.1, 1.0).std,
-                               torch.tensor([0.9 * torch.sigmoid(torch.tensor(2.0)).item() + 0.1]))
+    torch.testing.assert_close(
+        BoundedNormal(torch.zeros(1), torch.zeros(1), 0.1, 1.0).std,
+        torch.tensor([0.9 * torch.sigmoid(torch.tensor(2.0)).item() + 0.1]),
+    )
     ref = td.Independent(td.Normal(torch.tanh(mean_raw), dist.std), 1)
     x = dist.sample()
     assert x.shape == (64, 6)

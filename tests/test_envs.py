@@ -11,11 +11,32 @@ from hieros.envs import ATARI100K_GAMES, DMC_PROPRIO, DMC_VISION, EnvError, list
 
 # The ALE's minimal action sets of the Atari100k games.
 MINIMAL_ACTIONS = {
-    "alien": 18, "amidar": 10, "assault": 7, "asterix": 9, "bank_heist": 18, "battle_zone": 18, "boxing": 18,
-    "breakout": 4, "chopper_command": 18, "crazy_climber": 9, "demon_attack": 6, "freeway": 3,
-    "frostbite": 18, "gopher": 8, "hero": 18, "jamesbond": 18, "kangaroo": 18, "krull": 18,
-    "kung_fu_master": 14, "ms_pacman": 9, "pong": 6, "private_eye": 18, "qbert": 6, "road_runner": 18,
-    "seaquest": 18, "up_n_down": 6,
+    "alien": 18,
+    "amidar": 10,
+    "assault": 7,
+    "asterix": 9,
+    "bank_heist": 18,
+    "battle_zone": 18,
+    "boxing": 18,
+    "breakout": 4,
+    "chopper_command": 18,
+    "crazy_climber": 9,
+    "demon_attack": 6,
+    "freeway": 3,
+    "frostbite": 18,
+    "gopher": 8,
+    "hero": 18,
+    "jamesbond": 18,
+    "kangaroo": 18,
+    "krull": 18,
+    "kung_fu_master": 14,
+    "ms_pacman": 9,
+    "pong": 6,
+    "private_eye": 18,
+    "qbert": 6,
+    "road_runner": 18,
+    "seaquest": 18,
+    "up_n_down": 6,
 }
 PROPRIO = {"env": {"dmc": {"obs": "proprio"}}}
 
@@ -84,8 +105,10 @@ def test_grayscale_and_full_action_set():
 STICKY = {"env": {"atari": {"sticky": True}}}
 
 
-@pytest.mark.parametrize("task, config", [("atari_breakout", {}), ("atari_ms_pacman", STICKY),
-                                          ("dmc_cartpole_swingup", {}), ("dmc_walker_walk", PROPRIO)])
+@pytest.mark.parametrize(
+    "task, config",
+    [("atari_breakout", {}), ("atari_ms_pacman", STICKY), ("dmc_cartpole_swingup", {}), ("dmc_walker_walk", PROPRIO)],
+)
 def test_same_seed_same_observations(task, config):
     assert _same(_rollout(task, config, seed=5), _rollout(task, config, seed=5))
 
@@ -168,6 +191,7 @@ def test_a_step_cut_short_shows_its_final_frame():
     for _ in range(10):
         ale.act(ale.getMinimalActionSet()[0])
         screens.append(ale.getScreenRGB())
+
     def resize(screen):
         return cv2.resize(screen, (64, 64), interpolation=cv2.INTER_AREA)
 
@@ -175,10 +199,15 @@ def test_a_step_cut_short_shows_its_final_frame():
     assert not np.array_equal(images[-1], resize(np.maximum(screens[-2], screens[-1])))  # alien flickers
 
 
-@pytest.mark.parametrize("mode, lives, last, terminal", [
-    ("train", "reset", True, True), ("eval", "reset", False, False), ("train", "discount", False, True),
-    ("train", "unused", False, False),
-])
+@pytest.mark.parametrize(
+    "mode, lives, last, terminal",
+    [
+        ("train", "reset", True, True),
+        ("eval", "reset", False, False),
+        ("train", "discount", False, True),
+        ("train", "unused", False, False),
+    ],
+)
 def test_life_loss_acts_in_training_only(mode, lives, last, terminal):
     env = make_env("atari_breakout", {"env": {"atari": {"lives": lives}}}, seed=0, mode=mode)
     env.reset()
@@ -252,25 +281,33 @@ def test_protocol_is_json(task):
     assert json.loads(json.dumps(protocol)) == protocol and protocol["mode"] == "eval"
 
 
-@pytest.mark.parametrize("task, hint", [
-    ("atari_pongg", "atari_pong"), ("atari_mspacman", "atari_ms_pacman"),
-    ("dmc_cheeta_run", "dmc_cheetah_run"), ("dmc_walker_wlak", "dmc_walker_walk"),
-])
+@pytest.mark.parametrize(
+    "task, hint",
+    [
+        ("atari_pongg", "atari_pong"),
+        ("atari_mspacman", "atari_ms_pacman"),
+        ("dmc_cheeta_run", "dmc_cheetah_run"),
+        ("dmc_walker_wlak", "dmc_walker_walk"),
+    ],
+)
 def test_unknown_task_names_the_closest(task, hint):
     with pytest.raises(EnvError, match=hint) as info:
         make_env(task, {}, seed=0)
     assert "\n" not in str(info.value) and "list_tasks()" in str(info.value)
 
 
-@pytest.mark.parametrize("task, block, message", [
-    ("atari_pong", {"atari": {"lives": "foo"}}, "env.atari.lives='foo' is not valid; use unused | discount"),
-    ("atari_pong", {"atari": {"repeats": 4}}, "env.atari: unknown key 'repeats'; keys: size, repeat,"),
-    ("atari_pong", {"atari": {"size": [64]}}, "env.atari.size=[64] is not valid; use [height, width]"),
-    ("atari_pong", {"atari": {"repeat": 0}}, "env.atari.repeat=0 is not valid; use an integer >= 1"),
-    ("atari_pong", {"atari": {"gray": "yes"}}, "env.atari.gray='yes' is not valid; use true | false"),
-    ("dmc_cartpole_balance", {"dmc": {"obs": "pixels"}}, "env.dmc.obs='pixels' is not valid; use image"),
-    ("dmc_cartpole_balance", {"dmc": {"camera": 7}}, "env.dmc.camera=7 is not valid for cartpole_balance"),
-])
+@pytest.mark.parametrize(
+    "task, block, message",
+    [
+        ("atari_pong", {"atari": {"lives": "foo"}}, "env.atari.lives='foo' is not valid; use unused | discount"),
+        ("atari_pong", {"atari": {"repeats": 4}}, "env.atari: unknown key 'repeats'; keys: size, repeat,"),
+        ("atari_pong", {"atari": {"size": [64]}}, "env.atari.size=[64] is not valid; use [height, width]"),
+        ("atari_pong", {"atari": {"repeat": 0}}, "env.atari.repeat=0 is not valid; use an integer >= 1"),
+        ("atari_pong", {"atari": {"gray": "yes"}}, "env.atari.gray='yes' is not valid; use true | false"),
+        ("dmc_cartpole_balance", {"dmc": {"obs": "pixels"}}, "env.dmc.obs='pixels' is not valid; use image"),
+        ("dmc_cartpole_balance", {"dmc": {"camera": 7}}, "env.dmc.camera=7 is not valid for cartpole_balance"),
+    ],
+)
 def test_bad_settings_are_one_line_errors(task, block, message):
     with pytest.raises(EnvError) as info:
         make_env(task, {"env": block}, seed=0)
@@ -283,10 +320,13 @@ def test_bad_mode_or_seed(mode, seed):
         make_env("atari_pong", {}, seed=seed, mode=mode)
 
 
-@pytest.mark.parametrize("task, module, package", [
-    ("atari_pong", "ale_py", "pip install ale-py"),
-    ("dmc_walker_walk", "dm_control", "pip install dm-control"),
-])
+@pytest.mark.parametrize(
+    "task, module, package",
+    [
+        ("atari_pong", "ale_py", "pip install ale-py"),
+        ("dmc_walker_walk", "dm_control", "pip install dm-control"),
+    ],
+)
 def test_missing_package_says_what_to_install(monkeypatch, task, module, package):
     monkeypatch.setitem(sys.modules, module, None)  # makes `import <module>` fail as if it were not installed
     with pytest.raises(EnvError, match=package):

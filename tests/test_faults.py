@@ -15,8 +15,16 @@ from hieros import checkpoint, rundir
 from hieros.train import main
 
 ROOT = Path(__file__).resolve().parents[1]
-RANDOM = ["--configs", "dmc_proprio", "debug", "--task=dmc_cartpole_balance", "--model_name=random",
-          "--log_every=100", "--eval_every=1e9", "--tensorboard=false"]
+RANDOM = [
+    "--configs",
+    "dmc_proprio",
+    "debug",
+    "--task=dmc_cartpole_balance",
+    "--model_name=random",
+    "--log_every=100",
+    "--eval_every=1e9",
+    "--tensorboard=false",
+]
 
 
 def files(run: Path) -> dict[str, bytes]:
@@ -26,8 +34,9 @@ def files(run: Path) -> dict[str, bytes]:
 def test_a_run_killed_before_its_first_checkpoint_restarts_clean_with_its_records_kept_aside(tmp_path):
     run = tmp_path / "run"
     args = [*RANDOM, "--steps=400000", "--save_every=1e9", f"--logdir={run}"]
-    proc = subprocess.Popen([sys.executable, "-m", "hieros.train", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hieros.train", *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 120
     while len(rundir.read_metrics(run)) < 3 if (run / rundir.METRICS_FILE).exists() else True:
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
@@ -137,8 +146,17 @@ def test_a_checkpoint_names_no_module_of_this_project_so_moving_modules_never_br
     import pickletools
 
     run = tmp_path / "run"
-    args = ["--configs", "dmc_proprio", "debug", "--task=dmc_cartpole_balance", "--max_hierarchy=3",
-            "--batch_length=8", "--steps=1000", "--tensorboard=false", f"--logdir={run}"]
+    args = [
+        "--configs",
+        "dmc_proprio",
+        "debug",
+        "--task=dmc_cartpole_balance",
+        "--max_hierarchy=3",
+        "--batch_length=8",
+        "--steps=1000",
+        "--tensorboard=false",
+        f"--logdir={run}",
+    ]
     assert main([*args, "--stop_after=200"]) == 130
     strings: list[str] = []
     modules = set()

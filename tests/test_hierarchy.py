@@ -24,8 +24,12 @@ def observations(steps: int, ends: tuple[int, ...] = (), seed: int = 0, image: b
     rng = np.random.default_rng(seed)
     first = True
     for t in range(steps):
-        obs = {"reward": np.array([rng.normal()], np.float32), "is_first": np.array([first]),
-               "is_last": np.array([t in ends]), "is_terminal": np.array([False])}
+        obs = {
+            "reward": np.array([rng.normal()], np.float32),
+            "is_first": np.array([first]),
+            "is_last": np.array([t in ends]),
+            "is_terminal": np.array([False]),
+        }
         if image:
             obs["image"] = rng.integers(0, 255, (1, 64, 64, 3), dtype=np.uint8)
         else:
@@ -43,9 +47,11 @@ def spy_records(monkeypatch, hieros) -> list[tuple[int, int, dict]]:
     """(policy step, level, row) for every replay row written, by wrapping the real `Level.record`."""
     rows, clock = [], {"step": 0}
     for index, level in enumerate(hieros.levels):
+
         def record(row, level=level, index=index):
             rows.append((clock["step"], index, row))
             Level.record(level, row)
+
         monkeypatch.setattr(level, "record", record)
 
     def run(stream):
@@ -54,6 +60,7 @@ def spy_records(monkeypatch, hieros) -> list[tuple[int, int, dict]]:
             clock["step"] = t
             _, state = hieros.policy(obs, state, "train")
         return state
+
     return rows, run
 
 
@@ -157,7 +164,10 @@ def test_subgoal_autoencoder_codes_and_learns():
 def test_reward_heads_per_level():
     hieros = agent()
     assert [set(level.heads) for level in hieros.levels] == [
-        {"extrinsic", "subgoal"}, {"extrinsic", "subgoal", "novelty"}, {"extrinsic", "novelty"}]
+        {"extrinsic", "subgoal"},
+        {"extrinsic", "subgoal", "novelty"},
+        {"extrinsic", "novelty"},
+    ]
     code = 2 * 4  # debug subgoal_shape
     assert [level.actor_critic.goal_dim for level in hieros.levels] == [code, code, 0]
     flat = agent(levels=1)
@@ -169,8 +179,9 @@ def test_one_level_is_the_flat_agent():
     config = build_config(["dmc_proprio", "debug"], {"max_hierarchy": "1", "batch_size": "2", "batch_length": "8"})
     hieros = make_learning_agent(config, VECTOR_SPACE, CONTINUOUS)
     torch.manual_seed(config.seed)
-    flat = Level(config, 0, VECTOR_SPACE, 1, "normal", 1, 0, {"extrinsic": 1.0}, autoencoder=False,
-                 device=torch.device("cpu"))
+    flat = Level(
+        config, 0, VECTOR_SPACE, 1, "normal", 1, 0, {"extrinsic": 1.0}, autoencoder=False, device=torch.device("cpu")
+    )
     stream = list(observations(60, ends=(30,)))
     state = hieros.initial_state(1)
     latent, prev = flat.initial_latent(1), torch.zeros(1, 1)
@@ -205,8 +216,9 @@ def test_subgoal_image_decodes_through_every_level():
     assert image.shape == (64, 3 * 64, 3) and image.dtype == np.uint8
     assert np.array_equal(image[:, :64], obs["image"][0])
     assert hieros.subgoal_image(obs, state) is not None
-    flat = make_learning_agent(build_config(["atari100k", "debug"], {"max_hierarchy": "1"}), IMAGE_SPACE,
-                               ActSpace(discrete=True, n=3))
+    flat = make_learning_agent(
+        build_config(["atari100k", "debug"], {"max_hierarchy": "1"}), IMAGE_SPACE, ActSpace(discrete=True, n=3)
+    )
     assert flat.subgoal_image(obs, flat.initial_state(1)) is None
 
 
@@ -240,8 +252,9 @@ def test_dropout_acts_only_in_the_world_model_update():
     observe_calls = len(dropouts)  # one parallel pass through every block
     assert seen[:observe_calls] == [True] * observe_calls
     assert len(seen) > observe_calls and not any(seen[observe_calls:])  # imagination
-    assert not any(m.training for lv in hieros.levels for m in (lv.world_model, lv.actor_critic, lv.autoencoder)
-                   if m is not None)
+    assert not any(
+        m.training for lv in hieros.levels for m in (lv.world_model, lv.actor_critic, lv.autoencoder) if m is not None
+    )
     # the same acting state and observation give the same greedy posterior twice
     probe = hieros.initial_state(1)
     obs = next(iter(observations(1)))[1]

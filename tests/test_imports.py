@@ -7,10 +7,24 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = sorted(f"{p.parent.name}.{p.stem}" for folder in ("bench", "analysis") for p in (ROOT / folder).glob("*.py")
-                 if p.stem != "__init__")
-CORE = ["hieros.config", "hieros.config_schema", "hieros.config_hash", "hieros.rundir", "hieros.envs",
-        "hieros.cli_errors", "hieros.checkpoint", "hieros.progress", "hieros.replay", "hieros.agent_api"]
+MODULES = sorted(
+    f"{p.parent.name}.{p.stem}"
+    for folder in ("bench", "analysis")
+    for p in (ROOT / folder).glob("*.py")
+    if p.stem != "__init__"
+)
+CORE = [
+    "hieros.config",
+    "hieros.config_schema",
+    "hieros.config_hash",
+    "hieros.rundir",
+    "hieros.envs",
+    "hieros.cli_errors",
+    "hieros.checkpoint",
+    "hieros.progress",
+    "hieros.replay",
+    "hieros.agent_api",
+]
 
 
 def test_the_import_contracts_hold():

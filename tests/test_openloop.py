@@ -9,8 +9,13 @@ from hieros.config import build_config
 from hieros.openloop import imagine_open_loop, main, reward_errors
 from hieros.train import main as train_main
 
-VECTOR_SPACE = {"vector": ((5,), np.float32), "reward": ((), np.float32), "is_first": ((), bool),
-                "is_last": ((), bool), "is_terminal": ((), bool)}
+VECTOR_SPACE = {
+    "vector": ((5,), np.float32),
+    "reward": ((), np.float32),
+    "is_first": ((), bool),
+    "is_last": ((), bool),
+    "is_terminal": ((), bool),
+}
 DMC = ["--configs", "dmc_proprio", "debug", "--task=dmc_cartpole_balance"]
 
 
@@ -19,11 +24,14 @@ def _batch(batch: int, length: int) -> dict[str, np.ndarray]:
     is_first = np.zeros((batch, length), bool)
     is_first[:, 0] = True
     is_first[1, length - 2] = True  # one sequence crosses an episode start after the context
-    return {"vector": rng.normal(size=(batch, length, 5)).astype(np.float32),
-            "reward": rng.normal(size=(batch, length)).astype(np.float32),
-            "is_first": is_first, "is_last": np.zeros((batch, length), bool),
-            "is_terminal": np.zeros((batch, length), bool),
-            "action": rng.uniform(-1, 1, (batch, length, 1)).astype(np.float32)}
+    return {
+        "vector": rng.normal(size=(batch, length, 5)).astype(np.float32),
+        "reward": rng.normal(size=(batch, length)).astype(np.float32),
+        "is_first": is_first,
+        "is_last": np.zeros((batch, length), bool),
+        "is_terminal": np.zeros((batch, length), bool),
+        "action": rng.uniform(-1, 1, (batch, length, 1)).astype(np.float32),
+    }
 
 
 @pytest.mark.parametrize("dynamics", ["s5", "rssm"])
@@ -31,8 +39,9 @@ def _batch(batch: int, length: int) -> dict[str, np.ndarray]:
 def test_first_imagined_step_is_the_training_prior(dynamics, shift):
     """Fed the action that training pairs with step `context`, the first imagined prior equals observe's."""
     torch.manual_seed(0)
-    config = build_config(["dmc_proprio", "debug"], {"dynamics_model": dynamics, "action_shift": shift,
-                                                      "s5.dropout": "0"})
+    config = build_config(
+        ["dmc_proprio", "debug"], {"dynamics_model": dynamics, "action_shift": shift, "s5.dropout": "0"}
+    )
     model = WorldModel(config, VECTOR_SPACE, action_dim=1).eval()
     data = preprocess(_batch(4, config.batch_length), torch.device("cpu"))
     context = 3

@@ -15,15 +15,19 @@ def _parity(*args: str, env_path: str | None = None) -> subprocess.CompletedProc
     env = {k: v for k, v in os.environ.items() if k != "HIEROS_ORIGINAL"}
     if env_path is not None:
         env["HIEROS_ORIGINAL"] = env_path
-    return subprocess.run([sys.executable, "-m", "parity", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "parity", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
-@pytest.mark.parametrize(("args", "env_path", "message"), [
-    ((), None, "no checkout of the original code"),
-    (("--original", "/nonexistent/Hieros"), None, "is not a checkout of Snagnar/Hieros"),
-    ((), str(ROOT), "is not a checkout of Snagnar/Hieros"),
-])
+@pytest.mark.parametrize(
+    ("args", "env_path", "message"),
+    [
+        ((), None, "no checkout of the original code"),
+        (("--original", "/nonexistent/Hieros"), None, "is not a checkout of Snagnar/Hieros"),
+        ((), str(ROOT), "is not a checkout of Snagnar/Hieros"),
+    ],
+)
 def test_without_a_checkout_it_says_how_to_get_one(args, env_path, message):
     out = _parity(*args, env_path=env_path)
     assert out.returncode == 2 and out.stdout == ""

@@ -16,8 +16,16 @@ from hieros.agent.world_model import preprocess
 UPDATES = 200
 TAIL = 50  # the losses compared: the mean of the last TAIL updates, and the first update
 RTOL = 0.02  # measured on this CPU: 0.6% at most for the losses (1.5% for the model's gradient norm)
-LOSSES = ("model_loss", "image_loss", "reward_loss", "cont_loss", "dyn_loss", "rep_loss", "actor_entropy",
-          "value_extrinsic_loss")
+LOSSES = (
+    "model_loss",
+    "image_loss",
+    "reward_loss",
+    "cont_loss",
+    "dyn_loss",
+    "rep_loss",
+    "actor_entropy",
+    "value_extrinsic_loss",
+)
 
 
 def losses(precision: str) -> list[dict[str, float]]:
@@ -42,10 +50,16 @@ def test_bf16_computes_layers_in_bf16_and_keeps_weights_state_heads_and_losses_f
     agent = filled_agent(precision="bf16")  # three levels: subgoal and novelty rewards, the autoencoder
     level = agent.levels[1]
     seen: dict[str, torch.dtype] = {}
-    layers = {"encoder": level.world_model.encoder.mlp.hidden[0], "reward_head": level.world_model.reward,
-              "critic": level.actor_critic.critics["extrinsic"], "autoencoder": level.autoencoder.decoder.hidden[0]}
-    hooks = [layer.register_forward_hook(lambda m, i, out, name=name: seen.__setitem__(name, out.dtype))
-             for name, layer in layers.items()]
+    layers = {
+        "encoder": level.world_model.encoder.mlp.hidden[0],
+        "reward_head": level.world_model.reward,
+        "critic": level.actor_critic.critics["extrinsic"],
+        "autoencoder": level.autoencoder.decoder.hidden[0],
+    }
+    hooks = [
+        layer.register_forward_hook(lambda m, i, out, name=name: seen.__setitem__(name, out.dtype))
+        for name, layer in layers.items()
+    ]
     metrics = level.train_step()
     for hook in hooks:
         hook.remove()

@@ -173,9 +173,7 @@ def test_state_round_trip_resumes_identically():
 def _etbs_index(x: np.ndarray, n_items: int, temperature: float, scale: float) -> np.ndarray:
     """The reference formula (§5.3) as a real-valued function of x, before truncation to an integer."""
     n = n_items + 2
-    g = (x * (np.log(x) - np.log(n) - 1) - 2 * (np.log(2) - np.log(n) - 1)) / (
-        2 * np.log(n) - n - 2 * np.log(2) + 2
-    )
+    g = (x * (np.log(x) - np.log(n) - 1) - 2 * (np.log(2) - np.log(n) - 1)) / (2 * np.log(n) - n - 2 * np.log(2) + 2)
     return temperature * np.minimum(g * scale, n_items - 1) + (1 - temperature) * (x - 2)
 
 
@@ -202,9 +200,7 @@ def _chi_square_p(counts: np.ndarray, probabilities: np.ndarray) -> float:
     observed = np.append(counts[~small], counts[small].sum())
     expected = np.append(expected[~small], expected[small].sum())
     keep = expected > 0
-    return stats.chisquare(
-        observed[keep], expected[keep] * observed[keep].sum() / expected[keep].sum()
-    ).pvalue
+    return stats.chisquare(observed[keep], expected[keep] * observed[keep].sum() / expected[keep].sum()).pvalue
 
 
 @pytest.mark.parametrize(

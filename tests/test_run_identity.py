@@ -56,16 +56,29 @@ def test_a_sweep_refuses_a_run_directory_of_another_seed_and_names_the_keys_that
     benchmark = suites.load()
     suite = benchmark.suite("cpu_learning")
     [spec] = plan.plan(benchmark, suite, ["hieros"], [2], Path("r"))
-    record = {"suite": "cpu_learning", "method": "hieros", "task": "dmc_cartpole_balance", "seed": 2,
-              "config": spec.config.to_dict(), "config_hash": "0"}
+    record = {
+        "suite": "cpu_learning",
+        "method": "hieros",
+        "task": "dmc_cartpole_balance",
+        "seed": 2,
+        "config": spec.config.to_dict(),
+        "config_hash": "0",
+    }
     assert state.config_conflict(spec, record) is None
     assert "seed 7" in state.config_conflict(spec, {**record, "seed": 7}).replace("'", "")
     changed = {**record, "config": {**record["config"], "discount": 0.9}}
     assert "discount: 0.9 -> 0.99" in state.config_conflict(spec, changed)
 
 
-@pytest.mark.parametrize("flag, shown", [("--seed=7", "seed 1"), ("--task=dmc_pendulum_swingup", "task"),
-                                         ("--method=other", "method"), ("--discount=0.5", "discount")])
+@pytest.mark.parametrize(
+    "flag, shown",
+    [
+        ("--seed=7", "seed 1"),
+        ("--task=dmc_pendulum_swingup", "task"),
+        ("--method=other", "method"),
+        ("--discount=0.5", "discount"),
+    ],
+)
 def test_resuming_with_another_identity_is_refused_and_changes_nothing(tmp_path, capsys, flag, shown):
     run = tmp_path / "run"
     assert main([*DMC, "--stop_after=100", "--method=mine", f"--logdir={run}"]) == 130

@@ -228,8 +228,7 @@ def test_discretisation_is_kept_without_gradients_and_renewed_when_a_parameter_c
         assert ssm.discretize() is first  # kept: a rollout discretises once
         ssm.log_step.add_(0.1)  # an in-place update, as an optimiser step
         renewed = ssm.discretize()
-        assert renewed is not first and all(torch.equal(a, b) for a, b in zip(renewed, ssm._discretize(),
-                                                                               strict=True))
+        assert renewed is not first and all(torch.equal(a, b) for a, b in zip(renewed, ssm._discretize(), strict=True))
         for tensor in ssm.parameters():  # new data under the same parameters (as parity's to_double)
             tensor.data = tensor.data.to(torch.complex128 if tensor.is_complex() else torch.float64)
         assert ssm.discretize()[0].dtype == torch.complex128

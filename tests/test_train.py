@@ -44,8 +44,11 @@ def test_random_agent_writes_a_complete_run(tmp_path):
     assert sum(phases.values()) == pytest.approx(record["progress"]["wall_seconds"], rel=0.2)
     metrics = rundir.read_metrics(run)
     train_eps = rundir.episodes(metrics, "train")
-    assert [(e["env_step"], e["frames"], e["length"]) for e in train_eps] == [(500, 1000, 500), (1000, 2000, 500),
-                                                                              (1500, 3000, 500)]
+    assert [(e["env_step"], e["frames"], e["length"]) for e in train_eps] == [
+        (500, 1000, 500),
+        (1000, 2000, 500),
+        (1500, 3000, 500),
+    ]
     assert record["score"]["final"] == pytest.approx(sum(e["score"] for e in train_eps) / len(train_eps))
     evals = [m for m in metrics if m["type"] == "eval"]
     assert [e["env_step"] for e in evals] == [750]  # not at the end of the budget, as the original
@@ -69,8 +72,15 @@ def test_unknown_task_is_a_one_line_error(tmp_path, capsys):
 @pytest.mark.parametrize("args", [ATARI, DMC], ids=["atari", "dmc"])
 @pytest.mark.parametrize("model", ["hieros", "dreamer"])
 def test_learning_agents_train_end_to_end(tmp_path, args, model):
-    run = train(tmp_path, *args, f"--model_name={model}", "--max_hierarchy=1", "--steps=600",
-                "--log_every=200", "--eval_every=100000")
+    run = train(
+        tmp_path,
+        *args,
+        f"--model_name={model}",
+        "--max_hierarchy=1",
+        "--steps=600",
+        "--log_every=200",
+        "--eval_every=100000",
+    )
     record = rundir.read_run(run)
     assert record["status"] == "done" and record["progress"]["grad_steps"] > 0
     assert record["progress"]["phase_seconds"]["train"] > 0
@@ -81,8 +91,17 @@ def test_learning_agents_train_end_to_end(tmp_path, args, model):
 
 def test_three_levels_train_end_to_end(tmp_path):
     """The 3-level debug agent on a real Atari game: every level trains, and subgoal pictures are saved."""
-    run = train(tmp_path, *ATARI, "--max_hierarchy=3", "--batch_length=8", "--steps=2400", "--log_every=400",
-                "--save_every=1200", "--eval_every=100000", "--tensorboard=true")
+    run = train(
+        tmp_path,
+        *ATARI,
+        "--max_hierarchy=3",
+        "--batch_length=8",
+        "--steps=2400",
+        "--log_every=400",
+        "--save_every=1200",
+        "--eval_every=100000",
+        "--tensorboard=true",
+    )
     assert rundir.read_run(run)["status"] == "done"
     metrics = [m for m in rundir.read_metrics(run) if m["type"] == "train"]
     for level in range(3):
@@ -95,8 +114,13 @@ def test_three_levels_train_end_to_end(tmp_path):
 def _final_state(run: Path) -> dict:
     state = checkpoint.load(run)
     counters = {k: v for k, v in state["counters"].items() if k != "wall_seconds"}
-    return {"agent": state["agent"], "agent_state": state["agent_state"], "counters": counters, "envs": state["envs"],
-            "obs": state["obs"]}
+    return {
+        "agent": state["agent"],
+        "agent_state": state["agent_state"],
+        "counters": counters,
+        "envs": state["envs"],
+        "obs": state["obs"],
+    }
 
 
 def _assert_same(a, b):
@@ -119,16 +143,29 @@ def _assert_same(a, b):
         assert a == b
 
 
-@pytest.mark.parametrize("args", [[*ATARI, "--max_hierarchy=1", "--steps=800"],
-                                  [*DMC, "--max_hierarchy=1", "--steps=800"],
-                                  [*DMC, "--max_hierarchy=3", "--batch_length=8", "--steps=1000"]],
-                         ids=["atari", "dmc", "dmc-3-levels"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        [*ATARI, "--max_hierarchy=1", "--steps=800"],
+        [*DMC, "--max_hierarchy=1", "--steps=800"],
+        [*DMC, "--max_hierarchy=3", "--batch_length=8", "--steps=1000"],
+    ],
+    ids=["atari", "dmc", "dmc-3-levels"],
+)
 def test_resume_equals_an_uninterrupted_run(tmp_path, args):
     """N steps in one go == N/2, a stop, then resume to N: same weights, replays, acting state (every level's
     latent, history and clock), RNGs and metrics. With 3 levels, all of them have trained before the stop."""
     steps = int(args[-1].split("=")[1])
-    common = [*args, "--model_name=hieros", "--deterministic=true", "--threads=1", "--log_every=100",
-              f"--eval_every={steps // 2}", "--eval_eps=1", "--save_every=100000"]
+    common = [
+        *args,
+        "--model_name=hieros",
+        "--deterministic=true",
+        "--threads=1",
+        "--log_every=100",
+        f"--eval_every={steps // 2}",
+        "--eval_eps=1",
+        "--save_every=100000",
+    ]
     whole = train(tmp_path, *common, name="whole")
     half = tmp_path / "half"
     assert main([*common, f"--logdir={half}", f"--stop_after={steps // 2}"]) == 130
@@ -147,8 +184,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, args):
 
 def test_sigterm_leaves_a_resumable_run(tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "hieros.train", *DMC, "--model_name=random", "--steps=200000",
-           f"--logdir={run}"]
+    cmd = [sys.executable, "-m", "hieros.train", *DMC, "--model_name=random", "--steps=200000", f"--logdir={run}"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     for _ in range(600):
         if (run / rundir.RUN_FILE).exists():
@@ -194,8 +230,18 @@ def test_a_stop_inside_an_evaluation_resumes_exactly(tmp_path, monkeypatch):
     whole with the random generators as they were, and runs again first thing after the resume."""
     import hieros.train as train_module
 
-    common = [*DMC, "--model_name=hieros", "--deterministic=true", "--threads=1", "--log_every=100",
-              "--steps=600", "--eval_every=300", "--eval_eps=2", "--save_every=100000", "--max_hierarchy=2"]
+    common = [
+        *DMC,
+        "--model_name=hieros",
+        "--deterministic=true",
+        "--threads=1",
+        "--log_every=100",
+        "--steps=600",
+        "--eval_every=300",
+        "--eval_eps=2",
+        "--save_every=100000",
+        "--max_hierarchy=2",
+    ]
     whole = train(tmp_path, *common, name="whole")
     real_make_env, sent = train_module.make_env, []
 
@@ -230,12 +276,25 @@ def test_sigkill_between_checkpoints_then_resume_in_a_fresh_process_equals_an_un
     process from that checkpoint: metrics rolled back to it, and the end is the same as a run never killed."""
     import time
 
-    common = [*DMC, "--model_name=hieros", "--max_hierarchy=2", "--deterministic=true", "--threads=1",
-              "--log_every=100", "--eval_every=1e9", "--save_every=200", "--steps=1000"]
+    common = [
+        *DMC,
+        "--model_name=hieros",
+        "--max_hierarchy=2",
+        "--deterministic=true",
+        "--threads=1",
+        "--log_every=100",
+        "--eval_every=1e9",
+        "--save_every=200",
+        "--steps=1000",
+    ]
     whole = train(tmp_path, *common, name="whole")
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "hieros.train", *common, f"--logdir={killed}"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hieros.train", *common, f"--logdir={killed}"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 300
     while not (killed / "ckpt" / "latest.pkl").exists() or checkpoint.load(killed)["counters"]["env_step"] < 100:
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
@@ -244,8 +303,9 @@ def test_sigkill_between_checkpoints_then_resume_in_a_fresh_process_equals_an_un
     proc.wait(timeout=60)
     at_kill = rundir.read_run(killed)["progress"]["env_steps"]
     assert rundir.read_run(killed)["status"] == "running" and at_kill < 500
-    resumed = subprocess.run([sys.executable, "-m", "hieros.train", *common, f"--logdir={killed}"], cwd=ROOT,
-                             capture_output=True, text=True)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "hieros.train", *common, f"--logdir={killed}"], cwd=ROOT, capture_output=True, text=True
+    )
     assert resumed.returncode == 0, resumed.stderr
     _assert_same(_final_state(whole), _final_state(killed))
     strip = lambda run: [json.dumps(m) for m in rundir.read_metrics(run)]  # noqa: E731

@@ -65,12 +65,17 @@ def updated_weights_digest(updates: int = UPDATES) -> str:
 
 def reference_digest(where: Path) -> str:
     """updated_weights_digest() by the code of REFERENCE_COMMIT (its hieros/ and this test file, from git)."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", REFERENCE_COMMIT, "hieros",
-                              "tests/test_update_digest.py"], capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", REFERENCE_COMMIT, "hieros", "tests/test_update_digest.py"],
+        capture_output=True,
+        check=True,
+    ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(where, filter="data")
-    code = ("import hieros, test_update_digest as t; "
-            f"assert hieros.__file__.startswith({str(where)!r}), hieros.__file__; print(t.updated_weights_digest())")
+    code = (
+        "import hieros, test_update_digest as t; "
+        f"assert hieros.__file__.startswith({str(where)!r}), hieros.__file__; print(t.updated_weights_digest())"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(where), str(where / "tests")])}
     done = subprocess.run([sys.executable, "-c", code], cwd=where, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -13,9 +13,22 @@ from hieros.train import main
 from hieros.wandb_log import metric_names
 
 wandb_pb2 = pytest.importorskip("wandb.proto.wandb_internal_pb2", reason="wandb is part of the test extra")
-RANDOM = ["--configs", "dmc_proprio", "debug", "--task=dmc_cartpole_balance", "--model_name=random",
-          "--steps=3000", "--eval_every=1500", "--eval_eps=1", "--save_every=1000", "--tensorboard=false",
-          "--wandb.enabled=true", "--wandb.mode=offline", "--method=mine", "--suite=s"]
+RANDOM = [
+    "--configs",
+    "dmc_proprio",
+    "debug",
+    "--task=dmc_cartpole_balance",
+    "--model_name=random",
+    "--steps=3000",
+    "--eval_every=1500",
+    "--eval_eps=1",
+    "--save_every=1000",
+    "--tensorboard=false",
+    "--wandb.enabled=true",
+    "--wandb.mode=offline",
+    "--method=mine",
+    "--suite=s",
+]
 
 
 def wandb_records(path: Path) -> list:
@@ -27,8 +40,8 @@ def wandb_records(path: Path) -> list:
         if room < 7:
             position += room
             continue
-        _, length, kind = struct.unpack("<IHB", data[position:position + 7])
-        chunk = data[position + 7:position + 7 + length]
+        _, length, kind = struct.unpack("<IHB", data[position : position + 7])
+        chunk = data[position + 7 : position + 7 + length]
         position += 7 + length
         if kind == 0 and length == 0:
             continue
@@ -55,7 +68,8 @@ def offline_run(run: Path) -> tuple[dict, dict[int, dict[str, float]], set[str]]
                 items = record.history.item
                 row = {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in items}
                 history.setdefault(int(row.pop("_step")), {}).update(
-                    {k: v for k, v in row.items() if not k.startswith("_")})
+                    {k: v for k, v in row.items() if not k.startswith("_")}
+                )
     return config, history, ids
 
 
@@ -74,7 +88,8 @@ def test_an_offline_run_holds_the_config_and_the_metrics_of_metrics_jsonl_and_re
     assert len(ids) == 1
     recorded = rundir.read_run(run)["config"]  # the resolved config, whole (stop_after: the first attempt's)
     assert {k: v for k, v in config.items() if not k.startswith("_") and k != "stop_after"} == {
-        k: v for k, v in recorded.items() if k != "stop_after"}
+        k: v for k, v in recorded.items() if k != "stop_after"
+    }
     expected = jsonl_history(run)
     assert {"train_episode/score", "eval_episode/score", "eval/score_mean"} <= {k for r in expected.values() for k in r}
     assert history == expected

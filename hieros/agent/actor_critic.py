@@ -49,8 +49,9 @@ class ReturnNorm(nn.Module):
         return offset, torch.clamp(high - offset, min=1.0)
 
 
-def lambda_return(reward: torch.Tensor, value: torch.Tensor, discount: torch.Tensor, lam: float,
-                  index: str) -> torch.Tensor:
+def lambda_return(
+    reward: torch.Tensor, value: torch.Tensor, discount: torch.Tensor, lam: float, index: str
+) -> torch.Tensor:
     """Lambda-returns R_0..R_{H-2} for (H, N) inputs, bootstrapped with V_{H-1}.
 
     index "current" (the original, D10): R_t = r_t + g_t ((1 - lam) V_{t+1} + lam R_{t+1}).
@@ -87,35 +88,70 @@ def frozen(module: nn.Module) -> Iterator[None]:
 
 
 class ActorCritic(nn.Module):
-    def __init__(self, config: Any, feat_dim: int, action_dim: int, dist: str, heads: dict[str, float],
-                 rows: int = 1, goal_dim: int = 0):
+    def __init__(
+        self,
+        config: Any,
+        feat_dim: int,
+        action_dim: int,
+        dist: str,
+        heads: dict[str, float],
+        rows: int = 1,
+        goal_dim: int = 0,
+    ):
         """`dist`: onehot | onehot_rows (`rows` categoricals, the higher levels' codes) | normal."""
         super().__init__()
         self.config = config
         self.heads = heads
         self.goal_dim = goal_dim
-        self.actor = ActionHead(feat_dim + goal_dim, action_dim, config.actor_layers, config.units, dist=dist,
-                                unimix=config.action_unimix_ratio, min_std=config.actor_min_std,
-                                max_std=config.actor_max_std, rows=rows)
-        self.critics = nn.ModuleDict({
-            name: MLP(feat_dim + goal_dim, 255, config.value_layers, config.units, act=config.act, outscale=0.0)
-            for name in heads})
+        self.actor = ActionHead(
+            feat_dim + goal_dim,
+            action_dim,
+            config.actor_layers,
+            config.units,
+            dist=dist,
+            unimix=config.action_unimix_ratio,
+            min_std=config.actor_min_std,
+            max_std=config.actor_max_std,
+            rows=rows,
+        )
+        self.critics = nn.ModuleDict(
+            {
+                name: MLP(feat_dim + goal_dim, 255, config.value_layers, config.units, act=config.act, outscale=0.0)
+                for name in heads
+            }
+        )
         self.slow_critics = copy.deepcopy(self.critics).requires_grad_(False)
         self.norms = nn.ModuleDict({name: ReturnNorm() for name in heads})
-        self.actor_opt = Optimizer("actor", self.actor.parameters(), config.actor_lr, config.ac_opt_eps,
-                                   config.actor_grad_clip, config.weight_decay, fused=config.compile)
-        self.critic_opts = {name: Optimizer(f"value_{name}", critic.parameters(), config.value_lr,
-                                            config.ac_opt_eps, config.value_grad_clip, config.weight_decay,
-                                            fused=config.compile)
-                            for name, critic in self.critics.items()}
+        self.actor_opt = Optimizer(
+            "actor",
+            self.actor.parameters(),
+            config.actor_lr,
+            config.ac_opt_eps,
+            config.actor_grad_clip,
+            config.weight_decay,
+            fused=config.compile,
+        )
+        self.critic_opts = {
+            name: Optimizer(
+                f"value_{name}",
+                critic.parameters(),
+                config.value_lr,
+                config.ac_opt_eps,
+                config.value_grad_clip,
+                config.weight_decay,
+                fused=config.compile,
+            )
+            for name, critic in self.critics.items()
+        }
         self._rollout = compiled(self.rollout, config)
         self._losses = compiled(self.losses, config)
 
     def policy(self, feat: torch.Tensor, goal: torch.Tensor | None = None) -> Any:
         return self.actor(condition(feat, goal))
 
-    def imagine(self, world_model: nn.Module, start: State,
-                goal: torch.Tensor | None) -> tuple[torch.Tensor, State, torch.Tensor]:
+    def imagine(
+        self, world_model: nn.Module, start: State, goal: torch.Tensor | None
+    ) -> tuple[torch.Tensor, State, torch.Tensor]:
         """Roll the actor out in the model: feats (H, N, F+G) with the goal appended, states (H, N, ...),
         actions (H, N, A)."""
         dynamics = world_model.dynamics
@@ -134,8 +170,9 @@ class ActorCritic(nn.Module):
         stacked = {k: torch.stack([s[k] for s in states]) for k in states[0]}
         return torch.stack(feats), stacked, torch.stack(actions)
 
-    def rollout(self, world_model: nn.Module, start: State, rewards: dict[str, RewardFn],
-                goal: torch.Tensor | None) -> tuple[torch.Tensor, State, torch.Tensor, Scores]:
+    def rollout(
+        self, world_model: nn.Module, start: State, rewards: dict[str, RewardFn], goal: torch.Tensor | None
+    ) -> tuple[torch.Tensor, State, torch.Tensor, Scores]:
         """`imagine`, then score the imagined states: each head's reward, the discount from the continue head,
         and each critic's value. One graph for torch.compile (`_rollout` is its compiled form with --compile)."""
         feats, states, actions = self.imagine(world_model, start, goal)
@@ -145,8 +182,9 @@ class ActorCritic(nn.Module):
         value = {name: TwoHotSymlog(self.critics[name](feats)).mode() for name in self.heads}
         return feats, states, actions, Scores(reward, discount, value)
 
-    def train_step(self, world_model: nn.Module, start: State, rewards: dict[str, RewardFn],
-                   goal: torch.Tensor | None = None) -> tuple[Metrics, State]:
+    def train_step(
+        self, world_model: nn.Module, start: State, rewards: dict[str, RewardFn], goal: torch.Tensor | None = None
+    ) -> tuple[Metrics, State]:
         """Imagine, then update the actor and each critic (one backward pass for all); all use the values from
         before the updates.
 
@@ -171,8 +209,14 @@ class ActorCritic(nn.Module):
                 stack.enter_context(frozen(self.critics))
             yield
 
-    def losses(self, feats: torch.Tensor, actions: torch.Tensor, reward: dict[str, torch.Tensor],
-               discount: torch.Tensor, values: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], Metrics]:
+    def losses(
+        self,
+        feats: torch.Tensor,
+        actions: torch.Tensor,
+        reward: dict[str, torch.Tensor],
+        discount: torch.Tensor,
+        values: dict[str, torch.Tensor],
+    ) -> tuple[dict[str, torch.Tensor], Metrics]:
         """The actor's loss ("actor") and each critic's (by head name) from an imagined rollout of (H, N) steps,
         and metrics; one graph for torch.compile (`_losses` is its compiled form with --compile).
 
@@ -185,8 +229,9 @@ class ActorCritic(nn.Module):
         metrics: Metrics = {}
         targets, advantage = {}, 0.0
         for name, scale in self.heads.items():
-            target = lambda_return(reward[name], values[name], discount, config.discount_lambda,
-                                   config.return_reward_index)
+            target = lambda_return(
+                reward[name], values[name], discount, config.discount_lambda, config.return_reward_index
+            )
             offset, spread = self.norms[name].update(target) if config.return_norm else (0.0, 1.0)
             base = values[name][:-1]
             if reinforce:
@@ -222,8 +267,7 @@ class ActorCritic(nn.Module):
         noise = ((actions - dist.mean) / dist.std).detach()
         return (dist.mean + dist.std * noise) * (1 / actions.abs().clamp(min=1)).detach()
 
-    def _critic_loss(self, name: str, feat: torch.Tensor, target: torch.Tensor, weight: torch.Tensor
-                     ) -> torch.Tensor:
+    def _critic_loss(self, name: str, feat: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         dist = TwoHotSymlog(self.critics[name](feat))
         with torch.no_grad():
             slow = TwoHotSymlog(self.slow_critics[name](feat)).mode()
@@ -237,8 +281,11 @@ class ActorCritic(nn.Module):
             slow.mul_(1 - rate).add_(rate * fast)
 
     def state_dict_all(self) -> dict[str, Any]:
-        return {"model": self.state_dict(), "actor_opt": self.actor_opt.state_dict(),
-                "critic_opts": {k: o.state_dict() for k, o in self.critic_opts.items()}}
+        return {
+            "model": self.state_dict(),
+            "actor_opt": self.actor_opt.state_dict(),
+            "critic_opts": {k: o.state_dict() for k, o in self.critic_opts.items()},
+        }
 
     def load_state_dict_all(self, state: dict[str, Any]) -> None:
         self.load_state_dict(state["model"])

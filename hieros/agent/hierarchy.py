@@ -40,8 +40,9 @@ def level_config(config: Config, index: int) -> Config:
     if index == 0:
         return config
     vectors = {"cnn_keys": "$^", "mlp_keys": ".*"}
-    return Config({**config, "encoder": Config({**config.encoder, **vectors}),
-                   "decoder": Config({**config.decoder, **vectors})})
+    return Config(
+        {**config, "encoder": Config({**config.encoder, **vectors}), "decoder": Config({**config.decoder, **vectors})}
+    )
 
 
 def reward_heads(config: Config, index: int, levels: int) -> dict[str, float]:
@@ -77,14 +78,28 @@ class Hieros:
                 dist, level_rows = ("onehot" if act_space.discrete else "normal"), 1
             else:
                 space, dim, dist, level_rows = self._encoded_space(), code, "onehot_rows", rows
-            self.levels.append(Level(level_config(config, i), i, space, dim, dist, level_rows, goal, heads,
-                                     autoencoder=goal > 0 or "novelty" in heads, device=device))
+            self.levels.append(
+                Level(
+                    level_config(config, i),
+                    i,
+                    space,
+                    dim,
+                    dist,
+                    level_rows,
+                    goal,
+                    heads,
+                    autoencoder=goal > 0 or "novelty" in heads,
+                    device=device,
+                )
+            )
 
     def _encoded_space(self) -> dict[str, Any]:
         config = self.config
-        return {"stoch": ((self.history * config.dyn_stoch * config.dyn_discrete,), np.dtype(np.uint8)),
-                "deter": ((self.history * config.dyn_deter,), np.dtype(np.float32)),
-                **{key: ((), np.dtype(np.float32 if key == "reward" else bool)) for key in FLAGS}}
+        return {
+            "stoch": ((self.history * config.dyn_stoch * config.dyn_discrete,), np.dtype(np.uint8)),
+            "deter": ((self.history * config.dyn_deter,), np.dtype(np.float32)),
+            **{key: ((), np.dtype(np.float32 if key == "reward" else bool)) for key in FLAGS},
+        }
 
     def act_period(self, index: int) -> int:
         return self.config.subactor_update_every**index
@@ -94,10 +109,18 @@ class Hieros:
 
     # --- acting -----------------------------------------------------------------------------------
     def initial_state(self, batch: int) -> ActingState:
-        return {"step": 0, "levels": [
-            {"latent": level.initial_latent(batch),
-             "action": torch.zeros(batch, level.action_dim, device=self.device),
-             "history": [], "reward_sum": np.zeros(batch)} for level in self.levels]}
+        return {
+            "step": 0,
+            "levels": [
+                {
+                    "latent": level.initial_latent(batch),
+                    "action": torch.zeros(batch, level.action_dim, device=self.device),
+                    "history": [],
+                    "reward_sum": np.zeros(batch),
+                }
+                for level in self.levels
+            ],
+        }
 
     def _encode(self, latent: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """A latent as a higher level observes it (`encode_obs`): flat one-hot stoch and deter, symlogged again
@@ -114,7 +137,7 @@ class Hieros:
             if due[i - 1]:
                 history = levels[i]["history"]
                 history.append(self._encode(levels[i - 1]["latent"]))
-                del history[:-self.history]
+                del history[: -self.history]
         ended = np.asarray(obs["is_last"]) | np.asarray(obs["is_terminal"])
         code = None
         for i in reversed(range(len(self.levels))):
@@ -153,9 +176,16 @@ class Hieros:
         stacked = {key: torch.cat([entry[key] for entry in history], -1) for key in ("stoch", "deter")}
         return {**stacked, **{key: obs[key] for key in FLAGS}}
 
-    def _record(self, level: Level, level_obs: Mapping[str, Any], obs: Mapping[str, np.ndarray],
-                action: torch.Tensor, reward_sum: np.ndarray, code: torch.Tensor | None,
-                decoded: torch.Tensor | None) -> None:
+    def _record(
+        self,
+        level: Level,
+        level_obs: Mapping[str, Any],
+        obs: Mapping[str, np.ndarray],
+        action: torch.Tensor,
+        reward_sum: np.ndarray,
+        code: torch.Tensor | None,
+        decoded: torch.Tensor | None,
+    ) -> None:
         not_last = torch.as_tensor(~np.asarray(obs["is_last"]), device=self.device)
         row = {key: _numpy(level_obs[key]) for key in level.obs_keys}
         if "stoch" in row:
@@ -190,11 +220,11 @@ class Hieros:
         panels = [np.asarray(obs["image"][env])]
         for i in range(1, len(self.levels)):
             below = self.levels[i - 1]
-            code = state["levels"][i]["action"][env:env + 1]
+            code = state["levels"][i]["action"][env : env + 1]
             deter = below.autoencoder.decode(code)
             if self.config.subgoal_compression.encoding_symlog:
                 deter = symexp(deter)
-            latent = {"stoch": state["levels"][i - 1]["latent"]["stoch"][env:env + 1], "deter": deter}
+            latent = {"stoch": state["levels"][i - 1]["latent"]["stoch"][env : env + 1], "deter": deter}
             for j in range(i - 1, 0, -1):
                 latent = self._decode_lower(self.levels[j], latent)
             image = self.levels[0].world_model.decoder(self.levels[0].world_model.dynamics.feat(latent))
@@ -206,10 +236,10 @@ class Hieros:
         """Level `level`'s decoder on its latent -> the newest lower-level latent of its predicted history."""
         config = self.config
         pred = level.world_model.decoder(level.world_model.dynamics.feat(latent))
-        stoch = pred["stoch"].mode()[..., -config.dyn_stoch * config.dyn_discrete:]
+        stoch = pred["stoch"].mode()[..., -config.dyn_stoch * config.dyn_discrete :]
         stoch = stoch.unflatten(-1, (config.dyn_stoch, config.dyn_discrete))
         stoch = torch.nn.functional.one_hot(stoch.argmax(-1), config.dyn_discrete).to(stoch.dtype)
-        deter = pred["deter"].mode()[..., -config.dyn_deter:]
+        deter = pred["deter"].mode()[..., -config.dyn_deter :]
         return {"stoch": stoch, "deter": symexp(deter) if config.symlog_subactor_obs else deter}
 
     # --- checkpoints ------------------------------------------------------------------------------

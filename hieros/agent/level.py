@@ -48,21 +48,37 @@ class Level:
     autoencoder: whether this level needs a subgoal autoencoder (it receives subgoals or has novelty).
     """
 
-    def __init__(self, config: Config, index: int, obs_space: Mapping[str, Any], action_dim: int, dist: str,
-                 rows: int, goal_dim: int, heads: dict[str, float], autoencoder: bool, device: torch.device):
+    def __init__(
+        self,
+        config: Config,
+        index: int,
+        obs_space: Mapping[str, Any],
+        action_dim: int,
+        dist: str,
+        rows: int,
+        goal_dim: int,
+        heads: dict[str, float],
+        autoencoder: bool,
+        device: torch.device,
+    ):
         self.config = config
         self.device = device
         self.action_dim = action_dim
         self.heads = heads
         self.world_model = WorldModel(config, dict(obs_space), action_dim).to(device)
-        self.actor_critic = ActorCritic(config, self.world_model.actor_feat_dim, action_dim, dist, heads,
-                                        rows=rows, goal_dim=goal_dim).to(device)
+        self.actor_critic = ActorCritic(
+            config, self.world_model.actor_feat_dim, action_dim, dist, heads, rows=rows, goal_dim=goal_dim
+        ).to(device)
         self.autoencoder = SubgoalAutoencoder(config, config.dyn_deter).to(device) if autoencoder else None
         for module in (self.world_model, self.actor_critic, self.autoencoder):
             if module is not None:  # eval mode except inside the world model's own update, as the original
                 module.eval()
-        self.replay = Replay(capacity=config.replay_size, seq_len=config.batch_length,
-                             selector=make_selector(config, index), num_workers=config.num_envs)
+        self.replay = Replay(
+            capacity=config.replay_size,
+            seq_len=config.batch_length,
+            selector=make_selector(config, index),
+            num_workers=config.num_envs,
+        )
         self.obs_keys = [k for k in obs_space if k not in FLAGS]
         self.goal_key = "subgoal" if config.decompress_subgoal_for_input else "encoded_subgoal"
         self._act = compiled(self._act_step, config)
@@ -72,14 +88,21 @@ class Level:
         return {k: v.detach() for k, v in self.world_model.dynamics.initial(batch).items()}
 
     @torch.no_grad()
-    def act(self, obs: Mapping[str, Any], latent: State, prev_action: torch.Tensor, goal: torch.Tensor | None,
-            mode: str) -> tuple[torch.Tensor, State]:
+    def act(
+        self, obs: Mapping[str, Any], latent: State, prev_action: torch.Tensor, goal: torch.Tensor | None, mode: str
+    ) -> tuple[torch.Tensor, State]:
         """The posterior for this observation and the action: sampled in "train" mode, the mode in "eval"."""
         data = preprocess({k: obs[k] for k in (*self.obs_keys, "is_first")}, self.device, self.config.image_range)
         return self._act(data, latent, prev_action, goal, mode == "train")
 
-    def _act_step(self, data: dict[str, torch.Tensor], latent: State, prev_action: torch.Tensor,
-                  goal: torch.Tensor | None, sample: bool) -> tuple[torch.Tensor, State]:
+    def _act_step(
+        self,
+        data: dict[str, torch.Tensor],
+        latent: State,
+        prev_action: torch.Tensor,
+        goal: torch.Tensor | None,
+        sample: bool,
+    ) -> tuple[torch.Tensor, State]:
         """Level.act on tensors (one graph for torch.compile: `_act` is its compiled form with --compile)."""
         embed = self.world_model.encoder(data)
         post, _ = self.world_model.dynamics.obs_step(latent, prev_action, embed, data["is_first"])
@@ -126,12 +149,16 @@ class Level:
 
     # --- checkpoints ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        state = {"world_model": self.world_model.state_dict_all(),
-                 "actor_critic": self.actor_critic.state_dict_all(),
-                 "replay": self.replay.state_dict()}
+        state = {
+            "world_model": self.world_model.state_dict_all(),
+            "actor_critic": self.actor_critic.state_dict_all(),
+            "replay": self.replay.state_dict(),
+        }
         if self.autoencoder is not None:
-            state["autoencoder"] = {"model": self.autoencoder.state_dict(),
-                                    "opt": self.autoencoder.optimizer.state_dict()}
+            state["autoencoder"] = {
+                "model": self.autoencoder.state_dict(),
+                "opt": self.autoencoder.optimizer.state_dict(),
+            }
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

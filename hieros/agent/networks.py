@@ -52,8 +52,17 @@ class MLP(nn.Module):
     """`layers` x [Linear (no bias) -> LayerNorm(eps 1e-3) -> act], then an output Linear (bias, uniform init
     with `outscale`) if `out_dim` is given; without it the last hidden activation is the output."""
 
-    def __init__(self, in_dim: int, out_dim: int | None, layers: int, units: int, act: str = "SiLU",
-                 norm: bool = True, symlog_inputs: bool = False, outscale: float = 1.0):
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int | None,
+        layers: int,
+        units: int,
+        act: str = "SiLU",
+        norm: bool = True,
+        symlog_inputs: bool = False,
+        outscale: float = 1.0,
+    ):
         super().__init__()
         self.symlog_inputs = symlog_inputs
         hidden: list[nn.Module] = []
@@ -116,14 +125,24 @@ class ConvEncoder(nn.Module):
     """(..., H, W, C) in [-0.5, 0.5] -> (..., out_dim): log2(H / minres) x [Conv2dSame k s2 (no bias) ->
     ChannelLayerNorm -> act] with depth * 2^i channels; the output is flattened in (C, H, W) order."""
 
-    def __init__(self, in_channels: int = 3, depth: int = 24, kernel: int = 4, minres: int = 4,
-                 image_size: int = 64, act: str = "SiLU"):
+    def __init__(
+        self,
+        in_channels: int = 3,
+        depth: int = 24,
+        kernel: int = 4,
+        minres: int = 4,
+        image_size: int = 64,
+        act: str = "SiLU",
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         channels = in_channels
         for i in range(_stages(image_size, minres)):
-            layers += [Conv2dSame(channels, depth * 2**i, kernel, 2, bias=False),
-                       ChannelLayerNorm(depth * 2**i), _act(act)]
+            layers += [
+                Conv2dSame(channels, depth * 2**i, kernel, 2, bias=False),
+                ChannelLayerNorm(depth * 2**i),
+                _act(act),
+            ]
             channels = depth * 2**i
         self.layers = nn.Sequential(*layers)
         self.layers.apply(init_weights)
@@ -148,8 +167,16 @@ class ConvDecoder(nn.Module):
     then n - 1 x [ConvTranspose2d k s2 (no bias) -> ChannelLayerNorm -> act] halving the channels, and a last
     ConvTranspose2d (bias) to `out_channels`."""
 
-    def __init__(self, feat_dim: int, out_channels: int = 3, depth: int = 24, kernel: int = 4, minres: int = 4,
-                 image_size: int = 64, act: str = "SiLU"):
+    def __init__(
+        self,
+        feat_dim: int,
+        out_channels: int = 3,
+        depth: int = 24,
+        kernel: int = 4,
+        minres: int = 4,
+        image_size: int = 64,
+        act: str = "SiLU",
+    ):
         super().__init__()
         stages = _stages(image_size, minres)
         self.minres, self.channels = minres, depth * 2 ** (stages - 1)
@@ -158,8 +185,11 @@ class ConvDecoder(nn.Module):
         layers: list[nn.Module] = []
         channels = self.channels
         for _ in range(stages - 1):
-            layers += [nn.ConvTranspose2d(channels, channels // 2, kernel, 2, pad, out_pad, bias=False),
-                       ChannelLayerNorm(channels // 2), _act(act)]
+            layers += [
+                nn.ConvTranspose2d(channels, channels // 2, kernel, 2, pad, out_pad, bias=False),
+                ChannelLayerNorm(channels // 2),
+                _act(act),
+            ]
             channels //= 2
         self.layers = nn.Sequential(*layers)
         self.layers.apply(init_weights)
@@ -181,8 +211,9 @@ def _select(shapes: dict[str, tuple[int, ...]], cnn_keys: str, mlp_keys: str) ->
     cnn = [k for k, s in shapes.items() if len(s) == 3 and re.match(cnn_keys, k)]
     mlp = [k for k, s in shapes.items() if len(s) == 1 and re.match(mlp_keys, k)]
     if not cnn and not mlp:
-        raise ValueError(f"no observation key matches cnn_keys={cnn_keys!r} or mlp_keys={mlp_keys!r} "
-                         f"among {sorted(shapes)}")
+        raise ValueError(
+            f"no observation key matches cnn_keys={cnn_keys!r} or mlp_keys={mlp_keys!r} among {sorted(shapes)}"
+        )
     return cnn, mlp
 
 
@@ -190,8 +221,19 @@ class MultiEncoder(nn.Module):
     """{key: (..., *shape)} -> (..., out_dim): the images (`cnn_keys`, channels concatenated) through the conv
     encoder, the vectors (`mlp_keys`, concatenated) through an MLP; both embeddings concatenated."""
 
-    def __init__(self, shapes: dict[str, tuple[int, ...]], cnn_keys: str, mlp_keys: str, depth: int, kernel: int,
-                 minres: int, mlp_layers: int, mlp_units: int, symlog_inputs: bool, act: str = "SiLU"):
+    def __init__(
+        self,
+        shapes: dict[str, tuple[int, ...]],
+        cnn_keys: str,
+        mlp_keys: str,
+        depth: int,
+        kernel: int,
+        minres: int,
+        mlp_layers: int,
+        mlp_units: int,
+        symlog_inputs: bool,
+        act: str = "SiLU",
+    ):
         super().__init__()
         self.cnn_keys, self.mlp_keys = _select(shapes, cnn_keys, mlp_keys)
         self.out_dim = 0
@@ -217,14 +259,26 @@ class MultiDecoder(nn.Module):
     """(..., feat) -> {key: distribution}: `MSE` summed over (H, W, C) for images, `SymlogMSE` summed over the
     vector for vectors; each vector key has its own output Linear (uniform init), as the original."""
 
-    def __init__(self, shapes: dict[str, tuple[int, ...]], feat_dim: int, cnn_keys: str, mlp_keys: str, depth: int,
-                 kernel: int, minres: int, mlp_layers: int, mlp_units: int, act: str = "SiLU"):
+    def __init__(
+        self,
+        shapes: dict[str, tuple[int, ...]],
+        feat_dim: int,
+        cnn_keys: str,
+        mlp_keys: str,
+        depth: int,
+        kernel: int,
+        minres: int,
+        mlp_layers: int,
+        mlp_units: int,
+        act: str = "SiLU",
+    ):
         super().__init__()
         self.cnn_keys, self.mlp_keys = _select(shapes, cnn_keys, mlp_keys)
         self.channels = [shapes[k][-1] for k in self.cnn_keys]
         if self.cnn_keys:
-            self.cnn = ConvDecoder(feat_dim, sum(self.channels), depth, kernel, minres, shapes[self.cnn_keys[0]][0],
-                                   act)
+            self.cnn = ConvDecoder(
+                feat_dim, sum(self.channels), depth, kernel, minres, shapes[self.cnn_keys[0]][0], act
+            )
         if self.mlp_keys:
             self.mlp = MLP(feat_dim, None, mlp_layers, mlp_units, act)
             self.heads = nn.ModuleDict({k: nn.Linear(self.mlp.out_dim, shapes[k][0]) for k in self.mlp_keys})
@@ -247,9 +301,19 @@ class ActionHead(nn.Module):
     "onehot" (`OneHotDist` over `action_dim`), "onehot_rows" (`OneHotRows`: `rows` categoricals of
     action_dim / rows classes, flat actions, row-mean log-prob/entropy) or "normal" (`BoundedNormal`)."""
 
-    def __init__(self, in_dim: int, action_dim: int, layers: int, units: int, dist: str = "onehot",
-                 unimix: float = 0.01, min_std: float = 0.1, max_std: float = 1.0, rows: int = 1,
-                 act: str = "SiLU"):
+    def __init__(
+        self,
+        in_dim: int,
+        action_dim: int,
+        layers: int,
+        units: int,
+        dist: str = "onehot",
+        unimix: float = 0.01,
+        min_std: float = 0.1,
+        max_std: float = 1.0,
+        rows: int = 1,
+        act: str = "SiLU",
+    ):
         super().__init__()
         if dist not in ("onehot", "onehot_rows", "normal"):
             raise ValueError(f"unknown action distribution {dist!r}")

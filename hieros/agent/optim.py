@@ -46,14 +46,24 @@ def floats(metrics: Metrics) -> dict[str, float]:
 
 
 class Optimizer:
-    def __init__(self, name: str, parameters: Iterable[nn.Parameter], lr: float, eps: float, clip: float,
-                 weight_decay: float, warmup: int = 0, fused: bool = False):
+    def __init__(
+        self,
+        name: str,
+        parameters: Iterable[nn.Parameter],
+        lr: float,
+        eps: float,
+        clip: float,
+        weight_decay: float,
+        warmup: int = 0,
+        fused: bool = False,
+    ):
         """`fused` (with --compile=true): AdamW as one fused kernel, equal to the default to float rounding;
         the default, foreach, is bit-identical to the per-parameter loop."""
         self.name = name
         self.parameters = [p for p in parameters if p.requires_grad]
-        self.opt = torch.optim.AdamW(self.parameters, lr=lr, eps=eps, weight_decay=weight_decay,
-                                     foreach=not fused, fused=fused or None)
+        self.opt = torch.optim.AdamW(
+            self.parameters, lr=lr, eps=eps, weight_decay=weight_decay, foreach=not fused, fused=fused or None
+        )
         self.lr = lr
         self.clip = clip
         self.warmup = warmup

@@ -56,8 +56,9 @@ class RSSM(CategoricalLatents):
         dist = self.dist(logits)
         return {"stoch": dist.sample() if sample else dist.mode(), "deter": deter, "logit": logits}
 
-    def obs_step(self, prev: State, prev_action: torch.Tensor, embed: torch.Tensor,
-                 is_first: torch.Tensor) -> tuple[State, State]:
+    def obs_step(
+        self, prev: State, prev_action: torch.Tensor, embed: torch.Tensor, is_first: torch.Tensor
+    ) -> tuple[State, State]:
         init = self.initial(len(is_first))
         keep = (~is_first).to(embed.dtype)
         prev = {k: blend(keep, prev[k], init[k]) for k in ("stoch", "deter")}

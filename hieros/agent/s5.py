@@ -137,8 +137,10 @@ class S5SSM(nn.Module):
         # cannot be reused) and version (bumped by every in-place update)
         key = [(p, p.untyped_storage(), p._version) for p in parameters]
         cached = self._discretized
-        if cached is None or any(p is not q or s.data_ptr() != t.data_ptr() or u != v
-                                 for (p, s, u), (q, t, v) in zip(cached[0], key, strict=True)):
+        if cached is None or any(
+            p is not q or s.data_ptr() != t.data_ptr() or u != v
+            for (p, s, u), (q, t, v) in zip(cached[0], key, strict=True)
+        ):
             cached = self._discretized = (key, self._discretize())
         return cached[1]
 
@@ -239,8 +241,7 @@ class S5Stack(nn.Module):
     ) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(
-            S5Block(model_dim, state_dim, init_blocks, dropout, norm_eps, legacy_init_scale)
-            for _ in range(num_blocks)
+            S5Block(model_dim, state_dim, init_blocks, dropout, norm_eps, legacy_init_scale) for _ in range(num_blocks)
         )
 
     @property

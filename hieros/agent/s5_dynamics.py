@@ -29,8 +29,14 @@ class S5Dynamics(CategoricalLatents):
         self.symlog_deter = s5.symlog_final_output
         latent = self.stoch * self.classes
         self.inp = MLP(latent + action_dim, None, 1, s5.model_dim, act=config.act)
-        self.seq = S5Stack(s5.num_blocks, s5.model_dim, s5.state_dim, s5.init_blocks, s5.dropout,
-                           legacy_init_scale=s5.legacy_init_scale)
+        self.seq = S5Stack(
+            s5.num_blocks,
+            s5.model_dim,
+            s5.state_dim,
+            s5.init_blocks,
+            s5.dropout,
+            legacy_init_scale=s5.legacy_init_scale,
+        )
         self.seq_out = nn.Linear(s5.model_dim, self.deter_dim)
         self.state_out = nn.Linear(s5.num_blocks * 2 * s5.state_dim, self.deter_dim)
         # the prior and posterior layers are dyn_hidden wide, as the original's Seq2SeqDynamics (`hidden`)
@@ -83,14 +89,14 @@ class S5Dynamics(CategoricalLatents):
         stoch = dist.sample() if sample else dist.mode()
         return {"stoch": stoch, "deter": self._deter(output, state), "state": state, "logit": logits}
 
-    def obs_step(self, prev: State, prev_action: torch.Tensor, embed: torch.Tensor,
-                 is_first: torch.Tensor) -> tuple[State, State]:
+    def obs_step(
+        self, prev: State, prev_action: torch.Tensor, embed: torch.Tensor, is_first: torch.Tensor
+    ) -> tuple[State, State]:
         """One acting step: reset where is_first, predict the prior, then the posterior from the embedding."""
         init = self.initial(len(is_first))
         keep = (~is_first).to(embed.dtype)
         prev = {k: blend(keep, prev[k], init[k]) for k in ("stoch", "deter", "state")}
         prior = self.img_step(prev, prev_action * keep[:, None])
         logits = self.logits(self.obs_out, self.obs_stat, embed)
-        post = {"stoch": self.dist(logits).sample(), "deter": prior["deter"], "state": prior["state"],
-                "logit": logits}
+        post = {"stoch": self.dist(logits).sample(), "deter": prior["deter"], "state": prior["state"], "logit": logits}
         return post, prior

@@ -35,12 +35,20 @@ class SubgoalAutoencoder(nn.Module):
         self.kl_scale = sc.kl_scale
         code = self.rows * self.classes
         legacy = sc.legacy_output_activation
-        self.encoder = MLP(deter_dim, None if legacy else code, sc.layers, code, sc.act,
-                           symlog_inputs=sc.encoding_symlog)
+        self.encoder = MLP(
+            deter_dim, None if legacy else code, sc.layers, code, sc.act, symlog_inputs=sc.encoding_symlog
+        )
         self.decoder = MLP(code, None if legacy else deter_dim, sc.layers, deter_dim, sc.act)
         self.encoding_symlog = sc.encoding_symlog
-        self.optimizer = Optimizer("subgoal_autoencoder", self.parameters(), sc.lr, sc.opt_eps, sc.grad_clip,
-                                   config.weight_decay, fused=config.compile)
+        self.optimizer = Optimizer(
+            "subgoal_autoencoder",
+            self.parameters(),
+            sc.lr,
+            sc.opt_eps,
+            sc.grad_clip,
+            config.weight_decay,
+            fused=config.compile,
+        )
         self._losses = compiled(self.losses, config)
 
     def _dist(self, deter: torch.Tensor) -> OneHotDist:
@@ -72,8 +80,10 @@ class SubgoalAutoencoder(nn.Module):
         recon_loss = ((self.target(deter) - recon) ** 2).mean()
         uniform = OneHotDist(torch.zeros_like(dist.logits), rows_reduce="mean")
         kl = kl_categorical(dist, uniform).mean()  # the mean over rows and samples
-        return recon_loss + self.kl_scale * kl, {"subgoal_autoencoder_reconstruction_loss": recon_loss.detach(),
-                                                 "subgoal_autoencoder_kl_loss": kl.detach()}
+        return recon_loss + self.kl_scale * kl, {
+            "subgoal_autoencoder_reconstruction_loss": recon_loss.detach(),
+            "subgoal_autoencoder_kl_loss": kl.detach(),
+        }
 
 
 def subgoal_reward(deter: torch.Tensor, goal: torch.Tensor, symlog_state: bool = True) -> torch.Tensor:

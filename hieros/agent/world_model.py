@@ -30,8 +30,9 @@ def make_dynamics(config: Any, embed_dim: int, action_dim: int) -> nn.Module:
 IMAGE_OFFSET = {"centered": 0.5, "unit": 0.0}  # config key image_range -> what is subtracted from pixels / 255
 
 
-def preprocess(batch: dict[str, np.ndarray], device: torch.device, image_range: str = "centered"
-               ) -> dict[str, torch.Tensor]:
+def preprocess(
+    batch: dict[str, np.ndarray], device: torch.device, image_range: str = "centered"
+) -> dict[str, torch.Tensor]:
     """Replay or env arrays -> float tensors: images to [-0.5, 0.5] (or [0, 1]), cont = 1 - is_terminal."""
     out = {}
     for key, value in batch.items():
@@ -54,16 +55,42 @@ class WorldModel(nn.Module):
         self.config = config
         shapes = {k: tuple(v[0]) for k, v in obs_space.items() if not k.startswith("is_") and k != "reward"}
         enc, dec = config.encoder, config.decoder
-        self.encoder = MultiEncoder(shapes, enc.cnn_keys, enc.mlp_keys, enc.cnn_depth, enc.kernel_size,
-                                    enc.minres, enc.mlp_layers, enc.mlp_units, enc.symlog_inputs)
+        self.encoder = MultiEncoder(
+            shapes,
+            enc.cnn_keys,
+            enc.mlp_keys,
+            enc.cnn_depth,
+            enc.kernel_size,
+            enc.minres,
+            enc.mlp_layers,
+            enc.mlp_units,
+            enc.symlog_inputs,
+        )
         self.dynamics = make_dynamics(config, self.encoder.out_dim, action_dim)
         feat = self.dynamics.feat_dim
-        self.decoder = MultiDecoder(shapes, feat, dec.cnn_keys, dec.mlp_keys, dec.cnn_depth, dec.kernel_size,
-                                    dec.minres, dec.mlp_layers, dec.mlp_units)
+        self.decoder = MultiDecoder(
+            shapes,
+            feat,
+            dec.cnn_keys,
+            dec.mlp_keys,
+            dec.cnn_depth,
+            dec.kernel_size,
+            dec.minres,
+            dec.mlp_layers,
+            dec.mlp_units,
+        )
         self.reward = MLP(feat, 255, config.reward_layers, config.units, act=config.act, outscale=0.0)
         self.cont = MLP(feat, 1, config.cont_layers, config.units, act=config.act, outscale=1.0)
-        self.optimizer = Optimizer("model", self.parameters(), config.model_lr, config.opt_eps, config.grad_clip,
-                                   config.weight_decay, config.warmup_steps, fused=config.compile)
+        self.optimizer = Optimizer(
+            "model",
+            self.parameters(),
+            config.model_lr,
+            config.opt_eps,
+            config.grad_clip,
+            config.weight_decay,
+            config.warmup_steps,
+            fused=config.compile,
+        )
         self._loss = compiled(self.loss, config)
 
     def reward_dist(self, feat: torch.Tensor) -> TwoHotSymlog:
@@ -117,8 +144,13 @@ class WorldModel(nn.Module):
         losses["cont_loss"] = -config.cont_scale * self.cont_dist(feat).log_prob(data["cont"]).mean()
         loss = sum(losses.values()) + config.dyn_scale * dyn + config.rep_scale * rep
         with torch.no_grad():
-            aux = {**{k: v.detach() for k, v in losses.items()}, "dyn_loss": dyn.detach(), "rep_loss": rep.detach(),
-                   "prior_ent": self.dynamics.entropy(prior).mean(), "post_ent": self.dynamics.entropy(post).mean()}
+            aux = {
+                **{k: v.detach() for k, v in losses.items()},
+                "dyn_loss": dyn.detach(),
+                "rep_loss": rep.detach(),
+                "prior_ent": self.dynamics.entropy(prior).mean(),
+                "post_ent": self.dynamics.entropy(post).mean(),
+            }
         return loss, post, aux
 
     def state_dict_all(self) -> dict[str, Any]:

@@ -15,8 +15,20 @@ from hieros.envs.atari import ATARI100K_GAMES, Atari
 from hieros.envs.base import ActSpace, Env, EnvError, unknown_task
 from hieros.envs.dmc import DMC, DMC_PROPRIO, DMC_VISION, dmc_tasks, split_task
 
-__all__ = ["ATARI100K_GAMES", "DMC_PROPRIO", "DMC_VISION", "MODES", "ActSpace", "Env", "EnvError",
-           "check_task", "discrete_actions", "list_tasks", "make_env", "task_domain"]
+__all__ = [
+    "ATARI100K_GAMES",
+    "DMC_PROPRIO",
+    "DMC_VISION",
+    "MODES",
+    "ActSpace",
+    "Env",
+    "EnvError",
+    "check_task",
+    "discrete_actions",
+    "list_tasks",
+    "make_env",
+    "task_domain",
+]
 
 MODES = ("train", "eval")
 

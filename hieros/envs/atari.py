@@ -19,16 +19,55 @@ from hieros.envs.base import FLAG_SPACES, ActSpace, EnvError, observation
 from hieros.envs.settings import BOOLEAN, SIZE, integer, one_of, read_settings
 
 ATARI100K_GAMES = (
-    "alien", "amidar", "assault", "asterix", "bank_heist", "battle_zone", "boxing", "breakout",
-    "chopper_command", "crazy_climber", "demon_attack", "freeway", "frostbite", "gopher", "hero", "jamesbond",
-    "kangaroo", "krull", "kung_fu_master", "ms_pacman", "pong", "private_eye", "qbert", "road_runner",
-    "seaquest", "up_n_down",
+    "alien",
+    "amidar",
+    "assault",
+    "asterix",
+    "bank_heist",
+    "battle_zone",
+    "boxing",
+    "breakout",
+    "chopper_command",
+    "crazy_climber",
+    "demon_attack",
+    "freeway",
+    "frostbite",
+    "gopher",
+    "hero",
+    "jamesbond",
+    "kangaroo",
+    "krull",
+    "kung_fu_master",
+    "ms_pacman",
+    "pong",
+    "private_eye",
+    "qbert",
+    "road_runner",
+    "seaquest",
+    "up_n_down",
 )
-DEFAULTS = {"size": [64, 64], "repeat": 4, "gray": False, "noops": 30, "sticky": False,
-            "actions": "needed", "lives": "unused", "length": 108000, "resize": "opencv"}
-CHECKS = {"size": SIZE, "repeat": integer(1), "gray": BOOLEAN, "noops": integer(0), "sticky": BOOLEAN,
-          "actions": one_of("needed", "all"), "lives": one_of("unused", "discount", "reset"),
-          "length": integer(1), "resize": one_of("opencv")}
+DEFAULTS = {
+    "size": [64, 64],
+    "repeat": 4,
+    "gray": False,
+    "noops": 30,
+    "sticky": False,
+    "actions": "needed",
+    "lives": "unused",
+    "length": 108000,
+    "resize": "opencv",
+}
+CHECKS = {
+    "size": SIZE,
+    "repeat": integer(1),
+    "gray": BOOLEAN,
+    "noops": integer(0),
+    "sticky": BOOLEAN,
+    "actions": one_of("needed", "all"),
+    "lives": one_of("unused", "discount", "reset"),
+    "length": integer(1),
+    "resize": one_of("opencv"),
+}
 STICKY_PROBABILITY = 0.25
 LUMINANCE = np.array([0.299, 0.587, 1 - (0.299 + 0.587)])
 SCREEN = (210, 160, 3)
@@ -43,8 +82,9 @@ class Atari:
             import cv2
             from ale_py import ALEInterface, LoggerMode, roms
         except ImportError as error:
-            raise EnvError(f"Atari needs ale-py and opencv ({error.name} is missing): "
-                           "pip install ale-py opencv-python-headless") from None
+            raise EnvError(
+                f"Atari needs ale-py and opencv ({error.name} is missing): pip install ale-py opencv-python-headless"
+            ) from None
         self.cv2 = cv2
         self.game, self.mode = game, mode
         self.lives_mode = self.settings["lives"] if mode == "train" else "unused"
@@ -120,16 +160,29 @@ class Atari:
 
     def protocol(self) -> dict[str, Any]:
         """The evaluation protocol of this environment, as stored with each run."""
-        return {"suite": "atari", "game": self.game, "mode": self.mode, **self.settings,
-                "lives": self.lives_mode, "frames_per_step": self.settings["repeat"],
-                "pooling": "max of the last 2 frames", "noop_range": [0, max(self.settings["noops"] - 1, 0)],
-                "repeat_action_probability": self._sticky_probability(), "num_actions": len(self.actions),
-                "length_unit": "emulator frames"}
+        return {
+            "suite": "atari",
+            "game": self.game,
+            "mode": self.mode,
+            **self.settings,
+            "lives": self.lives_mode,
+            "frames_per_step": self.settings["repeat"],
+            "pooling": "max of the last 2 frames",
+            "noop_range": [0, max(self.settings["noops"] - 1, 0)],
+            "repeat_action_probability": self._sticky_probability(),
+            "num_actions": len(self.actions),
+            "length_unit": "emulator frames",
+        }
 
     def get_state(self) -> dict[str, Any]:
         """A snapshot of the emulator (with its RNG), the no-op RNG, the counters and the pooled frames."""
-        return {"ale": self.ale.cloneState(include_rng=True), "rng": self.rng.bit_generator.state,
-                "lives": self.lives, "frame": self.frame, "frames": [f.copy() for f in self.frames]}
+        return {
+            "ale": self.ale.cloneState(include_rng=True),
+            "rng": self.rng.bit_generator.state,
+            "lives": self.lives,
+            "frame": self.frame,
+            "frames": [f.copy() for f in self.frames],
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Continue exactly where `get_state` was taken."""

@@ -51,15 +51,23 @@ class Env(Protocol):
     def close(self) -> None: ...
 
 
-FLAG_SPACES = {"reward": ((), np.dtype(np.float32)), "is_first": ((), np.dtype(bool)),
-               "is_last": ((), np.dtype(bool)), "is_terminal": ((), np.dtype(bool))}
+FLAG_SPACES = {
+    "reward": ((), np.dtype(np.float32)),
+    "is_first": ((), np.dtype(bool)),
+    "is_last": ((), np.dtype(bool)),
+    "is_terminal": ((), np.dtype(bool)),
+}
 
 
-def observation(reward: float, is_first: bool, is_last: bool, is_terminal: bool,
-                **values: Any) -> dict[str, Any]:
+def observation(reward: float, is_first: bool, is_last: bool, is_terminal: bool, **values: Any) -> dict[str, Any]:
     """One observation dict: the given arrays plus the reward and the three episode flags."""
-    return {**values, "reward": np.float32(reward), "is_first": bool(is_first), "is_last": bool(is_last),
-            "is_terminal": bool(is_terminal)}
+    return {
+        **values,
+        "reward": np.float32(reward),
+        "is_first": bool(is_first),
+        "is_last": bool(is_last),
+        "is_terminal": bool(is_terminal),
+    }
 
 
 def unknown_task(task: str, known: Sequence[str]) -> EnvError:

@@ -19,10 +19,24 @@ from hieros.envs.settings import SIZE, integer, one_of, read_settings
 
 # The task lists of the DreamerV3 paper, used by HIEROS (cup = ball_in_cup; both names are accepted).
 DMC_PROPRIO = (
-    "acrobot_swingup", "cartpole_balance", "cartpole_balance_sparse", "cartpole_swingup",
-    "cartpole_swingup_sparse", "cheetah_run", "cup_catch", "finger_spin", "finger_turn_easy",
-    "finger_turn_hard", "hopper_hop", "hopper_stand", "pendulum_swingup", "reacher_easy", "reacher_hard",
-    "walker_run", "walker_stand", "walker_walk",
+    "acrobot_swingup",
+    "cartpole_balance",
+    "cartpole_balance_sparse",
+    "cartpole_swingup",
+    "cartpole_swingup_sparse",
+    "cheetah_run",
+    "cup_catch",
+    "finger_spin",
+    "finger_turn_easy",
+    "finger_turn_hard",
+    "hopper_hop",
+    "hopper_stand",
+    "pendulum_swingup",
+    "reacher_easy",
+    "reacher_hard",
+    "walker_run",
+    "walker_stand",
+    "walker_walk",
 )
 DMC_VISION = (*DMC_PROPRIO, "quadruped_run", "quadruped_walk")
 DOMAIN_ALIASES = {"cup": "ball_in_cup"}
@@ -128,16 +142,25 @@ class DMC:
 
     def protocol(self) -> dict[str, Any]:
         """The evaluation protocol of this environment, as stored with each run."""
-        return {"suite": "dmc", "task": self.name, "mode": self.mode, **self.settings,
-                "camera": self.camera, "frames_per_step": self.settings["repeat"],
-                "episode_frames": EPISODE_STEPS,
-                "action_bounds": [self.low.tolist(), self.high.tolist()],
-                "render": "no shadows, reflections or multisampling"}
+        return {
+            "suite": "dmc",
+            "task": self.name,
+            "mode": self.mode,
+            **self.settings,
+            "camera": self.camera,
+            "frames_per_step": self.settings["repeat"],
+            "episode_frames": EPISODE_STEPS,
+            "action_bounds": [self.low.tolist(), self.high.tolist()],
+            "render": "no shadows, reflections or multisampling",
+        }
 
     def get_state(self) -> dict[str, Any]:
         """The episode's start (the task RNG before its reset) and its actions: replaying them is exact."""
-        return {"episode_rng": self.episode_rng, "episode_actions": list(self.episode_actions),
-                "rng": self.env.task.random.get_state()}
+        return {
+            "episode_rng": self.episode_rng,
+            "episode_actions": list(self.episode_actions),
+            "rng": self.env.task.random.get_state(),
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Continue exactly where `get_state` was taken, by replaying the episode so far."""

@@ -32,12 +32,15 @@ def integer(low: int) -> Check:
 
 
 BOOLEAN: Check = (lambda v: isinstance(v, bool), "true | false")
-SIZE: Check = (lambda v: isinstance(v, list | tuple) and len(v) == 2 and all(_is_int(x) and x > 0 for x in v),
-               "[height, width] with positive integers")
+SIZE: Check = (
+    lambda v: isinstance(v, list | tuple) and len(v) == 2 and all(_is_int(x) and x > 0 for x in v),
+    "[height, width] with positive integers",
+)
 
 
-def read_settings(config: Mapping[str, Any] | None, suite: str, defaults: Mapping[str, Any],
-                  checks: Mapping[str, Check]) -> dict[str, Any]:
+def read_settings(
+    config: Mapping[str, Any] | None, suite: str, defaults: Mapping[str, Any], checks: Mapping[str, Check]
+) -> dict[str, Any]:
     """The `env.<suite>` block of the config over the defaults, every value checked and made JSON-able."""
     block = ((config or {}).get("env") or {}).get(suite) or {}
     unknown = sorted(set(block) - set(defaults))
