@@ -11,9 +11,9 @@ from typing import NoReturn
 
 from rich.console import Console
 
+from bench import cost, tables
 from bench import plan as planning
 from bench import state as states
-from bench import tables
 from bench.local import LocalRunner
 from bench.progress import SweepDisplay
 from bench.resources import budget
@@ -108,6 +108,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         for spec in todo:
             print(planning.shell_line(spec, env))
         print(f"# {len(todo)} to run{where}; {done} already done, {len(elsewhere)} running elsewhere", file=sys.stderr)
+        if not pool:
+            from bench.slurm import executor_parameters
+
+            request = executor_parameters(benchmark.slurm, args.jobs, args.threads, f"hieros-bench-{args.suite}")
+            shown = ", ".join(f"{k}={v}" for k, v in request.items() if k != "name")
+            print(
+                f"# slurm: one job array {request['name']} of {len(todo)} tasks; submitit would request {shown}",
+                file=sys.stderr,
+            )
+        gpu = any(slot is not None for slot in pool.slots) if pool else benchmark.slurm["gpus_per_node"] > 0
+        at_once = pool.jobs if pool else args.jobs or benchmark.slurm["array_parallelism"]
+        found = cost.estimate(todo, cost.finished_records(args.results, todo), gpu)
+        print(found.line(at_once), file=sys.stderr)
         return 0
     header = (
         f"[bold]{args.suite}[/]: {len(specs)} runs, {done} already done, {len(elsewhere)} running "
