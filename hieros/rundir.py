@@ -363,6 +363,18 @@ def write_run(run_dir: str | Path, record: Mapping[str, Any]) -> None:
     atomic_write_json(Path(run_dir) / RUN_FILE, record)
 
 
+def check_metrics_reach(run_dir: str | Path, offset: int) -> None:
+    """Refuse to resume when metrics.jsonl is shorter than the checkpoint's offset into it: records were lost after
+    the checkpoint was written, and continuing would leave a gap (or pad the file with zeros)."""
+    file = Path(run_dir) / METRICS_FILE
+    size = file.stat().st_size if file.exists() else 0
+    if size < offset:
+        raise RunFileError(
+            f"{file}: {size} bytes, shorter than the {offset} its checkpoint recorded, so records "
+            f"were lost; move the run aside (hieros-bench run --force) and run it again"
+        )
+
+
 class MetricsWriter:
     """Appends JSON lines to metrics.jsonl; `truncate(offset)` rolls back to a checkpoint's offset on resume."""
 

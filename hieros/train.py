@@ -91,6 +91,8 @@ class Trainer:
         self.resume_state = checkpoint.load(run_dir)  # first: an unreadable one stops the run before any write
         if self.resume_state is None:
             rundir.set_aside_records(run_dir)  # an attempt that died before its first checkpoint: start clean
+        else:
+            rundir.check_metrics_reach(run_dir, self.resume_state["metrics_offset"])
         checkpoint.seed_everything(config.seed)
         self.envs = [make_env(config.task, config, seed=config.seed * 1000 + i) for i in range(config.num_envs)]
         self.frames_per_step = self.envs[0].protocol()["frames_per_step"]

@@ -166,3 +166,17 @@ def test_a_checkpoint_names_no_module_of_this_project_so_moving_modules_never_br
         elif op.name in ("STACK_GLOBAL", "GLOBAL"):
             modules.add(strings[-2] if op.name == "STACK_GLOBAL" else arg.split()[0])
     assert modules and not any(m.split(".")[0] in ("hieros", "bench", "analysis") for m in modules), modules
+
+
+def test_metrics_cut_below_the_checkpoint_are_refused_in_one_line_and_nothing_changes(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = [*RANDOM, "--steps=2000", "--save_every=400", f"--logdir={run}"]
+    assert main([*args, "--stop_after=1000"]) == 130
+    metrics = run / rundir.METRICS_FILE
+    metrics.write_bytes(metrics.read_bytes()[:40])  # cut inside the first record
+    before = files(run)
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "shorter than the" in err and "records were lost" in err and "\n" not in err
+    assert files(run) == before
