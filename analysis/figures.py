@@ -71,10 +71,13 @@ def draw_aggregates(
                 r = results[method][metric]
                 ax.barh(y, r["high"] - r["low"], left=r["low"], height=0.6, color=palette[method], alpha=0.75)
                 ax.plot([r["value"]] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.5)
+                ax.plot([r["value"]], [y], "o", color=palette[method], markersize=5, zorder=1)  # seen if no width
                 rows.append([method, metric, r["value"], r["low"], r["high"]])
             elif metric in published[method]:
                 ax.plot(published[method][metric], y, marker="D", markerfacecolor="none", color="black")
                 rows.append([f"{method} (published)", metric, published[method][metric], "", ""])
+        ax.use_sticky_edges = False  # bars would pin the axis to the outermost interval and hide a point there
+        ax.margins(x=0.05)
         ax.set_yticks(range(len(rows_)), rows_ if ax is axes[0][0] else [""] * len(rows_))
         ax.set_ylim(-0.6, len(rows_) - 0.4)
         ax.invert_yaxis()
@@ -121,11 +124,13 @@ def draw_improvement(pairs: dict[str, dict[str, float]]) -> tuple[Any, Table]:
         r = pairs[name]
         ax.barh(y, r["high"] - r["low"], left=r["low"], height=0.6, color="tab:blue", alpha=0.6)
         ax.plot([r["value"]] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.5)
+        if r["high"] - r["low"] < 0.01:  # an interval too narrow to see (every resample agrees): a dot
+            ax.plot([r["value"]], [y], "o", color="tab:blue", markersize=5)
         rows.append([name, r["value"], r["low"], r["high"]])
     ax.axvline(0.5, color="gray", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(names)), [n.replace(" vs ", " > ") for n in names])
     ax.invert_yaxis()
-    ax.set(xlabel="P(X > Y)", ylabel="X > Y", title="probability of improvement", xlim=(0, 1))
+    ax.set(xlabel="P(X > Y)", ylabel="X > Y", title="probability of improvement", xlim=(-0.04, 1.04))
     fig.tight_layout()
     return fig, (["pair", "probability", "ci_low", "ci_high"], rows)
 
@@ -146,8 +151,10 @@ def draw_curves(
     ylabel: str,
     palette: dict[str, Any],
     titles: dict[str, str],
+    ranges: dict[str, tuple[float, float]] | None = None,
 ) -> tuple[Any, Table]:
-    """data {task: {method: {x, mean, low, high, runs}}}: a panel per task, mean over runs and 95% band."""
+    """data {task: {method: {x, mean, low, high, runs}}}: a panel per task, mean over runs and 95% band; a band is
+    drawn inside the task's possible scores where `ranges` {task: (low, high)} gives them (the CSV keeps it whole)."""
     plt = pyplot()
     tasks = list(data)
     cols = min(6, len(tasks))
@@ -161,7 +168,15 @@ def draw_curves(
     for ax, task in zip(axes.flat, tasks, strict=False):
         for method, c in data[task].items():
             ax.plot(c["x"], c["mean"], color=palette[method], label=method, linewidth=1.2)
-            ax.fill_between(c["x"], c["low"], c["high"], color=palette[method], alpha=0.2, linewidth=0)
+            bottom, top = (ranges or {}).get(task, (-np.inf, np.inf))
+            ax.fill_between(
+                c["x"],
+                np.clip(c["low"], bottom, top),
+                np.clip(c["high"], bottom, top),
+                color=palette[method],
+                alpha=0.2,
+                linewidth=0,
+            )
             rows += [
                 [task, method, float(x), float(m), float(lo), float(hi), int(n)]
                 for x, m, lo, hi, n in zip(c["x"], c["mean"], c["low"], c["high"], c["runs"], strict=True)

@@ -458,7 +458,12 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
     palette = figures.colors(list(summary["methods"]))
     titles = {t: display_name(t) for t in summary["tasks"]}
     published = {n: p["aggregates"] for n, p in summary["published"].items()}
-    leaderboard = {n: summary["methods"][n]["aggregates"] for n in render.ranked(summary)}
+    # one task: Median, IQM and Mean are the same number, so one panel (with the optimality gap) says it
+    shown = ("Mean", "Optimality Gap") if len(summary["tasks"]) == 1 else None
+    leaderboard = {
+        n: {k: v for k, v in summary["methods"][n]["aggregates"].items() if shown is None or k in shown}
+        for n in render.ranked(summary)
+    }
     runs = {t: {n: m["games"][t]["scores"] for n, m in summary["methods"].items()} for t in summary["tasks"]}
     games = {
         t: {n: {"raw": raw, "normalized": list(normalize(t, np.array(raw)))} for n, raw in per.items()}
@@ -475,7 +480,10 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
     makers["games"] = lambda: figures.draw_games(games, palette, titles)
     for curve, data in report.curves.items():
         if curve == "score":
-            makers["curves"] = partial(figures.draw_curves, data, "env frames", "episode score", palette, titles)
+            ranges = {t: (0.0, 1000.0) for t in summary["tasks"] if normalization(t) == "return/1000"}  # DMC returns
+            makers["curves"] = partial(
+                figures.draw_curves, data, "env frames", "episode score", palette, titles, ranges
+            )
         else:
             makers[f"metric_{curve}"] = partial(figures.draw_curves, data, "env steps", curve, palette, titles)
     if options.sampler:

@@ -395,3 +395,22 @@ def test_the_per_game_table_says_how_many_runs_each_cell_has(tmp_path):
     table = (tmp_path / "report" / "report.md").read_text().split("## Per game")[1].split("\n\n")[1]
     row = next(line for line in table.splitlines() if line.startswith(f"| {display_name(TASKS[0])} |"))
     assert row.count(", n=3") == 2 and "| 7.00, n=1 |" in row
+
+
+def test_one_task_draws_one_aggregate_panel_and_bands_stay_in_the_score_range(tmp_path):
+    """A one-task report: Median, IQM and Mean are one number, so the aggregates figure shows Mean and the
+    optimality gap; DMC curve bands are drawn inside [0, 1000] (the CSV keeps the interval whole); an interval too
+    narrow to see still shows a dot."""
+    for seed, score in ((1, 990.0), (2, 1000.0), (3, 400.0)):
+        write_run(tmp_path, "alpha", "dmc_cartpole_balance", seed, [score], suite="cpu_learning")
+        write_run(tmp_path, "beta", "dmc_cartpole_balance", seed, [100.0 + seed], suite="cpu_learning")
+    options = Options(tmp_path, tmp_path / "out", baselines=NONE, reps=200, sampler=False)
+    drawn = draw_all(compute(options), options)
+    fig, (_, rows) = drawn["aggregates"]
+    assert [ax.get_title() for ax in fig.axes] == ["Mean", "Optimality Gap"]
+    fig, (_, rows) = drawn["curves"]
+    assert max(row[5] for row in rows) > 1000  # the t band of three runs goes past the maximum ...
+    band = [c for c in fig.axes[0].collections if c.get_paths()]
+    assert all(p.vertices[:, 1].max() <= 1000 for c in band for p in c.get_paths())  # ... and is drawn inside it
+    fig, _ = drawn["improvement"]
+    assert any(line.get_marker() == "o" for line in fig.axes[0].lines)  # P(alpha > beta) = 1 [1, 1]: a dot
