@@ -125,6 +125,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         cache=not args.no_cache,
         ladder=args.ladder,
+        compare=args.compare or [],
     )
     try:
         report = compute(options)
@@ -273,6 +274,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "TRIALS simulated experiments per method (default 200; a few seconds each)",
     )
     report.add_argument("--no-sampler", action="store_true", help="leave out the replay sampler figure")
+    report.add_argument(
+        "--compare",
+        nargs=2,
+        action="append",
+        metavar=("X", "Y"),
+        help="also P(X > Y) for these two methods, any two, baselines included (repeatable)",
+    )
     report.add_argument(
         "--ladder",
         type=_names,

@@ -14,7 +14,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -69,6 +69,7 @@ class Options:
     jobs: int | None = None  # processes for the bootstrap and the figures; None: every core (same results)
     cache: bool = True  # reuse the shipped baselines' own estimates from analysis.cache (same results)
     ladder: list[str] | None = None  # an ablation ladder, e.g. ["dreamer", "hieros_1level", "hieros_rssm:hieros"]
+    compare: list[list[str]] = field(default_factory=list)  # extra P(X > Y) pairs [[X, Y], ...], any two methods
 
     @property
     def workers(self) -> int:
@@ -271,6 +272,21 @@ def _pairs(methods: dict[str, Any]) -> list[tuple[str, str]]:
     return [(a, b) for i, a in enumerate(ours) for b in ours[i + 1 :] + others]
 
 
+def _asked_pairs(
+    asked: list[list[str]], methods: Mapping[str, Any], known: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The --compare A B pairs the report does not already hold in either order (any two methods, baselines
+    included); a name the report lacks is a one-line StoreError."""
+    out: list[tuple[str, str]] = []
+    for x, y in asked:
+        for name in (x, y):
+            if name not in methods:
+                raise StoreError(f"--compare: {name!r} is not a method of this report; it has {', '.join(methods)}")
+        if x != y and not {(x, y), (y, x)} & set(known + out):
+            out.append((x, y))
+    return out
+
+
 def _points(records: list[dict[str, Any]], metric: str) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) of a run: train episode scores against env frames, or a train metric against env steps."""
     if metric == "score":
@@ -340,6 +356,7 @@ def compute(options: Options) -> Report:
         return stats.aggregates(s, counts, taus, with_superhuman=atari)
 
     pairs = _pairs({n: {"imported": m.imported, "baseline": _is_shipped(m)} for n, m in methods.items()})
+    pairs += _asked_pairs(options.compare, methods, pairs)
     entries = {
         n: cache.key(
             n,

@@ -12,7 +12,7 @@ import pytest
 from analysis import baselines, stats, transfer
 from analysis.checks import check
 from analysis.report import ChecksFailed, Options, compute, draw_all, write
-from analysis.store import display_name, load_store, normalize
+from analysis.store import StoreError, display_name, load_store, normalize
 from bench.cli import main
 from hieros import rundir
 
@@ -414,3 +414,16 @@ def test_one_task_draws_one_aggregate_panel_and_bands_stay_in_the_score_range(tm
     assert all(p.vertices[:, 1].max() <= 1000 for c in band for p in c.get_paths())  # ... and is drawn inside it
     fig, _ = drawn["improvement"]
     assert any(line.get_marker() == "o" for line in fig.axes[0].lines)  # P(alpha > beta) = 1 [1, 1]: a dot
+
+
+def test_compare_adds_p_of_improvement_between_any_two_methods(tmp_path):
+    small_store(tmp_path)
+    options = Options(tmp_path, tmp_path / "out", baselines=["DIAMOND", "IRIS"], reps=200, sampler=False)
+    assert "DIAMOND vs IRIS" not in compute(options).summary["improvement"]  # baselines are not compared by default
+    options.compare = [["DIAMOND", "IRIS"], ["beta", "alpha"], ["alpha", "beta"]]
+    improvement = compute(options).summary["improvement"]
+    assert 0.5 < improvement["DIAMOND vs IRIS"]["value"] <= 1  # DIAMOND's games beat IRIS's in most pairs
+    assert "beta vs alpha" not in improvement and "alpha vs beta" in improvement  # held already, in one order
+    options.compare = [["alpha", "nosuch"]]
+    with pytest.raises(StoreError, match="--compare: 'nosuch' is not a method of this report"):
+        compute(options)
