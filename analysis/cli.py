@@ -134,9 +134,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 1
     paths = write(report, options)
     console = Console()
+    table = terminal(report.summary)
+    if not console.is_terminal:  # a log or a pipe has no width to keep to: the table whole, never cut
+        console = Console(width=max(console.width, Console(width=1000).measure(table).maximum))
     for check in report.summary["checks"]:
         console.print(f"[yellow]{check['kind']}[/]: {check['message']}", highlight=False)
-    console.print(terminal(report.summary))
+    console.print(table)
     console.print(
         f"wrote {len(paths)} files to {options.out} in {time.perf_counter() - start:.1f} s "
         f"(open {options.out / 'report.md'})",

@@ -370,10 +370,10 @@ def terminal(summary: dict[str, Any]) -> Any:
         title=f"{summary['suite']}: {len(summary['tasks'])} tasks, 95% CIs "
         f"({stats_['reps']} bootstrap replicates, seed {stats_['seed']})"
     )
-    table.add_column("method", no_wrap=True)
+    table.add_column("method", overflow="fold")
     table.add_column("runs", justify="right")
-    for name in names:
-        table.add_column(short.get(name, name), justify="right")
+    for name in names:  # on a narrow terminal a cell wraps onto more lines; it is never cut short with "…"
+        table.add_column(short.get(name, name), justify="right", overflow="fold")
 
     def cell(name: str, a: dict[str, float]) -> str:
         return f"{fmt_aggregate(name, a['value'])}\n[{fmt_aggregate(name, a['low'])}, {fmt_aggregate(name, a['high'])}]"

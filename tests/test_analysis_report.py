@@ -3,6 +3,7 @@ imported from ../shared/data/atari100k_raw."""
 
 import gzip
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -427,3 +428,14 @@ def test_compare_adds_p_of_improvement_between_any_two_methods(tmp_path):
     options.compare = [["alpha", "nosuch"]]
     with pytest.raises(StoreError, match="--compare: 'nosuch' is not a method of this report"):
         compute(options)
+
+
+def test_the_terminal_table_is_whole_in_a_log(tmp_path, capsys):
+    """Off a terminal (a log, a pipe) the table takes the width it needs: no interval cut short with '…'."""
+    small_store(tmp_path, methods=("alpha", "beta", "a_method_with_a_long_name"))
+    assert run_report(tmp_path, "--reps", "200", "--no-sampler") == 0
+    out = capsys.readouterr().out
+    assert "…" not in out
+    lines = [line for line in out.splitlines() if line.startswith("│ alpha")]
+    assert lines and all(line.count("│") > 5 for line in lines)
+    assert re.search(r"\[-?\d+\.\d+, -?\d+\.\d+\]", out)  # an interval on one line
