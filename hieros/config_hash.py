@@ -2,9 +2,9 @@
 
 The hash covers what changes the computation of a run: it leaves out the run's identity (task, seed, where it is
 written) and keys that only record or pace its output without changing a number it computes (TensorBoard files,
-W&B, checkpoint spacing: resume is exact). Values are compared by meaning, not by spelling: `32`, `32.0` and `"32"` are
-one value, as are `true` and `"True"`, so a change of a key's declared type is not a new config. Works on flat
-mappings ({"a.b": value}); hieros.config fills in a recorded config's missing keys before it hashes one.
+W&B, videos, checkpoint spacing: resume is exact). Values are compared by meaning, not by spelling: `32`, `32.0`
+and `"32"` are one value, as are `true` and `"True"`, so a change of a key's declared type is not a new config.
+Works on flat mappings ({"a.b": value}); hieros.config fills in a recorded config's missing keys before it hashes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 # Keys that name or steer a run without changing what it computes.
 IDENTITY_KEYS = ("task", "seed", "logdir", "suite", "method", "stop_after")
 # Keys that write or space a run's records without changing a number it computes.
-RECORDING_KEYS = ("tensorboard", "wandb", "save_every")
+RECORDING_KEYS = ("tensorboard", "wandb", "video_every", "save_every")
 OUTSIDE_HASH = IDENTITY_KEYS + RECORDING_KEYS
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")

@@ -105,7 +105,7 @@ def move_aside(run_dir: Path) -> Path:
 
 
 ASIDE_DIR = "aside"  # records of attempts that died before their first checkpoint: attempt_<n>-<time>/
-RECORD_NAMES = (METRICS_FILE, "tensorboard", "subgoals")
+RECORD_NAMES = (METRICS_FILE, "tensorboard", "subgoals", "videos", "wandb")
 
 
 def set_aside_records(run_dir: str | Path) -> Path | None:

@@ -27,7 +27,7 @@ import numpy as np
 if __package__ in (None, ""):  # `python hieros/train.py ...`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hieros import checkpoint, rundir
+from hieros import checkpoint, rundir, video
 from hieros.agent_api import Agent, check_run, make_agent
 from hieros.cli_errors import EXIT_INTERRUPTED, EXIT_LOCKED, guarded
 from hieros.config import Config, ConfigError, HelpRequested, config_mismatch, dump, parse_args
@@ -239,10 +239,16 @@ class Trainer:
         before = checkpoint.rng_state(), None if self.agent.trains else self.agent.state_dict()
         env = make_env(self.config.task, self.config, seed=10**6 + self.config.seed * 1000 + index, mode="eval")
         episodes = []
+        every = self.config.video_every
+        frames: list[np.ndarray] | None = [] if every and index % every == 0 else None  # the first episode's
         try:
             for _ in range(self.config.eval_eps):
                 obs, state, score, length = env.reset(), self.agent.initial_state(1), 0.0, 0
-                while not obs["is_last"]:
+                while True:
+                    if frames is not None and (image := video.frame(obs)) is not None:
+                        frames.append(image)
+                    if obs["is_last"]:
+                        break
                     if self.stop_signal is not None:
                         checkpoint.set_rng_state(before[0])
                         if before[1] is not None:
@@ -253,6 +259,11 @@ class Trainer:
                     score += float(obs["reward"])
                     length += 1
                 episodes.append((score, length))
+                if frames:
+                    path = video.write_episode(self.run_dir, frames, self.counters["env_step"] * self.frames_per_step)
+                    if self.wandb is not None:
+                        self.wandb.video(path, self.counters["env_step"] * self.frames_per_step)
+                frames = None
         finally:
             env.close()
         for score, length in episodes:

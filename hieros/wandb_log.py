@@ -65,5 +65,11 @@ class WandbRun:
         if values:
             self.run.log(values, step=int(record["frames"]))
 
+    def video(self, path: Path, frames: int) -> None:
+        """An evaluation episode's GIF (hieros.video) as `eval/video`."""
+        import wandb
+
+        self.run.log({"eval/video": wandb.Video(str(path), format="gif")}, step=frames)
+
     def close(self) -> None:
         self.run.finish()
