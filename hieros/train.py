@@ -16,7 +16,6 @@ import os
 import signal
 import sys
 import time
-import traceback
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -32,33 +31,18 @@ from hieros.agent_api import Agent, check_run, make_agent
 from hieros.cli_errors import EXIT_INTERRUPTED, EXIT_LOCKED, guarded
 from hieros.config import Config, ConfigError, HelpRequested, config_mismatch, dump, parse_args
 from hieros.envs import EnvError, make_env
+from hieros.envs.base import stack
+from hieros.evaluation import run_episodes
+from hieros.logger import Logger
 from hieros.progress import Clocks, Progress
-from hieros.wandb_log import WandbRun, check_available
+from hieros.run_record import RunRecord
+from hieros.wandb_log import check_available
+from hieros.when import Every, Ratio
+
+__all__ = ["Ratio", "Trainer", "main", "stack"]  # Ratio and stack live in hieros.when and hieros.envs.base
 
 # Ctrl-C, kill and Slurm's warning before a preemption or the time limit (sbatch --signal=USR2@90)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
-
-
-class Ratio:
-    """How many updates are due after `step` environment steps at `ratio` updates per step (the original's)."""
-
-    def __init__(self, ratio: float):
-        self.ratio = ratio
-        self.prev: float | None = None
-
-    def __call__(self, step: int) -> int:
-        if self.ratio == 0:
-            return 0
-        if self.prev is None:
-            self.prev = step
-            return 1
-        repeats = int((step - self.prev) * self.ratio)
-        self.prev += repeats / self.ratio
-        return repeats
-
-
-def stack(observations: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    return {key: np.stack([o[key] for o in observations]) for key in observations[0]}
 
 
 def default_logdir(config: Config) -> str:
@@ -84,6 +68,9 @@ def clocked(phase: str) -> Callable[[Method], Method]:
 
 
 class Trainer:
+    """One run: the loop (`_loop`) and what it schedules; the run's record, logging, evaluation and checkpoints
+    each live in a unit of their own (hieros.run_record, hieros.logger, hieros.evaluation, hieros.checkpoint)."""
+
     def __init__(self, config: Config, run_dir: Path):
         self.config = config
         self.run_dir = run_dir
@@ -98,225 +85,89 @@ class Trainer:
         self.frames_per_step = self.envs[0].protocol()["frames_per_step"]
         self.budget_steps = config.steps // self.frames_per_step
         self.agent: Agent = make_agent(config, self.envs[0].obs_space, self.envs[0].act_space)
-        self.metrics = rundir.MetricsWriter(run_dir)
+        self.logger = Logger(run_dir)
         self.ratio = Ratio(config.train_ratio / (config.batch_size * config.batch_length))
-        self.counters = {
-            "env_step": 0,
-            "grad_steps": 0,
-            "episodes": 0,
-            "eval_index": 0,
-            "wall_seconds": 0.0,
-            "last_eval": 0,
-            "last_log": 0,
-            "last_save": 0,
-        }
+        steps = {"eval": config.eval_every, "log": config.log_every, "save": config.save_every}
+        self.every = {name: Every(frames // self.frames_per_step) for name, frames in steps.items()}
+        self.counters = {"env_step": 0, "grad_steps": 0, "episodes": 0, "eval_index": 0, "wall_seconds": 0.0}
         self.returns = np.zeros(len(self.envs))
         self.lengths = np.zeros(len(self.envs), dtype=np.int64)
         self.pending: dict[str, list[float]] = defaultdict(list)
-        self.tensorboard = None
-        self.wandb: WandbRun | None = None
         self.clock = time.perf_counter()  # wall_seconds counts the loop's time from here
         self.clocks = Clocks()
-        self.record = self._initial_record()
+        self.record = RunRecord(run_dir, config, self.envs[0].protocol(), self.frames_per_step)
 
-    # --- run.json ---------------------------------------------------------------------------------
-    def _initial_record(self) -> dict[str, Any]:
-        existing = None
-        if (self.run_dir / rundir.RUN_FILE).exists():
-            existing = rundir.read_run(self.run_dir)
-        config = self.config
-        protocol = rundir.new_protocol(
-            self.envs[0].protocol(),
-            self.frames_per_step,
-            config.steps,
-            {"name": config.score.protocol, "window_frames": config.score.window_frames},
-        )
-        return rundir.new_record(
-            suite=config.suite,
-            method=config.method or config.model_name,
-            task=config.task,
-            seed=config.seed,
-            status="running",
-            config=config.to_dict(),
-            config_hash=config.hash(),
-            protocol=protocol,
-            provenance=rundir.provenance(self._device_name()),
-            attempts=(existing or {}).get("attempts", 0) + 1,
-        )
+    @property
+    def step(self) -> int:
+        return self.counters["env_step"]
 
-    def _device_name(self) -> str:
-        if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
-            return sys.modules["torch"].cuda.get_device_name()
-        return "cpu"
+    @property
+    def frames(self) -> int:
+        return self.counters["env_step"] * self.frames_per_step
 
-    def _write_record(self, status: str | None = None) -> None:
-        progress = self.record["progress"]
-        step = self.counters["env_step"]
-        progress.update(
-            env_steps=step,
-            frames=step * self.frames_per_step,
-            grad_steps=self.counters["grad_steps"],
-            episodes=self.counters["episodes"],
-            wall_seconds=round(self.counters["wall_seconds"], 3),
-            peak_rss_mb=round(max(progress["peak_rss_mb"], rundir.peak_rss_mb()), 1),
-            phase_seconds={name: round(value, 3) for name, value in self.clocks.seconds.items()},
-        )
-        if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
-            progress["peak_gpu_mb"] = sys.modules["torch"].cuda.max_memory_allocated() / 2**20
-        if status:
-            self.record["status"] = status
-        rundir.write_run(self.run_dir, self.record)
-
-    # --- checkpoints ------------------------------------------------------------------------------
-    @clocked("checkpoint")
-    def save(self) -> None:
-        self.metrics.sync()
-        state = {
-            "counters": dict(self.counters),
-            "ratio_prev": self.ratio.prev,
-            "returns": self.returns.copy(),
-            "lengths": self.lengths.copy(),
-            "obs": self.obs,
-            "agent_state": self.agent_state,
-            "agent": self.agent.state_dict(),
-            "envs": [env.get_state() for env in self.envs],
-            "rng": checkpoint.rng_state(),
-            "metrics_offset": self.metrics.offset,
-            "pending": dict(self.pending),
-            "progress": dict(self.record["progress"]),
-            "clocks": dict(self.clocks.seconds),
-            "wandb_id": self.wandb.id if self.wandb else None,
-        }
-        checkpoint.save(self.run_dir, state)
-        self.counters["last_save"] = self.counters["env_step"]
-        self.save_subgoal_image()
-
-    def save_subgoal_image(self) -> None:
-        """With a hierarchy and images: the current frame and each level's decoded subgoal, as
-        subgoals/step_<env step>.png and in TensorBoard (`subgoals`)."""
-        draw = getattr(self.agent, "subgoal_image", None)
-        if not self.config.subgoal_visualization or draw is None:
-            return
-        image = draw(self.obs, self.agent_state)
-        if image is None:
-            return
-        import cv2
-
-        ok, png = cv2.imencode(".png", image[..., ::-1])
-        if ok:
-            rundir.atomic_write_bytes(
-                self.run_dir / "subgoals" / f"step_{self.counters['env_step']:09d}.png", png.tobytes()
-            )
-        if self.tensorboard is not None:
-            self.tensorboard.add_image(
-                "subgoals", image, self.counters["env_step"] * self.frames_per_step, dataformats="HWC"
-            )
-
-    def restore(self, state: dict[str, Any]) -> None:
-        self.counters.update(state["counters"])
-        self.ratio.prev = state["ratio_prev"]
-        self.returns, self.lengths = state["returns"], state["lengths"]
-        self.obs, self.agent_state = state["obs"], state["agent_state"]
-        self.agent.load_state_dict(state["agent"])
-        for env, env_state in zip(self.envs, state["envs"], strict=True):
-            env.set_state(env_state)
-        checkpoint.set_rng_state(state["rng"])
-        self.metrics.truncate(state["metrics_offset"])
-        self.pending = defaultdict(list, state["pending"])
-        self.clocks = Clocks(state.get("clocks"))  # checkpoints from before the clocks: they start at zero
-        self.record["progress"].update(state["progress"])
-
-    # --- evaluation -------------------------------------------------------------------------------
-    @clocked("eval")
-    def evaluate(self) -> bool:
-        """Greedy episodes in a fresh, separately seeded environment; the training state is untouched.
-
-        A stop signal is looked at every step. Then the evaluation is dropped whole (no records, the random
-        generators as they were before it) and False returned, so the checkpoint that follows holds the state
-        before it and the resumed run evaluates again from its first episode, exactly as if never stopped."""
-        index = self.counters["eval_index"]
-        # an agent that trains draws from torch's generator; the random policy from its own (its state is small)
-        before = checkpoint.rng_state(), None if self.agent.trains else self.agent.state_dict()
-        env = make_env(self.config.task, self.config, seed=10**6 + self.config.seed * 1000 + index, mode="eval")
-        episodes = []
-        every = self.config.video_every
-        frames: list[np.ndarray] | None = [] if every and index % every == 0 else None  # the first episode's
-        try:
-            for _ in range(self.config.eval_eps):
-                obs, state, score, length = env.reset(), self.agent.initial_state(1), 0.0, 0
-                while True:
-                    if frames is not None and (image := video.frame(obs)) is not None:
-                        frames.append(image)
-                    if obs["is_last"]:
-                        break
-                    if self.stop_signal is not None:
-                        checkpoint.set_rng_state(before[0])
-                        if before[1] is not None:
-                            self.agent.load_state_dict(before[1])
-                        return False
-                    action, state = self.agent.policy(stack([obs]), state, mode="eval")
-                    obs = env.step(action[0])
-                    score += float(obs["reward"])
-                    length += 1
-                episodes.append((score, length))
-                if frames:
-                    path = video.write_episode(self.run_dir, frames, self.counters["env_step"] * self.frames_per_step)
-                    if self.wandb is not None:
-                        self.wandb.video(path, self.counters["env_step"] * self.frames_per_step)
-                frames = None
-        finally:
-            env.close()
-        for score, length in episodes:
-            self.log_episode("eval", score, length, eval_index=index)
-        self.write_metrics(
-            {
-                "type": "eval",
-                **self._stamp(),
-                "eval_index": index,
-                "score_mean": float(np.mean([score for score, _ in episodes])),
-                "episodes": len(episodes),
-            }
-        )
-        self.counters["eval_index"] += 1
-        self.counters["last_eval"] = self.counters["env_step"]
-        return True
-
-    # --- logging ----------------------------------------------------------------------------------
-    def _stamp(self) -> dict[str, int]:
-        step = self.counters["env_step"]
-        return {"env_step": step, "frames": step * self.frames_per_step}
-
-    def log_episode(self, mode: str, score: float, length: int, **extra: Any) -> None:
-        self.write_metrics(
-            {"type": "episode", "mode": mode, **self._stamp(), "score": score, "length": length, **extra}
-        )
-        if mode == "train":
-            self.counters["episodes"] += 1
-            self.record["progress"]["last_score"] = score
-        self._scalar(f"{mode}_episode/score", score)
-
-    def write_metrics(self, record: dict[str, Any]) -> None:
-        """A record into metrics.jsonl, and to W&B when it is on."""
-        self.metrics.write(record)
-        if self.wandb is not None:
-            self.wandb.log(record)
-
-    def _scalar(self, name: str, value: float) -> None:
-        if self.tensorboard is not None:
-            self.tensorboard.add_scalar(name, value, self.counters["env_step"] * self.frames_per_step)
-
-    @clocked("log")
-    def flush_train_metrics(self) -> None:
-        if self.pending:
-            means = {k: float(np.mean(v)) for k, v in sorted(self.pending.items())}
-            self.write_metrics({"type": "train", **self._stamp(), "grad_steps": self.counters["grad_steps"], **means})
-            for key, value in means.items():
-                self._scalar(f"train/{key}", value)
-            self.pending.clear()
-        self.counters["last_log"] = self.counters["env_step"]
-        self._write_record()
+    def write_record(self, status: str | None = None) -> None:
+        self.record.write(self.counters, self.clocks.seconds, status)
 
     # --- the loop ---------------------------------------------------------------------------------
+    def run(self) -> int:
+        # a supervisor that ignores USR2 for us (bench.slurm: submitit acts on it and then sends SIGTERM) keeps that
+        handled = [sig for sig in STOP_SIGNALS if sig != signal.SIGUSR2 or signal.getsignal(sig) != signal.SIG_IGN]
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
+        try:
+            self._start()
+            self.write_record("running")
+            return self._loop()
+        except BaseException as error:
+            self.record.failed(error)
+            self.write_record("failed")
+            raise
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.close()
+
+    def _start(self) -> None:
+        """Reset the environments, or continue from the checkpoint if there is one; open TensorBoard and W&B
+        (the W&B run of the checkpoint, if it has one)."""
+        self.obs = stack([env.reset() for env in self.envs])
+        self.agent_state = self.agent.initial_state(len(self.envs))
+        wandb_id = None
+        if self.resume_state is not None:
+            self.restore(self.resume_state)
+            wandb_id = self.resume_state.get("wandb_id")
+            self.resume_state = None
+        self.logger.open(self.config, self.frames, wandb_id)
+
+    def _loop(self) -> int:
+        config = self.config
+        if self.step == 0 and config.eval_initial and not self.evaluate():
+            return self._stop()
+        description = f"{config.task} seed {config.seed}"
+        with Progress(total=self.budget_steps, description=description, start=self.step) as bar:
+            self.clock = time.perf_counter()
+            if not self.after_step():  # resumed from a stop inside an evaluation: that step's schedule, again
+                return self._stop()
+            stop_at = config.stop_after // self.frames_per_step
+            while self.step < self.budget_steps:
+                self.step_envs()
+                if self.agent.trains:
+                    self.train()
+                if not self.after_step():
+                    return self._stop()
+                bar.update(self.step, score=self.record.progress["last_score"])
+                if self.stop_signal is not None or (stop_at and self.step >= stop_at):
+                    return self._stop()
+        if config.eval_final and not self.evaluate():
+            return self._stop()
+        self.flush_train_metrics()
+        self.save()
+        protocol = self.record.data["protocol"]["score"]
+        self.record.finish(
+            rundir.final_score(rundir.read_metrics(self.run_dir), protocol, config.steps), self.counters["episodes"]
+        )
+        self.write_record("done")
+        return 0
+
     def step_envs(self) -> None:
         """One policy call and one step of every environment. As the original's driver, the agent sees the
         final observation of an episode (and records it); the environment resets on the following call, which
@@ -342,7 +193,7 @@ class Trainer:
 
     @clocked("train")
     def train(self) -> None:
-        for _ in range(self.ratio(self.counters["env_step"])):
+        for _ in range(self.ratio(self.step)):
             metrics = self.agent.train_step()
             if not metrics:
                 continue
@@ -350,113 +201,135 @@ class Trainer:
             for key, value in metrics.items():
                 self.pending[key].append(value)
 
-    def due(self, last: str, every_frames: int) -> bool:
-        every = max(1, every_frames // self.frames_per_step)
-        return self.counters["env_step"] >= self.counters[last] + every
-
-    def run(self) -> int:
-        # a supervisor that ignores USR2 for us (bench.slurm: submitit acts on it and then sends SIGTERM) keeps that
-        handled = [sig for sig in STOP_SIGNALS if sig != signal.SIGUSR2 or signal.getsignal(sig) != signal.SIG_IGN]
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
-        try:
-            self._start()
-            self._write_record("running")
-            return self._loop()
-        except BaseException as error:
-            self.record["error"] = "".join(traceback.format_exception(error))[-4000:]
-            self._write_record("failed")
-            raise
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            self.close()
-
-    def _start(self) -> None:
-        """Reset the environments, or continue from the checkpoint if there is one; open TensorBoard and W&B
-        (the W&B run of the checkpoint, if it has one)."""
-        self.obs = stack([env.reset() for env in self.envs])
-        self.agent_state = self.agent.initial_state(len(self.envs))
-        wandb_id = None
-        if self.resume_state is not None:
-            self.restore(self.resume_state)
-            wandb_id = self.resume_state.get("wandb_id")
-            self.resume_state = None
-        if self.config.wandb.enabled:
-            self.wandb = WandbRun(self.config, self.run_dir, wandb_id)
-        if self.config.tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.tensorboard = SummaryWriter(
-                str(self.run_dir / "tensorboard"), purge_step=self.counters["env_step"] * self.frames_per_step
-            )
-
-    def _loop(self) -> int:
-        config = self.config
-        if self.counters["env_step"] == 0 and config.eval_initial and not self.evaluate():
-            return self._stop()
-        with Progress(
-            total=self.budget_steps, description=f"{config.task} seed {config.seed}", start=self.counters["env_step"]
-        ) as bar:
-            self.clock = time.perf_counter()
-            if not self.after_step():  # resumed from a stop inside an evaluation: that step's schedule, again
-                return self._stop()
-            while self.counters["env_step"] < self.budget_steps:
-                self.step_envs()
-                if self.agent.trains:
-                    self.train()
-                if not self.after_step():
-                    return self._stop()
-                bar.update(self.counters["env_step"], score=self.record["progress"]["last_score"])
-                stop_at = config.stop_after // self.frames_per_step
-                if self.stop_signal is not None or (stop_at and self.counters["env_step"] >= stop_at):
-                    return self._stop()
-        if config.eval_final and not self.evaluate():
-            return self._stop()
-        self.flush_train_metrics()
-        self.save()
-        records = rundir.read_metrics(self.run_dir)
-        self.record["score"] = {
-            "final": rundir.final_score(records, self.record["protocol"]["score"], config.steps),
-            "train_episodes": self.counters["episodes"],
-        }
-        self.record["provenance"]["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        self._write_record("done")
-        return 0
-
     def after_step(self) -> bool:
         """The schedule after a step: evaluate, log and checkpoint where due. Evaluations are as the original's
         loop (`while step < steps: if should_eval(step)`): none once the budget is spent. False if a stop signal
         came inside the evaluation; then nothing after it ran, and the resumed run calls this again first."""
-        config = self.config
-        due = self.counters["env_step"] < self.budget_steps and self.due("last_eval", config.eval_every)
-        if due and not self.evaluate():
+        if self.step < self.budget_steps and self.every["eval"].due(self.step) and not self.evaluate():
             return False
-        if self.due("last_log", config.log_every):
+        if self.every["log"].due(self.step):
             self.flush_train_metrics()
         now = time.perf_counter()
         self.counters["wall_seconds"] += now - self.clock
         self.clock = now
-        if self.due("last_save", config.save_every):
+        if self.every["save"].due(self.step):
             self.save()
         return True
 
     def _stop(self) -> int:
         """Checkpoint and leave as interrupted (a stop signal or --stop_after); the run resumes from here."""
         self.save()
-        self._write_record()
+        self.write_record()
         return EXIT_INTERRUPTED
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.stop_signal = signum
 
     def close(self) -> None:
-        self.metrics.close()
-        if self.tensorboard is not None:
-            self.tensorboard.close()
-        if self.wandb is not None:
-            self.wandb.close()
+        self.logger.close()
         for env in self.envs:
             env.close()
+
+    # --- evaluation -------------------------------------------------------------------------------
+    @clocked("eval")
+    def evaluate(self) -> bool:
+        """Evaluation number `eval_index` (hieros.evaluation), its episodes logged and the first one filmed every
+        `video_every` evaluations; False, with nothing written, if a stop signal came inside it."""
+        index, every = self.counters["eval_index"], self.config.video_every
+        filmed = bool(every) and index % every == 0
+        done = run_episodes(self.agent, self.config, index, make_env, lambda: self.stop_signal is not None, filmed)
+        if done is None:
+            return False
+        if done.frames:
+            self.logger.video(video.write_episode(self.run_dir, done.frames, self.frames), self.frames)
+        for score, length in done.episodes:
+            self.log_episode("eval", score, length, eval_index=index)
+        mean = float(np.mean([score for score, _ in done.episodes]))
+        stamp = {"env_step": self.step, "frames": self.frames}
+        self.logger.write(
+            {"type": "eval", **stamp, "eval_index": index, "score_mean": mean, "episodes": len(done.episodes)}
+        )
+        self.counters["eval_index"] += 1
+        self.every["eval"].mark(self.step)
+        return True
+
+    # --- logging ----------------------------------------------------------------------------------
+    def log_episode(self, mode: str, score: float, length: int, **extra: Any) -> None:
+        stamp = {"env_step": self.step, "frames": self.frames}
+        self.logger.write({"type": "episode", "mode": mode, **stamp, "score": score, "length": length, **extra})
+        if mode == "train":
+            self.counters["episodes"] += 1
+            self.record.progress["last_score"] = score
+        self.logger.scalar(f"{mode}_episode/score", score, self.frames)
+
+    @clocked("log")
+    def flush_train_metrics(self) -> None:
+        if self.pending:
+            means = {k: float(np.mean(v)) for k, v in sorted(self.pending.items())}
+            stamp = {"env_step": self.step, "frames": self.frames}
+            self.logger.write({"type": "train", **stamp, "grad_steps": self.counters["grad_steps"], **means})
+            for key, value in means.items():
+                self.logger.scalar(f"train/{key}", value, self.frames)
+            self.pending.clear()
+        self.every["log"].mark(self.step)
+        self.write_record()
+
+    # --- checkpoints ------------------------------------------------------------------------------
+    @clocked("checkpoint")
+    def save(self) -> None:
+        self.logger.metrics.sync()
+        state = {
+            "counters": {**self.counters, **{f"last_{name}": every.last for name, every in self.every.items()}},
+            "ratio_prev": self.ratio.prev,
+            "returns": self.returns.copy(),
+            "lengths": self.lengths.copy(),
+            "obs": self.obs,
+            "agent_state": self.agent_state,
+            "agent": self.agent.state_dict(),
+            "envs": [env.get_state() for env in self.envs],
+            "rng": checkpoint.rng_state(),
+            "metrics_offset": self.logger.metrics.offset,
+            "pending": dict(self.pending),
+            "progress": dict(self.record.progress),
+            "clocks": dict(self.clocks.seconds),
+            "wandb_id": self.logger.wandb_id,
+        }
+        checkpoint.save(self.run_dir, state)
+        self.every["save"].mark(self.step)
+        self.save_subgoal_image()
+
+    def restore(self, state: dict[str, Any]) -> None:
+        counters = state["counters"]
+        for name, every in self.every.items():
+            every.mark(counters[f"last_{name}"])
+        self.counters.update({k: v for k, v in counters.items() if not k.startswith("last_")})
+        self.ratio.prev = state["ratio_prev"]
+        self.returns, self.lengths = state["returns"], state["lengths"]
+        self.obs, self.agent_state = state["obs"], state["agent_state"]
+        self.agent.load_state_dict(state["agent"])
+        for env, env_state in zip(self.envs, state["envs"], strict=True):
+            env.set_state(env_state)
+        checkpoint.set_rng_state(state["rng"])
+        self.logger.metrics.truncate(state["metrics_offset"])
+        self.pending = defaultdict(list, state["pending"])
+        self.clocks = Clocks(state.get("clocks"))  # checkpoints from before the clocks: they start at zero
+        self.record.progress.update(state["progress"])
+
+    def save_subgoal_image(self) -> None:
+        """With a hierarchy and images: the current frame and each level's decoded subgoal, as
+        subgoals/step_<env step>.png and in TensorBoard (`subgoals`)."""
+        draw = getattr(self.agent, "subgoal_image", None)
+        if not self.config.subgoal_visualization or draw is None:
+            return
+        image = draw(self.obs, self.agent_state)
+        if image is None:
+            return
+        import cv2
+
+        ok, png = cv2.imencode(".png", image[..., ::-1])
+        if ok:
+            rundir.atomic_write_bytes(self.run_dir / "subgoals" / f"step_{self.step:09d}.png", png.tobytes())
+        self.logger.image("subgoals", image, self.frames)
 
 
 class RunLocked(Exception):

@@ -76,3 +76,8 @@ def unknown_task(task: str, known: Sequence[str]) -> EnvError:
     hint = f"; closest: {', '.join(close)}" if close else ""
     listing = "all tasks: `hieros-bench list` or hieros.envs.list_tasks()"
     return EnvError(f"unknown task {task!r}{hint} ({listing})")
+
+
+def stack(observations: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Observations of several environments (or one) as one batch: each key's values stacked on a new first axis."""
+    return {key: np.stack([o[key] for o in observations]) for key in observations[0]}

@@ -1,0 +1,78 @@
+"""The run's record, run.json, as the training loop keeps it: identity, config, protocol and provenance once,
+then progress (steps, frames, updates, episodes, wall and phase seconds, peak memory) and status as the run goes."""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hieros import rundir
+from hieros.config import Config
+
+
+def device_name() -> str:
+    """The CUDA device's name where torch has one, else 'cpu'."""
+    torch = sys.modules.get("torch")
+    return torch.cuda.get_device_name() if torch is not None and torch.cuda.is_available() else "cpu"
+
+
+class RunRecord:
+    def __init__(self, run_dir: Path, config: Config, env_protocol: Mapping[str, Any], frames_per_step: int):
+        self.run_dir = run_dir
+        self.frames_per_step = frames_per_step
+        existing = rundir.read_run(run_dir) if (run_dir / rundir.RUN_FILE).exists() else {}
+        protocol = rundir.new_protocol(
+            dict(env_protocol),
+            frames_per_step,
+            config.steps,
+            {"name": config.score.protocol, "window_frames": config.score.window_frames},
+        )
+        self.data = rundir.new_record(
+            suite=config.suite,
+            method=config.method or config.model_name,
+            task=config.task,
+            seed=config.seed,
+            status="running",
+            config=config.to_dict(),
+            config_hash=config.hash(),
+            protocol=protocol,
+            provenance=rundir.provenance(device_name()),
+            attempts=existing.get("attempts", 0) + 1,
+        )
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        return self.data["progress"]
+
+    def write(self, counters: Mapping[str, Any], phase_seconds: Mapping[str, float], status: str | None = None) -> None:
+        """Progress from the loop's counters and clocks, and the status if given, written atomically."""
+        progress = self.progress
+        step = counters["env_step"]
+        progress.update(
+            env_steps=step,
+            frames=step * self.frames_per_step,
+            grad_steps=counters["grad_steps"],
+            episodes=counters["episodes"],
+            wall_seconds=round(counters["wall_seconds"], 3),
+            peak_rss_mb=round(max(progress["peak_rss_mb"], rundir.peak_rss_mb()), 1),
+            phase_seconds={name: round(value, 3) for name, value in phase_seconds.items()},
+        )
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            progress["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        if status:
+            self.data["status"] = status
+        rundir.write_run(self.run_dir, self.data)
+
+    def finish(self, final: float | None, train_episodes: int) -> None:
+        """The final score by the run's protocol and the end time (written with the next `write`)."""
+        self.data["score"] = {"final": final, "train_episodes": train_episodes}
+        self.data["provenance"]["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+    def failed(self, error: BaseException) -> None:
+        """The error's traceback (its last 4000 characters), written with the next `write`."""
+        self.data["error"] = "".join(traceback.format_exception(error))[-4000:]
