@@ -92,8 +92,9 @@ def _names(text: str) -> list[str]:
 def cmd_report(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from analysis.outputs import write
     from analysis.render import terminal
-    from analysis.report import ChecksFailed, Options, compute, write
+    from analysis.report import ChecksFailed, Options, compute
     from analysis.store import check_output, suites_in
 
     out = check_output(Path(args.out) if args.out else Path(args.results) / "report", directory=True)

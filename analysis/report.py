@@ -1,6 +1,6 @@
 """hieros-bench report: from the results store to one summary (every number of the tables) plus the data of the
-figures (`compute`), then every output file (`write`: summary.json, report.md, table_<suite>.tex and the figures
-as PNG, PDF and CSV, drawn by analysis.figures and formatted by analysis.render). Same store, same bytes.
+figures (`compute`); analysis.outputs then writes every file (summary.json, report.md, table_<suite>.tex and the
+figures as PNG, PDF and CSV, drawn by analysis.figures and formatted by analysis.render). Same store, same bytes.
 
 Per method: per-task mean raw score with a Student t interval over runs; aggregates of normalised scores over the
 same tasks for every method (Median, IQM, Mean, Optimality Gap, and the number of superhuman games for Atari)
@@ -9,20 +9,14 @@ with 95% stratified bootstrap percentile intervals; probability of improvement; 
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from functools import partial
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from analysis import baselines, bootstrap, cache, curves, figures, ladder, parallel, render, sampler, stats
+from analysis import baselines, bootstrap, cache, curves, ladder, parallel, render, stats
 from analysis.checks import Problem, check
 from analysis.published import published
 from analysis.store import (
@@ -33,7 +27,6 @@ from analysis.store import (
     normalization,
     normalize,
 )
-from hieros import rundir
 from hieros.config import run_config_hash
 from hieros.envs import task_domain
 
@@ -455,120 +448,3 @@ def _notes(summary: dict[str, Any]) -> list[str]:
                 f"{len(summary['tasks'])}" + ("; see --paper-tasks" if n_games == 25 else "")
             )
     return notes
-
-
-def _finite(value: Any) -> Any:
-    """JSON without NaN: missing intervals become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tuple[Any, figures.Table]]]:
-    """{name: draw()} of every figure of the report, in the order report.md shows them; each draw() returns the
-    figure and its table."""
-    summary = report.summary
-    palette = figures.colors(list(summary["methods"]))
-    titles = {t: display_name(t) for t in summary["tasks"]}
-    published = {n: p["aggregates"] for n, p in summary["published"].items()}
-    # one task: Median, IQM and Mean are the same number, so one panel (with the optimality gap) says it
-    shown = ("Mean", "Optimality Gap") if len(summary["tasks"]) == 1 else None
-    leaderboard = {
-        n: {k: v for k, v in summary["methods"][n]["aggregates"].items() if shown is None or k in shown}
-        for n in render.ranked(summary)
-    }
-    runs = {t: {n: m["games"][t]["scores"] for n, m in summary["methods"].items()} for t in summary["tasks"]}
-    games = {
-        t: {n: {"raw": raw, "normalized": list(normalize(t, np.array(raw)))} for n, raw in per.items()}
-        for t, per in runs.items()
-    }
-    makers: dict[str, Callable[[], tuple[Any, figures.Table]]] = {
-        "aggregates": lambda: figures.draw_aggregates(leaderboard, published, palette),
-        "profiles": lambda: figures.draw_profiles(report.profiles["taus"], report.profiles["methods"], palette),
-    }
-    if summary["improvement"]:
-        makers["improvement"] = lambda: figures.draw_improvement(summary["improvement"])
-    if "ladder" in summary:
-        makers["ladder"] = lambda: ladder.draw(summary["ladder"]["rungs"], summary["ladder"]["metric"])
-    makers["games"] = lambda: figures.draw_games(games, palette, titles)
-    for curve, data in report.curves.items():
-        if curve == "score":
-            ranges = {t: (0.0, 1000.0) for t in summary["tasks"] if normalization(t) == "return/1000"}  # DMC returns
-            makers["curves"] = partial(
-                figures.draw_curves, data, "env frames", "episode score", palette, titles, ranges
-            )
-        else:
-            makers[f"metric_{curve}"] = partial(figures.draw_curves, data, "env steps", curve, palette, titles)
-    if options.sampler:
-
-        def sampler_figure() -> tuple[Any, figures.Table]:
-            setup = sampler.preset_setup(seed=options.seed, capacity=sampler.preset_capacity())
-            return sampler.draw(sampler.run(setup), setup)
-
-        makers["sampler"] = sampler_figure
-    return makers
-
-
-def draw_all(report: Report, options: Options) -> dict[str, tuple[Any, figures.Table]]:
-    """{name: (figure, table)} of every figure of the report, in the order report.md shows them."""
-    return {name: make() for name, make in figure_makers(report, options).items()}
-
-
-def write(report: Report, options: Options) -> list[Path]:
-    """Every output file of the report, whole or not at all: written into a fresh folder beside `options.out`,
-    which then takes the old folder's place (folders of other suites' reports inside it are carried over). A
-    failure or Ctrl-C on the way leaves the previous report as it was. Returns the paths in their final place."""
-    out = options.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    umask = os.umask(0o022)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # a folder like any other, not mkdtemp's private one
-    try:
-        names = _write_files(report, replace(options, out=staging))
-        _swap_into_place(staging, out)
-    except OSError as error:  # a full disk or a lost permission: say where (forked workers lose the file name)
-        raise OSError(error.errno, error.strerror or str(error), str(out)) from error
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return [out / name for name in names]
-
-
-def _write_files(report: Report, options: Options) -> list[str]:
-    out = options.out
-    makers = figure_makers(report, options)
-    names = list(makers)
-
-    def save(i: int) -> list[Path]:
-        return figures.save(*makers[names[i]](), out, names[i])
-
-    longest_first = sorted(range(len(names)), key=lambda i: names[i] not in ("curves", "games"))
-    paths = [path for saved in parallel.run(save, len(names), options.workers, longest_first) for path in saved]
-    summary = _finite(report.summary)
-    texts = {
-        "summary.json": json.dumps(summary, indent=1) + "\n",
-        "report.md": render.markdown(report.summary, names),
-        f"table_{report.summary['suite']}.tex": render.latex(report.summary),
-    }
-    for file, text in texts.items():
-        rundir.atomic_write_bytes(out / file, text.encode())
-        paths.append(out / file)
-    return [path.name for path in paths]
-
-
-def _swap_into_place(staging: Path, out: Path) -> None:
-    """Rename `staging` to `out`; an existing `out` is renamed away first and removed last."""
-    if not out.exists():
-        os.replace(staging, out)
-        return
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    os.replace(out, old)
-    os.replace(staging, out)
-    for entry in old.iterdir():  # another suite's report (report OUT/<suite>) is not this report's to drop
-        if entry.is_dir() and not (out / entry.name).exists():
-            os.replace(entry, out / entry.name)
-    shutil.rmtree(old, ignore_errors=True)

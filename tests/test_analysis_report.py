@@ -12,7 +12,8 @@ import pytest
 
 from analysis import baselines, stats, transfer
 from analysis.checks import check
-from analysis.report import ChecksFailed, Options, compute, draw_all, write
+from analysis.outputs import draw_all, write
+from analysis.report import ChecksFailed, Options, compute
 from analysis.store import StoreError, display_name, load_store, normalize
 from bench.cli import main
 from hieros import rundir
