@@ -5,10 +5,11 @@ A checkout is a plain tree of that repository (`git archive <commit>` of a clone
 bare name (`import tools`), so both the root and `hieros/` go on sys.path. Its config is built the way its
 train.py builds it: `configs.yaml` blocks merged in order, then flags over the top-level keys.
 
-Two changes are made to the original at run time, each only while a check runs: `categorical_sampler` makes the
+Three changes are made to the original at run time, each only while a check runs: `categorical_sampler` makes the
 categorical sampler its one-hot distributions inherit from torch draw by the inverse CDF of one uniform per row,
 the way ours does, so that both sides turn the same uniform draws into the same samples; `precision(fp64=True)`
-lets its `as_complex` (which fixes complex64) keep complex128 in the double-precision runs.
+lets its `as_complex` (which fixes complex64) keep complex128 in the double-precision runs; and on a machine
+without CUDA, `cpu_timing` lets its `TimeRecording` time with `time.perf_counter` instead of CUDA events.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import copy
 import importlib
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -129,16 +131,43 @@ def load(given: str | None) -> Original:
 @contextlib.contextmanager
 def precision(original: Original, fp64: bool) -> Iterator[None]:
     """fp32 as is; fp64: double the default dtype, and let the original's `as_complex`, which fixes complex64 for
-    the S5 input matrix, keep complex128."""
+    the S5 input matrix, keep complex128. Either way the original's timers work without CUDA (`cpu_timing`)."""
     previous, as_complex = torch.get_default_dtype(), original.s5_model.as_complex
     if fp64:
         torch.set_default_dtype(torch.float64)
         original.s5_model.as_complex = lambda t, dtype=torch.complex128: as_complex(t, dtype)
     try:
-        yield
+        with cpu_timing(original):
+            yield
     finally:
         torch.set_default_dtype(previous)
         original.s5_model.as_complex = as_complex
+
+
+@contextlib.contextmanager
+def cpu_timing(original: Original) -> Iterator[None]:
+    """The original's `tools.TimeRecording` times its updates with CUDA events, which a CPU build of torch cannot
+    make ("Tried to instantiate dummy base class Event"). Without CUDA, while a check runs, it times with
+    `time.perf_counter` instead, in seconds as before; it only reports times, so no compared number changes."""
+    timer = original.tools.TimeRecording
+    if torch.cuda.is_available():
+        yield
+        return
+    saved = timer.__enter__, timer.__exit__
+
+    def enter(self: Any) -> None:
+        self._started, self.elapsed_time = time.perf_counter(), 0
+
+    def exit_(self: Any, *args: Any) -> None:
+        self.elapsed_time = time.perf_counter() - self._started
+        if self._should_print:
+            print(self._comment, self.elapsed_time)
+
+    timer.__enter__, timer.__exit__ = enter, exit_
+    try:
+        yield
+    finally:
+        timer.__enter__, timer.__exit__ = saved
 
 
 @torch.no_grad()
