@@ -105,6 +105,10 @@ class Trainer:
     def frames(self) -> int:
         return self.counters["env_step"] * self.frames_per_step
 
+    def _stamp(self) -> dict[str, int]:
+        """What every metrics record carries: the env step and its frames."""
+        return {"env_step": self.step, "frames": self.frames}
+
     def write_record(self, status: str | None = None) -> None:
         self.record.write(self.counters, self.clocks.seconds, status)
 
@@ -245,9 +249,8 @@ class Trainer:
         for score, length in done.episodes:
             self.log_episode("eval", score, length, eval_index=index)
         mean = float(np.mean([score for score, _ in done.episodes]))
-        stamp = {"env_step": self.step, "frames": self.frames}
         self.logger.write(
-            {"type": "eval", **stamp, "eval_index": index, "score_mean": mean, "episodes": len(done.episodes)}
+            {"type": "eval", **self._stamp(), "eval_index": index, "score_mean": mean, "episodes": len(done.episodes)}
         )
         self.counters["eval_index"] += 1
         self.every["eval"].mark(self.step)
@@ -255,8 +258,7 @@ class Trainer:
 
     # --- logging ----------------------------------------------------------------------------------
     def log_episode(self, mode: str, score: float, length: int, **extra: Any) -> None:
-        stamp = {"env_step": self.step, "frames": self.frames}
-        self.logger.write({"type": "episode", "mode": mode, **stamp, "score": score, "length": length, **extra})
+        self.logger.write({"type": "episode", "mode": mode, **self._stamp(), "score": score, "length": length, **extra})
         if mode == "train":
             self.counters["episodes"] += 1
             self.record.progress["last_score"] = score
@@ -266,8 +268,8 @@ class Trainer:
     def flush_train_metrics(self) -> None:
         if self.pending:
             means = {k: float(np.mean(v)) for k, v in sorted(self.pending.items())}
-            stamp = {"env_step": self.step, "frames": self.frames}
-            self.logger.write({"type": "train", **stamp, "grad_steps": self.counters["grad_steps"], **means})
+            record = {"type": "train", **self._stamp(), "grad_steps": self.counters["grad_steps"], **means}
+            self.logger.write(record)
             for key, value in means.items():
                 self.logger.scalar(f"train/{key}", value, self.frames)
             self.pending.clear()
