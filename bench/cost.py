@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from bench.plan import RunSpec
 from hieros import rundir
+from hieros.config import run_config_hash
+from hieros.envs import task_domain
 
 # docs/atari100k.md, paper size, seconds: (update per training call, acting per agent step); key (model_name, levels)
 GPU_MEASURED = {("hieros", 3): (0.163, 0.012), ("hieros", 1): (0.137, 0.007), ("dreamer", 1): (0.320, 0.005)}
@@ -94,14 +96,12 @@ def estimate(todo: Sequence[RunSpec], done_records: dict[tuple[str, str], list[d
 
 def _frames_per_step(spec: RunSpec) -> int:
     """The action repeat of the run's environment (frames per agent step), as its protocol will record it."""
-    domain = spec.task.split("_")[0]
+    domain = task_domain(spec.task)
     return int(spec.config.env[domain].repeat) if domain in spec.config.env else 1
 
 
 def finished_records(results: str, specs: Sequence[RunSpec]) -> dict[tuple[str, str], list[dict]]:
     """{(method, config hash): finished run records} for the methods of `specs`, read from the store."""
-    from hieros.config import run_config_hash
-
     wanted = {spec.method for spec in specs}
     out: dict[tuple[str, str], list[dict]] = {}
     for run_dir in rundir.find_runs(results):
