@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from parity import actor_critic, level, rssm, s5, subgoal, training, world_model
+from parity import acting, actor_critic, agent_call, level, rssm, s5, subgoal, training, world_model
 from parity.compare import Row, expected_difference, markdown
 from parity.original import ENV_VAR, CheckoutError, Original, checkout_path, load
 
@@ -45,6 +45,9 @@ WM_PRESETS = [
     (["dmc_proprio", "debug"], VECTOR, "dmc_proprio debug"),
 ]
 REINFORCE = {"imag_gradient": "reinforce"}
+# the original's dreamer mode: RSSM, one level, and an actor and critic on [z, deter] alone (its models_dreamer reads
+# none of the *_actor_input keys; our dreamer keeps HIEROS's inputs by default, docs/deviations.md)
+DREAMER_MODE = {"model_name": "dreamer", **{f"{k}_actor_input": "false" for k in ("reward", "cont", "stochasticity")}}
 AC_PRESETS = [
     (["atari100k"], IMAGE, "atari100k", {}),
     (["atari100k", "debug"], IMAGE, "atari100k debug", {}),
@@ -68,9 +71,20 @@ def module_checks(original: Original) -> list[Row]:
     for presets, space, label, overrides in AC_PRESETS:
         rows += actor_critic.check(original, presets, space, label, overrides)
     rows.append(actor_critic.dynamics_gradient_fails_in_the_original(original))
+    for presets, space, label, overrides in AC_PRESETS:
+        rows += actor_critic.check(original, presets, space, f"dreamer mode, {label}", {**DREAMER_MODE, **overrides})
+    corrected = {**DREAMER_MODE, **REINFORCE, "reinforce_original_logprob": "false"}
+    rows.append(
+        expected_difference(
+            actor_critic.GROUP,
+            "dreamer mode, dmc_proprio debug, reinforce_original_logprob false: the actor's loss, gradients and step",
+            actor_critic.check(original, ["dmc_proprio", "debug"], VECTOR, "dreamer mode, corrected", corrected),
+            "D17 is in the dreamer mode too; the rows above equal it with the switch at the original's value",
+        )
+    )
     for presets, label in [(["atari100k"], "atari100k"), (["atari100k", "debug"], "atari100k debug")]:
         rows += subgoal.check(original, presets, label)
-    return rows + _rssm_rows(original)
+    return rows + _rssm_rows(original) + acting.checks(original)
 
 
 def _rssm_rows(original: Original) -> list[Row]:
@@ -94,7 +108,7 @@ def _rssm_rows(original: Original) -> list[Row]:
 
 
 def call_checks(original: Original) -> list[Row]:
-    """Whole training calls of each level of the 3-level agent (needs a HEAD checkout to run)."""
+    """Whole training calls of each level of the 3-level agent, then of the agent (needs a HEAD checkout)."""
     rows: list[Row] = []
     for presets, space, label, overrides in [
         (["atari100k"], IMAGE, "atari100k", {}),
@@ -105,7 +119,7 @@ def call_checks(original: Original) -> list[Row]:
         levels = (0, 1, 2) if presets[0] == "atari100k" else (0,)  # above level 0 the domain no longer matters
         for index in levels:
             rows += level.check(original, presets, space, label, overrides, index=index)
-    return rows
+    return rows + agent_call.checks(original)
 
 
 def _calls_in_subprocess(head: str) -> list[Row]:

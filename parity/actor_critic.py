@@ -1,8 +1,9 @@
 """Actor-critic parity: lambda-returns, return normalisation, and a whole imagination update of level 0 (ours:
 `ActorCritic.train_step`; the original: `ImagBehavior._train`), with the same world model, start states and
-random draws.
+random draws. With `--model_name=dreamer` (RSSM dynamics) the original is its dreamer mode,
+`models_dreamer.ImagBehavior` on `models_dreamer.WorldModel`, the actor-critic its `Dreamer` trains.
 
-Name map, ours -> original:
+Name map, ours -> original (dreamer mode: one critic, `value.*` and `_slow_value.*`):
   actor.net.hidden.i, actor.net.out             -> actor._pre_layers.i, actor._dist_layer
   critics.<head>.hidden.i, critics.<head>.out   -> _value_heads.<head>.layers.i, _value_heads.<head>.mean_layer
   slow_critics.<head>.*                         -> _slow_values.<head>.*
@@ -11,7 +12,9 @@ Name map, ours -> original:
 from __future__ import annotations
 
 import argparse
+import importlib
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,16 +30,23 @@ from parity.training import FLAGS, FP32_STEP_TOLERANCE, after_step, capture_grad
 GROUP = "actor-critic"
 
 
-def ac_map(ours: ActorCritic, grad: bool = False) -> dict[str, torch.Tensor]:
+def ac_map(ours: ActorCritic, grad: bool = False, dreamer: bool = False) -> dict[str, torch.Tensor]:
     rules = [("actor.net.hidden.", "actor._pre_layers."), ("actor.net.out.", "actor._dist_layer.")]
     for head in ours.heads:
+        value, slow = ("value", "_slow_value") if dreamer else (f"_value_heads.{head}", f"_slow_values.{head}")
         rules += [
-            (f"critics.{head}.hidden.", f"_value_heads.{head}.layers."),
-            (f"critics.{head}.out.", f"_value_heads.{head}.mean_layer."),
-            (f"slow_critics.{head}.hidden.", f"_slow_values.{head}.layers."),
-            (f"slow_critics.{head}.out.", f"_slow_values.{head}.mean_layer."),
+            (f"critics.{head}.hidden.", f"{value}.layers."),
+            (f"critics.{head}.out.", f"{value}.mean_layer."),
+            (f"slow_critics.{head}.hidden.", f"{slow}.layers."),
+            (f"slow_critics.{head}.out.", f"{slow}.mean_layer."),
         ]
     return renamed(ours, rules, "actor-critic", grad)
+
+
+def _emas(theirs: torch.nn.Module) -> dict[str, Any]:
+    """The original's return normalisers by head: HIEROS mode keeps one per head, dreamer mode one."""
+    emas = theirs.reward_ema
+    return emas if isinstance(emas, dict) else {"extrinsic": emas}
 
 
 def returns(original: Original) -> list[Row]:
@@ -74,6 +84,8 @@ def _update(original: Original, config: Config, space: dict[str, tuple], actions
     """Both actor-critics (and world models) built from the same init, then one imagination update from the same
     posterior states with the same draws."""
     discrete = config.actor_dist == "onehot"
+    dreamer = config.dynamics_model == "rssm"
+    models = importlib.import_module("models_dreamer") if dreamer else original.models
     with precision(original, fp64):
         torch.manual_seed(0)
         wm = WorldModel(config, {**space, **FLAGS}, actions).eval()
@@ -92,13 +104,17 @@ def _update(original: Original, config: Config, space: dict[str, tuple], actions
         oconfig.action_shape = None
         _schedules(original, oconfig)
         ospace = {key: SimpleNamespace(shape=shape) for key, (shape, _) in space.items()}
-        wm_o = original.models.WorldModel(ospace, None, 0, oconfig).eval()
-        theirs = original.models.ImagBehavior(oconfig, wm_o, 0, use_subgoal=False, use_novelty=False)
+        wm_o = models.WorldModel(ospace, None, 0, oconfig).eval()
+        if dreamer:  # as its Dreamer builds it
+            theirs = models.ImagBehavior(oconfig, wm_o, oconfig.behavior_stop_grad)
+        else:
+            theirs = models.ImagBehavior(oconfig, wm_o, 0, use_subgoal=False, use_novelty=False)
         if fp64:
             wm.double(), ours.double(), to_double(theirs)
-            for ema in theirs.reward_ema.values():
+            for ema in _emas(theirs).values():
                 ema.values, ema.range = ema.values.double(), ema.range.double()
-        copy_into(theirs, {**ac_map(ours), **{f"_world_model.{k}": v for k, v in wm_map(wm, wm_o).items()}})
+        world = {f"_world_model.{k}": v for k, v in wm_map(wm, wm_o).items()}
+        copy_into(theirs, {**ac_map(ours, dreamer=dreamer), **world})
         data = make_batch(space, 2, 8, actions, config.dyn_deter)
         with torch.no_grad(), categorical_sampler():
             batch = preprocess({k: v for k, v in data.items() if k != "subgoal"}, torch.device("cpu"))
@@ -106,20 +122,24 @@ def _update(original: Original, config: Config, space: dict[str, tuple], actions
             torch.manual_seed(8)
             post, _ = wm.dynamics.observe(wm.encoder(batch), batch["action"], batch["is_first"])
         start = {k: v.detach() for k, v in post.items()}
-        start_o = {
-            **{k: v.clone() for k, v in start.items()},
-            "entropy": wm.dynamics.entropy(start),  # the original's observe returns it with the posterior
-            "encoded_subgoal": torch.zeros(*start["deter"].shape[:2], 64),
-        }
+        start_o = {k: v.clone() for k, v in start.items()}
+        if not dreamer:
+            start_o["entropy"] = wm.dynamics.entropy(start)  # its S5WM's observe returns it with the posterior
+            start_o["encoded_subgoal"] = torch.zeros(*start["deter"].shape[:2], 64)
         grads_o: dict[str, torch.Tensor] = {}
-        for opt in (theirs._actor_opt, *theirs._value_opts.values()):
+        value_opts = [theirs._value_opt] if dreamer else list(theirs._value_opts.values())
+        for opt in (theirs._actor_opt, *value_opts):
             capture_grads(opt._opt, theirs, grads_o)
         with categorical_sampler():
             torch.manual_seed(9)
             metrics, imagined = ours.train_step(wm, start, {"extrinsic": lambda feat, s: wm.reward_dist(feat).mode()})
             torch.manual_seed(9)
-            reward_o = lambda f, s, a: {"extrinsic": wm_o.heads["reward"](wm_o.dynamics.get_feat(s)).mode()}  # noqa: E731
-            _, states_o, _, _, metrics_o = theirs._train(start_o, reward_o)
+            reward_o = lambda f, s, a: wm_o.heads["reward"](wm_o.dynamics.get_feat(s)).mode()  # noqa: E731
+            _, states_o, _, _, metrics_o = theirs._train(
+                start_o, reward_o if dreamer else lambda f, s, a: {"extrinsic": reward_o(f, s, a)}
+            )
+        if dreamer:  # its one critic's optimiser is named "value"
+            metrics_o = {key.replace("value_", "value_extrinsic_", 1): v for key, v in metrics_o.items()}
     return ours, theirs, imagined, states_o, metrics, metrics_o, grads_o
 
 
@@ -133,6 +153,7 @@ def check(
 ) -> list[Row]:
     """One imagination update of a flat level (extrinsic critic only) from the same posterior states."""
     config = build_config(presets, {"s5.dropout": "0", "max_hierarchy": "1", **(overrides or {})})
+    dreamer = config.dynamics_model == "rssm"
     ours, theirs, imagined, states_o, metrics, metrics_o, grads_o = _update(original, config, space, actions, False)
     rows = [
         row(GROUP, f"{label}: imagined deter", imagined["deter"], states_o["deter"]),
@@ -145,22 +166,36 @@ def check(
             GROUP,
             f"{label}: return normaliser after the update",
             ours.norms["extrinsic"].quantiles,
-            theirs.reward_ema["extrinsic"].values,
+            _emas(theirs)["extrinsic"].values,
         )
     )
     rows.append(
         worst(
             GROUP,
             f"{label}: gradients of actor and critic, every parameter",
-            rows_for(GROUP, "grad", ac_map(ours, grad=True), grads_o),
+            rows_for(GROUP, "grad", ac_map(ours, grad=True, dreamer=dreamer), grads_o),
         )
     )
     rows.append(
-        after_step(GROUP, label, ac_map(ours), dict(theirs.named_parameters()), grads_o, tolerance=FP32_STEP_TOLERANCE)
+        after_step(
+            GROUP,
+            label,
+            ac_map(ours, dreamer=dreamer),
+            dict(theirs.named_parameters()),
+            grads_o,
+            tolerance=FP32_STEP_TOLERANCE,
+        )
     )
     ours, theirs, *_, grads_o = _update(original, config, space, actions, True)
     rows.append(
-        after_step(GROUP, label + ", fp64", ac_map(ours), dict(theirs.named_parameters()), grads_o, noise_floor=None)
+        after_step(
+            GROUP,
+            label + ", fp64",
+            ac_map(ours, dreamer=dreamer),
+            dict(theirs.named_parameters()),
+            grads_o,
+            noise_floor=None,
+        )
     )
     return rows
 

@@ -70,7 +70,25 @@ def _subactor(
     )
 
 
-def _full_map(level: Any, theirs: Any) -> dict[str, torch.Tensor]:
+def level_batch(
+    config: Config, space: dict[str, tuple], width: int, index: int, seed: int = 0
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """A (2, 10) batch for level `index` as the original's replay gives it (codes as rows x classes) and as ours
+    does (codes flat): above level 0, a lower level's latents as observations and one-hot-row codes as actions."""
+    data = make_batch(space, 2, 10, width, config.dyn_deter)
+    rows, classes = config.subgoal_shape
+    if index:
+        data["stoch"] = (np.random.default_rng(7 + seed).random(data["stoch"].shape) < 0.1).astype(np.uint8)
+        data["action"] = np.eye(classes, dtype=np.float32)[
+            np.random.default_rng(6 + seed).integers(0, classes, (2, 10, rows))
+        ].reshape(2, 10, rows * classes)
+    rng = np.random.default_rng(5 + seed)
+    data["subgoal"] = rng.normal(size=data["subgoal"].shape).astype(np.float32)
+    data["encoded_subgoal"] = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, (2, 10, rows))]
+    return data, {**data, "encoded_subgoal": data["encoded_subgoal"].reshape(2, 10, rows * classes)}
+
+
+def full_map(level: Any, theirs: Any) -> dict[str, torch.Tensor]:
     wm = wm_map(level.world_model, theirs._wm)  # _task_behavior._world_model is the same module as _wm
     return {
         **{f"_wm.{k}": v for k, v in wm.items()},
@@ -101,19 +119,8 @@ def _call(original: Original, config: Config, space: dict[str, tuple], actions: 
             theirs._wm.preprocess = double_inputs(theirs._wm.preprocess)
             for ema in theirs._task_behavior.reward_ema.values():
                 ema.values, ema.range = ema.values.double(), ema.range.double()
-        copy_into(theirs, _full_map(level, theirs))
-        data = make_batch(space, 2, 10, width, config.dyn_deter)
-        if index:  # a lower level's latents as observations, codes as actions (one-hot rows, flat)
-            data["stoch"] = (np.random.default_rng(7).random(data["stoch"].shape) < 0.1).astype(np.uint8)
-            rows, classes = config.subgoal_shape
-            data["action"] = np.eye(classes, dtype=np.float32)[
-                np.random.default_rng(6).integers(0, classes, (2, 10, rows))
-            ].reshape(2, 10, rows * classes)
-        rows, classes = config.subgoal_shape
-        rng = np.random.default_rng(5)
-        data["subgoal"] = rng.normal(size=data["subgoal"].shape).astype(np.float32)
-        data["encoded_subgoal"] = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, (2, 10, rows))]
-        ours_data = {**data, "encoded_subgoal": data["encoded_subgoal"].reshape(2, 10, rows * classes)}
+        copy_into(theirs, full_map(level, theirs))
+        data, ours_data = level_batch(config, space, width, index)
         level.replay.sample = lambda batch_size: ours_data
         grads_o: dict[str, torch.Tensor] = {}
         optimisers = (
@@ -174,13 +181,13 @@ def check(
             continue
         rows.append(row(GROUP, f"{label}: {key}", torch.as_tensor(metrics[key]), torch.as_tensor(metrics_o[key])))
     params = dict(theirs.named_parameters())
-    rows.append(after_step(GROUP, label, _full_map(level, theirs), params, grads_o, tolerance=FP32_STEP_TOLERANCE))
+    rows.append(after_step(GROUP, label, full_map(level, theirs), params, grads_o, tolerance=FP32_STEP_TOLERANCE))
     level, theirs, *_, grads_o = _call(original, config, space, actions, index, True)
     rows.append(
         after_step(
             GROUP,
             label + ", fp64",
-            _full_map(level, theirs),
+            full_map(level, theirs),
             dict(theirs.named_parameters()),
             grads_o,
             noise_floor=None,

@@ -109,6 +109,25 @@ def test_subgoal_codes_are_one_hot_and_held(monkeypatch):
     assert "encoded_subgoal" not in next(row for _, level, row in rows if level == 2)  # the top level gets none
 
 
+@pytest.mark.parametrize("code", ["onehot", "probabilities"])
+def test_evaluation_hands_down_the_argmax_or_the_class_probabilities(code):
+    """D21: acting by the mode, a higher level's code is its argmax one-hot rows (ours) or its class probabilities
+    (the original's FlattenDist.mode, `subgoal_eval_code: probabilities`); sampled codes are one-hot either way."""
+    hieros = agent(subgoal_shape="2,4", subgoal_eval_code=code)
+    state = hieros.initial_state(1)
+    with torch.no_grad():  # a zero-initialised output layer would give uniform probabilities, equal to no argmax
+        hieros.levels[1].actor_critic.actor.net.out.weight.normal_(0.0, 1.0)
+    for _, obs in observations(5):
+        _, state = hieros.policy(obs, state, "eval")
+    rows = state["levels"][1]["action"][0].reshape(2, 4)
+    assert torch.allclose(rows.sum(-1), torch.ones(2))
+    one_hot = set(rows.unique().tolist()) <= {0.0, 1.0}
+    assert one_hot == (code == "onehot")
+    for _, obs in observations(5):
+        _, state = hieros.policy(obs, state, "train")
+    assert set(state["levels"][1]["action"].unique().tolist()) <= {0.0, 1.0}
+
+
 def test_window_reward_and_episode_end(monkeypatch):
     """A higher level stores the window's mean env reward; at an episode end the window sum is dropped (D16)."""
     hieros = agent()

@@ -81,6 +81,8 @@ class Level:
         )
         self.obs_keys = [k for k in obs_space if k not in FLAGS]
         self.goal_key = "subgoal" if config.decompress_subgoal_for_input else "encoded_subgoal"
+        # D21: acting by the mode, a higher level hands down its class probabilities (the original) or the argmax
+        self.soft_mode = dist == "onehot_rows" and config.subgoal_eval_code == "probabilities"
         self._act = compiled(self._act_step, config)
 
     # --- acting -----------------------------------------------------------------------------------
@@ -107,7 +109,9 @@ class Level:
         embed = self.world_model.encoder(data)
         post, _ = self.world_model.dynamics.obs_step(latent, prev_action, embed, data["is_first"])
         dist = self.actor_critic.policy(self.world_model.actor_feat(post), goal)
-        return (dist.sample() if sample else dist.mode()), post
+        if sample:
+            return dist.sample(), post
+        return (dist.probs.flatten(-2) if self.soft_mode else dist.mode()), post
 
     def record(self, step: Mapping[str, np.ndarray]) -> None:
         """Add one row per environment (arrays with a leading env axis) to this level's replay."""
