@@ -258,15 +258,11 @@ def import_original_logdir(
 
 def _known_task(task: Any, where: str) -> str:
     """`task` if the registry knows it, else a one-line StoreError naming the closest."""
-    from hieros.envs import EnvError, check_task
+    from hieros.envs import known_task
 
     if not isinstance(task, str):
         raise StoreError(f"{where}: the task {task!r} is not a name")
-    try:
-        check_task(task)
-    except EnvError as error:
-        raise StoreError(f"{where}: {error}") from None
-    return task
+    return known_task(task, StoreError, where)
 
 
 def _numbers(values: Any, nullable: bool) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hieros.config import ConfigError, build_config
-from hieros.envs import EnvError, check_task, task_domain
+from hieros.envs import known_task, task_domain
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = PROJECT / "benchmark.toml"
@@ -220,10 +220,7 @@ def _suite(path: Path, name: str, table: Mapping[str, Any], methods: Mapping[str
     _check_keys(where, table, SUITE_KEYS)
     tasks = _strings(where, "tasks", _typed(where, table, "tasks", list))
     for task in tasks:
-        try:
-            check_task(task)
-        except EnvError as error:
-            raise SuiteError(f"{where}: {error}") from None
+        known_task(task, SuiteError, where)
     if not tasks or len(set(tasks)) != len(tasks):
         raise SuiteError(f"{where}: 'tasks' must be a non-empty list without repeats")
     seeds = _typed(where, table, "seeds", int, 1)

@@ -134,9 +134,6 @@ def check(config: Mapping[str, Any], specs: Mapping[str, Spec], defaults: Mappin
             except re.error as error:
                 raise ConfigError(f"--{key}={value!r} is not a regular expression ({error})") from None
         if spec.named == "task":
-            from hieros.envs import EnvError, check_task
+            from hieros.envs import known_task
 
-            try:
-                check_task(value)
-            except EnvError as error:
-                raise ConfigError(f"--task: {error}") from None
+            known_task(value, ConfigError, "--task")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_analysis_report import TASKS, small_store
 
 from analysis import baselines, stats, transfer
 from analysis.store import find_game, load_store, random_human
@@ -98,25 +97,35 @@ def test_leaderboard_of_the_baselines_alone_from_an_empty_store(tmp_path, capsys
     assert "--baselines all" in capsys.readouterr().err
 
 
-def test_default_baselines_only_beside_an_atari100k_store(tmp_path):
-    small_store(tmp_path / "a")  # Atari games at 400k frames
+def test_default_baselines_only_beside_an_atari100k_store(tmp_path, stores):
+    stores.small_store(tmp_path / "a")  # Atari games at 400k frames
     assert (
-        main(["report", "--results", str(tmp_path / "a"), "--reps", "100", "--no-sampler", "--tasks", ",".join(TASKS)])
+        main(
+            [
+                "report",
+                "--results",
+                str(tmp_path / "a"),
+                "--reps",
+                "100",
+                "--no-sampler",
+                "--tasks",
+                ",".join(stores.TASKS),
+            ]
+        )
         == 0
     )
     summary = json.loads((tmp_path / "a" / "report" / "summary.json").read_text())
     assert [n for n, m in summary["methods"].items() if m["baseline"]] == list(baselines.DEFAULT)
-    assert summary["tasks"] == sorted(TASKS) and "alpha vs DIAMOND" in summary["improvement"]
-    from test_analysis_report import write_run
+    assert summary["tasks"] == sorted(stores.TASKS) and "alpha vs DIAMOND" in summary["improvement"]
 
-    write_run(tmp_path / "s", "alpha", "atari_pong", 1, [1.0], budget=4000, window=2000, suite="smoke")
+    stores.write_run(tmp_path / "s", "alpha", "atari_pong", 1, [1.0], budget=4000, window=2000, suite="smoke")
     assert main(["report", "--results", str(tmp_path / "s"), "--reps", "100", "--no-sampler"]) == 0
     summary = json.loads((tmp_path / "s" / "report" / "summary.json").read_text())
     assert list(summary["methods"]) == ["alpha"]  # a 4000-frame smoke run is no Atari100k run
 
 
-def test_a_store_method_named_like_a_baseline_is_refused(tmp_path, capsys):
-    small_store(tmp_path, methods=("IRIS",))
+def test_a_store_method_named_like_a_baseline_is_refused(tmp_path, capsys, stores):
+    stores.small_store(tmp_path, methods=("IRIS",))
     assert main(["report", "--results", str(tmp_path), "--reps", "100", "--no-sampler"]) == 2
     assert "method named IRIS" in capsys.readouterr().err
 
@@ -133,12 +142,21 @@ def test_import_reads_harmonydreams_evaluation_curves_at_the_budget(tmp_path):
         transfer.import_file(path, "h2", tmp_path, budget_frames=100)
 
 
-def test_cached_baseline_estimates_are_read_back_and_give_the_same_report(tmp_path, monkeypatch):
+def test_cached_baseline_estimates_are_read_back_and_give_the_same_report(tmp_path, monkeypatch, stores):
     from analysis import cache
 
     monkeypatch.setenv("HIEROS_BENCH_CACHE", str(tmp_path / "cache"))
-    small_store(tmp_path / "runs")
-    args = ["report", "--results", str(tmp_path / "runs"), "--reps", "200", "--no-sampler", "--tasks", ",".join(TASKS)]
+    stores.small_store(tmp_path / "runs")
+    args = [
+        "report",
+        "--results",
+        str(tmp_path / "runs"),
+        "--reps",
+        "200",
+        "--no-sampler",
+        "--tasks",
+        ",".join(stores.TASKS),
+    ]
     assert main([*args, "--out", str(tmp_path / "fresh"), "--no-cache"]) == 0
     assert not (tmp_path / "cache").exists()
     assert main([*args, "--out", str(tmp_path / "stored")]) == 0

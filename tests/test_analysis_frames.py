@@ -2,15 +2,14 @@
 
 import numpy as np
 import pytest
-from test_analysis_report import TASKS, small_store
 
 import analysis
 from analysis import stats
 from analysis.report import Options, compute
 
 
-def test_finals_and_curves_of_a_store_with_the_default_baselines(tmp_path):
-    small_store(tmp_path)  # alpha and beta, 3 tasks x 3 seeds, 3 training episodes a run
+def test_finals_and_curves_of_a_store_with_the_default_baselines(tmp_path, stores):
+    stores.small_store(tmp_path)  # alpha and beta, 3 tasks x 3 seeds, 3 training episodes a run
     finals, curves = analysis.load(tmp_path)
     assert list(finals.columns) == ["method", "task", "run", "frames", "score", "normalized", "source"]
     ours = finals[finals.source == "ours"]
@@ -21,7 +20,7 @@ def test_finals_and_curves_of_a_store_with_the_default_baselines(tmp_path):
     # the report's IQM of alpha, recomputed from the frame in rliable's layout
     summary = compute(Options(tmp_path, tmp_path / "out", reps=100, sampler=False)).summary
     alpha = ours[ours.method == "alpha"].pivot(index="run", columns="task", values="normalized")
-    assert stats.iqm(alpha[sorted(TASKS)].to_numpy()) == pytest.approx(
+    assert stats.iqm(alpha[sorted(stores.TASKS)].to_numpy()) == pytest.approx(
         summary["methods"]["alpha"]["aggregates"]["IQM"]["value"]
     )
     dreamer = finals[finals.method == "DreamerV3"]
@@ -29,9 +28,9 @@ def test_finals_and_curves_of_a_store_with_the_default_baselines(tmp_path):
     assert np.median(per_game) == pytest.approx(0.494, abs=5e-4)  # danijar's protocol: 8 runs have no row
 
 
-def test_baselines_alone_and_none(tmp_path):
+def test_baselines_alone_and_none(tmp_path, stores):
     finals, curves = analysis.load(tmp_path / "empty", baselines="all")
     assert finals.method.nunique() == 13 and curves.empty
-    small_store(tmp_path / "s")
+    stores.small_store(tmp_path / "s")
     finals, _ = analysis.load(tmp_path / "s", baselines="none")
     assert set(finals.method) == {"alpha", "beta"}

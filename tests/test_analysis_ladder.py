@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from test_analysis_report import run_report, small_store
 
 from analysis import ladder
 from analysis.store import StoreError
@@ -47,10 +46,12 @@ def test_probabilities_come_from_the_pair_in_either_order_with_the_interval_mirr
         ladder.rows(summary(pairs), ladder.parse(["dreamer", "nosuch"]))
 
 
-def test_the_report_writes_the_ladder_table_and_figure(tmp_path):
-    small_store(tmp_path, methods=("alpha", "beta", "random"))
+def test_the_report_writes_the_ladder_table_and_figure(tmp_path, stores):
+    stores.small_store(tmp_path, methods=("alpha", "beta", "random"))
     out = tmp_path / "report"
-    assert run_report(tmp_path, "--out", str(out), "--reps", "300", "--no-sampler", "--ladder", "alpha,beta") == 0
+    assert (
+        stores.run_report(tmp_path, "--out", str(out), "--reps", "300", "--no-sampler", "--ladder", "alpha,beta") == 0
+    )
     rungs = json.loads((out / "summary.json").read_text())["ladder"]["rungs"]
     assert [(r["method"], r["reference"]) for r in rungs] == [("alpha", None), ("beta", "alpha")]
     assert "## Ablation ladder" in (out / "report.md").read_text()

@@ -23,93 +23,15 @@ DREAMER = SHARED / "dreamerv3" / "atari100k-dreamerv3.json.gz"
 needs_shared = pytest.mark.skipif(
     not SHARED.is_dir(), reason=f"published score files not found at {SHARED} (the shared/ folder beside the checkout)"
 )
-BUDGET = 400_000
 NONE = ["none"]  # most tests here are about our runs: no shipped baselines beside them
 
 
-def run_report(results: Path, *flags: str) -> int:
-    """`hieros-bench report` on `results` without the shipped baselines."""
-    return main(["report", "--baselines", "none", "--results", str(results), *flags])
-
-
-def write_run(
-    results: Path,
-    method: str,
-    task: str,
-    seed: int,
-    scores: list[float],
-    status: str = "done",
-    config_hash: str = "cfg",
-    window: int = 10_000,
-    budget: int = BUDGET,
-    suite: str = "atari100k",
-) -> Path:
-    """A run as hieros.train writes it: train episodes spread over the budget (the last ends at the budget) and
-    a train record with model_loss after each; the final score by the protocol, as train.py stores it."""
-    run = rundir.run_path(results, suite, method, task, seed)
-    writer = rundir.MetricsWriter(run)
-    frames = np.linspace(budget / len(scores), budget, len(scores)).astype(int).tolist()
-    for f, score in zip(frames, scores, strict=True):
-        writer.write(
-            {"type": "episode", "mode": "train", "env_step": f // 4, "frames": f, "score": score, "length": 100}
-        )
-        writer.write(
-            {
-                "type": "train",
-                "env_step": f // 4,
-                "frames": f,
-                "grad_steps": f // 64,
-                "model_loss": 10.0 / (1 + f / 1e5) + seed,
-            }
-        )
-    writer.close()
-    env = {"suite": task.split("_")[0], "game": task, "mode": "train", "repeat": 4, "sticky": False}
-    protocol = {
-        "env": env,
-        "frames_per_step": 4,
-        "budget_frames": budget,
-        "budget_steps": budget // 4,
-        "score": {"name": "final_train_window", "window_frames": window},
-    }
-    final = rundir.final_score(rundir.read_metrics(run), protocol["score"], budget) if status == "done" else None
-    rundir.write_run(
-        run,
-        {
-            "schema": rundir.SCHEMA,
-            "suite": suite,
-            "method": method,
-            "task": task,
-            "seed": seed,
-            "status": status,
-            "config": {},
-            "config_hash": config_hash,
-            "protocol": protocol,
-            "provenance": {"git_commit": None},
-            "progress": {"env_steps": budget // 4},
-            "score": {"final": final},
-            "error": None if status != "failed" else "boom",
-        },
-    )
-    return run
-
-
-TASKS = ("atari_pong", "atari_breakout", "atari_frostbite")
-
-
-def small_store(results: Path, methods: tuple[str, ...] = ("alpha", "beta"), seeds: int = 3) -> None:
-    """Final scores: alpha = 10 * seed + task index, beta = alpha + 5 (one episode in the last window)."""
-    for m, method in enumerate(methods):
-        for t, task in enumerate(TASKS):
-            for seed in range(1, seeds + 1):
-                write_run(results, method, task, seed, [0.0, 1.0, 10.0 * seed + t + 5 * m])
-
-
-def test_numbers_are_the_statistics_of_the_store(tmp_path):
-    small_store(tmp_path)
+def test_numbers_are_the_statistics_of_the_store(tmp_path, stores):
+    stores.small_store(tmp_path)
     report = compute(Options(tmp_path, tmp_path / "out", baselines=NONE, reps=300, sampler=False))
     summary = report.summary
-    assert summary["checks"] == [] and summary["tasks"] == sorted(TASKS)
-    raw = np.array([[10.0 * s + TASKS.index(t) for t in summary["tasks"]] for s in (1, 2, 3)])
+    assert summary["checks"] == [] and summary["tasks"] == sorted(stores.TASKS)
+    raw = np.array([[10.0 * s + stores.TASKS.index(t) for t in summary["tasks"]] for s in (1, 2, 3)])
     alpha = np.column_stack([normalize(t, raw[:, i]) for i, t in enumerate(summary["tasks"])])
     assert report.scores["alpha"] == pytest.approx(alpha)
     for name, metric in stats.AGGREGATES.items():
@@ -125,20 +47,20 @@ def test_numbers_are_the_statistics_of_the_store(tmp_path):
         "beta": {"HIEROS": {"atari_frostbite": "below"}},
     }  # HIEROS: 2901 on Frostbite
     curve = report.curves["score"]["atari_pong"]["alpha"]
-    assert curve["x"][-1] == BUDGET and curve["mean"][-1] == pytest.approx(20.0)  # last bin = the final window
+    assert curve["x"][-1] == stores.BUDGET and curve["mean"][-1] == pytest.approx(20.0)  # last bin = the final window
 
 
-def test_missing_seed_fails_the_coverage_check(tmp_path, capsys):
-    small_store(tmp_path)
+def test_missing_seed_fails_the_coverage_check(tmp_path, capsys, stores):
+    stores.small_store(tmp_path)
     shutil.rmtree(rundir.run_path(tmp_path, "atari100k", "beta", "atari_pong", 3))
     problems = check(load_store(tmp_path))
     assert [(p.kind, p.message) for p in problems] == [("partial", "beta: seed(s) 3 missing on 1 task(s): atari_pong")]
     with pytest.raises(ChecksFailed):
         compute(Options(tmp_path, tmp_path / "out", baselines=NONE, reps=100, sampler=False))
-    assert run_report(tmp_path, "--reps", "100", "--no-sampler") == 1
+    assert stores.run_report(tmp_path, "--reps", "100", "--no-sampler") == 1
     err = capsys.readouterr().err.splitlines()
     assert "--allow-partial" in err[0] and err[1] == "  partial: beta: seed(s) 3 missing on 1 task(s): atari_pong"
-    assert run_report(tmp_path, "--reps", "100", "--no-sampler", "--allow-partial") == 0
+    assert stores.run_report(tmp_path, "--reps", "100", "--no-sampler", "--allow-partial") == 0
     report = (tmp_path / "report" / "report.md").read_text()
     assert report.index("## Checks") < report.index("## Aggregates") and "seed(s) 3 missing" in report
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
@@ -147,12 +69,12 @@ def test_missing_seed_fails_the_coverage_check(tmp_path, capsys):
     assert beta["games"]["atari_breakout"]["runs"] == 3 and beta["games"]["atari_pong"]["runs"] == 2
 
 
-def test_expected_seeds_unfinished_runs_and_mixed_configs_are_reported(tmp_path):
-    small_store(tmp_path, seeds=2)
-    write_run(tmp_path, "alpha", "atari_pong", 3, [1.0], status="running")
-    write_run(tmp_path, "alpha", "atari_breakout", 3, [1.0], status="failed")
-    write_run(tmp_path, "alpha", "atari_frostbite", 3, [1.0], config_hash="other")
-    write_run(tmp_path, "beta", "atari_pong", 3, [1.0], window=20_000)
+def test_expected_seeds_unfinished_runs_and_mixed_configs_are_reported(tmp_path, stores):
+    stores.small_store(tmp_path, seeds=2)
+    stores.write_run(tmp_path, "alpha", "atari_pong", 3, [1.0], status="running")
+    stores.write_run(tmp_path, "alpha", "atari_breakout", 3, [1.0], status="failed")
+    stores.write_run(tmp_path, "alpha", "atari_frostbite", 3, [1.0], config_hash="other")
+    stores.write_run(tmp_path, "beta", "atari_pong", 3, [1.0], window=20_000)
     messages = [p.message for p in check(load_store(tmp_path), expect_seeds=4)]
     assert messages[:2] == [
         "alpha: seed(s) 4 missing on 3 task(s): atari_breakout, atari_frostbite, atari_pong",
@@ -173,8 +95,8 @@ def test_expected_seeds_unfinished_runs_and_mixed_configs_are_reported(tmp_path)
     )
 
 
-def test_a_final_score_the_metrics_do_not_reproduce_is_mixed(tmp_path):
-    small_store(tmp_path, methods=("alpha",), seeds=1)
+def test_a_final_score_the_metrics_do_not_reproduce_is_mixed(tmp_path, stores):
+    stores.small_store(tmp_path, methods=("alpha",), seeds=1)
     run = rundir.run_path(tmp_path, "atari100k", "alpha", "atari_pong", 1)
     record = rundir.read_run(run)
     rundir.write_run(run, {**record, "score": {"final": 99.0}})
@@ -184,9 +106,9 @@ def test_a_final_score_the_metrics_do_not_reproduce_is_mixed(tmp_path):
     ]
 
 
-def test_export_of_our_runs(tmp_path):
-    small_store(tmp_path, methods=("alpha",), seeds=2)
-    write_run(tmp_path, "alpha", "atari_pong", 3, [1.0], status="running")
+def test_export_of_our_runs(tmp_path, stores):
+    stores.small_store(tmp_path, methods=("alpha",), seeds=2)
+    stores.write_run(tmp_path, "alpha", "atari_pong", 3, [1.0], status="running")
     assert transfer.export_runs(tmp_path, tmp_path / "out.json.gz", method="alpha") == 6  # finished runs only
     items = json.loads(gzip.decompress((tmp_path / "out.json.gz").read_bytes()))
     assert [(i["task"], i["seed"]) for i in items][:3] == [
@@ -213,8 +135,8 @@ def _baseline_file(path: Path, finals: dict[str, list[float]]) -> Path:
     return path
 
 
-def test_verdicts_against_an_imported_baseline_by_hand(tmp_path):
-    small_store(tmp_path, methods=("ours",))  # ours: pong 10/20/30, breakout 11/21/31, frostbite 12/22/32
+def test_verdicts_against_an_imported_baseline_by_hand(tmp_path, stores):
+    stores.small_store(tmp_path, methods=("ours",))  # ours: pong 10/20/30, breakout 11/21/31, frostbite 12/22/32
     base = {"atari_pong": [19.0, 20.0, 21.0], "atari_breakout": [1.0, 2.0, 3.0], "atari_frostbite": [99.0, 100.0]}
     transfer.import_file(_baseline_file(tmp_path / "base.json.gz", base), "base", tmp_path)
     summary = compute(
@@ -229,13 +151,13 @@ def test_verdicts_against_an_imported_baseline_by_hand(tmp_path):
 
 
 @needs_shared
-def test_full_report_with_our_runs_and_imported_dreamerv3(tmp_path):
+def test_full_report_with_our_runs_and_imported_dreamerv3(tmp_path, stores):
     """Every output written and non-empty; the published DreamerV3 aggregates recovered from its runs."""
     transfer.import_file(DREAMER, "dreamerv3", tmp_path)
     rng = np.random.default_rng(0)
     for task in load_store(tmp_path)["dreamerv3"].tasks:
         for seed in (1, 2):
-            write_run(tmp_path, "ours", task, seed, rng.normal(100, 10, 4).round(1).tolist())
+            stores.write_run(tmp_path, "ours", task, seed, rng.normal(100, 10, 4).round(1).tolist())
     assert main(["report", "--results", str(tmp_path), "--reps", "300", "--metric", "model_loss"]) == 0
     out = tmp_path / "report"
     names = ["aggregates", "profiles", "improvement", "games", "curves", "metric_model_loss", "sampler"]
@@ -274,8 +196,8 @@ def test_full_report_with_our_runs_and_imported_dreamerv3(tmp_path):
     assert tex.count(r"\\") == 1 + 26 + 5 and r"\toprule" in tex and r"\textbf" in tex and "UpNDown" in tex
 
 
-def test_same_store_same_bytes(tmp_path):
-    small_store(tmp_path)
+def test_same_store_same_bytes(tmp_path, stores):
+    stores.small_store(tmp_path)
     args = ["report", "--results", str(tmp_path), "--reps", "300", "--metric", "model_loss"]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
@@ -285,10 +207,10 @@ def test_same_store_same_bytes(tmp_path):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
 
 
-def test_figures_have_labelled_axes_and_are_images(tmp_path):
+def test_figures_have_labelled_axes_and_are_images(tmp_path, stores):
     import matplotlib.image
 
-    small_store(tmp_path)
+    stores.small_store(tmp_path)
     options = Options(tmp_path, tmp_path / "out", baselines=NONE, reps=100, metrics=["model_loss"])
     report = compute(options)
     drawn = draw_all(report, options)
@@ -308,9 +230,9 @@ def test_figures_have_labelled_axes_and_are_images(tmp_path):
             assert matplotlib.image.imread(path).shape[0] > 100
 
 
-def test_task_selection(tmp_path, capsys):
-    small_store(tmp_path)
-    write_run(tmp_path, "alpha", "atari_up_n_down", 1, [1.0])
+def test_task_selection(tmp_path, capsys, stores):
+    stores.small_store(tmp_path)
+    stores.write_run(tmp_path, "alpha", "atari_up_n_down", 1, [1.0])
     options = Options(tmp_path, tmp_path / "o", baselines=NONE, reps=50, sampler=False, allow_partial=True)
     summary = compute(options).summary
     assert "atari_up_n_down" not in summary["tasks"]  # only the tasks every method has
@@ -328,15 +250,15 @@ def test_task_selection(tmp_path, capsys):
         )
     ).summary
     assert summary["tasks"] == ["atari_pong"] and list(summary["methods"]) == ["alpha"]
-    assert run_report(tmp_path, "--tasks", "atari_zaxxon", "--allow-partial") == 2
+    assert stores.run_report(tmp_path, "--tasks", "atari_zaxxon", "--allow-partial") == 2
     assert "no runs of atari_zaxxon" in capsys.readouterr().err
-    assert run_report(tmp_path, "--metric", "nope", "--allow-partial", "--no-sampler") == 2
+    assert stores.run_report(tmp_path, "--metric", "nope", "--allow-partial", "--no-sampler") == 2
     assert "logged train metrics: model_loss" in capsys.readouterr().err
 
 
-def test_dmc_scores_are_return_over_1000(tmp_path):
+def test_dmc_scores_are_return_over_1000(tmp_path, stores):
     for seed in (1, 2):
-        write_run(tmp_path, "m", "dmc_walker_walk", seed, [100.0 * seed], budget=500_000, suite="dmc_proprio")
+        stores.write_run(tmp_path, "m", "dmc_walker_walk", seed, [100.0 * seed], budget=500_000, suite="dmc_proprio")
     options = Options(tmp_path, tmp_path / "o", baselines=NONE, reps=50, sampler=False)
     report = compute(options)
     assert report.scores["m"].ravel().tolist() == [0.1, 0.2]
@@ -347,28 +269,28 @@ def test_dmc_scores_are_return_over_1000(tmp_path):
     assert "return / 1000" in sources and "human" not in sources
 
 
-def test_empty_and_corrupt_stores_are_one_line_errors(tmp_path, capsys):
-    assert run_report(tmp_path) == 2
+def test_empty_and_corrupt_stores_are_one_line_errors(tmp_path, capsys, stores):
+    assert stores.run_report(tmp_path) == 2
     assert "no runs under" in capsys.readouterr().err
     run = tmp_path / "s" / "m" / "atari_pong" / "seed_1"
     run.mkdir(parents=True)
     (run / "run.json").write_text("{not json")
-    assert run_report(tmp_path) == 2
+    assert stores.run_report(tmp_path) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "corrupt JSON" in err and err.count("\n") == 1
-    assert run_report(tmp_path / "nowhere") == 2
+    assert stores.run_report(tmp_path / "nowhere") == 2
 
 
-def test_a_store_with_several_suites_reports_each(tmp_path):
+def test_a_store_with_several_suites_reports_each(tmp_path, stores):
     for suite in ("atari100k", "smoke"):
-        for task in TASKS[:2]:
+        for task in stores.TASKS[:2]:
             for seed in (1, 2):
-                write_run(tmp_path, "alpha", task, seed, [0.0, 1.0, 10.0 * seed], suite=suite)
-    assert run_report(tmp_path, "--reps", "200", "--no-sampler") == 0
+                stores.write_run(tmp_path, "alpha", task, seed, [0.0, 1.0, 10.0 * seed], suite=suite)
+    assert stores.run_report(tmp_path, "--reps", "200", "--no-sampler") == 0
     for suite in ("atari100k", "smoke"):
         summary = json.loads((tmp_path / "report" / suite / "summary.json").read_text())
         assert summary["suite"] == suite
-    assert run_report(tmp_path, "--suite", "smoke", "--reps", "200", "--no-sampler") == 0
+    assert stores.run_report(tmp_path, "--suite", "smoke", "--reps", "200", "--no-sampler") == 0
     assert (tmp_path / "report" / "report.md").exists()
 
 
@@ -390,22 +312,22 @@ def test_curve_legend_fits_a_single_panel():
     assert page.x0 <= legend.x0 and legend.x1 <= page.x1 and page.y0 <= legend.y0
 
 
-def test_the_per_game_table_says_how_many_runs_each_cell_has(tmp_path):
-    small_store(tmp_path)
-    write_run(tmp_path, "gamma", TASKS[0], 1, [0.0, 1.0, 7.0])  # one run: a mean without an interval
-    assert run_report(tmp_path, "--reps", "100", "--allow-partial", "--no-sampler") == 0
+def test_the_per_game_table_says_how_many_runs_each_cell_has(tmp_path, stores):
+    stores.small_store(tmp_path)
+    stores.write_run(tmp_path, "gamma", stores.TASKS[0], 1, [0.0, 1.0, 7.0])  # one run: a mean without an interval
+    assert stores.run_report(tmp_path, "--reps", "100", "--allow-partial", "--no-sampler") == 0
     table = (tmp_path / "report" / "report.md").read_text().split("## Per game")[1].split("\n\n")[1]
-    row = next(line for line in table.splitlines() if line.startswith(f"| {display_name(TASKS[0])} |"))
+    row = next(line for line in table.splitlines() if line.startswith(f"| {display_name(stores.TASKS[0])} |"))
     assert row.count(", n=3") == 2 and "| 7.00, n=1 |" in row
 
 
-def test_one_task_draws_one_aggregate_panel_and_bands_stay_in_the_score_range(tmp_path):
+def test_one_task_draws_one_aggregate_panel_and_bands_stay_in_the_score_range(tmp_path, stores):
     """A one-task report: Median, IQM and Mean are one number, so the aggregates figure shows Mean and the
     optimality gap; DMC curve bands are drawn inside [0, 1000] (the CSV keeps the interval whole); an interval too
     narrow to see still shows a dot."""
     for seed, score in ((1, 990.0), (2, 1000.0), (3, 400.0)):
-        write_run(tmp_path, "alpha", "dmc_cartpole_balance", seed, [score], suite="cpu_learning")
-        write_run(tmp_path, "beta", "dmc_cartpole_balance", seed, [100.0 + seed], suite="cpu_learning")
+        stores.write_run(tmp_path, "alpha", "dmc_cartpole_balance", seed, [score], suite="cpu_learning")
+        stores.write_run(tmp_path, "beta", "dmc_cartpole_balance", seed, [100.0 + seed], suite="cpu_learning")
     options = Options(tmp_path, tmp_path / "out", baselines=NONE, reps=200, sampler=False)
     drawn = draw_all(compute(options), options)
     fig, (_, rows) = drawn["aggregates"]
@@ -418,8 +340,8 @@ def test_one_task_draws_one_aggregate_panel_and_bands_stay_in_the_score_range(tm
     assert any(line.get_marker() == "o" for line in fig.axes[0].lines)  # P(alpha > beta) = 1 [1, 1]: a dot
 
 
-def test_compare_adds_p_of_improvement_between_any_two_methods(tmp_path):
-    small_store(tmp_path)
+def test_compare_adds_p_of_improvement_between_any_two_methods(tmp_path, stores):
+    stores.small_store(tmp_path)
     options = Options(tmp_path, tmp_path / "out", baselines=["DIAMOND", "IRIS"], reps=200, sampler=False)
     assert "DIAMOND vs IRIS" not in compute(options).summary["improvement"]  # baselines are not compared by default
     options.compare = [["DIAMOND", "IRIS"], ["beta", "alpha"], ["alpha", "beta"]]
@@ -431,10 +353,10 @@ def test_compare_adds_p_of_improvement_between_any_two_methods(tmp_path):
         compute(options)
 
 
-def test_the_terminal_table_is_whole_in_a_log(tmp_path, capsys):
+def test_the_terminal_table_is_whole_in_a_log(tmp_path, capsys, stores):
     """Off a terminal (a log, a pipe) the table takes the width it needs: no interval cut short with '…'."""
-    small_store(tmp_path, methods=("alpha", "beta", "a_method_with_a_long_name"))
-    assert run_report(tmp_path, "--reps", "200", "--no-sampler") == 0
+    stores.small_store(tmp_path, methods=("alpha", "beta", "a_method_with_a_long_name"))
+    assert stores.run_report(tmp_path, "--reps", "200", "--no-sampler") == 0
     out = capsys.readouterr().out
     assert "…" not in out
     lines = [line for line in out.splitlines() if line.startswith("│ alpha")]

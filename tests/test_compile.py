@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 import torch._dynamo.utils
-from test_update_digest import filled_agent
 from torch._dynamo import explain
 
 from hieros.agent.world_model import preprocess
@@ -15,7 +14,7 @@ from hieros.agent.world_model import preprocess
 UPDATES = 100
 
 
-def train(compile_: bool) -> tuple[list[torch.Tensor], list[torch.Tensor], dict[str, float]]:
+def train(filled_agent, compile_: bool) -> tuple[list[torch.Tensor], list[torch.Tensor], dict[str, float]]:
     """The debug agent (one level) on Pong: parameters after 1 and after UPDATES updates, and the last metrics."""
     agent = filled_agent(max_hierarchy="1", compile=str(compile_).lower())
     (level,) = agent.levels
@@ -31,11 +30,11 @@ def train(compile_: bool) -> tuple[list[torch.Tensor], list[torch.Tensor], dict[
 
 
 @pytest.mark.slow
-def test_compiled_updates_equal_eager_ones_without_graph_breaks():
-    eager_first, eager_last, eager_metrics = train(False)
+def test_compiled_updates_equal_eager_ones_without_graph_breaks(filled_agent):
+    eager_first, eager_last, eager_metrics = train(filled_agent, False)
     counters = torch._dynamo.utils.counters
     counters.clear()
-    compiled_first, compiled_last, compiled_metrics = train(True)
+    compiled_first, compiled_last, compiled_metrics = train(filled_agent, True)
     assert not counters["graph_break"], dict(counters["graph_break"])
     assert counters["stats"]["unique_graphs"] == 4  # acting, world-model loss, imagination, actor-critic losses
     for eager, compiled in ((eager_first, compiled_first), (eager_last, compiled_last)):
@@ -44,7 +43,7 @@ def test_compiled_updates_equal_eager_ones_without_graph_breaks():
     assert np.allclose(list(compiled_metrics.values()), list(eager_metrics.values()), rtol=1e-3, atol=1e-4)
 
 
-def test_each_levels_compiled_paths_trace_into_one_graph_without_breaks():
+def test_each_levels_compiled_paths_trace_into_one_graph_without_breaks(filled_agent):
     """Every level of the 3-level agent, with its subgoal and novelty rewards and its subgoal autoencoder: each
     function --compile compiles traces (torch._dynamo.explain, no code generated) into one graph, with no break."""
     agent = filled_agent()

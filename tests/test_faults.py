@@ -111,15 +111,14 @@ def test_mixed_records_and_mistyped_scores_are_refused_with_their_file(tmp_path)
 
 
 @pytest.mark.parametrize("fault", [KeyboardInterrupt, OSError], ids=["ctrl-c", "full-disk"])
-def test_a_report_that_fails_midway_leaves_the_previous_report_as_it_was(tmp_path, monkeypatch, capsys, fault):
-    from test_analysis_report import run_report, small_store
+def test_a_report_that_fails_midway_leaves_the_previous_report_as_it_was(tmp_path, monkeypatch, capsys, fault, stores):
 
     from analysis import figures
 
-    small_store(tmp_path / "results")
+    stores.small_store(tmp_path / "results")
     out = tmp_path / "report"
     (out / "other_suite").mkdir(parents=True)  # a report of another suite inside: kept by any re-report
-    assert run_report(tmp_path / "results", "--out", str(out), "--reps", "200", "--no-sampler") == 0
+    assert stores.run_report(tmp_path / "results", "--out", str(out), "--reps", "200", "--no-sampler") == 0
     before = files(out)
     real_save = figures.save
 
@@ -129,14 +128,14 @@ def test_a_report_that_fails_midway_leaves_the_previous_report_as_it_was(tmp_pat
 
     monkeypatch.setattr(figures, "save", save_then_fail)
     capsys.readouterr()
-    code = run_report(tmp_path / "results", "--out", str(out), "--reps", "300", "--no-sampler", "--jobs", "1")
+    code = stores.run_report(tmp_path / "results", "--out", str(out), "--reps", "300", "--no-sampler", "--jobs", "1")
     assert code == (130 if fault is KeyboardInterrupt else 1)
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and (fault is KeyboardInterrupt or f"{out}: No space left on device" in err)
     assert files(out) == before and (out / "other_suite").is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "results"]  # no staging folder left
     monkeypatch.setattr(figures, "save", real_save)
-    assert run_report(tmp_path / "results", "--out", str(out), "--reps", "300", "--no-sampler") == 0
+    assert stores.run_report(tmp_path / "results", "--out", str(out), "--reps", "300", "--no-sampler") == 0
     assert files(out)["report.md"] != before["report.md"] and (out / "other_suite").is_dir()
 
 

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from test_update_digest import filled_agent
 
 from hieros import checkpoint
 from hieros.agent.precision import updates
@@ -28,7 +27,7 @@ LOSSES = (
 )
 
 
-def losses(precision: str) -> list[dict[str, float]]:
+def losses(filled_agent, precision: str) -> list[dict[str, float]]:
     """The metrics of each of UPDATES updates of the one-level debug agent on Pong (same weights, same replay)."""
     agent = filled_agent(max_hierarchy="1", precision=precision)
     checkpoint.seed_everything(5)
@@ -36,8 +35,8 @@ def losses(precision: str) -> list[dict[str, float]]:
 
 
 @pytest.mark.slow
-def test_bf16_updates_learn_like_fp32_over_200_updates():
-    full, mixed = losses("32"), losses("bf16")
+def test_bf16_updates_learn_like_fp32_over_200_updates(filled_agent):
+    full, mixed = losses(filled_agent, "32"), losses(filled_agent, "bf16")
     for key in LOSSES:
         first = full[0][key], mixed[0][key]
         tail = np.mean([m[key] for m in full[-TAIL:]]), np.mean([m[key] for m in mixed[-TAIL:]])
@@ -46,7 +45,7 @@ def test_bf16_updates_learn_like_fp32_over_200_updates():
     assert all(math.isfinite(value) for metrics in mixed for value in metrics.values())
 
 
-def test_bf16_computes_layers_in_bf16_and_keeps_weights_state_heads_and_losses_fp32():
+def test_bf16_computes_layers_in_bf16_and_keeps_weights_state_heads_and_losses_fp32(filled_agent):
     agent = filled_agent(precision="bf16")  # three levels: subgoal and novelty rewards, the autoencoder
     level = agent.levels[1]
     seen: dict[str, torch.dtype] = {}

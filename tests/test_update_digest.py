@@ -18,33 +18,12 @@ import numpy as np
 import pytest
 import torch
 
-from hieros import checkpoint
-from hieros.agent_api import make_agent
-from hieros.config import build_config
-from hieros.envs import make_env
-from hieros.train import stack
-
 ROOT = Path(__file__).resolve().parents[1]
 UPDATES = 5
 REFERENCE_COMMIT = "ee9191974479f65e6eafd54ab63dd8eb0f605d6a"  # eager updates as before #16 (weights recorded then)
 
 
-def filled_agent(**overrides: str):
-    """The debug agent on Pong (seed 1, `overrides` as flags) whose every level has a batch in its replay, filled
-    by acting with the untrained policy."""
-    config = build_config(["atari100k", "debug"], {"task": "atari_pong", "seed": "1", **overrides})
-    checkpoint.seed_everything(config.seed)
-    env = make_env(config.task, config, seed=1)
-    agent = make_agent(config, env.obs_space, env.act_space)
-    obs, state = stack([env.reset()]), agent.initial_state(1)
-    top = config.subactor_update_every ** (len(agent.levels) - 1)
-    for _ in range((config.batch_length + config.batch_size) * top + top):
-        action, state = agent.policy(obs, state, mode="train")
-        obs = stack([env.reset() if obs["is_last"][0] else env.step(int(action[0]))])
-    return agent
-
-
-def updated_weights_digest(updates: int = UPDATES) -> str:
+def updated_weights_digest(filled_agent, updates: int = UPDATES) -> str:
     """Train every level of the 3-level debug agent `updates` times and hash its weights."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread: reductions in one order
@@ -83,5 +62,5 @@ def reference_digest(where: Path) -> str:
 
 
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="the reference commit's code comes from the git history")
-def test_eager_fp32_updates_give_the_reference_commits_weights_bit_for_bit(tmp_path):
-    assert updated_weights_digest() == reference_digest(tmp_path)
+def test_eager_fp32_updates_give_the_reference_commits_weights_bit_for_bit(tmp_path, filled_agent):
+    assert updated_weights_digest(filled_agent) == reference_digest(tmp_path)

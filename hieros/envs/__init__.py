@@ -25,6 +25,7 @@ __all__ = [
     "EnvError",
     "check_task",
     "discrete_actions",
+    "known_task",
     "list_tasks",
     "make_env",
     "task_domain",
@@ -54,6 +55,16 @@ def check_task(task: str) -> None:
         split_task(name)
         return
     raise unknown_task(task, list_tasks())
+
+
+def known_task(task: str, error: type[Exception], where: str) -> str:
+    """`task` if the registry knows it, else `error("<where>: <check_task's message>")`: one line in the caller's
+    own error type (a config, suite or store error), without the EnvError behind it."""
+    try:
+        check_task(task)
+    except EnvError as failure:
+        raise error(f"{where}: {failure}") from None
+    return task
 
 
 def discrete_actions(task: str) -> bool:
