@@ -101,13 +101,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     dry_console = Console(stderr=True, highlight=False)
     todo, elsewhere, done = _triage(specs, args.force, args.dry_run, dry_console if args.dry_run else console)
     local = args.backend == "local"
-    pool = budget(args.jobs, args.threads, args.runs_per_gpu or benchmark.local["runs_per_gpu"]) if local else None
+    per_gpu = args.runs_per_gpu or benchmark.local["runs_per_gpu"]
+    pool = budget(args.jobs, args.threads, per_gpu, others=states.runs_held(Path(args.results))) if local else None
     where = f", {pool.describe()}" if pool else f" on {args.backend}"
     if args.dry_run:
         env = planning.worker_env(pool.threads if pool else args.threads or benchmark.slurm["cpus_per_task"], None)
         for spec in todo:
             print(planning.shell_line(spec, env))
         print(f"# {len(todo)} to run{where}; {done} already done, {len(elsewhere)} running elsewhere", file=sys.stderr)
+        if pool and pool.note:
+            print(f"# {pool.note}", file=sys.stderr)
         if not pool:
             from bench.slurm import executor_parameters
 

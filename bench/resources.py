@@ -42,24 +42,33 @@ class Budget:
 
 
 def budget(
-    jobs: int | None, threads: int | None, runs_per_gpu: int, gpus: list[str] | None = None, cpus: int | None = None
+    jobs: int | None,
+    threads: int | None,
+    runs_per_gpu: int,
+    gpus: list[str] | None = None,
+    cpus: int | None = None,
+    others: int = 0,
 ) -> Budget:
     """Defaults: on GPUs, one run per GPU slot (gpus x runs_per_gpu); on CPU, as many runs as cores / threads.
 
-    Threads default to the cores divided among the runs. Asking for more jobs than GPU slots keeps the slots."""
+    Threads default to the cores divided among the runs. Asking for more jobs than GPU slots keeps the slots.
+    `others`: runs that other runners have going in the same store; each is counted as taking a core, so two
+    runners side by side do not each spread threads over every core (OpenMP threads on an oversubscribed CPU
+    run many times slower)."""
     gpus = visible_gpus() if gpus is None else gpus
     cpus = cpu_count() if cpus is None else cpus
-    note = ""
+    note = f"{others} runs of another runner share these {cpus} cores" if others else ""
     if gpus:
         slots: list[str | None] = [g for _ in range(max(1, runs_per_gpu)) for g in gpus]
         if jobs and jobs > len(slots):
-            note = (
+            note = note and note + "; "
+            note += (
                 f"--jobs {jobs} but only {len(slots)} GPU slots ({len(gpus)} GPUs x runs_per_gpu "
                 f"{runs_per_gpu}); raise --runs-per-gpu to share GPUs"
             )
         jobs = min(jobs or len(slots), len(slots))
         slots = slots[:jobs]
     else:
-        jobs = jobs or max(1, cpus // (threads or 1))
+        jobs = jobs or max(1, max(1, cpus - others) // (threads or 1))
         slots = [None] * jobs
-    return Budget(jobs, threads or max(1, cpus // jobs), slots, note)
+    return Budget(jobs, threads or max(1, cpus // (jobs + others)), slots, note)

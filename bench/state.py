@@ -38,6 +38,11 @@ def run_state(run_dir: Path, locked: bool | None = None) -> tuple[str, dict[str,
     return record["status"], record
 
 
+def runs_held(results: Path) -> int:
+    """How many runs in the store (any suite, method, task, seed) some process is running now."""
+    return sum(rundir.is_locked(lock.parent) for lock in results.glob(f"*/*/*/seed_*/{rundir.LOCK_FILE}"))
+
+
 def failed_to_start(run_dir: Path) -> bool:
     """Whether the last attempt in runner.log ended in an error (before the run wrote its run.json)."""
     file = run_dir / RUNNER_LOG

@@ -178,3 +178,13 @@ def test_budget_defaults():
     assert gpu.jobs == 4 and gpu.threads == 4 and sorted(gpu.slots) == ["0", "0", "1", "1"]
     capped = budget(8, None, 1, gpus=["0"], cpus=16)
     assert capped.jobs == 1 and "--runs-per-gpu" in capped.note
+
+
+def test_runs_of_another_runner_take_their_cores():
+    """Two runners side by side on 2 cores: the second sees the first's 2 runs and gives its own one thread
+    (before, each gave its runs all the cores, and OpenMP threads on the oversubscribed CPU ran ~10x slower)."""
+    assert (budget(None, None, 1, gpus=[], cpus=2).jobs, budget(1, None, 1, gpus=[], cpus=2).threads) == (2, 2)
+    shared = budget(None, None, 1, gpus=[], cpus=2, others=2)
+    assert (shared.jobs, shared.threads) == (1, 1) and "2 runs of another runner" in shared.note
+    assert budget(1, None, 1, gpus=[], cpus=16, others=3).threads == 4
+    assert budget(2, 3, 1, gpus=[], cpus=2, others=2).threads == 3  # what is asked for is kept
