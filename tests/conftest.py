@@ -6,6 +6,7 @@ run-directory format, a small store, the report CLI) and `filled_agent` (the deb
 level's replay).
 """
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +15,10 @@ import numpy as np
 import pytest
 
 BUDGET = 400_000
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one worker per core (pyproject addopts): one thread each, set before torch
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True, scope="session")
