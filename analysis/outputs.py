@@ -23,7 +23,7 @@ import numpy as np
 
 from analysis import figures, ladder, parallel, render, sampler
 from analysis.report import Options, Report
-from analysis.store import display_name, normalization, normalize
+from analysis.store import display_name, normalize, score_range
 from hieros import rundir
 
 
@@ -67,7 +67,7 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
     makers["games"] = lambda: figures.draw_games(games, palette, titles)
     for curve, data in report.curves.items():
         if curve == "score":
-            ranges = {t: (0.0, 1000.0) for t in summary["tasks"] if normalization(t) == "return/1000"}  # DMC returns
+            ranges = {t: score_range(t) for t in summary["tasks"]}
             makers["curves"] = partial(
                 figures.draw_curves, data, "env frames", "episode score", palette, titles, ranges
             )

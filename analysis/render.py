@@ -311,9 +311,9 @@ def _bold_best(
 
 
 def latex(summary: dict[str, Any]) -> str:
-    """booktabs, the paper's layout: games as rows; random, human, baselines, then ours; best per row in bold;
-    aggregate rows at the bottom. A published aggregate (dagger) is over its authors' games and seeds; it competes
-    for bold only when that is as many games as this table has."""
+    """booktabs, the paper's layout: games as rows; random, human, baselines, then ours; best per row in bold
+    (a cell of one run is marked and not ranked); aggregate rows at the bottom. A published aggregate (dagger) is
+    over its authors' games and seeds; it competes for bold only when that is as many games as this table has."""
     methods, published = summary["methods"], summary["published"]
     columns = (
         [n for n, m in methods.items() if m["imported"]]
@@ -334,12 +334,17 @@ def latex(summary: dict[str, Any]) -> str:
     def value(column: str, task: str) -> float | None:
         return methods[column]["games"][task]["mean"] if column in methods else published[column]["games"].get(task)
 
+    def one_run(column: str, task: str) -> bool:
+        return column in methods and methods[column]["games"][task]["runs"] == 1
+
+    marked = False
     for task in summary["tasks"]:
         ref = [fmt(v) for v in reference[task]] if atari else []
-        lines.append(
-            " & ".join([_tex(display_name(task)), *ref, *_bold_best([value(c, task) for c in columns], False, fmt)])
-            + r" \\"
-        )
+        single = [one_run(c, task) for c in columns]
+        cells = _bold_best([value(c, task) for c in columns], False, fmt, [not one for one in single])
+        cells = [cell + r"$^\ast$" if one and cell != "--" else cell for cell, one in zip(cells, single, strict=True)]
+        marked = marked or any(single)
+        lines.append(" & ".join([_tex(display_name(task)), *ref, *cells]) + r" \\")
     lines.append(r"\midrule")
     same_games = [c in methods or published[c]["facts"].get("n_games") == len(summary["tasks"]) for c in columns]
     for key, label in LATEX_ROWS:
@@ -356,6 +361,11 @@ def latex(summary: dict[str, Any]) -> str:
             for c, cell in zip(columns, cells, strict=True)
         ]
         lines.append(" & ".join([label, *ref, *cells]) + r" \\")
+    if marked:  # a score of one run has no interval: it says so and never takes the bold
+        width = 1 + (2 if atari else 0) + len(columns)
+        note = r"$^\ast$ one run: no interval, not ranked for bold."
+        lines += [r"\bottomrule", rf"\multicolumn{{{width}}}{{l}}{{\footnotesize {note}}} \\"]
+        return "\n".join([*lines, r"\end{tabular}", ""])
     return "\n".join([*lines, r"\bottomrule", r"\end{tabular}", ""])
 
 

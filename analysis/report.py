@@ -2,7 +2,7 @@
 figures (`compute`); analysis.outputs then writes every file (summary.json, report.md, table_<suite>.tex and the
 figures as PNG, PDF and CSV, drawn by analysis.figures and formatted by analysis.render). Same store, same bytes.
 
-Per method: per-task mean raw score with a Student t interval over runs; aggregates of normalised scores over the
+Per method: per-task mean raw score with a Student t interval over runs (inside the task's possible scores); aggregates of normalised scores over the
 same tasks for every method (Median, IQM, Mean, Optimality Gap, and the number of superhuman games for Atari)
 with 95% stratified bootstrap percentile intervals; probability of improvement; performance profiles.
 """
@@ -26,6 +26,7 @@ from analysis.store import (
     display_name,
     normalization,
     normalize,
+    score_range,
 )
 from hieros.config import run_config_hash
 from hieros.envs import task_domain
@@ -148,7 +149,8 @@ def _games(method: Method, tasks: list[str]) -> dict[str, dict[str, Any]]:
     games = {}
     for task in tasks:
         raw = method.finals(task)
-        low, high = bootstrap.t_interval(raw)
+        floor, ceiling = score_range(task)  # the mean cannot leave it, so the interval keeps its coverage inside
+        low, high = np.clip(bootstrap.t_interval(raw), floor, ceiling).tolist()
         mean = float(raw.mean()) if len(raw) else float("nan")
         games[task] = {
             "mean": mean,

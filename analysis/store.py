@@ -93,6 +93,19 @@ def normalization(task: str) -> str:
     raise StoreError(f"no score normalisation for task {task!r} (known: atari_*, dmc_*)")
 
 
+# Atari100k games whose score can go below 0 (Pong and Boxing are bounded by the rules, PrivateEye's penalties
+# are not); every other game only adds points.
+SIGNED_SCORES = {"atari_pong": (-21.0, 21.0), "atari_boxing": (-100.0, 100.0), "atari_private_eye": (-np.inf, np.inf)}
+
+
+def score_range(task: str) -> tuple[float, float]:
+    """The scores a task's episode can have, (low, high) with +-inf where unbounded: DMC returns are in [0, 1000]
+    (1000 steps of rewards in [0, 1]); Atari scores from 0 up, except SIGNED_SCORES."""
+    if task_domain(task) == "dmc":
+        return 0.0, 1000.0
+    return SIGNED_SCORES.get(task, (0.0, np.inf))
+
+
 def normalize(task: str, score: float | np.ndarray) -> float | np.ndarray:
     """Human-normalised score for Atari, return / 1000 for DMC."""
     if normalization(task) == "human":

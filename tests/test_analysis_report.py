@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import baselines, stats, transfer
+from analysis import baselines, bootstrap, stats, transfer
 from analysis.checks import check
 from analysis.outputs import draw_all, write
 from analysis.report import ChecksFailed, Options, compute
@@ -319,6 +319,37 @@ def test_the_per_game_table_says_how_many_runs_each_cell_has(tmp_path, stores):
     table = (tmp_path / "report" / "report.md").read_text().split("## Per game")[1].split("\n\n")[1]
     row = next(line for line in table.splitlines() if line.startswith(f"| {display_name(stores.TASKS[0])} |"))
     assert row.count(", n=3") == 2 and "| 7.00, n=1 |" in row
+
+
+def test_per_game_intervals_stay_in_the_possible_scores_and_one_run_cells_are_marked_in_latex(tmp_path, stores):
+    """Student t over [0, 0, 300] reaches below 0, a score Frostbite cannot have: the interval stops at 0 (the
+    mean cannot leave the possible scores, so the coverage stays); Pong's stays in [-21, 21]. In the LaTeX table
+    a cell of one run is marked with an asterisk, explained below the table, and never bold."""
+    frostbite, pong = "atari_frostbite", "atari_pong"
+    for seed, final in enumerate((0.0, 0.0, 300.0), 1):
+        stores.write_run(tmp_path, "alpha", frostbite, seed, [0.0, final])
+        stores.write_run(tmp_path, "alpha", pong, seed, [0.0, (-21.0, -21.0, 21.0)[seed - 1]])
+    stores.write_run(tmp_path, "beta", frostbite, 1, [0.0, 900.0])  # one run, the best score of the row
+    stores.write_run(tmp_path, "beta", pong, 1, [0.0, 0.0])
+    flags = (
+        "--reps",
+        "100",
+        "--allow-partial",
+        "--no-sampler",
+        "--published",
+        "none",
+        "--tasks",
+        f"{frostbite},{pong}",
+    )
+    assert stores.run_report(tmp_path, *flags) == 0
+    games = json.loads((tmp_path / "report" / "summary.json").read_text())["methods"]["alpha"]["games"]
+    assert games[frostbite]["low"] == 0.0 and games[frostbite]["high"] > 300.0
+    assert (games[pong]["low"], games[pong]["high"]) == (-21.0, 21.0)
+    assert bootstrap.t_interval(np.array([0.0, 0.0, 300.0]))[0] < 0  # what the cell showed before
+    tex = next((tmp_path / "report").glob("table_*.tex")).read_text()
+    row = next(line for line in tex.splitlines() if line.startswith("Frostbite &"))
+    assert row.endswith(r"& \textbf{100.0} & 900.0$^\ast$ \\")  # alpha, then beta: its 900 is one run
+    assert r"$^\ast$ one run: no interval, not ranked for bold." in tex
 
 
 def test_one_task_draws_one_aggregate_panel_and_bands_stay_in_the_score_range(tmp_path, stores):
