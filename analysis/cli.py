@@ -19,7 +19,8 @@ OUT/<suite>): report.md, summary.json, table_<suite>.tex, and
 PNG/PDF/CSV figures (aggregates, profiles, improvement, games, curves, metric_<name>, sampler).
 An Atari100k store is compared with the published per-run scores of other methods shipped with the package
 (--baselines). Aggregates use human-normalised scores (Atari) or return/1000 (DMC) over the tasks every method
-has a score on, with 95% stratified bootstrap intervals as rliable; per-game intervals are Student t over runs, inside the task's possible scores."""
+has a score on, with 95% stratified bootstrap intervals as rliable; per-game intervals are Student t over runs,
+inside the task's possible scores."""
 
 REPORT_EPILOG = """\
 examples:
