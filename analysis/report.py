@@ -3,8 +3,8 @@ figures (`compute`); analysis.outputs then writes every file (summary.json, repo
 figures as PNG, PDF and CSV, drawn by analysis.figures and formatted by analysis.render). Same store, same bytes.
 
 Per method: per-task mean raw score with a Student t interval over runs (inside the task's possible scores);
-aggregates of normalised scores over the same tasks for every method (Median, IQM, Mean, Optimality Gap, and the number of superhuman games for Atari)
-with 95% stratified bootstrap percentile intervals; probability of improvement; performance profiles.
+aggregates of normalised scores over the same tasks for every method (Median, IQM, Mean, Optimality Gap, and the
+number of superhuman games for Atari) with 95% stratified bootstrap percentile intervals; probability of improvement; performance profiles.
 """
 
 from __future__ import annotations
