@@ -4,7 +4,8 @@ figures as PNG, PDF and CSV, drawn by analysis.figures and formatted by analysis
 
 Per method: per-task mean raw score with a Student t interval over runs (inside the task's possible scores);
 aggregates of normalised scores over the same tasks for every method (Median, IQM, Mean, Optimality Gap, and the
-number of superhuman games for Atari) with 95% stratified bootstrap percentile intervals; probability of improvement; performance profiles.
+number of superhuman games for Atari) with 95% stratified bootstrap percentile intervals; probability of
+improvement; performance profiles.
 """
 
 from __future__ import annotations
