@@ -34,12 +34,22 @@ def pyplot() -> Any:
     return plt
 
 
-def colors(methods: list[str]) -> dict[str, Any]:
-    """One colour per method, the same in every figure."""
-    if len(methods) <= 10:
-        return {m: pyplot().get_cmap("tab10")(i) for i, m in enumerate(methods)}
-    cycle = pyplot().get_cmap("tab20")  # its 10 dark hues first, then their light pairs
-    return {m: cycle((2 * i) % 20 + (i // 10) % 2) for i, m in enumerate(methods)}
+LINE_STYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D")  # the dots of the games figure, one shape per line style
+
+
+def colors(methods: list[str]) -> dict[str, dict[str, Any]]:
+    """How each method is drawn, the same in every figure: {method: {"color", "linestyle"}}. Colours are seaborn's
+    colour-blind palette (10 hues); from the 11th method on they repeat with dashed lines (then dotted), so that
+    every line stays told apart by hue or by dash (tab20's light/dark pairs and evenly spaced hues both read as
+    one colour at 15 methods). Bars take the colour; their rows are labelled."""
+    import seaborn
+
+    hues = seaborn.color_palette("colorblind", 10)
+    return {
+        m: {"color": tuple(hues[i % 10]), "linestyle": LINE_STYLES[(i // 10) % len(LINE_STYLES)]}
+        for i, m in enumerate(methods)
+    }
 
 
 def save(fig: Any, table: Table, out: Path, name: str) -> list[Path]:
@@ -69,9 +79,10 @@ def draw_aggregates(
         for y, method in enumerate(rows_):
             if method in results:
                 r = results[method][metric]
-                ax.barh(y, r["high"] - r["low"], left=r["low"], height=0.6, color=palette[method], alpha=0.75)
+                color = palette[method]["color"]
+                ax.barh(y, r["high"] - r["low"], left=r["low"], height=0.6, color=color, alpha=0.75)
                 ax.plot([r["value"]] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.5)
-                ax.plot([r["value"]], [y], "o", color=palette[method], markersize=5, zorder=1)  # seen if no width
+                ax.plot([r["value"]], [y], "o", color=color, markersize=5, zorder=1)  # seen if no width
                 rows.append([method, metric, r["value"], r["low"], r["high"]])
             elif metric in published[method]:
                 ax.plot(published[method][metric], y, marker="D", markerfacecolor="none", color="black")
@@ -96,8 +107,8 @@ def draw_profiles(
     fig, ax = plt.subplots(figsize=(6, 4))
     rows: list[list[Any]] = []
     for method, p in profiles.items():
-        ax.plot(taus, p["value"], label=method, color=palette[method])
-        ax.fill_between(taus, p["low"], p["high"], color=palette[method], alpha=0.2, linewidth=0)
+        ax.plot(taus, p["value"], label=method, **palette[method])
+        ax.fill_between(taus, p["low"], p["high"], color=palette[method]["color"], alpha=0.2, linewidth=0)
         rows += [
             [method, float(t), float(v), float(lo), float(hi)]
             for t, v, lo, hi in zip(taus, p["value"], p["low"], p["high"], strict=True)
@@ -167,13 +178,13 @@ def draw_curves(
     rows: list[list[Any]] = []
     for ax, task in zip(axes.flat, tasks, strict=False):
         for method, c in data[task].items():
-            ax.plot(c["x"], c["mean"], color=palette[method], label=method, linewidth=1.2)
+            ax.plot(c["x"], c["mean"], label=method, linewidth=1.2, **palette[method])
             bottom, top = (ranges or {}).get(task, (-np.inf, np.inf))
             ax.fill_between(
                 c["x"],
                 np.clip(c["low"], bottom, top),
                 np.clip(c["high"], bottom, top),
-                color=palette[method],
+                color=palette[method]["color"],
                 alpha=0.2,
                 linewidth=0,
             )
@@ -191,7 +202,7 @@ def draw_curves(
         ax.set_axis_off()
     for ax in axes.flat:  # sharex hides the tick labels above the last row; a panel missing below needs its own
         ax.xaxis.set_tick_params(labelbottom=True)
-    handles = [plt.Line2D([], [], color=palette[m]) for m in methods]
+    handles = [plt.Line2D([], [], **palette[m]) for m in methods]
     fig.legend(handles, methods, loc="lower center", ncol=ncol, frameon=False, fontsize=8)
     fig.supxlabel(xlabel, fontsize=9, y=(legend_inches + 0.05) / height)
     width = 2.9 * cols  # fixed margins in inches: tight_layout would render every panel's ticks once more
@@ -242,7 +253,8 @@ def draw_games(
                 np.concatenate(xs),
                 np.concatenate(ys),
                 s=5,
-                color=palette[method],
+                color=palette[method]["color"],
+                marker=MARKERS[LINE_STYLES.index(palette[method]["linestyle"])],  # a dash group's own shape
                 alpha=0.6,
                 linewidths=0,
                 label=method,

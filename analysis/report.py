@@ -390,7 +390,7 @@ def compute(options: Options) -> Report:
             "seed": options.seed,
             "confidence": bootstrap.CONFIDENCE,
             "aggregates": "stratified bootstrap over runs within tasks, percentile interval (rliable)",
-            "per_task": "Student t interval of the mean over runs",
+            "per_task": "Student t interval of the mean over runs, inside the task's possible scores",
         },
         "checks": [{"kind": p.kind, "message": p.message} for p in problems],
         "methods": {n: _method_summary(n, m, tasks, scores[n], estimates[n]) for n, m in methods.items()},

@@ -136,10 +136,10 @@ def draw(results: dict[str, tuple[np.ndarray, np.ndarray]], setup: Setup) -> tup
     items = np.arange(setup.items)
     edges = np.linspace(0, setup.items, AGE_BINS + 1)
     for label, (counts, ages) in results.items():
-        left.plot(items, counts, color=palette[label], alpha=0.15, linewidth=0.4)
-        left.plot(items, smooth(counts), color=palette[label], label=label, linewidth=1.5)
+        left.plot(items, counts, color=palette[label]["color"], alpha=0.15, linewidth=0.4)
+        left.plot(items, smooth(counts), label=label, **palette[label], linewidth=1.5)
         share = np.add.reduceat(ages, edges[:-1].astype(int)) / max(ages.sum(), 1)
-        right.stairs(share, edges, color=palette[label], label=label, linewidth=1.5)
+        right.stairs(share, edges, label=label, **palette[label], linewidth=1.5)
     scaled = "; ETBS scaled to the final buffer" if setup.paper else f", {setup.items} steps"
     left.set(
         xlabel="insertion time of the item (env steps; 0 = oldest)",

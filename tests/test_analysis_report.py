@@ -36,9 +36,12 @@ def test_numbers_are_the_statistics_of_the_store(tmp_path, stores):
     assert report.scores["alpha"] == pytest.approx(alpha)
     for name, metric in stats.AGGREGATES.items():
         assert summary["methods"]["alpha"]["aggregates"][name]["value"] == pytest.approx(float(metric(alpha)))
-    pong = summary["methods"]["beta"]["games"]["atari_pong"]
-    assert pong["scores"] == [15.0, 25.0, 35.0] and pong["mean"] == 25.0
-    assert pong["high"] - 25.0 == pytest.approx(4.302652729911275 * 10 / np.sqrt(3))  # t(0.975, 2) sd / sqrt(3)
+    breakout = summary["methods"]["beta"]["games"]["atari_breakout"]
+    assert breakout["scores"] == [16.0, 26.0, 36.0] and breakout["mean"] == 26.0
+    half = 4.302652729911275 * 10 / np.sqrt(3)  # t(0.975, 2) sd / sqrt(3)
+    assert (breakout["low"], breakout["high"]) == pytest.approx((26.0 - half, 26.0 + half))
+    pong = summary["methods"]["beta"]["games"]["atari_pong"]  # 15, 25, 35: the interval stops at Pong's 21
+    assert pong["mean"] == 25.0 and pong["high"] == 21.0
     assert summary["improvement"]["alpha vs beta"]["value"] == pytest.approx(
         stats.probability_of_improvement(alpha, report.scores["beta"])
     )
@@ -193,7 +196,8 @@ def test_full_report_with_our_runs_and_imported_dreamerv3(tmp_path, stores):
     ):
         assert part in report, part
     tex = (out / "table_atari100k.tex").read_text()
-    assert tex.count(r"\\") == 1 + 26 + 5 and r"\toprule" in tex and r"\textbf" in tex and "UpNDown" in tex
+    one_run = r"$^\ast$ one run" in tex  # a game where a method has a single run gets the note under the table
+    assert tex.count(r"\\") == 1 + 26 + 5 + one_run and r"\toprule" in tex and r"\textbf" in tex and "UpNDown" in tex
 
 
 def test_same_store_same_bytes(tmp_path, stores):
@@ -304,7 +308,7 @@ def test_curve_legend_fits_a_single_panel():
         {"dmc_cartpole_balance": {m: curve for m in methods}},
         "env frames",
         "score",
-        {m: f"C{i}" for i, m in enumerate(methods)},
+        figures.colors(methods),
         {},
     )
     fig.canvas.draw()
@@ -393,3 +397,15 @@ def test_the_terminal_table_is_whole_in_a_log(tmp_path, capsys, stores):
     lines = [line for line in out.splitlines() if line.startswith("│ alpha")]
     assert lines and all(line.count("│") > 5 for line in lines)
     assert re.search(r"\[-?\d+\.\d+, -?\d+\.\d+\]", out)  # an interval on one line
+
+
+def test_fifteen_methods_are_told_apart_by_hue_or_dash():
+    """seaborn's colour-blind hues for the first 10 methods (solid), then the same hues dashed: every method has its
+    own (colour, line style), and two methods with one colour never share a style."""
+    from analysis.figures import colors
+
+    styles = colors([f"m{i}" for i in range(15)])
+    drawn = [(s["color"], s["linestyle"]) for s in styles.values()]
+    assert len(set(drawn)) == 15 and len({c for c, _ in drawn}) == 10
+    assert [s["linestyle"] for s in styles.values()] == ["-"] * 10 + ["--"] * 5
+    assert colors(["a", "b"]) == {k: v for k, v in list(colors(["a", "b", "c"]).items())[:2]}
