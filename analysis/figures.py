@@ -218,6 +218,25 @@ def draw_curves(
     return fig, (["task", "method", xlabel.split(" (")[0].replace(" ", "_"), "mean", "ci_low", "ci_high", "runs"], rows)
 
 
+def draw_efficiency(data: dict[str, dict[str, list[float]]], palette: dict[str, Any]) -> tuple[Any, Table]:
+    """data {method: {frames, value, low, high}} (analysis.efficiency): IQM of normalised training scores against
+    env frames with 95% stratified bootstrap bands, rliable's sample-efficiency curve."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    rows: list[list[Any]] = []
+    for method, c in data.items():
+        ax.plot(c["frames"], c["value"], marker="o", markersize=3, label=method, **palette[method])
+        ax.fill_between(c["frames"], c["low"], c["high"], color=palette[method]["color"], alpha=0.2, linewidth=0)
+        rows += [[method, *values] for values in zip(c["frames"], c["value"], c["low"], c["high"], strict=True)]
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value / 1000:g}k"))
+    ax.set_xlabel("env frames")
+    ax.set_ylabel("IQM normalised score")
+    ax.set_title("sample efficiency (IQM over runs and tasks, 95% bands)")
+    ax.legend(fontsize=7, ncol=1 + len(data) // 8)
+    fig.tight_layout()
+    return fig, (["method", "frames", "iqm", "ci_low", "ci_high"], rows)
+
+
 def draw_games(
     games: dict[str, dict[str, dict[str, list[float]]]], palette: dict[str, Any], titles: dict[str, str]
 ) -> tuple[Any, Table]:

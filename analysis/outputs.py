@@ -64,6 +64,8 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
         makers["improvement"] = lambda: figures.draw_improvement(summary["improvement"])
     if "ladder" in summary:
         makers["ladder"] = lambda: ladder.draw(summary["ladder"]["rungs"], summary["ladder"]["metric"])
+    if summary.get("efficiency"):
+        makers["efficiency"] = lambda: figures.draw_efficiency(summary["efficiency"], palette)
     makers["games"] = lambda: figures.draw_games(games, palette, titles)
     for curve, data in report.curves.items():
         if curve == "score":

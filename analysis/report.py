@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis import baselines, bootstrap, cache, curves, ladder, parallel, render, stats
+from analysis import baselines, bootstrap, cache, curves, efficiency, ladder, parallel, render, stats
 from analysis.checks import Problem, check
 from analysis.published import published
 from analysis.store import (
@@ -396,6 +396,7 @@ def compute(options: Options) -> Report:
         "methods": {n: _method_summary(n, m, tasks, scores[n], estimates[n]) for n, m in methods.items()},
         "published": _published(names, tasks) if atari else {},
     }
+    summary["efficiency"] = efficiency.compute(methods, tasks, options.reps, options.seed, options.workers)
     summary["verdicts"] = _verdicts(summary)
     summary["improvement"] = {f"{x} vs {y}": improvement[(x, y)] for x, y in pairs}
     if options.ladder:
