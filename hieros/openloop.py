@@ -1,6 +1,7 @@
 """How fast a trained run's imagination drifts: the open-loop reward error of its level-0 world model.
 
     python -m hieros.openloop RUN_DIR [RUN_DIR ...] [--data RUN_DIR] [--context 4] [--batches 20]
+    python -m hieros.openloop RUN_DIR --video openloop.gif [--context 5]    # runs that see images
 
 From replayed sequences (B, T) the world model observes the first `context` steps, then imagines the remaining
 K = T - context steps with the replayed actions and no further observation, as the actor's imagination does.
@@ -9,6 +10,11 @@ beside the reward's variance over the batch (the error of always predicting the 
 model has lost track) and the teacher-forced error (the same head on the posterior). `--data` draws the
 sequences from another run's replay, so several models are compared on the same data. Sequences that cross an
 episode start after the context are left out. docs/results.md uses it to compare S5WM and the RSSM.
+
+`--video PATH` writes DreamerV3's open-loop video instead, for a run that sees images (Atari, DMC from pixels): for
+a few replayed sequences side by side, the real frames (top), the model's (middle: its reconstruction of the
+observed `context` steps, then its imagination with the replayed actions) and their difference (bottom), as an
+animated GIF.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from rich.table import Table
 
 from hieros import checkpoint, rundir
 from hieros.agent.latents import State
-from hieros.agent.world_model import WorldModel, preprocess
+from hieros.agent.world_model import IMAGE_OFFSET, WorldModel, preprocess
 from hieros.config import Config, ConfigError, build_config
 
 
@@ -63,6 +69,47 @@ def reward_errors(world_model: WorldModel, data: dict[str, torch.Tensor], contex
         "deviation": ((real[valid] - real[valid].mean(0)) ** 2).sum(0).numpy(),
         "count": int(valid.sum()),
     }
+
+
+@torch.no_grad()
+def open_loop_frames(
+    world_model: WorldModel, data: dict[str, torch.Tensor], context: int, image_range: str
+) -> list[np.ndarray]:
+    """One uint8 frame per time step of a preprocessed (B, T) batch with images: for each sequence a column of
+    [real; model; |real - model|], the model's image the reconstruction of the posterior for the first `context`
+    steps and the decoding of the open-loop imagination after."""
+    embed = world_model.encoder(data)
+    post, _ = world_model.dynamics.observe(embed, data["action"], data["is_first"])
+    imagined = imagine_open_loop(world_model, post, data["action"], context)
+    states = {k: torch.cat([post[k][:, :context], imagined[k]], 1) for k in imagined}
+    offset = IMAGE_OFFSET[image_range]
+    model = world_model.decoder(world_model.dynamics.feat(states))["image"].mode() + offset
+    real = data["image"] + offset
+    error = (model - real).abs()
+    rows = [x.clamp(0, 1) for x in (real, model, error)]
+    column = torch.cat(rows, dim=2)  # (B, T, 3H, W, C): stacked vertically
+    grid = torch.cat(list(column), dim=2)  # (T, 3H, B*W, C): sequences side by side
+    return [(frame * 255).round().to(torch.uint8).numpy() for frame in grid]
+
+
+def write_video(run_dir: Path, out: Path, context: int, sequences: int, seed: int) -> Path:
+    """The open-loop GIF of `sequences` sequences of the run's own replay, at `out`."""
+    from hieros.video import gif_bytes
+
+    config, agent = load_run(run_dir)
+    level = agent.levels[0]
+    if "image" not in level.obs_keys:
+        raise SystemExit(
+            f"error: {run_dir} sees no images ({', '.join(level.obs_keys)}); --video needs Atari or DMC vision"
+        )
+    if not context < config.batch_length:
+        raise SystemExit(f"error: --context={context} must be below the run's batch_length {config.batch_length}")
+    level.world_model.eval()
+    torch.manual_seed(seed)
+    batch = preprocess(level.replay.sample(sequences), level.device, config.image_range)
+    frames = open_loop_frames(level.world_model, batch, context, config.image_range)
+    rundir.atomic_write_bytes(out, gif_bytes(frames))
+    return out
 
 
 def load_run(run_dir: Path) -> tuple[Any, Any]:
@@ -127,8 +174,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="seeds the sampled latents (the replay sampler continues from the checkpoint)",
     )
+    parser.add_argument("--video", type=Path, metavar="PATH", help="write the open-loop video of the first run (GIF)")
+    parser.add_argument("--sequences", type=int, default=4, help="sequences side by side in the video (default 4)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.video:
+        try:
+            path = write_video(args.runs[0], args.video, args.context, args.sequences, args.seed)
+        except (rundir.RunFileError, ConfigError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote {path}: real, model and difference, {args.context} observed steps then imagined")
+        return 0
     replay = load_replay(args.data) if args.data else None  # read once, shared by every run
     try:
         results = {

@@ -58,6 +58,8 @@ def test_cli_measures_a_trained_run_and_refuses_a_random_one(tmp_path, capsys):
     run = tmp_path / "hieros"
     assert train_main([*DMC, "--max_hierarchy=1", "--steps=600", "--eval_every=100000", f"--logdir={run}"]) == 0
     assert main([str(run), "--batches=2", "--batch-size=4", "--context=2"]) == 0
+    with pytest.raises(SystemExit, match="sees no images"):  # the open-loop video needs image observations
+        main([str(run), "--video", str(tmp_path / "no.gif")])
     out = capsys.readouterr().out
     assert "open loop" in out and "teacher forced" in out and "k=8" in out
     random = tmp_path / "random"
@@ -66,3 +68,17 @@ def test_cli_measures_a_trained_run_and_refuses_a_random_one(tmp_path, capsys):
         main([str(random)])
     assert main([str(tmp_path / "missing")]) == 2
     assert "run.json: missing" in capsys.readouterr().err
+
+
+def test_video_shows_real_model_and_difference_for_an_atari_run(tmp_path):
+    """DreamerV3's open-loop video of an Atari run (barely trained: the layout is what is checked): one frame per
+    replayed step, sequences side by side, each a column [real; model; |difference|] of 64x64 images (GIF x2)."""
+    from PIL import Image
+
+    run = tmp_path / "pong"
+    atari = ["--configs", "atari100k", "debug", "--task=atari_pong", "--max_hierarchy=1", "--train_ratio=8"]
+    assert train_main([*atari, "--steps=400", "--eval_every=100000", f"--logdir={run}"]) == 0
+    out = tmp_path / "openloop.gif"
+    assert main([str(run), "--video", str(out), "--sequences=3", "--context=3"]) == 0
+    gif = Image.open(out)
+    assert gif.size == (3 * 64 * 2, 3 * 64 * 2) and gif.n_frames == build_config(["atari100k", "debug"]).batch_length
