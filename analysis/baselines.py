@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
 from analysis import transfer
 from analysis.store import DATA, Method, Run, StoreError, display_name, find_game, load_store, random_human, suites_in
 from hieros import rundir
@@ -165,6 +167,21 @@ def _table() -> dict[str, dict[str, list[float | None]]]:
                 float(row["score"]) if row["score"] else None
             )
     return out
+
+
+def field(task: str) -> list[float]:
+    """Every shipped baseline's final score per run on `task` (an Atari100k game), all methods pooled; [] for a
+    task no baseline has."""
+    return [float(v) for runs in _table().values() for v in runs.get(task, []) if v is not None]
+
+
+def percentile(score: float, task: str) -> tuple[float, int] | None:
+    """(the share of the field's runs on `task` that `score` beats, ties counting half; the field's size), or None
+    without a field."""
+    runs = np.asarray(field(task))
+    if not len(runs):
+        return None
+    return float(((runs < score).sum() + 0.5 * (runs == score).sum()) / len(runs)), len(runs)
 
 
 @cache

@@ -31,6 +31,23 @@ def _score(record: dict[str, Any] | None) -> str:
     return "-" if final is None else f"{final:.2f}"
 
 
+def _against_field(record: dict[str, Any], score: float | None) -> str:
+    """An Atari100k run's score as a percentile of the shipped baselines' final runs on its game ("p62 of 171"),
+    '-' for other runs. A running run's latest score meets the field's final scores: early, a low percentile is
+    expected; a run that stays at the bottom late is seen before it ends."""
+    from analysis import baselines
+
+    task = record.get("task", "")
+    if (
+        score is None
+        or task_domain(task) != "atari"
+        or record["protocol"].get("budget_frames") != baselines.BUDGET_FRAMES
+    ):
+        return "-"
+    found = baselines.percentile(float(score), task)
+    return "-" if found is None else f"p{100 * found[0]:.0f} of {found[1]}"
+
+
 def summary(console: Console, outcomes: list[Outcome], skipped: int, wall: float, results: Path) -> None:
     """The table at the end of a sweep, and a line that says what to do next."""
     rows = sorted(outcomes, key=lambda o: (o.spec.method, o.spec.task, o.spec.seed))
@@ -80,19 +97,22 @@ def status_row(name: str, run_dir: Path) -> tuple[str, list[str], str | None]:
     try:
         state, record = states.run_state(run_dir)
     except rundir.RunFileError as error:
-        return "corrupt", [name, "[red]corrupt[/]", "-", "-", "-", "-", "-", escape(str(error))], str(error)
-    steps = score = wall = eta = "-"
+        return "corrupt", [name, "[red]corrupt[/]", "-", "-", "-", "-", "-", "-", escape(str(error))], str(error)
+    steps = score = wall = eta = field = "-"
     note = ""
     if record:
         progress, budget = record["progress"], record["protocol"]["budget_steps"]
         steps = f"{progress['env_steps']}/{budget}"
+        value = record["score"]["final"] if state == "done" else progress.get("last_score")
         if state == "done":
             score = _score(record)
-        elif progress.get("last_score") is not None:
-            score = f"{progress['last_score']:.1f}"
-        wall = duration(progress["wall_seconds"])
-        if state == "running" and 0 < progress["env_steps"] < budget:
-            eta = duration(progress["wall_seconds"] * (budget / progress["env_steps"] - 1))
+        elif value is not None:
+            score = f"{value:.1f}"
+        field = _against_field(record, value)
+        seconds = progress.get("wall_seconds")  # imported runs have none
+        wall = "-" if seconds is None else duration(seconds)
+        if seconds is not None and state == "running" and 0 < progress["env_steps"] < budget:
+            eta = duration(seconds * (budget / progress["env_steps"] - 1))
         if state == "failed" and record.get("error"):
             note = states.error_line(record["error"])
         if state == "interrupted":
@@ -102,7 +122,17 @@ def status_row(name: str, run_dir: Path) -> tuple[str, list[str], str | None]:
     color = COLORS.get(state, "cyan")
     return (
         state,
-        [name, f"[{color}]{state}[/]", steps, score, wall, eta, str((record or {}).get("attempts", "-")), escape(note)],
+        [
+            name,
+            f"[{color}]{state}[/]",
+            steps,
+            score,
+            field,
+            wall,
+            eta,
+            str((record or {}).get("attempts", "-")),
+            escape(note),
+        ],
         None,
     )
 
@@ -110,7 +140,7 @@ def status_row(name: str, run_dir: Path) -> tuple[str, list[str], str | None]:
 def status(console: Console, runs: list[tuple[str, Path]], title: str) -> list[str]:
     """Print the status table; the errors of corrupt runs."""
     table = Table(title=title)
-    for column in ("run", "state", "env steps", "score", "wall", "ETA", "attempts", "note"):
+    for column in ("run", "state", "env steps", "score", "vs field", "wall", "ETA", "attempts", "note"):
         table.add_column(
             column, justify="left" if column in ("run", "state", "note") else "right", no_wrap=column != "note"
         )

@@ -1,5 +1,6 @@
 """benchmark.toml: the shipped file validates; broken files are rejected with one readable line; plans are exact."""
 
+import numpy as np
 import pytest
 
 from bench.cli import main
@@ -188,3 +189,24 @@ def test_runs_of_another_runner_take_their_cores():
     assert (shared.jobs, shared.threads) == (1, 1) and "2 runs of another runner" in shared.note
     assert budget(1, None, 1, gpus=[], cpus=16, others=3).threads == 4
     assert budget(2, 3, 1, gpus=[], cpus=2, others=2).threads == 3  # what is asked for is kept
+
+
+def test_status_shows_each_atari100k_run_against_the_shipped_field(tmp_path, stores, capsys):
+    """`status` puts an Atari100k run's score as a percentile of the 13 shipped baselines' final runs on its game
+    (ties half); runs of other budgets or domains get '-'."""
+    from analysis import baselines
+    from bench.cli import main
+
+    pong = baselines.field("atari_pong")
+    assert len(pong) > 100  # every shipped method's runs on Pong
+    middle = float(np.median(pong))
+    stores.write_run(tmp_path, "alpha", "atari_pong", 1, [0.0, middle])
+    stores.write_run(tmp_path, "alpha", "atari_pong", 2, [0.0, 30.0])  # above every possible Pong score
+    stores.write_run(tmp_path, "alpha", "atari_pong", 3, [0.0, 5.0], budget=4_000, window=2_000)  # not Atari100k
+    capsys.readouterr()
+    assert main(["status", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    share, size = baselines.percentile(middle, "atari_pong")
+    assert 0.4 <= share <= 0.6 and f"p{100 * share:.0f} of {size}" in out
+    assert f"p100 of {size}" in out and "vs field" in out
+    assert baselines.percentile(0.0, "atari_no_such_game") is None
