@@ -163,7 +163,7 @@ def test_full_report_with_our_runs_and_imported_dreamerv3(tmp_path, stores):
             stores.write_run(tmp_path, "ours", task, seed, rng.normal(100, 10, 4).round(1).tolist())
     assert main(["report", "--results", str(tmp_path), "--reps", "300", "--metric", "model_loss"]) == 0
     out = tmp_path / "report"
-    names = ["aggregates", "profiles", "improvement", "games", "curves", "metric_model_loss", "sampler"]
+    names = ["aggregates", "profiles", "improvement", "efficiency", "games", "curves", "metric_model_loss", "sampler"]
     for file in [
         "summary.json",
         "report.md",
@@ -206,7 +206,7 @@ def test_same_store_same_bytes(tmp_path, stores):
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     files = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert files == sorted(p.name for p in (tmp_path / "b").iterdir()) and len(files) == 24
+    assert files == sorted(p.name for p in (tmp_path / "b").iterdir()) and len(files) == 27
     for file in files:
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
 
@@ -218,7 +218,16 @@ def test_figures_have_labelled_axes_and_are_images(tmp_path, stores):
     options = Options(tmp_path, tmp_path / "out", baselines=NONE, reps=100, metrics=["model_loss"])
     report = compute(options)
     drawn = draw_all(report, options)
-    assert list(drawn) == ["aggregates", "profiles", "improvement", "games", "curves", "metric_model_loss", "sampler"]
+    assert list(drawn) == [
+        "aggregates",
+        "profiles",
+        "improvement",
+        "efficiency",
+        "games",
+        "curves",
+        "metric_model_loss",
+        "sampler",
+    ]
     for name, (fig, (header, rows)) in drawn.items():
         axes = [ax for ax in fig.axes if ax.axison]
         assert axes and all(
