@@ -231,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         metavar="N",
-        help="CPU threads per run, as OMP/MKL_NUM_THREADS (default: cores / jobs; Slurm: cpus_per_task)",
+        help="CPU threads per run, as OMP/MKL_NUM_THREADS (default: cores / (jobs + runs that other runners hold "
+        "in this store); Slurm: cpus_per_task)",
     )
     run.add_argument("--runs-per-gpu", type=int, metavar="N", help="runs sharing a GPU (default: [local] in the file)")
     run.add_argument(
