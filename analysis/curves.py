@@ -6,6 +6,8 @@ a run is exactly its final score under final_train_window.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from analysis.bootstrap import CONFIDENCE
@@ -20,6 +22,22 @@ def edges(budget: float, window: float | None = None) -> np.ndarray:
     if window and budget % window == 0 and budget / window <= MAX_BINS:
         return np.arange(0, budget + window, window, dtype=np.float64)
     return np.linspace(0, budget, DEFAULT_BINS + 1)
+
+
+def score_edges(protocol: dict[str, Any]) -> np.ndarray:
+    """The bins of a run's score curve: over its frame budget, the protocol's final window wide."""
+    return edges(float(protocol["budget_frames"]), (protocol.get("score") or {}).get("window_frames"))
+
+
+def run_points(records: list[dict[str, Any]], metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of a run: train episode scores against env frames, or a train metric against env steps."""
+    if metric == "score":
+        rows = [(r["frames"], r["score"]) for r in records if r.get("type") == "episode" and r.get("mode") == "train"]
+    else:
+        rows = [(r["env_step"], r.get(metric)) for r in records if r.get("type") == "train"]
+    x = np.array([x for x, _ in rows], np.float64)
+    y = np.array([np.nan if y is None else y for _, y in rows], np.float64)
+    return x, y
 
 
 def binned(x: np.ndarray, y: np.ndarray, bin_edges: np.ndarray) -> np.ndarray:

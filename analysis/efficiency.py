@@ -28,10 +28,7 @@ def grid(method: Method, tasks: list[str]) -> np.ndarray | None:
         runs = [r for r in method.runs.get(task, {}).values() if r.metrics]
         if not runs:
             return None
-        for run in runs:
-            protocol = run.record["protocol"]
-            window = (protocol.get("score") or {}).get("window_frames")
-            found.add(tuple(curves.edges(float(protocol["budget_frames"]), window)))
+        found.update(tuple(curves.score_edges(run.record["protocol"])) for run in runs)
     return np.array(found.pop()) if len(found) == 1 else None
 
 
@@ -42,19 +39,13 @@ def table(method: Method, tasks: list[str], edges: np.ndarray) -> np.ndarray:
         rows = []
         for _, run in sorted(method.runs[task].items()):
             if run.metrics:
-                frames, scores = _episodes(run.metrics)
-                rows.append(normalize(task, curves.binned(frames, scores, edges)))
+                rows.append(normalize(task, curves.binned(*curves.run_points(run.metrics, "score"), edges)))
         per_task.append(np.array(rows))
     most = max(len(rows) for rows in per_task)
     out = np.full((most, len(tasks), len(edges) - 1), np.nan)
     for t, rows in enumerate(per_task):
         out[: len(rows), t] = rows
     return out
-
-
-def _episodes(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    rows = [(r["frames"], r["score"]) for r in records if r.get("type") == "episode" and r.get("mode") == "train"]
-    return np.array([x for x, _ in rows], np.float64), np.array([y for _, y in rows], np.float64)
 
 
 def points(bins: int) -> np.ndarray:

@@ -283,17 +283,6 @@ def _asked_pairs(
     return out
 
 
-def _points(records: list[dict[str, Any]], metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of a run: train episode scores against env frames, or a train metric against env steps."""
-    if metric == "score":
-        rows = [(r["frames"], r["score"]) for r in records if r.get("type") == "episode" and r.get("mode") == "train"]
-    else:
-        rows = [(r["env_step"], r.get(metric)) for r in records if r.get("type") == "train"]
-    x = np.array([x for x, _ in rows], np.float64)
-    y = np.array([np.nan if y is None else y for _, y in rows], np.float64)
-    return x, y
-
-
 def _curves(methods: dict[str, Method], tasks: list[str], metrics: list[str]) -> dict[str, Any]:
     """Score curves (x = env frames) and each logged train metric (x = env steps), per task and method."""
     logged = {
@@ -316,14 +305,11 @@ def _curves(methods: dict[str, Method], tasks: list[str], metrics: list[str]) ->
             if not runs:
                 continue
             protocol = runs[0].record["protocol"]
-            window = (protocol.get("score") or {}).get("window_frames")
             for metric in out:
                 grid = (
-                    curves.edges(float(protocol["budget_frames"]), window)
-                    if metric == "score"
-                    else curves.edges(float(protocol["budget_steps"]))
+                    curves.score_edges(protocol) if metric == "score" else curves.edges(float(protocol["budget_steps"]))
                 )
-                table = np.array([curves.binned(*_points(r.metrics, metric), grid) for r in runs])
+                table = np.array([curves.binned(*curves.run_points(r.metrics, metric), grid) for r in runs])
                 result = curves.band(table)
                 keep = result["runs"] > 0
                 if keep.any():
