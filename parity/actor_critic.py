@@ -43,6 +43,15 @@ def ac_map(ours: ActorCritic, grad: bool = False, dreamer: bool = False) -> dict
     return renamed(ours, rules, "actor-critic", grad)
 
 
+@torch.no_grad()
+def random_heads(world_model: WorldModel, actor_critic: ActorCritic) -> None:
+    """Random output layers for the reward head and the critics (slow critics copied), which start at zero and would
+    make every reward, value and advantage 0."""
+    for head in (world_model.reward.out, *(critic.out for critic in actor_critic.critics.values())):
+        head.weight.normal_(0.0, 0.1)
+    actor_critic.slow_critics.load_state_dict(actor_critic.critics.state_dict())
+
+
 def _emas(theirs: torch.nn.Module) -> dict[str, Any]:
     """The original's return normalisers by head: HIEROS mode keeps one per head, dreamer mode one."""
     emas = theirs.reward_ema
@@ -96,10 +105,7 @@ def _update(original: Original, config: Config, space: dict[str, tuple], actions
             "onehot" if discrete else "normal",
             {"extrinsic": config.extrinsic_reward_weight},
         )
-        with torch.no_grad():  # zero-initialised heads would make every reward, value and advantage 0
-            for head in (wm.reward.out, *(critic.out for critic in ours.critics.values())):
-                head.weight.normal_(0.0, 0.1)
-            ours.slow_critics.load_state_dict(ours.critics.state_dict())
+        random_heads(wm, ours)
         oconfig = original_config(original, config, actions)
         oconfig.action_shape = None
         _schedules(original, oconfig)

@@ -24,6 +24,7 @@ from hieros.agent.build import make_learning_agent
 from hieros.config import Config, build_config
 from hieros.envs.base import ActSpace
 from parity.acting import original_agent
+from parity.actor_critic import random_heads
 from parity.compare import Row, row, worst
 from parity.level import full_map, level_batch
 from parity.original import Original, categorical_sampler, double_inputs, precision
@@ -64,11 +65,8 @@ def _draw_the_last_imagination_step(level: Any, config: Config) -> None:
 def _agents(original: Original, config: Config, traindir: Path, fp64: bool, actions: int = 4) -> tuple[Any, Any]:
     torch.manual_seed(0)
     ours = make_learning_agent(config, {**IMAGE, **FLAGS}, ActSpace(discrete=True, n=actions))
-    with torch.no_grad():  # zero-initialised heads would make every reward, value and advantage 0
-        for level in ours.levels:
-            for head in (level.world_model.reward.out, *(c.out for c in level.actor_critic.critics.values())):
-                head.weight.normal_(0.0, 0.1)
-            level.actor_critic.slow_critics.load_state_dict(level.actor_critic.critics.state_dict())
+    for level in ours.levels:
+        random_heads(level.world_model, level.actor_critic)
     theirs = original_agent(original, config, IMAGE, actions, traindir, ours, fp64)
     for _ in range(LEVELS - 1):
         theirs._create_subactor()

@@ -22,7 +22,7 @@ import hieros.agent.level as level_module
 from hieros.agent.build import make_learning_agent
 from hieros.config import Config, build_config
 from hieros.envs.base import ActSpace
-from parity.actor_critic import ac_map
+from parity.actor_critic import ac_map, random_heads
 from parity.compare import Row, row
 from parity.configs import original_config
 from parity.original import Original, categorical_sampler, copy_into, double_inputs, precision, to_double
@@ -106,10 +106,7 @@ def _call(original: Original, config: Config, space: dict[str, tuple], actions: 
         level = agent.levels[index]
         space = space if index == 0 else {k: v for k, v in agent._encoded_space().items() if k not in FLAGS}
         width = actions if index == 0 else level.action_dim
-        with torch.no_grad():  # zero-initialised heads would make every reward, value and advantage 0
-            for head in (level.world_model.reward.out, *(c.out for c in level.actor_critic.critics.values())):
-                head.weight.normal_(0.0, 0.1)
-            level.actor_critic.slow_critics.load_state_dict(level.actor_critic.critics.state_dict())
+        random_heads(level.world_model, level.actor_critic)
         theirs = _subactor(original, config, space, actions, index, Path(tmp))
         if fp64:
             for module in (level.world_model, level.actor_critic, level.autoencoder):
