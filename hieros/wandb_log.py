@@ -72,4 +72,9 @@ class WandbRun:
         self.run.log({"eval/video": wandb.Video(str(path), format="gif")}, step=frames)
 
     def close(self) -> None:
+        """Finish the run and shut W&B's service down, so the offline files are whole when this returns: the
+        service writes them after `finish` returns, and its atexit teardown is unreliable in runner workers."""
+        import wandb
+
         self.run.finish()
+        wandb.teardown()
