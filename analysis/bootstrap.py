@@ -93,6 +93,7 @@ def joint_estimates(
     rngs: dict[str, np.random.Generator],
     workers: int = 1,
     known: dict[str, dict[str, Any]] | None = None,
+    tasks: dict[str, list[str]] | None = None,
 ) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[tuple[str, str], dict[str, float]]]:
     """Every interval of a report: each method's metrics ({method: {metric: {value, low, high}}}; metrics[method]
     (scores, counts) gives them all at once, e.g. stats.aggregates) and P(X > Y) for each pair ({(x, y): {value,
@@ -107,15 +108,22 @@ def joint_estimates(
     With workers=1 each generator passed is advanced as by its own resampling; with more they are left as they
     were. A scalar metric gives floats; a vector one, such as a performance profile, arrays with pointwise
     intervals. `known` holds methods' metrics computed before (analysis.cache): they are not recomputed, and
-    such a method is resampled only for its pairs."""
+    such a method is resampled only for its pairs.
+
+    `tasks` names each method's columns where methods were scored on different tasks ({method: [task, ...]}):
+    each method's metrics are over its own tasks and each pair's P(X > Y) over the tasks both have (the columns of
+    a method's resamples are independent strata, so a pair reads the common ones of each). None: every array has
+    the same tasks in the same order."""
     known = known or {}
     start = {n: copy.deepcopy(rng) for n, rng in rngs.items()}
     names = list(scores)
+    columns = {pair: common_columns(tasks, *pair) for pair in pairs}
 
     def unit(i: int) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, float]]]:
         y = names[i]
         own = rngs[y] if workers <= 1 else copy.deepcopy(start[y])
-        return _unit(scores, None if y in known else metrics[y], y, [x for x, to in pairs if to == y], reps, own, start)
+        xs = {x: columns[(x, to)] for x, to in pairs if to == y}
+        return _unit(scores, None if y in known else metrics[y], y, xs, reps, own, start)
 
     cost = [scores[y].size * (y not in known) + sum(scores[x].size for x, to in pairs if to == y) for y in names]
     done = parallel.run(unit, len(names), workers, order=sorted(range(len(names)), key=lambda i: -cost[i]))
@@ -123,22 +131,37 @@ def joint_estimates(
     return {y: known.get(y, done[i][0]) for i, y in enumerate(names)}, {pair: per_pair[pair] for pair in pairs}
 
 
+Columns = tuple[Any, Any]  # (x's columns, y's columns) of the tasks a pair compares, as index arrays or slices
+
+
+def common_columns(tasks: dict[str, list[str]] | None, x: str, y: str) -> Columns:
+    """The columns of x's and of y's scores that hold the tasks both have, in y's order (all of both: None)."""
+    if tasks is None or tasks[x] == tasks[y]:
+        return slice(None), slice(None)
+    shared = [t for t in tasks[y] if t in tasks[x]]
+    if not shared:
+        raise ValueError(f"{x} and {y} have no task in common")
+    return np.array([tasks[x].index(t) for t in shared]), np.array([tasks[y].index(t) for t in shared])
+
+
 def _unit(
     scores: dict[str, np.ndarray],
     metrics: Metrics | None,
     y: str,
-    xs: list[str],
+    xs: dict[str, Columns],
     reps: int,
     rng: np.random.Generator,
     start: dict[str, np.random.Generator],
 ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, float]]]:
-    """Method y's metrics (its resamples drawn by rng; none without `metrics`) and P(x > y) for each x in xs
-    (x's resamples replayed from its `start` generator), in chunks of resamples that keep the counts in cache."""
+    """Method y's metrics (its resamples drawn by rng; none without `metrics`) and P(x > y) for each x in xs over
+    the columns xs[x] (x's resamples replayed from its `start` generator), in chunks of resamples that keep the
+    counts in cache."""
     if metrics is None and not xs:
         return {}, {}
     chunk = max(1, CHUNK_ELEMENTS // (scores[y].size + sum(scores[x].size for x in xs)))
     streams = {x: stratified_counts(scores[x], reps, copy.deepcopy(start[x]), chunk) for x in xs}
-    wins = {x: stats.wins_by_task(scores[x], scores[y]) for x in xs}
+    sides = {x: (scores[x][:, cx], scores[y][:, cy]) for x, (cx, cy) in xs.items()}
+    wins = {x: stats.wins_by_task(*sides[x]) for x in xs}
     samples: dict[str, list[np.ndarray]] = {}
     paired: dict[str, list[np.ndarray]] = {x: [] for x in xs}
     for counts in stratified_counts(scores[y], reps, rng, chunk):
@@ -146,10 +169,11 @@ def _unit(
             samples.setdefault(key, []).append(value)
         if xs:
             y_first = stats.by_task(counts)
-            for x in xs:
-                paired[x].append(stats.improvement_by_task(wins[x], stats.by_task(next(streams[x])), y_first))
+            for x, (cx, cy) in xs.items():
+                x_first = stats.by_task(next(streams[x]))
+                paired[x].append(stats.improvement_by_task(wins[x], x_first[cx], y_first[cy]))
     own = {k: _estimate(value, samples[k]) for k, value in metrics(scores[y]).items()} if metrics else {}
-    return own, {(x, y): _estimate(stats.probability_of_improvement(scores[x], scores[y]), paired[x]) for x in xs}
+    return own, {(x, y): _estimate(stats.probability_of_improvement(*sides[x]), paired[x]) for x in xs}
 
 
 def interval_estimates(

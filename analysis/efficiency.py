@@ -68,15 +68,16 @@ def iqm_per_point(shape: tuple[int, int, int]) -> Callable[[np.ndarray, np.ndarr
 
 
 def compute(
-    methods: dict[str, Method], tasks: list[str], reps: int, seed: int, workers: int = 1
+    methods: dict[str, Method], tasks: dict[str, list[str]], reps: int, seed: int, workers: int = 1
 ) -> dict[str, dict[str, list[float]]]:
-    """{method: {"frames", "value", "low", "high"}} for every method with a curve on the report's tasks."""
+    """{method: {"frames", "value", "low", "high"}} for every method with a curve on each of its tasks (`tasks`:
+    {method: its tasks in the report})."""
     scores, metrics, frames = {}, {}, {}
     for name, method in methods.items():
-        edges = grid(method, tasks)
+        edges = grid(method, tasks[name])
         if edges is None:
             continue
-        cube = table(method, tasks, edges)
+        cube = table(method, tasks[name], edges)
         at = points(cube.shape[2])
         at = at[~np.isnan(cube[:, :, at]).all(axis=0).any(axis=0)]  # points where every task has a run's score
         if not len(at):

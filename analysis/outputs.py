@@ -51,7 +51,10 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
         n: {k: v for k, v in summary["methods"][n]["aggregates"].items() if shown is None or k in shown}
         for n in render.ranked(summary)
     }
-    runs = {t: {n: m["games"][t]["scores"] for n, m in summary["methods"].items()} for t in summary["tasks"]}
+    runs = {
+        t: {n: m["games"][t]["scores"] for n, m in summary["methods"].items() if t in m["games"]}
+        for t in summary["tasks"]
+    }
     games = {
         t: {n: {"raw": raw, "normalized": list(normalize(t, np.array(raw)))} for n, raw in per.items()}
         for t, per in runs.items()

@@ -73,6 +73,24 @@ def label(name: str, method: dict[str, Any]) -> str:
     return name + (" (baseline)" if method.get("baseline") else " (imported)" if method["imported"] else "")
 
 
+def task_subset(summary: dict[str, Any], name: str) -> str:
+    """What it means that a method has scores on fewer of the report's tasks than the rest ('' when it has all)."""
+    own, every = summary["methods"][name]["tasks"], summary["tasks"]
+    if own == every:
+        return ""
+    missing = ", ".join(display_name(t) for t in every if t not in own)
+    return (
+        f"scored on {len(own)} of {len(every)} tasks (without {missing}): its aggregates are over these, "
+        "and P(X > Y) with it over the tasks both have"
+    )
+
+
+def tasks_mark(summary: dict[str, Any], name: str) -> str:
+    """' [25/26 tasks]' beside a method scored on fewer of the report's tasks, in every table; '' otherwise."""
+    own, every = summary["methods"][name]["tasks"], summary["tasks"]
+    return "" if own == every else f" [{len(own)}/{len(every)} tasks]"
+
+
 def runs_per_task(method: dict[str, Any]) -> str:
     """'5', or '3-5' where some tasks have fewer runs with a score."""
     low, high = method["runs_per_task"], method.get("runs_per_task_max", method["runs_per_task"])
@@ -123,7 +141,8 @@ def _aggregates(summary: dict[str, Any]) -> list[str]:
     for name in ranked(summary):
         m = summary["methods"][name]
         cells = [with_interval(k, m["aggregates"][k]) for k in names]
-        lines.append(f"| {label(name, m)} | {runs_per_task(m)} | " + " | ".join(cells) + " |")
+        shown = label(name, m) + tasks_mark(summary, name)
+        lines.append(f"| {shown} | {runs_per_task(m)} | " + " | ".join(cells) + " |")
     for name, p in summary["published"].items():
         facts = ", ".join(f"{v} {k[2:]}" for k, v in p["facts"].items())
         if p["aggregates"]:
@@ -134,7 +153,9 @@ def _aggregates(summary: dict[str, Any]) -> list[str]:
         if p["from_means"]:
             cells = [fmt_aggregate(k, p["from_means"].get(k)) for k in names]
             lines.append(f"| {name} (from its per-game means on these tasks; no CI) | – | " + " | ".join(cells) + " |")
-    return [*lines, ""]
+    subsets = [f"- {n}{tasks_mark(summary, n)}: {task_subset(summary, n)}" for n in summary["methods"]]
+    subsets = [line for line in subsets if not line.endswith(": ")]
+    return [*lines, *(["", *subsets] if subsets else []), ""]
 
 
 def _improvement(summary: dict[str, Any]) -> list[str]:
@@ -222,7 +243,10 @@ def _games(summary: dict[str, Any]) -> list[str]:
     for task in summary["tasks"]:
         cells = [display_name(task), *(map(fmt, reference.get(task, (None, None))) if atari else [])]
         for m in methods.values():
-            g = m["games"][task]
+            g = m["games"].get(task)
+            if g is None:  # a baseline without a score on this task
+                cells.append("–")
+                continue
             interval = f" [{fmt(g['low'])}, {fmt(g['high'])}]" if g["runs"] > 1 else ""
             cells.append(f"{fmt(g['mean'])}{interval}, n={g['runs']}" if g["runs"] else fmt(g["mean"]))
         cells += [fmt(p["games"].get(task)) for p in published.values()]
@@ -313,8 +337,14 @@ def _bold_best(
 def latex(summary: dict[str, Any]) -> str:
     """booktabs, the paper's layout: games as rows; random, human, baselines, then ours; best per row in bold
     (a cell of one run is marked and not ranked); aggregate rows at the bottom. A published aggregate (dagger) is
-    over its authors' games and seeds; it competes for bold only when that is as many games as this table has."""
+    over its authors' games and seeds; it competes for bold only when that is as many games as this table has.
+    A method without a score on some of the games (double dagger) has aggregates over its own and does not compete."""
     methods, published = summary["methods"], summary["published"]
+    subset = {n for n, m in methods.items() if m["tasks"] != summary["tasks"]}
+
+    def heading(column: str) -> str:
+        return _tex(column) + (r"$^\ddagger$" if column in subset else "")
+
     columns = (
         [n for n, m in methods.items() if m["imported"]]
         + list(published)
@@ -327,15 +357,17 @@ def latex(summary: dict[str, Any]) -> str:
         "% normalised scores over these games; \\dag{} = as published, over the authors' own games and seeds.",
         r"\begin{tabular}{l" + ("rr" if atari else "") + "r" * len(columns) + "}",
         r"\toprule",
-        " & ".join(["Game", *(["Random", "Human"] if atari else []), *map(_tex, columns)]) + r" \\",
+        " & ".join(["Game", *(["Random", "Human"] if atari else []), *map(heading, columns)]) + r" \\",
         r"\midrule",
     ]
 
     def value(column: str, task: str) -> float | None:
-        return methods[column]["games"][task]["mean"] if column in methods else published[column]["games"].get(task)
+        if column in methods:
+            return methods[column]["games"].get(task, {}).get("mean")
+        return published[column]["games"].get(task)
 
     def one_run(column: str, task: str) -> bool:
-        return column in methods and methods[column]["games"][task]["runs"] == 1
+        return column in methods and methods[column]["games"].get(task, {}).get("runs") == 1
 
     marked = False
     for task in summary["tasks"]:
@@ -346,7 +378,10 @@ def latex(summary: dict[str, Any]) -> str:
         marked = marked or any(single)
         lines.append(" & ".join([_tex(display_name(task)), *ref, *cells]) + r" \\")
     lines.append(r"\midrule")
-    same_games = [c in methods or published[c]["facts"].get("n_games") == len(summary["tasks"]) for c in columns]
+    same_games = [
+        c not in subset if c in methods else published[c]["facts"].get("n_games") == len(summary["tasks"])
+        for c in columns
+    ]
     for key, label in LATEX_ROWS:
         if key == "Superhuman" and not atari:
             continue
@@ -361,12 +396,14 @@ def latex(summary: dict[str, Any]) -> str:
             for c, cell in zip(columns, cells, strict=True)
         ]
         lines.append(" & ".join([label, *ref, *cells]) + r" \\")
-    if marked:  # a score of one run has no interval: it says so and never takes the bold
-        width = 1 + (2 if atari else 0) + len(columns)
-        note = r"$^\ast$ one run: no interval, not ranked for bold."
-        lines += [r"\bottomrule", rf"\multicolumn{{{width}}}{{l}}{{\footnotesize {note}}} \\"]
-        return "\n".join([*lines, r"\end{tabular}", ""])
-    return "\n".join([*lines, r"\bottomrule", r"\end{tabular}", ""])
+    notes = [r"$^\ast$ one run: no interval, not ranked for bold."] if marked else []
+    if subset:  # a method on fewer games: its aggregates are its own, and it does not compete for their bold
+        missing = sorted({display_name(t) for n in subset for t in summary["tasks"] if t not in methods[n]["tasks"]})
+        notes.append(rf"$^\ddagger$ no score on {_tex(', '.join(missing))}: aggregates over its own games, not ranked.")
+    width = 1 + (2 if atari else 0) + len(columns)
+    lines.append(r"\bottomrule")
+    lines += [rf"\multicolumn{{{width}}}{{l}}{{\footnotesize {note}}} \\" for note in notes]
+    return "\n".join([*lines, r"\end{tabular}", ""])
 
 
 def terminal(summary: dict[str, Any]) -> Any:
@@ -390,7 +427,12 @@ def terminal(summary: dict[str, Any]) -> Any:
 
     for name in ranked(summary):
         m = summary["methods"][name]
-        table.add_row(label(name, m), runs_per_task(m), *[cell(k, m["aggregates"][k]) for k in names], end_section=True)
+        table.add_row(
+            label(name, m) + tasks_mark(summary, name),
+            runs_per_task(m),
+            *[cell(k, m["aggregates"][k]) for k in names],
+            end_section=True,
+        )
     for name, p in summary["published"].items():
         if p["aggregates"]:
             table.add_row(f"{name} (published)", "–", *[fmt_aggregate(k, p["aggregates"].get(k)) for k in names])

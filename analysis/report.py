@@ -97,13 +97,19 @@ def select(methods: dict[str, Method], options: Options) -> dict[str, Method]:
 
 
 def task_set(methods: dict[str, Method], options: Options) -> tuple[list[str], str]:
-    """The tasks every method is compared on (each method with a score on each), and how they were chosen."""
+    """The report's tasks, and how they were chosen: those every method of the store has a score on, or, in a
+    report of shipped baselines alone, those any of them has (a baseline is then scored on its own tasks)."""
     present = set().union(*(m.tasks for m in methods.values()))
-    tasks = set.intersection(*(set(m.scored_tasks()) for m in methods.values()))
-    how = "the tasks every method has a score on"
-    unscored = sorted(set.intersection(*(set(m.tasks) for m in methods.values())) - tasks)
-    if unscored:
-        how += f" (left out: {', '.join(display_name(t) for t in unscored)}, where some method has no score)"
+    store = [m for m in methods.values() if not _is_shipped(m)]
+    if store:
+        tasks = set.intersection(*(set(m.scored_tasks()) for m in store))
+        how = "the tasks every method of the store has a score on"
+        unscored = sorted(set.intersection(*(set(m.tasks) for m in store)) - tasks)
+        if unscored:
+            how += f" (left out: {', '.join(display_name(t) for t in unscored)}, where some method has no score)"
+    else:
+        tasks = set().union(*(m.scored_tasks() for m in methods.values()))
+        how = "the tasks any of the baselines has a score on"
     named = [n for n in options.tasks or [] if n in TASK_SETS]
     chosen = [t for t in options.tasks or [] if t not in TASK_SETS]
     if chosen:
@@ -123,6 +129,12 @@ def task_set(methods: dict[str, Method], options: Options) -> tuple[list[str], s
     if not tasks:
         raise StoreError("no task has runs of every method; nothing to compare (see --tasks, --methods)")
     return sorted(tasks), how
+
+
+def own_tasks(methods: dict[str, Method], tasks: list[str]) -> dict[str, list[str]]:
+    """Each method's tasks among the report's: all of them, or fewer for a baseline without a score on some (its
+    aggregates are over these, and P(X > Y) with it over the tasks both have)."""
+    return {name: [t for t in tasks if t in set(m.scored_tasks())] for name, m in methods.items()}
 
 
 def gate(problems: list[Problem], options: Options) -> None:
@@ -194,6 +206,7 @@ def _method_summary(
             for r in runs
             if r.record["status"] == "done" and r.final is None and r.task in tasks
         ],
+        "tasks": tasks,
         "aggregates": {k: v for k, v in estimates.items() if k != "profile"},
         "games": _games(method, tasks),
     }
@@ -236,7 +249,9 @@ def _verdicts(summary: dict[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
         out[ours] = {}
         for base, theirs in methods.items():
             if theirs["imported"]:
-                out[ours][base] = {t: _versus(g, theirs["games"][t]) for t, g in mine["games"].items()}
+                out[ours][base] = {
+                    t: _versus(g, theirs["games"][t]) for t, g in mine["games"].items() if t in theirs["games"]
+                }
         for base, entry in summary["published"].items():
             out[ours][base] = {
                 t: _mirror(verdict(entry["games"][t], g["low"], g["high"]))
@@ -329,9 +344,12 @@ def compute(options: Options) -> Report:
     if not methods:
         raise StoreError("no runs and no baselines to report; give --baselines all for the published field alone")
     tasks, how = task_set(methods, options)
+    own = own_tasks(methods, tasks)
+    left_out = sorted(n for n, t in own.items() if not t)  # a baseline without a score on any of them
+    methods = {n: m for n, m in methods.items() if own[n]}
     atari = all(normalization(t) == "human" for t in tasks)
     names = options.published if options.published is not None else list(DEFAULT_PUBLISHED if atari else ())
-    scores = {name: m.scores(tasks) for name, m in methods.items()}
+    scores = {name: m.scores(own[name]) for name, m in methods.items()}
     taus = np.linspace(0.0, 8.0 if atari else 1.0, PROFILE_POINTS)
 
     def metrics(s: np.ndarray, counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -339,6 +357,7 @@ def compute(options: Options) -> Report:
 
     pairs = _pairs({n: {"imported": m.imported, "baseline": _is_shipped(m)} for n, m in methods.items()})
     pairs += _asked_pairs(options.compare, methods, pairs)
+    pairs = [(x, y) for x, y in pairs if set(own[x]) & set(own[y])]  # P(X > Y) needs a task both have
     entries = {
         n: cache.key(
             n,
@@ -361,6 +380,7 @@ def compute(options: Options) -> Report:
         {n: bootstrap.rng_for(options.seed, n) for n in methods},
         options.workers,
         known,
+        own,
     )
     for n, entry in entries.items():
         if n not in known:
@@ -379,10 +399,11 @@ def compute(options: Options) -> Report:
             "per_task": "Student t interval of the mean over runs, inside the task's possible scores",
         },
         "checks": [{"kind": p.kind, "message": p.message} for p in problems],
-        "methods": {n: _method_summary(n, m, tasks, scores[n], estimates[n]) for n, m in methods.items()},
+        "methods": {n: _method_summary(n, m, own[n], scores[n], estimates[n]) for n, m in methods.items()},
         "published": _published(names, tasks) if atari else {},
+        "left_out": left_out,
     }
-    summary["efficiency"] = efficiency.compute(methods, tasks, options.reps, options.seed, options.workers)
+    summary["efficiency"] = efficiency.compute(methods, own, options.reps, options.seed, options.workers)
     summary["verdicts"] = _verdicts(summary)
     summary["improvement"] = {f"{x} vs {y}": improvement[(x, y)] for x, y in pairs}
     if options.ladder:
@@ -412,6 +433,11 @@ def compute(options: Options) -> Report:
 
 def _notes(summary: dict[str, Any]) -> list[str]:
     notes = []
+    for name, m in summary["methods"].items():
+        if m["tasks"] != summary["tasks"]:
+            notes.append(f"{name}: {render.task_subset(summary, name)}")
+    if summary["left_out"]:
+        notes.append(f"left out, with no score on any of these tasks: {', '.join(summary['left_out'])}")
     if any(m["runs_per_task"] < COVERED_RUNS for m in summary["methods"].values()):
         notes.append(
             "with fewer than 10 runs per task, stratified bootstrap intervals (rliable's) are narrower than "

@@ -23,7 +23,7 @@ def test_the_shipped_tables_are_what_the_script_makes_from_the_published_files()
 
 def _aggregates(name: str) -> dict[str, float]:
     method = baselines.load([name])[name]
-    scores = method.scores(method.tasks)
+    scores = method.scores(method.scored_tasks())
     return {k: float(f(scores)) for k, f in {**stats.AGGREGATES, "Superhuman": stats.superhuman}.items()}
 
 
@@ -86,12 +86,21 @@ def test_leaderboard_of_the_baselines_alone_from_an_empty_store(tmp_path, capsys
     )
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert set(summary["methods"]) == set(baselines.names()) and summary["improvement"] == {}
-    assert summary["tasks"] == sorted(set(random_human()) - {"atari_chopper_command"})  # DreamerV3-2023 has none
-    assert "left out: ChopperCommand" in summary["task_selection"]
+    assert summary["tasks"] == sorted(random_human())  # all 26 games, although DreamerV3-2023 has 25
+    for name, method in summary["methods"].items():  # each keeps the aggregates of its own games, as published
+        lacking = {"atari_chopper_command"} if name == "DreamerV3-2023" else set()
+        assert method["tasks"] == sorted(set(random_human()) - lacking)
+        assert method["aggregates"]["Mean"]["value"] == pytest.approx(_aggregates(name)["Mean"])
+    assert round(summary["methods"]["DIAMOND"]["aggregates"]["IQM"]["value"], 2) == 0.64  # not 0.697 on 25
     report = (tmp_path / "out" / "report.md").read_text()
     rows = [line.split(" |")[0] for line in report.split("## Aggregates")[1].splitlines() if line.startswith("| ")]
     iqm = [summary["methods"][n]["aggregates"]["IQM"]["value"] for n in baselines.names()]
-    assert rows[1] == f"| {baselines.names()[int(np.argmax(iqm))]} (baseline)"  # best IQM first
+    best = baselines.names()[int(np.argmax(iqm))]
+    assert rows[1] == f"| {best} (baseline)" + " [25/26 tasks]" * (best == "DreamerV3-2023")  # best IQM first
+    assert "| DreamerV3-2023 (baseline) [25/26 tasks] |" in report  # marked in the table itself
+    assert "scored on 25 of 26 tasks (without ChopperCommand)" in report
+    assert "ChopperCommand | " in report.split("## Per game")[1]  # its row is there, DreamerV3-2023's cell '–'
+    assert r"DreamerV3-2023$^\ddagger$" in (tmp_path / "out" / "table_atari100k.tex").read_text()
     assert "weipu-zhang/STORM@1c50658:results/storm.json" in report and "does not reproduce" in report
     assert main(["report", "--results", str(tmp_path / "empty"), "--reps", "200"]) == 2  # no runs, no baselines asked
     assert "--baselines all" in capsys.readouterr().err
@@ -122,6 +131,23 @@ def test_default_baselines_only_beside_an_atari100k_store(tmp_path, stores):
     assert main(["report", "--results", str(tmp_path / "s"), "--reps", "100", "--no-sampler"]) == 0
     summary = json.loads((tmp_path / "s" / "report" / "summary.json").read_text())
     assert list(summary["methods"]) == ["alpha"]  # a 4000-frame smoke run is no Atari100k run
+
+
+def test_a_baseline_without_one_of_the_stores_games_is_marked_and_compared_on_the_common_ones(tmp_path, stores):
+    games = ("atari_pong", "atari_breakout", "atari_chopper_command")  # DreamerV3-2023 has no ChopperCommand
+    for t, task in enumerate(games):
+        for seed in (1, 2, 3):
+            stores.write_run(tmp_path, "alpha", task, seed, [0.0, 100.0 * seed + t])
+    argv = ["report", "--results", str(tmp_path), "--reps", "100", "--no-sampler", "--baselines", "DreamerV3-2023"]
+    assert main(argv) == 0
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["tasks"] == sorted(games) and summary["methods"]["alpha"]["tasks"] == sorted(games)
+    common = sorted(games[:2])
+    assert summary["methods"]["DreamerV3-2023"]["tasks"] == common
+    alpha, theirs = load_store(tmp_path)["alpha"], baselines.load(["DreamerV3-2023"])["DreamerV3-2023"]
+    by_hand = stats.probability_of_improvement(alpha.scores(common), theirs.scores(common))
+    assert summary["improvement"]["alpha vs DreamerV3-2023"]["value"] == pytest.approx(by_hand)
+    assert "| DreamerV3-2023 (baseline) [2/3 tasks] |" in (tmp_path / "report" / "report.md").read_text()
 
 
 def test_a_store_method_named_like_a_baseline_is_refused(tmp_path, capsys, stores):

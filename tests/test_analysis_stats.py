@@ -233,3 +233,20 @@ def test_joint_estimates_are_the_same_in_one_process_or_several_and_with_known_m
     assert estimates(2) == estimates(3) == one
     known = estimates(2, {"c": {"Mean": "given"}})  # known metrics are taken as given; c is resampled for pairs
     assert known[0]["c"] == {"Mean": "given"} and known[1] == one[1] and known[0]["a"] == one[0]["a"]
+
+
+def test_methods_on_different_tasks_compare_on_the_tasks_both_have():
+    # x wins every pair of runs on task "a", which y lacks, and loses every pair on "b" and "c": P(X > Y) over the
+    # common tasks is 0 in every resample (1/3 if "a" were counted); each method's mean is over its own tasks
+    x = np.array([[9.0, 0.0, 0.0], [8.0, 0.1, 0.2]])
+    y = np.array([[1.0, 2.0], [1.5, 2.5], [1.2, 2.2]])  # tasks c, b: another order than x's
+    tasks = {"x": ["a", "b", "c"], "y": ["c", "b"]}
+    rngs = {n: bootstrap.rng_for(0, n) for n in tasks}
+    mean = {n: lambda s, c=None: {"Mean": stats.mean(s, c)} for n in tasks}
+    own, pairs = bootstrap.joint_estimates({"x": x, "y": y}, mean, [("x", "y"), ("y", "x")], 300, rngs, 1, None, tasks)
+    assert pairs[("x", "y")] == {"value": 0.0, "low": 0.0, "high": 0.0}
+    assert pairs[("y", "x")] == {"value": 1.0, "low": 1.0, "high": 1.0}
+    assert own["x"]["Mean"]["value"] == pytest.approx(x.mean()) and own["y"]["Mean"]["value"] == pytest.approx(y.mean())
+    assert bootstrap.common_columns(tasks, "x", "y")[0].tolist() == [2, 1]  # x's columns of y's c, b
+    with pytest.raises(ValueError, match="no task in common"):
+        bootstrap.common_columns({"x": ["a"], "y": ["b"]}, "x", "y")
