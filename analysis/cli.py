@@ -32,6 +32,7 @@ examples:
   hieros-bench report --expect-seeds 5                  fail unless our methods have seeds 1..5 everywhere
   hieros-bench report --allow-partial --reps 2000       a quick look while runs are still going
   hieros-bench report --calibrate                       how far to trust the intervals at this many seeds
+  hieros-bench report --profile average                 profiles of task means instead of run scores
 
 exit status: 0 written, 1 the store fails a check (one line each; --allow-partial / --allow-mixed to report
 anyway), 2 a user error (empty or corrupt store, unknown task or method)"""
@@ -128,6 +129,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         cache=not args.no_cache,
         ladder=args.ladder,
         compare=args.compare or [],
+        profile=args.profile,
     )
     try:
         report = compute(options)
@@ -279,6 +281,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "TRIALS simulated experiments per method (default 200; a few seconds each)",
     )
     report.add_argument("--no-sampler", action="store_true", help="leave out the replay sampler figure")
+    report.add_argument(
+        "--profile",
+        choices=("runs", "average"),
+        default="runs",
+        help="performance profiles of every run's score (default, rliable's score distribution) or of each "
+        "task's mean over runs (average: rliable's use_score_distribution=False)",
+    )
     report.add_argument(
         "--compare",
         nargs=2,

@@ -100,9 +100,10 @@ def draw_aggregates(
 
 
 def draw_profiles(
-    taus: np.ndarray, profiles: dict[str, dict[str, np.ndarray]], palette: dict[str, Any]
+    taus: np.ndarray, profiles: dict[str, dict[str, np.ndarray]], palette: dict[str, Any], kind: str = "runs"
 ) -> tuple[Any, Table]:
-    """Performance profiles: fraction of runs with normalised score > tau, with pointwise 95% bands."""
+    """Performance profiles: fraction of runs (kind "runs") or of tasks by their mean over runs ("average") with
+    normalised score > tau, with pointwise 95% bands."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     rows: list[list[Any]] = []
@@ -115,8 +116,8 @@ def draw_profiles(
         ]
     ax.set(
         xlabel=r"normalised score $\tau$",
-        ylabel=r"fraction of runs with score $> \tau$",
-        title="performance profiles (95% bands)",
+        ylabel=r"fraction of runs with score $> \tau$" if kind == "runs" else r"fraction of tasks with mean $> \tau$",
+        title="performance profiles (95% bands)" if kind == "runs" else "average-score profiles (95% bands)",
         ylim=(0, 1.02),
         xlim=(taus[0], taus[-1]),
     )

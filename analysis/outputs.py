@@ -61,7 +61,9 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
     }
     makers: dict[str, Callable[[], tuple[Any, figures.Table]]] = {
         "aggregates": lambda: figures.draw_aggregates(leaderboard, published, palette),
-        "profiles": lambda: figures.draw_profiles(report.profiles["taus"], report.profiles["methods"], palette),
+        "profiles": lambda: figures.draw_profiles(
+            report.profiles["taus"], report.profiles["methods"], palette, report.profiles["kind"]
+        ),
     }
     if summary["improvement"]:
         makers["improvement"] = lambda: figures.draw_improvement(summary["improvement"])

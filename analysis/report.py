@@ -65,6 +65,7 @@ class Options:
     cache: bool = True  # reuse the shipped baselines' own estimates from analysis.cache (same results)
     ladder: list[str] | None = None  # an ablation ladder, e.g. ["dreamer", "hieros_1level", "hieros_rssm:hieros"]
     compare: list[list[str]] = field(default_factory=list)  # extra P(X > Y) pairs [[X, Y], ...], any two methods
+    profile: str = "runs"  # performance profiles of run scores, or "average": of each task's mean over runs
 
     @property
     def workers(self) -> int:
@@ -353,7 +354,7 @@ def compute(options: Options) -> Report:
     taus = np.linspace(0.0, 8.0 if atari else 1.0, PROFILE_POINTS)
 
     def metrics(s: np.ndarray, counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        return stats.aggregates(s, counts, taus, with_superhuman=atari)
+        return stats.aggregates(s, counts, taus, with_superhuman=atari, profile=options.profile)
 
     pairs = _pairs({n: {"imported": m.imported, "baseline": _is_shipped(m)} for n, m in methods.items()})
     pairs += _asked_pairs(options.compare, methods, pairs)
@@ -367,6 +368,7 @@ def compute(options: Options) -> Report:
             taus=taus,
             superhuman=atari,
             confidence=bootstrap.CONFIDENCE,
+            profile=options.profile,
         )
         for n, m in methods.items()
         if options.cache and _is_shipped(m)
@@ -397,6 +399,7 @@ def compute(options: Options) -> Report:
             "confidence": bootstrap.CONFIDENCE,
             "aggregates": "stratified bootstrap over runs within tasks, percentile interval (rliable)",
             "per_task": "Student t interval of the mean over runs, inside the task's possible scores",
+            "profile": options.profile,
         },
         "checks": [{"kind": p.kind, "message": p.message} for p in problems],
         "methods": {n: _method_summary(n, m, own[n], scores[n], estimates[n]) for n, m in methods.items()},
@@ -427,7 +430,7 @@ def compute(options: Options) -> Report:
             },
         }
     summary["notes"] = _notes(summary)
-    profiles = {"taus": taus, "methods": {n: estimates[n]["profile"] for n in methods}}
+    profiles = {"taus": taus, "kind": options.profile, "methods": {n: estimates[n]["profile"] for n in methods}}
     return Report(summary, scores, profiles, _curves(ours, tasks, options.metrics))
 
 

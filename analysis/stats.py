@@ -117,12 +117,27 @@ def performance_profile(scores: np.ndarray, taus: np.ndarray, counts: np.ndarray
     return _profile(*_running(scores, counts), taus)
 
 
+def average_profile(scores: np.ndarray, taus: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+    """Fraction of tasks whose mean score over runs is strictly above each tau (rliable's average-score
+    distribution, `use_score_distribution=False`): (..., len(taus))."""
+    return _average_profile(task_means(scores, counts), taus)
+
+
+def _average_profile(means: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    return (means[..., None, :] > np.asarray(taus)[:, None]).mean(axis=-1)
+
+
 def aggregates(
-    scores: np.ndarray, counts: np.ndarray | None = None, taus: np.ndarray | None = None, with_superhuman: bool = False
+    scores: np.ndarray,
+    counts: np.ndarray | None = None,
+    taus: np.ndarray | None = None,
+    with_superhuman: bool = False,
+    profile: str = "runs",
 ) -> dict[str, np.ndarray]:
-    """Median, IQM, Mean and Optimality Gap (Superhuman too if asked, and the profile at `taus` if given) of one
-    array or per resample: the numbers of the functions above, with the task means and the sorted running sum
-    computed once for all of them (what a bootstrap pays for per resample)."""
+    """Median, IQM, Mean and Optimality Gap (Superhuman too if asked, and the profile at `taus` if given, of run
+    scores or of task means as `profile` says) of one array or per resample: the numbers of the functions above,
+    with the task means and the sorted running sum computed once for all of them (what a bootstrap pays for per
+    resample)."""
     means = task_means(scores, counts)
     values, running = _running(scores, counts)
     out = {
@@ -134,7 +149,7 @@ def aggregates(
     if with_superhuman:
         out["Superhuman"] = _superhuman(means, 1.0)
     if taus is not None:
-        out["profile"] = _profile(values, running, taus)
+        out["profile"] = _profile(values, running, taus) if profile == "runs" else _average_profile(means, taus)
     return out
 
 

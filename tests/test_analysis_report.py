@@ -397,6 +397,22 @@ def test_compare_adds_p_of_improvement_between_any_two_methods(tmp_path, stores)
         compute(options)
 
 
+def test_average_profiles_count_games_by_their_mean_over_runs(tmp_path, stores):
+    stores.small_store(tmp_path)
+    options = Options(tmp_path, tmp_path / "out", baselines=["none"], reps=200, sampler=False, profile="average")
+    report = compute(options)
+    taus = report.profiles["taus"]
+    for name, method in report.summary["methods"].items():
+        means = np.array([g["normalized"]["mean"] for g in method["games"].values()])
+        by_hand = [(means > tau).mean() for tau in taus]
+        assert report.profiles["methods"][name]["value"].tolist() == pytest.approx(by_hand)
+    assert report.summary["statistics"]["profile"] == "average"
+    figure, _ = draw_all(report, options)["profiles"]
+    assert figure.axes[0].get_ylabel() == r"fraction of tasks with mean $> \tau$"
+    runs = compute(Options(tmp_path, tmp_path / "out", baselines=["none"], reps=200, sampler=False))
+    assert runs.profiles["methods"]["alpha"]["value"].tolist() != report.profiles["methods"]["alpha"]["value"].tolist()
+
+
 def test_the_terminal_table_is_whole_in_a_log(tmp_path, capsys, stores):
     """Off a terminal (a log, a pipe) the table takes the width it needs: no interval cut short with '…'."""
     stores.small_store(tmp_path, methods=("alpha", "beta", "a_method_with_a_long_name"))

@@ -79,3 +79,5 @@ def test_performance_profile_equals_rliable():
     assert stats.performance_profile(X, taus) == pytest.approx(profiles["x"])
     ours = bootstrap.profile_estimates(X, taus, REPS, bootstrap.rng_for(0))
     assert np.abs(ours["low"] - bands["x"][0]).max() <= 0.03 and np.abs(ours["high"] - bands["x"][1]).max() <= 0.03
+    average, _ = library.create_performance_profile({"x": X}, taus, use_score_distribution=False, reps=REPS)
+    assert stats.average_profile(X, taus) == pytest.approx(average["x"])

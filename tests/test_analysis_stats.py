@@ -250,3 +250,13 @@ def test_methods_on_different_tasks_compare_on_the_tasks_both_have():
     assert bootstrap.common_columns(tasks, "x", "y")[0].tolist() == [2, 1]  # x's columns of y's c, b
     with pytest.raises(ValueError, match="no task in common"):
         bootstrap.common_columns({"x": ["a"], "y": ["b"]}, "x", "y")
+
+
+def test_average_profile_counts_tasks_by_their_mean_over_runs():
+    scores = np.array([[0.0, 2.0, 5.0], [1.0, 4.0, np.nan]])  # task means 0.5, 3, 5 (task 3 has one run)
+    taus = np.array([0.0, 1.0, 3.0, 5.0])
+    assert stats.average_profile(scores, taus).tolist() == [1.0, 2 / 3, 1 / 3, 0.0]  # strictly above tau
+    counts = np.array([[[2.0, 0.0, 1.0], [0.0, 2.0, 0.0]]])  # one resample: task 1 run 1 twice, task 2 run 2 twice
+    assert stats.average_profile(scores, taus, counts)[0].tolist() == [2 / 3, 2 / 3, 2 / 3, 0.0]  # means 0, 4, 5
+    both = stats.aggregates(scores, counts, taus, profile="average")
+    assert both["profile"][0].tolist() == [2 / 3, 2 / 3, 2 / 3, 0.0] and both["Mean"][0] == pytest.approx(3.0)
