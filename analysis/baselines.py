@@ -13,30 +13,40 @@ Protocols kept as each source has it:
 - CURL: human-normalised scores, turned back into raw ones with the standard random and human table.
 - the per-game lists of the others: the authors' final score per run as given.
 
+`analysis/data/atari100k_baseline_curves.csv` holds, for the baselines whose files are training curves (danijar's
+score lists: DreamerV3, DreamerV3-2023), one row per (method, game, run, 10k-frame bin): `method,game,run,frames,
+score`, the mean score of the training episodes ending in (frames - 10k, frames], empty where none ends there; the
+last bin is the run's final score. Same script, same byte check.
+
 `load(names)` gives each baseline as an analysis.store.Method of in-memory runs (protocol `published_final`,
-marked imported), so the report treats it exactly as an imported file: intervals, verdicts, P(X > Y).
+marked imported), so the report treats it exactly as an imported file: intervals, verdicts, P(X > Y); a baseline
+with curves has each bin as a training episode at its end frame, so its sample-efficiency curve (analysis.
+efficiency, which bins by the same 10k frames) is its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from analysis import transfer
+from analysis import curves, transfer
 from analysis.store import DATA, Method, Run, StoreError, display_name, find_game, load_store, random_human, suites_in
 from hieros import rundir
 from hieros.envs import task_domain
 
 TABLE = DATA / "atari100k_baselines.csv"
 SOURCES_TABLE = DATA / "atari100k_baselines_sources.csv"
+CURVES_TABLE = DATA / "atari100k_baseline_curves.csv"
 BUDGET_FRAMES = 400_000
 WINDOW_FRAMES = 10_000
 
@@ -129,33 +139,50 @@ def _curl(path: Path) -> dict[str, list[float | None]]:
     return out
 
 
-def _finals(path: Path, source: Source) -> dict[str, list[float | None]]:
-    """{task: final score per run, in the file's seed order} by the source's protocol."""
+def _runs(path: Path, source: Source) -> dict[str, list[tuple[float | None, np.ndarray | None]]]:
+    """{task: (final score, training curve in 10k-frame bins or None) per run, in the file's seed order} by the
+    source's protocol."""
     if source.reader == "curl":
-        return _curl(path)
+        return {task: [(score, None) for score in finals] for task, finals in _curl(path).items()}
     runs, _ = transfer.parse(path, "baseline", "atari100k", BUDGET_FRAMES, 4, WINDOW_FRAMES)
-    out: dict[str, list[float | None]] = {}
-    for record, _ in sorted(runs, key=lambda run: (run[0]["task"], run[0]["seed"])):
-        out.setdefault(record["task"], []).append(record["score"]["final"])
+    out: dict[str, list[tuple[float | None, np.ndarray | None]]] = {}
+    for record, episodes in sorted(runs, key=lambda run: (run[0]["task"], run[0]["seed"])):
+        curve = None
+        if record["protocol"]["score"]["name"] == "final_train_window":  # training episodes: a curve
+            curve = curves.binned(*curves.run_points(episodes, "score"), curve_edges())
+        out.setdefault(record["task"], []).append((record["score"]["final"], curve))
     return out
 
 
-def build(raw: Path) -> tuple[str, str]:
-    """(scores table, sources table) as CSV text, from the authors' files under `raw`."""
-    scores, sources = io.StringIO(), io.StringIO()
+def curve_edges() -> np.ndarray:
+    """The bins of the shipped curves: 10k frames each up to the budget (those of a final_train_window run)."""
+    return curves.edges(BUDGET_FRAMES, WINDOW_FRAMES)
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None or np.isnan(value) else repr(round(float(value), 6))
+
+
+def build(raw: Path) -> tuple[str, str, str]:
+    """(scores table, sources table, curves table) as CSV text, from the authors' files under `raw`."""
+    scores, sources, curve_rows = io.StringIO(), io.StringIO(), io.StringIO()
     rows, about = csv.writer(scores, lineterminator="\n"), csv.writer(sources, lineterminator="\n")
+    points = csv.writer(curve_rows, lineterminator="\n")
     rows.writerow(["method", "game", "run", "score"])
     about.writerow(["method", "origin", "protocol", "note"])
+    points.writerow(["method", "game", "run", "frames", "score"])
     for name, source in SOURCES.items():
         path = raw / source.file
         if not path.is_file():
             raise StoreError(f"{path}: not found; give the folder of the published files (shared/data/atari100k_raw)")
-        by_task = _finals(path, source)
+        by_task = _runs(path, source)
         for task in sorted(by_task):
-            for run, score in enumerate(by_task[task], start=1):
-                rows.writerow([name, display_name(task), run, "" if score is None else repr(round(score, 6))])
+            for run, (score, curve) in enumerate(by_task[task], start=1):
+                rows.writerow([name, display_name(task), run, _number(score)])
+                for frames, value in zip(curve_edges()[1:], [] if curve is None else curve, strict=False):
+                    points.writerow([name, display_name(task), run, int(frames), _number(value)])
         about.writerow([name, source.origin, source.protocol, source.note])
-    return scores.getvalue(), sources.getvalue()
+    return scores.getvalue(), sources.getvalue(), curve_rows.getvalue()
 
 
 @cache
@@ -169,16 +196,34 @@ def _table() -> dict[str, dict[str, list[float | None]]]:
     return out
 
 
-def field(task: str) -> list[float]:
-    """Every shipped baseline's final score per run on `task` (an Atari100k game), all methods pooled; [] for a
-    task no baseline has."""
-    return [float(v) for runs in _table().values() for v in runs.get(task, []) if v is not None]
+@cache
+def _curve_table() -> dict[str, dict[str, dict[int, list[tuple[int, float]]]]]:
+    """{method: {task: {run: [(bin end frame, mean score), ...]}}} of the shipped curves, empty bins left out."""
+    out: dict[str, dict[str, dict[int, list[tuple[int, float]]]]] = {}
+    with open(CURVES_TABLE) as f:
+        for row in csv.DictReader(f):
+            runs = out.setdefault(row["method"], {}).setdefault(find_game(row["game"]) or row["game"], {})
+            points = runs.setdefault(int(row["run"]), [])
+            if row["score"]:
+                points.append((int(row["frames"]), float(row["score"])))
+    return out
 
 
-def percentile(score: float, task: str) -> tuple[float, int] | None:
-    """(the share of the field's runs on `task` that `score` beats, ties counting half; the field's size), or None
-    without a field."""
-    runs = np.asarray(field(task))
+def field(task: str, frames: float | None = None) -> list[float]:
+    """The shipped baselines' runs on `task` (an Atari100k game), all methods pooled: every final score, or, with
+    `frames` before the budget, the score of each run with a curve in the 10k-frame bin holding `frames` (runs
+    with nothing there left out); [] for a task no baseline has."""
+    if frames is None or frames >= BUDGET_FRAMES:
+        return [float(v) for runs in _table().values() for v in runs.get(task, []) if v is not None]
+    end = int(curve_edges()[np.searchsorted(curve_edges(), frames, side="left")]) if frames > 0 else WINDOW_FRAMES
+    curved = [points for runs in _curve_table().values() for points in runs.get(task, {}).values()]
+    return [v for points in curved for f, v in points if f == end]
+
+
+def percentile(score: float, task: str, frames: float | None = None) -> tuple[float, int] | None:
+    """(the share of the field's runs on `task` (at `frames`, as `field`) that `score` beats, ties counting
+    half; the field's size), or None without a field."""
+    runs = np.asarray(field(task, frames))
     if not len(runs):
         return None
     return float(((runs < score).sum() + 0.5 * (runs == score).sum()) / len(runs)), len(runs)
@@ -246,14 +291,28 @@ def beside(ours: dict[str, Method], requested: list[str] | None) -> dict[str, Me
     return load(chosen)
 
 
+@dataclass
+class ShippedRun(Run):
+    """A shipped baseline's run: its record in memory, and its curve's bins as training episodes (none without)."""
+
+    episodes: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        return self.episodes
+
+
 def load(requested: list[str]) -> dict[str, Method]:
     """{name: Method} of the requested baselines, runs in memory (seeds 1..N per game, as the table numbers them)."""
-    table, about = _table(), sources()
+    table, about, curved = _table(), sources(), _curve_table()
     out = {}
     for name in requested:
         method = Method("atari100k", name)
         provenance = {"imported": True, "source_file": about[name]["origin"], "sha256": "shipped", "format": "baseline"}
-        protocol = rundir.new_protocol(None, 4, BUDGET_FRAMES, {"name": "published_final"})
+        score_protocol = {"name": "published_final"}
+        if name in curved:  # its curve's bins are the final window wide, as a final_train_window run's
+            score_protocol["window_frames"] = WINDOW_FRAMES
+        protocol = rundir.new_protocol(None, 4, BUDGET_FRAMES, score_protocol)
         for task, scores in table[name].items():
             for seed, score in enumerate(scores, start=1):
                 record = rundir.new_record(
@@ -268,7 +327,11 @@ def load(requested: list[str]) -> dict[str, Method]:
                     provenance=provenance,
                 )
                 record["score"]["final"] = score
-                method.runs.setdefault(task, {})[seed] = Run(TABLE, record)
+                points = curved.get(name, {}).get(task, {}).get(seed, [])
+                episodes = [
+                    {"type": "episode", "mode": "train", "env_step": f // 4, "frames": f, "score": v} for f, v in points
+                ]
+                method.runs.setdefault(task, {})[seed] = ShippedRun(TABLE, record, episodes)
         out[name] = method
     return out
 
@@ -278,11 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("raw", type=Path, help="the folder of the published files (shared/data/atari100k_raw)")
     args = parser.parse_args(argv)
     try:
-        scores, about = build(args.raw)
+        scores, about, curve_text = build(args.raw)
     except StoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    for path, text in ((TABLE, scores), (SOURCES_TABLE, about)):
+    for path, text in ((TABLE, scores), (SOURCES_TABLE, about), (CURVES_TABLE, curve_text)):
         rundir.atomic_write_bytes(path, text.encode())
         print(f"wrote {path}")
     return 0

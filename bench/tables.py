@@ -31,10 +31,11 @@ def _score(record: dict[str, Any] | None) -> str:
     return "-" if final is None else f"{final:.2f}"
 
 
-def _against_field(record: dict[str, Any], score: float | None) -> str:
-    """An Atari100k run's score as a percentile of the shipped baselines' final runs on its game ("p62 of 171"),
-    '-' for other runs. A running run's latest score meets the field's final scores: early, a low percentile is
-    expected; a run that stays at the bottom late is seen before it ends."""
+def _against_field(record: dict[str, Any], score: float | None, frames: float | None = None) -> str:
+    """An Atari100k run's score as a percentile of the shipped baselines' runs on its game: a finished run's
+    against their final scores ("p62 of 171"); a running run's latest score, at `frames`, against the runs with
+    training curves (DreamerV3's) at the same frames ("p40 of 10 at 120k"), so a run falling behind is seen early.
+    '-' for other runs."""
     from analysis import baselines
 
     task = record.get("task", "")
@@ -44,8 +45,11 @@ def _against_field(record: dict[str, Any], score: float | None) -> str:
         or record["protocol"].get("budget_frames") != baselines.BUDGET_FRAMES
     ):
         return "-"
-    found = baselines.percentile(float(score), task)
-    return "-" if found is None else f"p{100 * found[0]:.0f} of {found[1]}"
+    found = baselines.percentile(float(score), task, frames)
+    if found is None:
+        return "-"
+    at = f" at {frames / 1000:.0f}k" if frames is not None and frames < baselines.BUDGET_FRAMES else ""
+    return f"p{100 * found[0]:.0f} of {found[1]}{at}"
 
 
 def summary(console: Console, outcomes: list[Outcome], skipped: int, wall: float, results: Path) -> None:
@@ -108,7 +112,8 @@ def status_row(name: str, run_dir: Path) -> tuple[str, list[str], str | None]:
             score = _score(record)
         elif value is not None:
             score = f"{value:.1f}"
-        field = _against_field(record, value)
+        frames = None if state == "done" else progress["env_steps"] * record["protocol"]["frames_per_step"]
+        field = _against_field(record, value, frames)
         seconds = progress.get("wall_seconds")  # imported runs have none
         wall = "-" if seconds is None else duration(seconds)
         if seconds is not None and state == "running" and 0 < progress["env_steps"] < budget:

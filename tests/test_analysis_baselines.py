@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from analysis import baselines, stats, transfer
+from analysis.report import Options, compute
 from analysis.store import find_game, load_store, random_human
 from bench.cli import main
 
@@ -17,8 +18,9 @@ needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"published score 
 
 @needs_shared
 def test_the_shipped_tables_are_what_the_script_makes_from_the_published_files():
-    scores, sources = baselines.build(SHARED)
+    scores, sources, curves = baselines.build(SHARED)
     assert scores == baselines.TABLE.read_text() and sources == baselines.SOURCES_TABLE.read_text()
+    assert curves == baselines.CURVES_TABLE.read_text()
 
 
 def _aggregates(name: str) -> dict[str, float]:
@@ -148,6 +150,17 @@ def test_a_baseline_without_one_of_the_stores_games_is_marked_and_compared_on_th
     by_hand = stats.probability_of_improvement(alpha.scores(common), theirs.scores(common))
     assert summary["improvement"]["alpha vs DreamerV3-2023"]["value"] == pytest.approx(by_hand)
     assert "| DreamerV3-2023 (baseline) [2/3 tasks] |" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_baselines_with_training_curves_have_a_sample_efficiency_curve_ending_at_their_final_iqm(tmp_path):
+    report = compute(Options(tmp_path / "empty", tmp_path / "out", baselines=["all"], reps=200, sampler=False))
+    curved = report.summary["efficiency"]
+    assert set(curved) == {"DreamerV3", "DreamerV3-2023"}  # the danijar score lists; the others are finals only
+    for name, curve in curved.items():
+        assert curve["frames"][-1] == baselines.BUDGET_FRAMES and len(curve["frames"]) >= 8
+        final_iqm = report.summary["methods"][name]["aggregates"]["IQM"]["value"]
+        assert curve["value"][-1] == pytest.approx(final_iqm)  # the last bin is the final window
+        assert curve["value"][0] < curve["value"][-1]  # it learns
 
 
 def test_a_store_method_named_like_a_baseline_is_refused(tmp_path, capsys, stores):
