@@ -8,7 +8,7 @@ project) by `python -m analysis.baselines RAW_DIR`; a test regenerates them and 
 
 Protocols kept as each source has it:
 - danijar/dreamerv3 curves: the mean of the training episodes that end in the final 10k frames (390k, 400k]; a
-  seed with no such episode has no score for that game (hieros.rundir.final_score).
+  seed with no such episode has no score for that game (hieros.metrics_file.final_score).
 - HarmonyDream's evaluation curves: the value at 400k frames.
 - CURL: human-normalised scores, turned back into raw ones with the standard random and human table.
 - the per-game lists of the others: the authors' final score per run as given.

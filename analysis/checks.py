@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from analysis.store import Method, Run, describe_protocol, env_key, protocol_key
-from hieros import rundir
+from hieros import runlock
 from hieros.config import run_config_hash
 from hieros.envs import task_domain
 
@@ -73,7 +73,7 @@ def unfinished(methods: dict[str, Method]) -> list[Problem]:
         by_state: dict[str, list[str]] = {}
         for run in method.all_runs():
             state = run.record["status"]
-            if state == "running" and not rundir.is_locked(run.path):
+            if state == "running" and not runlock.is_locked(run.path):
                 state = "interrupted (running in run.json, but no process holds it)"
             if state != "done":
                 by_state.setdefault(state, []).append(f"{run.task} seed {run.seed}")

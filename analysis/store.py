@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from hieros import rundir
+from hieros import metrics_file, rundir
 from hieros.envs import task_domain
 
 DATA = Path(__file__).with_name("data")
@@ -158,7 +158,7 @@ class Run:
 
     @cached_property
     def metrics(self) -> list[dict[str, Any]]:
-        return rundir.read_metrics(self.path)
+        return metrics_file.read_metrics(self.path)
 
     @property
     def recorded_final(self) -> float | None:
@@ -173,7 +173,7 @@ class Run:
         score = protocol.get("score") or {}
         if score.get("name") == "published_final":
             return self.recorded_final
-        return rundir.final_score(self.metrics, score, int(protocol.get("budget_frames") or 0))
+        return metrics_file.final_score(self.metrics, score, int(protocol.get("budget_frames") or 0))
 
 
 @dataclass

@@ -3,7 +3,7 @@
 - danijar/dreamerv3 score files: a json.gz list of {task, method, seed, xs, ys}, xs in env frames, one training
   episode return (or a bin mean, in older files) per point. Imported as runs whose metrics are those points as
   train episode records, with the score protocol final_train_window (window 10k frames for Atari100k), so that
-  rundir.final_score reproduces the authors' final score. A NaN point is stored as a null score and exported as
+  metrics_file.final_score reproduces the authors' final score. A NaN point is stored as a null score and exported as
   NaN again; import then export gives back the same records and values.
 - per-game lists of final scores per run, {"Alien": [run1, run2, ...]} (IRIS, TWM, STORM, SPR, SimPLe): runs
   with only a final score, protocol {"name": "published_final"}.
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.store import StoreError, check_output, display_name, find_game, load_store, random_human
-from hieros import rundir
+from hieros import metrics_file, rundir
 
 BUDGETS = {"atari100k": 400_000}  # frames; other suites need --budget-frames
 FORMATS = ("danijar-json.gz", "per-game-lists", "hieros-original-logdir", "harmonydream-eval-curves")
@@ -92,7 +92,7 @@ def _write(run: Path, record: dict[str, Any], episodes: list[dict[str, Any]]) ->
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     if episodes:
-        writer = rundir.MetricsWriter(staging)
+        writer = metrics_file.MetricsWriter(staging)
         for episode in episodes:
             writer.write(episode)
         writer.close()
@@ -248,7 +248,7 @@ def import_original_logdir(
         "step_convention": "step = (agent steps + episodes begun) x frames_per_step; "
         "frames = step - frames_per_step x training episodes so far (one env)",
     }
-    final = rundir.final_score(episodes, protocol["score"], budget)
+    final = metrics_file.final_score(episodes, protocol["score"], budget)
     record = _record(suite, method, task, seed, protocol, provenance, final)
     # one config for every run of this import kind: the runs of a method are one setting, each from its own file
     record["config_hash"] = f"imported-{FORMATS[2]}"
@@ -311,7 +311,7 @@ def _curves(
             }
             for x, y in zip(item["xs"], item["ys"], strict=True)
         ]
-        final = rundir.final_score(episodes, protocol["score"], protocol["budget_frames"])
+        final = metrics_file.final_score(episodes, protocol["score"], protocol["budget_frames"])
         provenance = {
             **source,
             "format": FORMATS[0],
@@ -379,7 +379,7 @@ def export_runs(results: str | Path, out: str | Path, suite: str | None = None, 
         if method and name != method:
             continue
         for run in entry.all_runs():
-            episodes = rundir.episodes(run.metrics, "train")
+            episodes = metrics_file.episodes(run.metrics, "train")
             if run.record["status"] != "done" or not episodes:
                 continue
             provenance = run.record["provenance"]

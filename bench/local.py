@@ -2,7 +2,7 @@
 
 Each run is `python -m hieros.train ...` in its own process (crash isolation) and its own session, so signals
 reach it only through the runner. Before it starts, the runner locks the run directory and hands the locked
-descriptor to the worker (hieros.rundir.hold_lock): the lock lives while either process does, so two runners
+descriptor to the worker (hieros.runlock.hold_lock): the lock lives while either process does, so two runners
 never run the same run, and a killed worker's lock vanishes with it. Ctrl-C (or SIGTERM) is passed on; the
 workers checkpoint and exit 130, and a rerun resumes them. A second Ctrl-C kills them (they resume from their
 last checkpoint).
@@ -23,11 +23,11 @@ from bench.plan import RunSpec, shell_line, worker_env
 from bench.progress import SweepDisplay
 from bench.resources import Budget
 from bench.state import Outcome
-from hieros import rundir
+from hieros import rundir, runlock
 from hieros.cli_errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_LOCKED
 
 # A worker exits EXIT_LOCKED only if it did not adopt the lock its runner handed down (it cannot be held elsewhere).
-LOCK_NOT_ADOPTED = f"hieros.train did not adopt the runner's lock ({rundir.LOCK_FD_ENV}); see hieros.rundir.lock_run"
+LOCK_NOT_ADOPTED = f"hieros.train did not adopt the runner's lock ({runlock.LOCK_FD_ENV}); see hieros.runlock.lock_run"
 POLL_SECONDS = 0.05
 
 
@@ -99,7 +99,7 @@ class LocalRunner:
                 run.process.send_signal(forward)
 
     def _launch(self, spec: RunSpec, attempt: int) -> None:
-        lock_fd = rundir.hold_lock(spec.run_dir)
+        lock_fd = runlock.hold_lock(spec.run_dir)
         if lock_fd is None:
             self._record(Outcome(spec, "elsewhere", attempt - 1, error="running in another process"))
             return
@@ -122,7 +122,7 @@ class LocalRunner:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **env, rundir.LOCK_FD_ENV: str(lock_fd)},
+                env={**os.environ, **env, runlock.LOCK_FD_ENV: str(lock_fd)},
                 pass_fds=(lock_fd,),
                 start_new_session=True,
             )

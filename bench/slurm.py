@@ -24,7 +24,7 @@ from bench.plan import RunSpec, worker_env
 from bench.resources import cpu_count
 from bench.state import Outcome
 from bench.suites import SuiteError
-from hieros import rundir
+from hieros import runlock
 from hieros.cli_errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_LOCKED
 
 OUTCOMES = {0: "done", EXIT_INTERRUPTED: "interrupted"}
@@ -49,7 +49,7 @@ class TrainTask:
     def __call__(self, command: tuple[str, ...], run_dir: str) -> str:
         """'done', 'interrupted' or 'elsewhere'; raises RunFailed with the error line."""
         folder = Path(run_dir)
-        lock_fd = rundir.hold_lock(folder)
+        lock_fd = runlock.hold_lock(folder)
         if lock_fd is None:
             return "elsewhere"
         try:
@@ -76,7 +76,7 @@ class TrainTask:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **env, rundir.LOCK_FD_ENV: str(lock_fd)},
+            env={**os.environ, **env, runlock.LOCK_FD_ENV: str(lock_fd)},
             pass_fds=(lock_fd,),
             preexec_fn=lambda: signal.signal(preempt, signal.SIG_IGN),
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.plan import RunSpec
-from hieros import rundir
+from hieros import rundir, runlock
 from hieros.config import config_mismatch
 
 STATES = ("pending", "running", "interrupted", "failed", "done")
@@ -27,7 +27,7 @@ def run_state(run_dir: Path, locked: bool | None = None) -> tuple[str, dict[str,
     """(state, run record or None); a corrupt run.json raises RunFileError.
 
     `locked=False` reads the state as if nobody held the lock (for the holder of the lock itself)."""
-    locked = rundir.is_locked(run_dir) if locked is None else locked
+    locked = runlock.is_locked(run_dir) if locked is None else locked
     if not (run_dir / rundir.RUN_FILE).exists():
         return ("running" if locked else "failed" if failed_to_start(run_dir) else "pending"), None
     record = rundir.read_run(run_dir)
@@ -40,7 +40,7 @@ def run_state(run_dir: Path, locked: bool | None = None) -> tuple[str, dict[str,
 
 def runs_held(results: Path) -> int:
     """How many runs in the store (any suite, method, task, seed) some process is running now."""
-    return sum(rundir.is_locked(lock.parent) for lock in results.glob(f"*/*/*/seed_*/{rundir.LOCK_FILE}"))
+    return sum(runlock.is_locked(lock.parent) for lock in results.glob(f"*/*/*/seed_*/{runlock.LOCK_FILE}"))
 
 
 def failed_to_start(run_dir: Path) -> bool:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from train_step import append_result  # noqa: E402
 
 from analysis.store import random_human  # noqa: E402
-from hieros import rundir  # noqa: E402
+from hieros import metrics_file, rundir  # noqa: E402
 from hieros.replay import Replay, Uniform  # noqa: E402
 
 
@@ -67,7 +67,7 @@ def synthetic_store(results: Path, methods: int = 3, seeds: int = 5) -> None:
         for task, (low, high) in random_human().items():
             for seed in range(1, seeds + 1):
                 run = rundir.run_path(results, "atari100k", f"method{m}", task, seed)
-                writer = rundir.MetricsWriter(run)
+                writer = metrics_file.MetricsWriter(run)
                 frames = np.sort(rng.integers(1, 400_000, 40))
                 frames[-1] = 400_000
                 for f in frames:
@@ -87,7 +87,7 @@ def synthetic_store(results: Path, methods: int = 3, seeds: int = 5) -> None:
                     "budget_steps": 100_000,
                     "frames_per_step": 4,
                 }
-                final = rundir.final_score(rundir.read_metrics(run), protocol["score"], 400_000)
+                final = metrics_file.final_score(metrics_file.read_metrics(run), protocol["score"], 400_000)
                 rundir.write_run(
                     run,
                     {

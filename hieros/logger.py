@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from hieros import rundir
+from hieros import metrics_file
 from hieros.config import Config
 from hieros.wandb_log import WandbRun
 
@@ -19,7 +19,7 @@ from hieros.wandb_log import WandbRun
 class Logger:
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
-        self.metrics = rundir.MetricsWriter(run_dir)
+        self.metrics = metrics_file.MetricsWriter(run_dir)
         self.tensorboard: Any = None
         self.wandb: WandbRun | None = None
 

@@ -2,8 +2,10 @@
 
     results/<suite>/<method>/<task>/seed_<n>/
         run.json        identity, status, resolved config and hash, provenance, progress, protocol, final score
-        metrics.jsonl   one JSON object a line, each with `type`, `env_step` (agent steps) and `frames` (env frames)
+        metrics.jsonl   one JSON object a line, each with `type`, `env_step` (agent steps) and `frames` (env frames):
+                        written and read by hieros.metrics_file
         ckpt/           the latest checkpoint (written by hieros.checkpoint)
+        .lock           held by the process that runs the run (hieros.runlock)
 
 This module imports neither torch nor anything of the agent, so bench/ and analysis/ can read runs cheaply.
 Every write is atomic (temp file, fsync, rename); readers validate and raise `RunFileError` with one line
@@ -12,9 +14,7 @@ that names the file.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import math
 import os
 import platform
 import re
@@ -25,10 +25,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from hieros import runlock
 
 SCHEMA_NAME = "hieros-bench/run"
 SCHEMA_VERSION = 1
@@ -37,7 +39,6 @@ STATUSES = ("running", "done", "failed")
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
 CKPT_DIR = "ckpt"
-LOCK_FILE = ".lock"
 REQUIRED = {
     "schema": str,
     "task": str,
@@ -137,83 +138,12 @@ def find_runs(results: str | Path) -> list[Path]:
     return run_dirs_holding(results, RUN_FILE)
 
 
-_HELD_LOCKS: dict[Path, int] = {}
-# A supervisor (bench/) takes the lock before it starts `hieros.train` and hands the locked descriptor down
-# (subprocess pass_fds) with its number in this variable: one lock, held from before the start until both are gone.
-LOCK_FD_ENV = "HIEROS_RUN_LOCK_FD"
-
-
-def hold_lock(run_dir: str | Path) -> int | None:
-    """Lock the run for a child process to inherit; the descriptor, or None if another process holds the lock.
-
-    Pass it to the child with `pass_fds` and LOCK_FD_ENV; close it when the child has exited."""
-    path = Path(run_dir) / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return _flock(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
-
-
-def _flock(fd: int) -> int | None:
-    """Take an exclusive lock on `fd` without waiting: `fd`, or None (and `fd` closed) if another holds it."""
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def _inherited_lock(path: Path) -> int | None:
-    """The descriptor named by LOCK_FD_ENV if it is this lock file (same inode), else None."""
-    number = os.environ.get(LOCK_FD_ENV, "")
-    if not number.isdigit():
-        return None
-    try:
-        held, wanted = os.fstat(int(number)), os.stat(path)
-    except OSError:
-        return None
-    return int(number) if (held.st_dev, held.st_ino) == (wanted.st_dev, wanted.st_ino) else None
-
-
-def lock_run(run_dir: str | Path) -> bool:
-    """Take the run's lock for the life of this process (released by the OS when it exits); False if held.
-
-    A lock handed down by a supervisor (see hold_lock) is adopted."""
-    path = (Path(run_dir) / LOCK_FILE).resolve()
-    if path in _HELD_LOCKS:
-        return True
-    fd = _inherited_lock(path)
-    fd = _flock(os.open(path, os.O_RDWR | os.O_CREAT, 0o644) if fd is None else fd)
-    if fd is None:
-        return False
-    _HELD_LOCKS[path] = fd
-    return True
-
-
-def is_locked(run_dir: str | Path) -> bool:
-    """Whether some process holds the run's lock (without taking it)."""
-    path = Path(run_dir) / LOCK_FILE
-    if path.resolve() in _HELD_LOCKS:
-        return True
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 def discard_new_run(run_dir: str | Path) -> None:
     """Remove a run directory this process made and locked whose start failed (it has no run.json)."""
     path = Path(run_dir)
     if (path / RUN_FILE).exists():
         return
-    fd = _HELD_LOCKS.pop((path / LOCK_FILE).resolve(), None)
-    if fd is not None:
-        os.close(fd)
+    runlock.release(path)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -361,114 +291,6 @@ def read_run(path: str | Path) -> dict[str, Any]:
 def write_run(run_dir: str | Path, record: Mapping[str, Any]) -> None:
     validate_run(dict(record), Path(run_dir) / RUN_FILE)
     atomic_write_json(Path(run_dir) / RUN_FILE, record)
-
-
-def check_metrics_reach(run_dir: str | Path, offset: int) -> None:
-    """Refuse to resume when metrics.jsonl is shorter than the checkpoint's offset into it: records were lost after
-    the checkpoint was written, and continuing would leave a gap (or pad the file with zeros)."""
-    file = Path(run_dir) / METRICS_FILE
-    size = file.stat().st_size if file.exists() else 0
-    if size < offset:
-        raise RunFileError(
-            f"{file}: {size} bytes, shorter than the {offset} its checkpoint recorded, so records "
-            f"were lost; move the run aside (hieros-bench run --force) and run it again"
-        )
-
-
-class MetricsWriter:
-    """Appends JSON lines to metrics.jsonl; `truncate(offset)` rolls back to a checkpoint's offset on resume."""
-
-    def __init__(self, run_dir: str | Path):
-        self.path = Path(run_dir) / METRICS_FILE
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "ab")  # noqa: SIM115 (kept open for the life of the run)
-
-    @property
-    def offset(self) -> int:
-        self._file.flush()
-        return self._file.tell()
-
-    def write(self, record: Mapping[str, Any]) -> None:
-        line = json.dumps(_finite(record), separators=(",", ":")) + "\n"
-        self._file.write(line.encode())
-
-    def sync(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def truncate(self, offset: int) -> None:
-        self._file.flush()
-        self._file.truncate(offset)
-        self._file.seek(offset)
-
-    def close(self) -> None:
-        if not self._file.closed:
-            self.sync()
-            self._file.close()
-
-
-def _finite(record: Mapping[str, Any]) -> dict[str, Any]:
-    """NaN/inf are not JSON; store them as null."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
-
-
-def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """All records of metrics.jsonl. A torn last line (a killed writer) is ignored; any other bad line raises."""
-    file = Path(run_dir) / METRICS_FILE
-    if not file.exists():
-        return []
-    lines = file.read_bytes().split(b"\n")
-    records = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):
-                break
-            raise RunFileError(f"{file}:{number}: corrupt line; delete the run to redo it") from None
-        if not isinstance(record, dict) or not isinstance(record.get("env_step"), int):
-            raise RunFileError(f"{file}:{number}: record without an integer env_step")
-        if records and record["env_step"] < records[-1]["env_step"]:
-            raise RunFileError(
-                f"{file}:{number}: env_step goes back from {records[-1]['env_step']} to "
-                f"{record['env_step']}, so two attempts' records are mixed; move the run aside and "
-                f"run it again"
-            )
-        records.append(record)
-    return records
-
-
-def episodes(records: Iterable[Mapping[str, Any]], mode: str = "train") -> list[Mapping[str, Any]]:
-    return [r for r in records if r.get("type") == "episode" and r.get("mode") == mode]
-
-
-def final_score(
-    records: list[Mapping[str, Any]], score_protocol: Mapping[str, Any], budget_frames: int
-) -> float | None:
-    """A run's final score by its declared protocol (see SCORE_PROTOCOLS); None if it has none: no evaluation,
-    or no training episode that ends inside the final window (danijar/dreamerv3's convention: that run has no
-    score for its task, rather than an earlier episode's)."""
-    name = score_protocol.get("name")
-    if name == "final_train_window":
-        start = budget_frames - int(score_protocol.get("window_frames", 0))
-        window = [
-            e["score"]
-            for e in episodes(records, "train")
-            if start < e["frames"] <= budget_frames and e["score"] is not None
-        ]
-        return float(sum(window) / len(window)) if window else None
-    if name == "final_eval":
-        evals = episodes(records, "eval")
-        if not evals:
-            return None
-        last = max(e["eval_index"] for e in evals)
-        scores = [e["score"] for e in evals if e["eval_index"] == last]
-        return float(sum(scores) / len(scores))
-    if name == "published_final":
-        return None
-    raise RunFileError(f"unknown score protocol {name!r}; known: {', '.join(SCORE_PROTOCOLS)}")
 
 
 def _git(*args: str) -> str | None:

@@ -26,7 +26,7 @@ import numpy as np
 if __package__ in (None, ""):  # `python hieros/train.py ...`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hieros import checkpoint, rundir, video
+from hieros import checkpoint, metrics_file, rundir, runlock, video
 from hieros.agent_api import Agent, check_run, make_agent
 from hieros.cli_errors import EXIT_INTERRUPTED, EXIT_LOCKED, guarded
 from hieros.config import Config, ConfigError, HelpRequested, config_mismatch, dump, parse_args
@@ -79,7 +79,7 @@ class Trainer:
         if self.resume_state is None:
             rundir.set_aside_records(run_dir)  # an attempt that died before its first checkpoint: start clean
         else:
-            rundir.check_metrics_reach(run_dir, self.resume_state["metrics_offset"])
+            metrics_file.check_metrics_reach(run_dir, self.resume_state["metrics_offset"])
         checkpoint.seed_everything(config.seed)
         self.envs = [make_env(config.task, config, seed=config.seed * 1000 + i) for i in range(config.num_envs)]
         self.frames_per_step = self.envs[0].protocol()["frames_per_step"]
@@ -167,7 +167,8 @@ class Trainer:
         self.save()
         protocol = self.record.data["protocol"]["score"]
         self.record.finish(
-            rundir.final_score(rundir.read_metrics(self.run_dir), protocol, config.steps), self.counters["episodes"]
+            metrics_file.final_score(metrics_file.read_metrics(self.run_dir), protocol, config.steps),
+            self.counters["episodes"],
         )
         self.write_record("done")
         return 0
@@ -342,7 +343,7 @@ def prepare_run_dir(config: Config) -> Path:
     """The run directory, locked for this process; refuses to continue a run made with a different config."""
     run_dir = Path(config.logdir or default_logdir(config))
     run_dir.mkdir(parents=True, exist_ok=True)
-    if not rundir.lock_run(run_dir):
+    if not runlock.lock_run(run_dir):
         raise RunLocked(f"{run_dir} is being run by another process; wait for it or stop it")
     if (run_dir / rundir.RUN_FILE).exists():
         previous = rundir.read_run(run_dir)

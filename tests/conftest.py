@@ -49,10 +49,10 @@ def write_run(
 ) -> Path:
     """A run as hieros.train writes it: train episodes spread over the budget (the last ends at the budget) and
     a train record with model_loss after each; the final score by the protocol, as train.py stores it."""
-    from hieros import rundir
+    from hieros import metrics_file, rundir
 
     run = rundir.run_path(results, suite, method, task, seed)
-    writer = rundir.MetricsWriter(run)
+    writer = metrics_file.MetricsWriter(run)
     frames = np.linspace(budget / len(scores), budget, len(scores)).astype(int).tolist()
     for f, score in zip(frames, scores, strict=True):
         writer.write(
@@ -76,7 +76,11 @@ def write_run(
         "budget_steps": budget // 4,
         "score": {"name": "final_train_window", "window_frames": window},
     }
-    final = rundir.final_score(rundir.read_metrics(run), protocol["score"], budget) if status == "done" else None
+    final = (
+        metrics_file.final_score(metrics_file.read_metrics(run), protocol["score"], budget)
+        if status == "done"
+        else None
+    )
     rundir.write_run(
         run,
         {

@@ -16,7 +16,7 @@ from analysis.outputs import draw_all, write
 from analysis.report import ChecksFailed, Options, compute
 from analysis.store import StoreError, display_name, load_store, normalize
 from bench.cli import main
-from hieros import rundir
+from hieros import rundir, runlock
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "atari100k_raw"
 DREAMER = SHARED / "dreamerv3" / "atari100k-dreamerv3.json.gz"
@@ -85,7 +85,7 @@ def test_expected_seeds_unfinished_runs_and_mixed_configs_are_reported(tmp_path,
     ]
     assert "alpha: 1 run(s) failed: atari_breakout seed 3" in messages
     assert "alpha: 1 run(s) interrupted (running in run.json, but no process holds it): atari_pong seed 3" in messages
-    assert rundir.lock_run(rundir.run_path(tmp_path, "atari100k", "alpha", "atari_pong", 3))
+    assert runlock.lock_run(rundir.run_path(tmp_path, "atari100k", "alpha", "atari_pong", 3))
     assert "alpha: 1 run(s) running: atari_pong seed 3" in [p.message for p in check(load_store(tmp_path))]
     assert "alpha: atari runs with 2 different configs (cfg, other)" in messages
     assert any(m.startswith("beta: atari runs with different protocols (final_train_window/10000") for m in messages)

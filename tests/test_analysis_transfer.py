@@ -11,7 +11,7 @@ import pytest
 from analysis import transfer
 from analysis.store import StoreError, load_store
 from bench.cli import main
-from hieros import rundir
+from hieros import metrics_file, rundir
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "atari100k_raw"
 DREAMER = SHARED / "dreamerv3" / "atari100k-dreamerv3.json.gz"
@@ -178,15 +178,15 @@ def test_original_logdir_import_undoes_the_reset_step_count(tmp_path, capsys):
     ]
     assert main(args) == 0
     run = rundir.run_path(store, "cpu_learning", "hieros_original", "dmc_cartpole_balance", 2)
-    metrics = rundir.read_metrics(run)
-    train = rundir.episodes(metrics, "train")
+    metrics = metrics_file.read_metrics(run)
+    train = metrics_file.episodes(metrics, "train")
     assert [(e["frames"], e["env_step"], e["score"]) for e in train] == [
         (1000, 125, 162.3),
         (2000, 250, 139.7),
         (3000, 375, 137.8),
         (4000, 500, 150.0),
     ]
-    assert [e["frames"] for e in rundir.episodes(metrics, "eval")] == [2000]
+    assert [e["frames"] for e in metrics_file.episodes(metrics, "eval")] == [2000]
     record = rundir.read_run(run)
     # episodes ending in (2000, 4000]: the last two
     assert record["score"]["final"] == pytest.approx((137.8 + 150.0) / 2)

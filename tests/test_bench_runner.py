@@ -14,7 +14,7 @@ import pytest
 
 from bench.cli import main
 from bench.progress import eta_seconds
-from hieros import rundir
+from hieros import metrics_file, rundir, runlock
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = """
@@ -119,26 +119,26 @@ def test_shipped_smoke_sweep_with_two_jobs_completes_and_is_idempotent(tmp_path,
 
 def test_a_handed_down_lock_is_adopted_and_outlives_the_runner(tmp_path):
     run = tmp_path / "seed_1"
-    fd = rundir.hold_lock(run)
-    assert fd is not None and rundir.hold_lock(run) is None and rundir.is_locked(run)
+    fd = runlock.hold_lock(run)
+    assert fd is not None and runlock.hold_lock(run) is None and runlock.is_locked(run)
     child = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys, time; from hieros import rundir; "
-            f"print(rundir.lock_run({str(run)!r}), flush=True); time.sleep(30)",
+            "import sys, time; from hieros import runlock; "
+            f"print(runlock.lock_run({str(run)!r}), flush=True); time.sleep(30)",
         ],
-        env={**os.environ, rundir.LOCK_FD_ENV: str(fd)},
+        env={**os.environ, runlock.LOCK_FD_ENV: str(fd)},
         pass_fds=(fd,),
         stdout=subprocess.PIPE,
         text=True,
     )
     assert child.stdout.readline().strip() == "True"  # train's own lock_run takes the runner's lock over
     os.close(fd)
-    assert rundir.is_locked(run)  # the child still holds it
+    assert runlock.is_locked(run)  # the child still holds it
     child.kill()
     child.wait()
-    assert not rundir.is_locked(run)  # and it vanished with the last holder
+    assert not runlock.is_locked(run)  # and it vanished with the last holder
 
 
 def test_dry_run_prints_and_runs_nothing(suites, tmp_path, capsys):
@@ -163,7 +163,7 @@ def test_a_killed_worker_is_interrupted_then_resumes_and_finished_runs_stay_iden
     os.kill(worker_pid(run), signal.SIGKILL)
     out, _ = runner.communicate(timeout=60)
     assert runner.returncode == 1 and "killed by SIGKILL" in out, out
-    assert rundir.read_run(run)["status"] == "running" and not rundir.is_locked(run)
+    assert rundir.read_run(run)["status"] == "running" and not runlock.is_locked(run)
     capsys.readouterr()
     assert bench(suites, results, "status", "long") == 0
     assert "interrupted" in capsys.readouterr().out
@@ -171,7 +171,7 @@ def test_a_killed_worker_is_interrupted_then_resumes_and_finished_runs_stay_iden
     record = rundir.read_run(run)
     assert record["status"] == "done" and record["attempts"] == 2 and attempts_logged(run) == 2
     assert record["progress"]["env_steps"] == record["protocol"]["budget_steps"]
-    steps = [m["env_step"] for m in rundir.read_metrics(run) if m["type"] in ("train", "episode")]
+    steps = [m["env_step"] for m in metrics_file.read_metrics(run) if m["type"] in ("train", "episode")]
     assert steps == sorted(steps)  # resumed from the checkpoint: metrics rolled back, no duplicates
     assert {p: b for p, b in snapshot(results).items() if p in finished} == finished
 
@@ -207,7 +207,7 @@ def test_sigint_stops_cleanly_and_a_rerun_finishes(suites, tmp_path):
     for run in runs:
         record = rundir.read_run(run)
         assert record["status"] == "running" and 0 < record["progress"]["env_steps"] < 8000
-        assert (run / "ckpt" / "latest.pkl").exists() and not rundir.is_locked(run)
+        assert (run / "ckpt" / "latest.pkl").exists() and not runlock.is_locked(run)
     assert bench(suites, results, "run", "long", "--jobs", "2") == 0
     assert all(r["status"] == "done" for r in records(results).values()) and len(records(results)) == 3
 
@@ -231,10 +231,10 @@ def test_a_killed_runner_leaves_its_workers_locked_until_they_finish(suites, tmp
     wait_for(lambda: all(started(run) for run in runs))
     runner.kill()
     runner.wait()
-    assert all(rundir.is_locked(run) for run in runs)  # the workers hold the lock they inherited
+    assert all(runlock.is_locked(run) for run in runs)  # the workers hold the lock they inherited
     assert bench(suites, results, "run", "long", "--jobs", "2") == 0
     assert "2 running elsewhere, 1 to run" in capsys.readouterr().out
-    wait_for(lambda: not any(rundir.is_locked(run) for run in runs))
+    wait_for(lambda: not any(runlock.is_locked(run) for run in runs))
     assert all(r["status"] == "done" and r["attempts"] == 1 for r in records(results).values())
 
 

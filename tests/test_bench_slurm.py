@@ -13,7 +13,7 @@ import submitit
 from bench.cli import main
 from bench.slurm import executor_parameters
 from bench.suites import load
-from hieros import rundir
+from hieros import metrics_file, rundir
 
 SUITES = """
 [suites.quick]
@@ -89,7 +89,7 @@ def test_submitit_array_completes_and_resumes_after_preemption(tmp_path):
     assert record["status"] == "done" and record["attempts"] == 2  # stopped at a checkpoint, then resumed
     log = (run / "runner.log").read_text()
     assert log.count("=== attempt ") == 2 and "=== exit code 130" in log and "(requeue 1)" in log
-    steps = [m["env_step"] for m in rundir.read_metrics(run) if m["type"] in ("train", "episode")]
+    steps = [m["env_step"] for m in metrics_file.read_metrics(run) if m["type"] in ("train", "episode")]
     assert steps == sorted(steps)
 
 

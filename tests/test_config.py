@@ -282,12 +282,12 @@ def test_a_failed_start_leaves_no_run_directory(tmp_path):
 
 
 def test_discard_new_run_keeps_a_run_that_has_a_record(tmp_path):
-    from hieros import rundir
+    from hieros import rundir, runlock
 
     fresh, recorded = tmp_path / "fresh", tmp_path / "recorded"
     for path in (fresh, recorded):
         path.mkdir()
-        assert rundir.lock_run(path)
+        assert runlock.lock_run(path)
     (recorded / rundir.RUN_FILE).write_text("{}")
     rundir.discard_new_run(fresh)
     rundir.discard_new_run(recorded)

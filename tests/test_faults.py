@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hieros import checkpoint, rundir
+from hieros import checkpoint, metrics_file, rundir
 from hieros.train import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def test_a_run_killed_before_its_first_checkpoint_restarts_clean_with_its_record
         [sys.executable, "-m", "hieros.train", *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 120
-    while len(rundir.read_metrics(run)) < 3 if (run / rundir.METRICS_FILE).exists() else True:
+    while len(metrics_file.read_metrics(run)) < 3 if (run / rundir.METRICS_FILE).exists() else True:
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
@@ -49,7 +49,7 @@ def test_a_run_killed_before_its_first_checkpoint_restarts_clean_with_its_record
     assert main([*args[:-2], "--stop_after=1000", "--save_every=1e9", f"--logdir={run}"]) == 130
     [aside] = (run / rundir.ASIDE_DIR).iterdir()
     assert (aside / rundir.METRICS_FILE).read_bytes() == dead and (aside / rundir.RUN_FILE).exists()
-    steps = [r["env_step"] for r in rundir.read_metrics(run)]
+    steps = [r["env_step"] for r in metrics_file.read_metrics(run)]
     assert steps == sorted(steps) and steps[-1] == 500  # one attempt's records, from step 0
 
 
@@ -67,7 +67,7 @@ def test_an_unreadable_latest_checkpoint_resumes_from_the_previous_one(tmp_path,
     err = capsys.readouterr().err
     assert "latest.pkl is unreadable" in err and "resuming from the older checkpoint" in err
     assert list((run / "ckpt").glob("latest.pkl.corrupt-*"))
-    assert rundir.read_metrics(run) == rundir.read_metrics(whole)  # the same run as one never interrupted
+    assert metrics_file.read_metrics(run) == metrics_file.read_metrics(whole)  # the same run as one never interrupted
     assert rundir.read_run(run)["score"] == rundir.read_run(whole)["score"]
 
 
@@ -102,7 +102,7 @@ def test_mixed_records_and_mistyped_scores_are_refused_with_their_file(tmp_path)
     lines = (run / rundir.METRICS_FILE).read_bytes().splitlines(keepends=True)
     (run / rundir.METRICS_FILE).write_bytes(b"".join(lines + lines[:1]))  # a second attempt appended
     with pytest.raises(rundir.RunFileError, match=r"env_step goes back .* two attempts' records are mixed"):
-        rundir.read_metrics(run)
+        metrics_file.read_metrics(run)
     record = json.loads((run / rundir.RUN_FILE).read_text())
     record["score"]["final"] = "12.5"
     (run / rundir.RUN_FILE).write_text(json.dumps(record))

@@ -18,6 +18,8 @@ CORE = [
     "hieros.config_schema",
     "hieros.config_hash",
     "hieros.rundir",
+    "hieros.metrics_file",
+    "hieros.runlock",
     "hieros.envs",
     "hieros.cli_errors",
     "hieros.checkpoint",

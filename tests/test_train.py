@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hieros import checkpoint, rundir
+from hieros import checkpoint, metrics_file, rundir
 from hieros.train import Ratio, main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,8 +42,8 @@ def test_random_agent_writes_a_complete_run(tmp_path):
     phases = record["progress"]["phase_seconds"]  # the loop's named clocks account for its time
     assert phases["train"] == 0 and min(phases["policy"], phases["env"], phases["eval"]) > 0
     assert sum(phases.values()) == pytest.approx(record["progress"]["wall_seconds"], rel=0.2)
-    metrics = rundir.read_metrics(run)
-    train_eps = rundir.episodes(metrics, "train")
+    metrics = metrics_file.read_metrics(run)
+    train_eps = metrics_file.episodes(metrics, "train")
     assert [(e["env_step"], e["frames"], e["length"]) for e in train_eps] == [
         (500, 1000, 500),
         (1000, 2000, 500),
@@ -54,7 +54,7 @@ def test_random_agent_writes_a_complete_run(tmp_path):
     assert [e["env_step"] for e in evals] == [750]  # not at the end of the budget, as the original
     assert (run / "ckpt" / "latest.pkl").exists()
     assert main([*args, f"--logdir={run}"]) == 0  # a done run is left alone
-    assert rundir.read_metrics(run) == metrics
+    assert metrics_file.read_metrics(run) == metrics
 
 
 def test_changed_config_is_refused(tmp_path, capsys):
@@ -84,7 +84,7 @@ def test_learning_agents_train_end_to_end(tmp_path, args, model):
     record = rundir.read_run(run)
     assert record["status"] == "done" and record["progress"]["grad_steps"] > 0
     assert record["progress"]["phase_seconds"]["train"] > 0
-    losses = [m for m in rundir.read_metrics(run) if m["type"] == "train"]
+    losses = [m for m in metrics_file.read_metrics(run) if m["type"] == "train"]
     keys = ("model_loss", "actor_loss", "value_extrinsic_loss")
     assert losses and all(f"level_0/{key}" in losses[-1] for key in keys)
 
@@ -103,7 +103,7 @@ def test_three_levels_train_end_to_end(tmp_path):
         "--tensorboard=true",
     )
     assert rundir.read_run(run)["status"] == "done"
-    metrics = [m for m in rundir.read_metrics(run) if m["type"] == "train"]
+    metrics = [m for m in metrics_file.read_metrics(run) if m["type"] == "train"]
     for level in range(3):
         assert any(f"level_{level}/model_loss" in m for m in metrics), f"level {level} never trained"
     assert any("level_1/imag_novelty_reward_mean" in m and "level_1/imag_subgoal_reward_mean" in m for m in metrics)
@@ -170,7 +170,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, args):
     half = tmp_path / "half"
     assert main([*common, f"--logdir={half}", f"--stop_after={steps // 2}"]) == 130
     if "--max_hierarchy=3" in args:
-        trained = [m for m in rundir.read_metrics(half) if m["type"] == "train"]
+        trained = [m for m in metrics_file.read_metrics(half) if m["type"] == "train"]
         assert any("level_2/model_loss" in m for m in trained)
     at_stop = checkpoint.load(half)["clocks"]
     assert main([*common, f"--logdir={half}"]) == 0
@@ -178,7 +178,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, args):
     # the named clocks continue: the one evaluation ran before the stop, and its seconds are still counted
     resumed = rundir.read_run(half)["progress"]["phase_seconds"]
     assert resumed["eval"] == round(at_stop["eval"], 3) > 0 and resumed["train"] > at_stop["train"] > 0
-    strip = lambda run: [json.dumps(m) for m in rundir.read_metrics(run)]  # noqa: E731
+    strip = lambda run: [json.dumps(m) for m in metrics_file.read_metrics(run)]  # noqa: E731
     assert strip(whole) == strip(half)
 
 
@@ -263,11 +263,11 @@ def test_a_stop_inside_an_evaluation_resumes_exactly(tmp_path, monkeypatch):
     monkeypatch.setattr(train_module, "make_env", make_env)
     half = tmp_path / "half"
     assert main([*common, f"--logdir={half}"]) == 130 and sent
-    assert not [m for m in rundir.read_metrics(half) if m.get("mode") == "eval" or m["type"] == "eval"]
+    assert not [m for m in metrics_file.read_metrics(half) if m.get("mode") == "eval" or m["type"] == "eval"]
     monkeypatch.setattr(train_module, "make_env", real_make_env)
     assert main([*common, f"--logdir={half}"]) == 0
     _assert_same(_final_state(whole), _final_state(half))
-    strip = lambda run: [json.dumps(m) for m in rundir.read_metrics(run)]  # noqa: E731
+    strip = lambda run: [json.dumps(m) for m in metrics_file.read_metrics(run)]  # noqa: E731
     assert strip(whole) == strip(half)
 
 
@@ -308,5 +308,5 @@ def test_sigkill_between_checkpoints_then_resume_in_a_fresh_process_equals_an_un
     )
     assert resumed.returncode == 0, resumed.stderr
     _assert_same(_final_state(whole), _final_state(killed))
-    strip = lambda run: [json.dumps(m) for m in rundir.read_metrics(run)]  # noqa: E731
+    strip = lambda run: [json.dumps(m) for m in metrics_file.read_metrics(run)]  # noqa: E731
     assert strip(whole) == strip(killed)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hieros import rundir
+from hieros import metrics_file, rundir
 from hieros.train import main
 from hieros.wandb_log import metric_names
 
@@ -75,7 +75,7 @@ def offline_run(run: Path) -> tuple[dict, dict[int, dict[str, float]], set[str]]
 
 def jsonl_history(run: Path) -> dict[int, dict[str, float]]:
     rows: dict[int, dict[str, float]] = {}
-    for record in rundir.read_metrics(run):
+    for record in metrics_file.read_metrics(run):
         rows.setdefault(record["frames"], {}).update(metric_names(record))
     return {step: row for step, row in rows.items() if row}
 
