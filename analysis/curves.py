@@ -6,11 +6,13 @@ a run is exactly its final score under final_train_window.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from analysis.bootstrap import CONFIDENCE
+from analysis.store import Method, Run, StoreError
 
 MAX_BINS = 100
 DEFAULT_BINS = 40
@@ -69,3 +71,76 @@ def band(table: np.ndarray, confidence: float = CONFIDENCE) -> dict[str, np.ndar
         half = np.where(n >= 2, t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)) * np.sqrt(var / n), np.nan)
     mean = np.where(n > 0, mean, np.nan)
     return {"mean": mean, "low": mean - half, "high": mean + half, "runs": n}
+
+
+END_FRACTION = 0.1  # a train metric's value at the end of training: its mean over the last tenth of the budget
+
+
+def logged_metrics(methods: Mapping[str, Method]) -> set[str]:
+    """The train metrics any run of `methods` logs (metrics.jsonl records of type train)."""
+    stamps = {"type", "env_step", "frames", "grad_steps"}
+    records = (rec for m in methods.values() for r in m.all_runs() for rec in r.metrics)
+    return {k for rec in records if rec.get("type") == "train" for k in rec} - stamps
+
+
+def check_metrics(methods: Mapping[str, Method], metrics: list[str]) -> None:
+    """A one-line StoreError for a --metric no run logs, naming those that are logged."""
+    logged = logged_metrics(methods)
+    for metric in metrics:
+        if metric not in logged:
+            raise StoreError(
+                f"--metric {metric!r}: no run logs it; logged train metrics: {', '.join(sorted(logged)) or 'none'}"
+            )
+
+
+def _runs_with_records(method: Method, task: str) -> list[Run]:
+    return [r for _, r in sorted(method.runs.get(task, {}).items()) if r.metrics]
+
+
+def for_report(methods: Mapping[str, Method], tasks: list[str], metrics: list[str]) -> dict[str, Any]:
+    """Score curves (x = env frames) and each logged train metric (x = env steps), per task and method:
+    {curve: {task: {method: {x, mean, low, high, runs}}}}."""
+    check_metrics(methods, metrics)
+    out: dict[str, Any] = {name: {} for name in ("score", *metrics)}
+    for task in tasks:
+        for name, method in methods.items():
+            runs = _runs_with_records(method, task)
+            if not runs:
+                continue
+            protocol = runs[0].record["protocol"]
+            for metric in out:
+                grid = score_edges(protocol) if metric == "score" else edges(float(protocol["budget_steps"]))
+                result = band(np.array([binned(*run_points(r.metrics, metric), grid) for r in runs]))
+                keep = result["runs"] > 0
+                if keep.any():
+                    out[metric].setdefault(task, {})[name] = {
+                        "x": grid[1:][keep],
+                        **{k: v[keep] for k, v in result.items()},
+                    }
+    return {k: v for k, v in out.items() if v}
+
+
+def end_values(methods: Mapping[str, Method], tasks: list[str], metrics: list[str]) -> dict[str, Any]:
+    """Each train metric at the end of training, per task and method: every run's mean over its records in the
+    last END_FRACTION of the budget's env steps, then the mean over runs with a Student t interval:
+    {metric: {task: {method: {mean, low, high, runs, values}}}} (methods without such records left out)."""
+    check_metrics(methods, metrics)
+    out: dict[str, Any] = {}
+    for metric in metrics:
+        for task in tasks:
+            for name, method in methods.items():
+                runs = _runs_with_records(method, task)
+                if not runs:
+                    continue
+                budget = float(runs[0].record["protocol"]["budget_steps"])
+                last = np.array([budget * (1 - END_FRACTION), budget])
+                values = np.array([binned(*run_points(r.metrics, metric), last)[0] for r in runs])
+                values = values[~np.isnan(values)]
+                if len(values):
+                    result = band(values[:, None])
+                    out.setdefault(metric, {}).setdefault(task, {})[name] = {
+                        **{k: float(v[0]) for k, v in result.items() if k != "runs"},
+                        "runs": len(values),
+                        "values": values.tolist(),
+                    }
+    return out

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis import figures, ladder, parallel, render, sampler
+from analysis import figures, ladder, latex, parallel, render, sampler
 from analysis.report import Options, Report
 from analysis.store import display_name, normalize, score_range
 from hieros import rundir
@@ -129,7 +129,7 @@ def _write_files(report: Report, options: Options) -> list[str]:
     texts = {
         "summary.json": json.dumps(summary, indent=1) + "\n",
         "report.md": render.markdown(report.summary, names),
-        f"table_{report.summary['suite']}.tex": render.latex(report.summary),
+        f"table_{report.summary['suite']}.tex": latex.table(report.summary),
     }
     for file, text in texts.items():
         rundir.atomic_write_bytes(out / file, text.encode())

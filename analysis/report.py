@@ -299,46 +299,10 @@ def _asked_pairs(
     return out
 
 
-def _curves(methods: dict[str, Method], tasks: list[str], metrics: list[str]) -> dict[str, Any]:
-    """Score curves (x = env frames) and each logged train metric (x = env steps), per task and method."""
-    logged = {
-        k
-        for m in methods.values()
-        for r in m.all_runs()
-        for rec in r.metrics
-        if rec.get("type") == "train"
-        for k in rec
-    } - {"type", "env_step", "frames", "grad_steps"}
-    for metric in metrics:
-        if metric not in logged:
-            raise StoreError(
-                f"--metric {metric!r}: no run logs it; logged train metrics: {', '.join(sorted(logged)) or 'none'}"
-            )
-    out: dict[str, Any] = {name: {} for name in ("score", *metrics)}
-    for task in tasks:
-        for name, method in methods.items():
-            runs = [r for _, r in sorted(method.runs[task].items()) if r.metrics]
-            if not runs:
-                continue
-            protocol = runs[0].record["protocol"]
-            for metric in out:
-                grid = (
-                    curves.score_edges(protocol) if metric == "score" else curves.edges(float(protocol["budget_steps"]))
-                )
-                table = np.array([curves.binned(*curves.run_points(r.metrics, metric), grid) for r in runs])
-                result = curves.band(table)
-                keep = result["runs"] > 0
-                if keep.any():
-                    out[metric].setdefault(task, {})[name] = {
-                        "x": grid[1:][keep],
-                        **{k: v[keep] for k, v in result.items()},
-                    }
-    return {k: v for k, v in out.items() if v}
-
-
 def compute(options: Options) -> Report:
     """Load, check, and compute every number of the report (raises ChecksFailed or StoreError)."""
     ours = select(baselines.store_methods(options.results, options.suite, options.baselines), options)
+    curves.check_metrics(ours, options.metrics)  # a --metric no run logs: said before any work
     problems = check(ours, options.expect_seeds) if ours else []
     gate(problems, options)
     methods = {**ours, **baselines.beside(ours, options.baselines)}
@@ -429,9 +393,11 @@ def compute(options: Options) -> Report:
                 if (np.isfinite(s).sum(axis=0) > 1).all()
             },
         }
+    if options.metrics:
+        summary["train_metrics"] = curves.end_values(ours, tasks, options.metrics)
     summary["notes"] = _notes(summary)
     profiles = {"taus": taus, "kind": options.profile, "methods": {n: estimates[n]["profile"] for n in methods}}
-    return Report(summary, scores, profiles, _curves(ours, tasks, options.metrics))
+    return Report(summary, scores, profiles, curves.for_report(ours, tasks, options.metrics))
 
 
 def _notes(summary: dict[str, Any]) -> list[str]:

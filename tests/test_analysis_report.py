@@ -413,6 +413,22 @@ def test_average_profiles_count_games_by_their_mean_over_runs(tmp_path, stores):
     assert runs.profiles["methods"]["alpha"]["value"].tolist() != report.profiles["methods"]["alpha"]["value"].tolist()
 
 
+def test_a_train_metric_at_the_end_of_training_by_hand(tmp_path, stores):
+    stores.small_store(tmp_path)  # model_loss = 10 / (1 + frames / 1e5) + seed; the last record at the budget
+    options = Options(tmp_path, tmp_path / "out", baselines=["none"], reps=100, sampler=False, metrics=["model_loss"])
+    report = compute(options)
+    cell = report.summary["train_metrics"]["model_loss"]["atari_pong"]["alpha"]
+    half = 4.302653 / np.sqrt(3)  # t(0.975, 2) * sd(3, 4, 5) / sqrt(3)
+    assert cell["values"] == [3.0, 4.0, 5.0] and cell["runs"] == 3 and isinstance(cell["runs"], int)
+    assert (cell["mean"], cell["low"], cell["high"]) == pytest.approx((4.0, 4.0 - half, 4.0 + half))
+    write(report, options)
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "## Train metrics at the end of training" in text and "4.00 [1.52, 6.48], n=3 |" in text
+    options.metrics = ["no_such_metric"]
+    with pytest.raises(StoreError, match="--metric 'no_such_metric': no run logs it"):
+        compute(options)
+
+
 def test_the_terminal_table_is_whole_in_a_log(tmp_path, capsys, stores):
     """Off a terminal (a log, a pipe) the table takes the width it needs: no interval cut short with '…'."""
     stores.small_store(tmp_path, methods=("alpha", "beta", "a_method_with_a_long_name"))
