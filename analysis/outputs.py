@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -36,6 +37,12 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
+
+
+def metric_file_name(metric: str) -> str:
+    """The figure name of a --metric: metric_<name>, with what a file name cannot hold as '_' (the agent's metrics
+    are named per level, `level_0/model_loss`: metric_level_0_model_loss)."""
+    return "metric_" + re.sub(r"[^A-Za-z0-9_.-]", "_", metric)
 
 
 def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tuple[Any, figures.Table]]]:
@@ -79,7 +86,7 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
                 figures.draw_curves, data, "env frames", "episode score", palette, titles, ranges
             )
         else:
-            makers[f"metric_{curve}"] = partial(figures.draw_curves, data, "env steps", curve, palette, titles)
+            makers[metric_file_name(curve)] = partial(figures.draw_curves, data, "env steps", curve, palette, titles)
     if options.sampler:
 
         def sampler_figure() -> tuple[Any, figures.Table]:

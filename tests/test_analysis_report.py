@@ -429,6 +429,20 @@ def test_a_train_metric_at_the_end_of_training_by_hand(tmp_path, stores):
         compute(options)
 
 
+def test_a_metric_named_per_level_is_a_figure_file_of_its_own(tmp_path, stores):
+    stores.small_store(tmp_path)
+    for run in rundir.find_runs(tmp_path):  # the agent names its metrics per level: level_0/model_loss
+        with open(run / rundir.METRICS_FILE, "a") as f:
+            f.write(json.dumps({"type": "train", "env_step": 100_000, "frames": 400_000, "level_0/model_loss": 1.5}))
+    options = Options(tmp_path, tmp_path / "out", baselines=["none"], reps=100, sampler=False)
+    options.metrics = ["level_0/model_loss"]
+    report = compute(options)
+    assert report.summary["train_metrics"]["level_0/model_loss"]["atari_pong"]["alpha"]["mean"] == 1.5
+    names = [path.name for path in write(report, options)]
+    assert {"metric_level_0_model_loss.png", "metric_level_0_model_loss.csv"} <= set(names)
+    assert "![metric_level_0_model_loss](metric_level_0_model_loss.png)" in (tmp_path / "out" / "report.md").read_text()
+
+
 def test_the_terminal_table_is_whole_in_a_log(tmp_path, capsys, stores):
     """Off a terminal (a log, a pipe) the table takes the width it needs: no interval cut short with '…'."""
     stores.small_store(tmp_path, methods=("alpha", "beta", "a_method_with_a_long_name"))
