@@ -49,17 +49,21 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
     """{name: draw()} of every figure of the report, in the order report.md shows them; each draw() returns the
     figure and its table."""
     summary = report.summary
-    palette = figures.colors(list(summary["methods"]))
+    # a method scored on fewer of the report's tasks carries its mark ("[25/26 tasks]") in the legends too
+    label = {n: n + render.tasks_mark(summary, n) for n in summary["methods"]}
+    palette = {label[n]: style for n, style in figures.colors(list(summary["methods"])).items()}
     titles = {t: display_name(t) for t in summary["tasks"]}
     published = {n: p["aggregates"] for n, p in summary["published"].items()}
     # one task: Median, IQM and Mean are the same number, so one panel (with the optimality gap) says it
     shown = ("Mean", "Optimality Gap") if len(summary["tasks"]) == 1 else None
     leaderboard = {
-        n: {k: v for k, v in summary["methods"][n]["aggregates"].items() if shown is None or k in shown}
+        label[n]: {k: v for k, v in summary["methods"][n]["aggregates"].items() if shown is None or k in shown}
         for n in render.ranked(summary)
     }
+    profiles = {label[n]: p for n, p in report.profiles["methods"].items()}
+    efficiency = {label[n]: curve for n, curve in summary.get("efficiency", {}).items()}
     runs = {
-        t: {n: m["games"][t]["scores"] for n, m in summary["methods"].items() if t in m["games"]}
+        t: {label[n]: m["games"][t]["scores"] for n, m in summary["methods"].items() if t in m["games"]}
         for t in summary["tasks"]
     }
     games = {
@@ -68,16 +72,14 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
     }
     makers: dict[str, Callable[[], tuple[Any, figures.Table]]] = {
         "aggregates": lambda: figures.draw_aggregates(leaderboard, published, palette),
-        "profiles": lambda: figures.draw_profiles(
-            report.profiles["taus"], report.profiles["methods"], palette, report.profiles["kind"]
-        ),
+        "profiles": lambda: figures.draw_profiles(report.profiles["taus"], profiles, palette, report.profiles["kind"]),
     }
     if summary["improvement"]:
         makers["improvement"] = lambda: figures.draw_improvement(summary["improvement"])
     if "ladder" in summary:
         makers["ladder"] = lambda: ladder.draw(summary["ladder"]["rungs"], summary["ladder"]["metric"])
-    if summary.get("efficiency"):
-        makers["efficiency"] = lambda: figures.draw_efficiency(summary["efficiency"], palette)
+    if efficiency:
+        makers["efficiency"] = lambda: figures.draw_efficiency(efficiency, palette)
     makers["games"] = lambda: figures.draw_games(games, palette, titles)
     for curve, data in report.curves.items():
         if curve == "score":

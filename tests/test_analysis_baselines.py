@@ -103,6 +103,8 @@ def test_leaderboard_of_the_baselines_alone_from_an_empty_store(tmp_path, capsys
     assert "scored on 25 of 26 tasks (without ChopperCommand)" in report
     assert "ChopperCommand | " in report.split("## Per game")[1]  # its row is there, DreamerV3-2023's cell '–'
     assert r"DreamerV3-2023$^\ddagger$" in (tmp_path / "out" / "table_atari100k.tex").read_text()
+    profiles = (tmp_path / "out" / "profiles.csv").read_text()  # the figures' legends carry the mark too
+    assert "DreamerV3-2023 [25/26 tasks]," in profiles and "DIAMOND," in profiles
     assert "weipu-zhang/STORM@1c50658:results/storm.json" in report and "does not reproduce" in report
     assert main(["report", "--results", str(tmp_path / "empty"), "--reps", "200"]) == 2  # no runs, no baselines asked
     assert "--baselines all" in capsys.readouterr().err
