@@ -215,7 +215,8 @@ def field(task: str, frames: float | None = None) -> list[float]:
     with nothing there left out); [] for a task no baseline has."""
     if frames is None or frames >= BUDGET_FRAMES:
         return [float(v) for runs in _table().values() for v in runs.get(task, []) if v is not None]
-    end = int(curve_edges()[np.searchsorted(curve_edges(), frames, side="left")]) if frames > 0 else WINDOW_FRAMES
+    bins = curve_edges()
+    end = int(bins[np.searchsorted(bins, frames, side="left")]) if frames > 0 else WINDOW_FRAMES
     curved = [points for runs in _curve_table().values() for points in runs.get(task, {}).values()]
     return [v for points in curved for f, v in points if f == end]
 

@@ -135,7 +135,8 @@ def task_set(methods: dict[str, Method], options: Options) -> tuple[list[str], s
 def own_tasks(methods: dict[str, Method], tasks: list[str]) -> dict[str, list[str]]:
     """Each method's tasks among the report's: all of them, or fewer for a baseline without a score on some (its
     aggregates are over these, and P(X > Y) with it over the tasks both have)."""
-    return {name: [t for t in tasks if t in set(m.scored_tasks())] for name, m in methods.items()}
+    scored = {name: set(m.scored_tasks()) for name, m in methods.items()}
+    return {name: [t for t in tasks if t in scored[name]] for name in methods}
 
 
 def gate(problems: list[Problem], options: Options) -> None:
