@@ -99,8 +99,7 @@ def _runs_with_records(method: Method, task: str) -> list[Run]:
 
 def for_report(methods: Mapping[str, Method], tasks: list[str], metrics: list[str]) -> dict[str, Any]:
     """Score curves (x = env frames) and each logged train metric (x = env steps), per task and method:
-    {curve: {task: {method: {x, mean, low, high, runs}}}}."""
-    check_metrics(methods, metrics)
+    {curve: {task: {method: {x, mean, low, high, runs}}}}. `metrics` are those check_metrics passed."""
     out: dict[str, Any] = {name: {} for name in ("score", *metrics)}
     for task in tasks:
         for name, method in methods.items():
@@ -123,8 +122,8 @@ def for_report(methods: Mapping[str, Method], tasks: list[str], metrics: list[st
 def end_values(methods: Mapping[str, Method], tasks: list[str], metrics: list[str]) -> dict[str, Any]:
     """Each train metric at the end of training, per task and method: every run's mean over its records in the
     last END_FRACTION of the budget's env steps, then the mean over runs with a Student t interval:
-    {metric: {task: {method: {mean, low, high, runs, values}}}} (methods without such records left out)."""
-    check_metrics(methods, metrics)
+    {metric: {task: {method: {mean, low, high, runs, values}}}} (methods without such records left out).
+    `metrics` are those check_metrics passed."""
     out: dict[str, Any] = {}
     for metric in metrics:
         for task in tasks:
