@@ -128,6 +128,12 @@ def task_set(methods: dict[str, Method], options: Options) -> tuple[list[str], s
         tasks -= set(PAPER_EXCLUDED)
         how = TASK_SETS["hieros25"]
     if not tasks:
+        unscored = sorted(name for name, m in methods.items() if not _is_shipped(m) and not m.scored_tasks())
+        if unscored:
+            raise StoreError(
+                f"no finished run with a score yet of {', '.join(unscored)}; wait for one, or leave "
+                f"{'it' if len(unscored) == 1 else 'them'} out with --methods"
+            )
         raise StoreError("no task has runs of every method; nothing to compare (see --tasks, --methods)")
     return sorted(tasks), how
 

@@ -109,6 +109,15 @@ def test_a_final_score_the_metrics_do_not_reproduce_is_mixed(tmp_path, stores):
     ]
 
 
+def test_a_method_without_a_finished_run_is_named(tmp_path, stores):
+    stores.small_store(tmp_path, methods=("alpha",), seeds=2)
+    for task in stores.TASKS:
+        stores.write_run(tmp_path, "gamma", task, 1, [1.0], status="running")
+    options = Options(tmp_path, tmp_path / "out", baselines=NONE, reps=50, sampler=False, allow_partial=True)
+    with pytest.raises(StoreError, match="no finished run with a score yet of gamma; wait for one, or leave it out"):
+        compute(options)
+
+
 def test_export_of_our_runs(tmp_path, stores):
     stores.small_store(tmp_path, methods=("alpha",), seeds=2)
     stores.write_run(tmp_path, "alpha", "atari_pong", 3, [1.0], status="running")
