@@ -147,14 +147,27 @@ def draw_improvement(pairs: dict[str, dict[str, float]]) -> tuple[Any, Table]:
     return fig, (["pair", "probability", "ci_low", "ci_high"], rows)
 
 
-def _clamp(ax: Any, means: list[np.ndarray]) -> None:
+def _clamp(ax: Any, means: list[np.ndarray], log: bool = False) -> None:
     """Keep the means in view: bands of bins with few runs (Student t with 1-2 degrees of freedom is wide) may
-    extend past the panel by at most half the means' range; the CSV has them whole."""
+    extend past the panel by at most half the means' range (on a log axis, half their range of decades); the CSV
+    has them whole."""
     values = np.concatenate(means)
-    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    scale, unscale = (np.log10, lambda v: 10.0**v) if log else (lambda v: v, lambda v: v)
+    low, high = float(scale(np.nanmin(values))), float(scale(np.nanmax(values)))
     span = high - low or max(abs(high), 1.0)
-    bottom, top = ax.get_ylim()
-    ax.set_ylim(max(bottom, low - span / 2), min(top, high + span / 2))
+    bottom, top = (float(scale(limit)) for limit in ax.get_ylim())
+    ax.set_ylim(unscale(max(bottom, low - span / 2)), unscale(min(top, high + span / 2)))
+
+
+LOG_RANGE = 30.0  # a curve whose positive means span more than this factor is drawn on a log axis
+
+
+def wants_log_axis(data: dict[str, dict[str, dict[str, np.ndarray]]]) -> bool:
+    """Whether curves (draw_curves' `data`) are better read on a log axis: every mean positive and spanning more
+    than LOG_RANGE, as a loss does that falls from its first updates (a linear axis shows only that fall)."""
+    means = np.concatenate([np.asarray(c["mean"], float) for per in data.values() for c in per.values()])
+    means = means[np.isfinite(means)]
+    return bool(means.size) and bool(np.all(means > 0)) and float(means.max() / means.min()) > LOG_RANGE
 
 
 def draw_curves(
@@ -164,9 +177,11 @@ def draw_curves(
     palette: dict[str, Any],
     titles: dict[str, str],
     ranges: dict[str, tuple[float, float]] | None = None,
+    log: bool = False,
 ) -> tuple[Any, Table]:
     """data {task: {method: {x, mean, low, high, runs}}}: a panel per task, mean over runs and 95% band; a band is
-    drawn inside the task's possible scores where `ranges` {task: (low, high)} gives them (the CSV keeps it whole)."""
+    drawn inside the task's possible scores where `ranges` {task: (low, high)} gives them (the CSV keeps it whole).
+    `log`: a log y axis (wants_log_axis), on which a band stops at a tenth of the smallest mean."""
     plt = pyplot()
     tasks = list(data)
     cols = min(6, len(tasks))
@@ -181,6 +196,8 @@ def draw_curves(
         for method, c in data[task].items():
             ax.plot(c["x"], c["mean"], label=method, linewidth=1.2, **palette[method])
             bottom, top = (ranges or {}).get(task, (-np.inf, np.inf))
+            if log:
+                bottom = max(bottom, float(np.nanmin(c["mean"])) / 10)
             ax.fill_between(
                 c["x"],
                 np.clip(c["low"], bottom, top),
@@ -193,10 +210,13 @@ def draw_curves(
                 [task, method, float(x), float(m), float(lo), float(hi), int(n)]
                 for x, m, lo, hi, n in zip(c["x"], c["mean"], c["low"], c["high"], c["runs"], strict=True)
             ]
-        _clamp(ax, [c["mean"] for c in data[task].values()])
+        if log:
+            ax.set_yscale("log")
+        _clamp(ax, [c["mean"] for c in data[task].values()], log)
         ax.set_title(titles.get(task, task), fontsize=9)
         ax.tick_params(labelsize=7)
-        ax.locator_params(nbins=4)  # a third of the ticks to lay out and render, in 26 panels
+        if not log:  # a log axis places its own ticks at the decades
+            ax.locator_params(nbins=4)  # a third of the ticks to lay out and render, in 26 panels
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
         ax.xaxis.get_offset_text().set_fontsize(7)
     for ax in list(axes.flat)[len(tasks) :]:
@@ -207,7 +227,7 @@ def draw_curves(
     fig.legend(handles, methods, loc="lower center", ncol=ncol, frameon=False, fontsize=8)
     fig.supxlabel(xlabel, fontsize=9, y=(legend_inches + 0.05) / height)
     width = 2.9 * cols  # fixed margins in inches: tight_layout would render every panel's ticks once more
-    fig.supylabel(ylabel, fontsize=9, x=0.08 / width)
+    fig.supylabel(ylabel + (" (log scale)" if log else ""), fontsize=9, x=0.08 / width)
     fig.subplots_adjust(
         left=0.85 / width,
         right=1 - 0.1 / width,

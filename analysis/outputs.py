@@ -88,7 +88,9 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
                 figures.draw_curves, data, "env frames", "episode score", palette, titles, ranges
             )
         else:
-            makers[metric_file_name(curve)] = partial(figures.draw_curves, data, "env steps", curve, palette, titles)
+            makers[metric_file_name(curve)] = partial(
+                figures.draw_curves, data, "env steps", curve, palette, titles, log=figures.wants_log_axis(data)
+            )
     if options.sampler:
 
         def sampler_figure() -> tuple[Any, figures.Table]:

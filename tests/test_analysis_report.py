@@ -334,6 +334,31 @@ def test_curve_legend_fits_a_single_panel():
     assert page.x0 <= legend.x0 and legend.x1 <= page.x1 and page.y0 <= legend.y0
 
 
+def test_a_falling_loss_is_drawn_on_a_log_axis():
+    from analysis import figures
+
+    def curves(*means: list[float]) -> dict:
+        return {
+            "task": {
+                f"m{i}": {"x": np.arange(len(m)), "mean": np.array(m), "low": np.array(m), "high": np.array(m)}
+                for i, m in enumerate(means)
+            }
+        }
+
+    assert figures.wants_log_axis(curves([3.0, 0.2], [2.0, 0.09]))  # 3 / 0.09 = 33 > 30
+    assert not figures.wants_log_axis(curves([3.0, 0.2], [2.0, 0.11]))  # 27
+    assert not figures.wants_log_axis(curves([3.0, 0.0]))  # a mean of 0 has no place on a log axis
+    assert not figures.wants_log_axis(curves([40.0, -0.5]))  # nor a negative one (an entropy)
+    data = curves([3.0, 0.2], [2.0, 0.05])
+    for c in data["task"].values():
+        c["low"], c["runs"] = c["mean"] - 1.0, np.array([3, 3])  # a band reaching below 0
+    fig, _ = figures.draw_curves(data, "env steps", "loss", figures.colors(["m0", "m1"]), {}, log=True)
+    ax = fig.axes[0]
+    bottom, top = ax.get_ylim()
+    assert ax.get_yscale() == "log" and 0.005 <= bottom < 0.05 and top > 3.0
+    assert fig.get_supylabel() == "loss (log scale)"
+
+
 def test_the_per_game_table_says_how_many_runs_each_cell_has(tmp_path, stores):
     stores.small_store(tmp_path)
     stores.write_run(tmp_path, "gamma", stores.TASKS[0], 1, [0.0, 1.0, 7.0])  # one run: a mean without an interval
