@@ -1,5 +1,7 @@
 """The run's record, run.json, as the training loop keeps it: identity, config, protocol and provenance once,
-then progress (steps, frames, updates, episodes, wall and phase seconds, peak memory) and status as the run goes."""
+then progress (steps, frames, updates, episodes, wall and phase seconds, peak memory) and status as the run goes;
+and the run directory claimed before anything is created in it (prepare_run_dir: locked, and a record of another
+task, seed, method or config refused)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hieros import rundir
-from hieros.config import Config
+from hieros import rundir, runlock
+from hieros.config import Config, ConfigError, config_mismatch
 
 
 def device_name() -> str:
@@ -76,3 +78,40 @@ class RunRecord:
     def failed(self, error: BaseException) -> None:
         """The error's traceback (its last 4000 characters), written with the next `write`."""
         self.data["error"] = "".join(traceback.format_exception(error))[-4000:]
+
+
+def default_logdir(config: Config) -> str:
+    """CleanRL's run naming: {task}__{method}__{seed}__{unix time}."""
+    return f"runs/{config.task}__{config.model_name}__{config.seed}__{int(time.time())}"
+
+
+class RunLocked(Exception):
+    """Another process is running this run directory."""
+
+
+def prepare_run_dir(config: Config) -> Path:
+    """The run directory, locked for this process; refuses to continue a run made with a different config."""
+    run_dir = Path(config.logdir or default_logdir(config))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not runlock.lock_run(run_dir):
+        raise RunLocked(f"{run_dir} is being run by another process; wait for it or stop it")
+    if (run_dir / rundir.RUN_FILE).exists():
+        previous = rundir.read_run(run_dir)
+        for key in ("task", "seed"):
+            if previous[key] != config[key]:
+                raise ConfigError(
+                    f"{run_dir} holds a run of {key} {previous[key]!r}, not {config[key]!r}; "
+                    f"give --{key}={previous[key]} to continue it, or a new --logdir"
+                )
+        if config.method and previous["method"] != config.method:
+            raise ConfigError(
+                f"{run_dir} holds a run of method {previous['method']!r}, not {config.method!r}; "
+                f"give --method={previous['method']} to continue it, or a new --logdir"
+            )
+        why = config_mismatch(previous["config"], config)
+        if why is not None:
+            raise ConfigError(
+                f"{run_dir} holds a run with another config (hash {previous['config_hash']}, now "
+                f"{config.hash()}: {why}); use a new --logdir or delete it"
+            )
+    return run_dir

@@ -26,16 +26,16 @@ import numpy as np
 if __package__ in (None, ""):  # `python hieros/train.py ...`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hieros import checkpoint, metrics_file, rundir, runlock, video
+from hieros import checkpoint, metrics_file, rundir, video
 from hieros.agent_api import Agent, check_run, make_agent
 from hieros.cli_errors import EXIT_INTERRUPTED, EXIT_LOCKED, guarded
-from hieros.config import Config, ConfigError, HelpRequested, config_mismatch, dump, parse_args
+from hieros.config import Config, ConfigError, HelpRequested, dump, parse_args
 from hieros.envs import EnvError, make_env
 from hieros.envs.base import stack
 from hieros.evaluation import run_episodes
 from hieros.logger import Logger
 from hieros.progress import Clocks, Progress
-from hieros.run_record import RunRecord
+from hieros.run_record import RunLocked, RunRecord, default_logdir, prepare_run_dir
 from hieros.wandb_log import check_available
 from hieros.when import Every, Ratio
 
@@ -43,11 +43,6 @@ __all__ = ["Ratio", "Trainer", "main", "stack"]  # Ratio and stack live in hiero
 
 # Ctrl-C, kill and Slurm's warning before a preemption or the time limit (sbatch --signal=USR2@90)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
-
-
-def default_logdir(config: Config) -> str:
-    """CleanRL's run naming: {task}__{method}__{seed}__{unix time}."""
-    return f"runs/{config.task}__{config.model_name}__{config.seed}__{int(time.time())}"
 
 
 Method = TypeVar("Method", bound=Callable[..., Any])
@@ -333,38 +328,6 @@ class Trainer:
         if ok:
             rundir.atomic_write_bytes(self.run_dir / "subgoals" / f"step_{self.step:09d}.png", png.tobytes())
         self.logger.image("subgoals", image, self.frames)
-
-
-class RunLocked(Exception):
-    """Another process is running this run directory."""
-
-
-def prepare_run_dir(config: Config) -> Path:
-    """The run directory, locked for this process; refuses to continue a run made with a different config."""
-    run_dir = Path(config.logdir or default_logdir(config))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not runlock.lock_run(run_dir):
-        raise RunLocked(f"{run_dir} is being run by another process; wait for it or stop it")
-    if (run_dir / rundir.RUN_FILE).exists():
-        previous = rundir.read_run(run_dir)
-        for key in ("task", "seed"):
-            if previous[key] != config[key]:
-                raise ConfigError(
-                    f"{run_dir} holds a run of {key} {previous[key]!r}, not {config[key]!r}; "
-                    f"give --{key}={previous[key]} to continue it, or a new --logdir"
-                )
-        if config.method and previous["method"] != config.method:
-            raise ConfigError(
-                f"{run_dir} holds a run of method {previous['method']!r}, not {config.method!r}; "
-                f"give --method={previous['method']} to continue it, or a new --logdir"
-            )
-        why = config_mismatch(previous["config"], config)
-        if why is not None:
-            raise ConfigError(
-                f"{run_dir} holds a run with another config (hash {previous['config_hash']}, now "
-                f"{config.hash()}: {why}); use a new --logdir or delete it"
-            )
-    return run_dir
 
 
 def main(argv: list[str] | None = None) -> int:
