@@ -15,7 +15,7 @@ from bench import state as states
 from bench.progress import COLORS, duration
 from bench.state import Outcome
 from bench.suites import Benchmark
-from hieros import rundir
+from hieros import checkpoint, rundir
 from hieros.envs import task_domain
 
 SUMMARY_ROWS = 40  # above this, the summary lists only the runs that did not finish
@@ -121,7 +121,11 @@ def status_row(name: str, run_dir: Path) -> tuple[str, list[str], str | None]:
         if state == "failed" and record.get("error"):
             note = states.error_line(record["error"])
         if state == "interrupted":
-            note = "resumes from its checkpoint on the next run"
+            note = (
+                "resumes from its checkpoint on the next run"
+                if checkpoint.exists(run_dir)
+                else "no checkpoint: the next run starts it again, its records set aside"
+            )
     elif state == "failed":
         note = states.error_line(states.output_tail(run_dir))
     color = COLORS.get(state, "cyan")

@@ -33,6 +33,11 @@ def checkpoint_file(run_dir: str | Path, name: str = CKPT_FILE) -> Path:
     return Path(run_dir) / CKPT_DIR / name
 
 
+def exists(run_dir: str | Path) -> bool:
+    """Whether the run has a checkpoint to resume from (latest or previous; readable or not, load says)."""
+    return any(checkpoint_file(run_dir, name).exists() for name in (CKPT_FILE, PREVIOUS_FILE))
+
+
 def save(run_dir: str | Path, state: dict[str, Any]) -> None:
     """Write the latest checkpoint atomically; the one it replaces becomes the previous one."""
     buffer = io.BytesIO()

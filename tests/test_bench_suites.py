@@ -228,3 +228,16 @@ def test_a_running_atari100k_run_meets_the_baselines_curves_at_its_frames():
     record = {"task": "atari_pong", "protocol": {"budget_frames": baselines.BUDGET_FRAMES}}
     assert _against_field(record, max(at_20k) + 1, 15_000) == f"p100 of {len(at_20k)} at 15k"
     assert _against_field(record, min(at_20k) - 1, 15_000) == f"p0 of {len(at_20k)} at 15k"
+
+
+def test_status_says_whether_an_interrupted_run_resumes_or_starts_again(tmp_path, stores):
+    """A run left 'running' with no process says it resumes only where a checkpoint is there to resume from (a
+    store copied without its checkpoints, which stay local, starts such runs again)."""
+    from bench.tables import status_row
+    from hieros import checkpoint
+
+    run = stores.write_run(tmp_path, "alpha", "atari_pong", 1, [0.0, 1.0], status="running")
+    state, cells, _ = status_row("run", run)
+    assert state == "interrupted" and cells[-1] == "no checkpoint: the next run starts it again, its records set aside"
+    checkpoint.save(run, {"counters": {"env_step": 10}})
+    assert status_row("run", run)[1][-1] == "resumes from its checkpoint on the next run"
