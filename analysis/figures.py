@@ -187,10 +187,15 @@ def draw_curves(
     cols = min(6, len(tasks))
     nrows = -(-len(tasks) // cols)
     methods = list(dict.fromkeys(m for per_task in data.values() for m in per_task))
-    ncol = min(len(methods), 2 * cols)  # about two legend entries fit under a panel
+    # as many legend entries a row as fit the figure's width (a handle and the label at 8 pt, ~0.075 in a letter)
+    entry_inches = 0.5 + 0.075 * max(len(m) for m in methods)
+    # fixed margins in inches: tight_layout would render every panel's ticks once more; a lone panel widens to
+    # hold two columns of a long legend (a ladder's methods) rather than stack them in one
+    width = max(2.9 * cols, 2 * entry_inches) if len(methods) > 4 else 2.9 * cols
+    ncol = max(1, min(len(methods), int(width // entry_inches)))
     legend_inches = 0.25 * -(-len(methods) // ncol) + 0.1
     height = 2.3 * nrows + legend_inches
-    fig, axes = plt.subplots(nrows, cols, figsize=(2.9 * cols, height), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(nrows, cols, figsize=(width, height), squeeze=False, sharex=True)
     rows: list[list[Any]] = []
     for ax, task in zip(axes.flat, tasks, strict=False):
         for method, c in data[task].items():
@@ -226,7 +231,6 @@ def draw_curves(
     handles = [plt.Line2D([], [], **palette[m]) for m in methods]
     fig.legend(handles, methods, loc="lower center", ncol=ncol, frameon=False, fontsize=8)
     fig.supxlabel(xlabel, fontsize=9, y=(legend_inches + 0.05) / height)
-    width = 2.9 * cols  # fixed margins in inches: tight_layout would render every panel's ticks once more
     fig.supylabel(ylabel + (" (log scale)" if log else ""), fontsize=9, x=0.08 / width)
     fig.subplots_adjust(
         left=0.85 / width,

@@ -321,17 +321,19 @@ def test_curve_legend_fits_a_single_panel():
 
     x = np.array([1.0, 2.0])
     curve = {"x": x, "mean": x, "low": x - 1, "high": x + 1, "runs": np.array([3, 3])}
-    methods = ["dreamer", "hieros", "hieros_1level", "random"]
-    fig, _ = figures.draw_curves(
-        {"dmc_cartpole_balance": {m: curve for m in methods}},
-        "env frames",
-        "score",
-        figures.colors(methods),
-        {},
-    )
-    fig.canvas.draw()
-    legend, page = fig.legends[0].get_window_extent(), fig.bbox
-    assert page.x0 <= legend.x0 and legend.x1 <= page.x1 and page.y0 <= legend.y0
+    few = ["dreamer", "hieros", "hieros_1level", "random"]
+    many = [*few, "hieros_2level", "hieros_rssm", "hieros_no_novelty", "hieros_no_subgoal_reward", "hieros_corrected"]
+    for methods in (few, many):  # the cpu_learning ladder: 9 methods, long names, one panel
+        fig, _ = figures.draw_curves(
+            {"dmc_cartpole_balance": {m: curve for m in methods}},
+            "env frames",
+            "score",
+            figures.colors(methods),
+            {},
+        )
+        fig.canvas.draw()
+        legend, page = fig.legends[0].get_window_extent(), fig.bbox
+        assert page.x0 <= legend.x0 and legend.x1 <= page.x1 and page.y0 <= legend.y0, methods
 
 
 def test_a_falling_loss_is_drawn_on_a_log_axis():
