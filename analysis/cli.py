@@ -120,6 +120,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         allow_partial=args.allow_partial,
         allow_mixed=args.allow_mixed,
         expect_seeds=args.expect_seeds,
+        suite_seeds=_suite_seeds(args.suite or (suites[0] if suites else None)),
         published=None if args.published is None else [p for p in args.published if p != "none"],
         metrics=args.metric or [],
         sampler=not args.no_sampler,
@@ -150,6 +151,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         highlight=False,
     )
     return 0
+
+
+def _suite_seeds(suite: str | None) -> int | None:
+    """The seeds benchmark.toml asks of `suite`, or None where the suite file does not name it (or is broken:
+    the report does not need it)."""
+    from bench import suites
+
+    try:
+        benchmark = suites.load()
+    except (suites.SuiteError, OSError):
+        return None
+    return benchmark.suites[suite].seeds if suite in benchmark.suites else None
 
 
 def cmd_import(args: argparse.Namespace) -> int:

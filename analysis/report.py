@@ -55,6 +55,7 @@ class Options:
     allow_partial: bool = False
     allow_mixed: bool = False
     expect_seeds: int | None = None
+    suite_seeds: int | None = None  # the suite file's seeds for this suite (checks.coverage), where it names it
     published: list[str] | None = None  # None: DEFAULT_PUBLISHED for Atari reports
     metrics: list[str] = field(default_factory=list)
     sampler: bool = True
@@ -310,7 +311,7 @@ def compute(options: Options) -> Report:
     """Load, check, and compute every number of the report (raises ChecksFailed or StoreError)."""
     ours = select(baselines.store_methods(options.results, options.suite, options.baselines), options)
     curves.check_metrics(ours, options.metrics)  # a --metric no run logs: said before any work
-    problems = check(ours, options.expect_seeds) if ours else []
+    problems = check(ours, options.expect_seeds, options.suite_seeds) if ours else []
     gate(problems, options)
     methods = {**ours, **baselines.beside(ours, options.baselines)}
     if not methods:
