@@ -23,6 +23,7 @@ from hieros.rundir import CKPT_DIR, RunFileError, atomic_write_bytes
 
 CKPT_FILE = "latest.pkl"
 PREVIOUS_FILE = "previous.pkl"  # the checkpoint before the latest, kept so a corrupt latest one costs one interval
+FILES = (CKPT_FILE, PREVIOUS_FILE)  # newest first, the order load tries them
 
 
 class CheckpointError(RunFileError):
@@ -35,7 +36,7 @@ def checkpoint_file(run_dir: str | Path, name: str = CKPT_FILE) -> Path:
 
 def exists(run_dir: str | Path) -> bool:
     """Whether the run has a checkpoint to resume from (latest or previous; readable or not, load says)."""
-    return any(checkpoint_file(run_dir, name).exists() for name in (CKPT_FILE, PREVIOUS_FILE))
+    return any(checkpoint_file(run_dir, name).exists() for name in FILES)
 
 
 def save(run_dir: str | Path, state: dict[str, Any]) -> None:
@@ -54,7 +55,7 @@ def load(run_dir: str | Path) -> dict[str, Any] | None:
     An unreadable one is kept aside as <name>.corrupt-<time> with a line on stderr; if none is readable,
     CheckpointError says what to do and the run directory is left as it was, apart from that renaming."""
     corrupt = []
-    for name in (CKPT_FILE, PREVIOUS_FILE):
+    for name in FILES:
         file = checkpoint_file(run_dir, name)
         if not file.exists():
             continue
