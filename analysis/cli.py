@@ -17,6 +17,8 @@ Reads every run of one suite under RESULTS (ours and imported ones), checks that
 comparable, then writes into OUT (default RESULTS/report; with several suites and no --suite, each suite into
 OUT/<suite>): report.md, summary.json, table_<suite>.tex, and
 PNG/PDF/CSV figures (aggregates, profiles, improvement, games, curves, metric_<name>, sampler).
+OUT must be new, empty, or a folder a report wrote (it lists its files in .hieros-report.json); a re-run replaces
+only those files, never anything else in OUT.
 An Atari100k store is compared with the published per-run scores of other methods shipped with the package
 (--baselines). Aggregates use human-normalised scores (Atari) or return/1000 (DMC) over the tasks every method
 has a score on, with 95% stratified bootstrap intervals as rliable; per-game intervals are Student t over runs,
@@ -94,14 +96,18 @@ def _names(text: str) -> list[str]:
 def cmd_report(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from analysis.outdir import check_folder
     from analysis.outputs import write
     from analysis.render import terminal
     from analysis.report import ChecksFailed, Options, compute
-    from analysis.store import check_output, suites_in
+    from analysis.store import suites_in
 
-    out = check_output(Path(args.out) if args.out else Path(args.results) / "report", directory=True)
+    inputs = {"the results store": Path(args.results)}
+    out = check_folder(Path(args.out) if args.out else Path(args.results) / "report", inputs)
     suites = suites_in(args.results)
     if args.suite is None and len(suites) > 1:  # every suite of the store, each into OUT/<suite>
+        for suite in suites:  # every suite's folder checked before the first suite is computed
+            check_folder(out / suite, inputs)
         codes = [
             cmd_report(argparse.Namespace(**{**vars(args), "suite": suite, "out": str(out / suite)}))
             for suite in suites
@@ -206,14 +212,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from analysis.transfer import export_runs
 
-    count = export_runs(args.results, args.out, args.suite, args.method)
+    count = export_runs(args.results, args.out, args.suite, args.method, args.force)
     print(f"wrote {count} runs to {args.out}")
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from analysis import sampler
-    from analysis.store import check_output
+    from analysis.outdir import check_folder, write_folder
 
     custom = (args.temperature, args.items, args.train_ratio, args.batch_length, args.capacity)
     if args.preset or any(value is not None for value in custom):
@@ -222,7 +228,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
         )
     else:
         setup = sampler.paper_setup(args.seed)
-    paths = sampler.sampler_figure(check_output(args.out, directory=True), setup)
+    out = check_folder(args.out)
+    paths = write_folder(
+        out, lambda folder: [path.name for path in sampler.sampler_figure(folder, setup)], drop_earlier=False
+    )
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -381,6 +390,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     exp.add_argument("--suite", help="suite (required when the store holds several)")
     exp.add_argument("--method", help="only this method")
     exp.add_argument("--results", default="results", metavar="DIR", help="results store (default: results)")
+    exp.add_argument(
+        "--force", action="store_true", help="replace an existing FILE that is not an earlier export of hieros-bench"
+    )
     exp.set_defaults(func=cmd_export)
 
     plot = sub.add_parser(

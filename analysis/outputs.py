@@ -1,19 +1,17 @@
 """A report's outputs, written whole or not at all: its figures (PNG, PDF and the CSV of what each plots),
 summary.json, report.md and the LaTeX table, from the numbers analysis.report computed.
 
-Every file goes into a fresh folder beside the output, which then takes the old report's place (reports of other
-suites inside it are carried over); a failure, a full disk or Ctrl-C on the way leaves the previous report as it
-was, and a disk error names the folder.
+Every file goes into a staging folder and is then moved into the output folder (analysis.outdir), which lists them
+in its .hieros-report.json: a re-run replaces or removes only the files listed there, so whatever else is in the
+folder (reports of other suites, a user's notes) stays; a failure, a full disk or Ctrl-C on the way leaves the
+previous report as it was, and a disk error names the folder.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -22,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis import figures, ladder, latex, parallel, render, sampler
+from analysis import figures, ladder, latex, outdir, parallel, render, sampler
 from analysis.report import Options, Report
 from analysis.store import display_name, normalize, score_range
 from hieros import rundir
@@ -107,23 +105,11 @@ def draw_all(report: Report, options: Options) -> dict[str, tuple[Any, figures.T
 
 
 def write(report: Report, options: Options) -> list[Path]:
-    """Every output file of the report, whole or not at all: written into a fresh folder beside `options.out`,
-    which then takes the old folder's place (folders of other suites' reports inside it are carried over). A
-    failure or Ctrl-C on the way leaves the previous report as it was. Returns the paths in their final place."""
-    out = options.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    umask = os.umask(0o022)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # a folder like any other, not mkdtemp's private one
-    try:
-        names = _write_files(report, replace(options, out=staging))
-        _swap_into_place(staging, out)
-    except OSError as error:  # a full disk or a lost permission: say where (forked workers lose the file name)
-        raise OSError(error.errno, error.strerror or str(error), str(out)) from error
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return [out / name for name in names]
+    """Every output file of the report, whole or not at all, into `options.out` (analysis.outdir.write_folder:
+    of the files already there, only an earlier report's are replaced or removed). Returns the paths."""
+    return outdir.write_folder(
+        options.out, lambda folder: _write_files(report, replace(options, out=folder)), drop_earlier=True
+    )
 
 
 def _write_files(report: Report, options: Options) -> list[str]:
@@ -146,17 +132,3 @@ def _write_files(report: Report, options: Options) -> list[str]:
         rundir.atomic_write_bytes(out / file, text.encode())
         paths.append(out / file)
     return [path.name for path in paths]
-
-
-def _swap_into_place(staging: Path, out: Path) -> None:
-    """Rename `staging` to `out`; an existing `out` is renamed away first and removed last."""
-    if not out.exists():
-        os.replace(staging, out)
-        return
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    os.replace(out, old)
-    os.replace(staging, out)
-    for entry in old.iterdir():  # another suite's report (report OUT/<suite>) is not this report's to drop
-        if entry.is_dir() and not (out / entry.name).exists():
-            os.replace(entry, out / entry.name)
-    shutil.rmtree(old, ignore_errors=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -27,23 +26,6 @@ PROTOCOL_IDENTITY = ("game", "task", "mode")  # env protocol fields that name th
 
 class StoreError(ValueError):
     """The store is empty, corrupt or does not fit the request; the message is one line."""
-
-
-def check_output(path: str | Path, directory: bool) -> Path:
-    """`path` if an output (a folder, or a file) can be written there, else a one-line StoreError; checked before
-    the work, so nothing is computed for an output that cannot be written. Creates nothing."""
-    path = Path(path)
-    kind = "folder" if directory else "file"
-    if path.exists() and path.is_dir() != directory:
-        raise StoreError(f"{path}: it exists and is not a {kind}; give another output {kind}")
-    ancestor = path if path.exists() else path.parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise StoreError(f"{path}: {ancestor} is a file, so the output {kind} cannot be made; give another")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise StoreError(f"{path}: {ancestor} is not writable; give another output {kind}")
-    return path
 
 
 def game_to_task(game: str) -> str:

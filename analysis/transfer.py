@@ -16,7 +16,9 @@
   suite's final_train_window protocol.
 Imported runs are ordinary run directories (status done) marked `provenance.imported`, naming the source file
 and its sha256. A method that holds runs of ours or of another file is never overwritten; importing the same
-file again rewrites its runs in place (each run swapped in whole).
+file again rewrites its runs in place (each run swapped in whole). An export's gzip header carries the comment
+`hieros-bench export`: an existing output file is replaced only when it carries it (an earlier export) or with
+--force.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ import json
 import math
 import os
 import shutil
+import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analysis.store import StoreError, check_output, display_name, find_game, load_store, random_human
+from analysis.outdir import check_file
+from analysis.store import StoreError, display_name, find_game, load_store, random_human
 from hieros import metrics_file, rundir
 
 BUDGETS = {"atari100k": 400_000}  # frames; other suites need --budget-frames
@@ -366,11 +370,20 @@ def _finals(
     return runs
 
 
-def export_runs(results: str | Path, out: str | Path, suite: str | None = None, method: str | None = None) -> int:
+# the gzip header of an export: no time, best compression, and this comment, which marks the file as ours
+EXPORT_HEADER = b"\x1f\x8b\x08\x10\x00\x00\x00\x00\x02\xffhieros-bench export\x00"
+
+
+def export_runs(
+    results: str | Path, out: str | Path, suite: str | None = None, method: str | None = None, force: bool = False
+) -> int:
     """Write finished runs that have training curves as a danijar json.gz; returns the number of runs written.
+    An existing `out` is replaced only when it is an earlier export (EXPORT_HEADER) or with `force`.
 
     Imported runs keep their original method name, seed and order."""
-    check_output(out, directory=False)
+    out = check_file(out, {"the results store": Path(results)})
+    if out.exists() and not force and not _is_export(out):
+        raise StoreError(f"{out}: it exists and is not an export of hieros-bench; choose another --out, or --force")
     methods = load_store(results, suite)
     if method and method not in methods:
         raise StoreError(f"no method {method!r} in the store; it holds {', '.join(sorted(methods))}")
@@ -399,5 +412,16 @@ def export_runs(results: str | Path, out: str | Path, suite: str | None = None, 
     if not items:
         raise StoreError(f"no finished runs with training curves to export under {results}")
     payload = json.dumps([item for _, item in sorted(items, key=lambda pair: pair[0])], separators=(",", ":"))
-    rundir.atomic_write_bytes(out, gzip.compress(payload.encode(), mtime=0))
+    rundir.atomic_write_bytes(out, _gzip_export(payload.encode()))
     return len(items)
+
+
+def _gzip_export(data: bytes) -> bytes:
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = deflate.compress(data) + deflate.flush()
+    return EXPORT_HEADER + body + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+
+
+def _is_export(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(len(EXPORT_HEADER)) == EXPORT_HEADER
