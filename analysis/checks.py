@@ -2,8 +2,9 @@
 
 `partial` problems (missing tasks or seeds, runs not finished) are allowed by --allow-partial; `mixed` problems
 (several configs or protocols inside one method, a protocol that differs between methods, a final score in
-run.json that its metrics do not reproduce) by --allow-mixed. Without them the report fails before it
-computes a number.
+run.json that its metrics do not reproduce) by --allow-mixed; `failed` problems (runs whose last attempt failed
+before they wrote a run.json, which the store would otherwise not show at all) by --allow-failed. Without them
+the report fails before it computes a number.
 
 The expected grid is inferred from the store: every method should have every task that any method has; our
 methods (not imported) should all have the union of their seeds (or 1..N with --expect-seeds N) on every task;
@@ -13,10 +14,12 @@ an imported method, whose seeds are its authors' numbering, should have the unio
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 from analysis.store import Method, Run, describe_protocol, env_key, protocol_key
-from hieros import runlock
+from hieros import rundir, runlock
 from hieros.config import run_config_hash
 from hieros.envs import task_domain
 
@@ -25,7 +28,7 @@ LISTED = 6  # items named in one line before "and N more"
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # partial | mixed
+    kind: str  # partial | mixed | failed
     message: str
 
 
@@ -86,6 +89,23 @@ def unfinished(methods: dict[str, Method]) -> list[Problem]:
         for state, runs in sorted(by_state.items()):
             problems.append(Problem("partial", f"{name}: {len(runs)} run(s) {state}: {_listing(runs)}"))
     return problems
+
+
+def failed_starts(results: Path, methods: dict[str, Method], selected: Collection[str] | None) -> list[Problem]:
+    """Runs of the methods' suite (of `selected` methods only, where given) whose last attempt failed before the
+    run wrote its run.json (runner.log says so): without this check their method, or their seeds, would be left
+    out of the report without a word."""
+    suite = next((m.suite for m in methods.values()), None)
+    by_method: dict[str, list[str]] = {}
+    for path in rundir.failed_before_record(results):
+        suite_name, method, task, seed_dir = path.relative_to(results).parts
+        if suite_name == suite and (not selected or method in selected):
+            by_method.setdefault(method, []).append(f"{task} seed {seed_dir.removeprefix('seed_')}")
+    why = "failed before writing run.json (their runner.log says why)"
+    return [
+        Problem("failed", f"{name}: {len(runs)} run(s) {why}: {_listing(runs)}")
+        for name, runs in sorted(by_method.items())
+    ]
 
 
 def _distinct(runs: list[Run], key: str) -> set[str]:

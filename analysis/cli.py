@@ -36,8 +36,8 @@ examples:
   hieros-bench report --calibrate                       how far to trust the intervals at this many seeds
   hieros-bench report --profile average                 profiles of task means instead of run scores
 
-exit status: 0 written, 1 the store fails a check (one line each; --allow-partial / --allow-mixed to report
-anyway), 2 a user error (empty or corrupt store, unknown task or method)"""
+exit status: 0 written, 1 the store fails a check (one line each; --allow-partial / --allow-mixed /
+--allow-failed to report anyway), 2 a user error (empty or corrupt store, unknown task or method)"""
 
 IMPORT_EPILOG = """\
 formats:
@@ -125,6 +125,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         seed=args.seed,
         allow_partial=args.allow_partial,
         allow_mixed=args.allow_mixed,
+        allow_failed=args.allow_failed,
         expect_seeds=args.expect_seeds,
         suite_seeds=_suite_seeds(args.suite or (suites[0] if suites else None)),
         published=None if args.published is None else [p for p in args.published if p != "none"],
@@ -263,6 +264,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     report.add_argument("--allow-partial", action="store_true", help="report despite missing or unfinished runs")
     report.add_argument(
         "--allow-mixed", action="store_true", help="report despite mixed configs or protocols within or between methods"
+    )
+    report.add_argument(
+        "--allow-failed",
+        action="store_true",
+        help="report despite runs that failed before writing run.json (left out of the numbers; see their runner.log)",
     )
     report.add_argument(
         "--baselines",

@@ -101,7 +101,8 @@ def _checks(summary: dict[str, Any]) -> list[str]:
         "- all runs present, finished and comparable (same tasks, seeds, configs and protocols)"
     ]
     if summary["checks"]:
-        lines += ["", "Reported anyway (--allow-partial / --allow-mixed): read the numbers with these in mind."]
+        flags = " / ".join(sorted({f"--allow-{c['kind']}" for c in summary["checks"]}))
+        lines += ["", f"Reported anyway ({flags}): read the numbers with these in mind."]
     if summary["notes"]:
         lines += ["", *[f"- note: {n}" for n in summary["notes"]]]
     return [*lines, ""]

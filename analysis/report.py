@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from analysis import baselines, bootstrap, cache, curves, efficiency, ladder, parallel, render, stats
-from analysis.checks import Problem, check
+from analysis.checks import Problem, check, failed_starts
 from analysis.published import published
 from analysis.store import (
     Method,
@@ -54,6 +54,7 @@ class Options:
     seed: int = 0
     allow_partial: bool = False
     allow_mixed: bool = False
+    allow_failed: bool = False
     expect_seeds: int | None = None
     suite_seeds: int | None = None  # the suite file's seeds for this suite (checks.coverage), where it names it
     published: list[str] | None = None  # None: DEFAULT_PUBLISHED for Atari reports
@@ -147,11 +148,8 @@ def own_tasks(methods: dict[str, Method], tasks: list[str]) -> dict[str, list[st
 
 
 def gate(problems: list[Problem], options: Options) -> None:
-    blocking = [
-        p
-        for p in problems
-        if (p.kind == "partial" and not options.allow_partial) or (p.kind == "mixed" and not options.allow_mixed)
-    ]
+    allowed = {"partial": options.allow_partial, "mixed": options.allow_mixed, "failed": options.allow_failed}
+    blocking = [p for p in problems if not allowed[p.kind]]
     if blocking:
         flags = " / ".join(sorted({f"--allow-{p.kind}" for p in blocking}))
         raise ChecksFailed(
@@ -312,6 +310,7 @@ def compute(options: Options) -> Report:
     ours = select(baselines.store_methods(options.results, options.suite, options.baselines), options)
     curves.check_metrics(ours, options.metrics)  # a --metric no run logs: said before any work
     problems = check(ours, options.expect_seeds, options.suite_seeds) if ours else []
+    problems += failed_starts(options.results, ours, options.methods)
     gate(problems, options)
     methods = {**ours, **baselines.beside(ours, options.baselines)}
     if not methods:

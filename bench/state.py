@@ -2,7 +2,7 @@
 
 States: pending (no run.json yet), running (its lock is held), interrupted (run.json says running but nobody
 holds the lock: the worker was killed or stopped; a rerun resumes it), failed (run.json says so, or the last
-attempt in runner.log failed before the run wrote a run.json), done.
+attempt in runner.log failed before the run wrote a run.json: hieros.rundir.failed_to_start), done.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from typing import Any
 from bench.plan import RunSpec
 from hieros import rundir, runlock
 from hieros.config import config_mismatch
+from hieros.rundir import ATTEMPT_MARK, EXIT_MARK, RUNNER_LOG  # runner.log's format, defined with the run directory
 
 STATES = ("pending", "running", "interrupted", "failed", "done")
-RUNNER_LOG = "runner.log"
-ATTEMPT_MARK = "=== attempt "
-EXIT_MARK = "=== exit "
 
 
 def run_state(run_dir: Path, locked: bool | None = None) -> tuple[str, dict[str, Any] | None]:
@@ -29,7 +27,7 @@ def run_state(run_dir: Path, locked: bool | None = None) -> tuple[str, dict[str,
     `locked=False` reads the state as if nobody held the lock (for the holder of the lock itself)."""
     locked = runlock.is_locked(run_dir) if locked is None else locked
     if not (run_dir / rundir.RUN_FILE).exists():
-        return ("running" if locked else "failed" if failed_to_start(run_dir) else "pending"), None
+        return ("running" if locked else "failed" if rundir.failed_to_start(run_dir) else "pending"), None
     record = rundir.read_run(run_dir)
     if locked:
         return "running", record
@@ -41,15 +39,6 @@ def run_state(run_dir: Path, locked: bool | None = None) -> tuple[str, dict[str,
 def runs_held(results: Path) -> int:
     """How many runs in the store (any suite, method, task, seed) some process is running now."""
     return sum(runlock.is_locked(lock.parent) for lock in results.glob(f"*/*/*/seed_*/{runlock.LOCK_FILE}"))
-
-
-def failed_to_start(run_dir: Path) -> bool:
-    """Whether the last attempt in runner.log ended in an error (before the run wrote its run.json)."""
-    file = run_dir / RUNNER_LOG
-    if not file.exists():
-        return False
-    footers = [line for line in file.read_text(errors="replace").splitlines() if line.startswith(EXIT_MARK)]
-    return bool(footers) and not footers[-1].startswith((f"{EXIT_MARK}code 0 ", f"{EXIT_MARK}code 130 "))
 
 
 def started_runs(results: Path) -> set[Path]:

@@ -138,6 +138,32 @@ def find_runs(results: str | Path) -> list[Path]:
     return run_dirs_holding(results, RUN_FILE)
 
 
+# runner.log: the runner's log of a run's attempts (written by bench.state), each a header line, the worker's
+# output, and a footer line with its exit code or signal.
+RUNNER_LOG = "runner.log"
+ATTEMPT_MARK = "=== attempt "
+EXIT_MARK = "=== exit "
+
+
+def failed_to_start(run_dir: str | Path) -> bool:
+    """Whether the last attempt in runner.log ended in an error (before the run wrote its run.json)."""
+    file = Path(run_dir) / RUNNER_LOG
+    if not file.exists():
+        return False
+    footers = [line for line in file.read_text(errors="replace").splitlines() if line.startswith(EXIT_MARK)]
+    return bool(footers) and not footers[-1].startswith((f"{EXIT_MARK}code 0 ", f"{EXIT_MARK}code 130 "))
+
+
+def failed_before_record(results: str | Path) -> list[Path]:
+    """Run directories the runner started whose last attempt failed before the run wrote its run.json, and that
+    no process runs now: the store holds no record of them, only their runner.log."""
+    return [
+        path
+        for path in run_dirs_holding(results, RUNNER_LOG)
+        if not (path / RUN_FILE).exists() and failed_to_start(path) and not runlock.is_locked(path)
+    ]
+
+
 def discard_new_run(run_dir: str | Path) -> None:
     """Remove a run directory this process made and locked whose start failed (it has no run.json)."""
     path = Path(run_dir)

@@ -1,0 +1,51 @@
+"""A store whose numbers would be wrong without a word is refused: a run that failed before it wrote its run.json
+(only its runner.log shows it)."""
+
+import json
+
+from bench.cli import main
+from hieros import rundir
+
+SUITES = """
+[suites.broken]
+tasks = ["dmc_cartpole_balance"]
+seeds = 1
+methods = ["random", "bad"]
+presets = ["dmc_proprio", "debug"]
+budget_frames = 2000
+score = { name = "final_train_window", window_frames = 2000 }
+
+[methods.random]
+model_name = "random"
+
+[methods.bad]  # passes planning; hieros.train refuses it (an actor for discrete actions) before run.json exists
+model_name = "hieros"
+set = { actor_dist = "onehot" }
+"""
+REPORT = ["report", "--baselines", "none", "--no-sampler", "--reps", "100"]
+
+
+def test_a_run_that_failed_before_its_record_is_failed_in_status_and_stops_the_report(tmp_path, capsys):
+    (tmp_path / "benchmark.toml").write_text(SUITES)
+    results = tmp_path / "results"
+    bench = ["--suites", str(tmp_path / "benchmark.toml")]
+    assert main([*bench, "run", "broken", "--retries", "0", "--results", str(results)]) == 1
+    bad = rundir.run_path(results, "broken", "bad", "dmc_cartpole_balance", 1)
+    assert not (bad / rundir.RUN_FILE).exists() and rundir.failed_before_record(results) == [bad]
+    capsys.readouterr()
+    assert main(["status", "--results", str(results)]) == 0
+    assert "1 done, 1 failed (2 runs)" in capsys.readouterr().out
+    out = tmp_path / "report"
+    assert main([*REPORT, "--results", str(results), "--out", str(out)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "the store fails 1 check(s); fix them or report anyway with --allow-failed:",
+        "  failed: bad: 1 run(s) failed before writing run.json (their runner.log says why): "
+        "dmc_cartpole_balance seed 1",
+    ]
+    assert not out.exists()
+    assert main([*REPORT, "--results", str(results), "--out", str(out), "--methods", "random"]) == 0  # not asked for
+    assert main([*REPORT, "--results", str(results), "--out", str(out), "--allow-failed"]) == 0
+    report = (out / "report.md").read_text()
+    assert "- **failed**: bad: 1 run(s) failed before writing run.json" in report
+    assert "Reported anyway (--allow-failed)" in report and "all runs present" not in report
+    assert json.loads((out / "summary.json").read_text())["checks"][0]["kind"] == "failed"
