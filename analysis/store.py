@@ -235,14 +235,11 @@ def load_store(results: str | Path, suite: str | None = None) -> dict[str, Metho
         raise StoreError(f"no suite {suite!r} under {results}; it holds {', '.join(suites)}")
     methods: dict[str, Method] = {}
     for path in paths:
-        suite_name, method, task, seed_dir = path.relative_to(results).parts
+        suite_name, method, _, _ = path.relative_to(results).parts
         if suite_name != suite:
             continue
-        record = rundir.read_run(path)
-        if (record["method"], record["task"], record["seed"]) != (method, task, int(seed_dir[5:])):
-            raise StoreError(
-                f"{path}: run.json names {record['method']}/{record['task']}/seed_{record['seed']}; "
-                "it was moved or copied by hand"
-            )
-        methods.setdefault(method, Method(suite, method)).runs.setdefault(task, {})[record["seed"]] = Run(path, record)
+        record = rundir.read_stored_run(path)
+        methods.setdefault(method, Method(suite, method)).runs.setdefault(record["task"], {})[record["seed"]] = Run(
+            path, record
+        )
     return methods

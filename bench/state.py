@@ -22,13 +22,14 @@ STATES = ("pending", "running", "interrupted", "failed", "done")
 
 
 def run_state(run_dir: Path, locked: bool | None = None) -> tuple[str, dict[str, Any] | None]:
-    """(state, run record or None); a corrupt run.json raises RunFileError.
+    """(state, run record or None); a corrupt run.json, or one of another run (rundir.read_stored_run), raises
+    RunFileError.
 
     `locked=False` reads the state as if nobody held the lock (for the holder of the lock itself)."""
     locked = runlock.is_locked(run_dir) if locked is None else locked
     if not (run_dir / rundir.RUN_FILE).exists():
         return ("running" if locked else "failed" if rundir.failed_to_start(run_dir) else "pending"), None
-    record = rundir.read_run(run_dir)
+    record = rundir.read_stored_run(run_dir)
     if locked:
         return "running", record
     if record["status"] == "running":

@@ -314,6 +314,28 @@ def read_run(path: str | Path) -> dict[str, Any]:
     return validate_run(record, file)
 
 
+def read_stored_run(run_dir: Path) -> dict[str, Any]:
+    """read_run of a run in the store, RESULTS/<suite>/<method>/<task>/seed_<n>/, refused in one line naming it
+    unless it names this method and task and ran this seed: a run whose config ran another seed than its
+    folder's (a store written with `--set seed=` before the runner refused it ran one seed under several
+    folders) would count one run as several."""
+    record = read_run(run_dir)
+    method, task, folder = run_dir.parts[-3:]
+    seed = int(folder.removeprefix("seed_"))
+    ran = record["config"].get("seed", record["seed"])  # imports record no config
+    if (record["method"], record["task"]) != (method, task):
+        raise RunFileError(
+            f"{run_dir}: run.json names {record['method']}/{record['task']}/seed_{record['seed']}; "
+            "it was moved or copied by hand"
+        )
+    if record["seed"] != seed or ran != seed:
+        raise RunFileError(
+            f"{run_dir}: it ran seed {ran} (run.json), not its folder's {seed}, so it repeats any other run of "
+            f"seed {ran} (a store written with --set seed=, or copied by hand); move it aside or delete it"
+        )
+    return record
+
+
 def write_run(run_dir: str | Path, record: Mapping[str, Any]) -> None:
     validate_run(dict(record), Path(run_dir) / RUN_FILE)
     atomic_write_json(Path(run_dir) / RUN_FILE, record)

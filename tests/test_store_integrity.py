@@ -1,7 +1,8 @@
 """A store whose numbers would be wrong without a word is refused: a run that failed before it wrote its run.json
-(only its runner.log shows it)."""
+(only its runner.log shows it), and a run whose config ran another seed than its folder's."""
 
 import json
+from pathlib import Path
 
 from bench.cli import main
 from hieros import rundir
@@ -49,3 +50,35 @@ def test_a_run_that_failed_before_its_record_is_failed_in_status_and_stops_the_r
     assert "- **failed**: bad: 1 run(s) failed before writing run.json" in report
     assert "Reported anyway (--allow-failed)" in report and "all runs present" not in report
     assert json.loads((out / "summary.json").read_text())["checks"][0]["kind"] == "failed"
+
+
+def _seed_run_elsewhere(results: Path, stores) -> Path:
+    """seed_2 holding a copy of seed_1's run, as a store written with `--set seed=1` ran it: the same config,
+    seed 1 in run.json and its config, under another seed's folder."""
+    one = stores.write_run(results, "alpha", "atari_pong", 1, [1.0, 2.0])
+    record = rundir.read_run(one)
+    rundir.write_run(one, {**record, "config": {"seed": 1}})
+    two = rundir.run_path(results, "atari100k", "alpha", "atari_pong", 2)
+    two.mkdir(parents=True)
+    for name in (rundir.RUN_FILE, rundir.METRICS_FILE):
+        (two / name).write_bytes((one / name).read_bytes())
+    return two
+
+
+def test_a_run_of_another_seed_than_its_folder_is_refused_by_report_and_status(tmp_path, capsys, stores):
+    results = tmp_path / "results"
+    two = _seed_run_elsewhere(results, stores)
+    for command in (["report", "--baselines", "none"], ["status"], ["export", "--out", str(tmp_path / "o.json.gz")]):
+        assert main([*command, "--results", str(results)]) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"error: {two}: it ran seed 1 (run.json), not its folder's 2, so it repeats any other run of seed 1 "
+            "(a store written with --set seed=, or copied by hand); move it aside or delete it\n"
+        )
+
+
+def test_a_config_seed_that_differs_from_the_recorded_one_is_refused(tmp_path, capsys, stores):
+    run = stores.write_run(tmp_path, "alpha", "atari_pong", 1, [1.0, 2.0])
+    rundir.write_run(run, {**rundir.read_run(run), "config": {"seed": 7}})
+    assert main(["report", "--baselines", "none", "--results", str(tmp_path)]) == 2
+    assert "it ran seed 7 (run.json), not its folder's 1" in capsys.readouterr().err
