@@ -54,7 +54,8 @@ def _plan(args: argparse.Namespace) -> tuple[Benchmark, list[planning.RunSpec]]:
     tasks = planning.parse_list(args.tasks, "--tasks", suite.tasks)
     seeds = planning.parse_seeds(args.seeds, args.seed_list, suite.seeds)
     extra = planning.parse_sets(getattr(args, "set", None) or [])
-    return benchmark, planning.plan(benchmark, suite, methods, seeds, Path(args.results), tasks, extra)
+    trust = getattr(args, "trust_pickle", False)
+    return benchmark, planning.plan(benchmark, suite, methods, seeds, Path(args.results), tasks, extra, trust)
 
 
 def _triage(
@@ -257,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="move runs made with another config (or a corrupt run.json) aside to seed_<n>.old-<time>",
     )
     run.add_argument("--dry-run", action="store_true", help="print the exact commands, run nothing")
+    run.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="let runs resume from pickled checkpoints of an earlier version (a pickle can run code: use it only "
+        "for a store you trust; each run's next checkpoint is a safe one)",
+    )
     run.set_defaults(func=cmd_run)
 
     status = sub.add_parser(

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.suites import Benchmark, Suite, SuiteError, suggest
-from hieros import rundir
+from bench.suites import Benchmark, Suite, SuiteError, check_identity_keys, suggest
+from hieros import checkpoint, rundir
 from hieros.cli_errors import DEBUG_ENV
 from hieros.config import Config, ConfigError, build_config
 
@@ -100,9 +100,12 @@ def plan(
     results: Path,
     tasks: Sequence[str] | None = None,
     extra: Mapping[str, str] | None = None,
+    trust_pickle: bool = False,
 ) -> list[RunSpec]:
-    """Every (method, task, seed) as a RunSpec; each config is built here, so a bad override fails before any run."""
+    """Every (method, task, seed) as a RunSpec; each config is built here, so a bad override fails before any run.
+    With `trust_pickle` each run may resume from a pickled checkpoint of an earlier version (hieros.checkpoint)."""
     specs = []
+    check_identity_keys(extra or {}, "--set")
     for method_name in methods:
         method = benchmark.method(method_name)
         overrides = {**suite.overrides, **method.overrides, **(extra or {})}
@@ -127,6 +130,7 @@ def plan(
                     f"--method={method_name}",
                     f"--model_name={method.model_name}",
                     *(f"--{k}={format_value(v)}" for k, v in overrides.items()),
+                    *((checkpoint.TRUST_FLAG,) if trust_pickle else ()),
                 )
                 specs.append(
                     RunSpec(suite.name, method_name, task, seed, run_dir, command, config.hash(), config.steps, config)

@@ -64,7 +64,7 @@ def config_conflict(spec: RunSpec, record: dict[str, Any] | None) -> str | None:
 def begin_attempt(run_dir: Path, attempt: int, command: str) -> tuple[Any, int]:
     """Open runner.log for appending, write the attempt's header; (file, offset where its output starts)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    log = open(run_dir / RUNNER_LOG, "ab")  # noqa: SIM115 (the worker writes into it; closed by end_attempt)
+    log = rundir.open_for_append(run_dir / RUNNER_LOG)  # the worker writes into it; closed by end_attempt
     log.write(f"{ATTEMPT_MARK}{attempt} {time.strftime('%Y-%m-%dT%H:%M:%S')}: {command}\n".encode())
     log.flush()
     return log, log.tell()

@@ -145,6 +145,21 @@ def _strings(where: str, key: str, value: list[Any]) -> list[str]:
     return value
 
 
+# Config keys that say which run a run is: the runner sets them from the suite, method, task and seed, so a
+# `set` in benchmark.toml or `--set` may not (`--set seed=5` would make every "seed" of a sweep the same run).
+IDENTITY_KEYS = ("seed", "task", "logdir", "suite", "method", "model_name")
+
+
+def check_identity_keys(given: Mapping[str, Any], source: str) -> None:
+    """Refuse a `set` (named by `source`) that sets a key of the run's identity."""
+    for key in IDENTITY_KEYS:
+        if key in given:
+            raise SuiteError(
+                f"{source} sets {key}, which says which run this is; the runner sets it: choose seeds with "
+                "--seeds / --seed-list, tasks with --tasks, methods (and their model_name) in benchmark.toml"
+            )
+
+
 def _methods(path: Path, raw: Mapping[str, Any]) -> dict[str, Method]:
     methods: dict[str, Method] = {}
 
@@ -157,6 +172,7 @@ def _methods(path: Path, raw: Mapping[str, Any]) -> dict[str, Method]:
         table = _typed(f"{path} [methods]", raw, name, dict)
         _check_keys(where, table, METHOD_KEYS)
         overrides = flatten(_typed(where, table, "set", dict, {}))
+        check_identity_keys(overrides, f"{where} set")
         if "base" in table and "model_name" in table:
             raise SuiteError(f"{where}: give either 'base' or 'model_name', not both")
         if "base" in table:
@@ -235,6 +251,7 @@ def _suite(path: Path, name: str, table: Mapping[str, Any], methods: Mapping[str
     presets = _presets(where, table, tasks)
     protocol = _protocol(where, table)
     overrides = flatten(_typed(where, table, "set", dict, {}))
+    check_identity_keys(overrides, f"{where} set")
     both = sorted(set(protocol) & set(overrides))
     if both:
         raise SuiteError(f"{where}: {both[0]!r} is given twice (by 'set' and by 'budget_frames' or 'score')")

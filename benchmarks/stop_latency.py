@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
-from hieros import rundir  # noqa: E402
+from hieros import checkpoint, rundir  # noqa: E402
 
 BASE = ["--configs", "dmc_proprio", "debug", "--task=dmc_cartpole_balance", "--threads=1", "--save_every=1e9"]
 
@@ -81,8 +80,7 @@ def measure(phase: Phase, run_dir: Path, wait: float = 1.0, sig: int = signal.SI
     os.kill(process.pid, sig)
     code = process.wait(timeout=600)
     seconds = time.monotonic() - start
-    with open(run_dir / "ckpt" / "latest.pkl", "rb") as f:
-        env_step = pickle.load(f)["counters"]["env_step"]
+    env_step = checkpoint.load(run_dir)["counters"]["env_step"]
     return Stop(phase.name, seconds, code, env_step)
 
 

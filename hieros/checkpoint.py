@@ -1,29 +1,34 @@
-"""Checkpoints: one pickled state per run directory, written atomically, holding everything a resume needs.
+"""Checkpoints: one state file per run directory, written atomically, holding everything a resume needs.
 
 The state is a plain dict built by the training loop: agent (models, optimisers, replays, selector RNGs),
 loop counters, the training environments' own state, every RNG (Python, NumPy, torch) and the offset of
-metrics.jsonl at the time of the checkpoint. Pickle is used so the torch-free random method needs no torch;
-torch tensors pickle natively.
+metrics.jsonl at the time of the checkpoint. It is written as a safetensors file (`hieros.state_file`), which
+cannot execute code when read, so a run from someone else's store is safe to resume. Checkpoints of earlier
+versions were pickles, which can: they are read only when the user says they trust them (`trust_pickle`), and
+the run's next checkpoint replaces them.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hieros import state_file
 from hieros.rundir import CKPT_DIR, RunFileError, atomic_write_bytes
 
-CKPT_FILE = "latest.pkl"
-PREVIOUS_FILE = "previous.pkl"  # the checkpoint before the latest, kept so a corrupt latest one costs one interval
+CKPT_FILE = "latest.safetensors"
+PREVIOUS_FILE = "previous.safetensors"  # the one before the latest, kept so a corrupt latest one costs one interval
 FILES = (CKPT_FILE, PREVIOUS_FILE)  # newest first, the order load tries them
+PICKLED_FILES = ("latest.pkl", "previous.pkl")  # checkpoints of earlier versions, read only when trusted
+TRUST_FLAG = "--trust-pickle"  # hieros-bench run, python -m hieros.train and python -m hieros.openloop
 
 
 class CheckpointError(RunFileError):
@@ -35,36 +40,59 @@ def checkpoint_file(run_dir: str | Path, name: str = CKPT_FILE) -> Path:
 
 
 def exists(run_dir: str | Path) -> bool:
-    """Whether the run has a checkpoint to resume from (latest or previous; readable or not, load says)."""
-    return any(checkpoint_file(run_dir, name).exists() for name in FILES)
+    """Whether the run has a checkpoint to resume from (latest or previous, pickled or not; readable or not,
+    load says)."""
+    return any(checkpoint_file(run_dir, name).exists() for name in FILES + PICKLED_FILES)
 
 
 def save(run_dir: str | Path, state: dict[str, Any]) -> None:
-    """Write the latest checkpoint atomically; the one it replaces becomes the previous one."""
-    buffer = io.BytesIO()
-    pickle.dump(state, buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    """Write the latest checkpoint atomically; the one it replaces becomes the previous one. Pickled checkpoints
+    of an earlier version, once a newer one exists, are removed."""
+    data = state_file.dumps(state)  # first: a state that cannot be saved changes nothing on disk
     latest = checkpoint_file(run_dir)
     if latest.exists():
         os.replace(latest, checkpoint_file(run_dir, PREVIOUS_FILE))
-    atomic_write_bytes(latest, buffer.getvalue())
+    atomic_write_bytes(latest, data)
+    for name in PICKLED_FILES:
+        checkpoint_file(run_dir, name).unlink(missing_ok=True)
 
 
-def load(run_dir: str | Path) -> dict[str, Any] | None:
+def load(run_dir: str | Path, trust_pickle: bool = False) -> dict[str, Any] | None:
     """The newest readable checkpoint (latest, else previous), or None if the run has none.
 
     An unreadable one is kept aside as <name>.corrupt-<time> with a line on stderr; if none is readable,
-    CheckpointError says what to do and the run directory is left as it was, apart from that renaming."""
+    CheckpointError says what to do and the run directory is left as it was, apart from that renaming.
+    A run whose only checkpoints are pickles (an earlier version's) is read only with `trust_pickle`; without
+    it, CheckpointError names TRUST_FLAG, the flag of every command that resumes or reads a run."""
+    pickled = [checkpoint_file(run_dir, name) for name in PICKLED_FILES]
+    if not any(checkpoint_file(run_dir, name).exists() for name in FILES) and any(f.exists() for f in pickled):
+        if not trust_pickle:
+            raise CheckpointError(
+                f"{next(f for f in pickled if f.exists())} is a pickled checkpoint of an earlier version, and reading "
+                f"a pickle can run any code it carries: if you trust where this run came from, resume it with "
+                f"{TRUST_FLAG} (its next checkpoint is a safe one); otherwise delete {Path(run_dir) / CKPT_DIR} "
+                "to start it again from step 0"
+            )
+        return _load_first(run_dir, PICKLED_FILES, _read_pickle)
+    return _load_first(run_dir, FILES, state_file.load)
+
+
+def _read_pickle(file: Path) -> Any:
+    with open(file, "rb") as f:
+        return pickle.load(f)
+
+
+def _load_first(run_dir: str | Path, names: tuple[str, ...], read: Callable[[Path], Any]) -> dict[str, Any] | None:
     corrupt = []
-    for name in FILES:
+    for name in names:
         file = checkpoint_file(run_dir, name)
         if not file.exists():
             continue
         try:
-            with open(file, "rb") as f:
-                state = pickle.load(f)
+            state = read(file)
             if not isinstance(state, dict) or "counters" not in state:
                 raise ValueError("not a checkpoint of hieros.train")
-        except Exception as error:  # any unpickling failure means the same: unreadable
+        except Exception as error:  # any failure to read means the same: unreadable
             kept = file.with_name(f"{file.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
             os.replace(file, kept)
             corrupt.append(f"{file} ({type(error).__name__}; kept as {kept.name})")
@@ -108,7 +136,7 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
-    if "torch" in state:  # unpickling the checkpoint's tensors has loaded torch
+    if "torch" in state:  # reading the checkpoint's tensors has loaded torch
         torch = sys.modules["torch"]
         torch.set_rng_state(state["torch"])
         if "cuda" in state and torch.cuda.is_available():

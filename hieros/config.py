@@ -271,13 +271,15 @@ def usage(path: Path = CONFIGS_FILE) -> str:
     ]
     return "\n".join(
         [
-            "usage: python -m hieros.train [--configs PRESET ...] [--KEY=VALUE ...] [--print_config]",
+            "usage: python -m hieros.train [--configs PRESET ...] [--KEY=VALUE ...] [--print_config] [--trust-pickle]",
             "",
             "Train one run of HIEROS (or the dreamer / random baselines). The defaults are the original's paper-era",
             "values; --configs merges presets over them in order, then --KEY=VALUE sets any key (nested keys:",
             "--s5.num_blocks=2), parsed by the type of its default. --print_config prints the merged config and its",
             "hash and exits. Every value is checked against the allowed values shown beside it ({a|b}: one of;",
-            "[lo, hi) an interval, each element of a list; -: any) before anything is created.",
+            "[lo, hi) an interval, each element of a list; -: any) before anything is created. Starting a run again",
+            "resumes it from its checkpoint; --trust-pickle lets it read a pickled checkpoint of an earlier version",
+            "(a pickle can run code: only for runs you trust).",
             "",
             "example: python -m hieros.train --configs atari100k --task=atari_alien --max_hierarchy=2",
             "         python -m hieros.train --configs dmc_proprio debug --task=dmc_cartpole_balance --seed=2",

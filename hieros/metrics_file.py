@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hieros.rundir import METRICS_FILE, SCORE_PROTOCOLS, RunFileError
+from hieros.rundir import METRICS_FILE, SCORE_PROTOCOLS, RunFileError, open_for_append
 
 
 def check_metrics_reach(run_dir: str | Path, offset: int) -> None:
@@ -35,7 +35,7 @@ class MetricsWriter:
     def __init__(self, run_dir: str | Path):
         self.path = Path(run_dir) / METRICS_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "ab")  # noqa: SIM115 (kept open for the life of the run)
+        self._file = open_for_append(self.path)  # kept open for the life of the run
 
     @property
     def offset(self) -> int:

@@ -92,11 +92,11 @@ def open_loop_frames(
     return [(frame * 255).round().to(torch.uint8).numpy() for frame in grid]
 
 
-def write_video(run_dir: Path, out: Path, context: int, sequences: int, seed: int) -> Path:
+def write_video(run_dir: Path, out: Path, context: int, sequences: int, seed: int, trust_pickle: bool = False) -> Path:
     """The open-loop GIF of `sequences` sequences of the run's own replay, at `out`."""
     from hieros.video import gif_bytes
 
-    config, agent = load_run(run_dir)
+    config, agent = load_run(run_dir, trust_pickle)
     level = agent.levels[0]
     if "image" not in level.obs_keys:
         raise SystemExit(
@@ -112,13 +112,13 @@ def write_video(run_dir: Path, out: Path, context: int, sequences: int, seed: in
     return out
 
 
-def load_run(run_dir: Path) -> tuple[Any, Any]:
+def load_run(run_dir: Path, trust_pickle: bool = False) -> tuple[Any, Any]:
     """The config and the agent of a run directory, restored from its latest checkpoint."""
     from hieros.agent_api import make_agent
     from hieros.envs import make_env
 
     config = build_config([], Config(rundir.read_run(run_dir)["config"]).flat())
-    state = checkpoint.load(run_dir)
+    state = checkpoint.load(run_dir, trust_pickle)
     if state is None or config.model_name == "random":
         raise SystemExit(f"error: {run_dir} has no checkpoint of a learning agent; train one first")
     env = make_env(config.task, config, seed=0)
@@ -127,20 +127,26 @@ def load_run(run_dir: Path) -> tuple[Any, Any]:
     return config, agent
 
 
-def load_replay(data_dir: Path) -> dict[str, Any]:
+def load_replay(data_dir: Path, trust_pickle: bool = False) -> dict[str, Any]:
     """The level-0 replay state in a run's checkpoint (`--data`)."""
-    data_state = checkpoint.load(data_dir)
+    data_state = checkpoint.load(data_dir, trust_pickle)
     if data_state is None or "levels" not in data_state["agent"]:
         raise SystemExit(f"error: --data {data_dir} has no checkpoint of a learning agent's replay")
     return data_state["agent"]["levels"][0]["replay"]
 
 
 def measure(
-    run_dir: Path, replay: dict[str, Any] | None, context: int, batches: int, batch_size: int, seed: int
+    run_dir: Path,
+    replay: dict[str, Any] | None,
+    context: int,
+    batches: int,
+    batch_size: int,
+    seed: int,
+    trust_pickle: bool = False,
 ) -> dict[str, np.ndarray]:
     """Mean squared errors (K,) of one run's level-0 model over `batches` replay batches, drawn from `replay`
     (a level-0 replay state) if given, else from the run's own."""
-    config, agent = load_run(run_dir)
+    config, agent = load_run(run_dir, trust_pickle)
     level = agent.levels[0]
     if replay is not None:
         level.replay.load_state_dict(replay)
@@ -176,20 +182,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--video", type=Path, metavar="PATH", help="write the open-loop video of the first run (GIF)")
     parser.add_argument("--sequences", type=int, default=4, help="sequences side by side in the video (default 4)")
+    parser.add_argument(
+        checkpoint.TRUST_FLAG,
+        action="store_true",
+        help="read pickled checkpoints of an earlier version (a pickle can run code: only runs you trust)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.video:
         try:
-            path = write_video(args.runs[0], args.video, args.context, args.sequences, args.seed)
+            path = write_video(args.runs[0], args.video, args.context, args.sequences, args.seed, args.trust_pickle)
         except (rundir.RunFileError, ConfigError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         print(f"wrote {path}: real, model and difference, {args.context} observed steps then imagined")
         return 0
-    replay = load_replay(args.data) if args.data else None  # read once, shared by every run
     try:
+        replay = load_replay(args.data, args.trust_pickle) if args.data else None  # read once, shared by every run
         results = {
-            run: measure(run, replay, args.context, args.batches, args.batch_size, args.seed) for run in args.runs
+            run: measure(run, replay, args.context, args.batches, args.batch_size, args.seed, args.trust_pickle)
+            for run in args.runs
         }
     except (rundir.RunFileError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)

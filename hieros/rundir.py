@@ -14,6 +14,7 @@ that names the file.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
@@ -28,7 +29,7 @@ import time
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from hieros import runlock
 
@@ -173,12 +174,40 @@ def discard_new_run(run_dir: str | Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # the user's, read once at start (reading it means setting it)
+
+
+def open_own(path: str | Path, flags: int) -> int:
+    """os.open of a run directory's own file, never through a symbolic link: a link in a shared store must not
+    let a run write (append, truncate, create) a file outside it. The OSError of a link says so."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, 0o666)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise OSError(
+                error.errno, "a symbolic link, and a run writes only its own files: remove it", str(path)
+            ) from None
+        raise
+
+
+def open_for_append(path: str | Path) -> BinaryIO:
+    """A run directory's own file opened for appending (created if missing), never through a link (`open_own`)."""
+    return os.fdopen(open_own(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab")
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write via a temp file in the same directory, fsync, then rename over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # as open() would make it, not mkstemp's owner-only 0600
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

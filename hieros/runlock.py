@@ -24,7 +24,7 @@ def hold_lock(run_dir: str | Path) -> int | None:
     Pass it to the child with `pass_fds` and LOCK_FD_ENV; close it when the child has exited."""
     path = Path(run_dir) / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    return _flock(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+    return _flock(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644))  # never a link out of the run
 
 
 def _flock(fd: int) -> int | None:
@@ -57,7 +57,7 @@ def lock_run(run_dir: str | Path) -> bool:
     if path in _HELD_LOCKS:
         return True
     fd = _inherited_lock(path)
-    fd = _flock(os.open(path, os.O_RDWR | os.O_CREAT, 0o644) if fd is None else fd)
+    fd = _flock(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644) if fd is None else fd)
     if fd is None:
         return False
     _HELD_LOCKS[path] = fd

@@ -66,11 +66,12 @@ class Trainer:
     """One run: the loop (`_loop`) and what it schedules; the run's record, logging, evaluation and checkpoints
     each live in a unit of their own (hieros.run_record, hieros.logger, hieros.evaluation, hieros.checkpoint)."""
 
-    def __init__(self, config: Config, run_dir: Path):
+    def __init__(self, config: Config, run_dir: Path, trust_pickle: bool = False):
         self.config = config
         self.run_dir = run_dir
         self.stop_signal: int | None = None
-        self.resume_state = checkpoint.load(run_dir)  # first: an unreadable one stops the run before any write
+        # first: an unreadable one (or an untrusted pickle) stops the run before any write
+        self.resume_state = checkpoint.load(run_dir, trust_pickle)
         if self.resume_state is None:
             rundir.set_aside_records(run_dir)  # an attempt that died before its first checkpoint: start clean
         else:
@@ -343,7 +344,8 @@ def _start_and_run(argv: list[str]) -> int:
     run_dir: Path | None = None
     created = False
     try:
-        config, print_config = parse_args(argv)
+        trust_pickle = checkpoint.TRUST_FLAG in argv
+        config, print_config = parse_args([arg for arg in argv if arg != checkpoint.TRUST_FLAG])
         check_run(config)
         check_available(config)
         if print_config:
@@ -357,7 +359,7 @@ def _start_and_run(argv: list[str]) -> int:
         if (run_dir / rundir.RUN_FILE).exists() and rundir.read_run(run_dir)["status"] == "done":
             print(f"{run_dir}: already done")
             return 0
-        trainer = Trainer(config, run_dir)
+        trainer = Trainer(config, run_dir, trust_pickle)
     except HelpRequested as text:
         try:
             print(text, flush=True)

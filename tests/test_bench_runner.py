@@ -3,7 +3,6 @@
 Every run here is the real `python -m hieros.train` with the random agent on real environments."""
 
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 
 from bench.cli import main
 from bench.progress import eta_seconds
-from hieros import metrics_file, rundir, runlock
+from hieros import checkpoint, metrics_file, rundir, runlock, state_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = """
@@ -59,7 +58,9 @@ def snapshot(results):
     return {
         p: p.read_bytes()
         for p in Path(results).rglob("*")
-        if p.is_file() and ".old-" not in str(p) and p.name in ("run.json", "metrics.jsonl", "latest.pkl", "runner.log")
+        if p.is_file()
+        and ".old-" not in str(p)
+        and p.name in ("run.json", "metrics.jsonl", "latest.safetensors", "runner.log")
     }
 
 
@@ -159,7 +160,7 @@ def test_a_killed_worker_is_interrupted_then_resumes_and_finished_runs_stay_iden
     finished = snapshot(results)
     run = rundir.run_path(results, "long", "random", "dmc_cartpole_balance", 1)
     runner = cli(suites, results, "run", "long", "--tasks", "dmc_cartpole_balance", "--retries", "0")
-    wait_for(lambda: (run / "ckpt" / "latest.pkl").exists() and started(run))
+    wait_for(lambda: checkpoint.checkpoint_file(run).exists() and started(run))
     os.kill(worker_pid(run), signal.SIGKILL)
     out, _ = runner.communicate(timeout=60)
     assert runner.returncode == 1 and "killed by SIGKILL" in out, out
@@ -181,7 +182,7 @@ def test_crashes_are_retried_and_bad_configs_are_one_line(suites, tmp_path, caps
     args = ("run", "quick", "--tasks", "dmc_cartpole_balance", "--seeds", "1")
     assert bench(suites, results, *args, "--set", "stop_after=400") == 130  # stops at a checkpoint, resumable
     run = rundir.run_path(results, "quick", "random", "dmc_cartpole_balance", 1)
-    (run / "ckpt" / "latest.pkl").write_bytes(pickle.dumps({"counters": {}}))  # every resume now crashes
+    checkpoint.checkpoint_file(run).write_bytes(state_file.dumps({"counters": {}}))  # every resume now crashes
     capsys.readouterr()
     assert bench(suites, results, *args, "--retries", "1") == 1
     out = capsys.readouterr().out
@@ -207,7 +208,7 @@ def test_sigint_stops_cleanly_and_a_rerun_finishes(suites, tmp_path):
     for run in runs:
         record = rundir.read_run(run)
         assert record["status"] == "running" and 0 < record["progress"]["env_steps"] < 8000
-        assert (run / "ckpt" / "latest.pkl").exists() and not runlock.is_locked(run)
+        assert checkpoint.checkpoint_file(run).exists() and not runlock.is_locked(run)
     assert bench(suites, results, "run", "long", "--jobs", "2") == 0
     assert all(r["status"] == "done" for r in records(results).values()) and len(records(results)) == 3
 

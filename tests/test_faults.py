@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hieros import checkpoint, metrics_file, rundir
+from hieros import checkpoint, metrics_file, rundir, state_file
 from hieros.train import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,25 +60,22 @@ def test_an_unreadable_latest_checkpoint_resumes_from_the_previous_one(tmp_path,
     assert main([*args[:-1], f"--logdir={whole}"]) == 0
     assert main([*args, "--stop_after=1000"]) == 130
     previous = checkpoint.checkpoint_file(run, checkpoint.PREVIOUS_FILE)
-    assert pickle_step(previous) < pickle_step(checkpoint.checkpoint_file(run))
+    assert checkpoint_step(previous) < checkpoint_step(checkpoint.checkpoint_file(run))
     checkpoint.checkpoint_file(run).write_bytes(checkpoint.checkpoint_file(run).read_bytes()[:100])  # torn
     capsys.readouterr()
     assert main(args) == 0
     err = capsys.readouterr().err
-    assert "latest.pkl is unreadable" in err and "resuming from the older checkpoint" in err
-    assert list((run / "ckpt").glob("latest.pkl.corrupt-*"))
+    assert "latest.safetensors is unreadable" in err and "resuming from the older checkpoint" in err
+    assert list((run / "ckpt").glob("latest.safetensors.corrupt-*"))
     assert metrics_file.read_metrics(run) == metrics_file.read_metrics(whole)  # the same run as one never interrupted
     assert rundir.read_run(run)["score"] == rundir.read_run(whole)["score"]
 
 
-def pickle_step(file: Path) -> int:
-    import pickle
-
-    with open(file, "rb") as f:
-        return pickle.load(f)["counters"]["env_step"]
+def checkpoint_step(file: Path) -> int:
+    return state_file.load(file)["counters"]["env_step"]
 
 
-@pytest.mark.parametrize("damage", [b"", b"not a pickle", None], ids=["empty", "garbage", "truncated"])
+@pytest.mark.parametrize("damage", [b"", b"not a checkpoint", None], ids=["empty", "garbage", "truncated"])
 def test_no_readable_checkpoint_is_one_line_and_leaves_run_json_as_it_was(tmp_path, capsys, damage):
     run = tmp_path / "run"
     args = [*RANDOM, "--steps=2000", "--save_every=400", f"--logdir={run}"]
@@ -139,10 +136,10 @@ def test_a_report_that_fails_midway_leaves_the_previous_report_as_it_was(tmp_pat
     assert files(out)["report.md"] != before["report.md"] and (out / "other_suite").is_dir()
 
 
-def test_a_checkpoint_names_no_module_of_this_project_so_moving_modules_never_breaks_loading_it(tmp_path):
-    """Checkpoints are plain containers of tensors, arrays and numbers: moving the model into hieros/agent/ (#27)
-    left every earlier checkpoint loadable, and this keeps the next move safe too."""
-    import pickletools
+def test_a_checkpoint_is_a_safetensors_file_of_plain_data_that_runs_no_code_when_read(tmp_path):
+    """Checkpoints hold tensors, arrays and plain containers only, as safetensors and JSON: reading one runs no code
+    (a store from someone else is safe to resume, #35) and names no module, so moving one never breaks loading."""
+    from safetensors import safe_open
 
     run = tmp_path / "run"
     args = [
@@ -157,14 +154,25 @@ def test_a_checkpoint_names_no_module_of_this_project_so_moving_modules_never_br
         f"--logdir={run}",
     ]
     assert main([*args, "--stop_after=200"]) == 130
-    strings: list[str] = []
-    modules = set()
-    for op, arg, _ in pickletools.genops(checkpoint.checkpoint_file(run).read_bytes()):
-        if "UNICODE" in op.name:
-            strings.append(arg)
-        elif op.name in ("STACK_GLOBAL", "GLOBAL"):
-            modules.add(strings[-2] if op.name == "STACK_GLOBAL" else arg.split()[0])
-    assert modules and not any(m.split(".")[0] in ("hieros", "bench", "analysis") for m in modules), modules
+    with safe_open(str(checkpoint.checkpoint_file(run)), framework="numpy") as f:
+        tree = json.loads(f.metadata()["tree"])
+        tensors = len(f.keys())
+    kinds: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):  # a tagged node: its kind, then what it holds
+            kind, value = next(iter(node.items()))
+            kinds.add(kind)
+            for child in value.values() if kind == "dict" else value if kind in ("items", "list", "tuple") else ():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(tree)
+    assert kinds <= {"dict", "items", "list", "tuple", "bytes", "array", "scalar", "tensor"}, kinds
+    assert {"tensor", "array"} <= kinds and tensors > 100
+    assert "hieros." not in json.dumps(tree)
 
 
 def test_metrics_cut_below_the_checkpoint_are_refused_in_one_line_and_nothing_changes(tmp_path, capsys):

@@ -2,7 +2,6 @@
 
 import json
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -52,7 +51,7 @@ def test_random_agent_writes_a_complete_run(tmp_path):
     assert record["score"]["final"] == pytest.approx(sum(e["score"] for e in train_eps) / len(train_eps))
     evals = [m for m in metrics if m["type"] == "eval"]
     assert [e["env_step"] for e in evals] == [750]  # not at the end of the budget, as the original
-    assert (run / "ckpt" / "latest.pkl").exists()
+    assert checkpoint.checkpoint_file(run).exists()
     assert main([*args, f"--logdir={run}"]) == 0  # a done run is left alone
     assert metrics_file.read_metrics(run) == metrics
 
@@ -197,8 +196,7 @@ def test_sigterm_leaves_a_resumable_run(tmp_path):
     assert proc.wait(timeout=60) == 130
     record = rundir.read_run(run)
     assert record["status"] == "running"
-    with open(run / "ckpt" / "latest.pkl", "rb") as f:
-        assert pickle.load(f)["counters"]["env_step"] > 0
+    assert checkpoint.load(run)["counters"]["env_step"] > 0
 
 
 def test_tensorboard_events_are_written(tmp_path):
@@ -296,7 +294,7 @@ def test_sigkill_between_checkpoints_then_resume_in_a_fresh_process_equals_an_un
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 300
-    while not (killed / "ckpt" / "latest.pkl").exists() or checkpoint.load(killed)["counters"]["env_step"] < 100:
+    while not checkpoint.checkpoint_file(killed).exists() or checkpoint.load(killed)["counters"]["env_step"] < 100:
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)

@@ -177,7 +177,7 @@ class Atari:
     def get_state(self) -> dict[str, Any]:
         """A snapshot of the emulator (with its RNG), the no-op RNG, the counters and the pooled frames."""
         return {
-            "ale": self.ale.cloneState(include_rng=True),
+            "ale": np.frombuffer(self.ale.cloneState(include_rng=True).__getstate__(), np.uint8).copy(),
             "rng": self.rng.bit_generator.state,
             "lives": self.lives,
             "frame": self.frame,
@@ -186,7 +186,12 @@ class Atari:
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Continue exactly where `get_state` was taken."""
-        self.ale.restoreState(state["ale"])
+        ale = state["ale"]  # the emulator state's bytes (an ALEState object in pickled checkpoints of old)
+        if isinstance(ale, np.ndarray):
+            from ale_py import ALEState
+
+            ale = ALEState(ale.tobytes())
+        self.ale.restoreState(ale)
         self.rng.bit_generator.state = state["rng"]
         self.lives, self.frame = state["lives"], state["frame"]
         self.frames = [f.copy() for f in state["frames"]]
