@@ -144,7 +144,7 @@ def _runs(path: Path, source: Source) -> dict[str, list[tuple[float | None, np.n
     source's protocol."""
     if source.reader == "curl":
         return {task: [(score, None) for score in finals] for task, finals in _curl(path).items()}
-    runs, _ = transfer.parse(path, "baseline", "atari100k", BUDGET_FRAMES, 4, WINDOW_FRAMES)
+    runs, _ = transfer.parse(path, "baseline", "atari100k", transfer.Given(BUDGET_FRAMES, 4, WINDOW_FRAMES))
     out: dict[str, list[tuple[float | None, np.ndarray | None]]] = {}
     for record, episodes in sorted(runs, key=lambda run: (run[0]["task"], run[0]["seed"])):
         curve = None

@@ -174,39 +174,20 @@ def _suite_seeds(suite: str | None) -> int | None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from analysis.store import StoreError
-    from analysis.transfer import import_file, import_original_logdir
+    from analysis.transfer import DEFAULT_SUITE, Given, import_file, import_original_logdir
 
+    given = Given(args.budget_frames, args.frames_per_step, args.window_frames)
     if Path(args.file).is_dir():
         if not args.task:
             raise StoreError(f"{args.file} is a log directory of the original code: give its --task")
+        suite = args.suite or DEFAULT_SUITE
         done = import_original_logdir(
-            args.file,
-            args.method,
-            args.results,
-            args.suite,
-            args.task,
-            args.seed,
-            args.budget_frames,
-            args.frames_per_step,
-            args.window_frames,
-            args.force,
+            args.file, args.method, args.results, suite, args.task, args.seed, given, args.force
         )
     else:
-        done = import_file(
-            args.file,
-            args.method,
-            args.results,
-            args.suite,
-            args.budget_frames,
-            args.frames_per_step,
-            args.window_frames,
-            args.force,
-        )
+        done = import_file(args.file, args.method, args.results, args.suite, given, args.force)
     same = f" ({done.unchanged} already there from this file, left as they were)" if done.unchanged else ""
-    print(
-        f"imported {done.written} runs of {args.method} from {Path(args.file).name} into "
-        f"{Path(args.results) / args.suite}{same}"
-    )
+    print(f"imported {done.written} runs of {args.method} from {Path(args.file).name} into {done.folder.parent}{same}")
     return 0
 
 
@@ -358,21 +339,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "original HIEROS code (its scores.jsonl; give --task and --seed)",
     )
     imp.add_argument("--method", required=True, help="method name in the store (e.g. dreamerv3)")
-    imp.add_argument("--suite", default="atari100k", help="suite in the store (default: atari100k)")
+    imp.add_argument("--suite", help="suite in the store (default: the one an export names, else atari100k)")
     imp.add_argument("--results", default="results", metavar="DIR", help="results store (default: results)")
     imp.add_argument(
         "--budget-frames",
         type=_positive(int),
         metavar="N",
-        help="the runs' frame budget (default: 400000 for atari100k)",
+        help="the runs' frame budget (default: an export's, else 400000 for atari100k)",
     )
-    imp.add_argument("--frames-per-step", type=_positive(int), default=4, metavar="N", help="action repeat (default 4)")
+    imp.add_argument(
+        "--frames-per-step", type=_positive(int), metavar="N", help="action repeat (default: an export's, else 4)"
+    )
     imp.add_argument(
         "--window-frames",
         type=_positive(int),
-        default=10_000,
         metavar="N",
-        help="final-score window of curve files, in frames (default 10000)",
+        help="final-score window of curve files, in frames (default: an export's, else 10000)",
     )
     imp.add_argument("--task", help="the task of an original-code log directory, e.g. dmc_cartpole_balance")
     imp.add_argument(

@@ -18,7 +18,9 @@ Imported runs are ordinary run directories (status done) marked `provenance.impo
 and its sha256. A method that holds runs of ours or of another file is never overwritten; importing the same
 file again rewrites its runs in place (each run swapped in whole). An export's gzip header carries the comment
 `hieros-bench export`: an existing output file is replaced only when it carries it (an earlier export) or with
---force.
+--force. Each record of an export also carries what the import needs to give the same scores (EXPORTED: the suite,
+the frame budget, frames per step and the score window; danijar's readers ignore keys they do not know), and
+an import uses them where a record has them; an import flag that contradicts one is refused.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ from analysis.store import StoreError, display_name, find_game, load_store, rand
 from hieros import metrics_file, rundir
 
 BUDGETS = {"atari100k": 400_000}  # frames; other suites need --budget-frames
+DEFAULT_SUITE = "atari100k"
+FRAMES_PER_STEP = 4  # an import's defaults where neither the file nor a flag says
+WINDOW_FRAMES = 10_000
+EXPORTED = ("suite", "budget_frames", "frames_per_step", "window_frames")  # an export's keys beyond danijar's
 FORMATS = ("danijar-json.gz", "per-game-lists", "hieros-original-logdir", "harmonydream-eval-curves")
 ORIGINAL_SCORES = "scores.jsonl"
 
@@ -84,10 +90,21 @@ def _record(
 
 @dataclass(frozen=True)
 class Imported:
-    """What an import did: runs written, and runs left as they were because they already hold this very file."""
+    """What an import did: runs written, runs left as they were because they already hold this very file, and
+    the method's folder in the store."""
 
     written: int
     unchanged: int
+    folder: Path
+
+
+@dataclass(frozen=True)
+class Given:
+    """What an import was told of the runs (its flags), None where not: a file's own values (EXPORTED) fill in."""
+
+    budget_frames: int | None = None
+    frames_per_step: int | None = None
+    window_frames: int | None = None
 
 
 def _write(run: Path, record: dict[str, Any], episodes: list[dict[str, Any]]) -> None:
@@ -136,57 +153,57 @@ def _store(
     todo = [(path, record, episodes) for path, record, episodes in runs if not (path / rundir.RUN_FILE).exists()]
     for path, record, episodes in todo:
         _write(path, record, episodes)
-    return Imported(len(todo), len(runs) - len(todo))
+    return Imported(len(todo), len(runs) - len(todo), folder)
 
 
 def import_file(
     path: str | Path,
     method: str,
     results: str | Path,
-    suite: str = "atari100k",
-    budget_frames: int | None = None,
-    frames_per_step: int = 4,
-    window_frames: int = 10_000,
+    suite: str | None = None,
+    given: Given = Given(),
     force: bool = False,
 ) -> Imported:
-    """Write one run directory per (task, seed) of a published file, every record checked first."""
+    """Write one run directory per (task, seed) of a published file, every record checked first. `suite`: the
+    store's suite to import into (None: the one an export names, else DEFAULT_SUITE)."""
     path, results = Path(path), Path(results)
-    budget = budget_frames or BUDGETS.get(suite)
-    if budget is None:
-        raise StoreError(f"the frame budget of suite {suite!r} is not known; give --budget-frames")
-    runs, sha256 = parse(path, method, suite, budget, frames_per_step, window_frames)
+    runs, sha256 = parse(path, method, suite, given)
     placed = [
-        (rundir.run_path(results, suite, method, record["task"], record["seed"]), record, episodes)
+        (rundir.run_path(results, record["suite"], method, record["task"], record["seed"]), record, episodes)
         for record, episodes in runs
     ]
-    return _store(results, results / suite / method, sha256, placed, force)
+    return _store(results, results / runs[0][0]["suite"] / method, sha256, placed, force)
+
+
+def _budget(given: int | None, suite: str) -> int:
+    budget = given or BUDGETS.get(suite)
+    if budget is None:
+        raise StoreError(f"the frame budget of suite {suite!r} is not known; give --budget-frames")
+    return budget
+
+
+def _finals_protocol(suite: str | None, given: Given) -> dict[str, Any]:
+    """published_final at the budget and frames per step the import was told, else the suite's and 4."""
+    budget = _budget(given.budget_frames, suite or DEFAULT_SUITE)
+    return _protocol({"name": "published_final"}, budget, given.frames_per_step or FRAMES_PER_STEP)
 
 
 def parse(
-    path: Path, method: str, suite: str, budget: int, frames_per_step: int = 4, window_frames: int = 10_000
+    path: Path, method: str, suite: str | None, given: Given = Given()
 ) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]]]], str]:
     """The checked runs (record, train episodes) of a published file in any of its formats, and its sha256."""
     content, sha256 = _read(path)
     source = {"source_file": path.name, "sha256": sha256}
+    if content in ([], {}):
+        raise StoreError(f"{path}: it holds no runs")
     if isinstance(content, list) and all(isinstance(i, dict) and {"task", "xs", "ys"} <= set(i) for i in content):
-        runs = _curves(
-            content,
-            method,
-            suite,
-            _protocol({"name": "final_train_window", "window_frames": window_frames}, budget, frames_per_step),
-            source,
-        )
-    elif isinstance(content, dict) and content and all(isinstance(v, list) for v in content.values()):
-        runs = _finals(content, method, suite, _protocol({"name": "published_final"}, budget, frames_per_step), source)
+        runs = _curves(content, method, suite or _file_suite(content, path.name), given, source)
+    elif isinstance(content, dict) and all(isinstance(v, list) for v in content.values()):
+        runs = _finals(content, method, suite or DEFAULT_SUITE, _finals_protocol(suite, given), source)
     elif isinstance(content, dict) and set(content) == {"steps", "score"}:
-        runs = _finals(
-            _at_budget(content, budget, source["source_file"]),
-            method,
-            suite,
-            _protocol({"name": "published_final"}, budget, frames_per_step),
-            source,
-            FORMATS[3],
-        )
+        protocol = _finals_protocol(suite, given)
+        at_budget = _at_budget(content, protocol["budget_frames"], source["source_file"])
+        runs = _finals(at_budget, method, suite or DEFAULT_SUITE, protocol, source, FORMATS[3])
     else:
         raise StoreError(
             f"{path}: neither a danijar score list [{{task, method, seed, xs, ys}}], per-game lists "
@@ -202,17 +219,14 @@ def import_original_logdir(
     suite: str,
     task: str,
     seed: int = 1,
-    budget_frames: int | None = None,
-    frames_per_step: int = 4,
-    window_frames: int = 10_000,
+    given: Given = Given(),
     force: bool = False,
 ) -> Imported:
     """One run from the original HIEROS code's log directory (its scores.jsonl, one environment)."""
     logdir, results = Path(logdir), Path(results)
     run = rundir.run_path(results, suite, method, _known_task(task, "--task"), seed)
-    budget = budget_frames or BUDGETS.get(suite)
-    if budget is None:
-        raise StoreError(f"the frame budget of suite {suite!r} is not known; give --budget-frames")
+    budget = _budget(given.budget_frames, suite)
+    frames_per_step = given.frames_per_step or FRAMES_PER_STEP
     path = logdir / ORIGINAL_SCORES
     try:
         data = path.read_bytes()
@@ -244,7 +258,8 @@ def import_original_logdir(
     if not any(e["mode"] == "train" for e in episodes):
         raise StoreError(f"{path}: no training episode (episode/score) in it")
     sha256 = hashlib.sha256(data).hexdigest()
-    protocol = _protocol({"name": "final_train_window", "window_frames": window_frames}, budget, frames_per_step)
+    window = given.window_frames or WINDOW_FRAMES
+    protocol = _protocol({"name": "final_train_window", "window_frames": window}, budget, frames_per_step)
     provenance = {
         "source_file": f"{logdir.name}/{ORIGINAL_SCORES}",
         "sha256": sha256,
@@ -282,29 +297,76 @@ def _numbers(values: Any, nullable: bool) -> bool:
     )
 
 
+def _file_suite(items: list[dict[str, Any]], name: str) -> str:
+    """The suite an export's records name (EXPORTED), else DEFAULT_SUITE."""
+    named = sorted({str(item["suite"]) for item in items if "suite" in item})
+    if len(named) > 1:
+        raise StoreError(f"{name}: its runs are of several suites ({', '.join(named)}); import it with --suite")
+    return named[0] if named else DEFAULT_SUITE
+
+
+def _setting(item: dict[str, Any], key: str, given: int | None, where: str) -> int | None:
+    """A run's `key` (EXPORTED) as its record states it, else as the import was told; both, they must agree."""
+    value = item.get(key)
+    if value is None:
+        return given
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise StoreError(f"{where}: {key} must be a positive integer, not {value!r}")
+    flag = "--" + key.replace("_", "-")
+    if given is not None and given != value:
+        raise StoreError(f"{where} was made with {key} {value}, not {flag} {given}; leave {flag} out")
+    return value
+
+
+def _curve_protocol(item: dict[str, Any], suite: str, given: Given, where: str) -> dict[str, Any]:
+    """The final_train_window protocol of one run of a curve file: its record's own settings, else the flags,
+    else the defaults."""
+    budget = _budget(_setting(item, "budget_frames", given.budget_frames, where), suite)
+    steps = _setting(item, "frames_per_step", given.frames_per_step, where) or FRAMES_PER_STEP
+    window = _setting(item, "window_frames", given.window_frames, where) or WINDOW_FRAMES
+    return _protocol({"name": "final_train_window", "window_frames": window}, budget, steps)
+
+
+def _seed(item: dict[str, Any], index: int, where: str) -> int:
+    seed = item.get("seed", index)
+    if (isinstance(seed, str) and seed.isdigit()) or (isinstance(seed, float) and seed.is_integer()):
+        seed = int(seed)  # danijar's files write seeds as strings
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise StoreError(f"{where} has a seed that is not an integer >= 0 ({seed!r})")
+    return seed
+
+
+def _check_points(xs: Any, ys: Any, where: str) -> None:
+    """A run's curve: at least one point, frame counts that are finite, >= 0 and never go back, and as many
+    scores (NaN or null where missing)."""
+    if not _numbers(xs, nullable=False) or any(x < 0 for x in xs):
+        raise StoreError(f"{where}: xs must be a list of frame counts (finite numbers >= 0)")
+    if not _numbers(ys, nullable=True):
+        raise StoreError(f"{where}: ys must be a list of numbers (NaN or null for a missing point)")
+    if len(xs) != len(ys):
+        raise StoreError(f"{where} has {len(xs)} xs but {len(ys)} ys")
+    if not xs:
+        raise StoreError(f"{where} has no points (empty xs and ys): a run without a curve; leave it out of the file")
+    back = next((i for i in range(1, len(xs)) if xs[i] < xs[i - 1]), None)
+    if back is not None:
+        raise StoreError(f"{where}: its frames go back, from {xs[back - 1]} to {xs[back]} at point {back}")
+
+
 def _curves(
-    items: list[dict[str, Any]], method: str, suite: str, protocol: dict[str, Any], source: dict[str, str]
+    items: list[dict[str, Any]], method: str, suite: str, given: Given, source: dict[str, str]
 ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     runs, seen = [], set()
     for index, item in enumerate(items):
         where = f"{source['source_file']}: record {index}"
-        seed = item.get("seed", index)
-        if (isinstance(seed, str) and seed.isdigit()) or (isinstance(seed, float) and seed.is_integer()):
-            seed = int(seed)  # danijar's files write seeds as strings
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise StoreError(f"{where} has a seed that is not an integer >= 0 ({seed!r})")
+        protocol = _curve_protocol(item, suite, given, where)
+        seed = _seed(item, index, where)
         _known_task(item["task"], where)
-        if not _numbers(item["xs"], nullable=False) or any(x < 0 for x in item["xs"]):
-            raise StoreError(f"{where}: xs must be a list of frame counts (finite numbers >= 0)")
-        if not _numbers(item["ys"], nullable=True):
-            raise StoreError(f"{where}: ys must be a list of numbers (NaN or null for a missing point)")
+        _check_points(item["xs"], item["ys"], where)
         if (item["task"], seed) in seen:
-            raise StoreError(f"{source['source_file']}: {item['task']} seed {seed} appears twice")
+            several = len({str(i.get("method")) for i in items}) > 1
+            hint = "; it holds several methods: import one method's export (export --method)" if several else ""
+            raise StoreError(f"{source['source_file']}: {item['task']} seed {seed} appears twice{hint}")
         seen.add((item["task"], seed))
-        if len(item["xs"]) != len(item["ys"]):
-            raise StoreError(
-                f"{source['source_file']}: record {index} has {len(item['xs'])} xs but {len(item['ys'])} ys"
-            )
         episodes = [
             {
                 "type": "episode",
@@ -330,7 +392,7 @@ def _curves(
 def _at_budget(content: dict[str, Any], budget: int, name: str) -> dict[str, list[Any]]:
     """{game: [each seed's value at `budget` frames]} of evaluation curves {steps, score: {game: [[...]]}}."""
     steps, games = content["steps"], content["score"]
-    if not _numbers(steps, nullable=False) or not isinstance(games, dict):
+    if not _numbers(steps, nullable=False) or not steps or not isinstance(games, dict):
         raise StoreError(f"{name}: steps must be a list of frame counts and score a table of games")
     if budget not in steps:
         raise StoreError(
@@ -360,8 +422,8 @@ def _finals(
         if task is None:
             known = ", ".join(display_name(t) for t in random_human())
             raise StoreError(f"{source['source_file']}: unknown game {game!r}; known: {known}")
-        if not _numbers(scores, nullable=False):
-            raise StoreError(f"{source['source_file']}: {game} must map to a list of finite numbers")
+        if not _numbers(scores, nullable=False) or not scores:
+            raise StoreError(f"{source['source_file']}: {game} must map to a list of finite numbers, one per run")
         provenance = {**source, "format": kind, "source_game": game}
         runs += [
             (_record(suite, method, task, seed, protocol, {**provenance, "source_index": seed - 1}, float(s)), [])
@@ -406,6 +468,7 @@ def export_runs(
                         "seed": provenance.get("source_seed", run.seed) if run.imported else run.seed,
                         "xs": [e["frames"] for e in episodes],
                         "ys": [math.nan if e["score"] is None else e["score"] for e in episodes],
+                        **_exported(run.record, run.path),
                     },
                 )
             )
@@ -414,6 +477,24 @@ def export_runs(
     payload = json.dumps([item for _, item in sorted(items, key=lambda pair: pair[0])], separators=(",", ":"))
     rundir.atomic_write_bytes(out, _gzip_export(payload.encode()))
     return len(items)
+
+
+def _exported(record: dict[str, Any], path: Path) -> dict[str, Any]:
+    """What an import needs beyond danijar's keys to give a run its score again (EXPORTED); a run scored otherwise
+    than by its training episodes, which is all a danijar file holds, is refused."""
+    protocol = record["protocol"]
+    score = protocol["score"]
+    if score.get("name") != "final_train_window":
+        raise StoreError(
+            f"{path}: its score is by the {score.get('name')} protocol, and a danijar file holds training episodes "
+            "only; export the methods scored by final_train_window (--method)"
+        )
+    return {
+        "suite": record["suite"],
+        "budget_frames": protocol["budget_frames"],
+        "frames_per_step": protocol["frames_per_step"],
+        "window_frames": score["window_frames"],
+    }
 
 
 def _gzip_export(data: bytes) -> bytes:

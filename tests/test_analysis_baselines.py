@@ -180,7 +180,7 @@ def test_import_reads_harmonydreams_evaluation_curves_at_the_budget(tmp_path):
     assert method.finals(find_game("james_bond")).tolist() == [curve[-1] for curve in curves["score"]["james_bond"]]
     assert method.runs["atari_pong"][1].record["protocol"]["score"] == {"name": "published_final"}
     with pytest.raises(ValueError, match="no point at the budget, 100 frames"):
-        transfer.import_file(path, "h2", tmp_path, budget_frames=100)
+        transfer.import_file(path, "h2", tmp_path, given=transfer.Given(budget_frames=100))
 
 
 def test_cached_baseline_estimates_are_read_back_and_give_the_same_report(tmp_path, monkeypatch, stores):

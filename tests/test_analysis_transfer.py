@@ -24,17 +24,27 @@ def _records(path: Path) -> list[dict]:
     return json.loads(gzip.decompress(path.read_bytes()))
 
 
+def _danijar_keys(records: list[dict]) -> list[dict]:
+    """An export's records without what it adds to danijar's keys (transfer.EXPORTED)."""
+    return [{k: v for k, v in record.items() if k not in transfer.EXPORTED} for record in records]
+
+
+ATARI100K = {"suite": "atari100k", "budget_frames": 400_000, "frames_per_step": 4, "window_frames": 10_000}
+
+
 @needs_shared
 @pytest.mark.parametrize(
     "source", ["atari100k-dreamerv3.json.gz", "v1_2023/atari100k_dreamerv3.json.gz", "atari100k-ppo_fixhp.json.gz"]
 )
 def test_import_then_export_gives_back_the_danijar_file(tmp_path, source):
-    """Same records in the same order with the same values and types (int/float, string seeds, NaN bins)."""
+    """Same records in the same order with the same values and types (int/float, string seeds, NaN bins), and
+    the protocol they were imported with."""
     path = SHARED / "dreamerv3" / source
     assert transfer.import_file(path, "published", tmp_path).written == 130
     out = tmp_path / "out.json.gz"
     assert transfer.export_runs(tmp_path, out) == 130
-    assert json.dumps(_records(out)) == json.dumps(_records(path))
+    assert json.dumps(_danijar_keys(_records(out))) == json.dumps(_records(path))
+    assert all({k: r[k] for k in transfer.EXPORTED} == ATARI100K for r in _records(out))
 
 
 @needs_shared
@@ -85,7 +95,7 @@ def test_a_small_curve_file_round_trips_with_nan_and_string_seeds(tmp_path):
     # pong: the only episode in the window is NaN and 420k lies past the budget -> no score (danijar's protocol)
     assert method.runs["atari_pong"][3].final is None and method.runs["atari_alien"][1].final == 300
     transfer.export_runs(tmp_path / "store", tmp_path / "back.json.gz")
-    assert json.dumps(_records(tmp_path / "back.json.gz")) == json.dumps(items)
+    assert json.dumps(_danijar_keys(_records(tmp_path / "back.json.gz"))) == json.dumps(items)
 
 
 def test_reimport_keeps_the_same_file_and_never_overwrites_other_runs(tmp_path):
@@ -100,7 +110,8 @@ def test_reimport_keeps_the_same_file_and_never_overwrites_other_runs(tmp_path):
     )
     with pytest.raises(StoreError, match=r"already holds runs from a\.json\.gz"):
         transfer.import_file(fewer, "a", tmp_path / "store")  # same name, other bytes: another file
-    assert transfer.import_file(first, "a", tmp_path / "store") == transfer.Imported(0, 3)  # the same file: kept
+    kept = transfer.Imported(0, 3, tmp_path / "store" / "atari100k" / "a")
+    assert transfer.import_file(first, "a", tmp_path / "store") == kept  # the same file: kept
     ours = rundir.run_path(tmp_path / "store", "atari100k", "ours", "atari_pong", 1)
     record = rundir.read_run(rundir.run_path(tmp_path / "store", "atari100k", "a", "atari_pong", 1))
     rundir.write_run(ours, {**record, "method": "ours", "provenance": {}})
@@ -295,7 +306,7 @@ def test_force_moves_runs_aside_and_deletes_nothing(tmp_path):
     assert transfer.import_file(first, "m", store).written == 1
     with pytest.raises(StoreError, match="give --force"):
         transfer.import_file(second, "m", store)
-    assert transfer.import_file(second, "m", store, force=True) == transfer.Imported(1, 0)
+    assert transfer.import_file(second, "m", store, force=True) == transfer.Imported(1, 0, store / "atari100k" / "m")
     assert load_store(store)["m"].runs["atari_pong"][1].final == 2.0
     kept = list((store / "atari100k" / "m" / "atari_pong").glob("seed_1.old-*"))
     assert len(kept) == 1 and rundir.read_run(kept[0])["score"]["final"] == 1.0
@@ -316,3 +327,71 @@ def test_outputs_that_cannot_be_written_are_refused_before_the_work(tmp_path, ca
         assert main(args) == 2, args
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def _dmc_run(stores, results: Path, method: str, seed: int, scores: list[float]) -> None:
+    """A DMC run of a 36k-frame suite with a 4000-frame window at 2 frames a step (cpu_learning's protocol)."""
+    run = stores.write_run(
+        results, method, "dmc_cartpole_balance", seed, scores, window=4000, budget=36_000, suite="cpu_learning"
+    )
+    record = rundir.read_run(run)
+    record["protocol"].update(frames_per_step=2, budget_steps=18_000)
+    rundir.write_run(run, record)
+
+
+def test_an_export_reimports_into_the_same_scores(tmp_path, stores, capsys):
+    """Each suite and method exported and imported into a fresh store: the same runs, protocols and scores (a
+    DMC suite came back as atari100k runs without a score, at 4 frames a step and a 10k-frame window)."""
+    store = tmp_path / "store"
+    for method in ("alpha", "beta"):
+        for seed in (1, 2):
+            _dmc_run(stores, store, method, seed, [100.0, 200.0 + seed, 300.0 * seed + len(method)])
+            stores.write_run(store, method, "atari_pong", seed, [-21.0, -5.0 + seed + len(method)])
+    fresh = tmp_path / "fresh"
+    for suite in ("cpu_learning", "atari100k"):
+        for method in ("alpha", "beta"):
+            out = tmp_path / f"{suite}-{method}.json.gz"
+            assert (
+                main(["export", "--results", str(store), "--suite", suite, "--method", method, "--out", str(out)]) == 0
+            )
+            assert main(["import", str(out), "--method", method, "--results", str(fresh)]) == 0
+            assert f"imported 2 runs of {method} from {out.name} into {fresh / suite}" in capsys.readouterr().out
+            before, after = load_store(store, suite)[method], load_store(fresh, suite)[method]
+            assert before.tasks == after.tasks
+            for task in before.tasks:
+                assert after.finals(task).tolist() == before.finals(task).tolist() and len(after.finals(task)) == 2
+                for seed, run in before.runs[task].items():
+                    protocol = after.runs[task][seed].record["protocol"]
+                    assert {k: protocol[k] for k in ("frames_per_step", "budget_frames", "budget_steps", "score")} == {
+                        k: run.record["protocol"][k]
+                        for k in ("frames_per_step", "budget_frames", "budget_steps", "score")
+                    }
+    assert (
+        main(["export", "--results", str(store), "--suite", "cpu_learning", "--out", str(tmp_path / "all.json.gz")])
+        == 0
+    )
+    assert main(["import", str(tmp_path / "all.json.gz"), "--method", "x", "--results", str(tmp_path / "s")]) == 2
+    assert "appears twice; it holds several methods: import one method's export" in capsys.readouterr().err
+
+
+def test_an_import_flag_that_contradicts_an_export_is_refused(tmp_path, stores, capsys):
+    _dmc_run(stores, tmp_path / "store", "alpha", 1, [100.0, 200.0])
+    out = tmp_path / "a.json.gz"
+    transfer.export_runs(tmp_path / "store", out)
+    assert main(["import", str(out), "--method", "a", "--results", str(tmp_path / "s"), "--frames-per-step", "4"]) == 2
+    assert capsys.readouterr().err == (
+        "error: a.json.gz: record 0 was made with frames_per_step 2, not --frames-per-step 4; "
+        "leave --frames-per-step out\n"
+    )
+    assert main(["import", str(out), "--method", "a", "--results", str(tmp_path / "s"), "--suite", "other"]) == 0
+    assert load_store(tmp_path / "s", "other")["a"].runs["dmc_cartpole_balance"][1].final == 200.0
+
+
+def test_a_run_scored_by_its_evaluations_is_not_exported_as_a_curve(tmp_path, stores):
+    run = stores.write_run(tmp_path, "alpha", "atari_pong", 1, [1.0, 2.0])
+    record = rundir.read_run(run)
+    record["protocol"]["score"] = {"name": "final_eval", "window_frames": 10_000}
+    rundir.write_run(run, record)
+    with pytest.raises(StoreError, match="its score is by the final_eval protocol"):
+        transfer.export_runs(tmp_path, tmp_path / "o.json.gz")
+    assert not (tmp_path / "o.json.gz").exists()

@@ -137,6 +137,17 @@ BENCH = [
     (["report", "--ladder", "x,nosuch"], 2, "--ladder: 'nosuch' is not a method of this report"),
     (["status", "--results", "textscore"], 2, "score {'final': '12.5'} is not"),
     (["report", "--results", "textscore"], 2, "score {'final': '12.5'} is not"),
+    (["import", "nothing.json", "--method", "m"], 2, "nothing.json: it holds no runs"),
+    (["import", "nogames.json", "--method", "m"], 2, "nogames.json: it holds no runs"),
+    (["import", "norun.json", "--method", "m"], 2, "Alien must map to a list of finite numbers, one per run"),
+    (["import", "nosteps.json", "--method", "m"], 2, "steps must be a list of frame counts"),
+    (["import", "nopoints.json", "--method", "m"], 2, "record 1 has no points (empty xs and ys)"),
+    (["import", "backwards.json", "--method", "m"], 2, "record 0: its frames go back, from 2000 to 1000 at point 1"),
+    (["import", "infinite.json", "--method", "m"], 2, "record 0: xs must be a list of frame counts (finite"),
+    (["import", "nanframe.json", "--method", "m"], 2, "record 0: xs must be a list of frame counts (finite"),
+    (["import", "uneven.json", "--method", "m"], 2, "record 0 has 2 xs but 1 ys"),
+    (["import", "budget.json", "--method", "m"], 2, "record 0: budget_frames must be a positive integer, not 0"),
+    (["import", "suites.json", "--method", "m"], 2, "its runs are of several suites (a, b); import it with --suite"),
 ]
 
 
@@ -168,6 +179,22 @@ def workdir(tmp_path, monkeypatch) -> Path:
     (tmp_path / "structure.json").write_text(json.dumps({"rows": 3}))
     (tmp_path / "early.json").write_text(json.dumps({"steps": [20000], "score": {"alien": [[1.0]]}}))
     (tmp_path / "ragged.json").write_text(json.dumps({"steps": [400000], "score": {"alien": [[1.0, 2.0]]}}))
+    curve = {"task": "atari_pong", "seed": 1, "xs": [1000, 2000], "ys": [1.0, 2.0]}
+    bad_files = {
+        "nothing.json": [],
+        "nogames.json": {},
+        "norun.json": {"Alien": []},
+        "nosteps.json": {"steps": [], "score": {}},
+        "nopoints.json": [curve, {**curve, "seed": 2, "xs": [], "ys": []}],
+        "backwards.json": [{**curve, "xs": [2000, 1000]}],
+        "uneven.json": [{**curve, "ys": [1.0]}],
+        "budget.json": [{**curve, "budget_frames": 0}],
+        "suites.json": [{**curve, "suite": "a"}, {**curve, "seed": 2, "suite": "b"}],
+    }
+    for name, content in bad_files.items():
+        (tmp_path / name).write_text(json.dumps(content))
+    (tmp_path / "infinite.json").write_text(json.dumps([{**curve, "xs": [1000, float("inf")]}]))  # Infinity
+    (tmp_path / "nanframe.json").write_text(json.dumps([{**curve, "xs": [float("nan"), 1000]}]))  # NaN
     (tmp_path / "logdir").mkdir()
     (tmp_path / "logdir" / "scores.jsonl").write_text("{broken\n")
     (tmp_path / "broken.toml").write_text("[suites.smoke\n")
