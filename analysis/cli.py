@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from analysis import seed_plan
+
 REPORT_HELP = """\
 Reads every run of one suite under RESULTS (ours and imported ones), checks that the store is complete and
 comparable, then writes into OUT (default RESULTS/report; with several suites and no --suite, each suite into
@@ -79,6 +81,21 @@ def _positive(kind: type) -> Callable[[str], int | float]:
     return parse
 
 
+def _within(low: float, high: float) -> Callable[[str], float]:
+    """A number in the open interval (low, high)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not low < value < high:
+            raise argparse.ArgumentTypeError(f"must be above {low:g} and below {high:g}, not {text}")
+        return value
+
+    return parse
+
+
 def _temperature(text: str) -> float:
     try:
         value = float(text)
@@ -138,6 +155,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         ladder=args.ladder,
         compare=args.compare or [],
         profile=args.profile,
+        all_seeds=args.all_seeds,
+        **{k: v for k, v in (("alpha", args.alpha), ("margin", args.margin)) if v is not None},
     )
     try:
         report = compute(options)
@@ -309,7 +328,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=_names,
         metavar="A,B,C:REF",
         help="an ablation ladder: each rung's score and P(rung > the rung before it, or REF) and "
-        "P(rung > random), as a table and a figure (docs/report.md)",
+        "P(rung > random) with their verdicts, as a table and a figure; its comparisons are the family the "
+        "verdicts are corrected over (docs/report.md)",
+    )
+    report.add_argument(
+        "--margin",
+        type=_within(0, 10),
+        metavar="M",
+        help="a verdict says 'level' only where an equivalence test shows the difference within +-M normalised "
+        "score (default 0.1: analysis.comparisons.MARGIN); otherwise 'inconclusive'",
+    )
+    report.add_argument(
+        "--alpha",
+        type=_within(0, 0.5),
+        metavar="A",
+        help="the family-wise level of the verdicts (Holm; default 0.05: analysis.comparisons.ALPHA)",
+    )
+    report.add_argument(
+        "--all-seeds",
+        action="store_true",
+        help="test on every seed of our methods, not only the suite's planned ones (benchmark.toml: seeds "
+        "added after a result was read bias a test)",
     )
     report.add_argument(
         "--jobs",
@@ -423,3 +462,4 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", default="results/report", metavar="DIR", help="output directory (default: results/report)"
     )
     plot.set_defaults(func=cmd_plot)
+    seed_plan.register(sub, _names, _positive)

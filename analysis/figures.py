@@ -126,8 +126,8 @@ def draw_profiles(
     return fig, (["method", "tau", "fraction", "ci_low", "ci_high"], rows)
 
 
-def draw_improvement(pairs: dict[str, dict[str, float]]) -> tuple[Any, Table]:
-    """P(X > Y) with 95% CIs, one row per pair."""
+def draw_improvement(pairs: dict[str, dict[str, Any]]) -> tuple[Any, Table]:
+    """P(X > Y) with 95% CIs, one row per tested pair ({value, low, high, verdict}), its verdict at the right."""
     plt = pyplot()
     names = list(pairs)
     fig, ax = plt.subplots(figsize=(6, 0.45 * len(names) + 1.3))
@@ -138,13 +138,15 @@ def draw_improvement(pairs: dict[str, dict[str, float]]) -> tuple[Any, Table]:
         ax.plot([r["value"]] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.5)
         if r["high"] - r["low"] < 0.01:  # an interval too narrow to see (every resample agrees): a dot
             ax.plot([r["value"]], [y], "o", color="tab:blue", markersize=5)
-        rows.append([name, r["value"], r["low"], r["high"]])
+        ax.text(1.06, y, r["verdict"], va="center", ha="left", fontsize=8, transform=ax.get_yaxis_transform())
+        rows.append([name, r["value"], r["low"], r["high"], r["verdict"]])
     ax.axvline(0.5, color="gray", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(names)), [n.replace(" vs ", " > ") for n in names])
     ax.invert_yaxis()
-    ax.set(xlabel="P(X > Y)", ylabel="X > Y", title="probability of improvement", xlim=(-0.04, 1.04))
+    ax.set(xlabel="P(X > Y) [95% CI]; verdict of the calibrated test at the right", xlim=(-0.04, 1.04))
+    ax.set_title("probability of improvement, tested pairs")
     fig.tight_layout()
-    return fig, (["pair", "probability", "ci_low", "ci_high"], rows)
+    return fig, (["pair", "probability", "ci_low", "ci_high", "verdict"], rows)
 
 
 def _clamp(ax: Any, means: list[np.ndarray], log: bool = False) -> None:

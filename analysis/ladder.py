@@ -3,7 +3,9 @@
 A ladder is written as method names in order, `A,B,C:REF,...`: each rung is compared with the rung before it, or
 with REF where given (a branch off the main line). For each rung the ladder gives its aggregate score with its
 interval, P(rung > reference) and P(rung > floor) (the random policy), each with its 95% interval, all taken from
-the report's own stratified bootstrap (summary["methods"], summary["improvement"]); nothing is recomputed here.
+the report's own stratified bootstrap (summary["methods"], summary["improvement"]), and the verdict of each
+comparison from the report's calibrated tests (summary["tests"], analysis.comparisons: the ladder's comparisons
+are the family its Holm correction runs over); nothing is recomputed here.
 """
 
 from __future__ import annotations
@@ -65,54 +67,112 @@ def rows(summary: Mapping[str, Any], rungs: Sequence[tuple[str, str | None]]) ->
     ]
 
 
-def verdict(p: Mapping[str, float] | None) -> str:
-    """'better' / 'worse' where the interval of P(X > Y) excludes 0.5, else 'within noise'."""
-    if p is None:
-        return ""
-    return "better" if p["low"] > 0.5 else "worse" if p["high"] < 0.5 else "within noise"
+FLIPPED = {"better": "worse", "worse": "better"}
 
 
-def draw(table: Sequence[Mapping[str, Any]], aggregate: str) -> tuple[Any, tuple[list[str], list[list[Any]]]]:
-    """Two panels, a row per rung from the top: the score's interval and point, and P(rung > compared) (filled)
-    and P(rung > random) (hollow) with their intervals beside the 0.5 line."""
+def tested(tests: Mapping[str, Any], x: str, y: str) -> dict[str, Any] | None:
+    """The calibrated test of x against y from summary["tests"], in either order (turned round where it was
+    made as y against x); None where the report did not test the pair."""
+    pairs = tests["pairs"]
+    if f"{x} vs {y}" in pairs:
+        return dict(pairs[f"{x} vs {y}"])
+    if f"{y} vs {x}" not in pairs:
+        return None
+    found = pairs[f"{y} vs {x}"]
+    return {
+        **found,
+        "x": x,
+        "y": y,
+        "verdict": FLIPPED.get(found["verdict"], found["verdict"]),
+        "improvement": 1 - found["improvement"],
+        "runs": found["runs"][::-1],
+    }
+
+
+def with_tests(table: Sequence[Mapping[str, Any]], tests: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ladder's rows with each comparison's test: test_reference and test_floor (or None)."""
+    return [
+        {
+            **row,
+            "test_reference": tested(tests, row["method"], row["reference"]) if row["reference"] else None,
+            "test_floor": tested(tests, row["method"], FLOOR) if row["vs_floor"] else None,
+        }
+        for row in table
+    ]
+
+
+def verdict(test: Mapping[str, Any] | None) -> str:
+    """A comparison's calibrated verdict: better, worse, level or inconclusive ('' where there is none)."""
+    return "" if test is None else str(test["verdict"])
+
+
+def draw(
+    table: Sequence[Mapping[str, Any]], aggregate: str, floor_score: Mapping[str, float] | None = None
+) -> tuple[Any, tuple[list[str], list[list[Any]]]]:
+    """Two panels, a row per rung from the top, labelled with its runs: the score's interval and point, with the
+    first rung's score and random's (`floor_score`) as reference lines; and P(rung > compared) (filled) and
+    P(rung > random) (hollow) with their intervals beside the 0.5 line, each with its test's verdict."""
     from analysis.figures import pyplot
 
     plt = pyplot()
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(8.6, 0.42 * len(table) + 1.4), sharey=True, gridspec_kw={"width_ratios": [1.1, 1]}
+        1, 2, figsize=(9.6, 0.5 * len(table) + 1.5), sharey=True, gridspec_kw={"width_ratios": [1.1, 1.2]}
     )
-    labels = [row["method"] + (f"  (vs {row['reference']})" if row["reference"] else "") for row in table]
+    labels = [
+        row["method"] + (f" vs {row['reference']}" if row["reference"] else "") + f"  (n={row['runs']})"
+        for row in table
+    ]
     out: list[list[Any]] = []
     first = {key: next((y for y, row in enumerate(table) if row[key]), -1) for key in ("vs_reference", "vs_floor")}
     for y, row in enumerate(table):
         score = row["score"]
         left.plot([score["low"], score["high"]], [y, y], color="C0", lw=5, alpha=0.45, solid_capstyle="butt")
         left.plot([score["value"]], [y], "|", color="C0", ms=12, mew=2)
-        for key, style, shift in (("vs_reference", "o", -0.12), ("vs_floor", "o", 0.12)):
+        for key, test_key, shift in (("vs_reference", "test_reference", -0.17), ("vs_floor", "test_floor", 0.17)):
             p = row[key]
             if p is None:
                 continue
             filled = key == "vs_reference"
-            right.plot([p["low"], p["high"]], [y + shift, y + shift], color="C1" if filled else "C2", lw=2)
+            color = "C1" if filled else "C2"
+            right.plot([p["low"], p["high"]], [y + shift, y + shift], color=color, lw=2)
             right.plot(
                 [p["value"]],
                 [y + shift],
-                style,
-                color="C1" if filled else "C2",
-                mfc="C1" if filled else "white",
+                "o",
+                color=color,
+                mfc=color if filled else "white",
                 ms=6,
                 label=("P(rung > compared)" if filled else "P(rung > random)") if y == first[key] else None,
             )
+            right.text(1.05, y + shift, verdict(row.get(test_key)), va="center", fontsize=7.5, color=color)
         probabilities = [
             row[k][f] if row[k] else "" for k in ("vs_reference", "vs_floor") for f in ("value", "low", "high")
         ]
-        out.append([row["method"], row["reference"] or "", score["value"], score["low"], score["high"], *probabilities])
+        verdicts = [verdict(row.get(k)) for k in ("test_reference", "test_floor")]
+        out.append(
+            [
+                row["method"],
+                row["reference"] or "",
+                row["runs"],
+                score["value"],
+                score["low"],
+                score["high"],
+                *probabilities,
+                *verdicts,
+            ]
+        )
+    left.axvline(table[0]["score"]["value"], color="C0", lw=0.8, ls=":", label=f"{table[0]['method']} (first rung)")
+    if floor_score is not None:
+        left.axvline(floor_score["value"], color="0.3", lw=0.8, ls="--", label="random")
+    left.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.9 / (len(table) + 3)), ncol=2, fontsize=8, frameon=False
+    )
     right.axvline(0.5, color="0.4", lw=0.8, ls="--")
     right.set_xlim(-0.03, 1.03)
     left.set_yticks(range(len(table)), labels)
     left.invert_yaxis()
     left.set_xlabel(f"score, {aggregate} [95% CI]")
-    right.set_xlabel("P(X > Y) [95% CI]")
+    right.set_xlabel("P(X > Y) [95% CI], verdict of the calibrated test")
     if any(index >= 0 for index in first.values()):
         right.legend(
             loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.9 / (len(table) + 3)), ncol=2, fontsize=8, frameon=False
@@ -121,6 +181,7 @@ def draw(table: Sequence[Mapping[str, Any]], aggregate: str) -> tuple[Any, tuple
     header = [
         "method",
         "reference",
+        "runs",
         "score",
         "score_low",
         "score_high",
@@ -130,5 +191,7 @@ def draw(table: Sequence[Mapping[str, Any]], aggregate: str) -> tuple[Any, tuple
         "p_vs_random",
         "p_vs_random_low",
         "p_vs_random_high",
+        "verdict_vs_reference",
+        "verdict_vs_random",
     ]
     return fig, (header, out)

@@ -72,10 +72,17 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
         "aggregates": lambda: figures.draw_aggregates(leaderboard, published, palette),
         "profiles": lambda: figures.draw_profiles(report.profiles["taus"], profiles, palette, report.profiles["kind"]),
     }
-    if summary["improvement"]:
-        makers["improvement"] = lambda: figures.draw_improvement(summary["improvement"])
+    tested = {
+        key: {**found, "verdict": t["verdict"]}
+        for key, t in summary["tests"]["pairs"].items()
+        if (found := ladder.probability(summary, t["x"], t["y"])) is not None
+    }
+    if tested:
+        makers["improvement"] = lambda: figures.draw_improvement(tested)
     if "ladder" in summary:
-        makers["ladder"] = lambda: ladder.draw(summary["ladder"]["rungs"], summary["ladder"]["metric"])
+        floor = summary["methods"].get(ladder.FLOOR)
+        floor_score = floor["aggregates"][summary["ladder"]["metric"]] if floor else None
+        makers["ladder"] = lambda: ladder.draw(summary["ladder"]["rungs"], summary["ladder"]["metric"], floor_score)
     if efficiency:
         makers["efficiency"] = lambda: figures.draw_efficiency(efficiency, palette)
     makers["games"] = lambda: figures.draw_games(games, palette, titles)

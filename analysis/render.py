@@ -137,18 +137,71 @@ def _aggregates(summary: dict[str, Any]) -> list[str]:
 
 
 def _improvement(summary: dict[str, Any]) -> list[str]:
-    if not summary["improvement"]:
+    """The verdicts of the tested family, each with P(X > Y) as its effect size; the other pairs' P(X > Y) after."""
+    tests = summary["tests"]
+    if not tests["pairs"] and not summary["improvement"]:
         return []
+    lines = ["## Verdicts", "", *_test_design(tests), ""]
+    if tests["pairs"]:
+        lines += [
+            "| X vs Y | verdict | P(X > Y) [95% CI] | p (Holm) | p equivalence (Holm) | runs | power at the margin "
+            "| Welch's p (not a verdict) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for key, t in tests["pairs"].items():
+            lines.append(
+                f"| {key} | **{t['verdict']}** | {_interval(ladder.probability(summary, t['x'], t['y']))} | "
+                f"{_p(t['p'])} ({_p(t['p_adjusted'])}) | {_p(t['p_equivalence'])} ({_p(t['p_equivalence_adjusted'])})"
+                f" | {t['runs'][0]} vs {t['runs'][1]} | {_p(t['power'], 2)} | {_p(t['welch_p'])} |"
+            )
+        lines.append("")
+    rest = {k: v for k, v in summary["improvement"].items() if not _in_family(tests, k)}
+    if rest:
+        lines += [
+            "The other pairs of the report, untested (their P(X > Y) describes; it names no difference):",
+            "",
+            "| X vs Y | P(X > Y) [95% CI] |",
+            "|---|---|",
+            *(f"| {k} | {_interval(v)} |" for k, v in rest.items()),
+            "",
+        ]
+    return lines
+
+
+def _test_design(tests: dict[str, Any]) -> list[str]:
+    """What the verdicts mean: the test, the family and its correction, the margin, the seeds tested."""
     lines = [
-        "## Probability of improvement (P(X > Y) [95% CI], rliable's definition)",
-        "",
-        "| X vs Y | P(X > Y) |",
-        "|---|---|",
+        f"Each verdict comes from a {tests['test']} at a family-wise level of {tests['alpha']:g}, Holm-corrected "
+        f"over a family of {tests['size']} comparison(s): {tests['family']}. **better** / **worse**: the "
+        f"difference is shown; **level**: equivalence within ±{tests['margin']:g} normalised score is shown "
+        f"({tests['equivalence']}; set with --margin); **inconclusive**: neither. P(X > Y) and its 95% bootstrap "
+        "interval are the effect size, not the test. Power: the chance the test finds a true difference of one "
+        "margin at these runs and the spread the two methods show (docs/report.md, Verdicts).",
     ]
-    lines += [
-        f"| {k} | {v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}] |" for k, v in summary["improvement"].items()
-    ]
-    return [*lines, ""]
+    if tests["beyond_plan"]:
+        beyond = "; ".join(f"{n}: seeds {', '.join(map(str, seeds))}" for n, seeds in tests["beyond_plan"].items())
+        tested = "every seed (--all-seeds)" if tests["all_seeds"] else f"the planned seeds 1-{tests['planned_seeds']}"
+        lines += [
+            "",
+            f"**Seeds beyond the plan** (the suite plans {tests['planned_seeds']} per method): {beyond}. Seeds added "
+            f"after a result was read bias a test, so the verdicts use {tested}.",
+        ]
+    return lines
+
+
+def _in_family(tests: dict[str, Any], pair: str) -> bool:
+    x, _, y = pair.partition(" vs ")
+    return pair in tests["pairs"] or f"{y} vs {x}" in tests["pairs"]
+
+
+def _interval(p: dict[str, float] | None) -> str:
+    return "" if p is None else f"{p['value']:.3f} [{p['low']:.3f}, {p['high']:.3f}]"
+
+
+def _p(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}" if value >= 10**-digits else f"<{10**-digits:g}"
 
 
 def _ladder(summary: dict[str, Any]) -> list[str]:
@@ -158,10 +211,12 @@ def _ladder(summary: dict[str, Any]) -> list[str]:
         "## Ablation ladder",
         "",
         "Each rung changes one thing from the rung it is compared with (the one above, or the one named). "
-        "A difference is named where the 95% interval of P(X > Y) excludes 0.5.",
+        "Verdicts as in Verdicts below: the ladder's comparisons are the family of its Holm correction; each "
+        "cell gives P(X > Y) [95% CI], the verdict, the Holm-adjusted p of the difference, and the power to find "
+        "a difference of one margin.",
         "",
-        f"| rung | compared with | runs | score, {summary['ladder']['metric']} [95% CI] | P(rung > compared) "
-        "| P(rung > random) |",
+        f"| rung | compared with | runs | score, {summary['ladder']['metric']} [95% CI] | rung vs compared "
+        "| rung vs random |",
         "|---|---|---|---|---|---|",
     ]
     for row in summary["ladder"]["rungs"]:
@@ -169,15 +224,17 @@ def _ladder(summary: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {row['method']} | {row['reference'] or ''} | {row['runs']} | "
             f"{score['value']:.3f} [{score['low']:.3f}, {score['high']:.3f}] | "
-            f"{_probability(row['vs_reference'])} | {_probability(row['vs_floor'])} |"
+            f"{_tested(row['vs_reference'], row['test_reference'])} | {_tested(row['vs_floor'], row['test_floor'])} |"
         )
     return [*lines, ""]
 
 
-def _probability(p: dict[str, float] | None) -> str:
+def _tested(p: dict[str, float] | None, test: dict[str, Any] | None) -> str:
     if p is None:
         return ""
-    return f"{p['value']:.3f} [{p['low']:.3f}, {p['high']:.3f}] {ladder.verdict(p)}"
+    if test is None:
+        return _interval(p)
+    return f"{_interval(p)} **{test['verdict']}**, p = {_p(test['p_adjusted'])}, power {_p(test['power'], 2)}"
 
 
 def _train_metrics(summary: dict[str, Any]) -> list[str]:
@@ -260,7 +317,7 @@ def _games(summary: dict[str, Any]) -> list[str]:
         return [*lines, ""]
     lines += [
         "",
-        "## Verdicts per game (our mean against each baseline)",
+        "## Where our mean lies per game, against each baseline (descriptive, not a test: see Verdicts)",
         "",
         "| game | " + " | ".join(f"{o} vs {b}" for o, b in pairs) + " |",
         "|---|" + "---|" * len(pairs),
@@ -352,6 +409,9 @@ def terminal(summary: dict[str, Any]) -> Any:
     for name, p in summary["published"].items():
         if p["aggregates"]:
             table.add_row(f"{name} (published)", "–", *[fmt_aggregate(k, p["aggregates"].get(k)) for k in names])
-    for pair, v in summary["improvement"].items():
-        table.add_row(f"P({pair.replace(' vs ', ' > ')})", "", cell("P", v), *[""] * (len(names) - 1))
+    for pair, t in summary["tests"]["pairs"].items():
+        p = ladder.probability(summary, t["x"], t["y"])
+        shown = cell("P", p) if p else f"{t['improvement']:.3f}"
+        label_ = f"P({pair.replace(' vs ', ' > ')}): {t['verdict']}"
+        table.add_row(label_, "", shown, *[""] * (len(names) - 1))
     return table

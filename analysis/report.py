@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis import baselines, bootstrap, cache, curves, efficiency, ladder, parallel, render, stats
+from analysis import baselines, bootstrap, cache, comparisons, curves, efficiency, ladder, parallel, render, stats
 from analysis.checks import Problem, check, failed_starts
 from analysis.published import published
 from analysis.store import (
@@ -68,6 +68,9 @@ class Options:
     ladder: list[str] | None = None  # an ablation ladder, e.g. ["dreamer", "hieros_1level", "hieros_rssm:hieros"]
     compare: list[list[str]] = field(default_factory=list)  # extra P(X > Y) pairs [[X, Y], ...], any two methods
     profile: str = "runs"  # performance profiles of run scores, or "average": of each task's mean over runs
+    alpha: float = comparisons.ALPHA  # the family-wise level of the verdicts
+    margin: float = comparisons.MARGIN  # "level": within this much normalised score (equivalence test)
+    all_seeds: bool = False  # test on every seed, not only the suite's planned ones (optional stopping)
 
     @property
     def workers(self) -> int:
@@ -380,11 +383,24 @@ def compute(options: Options) -> Report:
     summary["efficiency"] = efficiency.compute(methods, own, options.reps, options.seed, options.workers)
     summary["verdicts"] = _verdicts(summary)
     summary["improvement"] = {f"{x} vs {y}": improvement[(x, y)] for x, y in pairs}
-    if options.ladder:
-        summary["ladder"] = {
-            "metric": ladder.metric(summary),
-            "rungs": ladder.rows(summary, ladder.parse(options.ladder)),
-        }
+    rungs = ladder.rows(summary, ladder.parse(options.ladder)) if options.ladder else None
+    floor = ladder.FLOOR if ladder.FLOOR in methods else None
+    asked = [(x, y) for x, y in options.compare if x != y]
+    chosen, how = comparisons.family(pairs, rungs, asked, floor)
+    summary["tests"] = comparisons.verdicts(
+        scores,
+        own,
+        {n: m.scored_seeds(own[n]) for n, m in methods.items()},
+        set(ours),
+        chosen,
+        how,
+        options.suite_seeds,
+        options.all_seeds,
+        options.alpha,
+        options.margin,
+    )
+    if rungs is not None:
+        summary["ladder"] = {"metric": ladder.metric(summary), "rungs": ladder.with_tests(rungs, summary["tests"])}
     if options.calibrate:
         summary["calibration"] = {
             "trials": options.calibrate,

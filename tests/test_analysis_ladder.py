@@ -39,8 +39,29 @@ def test_probabilities_come_from_the_pair_in_either_order_with_the_interval_mirr
     assert rows[0]["vs_reference"] is None and rows[0]["vs_floor"] == {"value": 1.0, "low": 1.0, "high": 1.0}
     assert rows[1]["vs_reference"] == pytest.approx({"value": 0.1, "low": 0.0, "high": 0.3})  # 1 - P(dreamer > hieros)
     assert rows[1]["score"] == {"value": 0.4, "low": 0.30000000000000004, "high": 0.5}
-    assert [ladder.verdict(r["vs_reference"]) for r in rows] == ["", "worse", "worse"]
-    assert ladder.verdict(rows[1]["vs_floor"]) == "within noise"
+    tests = {
+        "pairs": {
+            "dreamer vs hieros": {
+                "x": "dreamer",
+                "y": "hieros",
+                "verdict": "better",
+                "improvement": 0.9,
+                "runs": [5, 3],
+            },
+            "hieros vs random": {
+                "x": "hieros",
+                "y": "random",
+                "verdict": "inconclusive",
+                "improvement": 0.6,
+                "runs": [3, 5],
+            },
+        }
+    }
+    tested = ladder.with_tests(rows, tests)
+    assert [ladder.verdict(r["test_reference"]) for r in tested] == ["", "worse", ""]  # turned round; untested
+    assert tested[1]["test_reference"]["improvement"] == pytest.approx(0.1)
+    assert tested[1]["test_reference"]["runs"] == [3, 5]
+    assert ladder.verdict(tested[1]["test_floor"]) == "inconclusive"
     assert rows[2]["vs_floor"] is None  # no hieros_rssm/random pair in this report
     with pytest.raises(StoreError, match="'nosuch' is not a method of this report"):
         ladder.rows(summary(pairs), ladder.parse(["dreamer", "nosuch"]))
@@ -54,5 +75,8 @@ def test_the_report_writes_the_ladder_table_and_figure(tmp_path, stores):
     )
     rungs = json.loads((out / "summary.json").read_text())["ladder"]["rungs"]
     assert [(r["method"], r["reference"]) for r in rungs] == [("alpha", None), ("beta", "alpha")]
+    assert rungs[1]["test_reference"]["verdict"] in ("better", "worse", "level", "inconclusive")
+    tests = json.loads((out / "summary.json").read_text())["tests"]
+    assert tests["size"] == 3 and tests["family"].startswith("each ladder rung")  # beta vs alpha, each vs random
     assert "## Ablation ladder" in (out / "report.md").read_text()
     assert (out / "ladder.png").stat().st_size > 0 and (out / "ladder.csv").read_text().startswith("method,reference")

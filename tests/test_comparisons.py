@@ -1,0 +1,90 @@
+"""The report's verdicts (#34): the family it tests, the planned seeds it tests on, what report.md says, and the seed
+planner, on arrays whose answers can be checked by hand."""
+
+import json
+
+import numpy as np
+import pytest
+
+from analysis import comparisons
+from bench.cli import main as bench_main
+
+RUNGS = [
+    {"method": "dreamer", "reference": None},
+    {"method": "hieros_1level", "reference": "dreamer"},
+    {"method": "hieros", "reference": "hieros_1level"},
+]
+
+
+def test_the_ladder_family_is_each_rung_against_its_reference_and_random_each_pair_once():
+    chosen, how = comparisons.family([("a", "b")], RUNGS, [("random", "hieros"), ("dreamer", "x")], "random")
+    assert chosen == [
+        ("hieros_1level", "dreamer"),
+        ("hieros", "hieros_1level"),
+        ("dreamer", "random"),
+        ("hieros_1level", "random"),
+        ("hieros", "random"),
+        ("dreamer", "x"),  # --compare; (random, hieros) is (hieros, random) already
+    ]
+    assert how.startswith("each ladder rung") and how.endswith("--compare pairs")
+    assert comparisons.family([("a", "b"), ("a", "c")], None, [], None) == (
+        [("a", "b"), ("a", "c")],
+        "each of our methods against every other method of the report",
+    )
+
+
+def test_planned_seeds_are_tested_and_the_extra_ones_named():
+    seeds = {"a": [1, 2, 3, 4, 5, 6], "b": [1, 2, 3, 4, 5, 6]}
+    scores = {"a": np.arange(6.0)[:, None] + 10, "b": np.arange(6.0)[:, None]}  # a beats b in every pair
+    tasks = {"a": ["t"], "b": ["t"]}
+    args = (scores, tasks, seeds, {"a", "b"}, [("a", "b")], "the pair")
+    planned = comparisons.verdicts(*args, planned_seeds=3)
+    assert planned["pairs"]["a vs b"]["runs"] == [3, 3] and planned["beyond_plan"] == {"a": [4, 5, 6], "b": [4, 5, 6]}
+    assert planned["pairs"]["a vs b"]["p"] == pytest.approx(0.1)  # 2 / C(6, 3): 3 vs 3 cannot go lower
+    assert planned["pairs"]["a vs b"]["verdict"] == "inconclusive"
+    every = comparisons.verdicts(*args, planned_seeds=3, all_seeds=True)
+    assert every["pairs"]["a vs b"]["runs"] == [6, 6]
+    assert every["pairs"]["a vs b"]["p"] == pytest.approx(2 / 924)  # exact: 2 / C(12, 6)
+    assert every["pairs"]["a vs b"]["verdict"] == "better" and every["pairs"]["a vs b"]["improvement"] == 1.0
+
+
+def test_level_needs_an_equivalence_shown_and_imported_methods_keep_every_run():
+    rng = np.random.default_rng(1)
+    same = rng.normal(0.5, 0.01, size=(10, 1))
+    scores = {"ours": same, "theirs": same[::-1] + 0.001}
+    tasks = {"ours": ["t"], "theirs": ["t"]}
+    seeds = {"ours": list(range(1, 11)), "theirs": list(range(1, 11))}
+    found = comparisons.verdicts(scores, tasks, seeds, {"ours"}, [("ours", "theirs")], "x", planned_seeds=10)
+    assert found["pairs"]["ours vs theirs"]["verdict"] == "level"  # within 0.1, far inside the margin
+    tight = comparisons.verdicts(scores, tasks, seeds, {"ours"}, [("ours", "theirs")], "x", 10, margin=0.001)
+    assert tight["pairs"]["ours vs theirs"]["verdict"] == "inconclusive"
+    few = comparisons.verdicts(scores, tasks, seeds, {"ours"}, [("ours", "theirs")], "x", planned_seeds=4)
+    assert few["pairs"]["ours vs theirs"]["runs"] == [4, 10] and few["beyond_plan"] == {"ours": [5, 6, 7, 8, 9, 10]}
+
+
+def test_the_report_says_which_family_which_correction_and_shows_only_tested_pairs(tmp_path, stores):
+    stores.small_store(tmp_path, methods=("alpha", "beta", "random"))
+    out = tmp_path / "report"
+    code = stores.run_report(
+        tmp_path, "--out", str(out), "--reps", "300", "--no-sampler", "--ladder", "alpha,beta", "--margin", "0.05"
+    )
+    assert code == 0
+    text = (out / "report.md").read_text()
+    assert "## Verdicts" in text and "Holm-corrected over a family of 3 comparison(s)" in text
+    assert "within ±0.05 normalised score" in text
+    tests = json.loads((out / "summary.json").read_text())["tests"]
+    assert set(tests["pairs"]) == {"beta vs alpha", "alpha vs random", "beta vs random"}
+    assert all(t["verdict"] in ("better", "worse", "level", "inconclusive") for t in tests["pairs"].values())
+    rows = (out / "improvement.csv").read_text().splitlines()
+    assert rows[0].endswith(",verdict") and len(rows) == 1 + 3
+    assert "within noise" not in text
+
+
+def test_the_seed_planner_finds_the_count_and_says_why_fewer_cannot(capsys):
+    args = ["seeds", "--difference", "0.3", "--spread", "0.1", "--family", "8", "--max-seeds", "8"]
+    assert bench_main([*args, "--experiments", "200"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # as one line, however the terminal wraps it
+    assert "6 seeds per method reach power 0.8" in out
+    assert "5 vs 5 runs on 1 task(s): the smallest attainable two-sided p-value is 0.00794 > level 0.00625" in out
+    assert bench_main(["seeds", "--difference", "0.1"]) == 2
+    assert "--spread S, or --pilot" in capsys.readouterr().err
