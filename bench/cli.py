@@ -7,7 +7,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
 
 from rich.console import Console
 
@@ -20,7 +19,7 @@ from bench.resources import budget
 from bench.state import Outcome
 from bench.suites import Benchmark, SuiteError, load
 from hieros import rundir
-from hieros.cli_errors import DEBUG_ENV, EXIT_INPUT, guarded
+from hieros.cli_errors import DEBUG_ENV, OneLineParser, guarded
 from hieros.config import ConfigError
 from hieros.envs import EnvError, list_tasks
 
@@ -191,13 +190,6 @@ def _selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", default="results", metavar="DIR", help="results directory (default: results)")
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse whose usage errors are one line, `error: <problem> (see `<command> --help`)`, exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_INPUT, f"error: {message} (see `{self.prog} --help`)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = OneLineParser(prog="hieros-bench", description=__doc__, epilog=EPILOG, formatter_class=formatter)
@@ -292,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     return guarded(lambda: _checked(args), USER_ERRORS, "hieros-bench")
 
 
+# The most each count of `run` may ask for: beyond these a number is a typo, and would be a list that large
+# (GPU slots, pool slots) or that many OpenMP threads per run.
+MOST = {"jobs": 4096, "threads": 1024, "runs_per_gpu": 64, "retries": 100}
+
+
 def _checked(args: argparse.Namespace) -> int:
     for option in ("jobs", "threads", "runs_per_gpu"):
         value = getattr(args, option, None)
@@ -299,6 +296,10 @@ def _checked(args: argparse.Namespace) -> int:
             raise SuiteError(f"--{option.replace('_', '-')} must be at least 1, not {value}")
     if getattr(args, "retries", 0) < 0:
         raise SuiteError("--retries must not be negative")
+    for option, most in MOST.items():
+        value = getattr(args, option, None)
+        if value is not None and value > most:
+            raise SuiteError(f"--{option.replace('_', '-')} must be at most {most}, not {value}")
     return args.func(args)
 
 

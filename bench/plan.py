@@ -59,7 +59,7 @@ MAX_SEEDS = 1000  # seeds in one sweep: plans, dry runs and status stay bounded
 
 def parse_seeds(seeds: int | None, seed_list: str | None, default: int) -> list[int]:
     """--seeds N (1..N), --seed-list 1,2,7, or the suite's default 1..N."""
-    if seed_list:
+    if seed_list is not None:
         try:
             out = [int(s) for s in seed_list.split(",") if s.strip()]
         except ValueError:
@@ -80,10 +80,13 @@ def parse_seeds(seeds: int | None, seed_list: str | None, default: int) -> list[
 
 
 def parse_list(text: str | None, option: str, known: Sequence[str]) -> list[str] | None:
-    """A comma-separated subset of `known` (--tasks, --method), or None when not given."""
-    if not text:
+    """A comma-separated subset of `known` (--tasks, --method), or None when not given; an empty one is refused
+    rather than read as all of them."""
+    if text is None:
         return None
     items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise SuiteError(f"{option} {text!r}: name at least one, or leave {option} out for all of them")
     for item in items:
         if item not in known:
             raise SuiteError(

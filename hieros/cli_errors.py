@@ -11,12 +11,14 @@ it for its workers, so each run's runner.log keeps the full traceback of a crash
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from typing import NoReturn
 
 # The exit codes of every command, and between a training process and its runner (bench/).
 EXIT_ENVIRONMENT = 1
@@ -24,6 +26,28 @@ EXIT_INPUT = 2
 EXIT_LOCKED = 75  # EX_TEMPFAIL: the run is busy in another process; try later
 EXIT_INTERRUPTED = 130  # stopped by a signal (or --stop_after) with a checkpoint: resumable
 DEBUG_ENV = "HIEROS_DEBUG"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line, `error: <problem> (see `<command> --help`)`, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high], else a one-line usage error that says the bounds."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {text}")
+        return value
+
+    return parse
 
 
 def debugging() -> bool:

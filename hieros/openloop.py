@@ -33,7 +33,15 @@ from rich.table import Table
 from hieros import checkpoint, rundir
 from hieros.agent.latents import State
 from hieros.agent.world_model import IMAGE_OFFSET, WorldModel, preprocess
+from hieros.cli_errors import OneLineParser, int_in
 from hieros.config import Config, ConfigError, build_config
+
+# The most the flags may ask for: the memory of one batch (sequences x steps of observations), the time of the
+# batches, the width of the video.
+MOST_STEPS = 10_000
+MOST_BATCHES = 10_000
+MOST_SEQUENCES = 1024
+MOST_VIDEO = 64
 
 
 def imagine_open_loop(
@@ -103,7 +111,7 @@ def write_video(run_dir: Path, out: Path, context: int, sequences: int, seed: in
             f"error: {run_dir} sees no images ({', '.join(level.obs_keys)}); --video needs Atari or DMC vision"
         )
     if not context < config.batch_length:
-        raise SystemExit(f"error: --context={context} must be below the run's batch_length {config.batch_length}")
+        raise ConfigError(f"--context={context} must be below the run's batch_length {config.batch_length}")
     level.world_model.eval()
     torch.manual_seed(seed)
     batch = preprocess(level.replay.sample(sequences), level.device, config.image_range)
@@ -152,7 +160,7 @@ def measure(
         level.replay.load_state_dict(replay)
     level.world_model.eval()  # no dropout in the S5 blocks: the model's own prediction
     if not context < config.batch_length:
-        raise SystemExit(f"error: --context={context} must be below the run's batch_length {config.batch_length}")
+        raise ConfigError(f"--context={context} must be below the run's batch_length {config.batch_length}")
     torch.manual_seed(seed)
     total: dict[str, Any] = {}
     for _ in range(batches):
@@ -164,24 +172,32 @@ def measure(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m hieros.openloop",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories with a checkpoint")
     parser.add_argument("--data", type=Path, help="draw the sequences from this run's replay (default: each run's)")
-    parser.add_argument("--context", type=int, default=4, help="observed steps before imagining (default 4)")
-    parser.add_argument("--batches", type=int, default=20, help="replay batches to average over (default 20)")
-    parser.add_argument("--batch-size", type=int, default=64, help="sequences per batch (default 64)")
+    parser.add_argument(
+        "--context", type=int_in(1, MOST_STEPS), default=4, help="observed steps before imagining (default 4)"
+    )
+    parser.add_argument(
+        "--batches", type=int_in(1, MOST_BATCHES), default=20, help="replay batches to average over (default 20)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int_in(1, MOST_SEQUENCES), default=64, help="sequences per batch (default 64)"
+    )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=int_in(0, 2**32 - 1),
         default=0,
         help="seeds the sampled latents (the replay sampler continues from the checkpoint)",
     )
     parser.add_argument("--video", type=Path, metavar="PATH", help="write the open-loop video of the first run (GIF)")
-    parser.add_argument("--sequences", type=int, default=4, help="sequences side by side in the video (default 4)")
+    parser.add_argument(
+        "--sequences", type=int_in(1, MOST_VIDEO), default=4, help="sequences side by side in the video (default 4)"
+    )
     parser.add_argument(
         checkpoint.TRUST_FLAG,
         action="store_true",

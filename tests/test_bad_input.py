@@ -148,6 +148,31 @@ BENCH = [
     (["import", "uneven.json", "--method", "m"], 2, "record 0 has 2 xs but 1 ys"),
     (["import", "budget.json", "--method", "m"], 2, "record 0: budget_frames must be a positive integer, not 0"),
     (["import", "suites.json", "--method", "m"], 2, "its runs are of several suites (a, b); import it with --suite"),
+    # numbers and lists of the flags: bounded, and an empty list is not "all of them"
+    (["run", "smoke", "--seed-list", ""], 2, "--seed-list '': give distinct non-negative integers"),
+    (["run", "smoke", "--tasks", ""], 2, "--tasks '': name at least one, or leave --tasks out for all of them"),
+    (["run", "smoke", "--method", ","], 2, "--method ',': name at least one, or leave --method out"),
+    (["run", "smoke", "--seeds", "-3"], 2, "--seeds -3: give at least 1"),
+    (["run", "smoke", "--jobs", "1000000000"], 2, "--jobs must be at most 4096, not 1000000000"),
+    (["run", "smoke", "--threads", "100000"], 2, "--threads must be at most 1024, not 100000"),
+    (["run", "smoke", "--retries", "1000000000"], 2, "--retries must be at most 100"),
+    (["run", "smoke", "--runs-per-gpu", "100000"], 2, "--runs-per-gpu must be at most 64"),
+    (["status", "smoke", "--seeds", "0"], 2, "--seeds 0: give at least 1"),
+    (["status", "smoke", "--seed-list", ""], 2, "--seed-list '': give distinct non-negative integers"),
+    (["status", "smoke", "--tasks", ""], 2, "--tasks '': name at least one"),
+    (["status", "smoke", "--method", ""], 2, "--method '': name at least one"),
+    (["report", "--jobs", "-1"], 2, "argument --jobs: must be positive, not -1"),
+    (["report", "--jobs", "1000000"], 2, "--jobs must be at most 4096, not 1000000"),
+]
+
+OPENLOOP = [
+    (["run", "--batches", "0"], 2, "argument --batches: must be from 1 to 10000, not 0"),
+    (["run", "--batches", "x"], 2, "argument --batches: not an integer: 'x'"),
+    (["run", "--batch-size", str(10**9)], 2, "argument --batch-size: must be from 1 to 1024, not 1000000000"),
+    (["run", "--context", "-1"], 2, "argument --context: must be from 1 to 10000, not -1"),
+    (["run", "--context", "0"], 2, "argument --context: must be from 1 to 10000, not 0"),
+    (["run", "--sequences", "0"], 2, "argument --sequences: must be from 1 to 64"),
+    (["run", "--seed", "-1"], 2, "argument --seed: must be from 0 to 4294967295"),
 ]
 
 
@@ -236,8 +261,15 @@ def test_bench_refuses_bad_input_in_one_line(workdir, capsys, argv, code, messag
     _check(workdir, bench.cli.main, argv, code, message, capsys)
 
 
+@pytest.mark.parametrize(("argv", "code", "message"), OPENLOOP, ids=[" ".join(a[1:]) for a, _, _ in OPENLOOP])
+def test_openloop_refuses_bad_flags_in_one_line(workdir, capsys, argv, code, message):
+    import hieros.openloop
+
+    _check(workdir, hieros.openloop.main, argv, code, message, capsys)
+
+
 def test_the_corpus_is_large():
-    assert len(TRAIN) + len(BENCH) >= 60
+    assert len(TRAIN) + len(BENCH) + len(OPENLOOP) >= 60
 
 
 def test_an_unexpected_error_is_one_line_with_its_traceback_in_a_file(workdir, capsys, monkeypatch):

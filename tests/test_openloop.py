@@ -58,6 +58,7 @@ def test_cli_measures_a_trained_run_and_refuses_a_random_one(tmp_path, capsys):
     run = tmp_path / "hieros"
     assert train_main([*DMC, "--max_hierarchy=1", "--steps=600", "--eval_every=100000", f"--logdir={run}"]) == 0
     assert main([str(run), "--batches=2", "--batch-size=4", "--context=2"]) == 0
+    assert main([str(run), "--context=10000"]) == 2  # past the run's sequences: one line, before any batch
     with pytest.raises(SystemExit, match="sees no images"):  # the open-loop video needs image observations
         main([str(run), "--video", str(tmp_path / "no.gif")])
     out = capsys.readouterr().out
