@@ -144,15 +144,16 @@ def _improvement(summary: dict[str, Any]) -> list[str]:
     lines = ["## Verdicts", "", *_test_design(tests), ""]
     if tests["pairs"]:
         lines += [
-            "| X vs Y | verdict | P(X > Y) [95% CI] | p (Holm) | p equivalence (Holm) | runs | power at the margin "
-            "| Welch's p (not a verdict) |",
-            "|---|---|---|---|---|---|---|---|",
+            "| X vs Y | verdict | tested runs | P(X > Y) on them | p (Holm) | p equivalence (Holm) | power at the "
+            "margin | Welch's p (not a verdict) | P(X > Y) [95% CI], every run |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for key, t in tests["pairs"].items():
+            every = _interval(ladder.probability(summary, t["x"], t["y"]))
             lines.append(
-                f"| {key} | **{t['verdict']}** | {_interval(ladder.probability(summary, t['x'], t['y']))} | "
+                f"| {key} | **{t['verdict']}** | {t['runs'][0]} vs {t['runs'][1]} | {t['improvement']:.3f} | "
                 f"{_p(t['p'])} ({_p(t['p_adjusted'])}) | {_p(t['p_equivalence'])} ({_p(t['p_equivalence_adjusted'])})"
-                f" | {t['runs'][0]} vs {t['runs'][1]} | {_p(t['power'], 2)} | {_p(t['welch_p'])} |"
+                f" | {_p(t['power'], 2)} | {_p(t['welch_p'])} | {every} |"
             )
         lines.append("")
     rest = {k: v for k, v in summary["improvement"].items() if not _in_family(tests, k)}
