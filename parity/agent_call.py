@@ -25,7 +25,7 @@ from hieros.config import Config, build_config
 from hieros.envs.base import ActSpace
 from parity.acting import original_agent
 from parity.actor_critic import random_heads
-from parity.compare import Row, row, worst
+from parity.compare import Row, decided_by_fp64, row, worst
 from parity.level import full_map, level_batch
 from parity.original import Original, categorical_sampler, double_inputs, precision
 from parity.training import FLAGS, FP32_STEP_TOLERANCE, after_step, capture_grads
@@ -242,8 +242,9 @@ def check(original: Original, presets: list[str], label: str, calls: int = 2) ->
         ours_levels = _trained(result["metrics"], "level_")
         differ = float(ours_levels != _trained(result["metrics_o"], "Subactor-"))
         rows.append(Row(GROUP, f"{name}: the levels it trains", differ, differ, 0.0, f"ours {ours_levels}"))
-        for fp32_row in (_losses(name, result, ours_levels), _parameters(name, result, False)):
-            rows.append(_explained(fp32_row, flips, fp64_rows[call].passed))
+        rows.append(_explained(_losses(name, result, ours_levels), flips, fp64_rows[call].passed))
+        parameters = _explained(_parameters(name, result, False), flips, fp64_rows[call].passed)
+        rows.append(decided_by_fp64(parameters, fp64_rows[call]))
     return rows + fp64_rows
 
 
