@@ -45,7 +45,19 @@ class WandbRun:
 
         method = config.method or config.model_name
         group = f"{config.suite}/{method}" if config.suite else method
-        self.run = wandb.init(
+        try:
+            self.run = self._start(wandb, config, run_dir, run_id, group, method)
+        except Exception as error:  # wandb's own errors (no API key, a bad project or entity, no network)
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ConfigError(
+                f"W&B could not start the run ({first}); run `wandb login`, check --wandb.project and "
+                "--wandb.entity, or log offline with --wandb.mode=offline (or leave W&B off)"
+            ) from error
+        self.id = self.run.id
+
+    @staticmethod
+    def _start(wandb: Any, config: Config, run_dir: Path, run_id: str | None, group: str, method: str) -> Any:
+        return wandb.init(
             project=config.wandb.project,
             entity=config.wandb.entity or None,
             mode=config.wandb.mode,
@@ -58,7 +70,6 @@ class WandbRun:
             dir=str(run_dir),
             settings=wandb.Settings(console="off", quiet=True, x_disable_stats=True),
         )
-        self.id = self.run.id
 
     def log(self, record: Mapping[str, Any]) -> None:
         values = metric_names(record)

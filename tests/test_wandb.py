@@ -101,3 +101,16 @@ def test_asking_for_wandb_without_the_package_is_one_line_and_creates_nothing(tm
     err = capsys.readouterr().err.strip()
     assert "pip install 'hieros-bench[wandb]'" in err and "\n" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_wandb_that_cannot_start_is_one_line_exit_2_so_the_runner_does_not_retry_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.netrc with a key
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "home" / "wandb"))
+    online = [arg if arg != "--wandb.mode=offline" else "--wandb.mode=online" for arg in RANDOM]
+    assert main([*online, f"--logdir={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: W&B could not start the run") and "wandb login" in err and "\n" not in err
+    record = rundir.read_run(tmp_path / "run")  # the run says why it stopped, before its first step
+    assert record["status"] == "failed" and "W&B could not start" in record["error"]
