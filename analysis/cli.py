@@ -7,12 +7,14 @@ Handlers return an exit status: 0 done, 1 the store fails its checks (one line p
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from analysis import seed_plan
+from hieros.cli_errors import int_in
 
 REPORT_HELP = """\
 Reads every run of one suite under RESULTS (ours and imported ones), checks that the store is complete and
@@ -68,14 +70,27 @@ examples:
   hieros-bench plot sampler --capacity 1000000              also the original's capacity-scaled ETBS (D4)"""
 
 
-def _positive(kind: type) -> Callable[[str], int | float]:
+# The most a flag may ask for: beyond these a number is a typo that would run for hours or fill the memory.
+MOST_REPS = 1_000_000  # bootstrap replicates: 20 times rliable's default
+MOST_TRIALS = 10_000  # --calibrate's simulated experiments per method (a few seconds per 200)
+MOST_SEEDS = 1000  # --expect-seeds: as many as one `hieros-bench run` sweep may have
+MAX_SEED = 2**32 - 1  # NumPy's seeds are 32 bits
+MOST_ITEMS = 1_000_000  # plot sampler: env steps simulated
+MOST_DRAWS = 10_000_000  # plot sampler: samples drawn in all (items x train ratio / batch length), 32 bytes each
+
+
+def _positive(kind: type, most: float = math.inf) -> Callable[[str], int | float]:
+    """A finite number above 0 and at most `most`."""
+
     def parse(text: str) -> int | float:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value <= 0:
+        if not math.isfinite(value) or value <= 0:
             raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        if value > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most}, not {text}")
         return value
 
     return parse
@@ -107,7 +122,17 @@ def _temperature(text: str) -> float:
 
 
 def _names(text: str) -> list[str]:
-    return [name for name in text.split(",") if name]
+    """A comma-separated list of at least one name (an empty one would read as all of them)."""
+    names = [name for name in text.split(",") if name]
+    if not names:
+        raise argparse.ArgumentTypeError(f"name at least one, not {text!r} (leave the option out for all)")
+    return names
+
+
+def _name(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("name one, not '' (leave the option out for all)")
+    return text
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -221,6 +246,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from analysis import sampler
     from analysis.outdir import check_folder, write_folder
+    from analysis.store import StoreError
 
     custom = (args.temperature, args.items, args.train_ratio, args.batch_length, args.capacity)
     if args.preset or any(value is not None for value in custom):
@@ -229,6 +255,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
         )
     else:
         setup = sampler.paper_setup(args.seed)
+    draws = setup.items * setup.per_insert
+    if not 1 <= draws <= MOST_DRAWS:
+        raise StoreError(
+            f"--items {setup.items} x --train-ratio {setup.train_ratio:g} / --batch-length {setup.batch_length} "
+            f"draws {draws:.3g} samples; choose them to draw from 1 to {MOST_DRAWS}"
+        )
     out = check_folder(args.out)
     paths = write_folder(
         out, lambda folder: [path.name for path in sampler.sampler_figure(folder, setup)], drop_earlier=False
@@ -259,7 +291,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     report.add_argument("--paper-tasks", action="store_true", help="the same as --tasks hieros25")
     report.add_argument(
-        "--expect-seeds", type=_positive(int), metavar="N", help="our methods must have seeds 1..N on every task"
+        "--expect-seeds",
+        type=_positive(int, MOST_SEEDS),
+        metavar="N",
+        help="our methods must have seeds 1..N on every task",
     )
     report.add_argument("--allow-partial", action="store_true", help="report despite missing or unfinished runs")
     report.add_argument(
@@ -292,15 +327,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     report.add_argument(
         "--reps",
-        type=_positive(int),
+        type=_positive(int, MOST_REPS),
         default=50_000,
         metavar="N",
-        help="bootstrap replicates (default 50000, as rliable)",
+        help=f"bootstrap replicates (default 50000, as rliable; at most {MOST_REPS})",
     )
-    report.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    report.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help="bootstrap seed (default 0)")
     report.add_argument(
         "--calibrate",
-        type=_positive(int),
+        type=_positive(int, MOST_TRIALS),
         nargs="?",
         const=200,
         default=0,
@@ -415,7 +450,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     exp.add_argument("--out", required=True, metavar="FILE.json.gz")
     exp.add_argument("--suite", help="suite (required when the store holds several)")
-    exp.add_argument("--method", help="only this method")
+    exp.add_argument("--method", type=_name, help="only this method")
     exp.add_argument("--results", default="results", metavar="DIR", help="results store (default: results)")
     exp.add_argument(
         "--force", action="store_true", help="replace an existing FILE that is not an earlier export of hieros-bench"
@@ -442,7 +477,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="as the atari100k preset samples (its temperature and ratio) instead of the paper's figure",
     )
     plot.add_argument(
-        "--items", type=_positive(int), metavar="N", help="env steps simulated, one item each (default 4000)"
+        "--items",
+        type=_positive(int, MOST_ITEMS),
+        metavar="N",
+        help="env steps simulated, one item each (default 4000)",
     )
     plot.add_argument(
         "--train-ratio",
@@ -457,7 +495,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="also draw the original's ETBS scaled by this capacity (defect D4)",
     )
-    plot.add_argument("--seed", type=int, default=0)
+    plot.add_argument("--seed", type=int_in(0, MAX_SEED), default=0)
     plot.add_argument(
         "--out", default="results/report", metavar="DIR", help="output directory (default: results/report)"
     )

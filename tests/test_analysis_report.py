@@ -134,6 +134,10 @@ def test_export_of_our_runs(tmp_path, stores):
         "seed": 1,
         "xs": [133333, 266666, 400000],
         "ys": [0.0, 1.0, 11.0],
+        "suite": "atari100k",  # what an import needs to give the same score (transfer.EXPORTED)
+        "budget_frames": 400_000,
+        "frames_per_step": 4,
+        "window_frames": 10_000,
     }
 
 

@@ -163,6 +163,23 @@ BENCH = [
     (["status", "smoke", "--method", ""], 2, "--method '': name at least one"),
     (["report", "--jobs", "-1"], 2, "argument --jobs: must be positive, not -1"),
     (["report", "--jobs", "1000000"], 2, "--jobs must be at most 4096, not 1000000"),
+    (["report", "--reps", "-5"], 2, "argument --reps: must be positive, not -5"),
+    (["report", "--reps", str(10**9)], 2, "argument --reps: must be at most 1000000, not 1000000000"),
+    (["report", "--calibrate", str(10**8)], 2, "argument --calibrate: must be at most 10000"),
+    (["report", "--expect-seeds", str(10**8)], 2, "argument --expect-seeds: must be at most 1000"),
+    (["report", "--seed", "-1"], 2, "argument --seed: must be from 0 to 4294967295, not -1"),
+    (["report", "--tasks", ""], 2, "argument --tasks: name at least one, not ''"),
+    (["report", "--tasks", ","], 2, "argument --tasks: name at least one, not ','"),
+    (["report", "--methods", ""], 2, "argument --methods: name at least one"),
+    (["report", "--ladder", ""], 2, "argument --ladder: name at least one"),
+    (["report", "--baselines", ""], 2, "argument --baselines: name at least one"),
+    (["export", "--method", "", "--out", "o.json.gz"], 2, "argument --method: name one, not ''"),
+    (["plot", "sampler", "--items", str(10**9)], 2, "argument --items: must be at most 1000000"),
+    (["plot", "sampler", "--train-ratio", "1e12"], 2, "draws 6.25e+13 samples; choose them to draw from 1 to"),
+    (["plot", "sampler", "--train-ratio", "inf"], 2, "argument --train-ratio: must be positive, not inf"),
+    (["plot", "sampler", "--train-ratio", "nan"], 2, "argument --train-ratio: must be positive, not nan"),
+    (["plot", "sampler", "--batch-length", str(10**9)], 2, "draws 0.0041 samples; choose them to draw from 1 to"),
+    (["plot", "sampler", "--seed", "-1"], 2, "argument --seed: must be from 0 to 4294967295"),
 ]
 
 OPENLOOP = [
