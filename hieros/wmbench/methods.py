@@ -1,0 +1,99 @@
+"""The bench's methods (world-model variants), its sizes and settings, and the config each run resolves.
+
+A method is a set of config keys over the size's presets, resolved as the agent resolves them
+(`hieros.config.build_config`): `--configs dmc_proprio cpu_small` plus cpu_learning's `set` (benchmark.toml), then
+the method's keys, then `--set`. Every method is one level (`max_hierarchy=1`): the level-0 world model that the
+agent builds, and the flat actor-critic of the decisive measure. To add a variant, add a row to METHODS (or pass
+`--set key=value` for a one-off; the run records the config that ran).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from hieros.config import Config, ConfigError, build_config
+
+SUITE = "wm_bench"  # the results store's suite folder: results/wm_bench/<method>/<task>/seed_<n>/
+
+
+@dataclass(frozen=True)
+class Method:
+    """A world-model variant: config keys (flat names) over the size's presets."""
+
+    set: Mapping[str, Any]
+    description: str
+
+
+METHODS = {
+    "rssm": Method({"model_name": "dreamer"}, "DreamerV3's GRU RSSM (the dreamer agent's world model)"),
+    "s5wm": Method(
+        {"model_name": "hieros", "max_hierarchy": 1, "dynamics_model": "s5"}, "S5WM (HIEROS's level-0 world model)"
+    ),
+}
+
+# The sizes: config presets after the dataset's task preset, and cpu_learning's `set` (benchmark.toml; a test
+# keeps them equal) so the model is the one whose agent issue #36 compares.
+SIZES = {"cpu_small": ("dmc_proprio", "cpu_small"), "debug": ("dmc_proprio", "debug")}
+CPU_LEARNING_SET = {"discount": 0.99, "train_ratio": 256, "env.dmc.repeat": 8}
+IDENTITY = ("seed", "task", "logdir", "suite", "method")  # set by the bench, never by --set
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a bench run does besides the config: the protocol every run of a comparison shares."""
+
+    dataset: str = "cartpole_state"  # the dataset's name (hieros.wmbench.datasets)
+    data_seed: int = 0  # the dataset's seed (its episodes and its held-out split)
+    random_episodes: int = 40  # the dataset's random-policy episodes
+    controller_episodes: int = 40  # the dataset's controller episodes
+    size: str = "cpu_small"  # the config size: cpu_small or debug
+    updates: int = 3000  # world-model updates (N)
+    eval_every: int = 500  # world-model updates between held-out measurements (K)
+    heldout_sequences: int = 64  # held-out sequences of batch_length steps for the losses
+    contexts: tuple[int, ...] = (4, 96)  # observed steps before the open-loop imagination (short, long)
+    horizon: int = 16  # imagined steps of the open-loop error (k = 1..horizon)
+    openloop_sequences: int = 32  # held-out sequences per context for the open-loop error
+    policy_updates: int = 3000  # actor-critic updates in the frozen model's imagination (M)
+    eval_episodes: int = 10  # greedy episodes of the learned policy in the real environment
+    set: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # --set key=value overrides (the variant)
+
+    def protocol(self) -> dict[str, Any]:
+        """The settings as run.json's protocol records them (a run with other settings is another protocol)."""
+        out = asdict(self)
+        out["contexts"] = list(self.contexts)
+        out["set"] = dict(self.set)
+        return out
+
+
+def resolve(method: str, seed: int, settings: Settings, task: str, env_set: Mapping[str, Any]) -> Config:
+    """The config a run of `method` and `seed` trains with: presets of the size, the dataset's environment
+    settings, cpu_learning's set, the method's keys, then --set; ConfigError in one line for a bad key or value."""
+    if method not in METHODS:
+        raise ConfigError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    if settings.size not in SIZES:
+        raise ConfigError(f"unknown size {settings.size!r}; known: {', '.join(SIZES)}")
+    given = dict(settings.set)
+    for key in given:
+        if key in IDENTITY or key == "max_hierarchy":
+            raise ConfigError(f"--set {key}=...: the bench sets {key} itself (one level; seed, task and names per run)")
+    overrides: dict[str, Any] = {**env_set, **CPU_LEARNING_SET, **METHODS[method].set, **given}
+    overrides.update(task=task, seed=seed, suite=SUITE, method=method, eval_eps=settings.eval_episodes)
+    overrides["score.protocol"] = "final_eval"
+    overrides["tensorboard"] = False
+    config = build_config(list(SIZES[settings.size]), overrides)
+    if config.max_hierarchy != 1:
+        raise ConfigError(f"method {method}: the bench trains one level; max_hierarchy is {config.max_hierarchy}")
+    return config
+
+
+def parse_set(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """--set key=value items as pairs (values stay text: build_config types them by the default)."""
+    pairs = []
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise ConfigError(f"--set {item!r}: write key=value, e.g. --set s5.num_blocks=4")
+        pairs.append((key.removeprefix("--"), value))
+    return tuple(pairs)
