@@ -6,12 +6,22 @@ matplotlib is imported only when a figure is drawn.
 from __future__ import annotations
 
 import csv
+import math
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 Table = tuple[list[str], list[list[Any]]]  # CSV header and rows
+
+
+COLUMN = 3.25  # inches: a figure one column of a two-column paper wide
+PAGE = 6.75  # inches: a figure across both columns (the text width)
+LEGEND_ROWS = 4  # a legend below a one-column figure with more rows than this widens it to PAGE
+LEGEND_ROW = 0.15  # inches per row of a legend (7 pt text)
+LEGEND_CHAR = 0.06  # inches per character of a 7 pt label, about
+LEGEND_HANDLE = 0.5  # inches of a legend entry besides its label: the line, the gaps
 
 
 def pyplot() -> Any:
@@ -23,33 +33,91 @@ def pyplot() -> Any:
     plt.rcParams.update(
         {
             "figure.dpi": 100,
-            "savefig.dpi": 120,
-            "font.size": 9,
+            "savefig.dpi": 150,
+            "font.size": 8,
+            "axes.titlesize": 8,
+            "axes.labelsize": 8,
+            "figure.labelsize": 8,
+            "xtick.labelsize": 7,
+            "ytick.labelsize": 7,
+            "legend.fontsize": 7,
+            "legend.frameon": False,
             "axes.grid": True,
             "grid.alpha": 0.3,
             "axes.spines.top": False,
             "axes.spines.right": False,
+            "axes.formatter.useoffset": False,  # a tick label is its value, never read against a "+1e5" aside
+            "pdf.fonttype": 42,  # TrueType in the PDF: publishers refuse Type 3 fonts
         }
     )
     return plt
 
 
-LINE_STYLES = ("-", "--", ":", "-.")
-MARKERS = ("o", "s", "^", "D")  # the dots of the games figure, one shape per line style
+TAB10 = 10  # glasbey_category10 begins with matplotlib's tab10
+LUMINANCE = (0.05, 0.42)  # relative luminance of the further colours: seen on white, told from black ticks
+
+
+def _luminance(rgb: list[float]) -> float:
+    """WCAG relative luminance of an sRGB colour (components in [0, 1])."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def hues() -> list[str]:
+    """The report's colours in order: colorcet's glasbey_category10 (tab10, then each colour as far as can be from
+    all before it), less the further colours too light to see or too dark to tell from black (LUMINANCE)."""
+    import colorcet
+    from matplotlib.colors import to_hex
+
+    low, high = LUMINANCE
+    palette = colorcet.glasbey_category10
+    return [to_hex(c) for i, c in enumerate(palette) if i < TAB10 or low <= _luminance(c) <= high]
 
 
 def colors(methods: list[str]) -> dict[str, dict[str, Any]]:
-    """How each method is drawn, the same in every figure: {method: {"color", "linestyle"}}. Colours are seaborn's
-    colour-blind palette (10 hues); from the 11th method on they repeat with dashed lines (then dotted), so that
-    every line stays told apart by hue or by dash (tab20's light/dark pairs and evenly spaced hues both read as
-    one colour at 15 methods). Bars take the colour; their rows are labelled."""
-    import seaborn
+    """How each method is drawn, the same in every figure of a report: {method: {"color"}}, one colour per method
+    by its position in `methods` (the report's method order), so every figure agrees."""
+    palette = hues()
+    return {m: {"color": palette[i % len(palette)]} for i, m in enumerate(methods)}
 
-    hues = seaborn.color_palette("colorblind", 10)
-    return {
-        m: {"color": tuple(hues[i % 10]), "linestyle": LINE_STYLES[(i // 10) % len(LINE_STYLES)]}
-        for i, m in enumerate(methods)
-    }
+
+def width_for(inches: float) -> float:
+    """The figure width for content `inches` wide: one column (COLUMN) if it fits, else both (PAGE)."""
+    return COLUMN if inches <= COLUMN else PAGE
+
+
+def legend_columns(labels: list[str], width: float) -> int:
+    """How many entries a row of a legend `width` inches wide holds."""
+    entry = LEGEND_HANDLE + LEGEND_CHAR * max(map(len, labels))
+    return max(1, min(len(labels), int(width // entry)))
+
+
+def legend_rows(labels: list[str], width: float) -> int:
+    """How many rows a legend `width` inches wide takes."""
+    return -(-len(labels) // legend_columns(labels, width))
+
+
+def legend_width(labels: list[str]) -> float:
+    """COLUMN if a legend of `labels` below the figure takes at most LEGEND_ROWS rows there, else PAGE."""
+    return COLUMN if legend_rows(labels, COLUMN) <= LEGEND_ROWS else PAGE
+
+
+def legend_below(fig: Any, handles: list[Any], labels: list[str], width: float) -> None:
+    """The legend under the axes, outside the data (a constrained-layout figure makes room for it)."""
+    fig.legend(handles, labels, loc="outside lower center", ncols=legend_columns(labels, width))
+
+
+def compact(axis: Any, value: float, _: Any = None) -> str:
+    """A tick label without offset or exponent: thousands as k and millions as M where the axis reaches 10,000
+    (400k env frames), else the number (1000 for a DMC return)."""
+    top = max(abs(v) for v in axis.get_view_interval())
+    scale, suffix = (1e6, "M") if top >= 1e7 else (1e3, "k") if top >= 1e4 else (1.0, "")
+    return f"{value / scale:g}{suffix}" if value else "0"
+
+
+def compact_ticks(plt: Any, axis: Any) -> None:
+    """Label `axis` (ax.xaxis or ax.yaxis) with `compact`."""
+    axis.set_major_formatter(plt.FuncFormatter(partial(compact, axis)))
 
 
 def save(fig: Any, table: Table, out: Path, name: str) -> list[Path]:
@@ -65,6 +133,15 @@ def save(fig: Any, table: Table, out: Path, name: str) -> list[Path]:
     return paths
 
 
+AGGREGATE_PANEL = 1.1  # inches: the narrowest panel of the aggregates figure
+ROW = 0.16  # inches per labelled row (a method) of the aggregates and games figures, 7 pt labels
+
+
+def label_inches(labels: list[str]) -> float:
+    """The width of a column of 7 pt tick labels, about."""
+    return LEGEND_CHAR * max(map(len, labels)) + 0.1
+
+
 def draw_aggregates(
     results: dict[str, dict[str, dict[str, float]]], published: dict[str, dict[str, float]], palette: dict[str, Any]
 ) -> tuple[Any, Table]:
@@ -73,7 +150,10 @@ def draw_aggregates(
     plt = pyplot()
     metrics = list(next(iter(results.values())))
     rows_ = list(results) + [p for p in published if any(k in published[p] for k in metrics)]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 0.42 * len(rows_) + 1.3), squeeze=False)
+    width = width_for(label_inches(rows_) + AGGREGATE_PANEL * len(metrics))
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(width, ROW * len(rows_) + 0.7), squeeze=False, layout="constrained"
+    )
     rows: list[list[Any]] = []
     for ax, metric in zip(axes[0], metrics, strict=True):
         for y, method in enumerate(rows_):
@@ -81,48 +161,79 @@ def draw_aggregates(
                 r = results[method][metric]
                 color = palette[method]["color"]
                 ax.barh(y, r["high"] - r["low"], left=r["low"], height=0.6, color=color, alpha=0.75)
-                ax.plot([r["value"]] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.5)
-                ax.plot([r["value"]], [y], "o", color=color, markersize=5, zorder=1)  # seen if no width
+                ax.plot([r["value"]] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.2)
+                ax.plot([r["value"]], [y], "o", color=color, markersize=4, zorder=1)  # seen if no width
                 rows.append([method, metric, r["value"], r["low"], r["high"]])
             elif metric in published[method]:
-                ax.plot(published[method][metric], y, marker="D", markerfacecolor="none", color="black")
+                ax.plot(published[method][metric], y, marker="D", markersize=4, markerfacecolor="none", color="black")
                 rows.append([f"{method} (published)", metric, published[method][metric], "", ""])
         ax.use_sticky_edges = False  # bars would pin the axis to the outermost interval and hide a point there
-        ax.margins(x=0.05)
+        ax.margins(x=0.08)
+        ax.locator_params(axis="x", nbins=3, steps=[1, 2.5, 5, 10])  # labels apart in a narrow panel
+        ax.grid(axis="y", visible=False)
         ax.set_yticks(range(len(rows_)), rows_ if ax is axes[0][0] else [""] * len(rows_))
-        ax.set_ylim(-0.6, len(rows_) - 0.4)
-        ax.invert_yaxis()
+        ax.set_ylim(len(rows_) - 0.4, -0.6)
         ax.set_title(metric)
-        ax.set_xlabel("number of games" if metric == "Superhuman" else "normalised score")
-    axes[0][0].set_ylabel("method")
-    fig.tight_layout()
+    fig.supxlabel("normalised score" + ("; Superhuman: number of games" if "Superhuman" in metrics else ""))
     return fig, (["method", "metric", "value", "ci_low", "ci_high"], rows)
+
+
+PROFILE_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+PROFILE_STEP = 0.1  # of the largest tau: a profile's axis starts and ends on a multiple of it
+
+
+def profile_range(taus: np.ndarray, profiles: dict[str, dict[str, np.ndarray]]) -> tuple[float, float]:
+    """The taus over which some profile moves, widened to multiples of PROFILE_STEP of the largest: left of it every
+    profile and band is 1, right of it 0. A bounded score's profiles (DMC) may all fall in a tenth of the axis."""
+    low = np.nanmin([p["low"] for p in profiles.values()], axis=0)
+    high = np.nanmax([p["high"] for p in profiles.values()], axis=0)
+    below, above = np.flatnonzero(low < 1), np.flatnonzero(high > 0)
+    first = max(int(below[0]) - 1, 0) if below.size else 0
+    last = min(int(above[-1]) + 1, len(taus) - 1) if above.size else len(taus) - 1
+    step = float(taus[-1]) * PROFILE_STEP
+    start = round(math.floor(round(float(taus[first]) / step, 9)) * step, 9)
+    end = round(math.ceil(round(float(taus[last]) / step, 9)) * step, 9)
+    return max(float(taus[0]), start), min(float(taus[-1]), end)
+
+
+def _profile_scale(ax: Any, taus: np.ndarray, profiles: dict[str, dict[str, np.ndarray]]) -> None:
+    """The x axis over profile_range. Scores past 2 (human-normalised Atari, taus to 8) on a log scale beyond 1 and
+    linear below it: the profiles fall mostly within [0, 2], a quarter of a linear axis to 8."""
+    start, end = profile_range(taus, profiles)
+    ax.set_xlim(start, end)
+    if end > 2:
+        ax.set_xscale("symlog", linthresh=1.0, linscale=1.5)
+        ticks = [t for t in PROFILE_TICKS if start <= t <= end]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
 
 
 def draw_profiles(
     taus: np.ndarray, profiles: dict[str, dict[str, np.ndarray]], palette: dict[str, Any], kind: str = "runs"
 ) -> tuple[Any, Table]:
     """Performance profiles: fraction of runs (kind "runs") or of tasks by their mean over runs ("average") with
-    normalised score > tau, with pointwise 95% bands."""
+    normalised score > tau, with pointwise 95% bands; the legend below."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    methods = list(profiles)
+    width = legend_width(methods)
+    fig, ax = plt.subplots(figsize=(width, 2.6 + LEGEND_ROW * legend_rows(methods, width)), layout="constrained")
     rows: list[list[Any]] = []
+    handles = []
     for method, p in profiles.items():
-        ax.plot(taus, p["value"], label=method, **palette[method])
+        handles += ax.plot(taus, p["value"], linewidth=1.2, **palette[method])
         ax.fill_between(taus, p["low"], p["high"], color=palette[method]["color"], alpha=0.2, linewidth=0)
         rows += [
             [method, float(t), float(v), float(lo), float(hi)]
             for t, v, lo, hi in zip(taus, p["value"], p["low"], p["high"], strict=True)
         ]
+    _profile_scale(ax, taus, profiles)
     ax.set(
-        xlabel=r"normalised score $\tau$",
+        xlabel=r"normalised score $\tau$" + (" (log scale past 1)" if ax.get_xscale() == "symlog" else ""),
         ylabel=r"fraction of runs with score $> \tau$" if kind == "runs" else r"fraction of tasks with mean $> \tau$",
         title="performance profiles (95% bands)" if kind == "runs" else "average-score profiles (95% bands)",
         ylim=(0, 1.02),
-        xlim=(taus[0], taus[-1]),
     )
-    ax.legend()
-    fig.tight_layout()
+    legend_below(fig, handles, methods, width)
     return fig, (["method", "tau", "fraction", "ci_low", "ci_high"], rows)
 
 
@@ -172,6 +283,11 @@ def wants_log_axis(data: dict[str, dict[str, dict[str, np.ndarray]]]) -> bool:
     return bool(means.size) and bool(np.all(means > 0)) and float(means.max() / means.min()) > LOG_RANGE
 
 
+CURVE_COLUMNS = 6  # panels in a row of a curves figure (PAGE wide)
+CURVE_HEIGHT = 1.25  # inches per row of curve panels, their titles and tick labels included
+LONE_HEIGHT = 2.2  # inches: a lone curve panel (one task), its title and tick labels included
+
+
 def draw_curves(
     data: dict[str, dict[str, dict[str, np.ndarray]]],
     xlabel: str,
@@ -183,25 +299,24 @@ def draw_curves(
 ) -> tuple[Any, Table]:
     """data {task: {method: {x, mean, low, high, runs}}}: a panel per task, mean over runs and 95% band; a band is
     drawn inside the task's possible scores where `ranges` {task: (low, high)} gives them (the CSV keeps it whole).
-    `log`: a log y axis (wants_log_axis), on which a band stops at a tenth of the smallest mean."""
+    `log`: a log y axis (wants_log_axis), on which a band stops at a tenth of the smallest mean. The legend below,
+    in the palette's order; PAGE wide, a lone panel COLUMN wide where its legend fits there."""
     plt = pyplot()
     tasks = list(data)
-    cols = min(6, len(tasks))
+    cols = min(CURVE_COLUMNS, len(tasks))
     nrows = -(-len(tasks) // cols)
-    methods = list(dict.fromkeys(m for per_task in data.values() for m in per_task))
-    # as many legend entries a row as fit the figure's width (a handle and the label at 8 pt, ~0.075 in a letter)
-    entry_inches = 0.5 + 0.075 * max(len(m) for m in methods)
-    # fixed margins in inches: tight_layout would render every panel's ticks once more; a lone panel widens to
-    # hold two columns of a long legend (a ladder's methods) rather than stack them in one
-    width = max(2.9 * cols, 2 * entry_inches) if len(methods) > 4 else 2.9 * cols
-    ncol = max(1, min(len(methods), int(width // entry_inches)))
-    legend_inches = 0.25 * -(-len(methods) // ncol) + 0.1
-    height = 2.3 * nrows + legend_inches
+    methods = [m for m in palette if any(m in per_task for per_task in data.values())]
+    width = PAGE if cols > 1 else legend_width(methods)
+    ncol = legend_columns(methods, width)
+    legend_inches = LEGEND_ROW * legend_rows(methods, width) + 0.05
+    panels = CURVE_HEIGHT * nrows if cols > 1 else LONE_HEIGHT
+    height = panels + legend_inches + 0.35
+    # fixed margins in inches: tight_layout would render every panel's ticks once more
     fig, axes = plt.subplots(nrows, cols, figsize=(width, height), squeeze=False, sharex=True)
     rows: list[list[Any]] = []
     for ax, task in zip(axes.flat, tasks, strict=False):
         for method, c in data[task].items():
-            ax.plot(c["x"], c["mean"], label=method, linewidth=1.2, **palette[method])
+            ax.plot(c["x"], c["mean"], linewidth=1.0, **palette[method])
             bottom, top = (ranges or {}).get(task, (-np.inf, np.inf))
             if log:
                 bottom = max(bottom, float(np.nanmin(c["mean"])) / 10)
@@ -210,7 +325,7 @@ def draw_curves(
                 np.clip(c["low"], bottom, top),
                 np.clip(c["high"], bottom, top),
                 color=palette[method]["color"],
-                alpha=0.2,
+                alpha=0.15,
                 linewidth=0,
             )
             rows += [
@@ -219,110 +334,128 @@ def draw_curves(
             ]
         if log:
             ax.set_yscale("log")
-        _clamp(ax, [c["mean"] for c in data[task].values()], log)
-        ax.set_title(titles.get(task, task), fontsize=9)
-        ax.tick_params(labelsize=7)
-        if not log:  # a log axis places its own ticks at the decades
+        else:  # a log axis places its own ticks at the decades
             ax.locator_params(nbins=4)  # a third of the ticks to lay out and render, in 26 panels
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
-        ax.xaxis.get_offset_text().set_fontsize(7)
+            compact_ticks(plt, ax.yaxis)
+        _clamp(ax, [c["mean"] for c in data[task].values()], log)
+        ax.set_title(titles.get(task, task))
+        ax.xaxis.set_tick_params(labelbottom=True)  # sharex hides them above the last row
+    compact_ticks(plt, axes[0][0].xaxis)  # shared by every panel
+    axes[0][0].locator_params(axis="x", nbins=3)
     for ax in list(axes.flat)[len(tasks) :]:
         ax.set_axis_off()
-    for ax in axes.flat:  # sharex hides the tick labels above the last row; a panel missing below needs its own
-        ax.xaxis.set_tick_params(labelbottom=True)
     handles = [plt.Line2D([], [], **palette[m]) for m in methods]
-    fig.legend(handles, methods, loc="lower center", ncol=ncol, frameon=False, fontsize=8)
-    fig.supxlabel(xlabel, fontsize=9, y=(legend_inches + 0.05) / height)
-    fig.supylabel(ylabel + (" (log scale)" if log else ""), fontsize=9, x=0.08 / width)
+    fig.legend(handles, methods, loc="lower center", ncol=ncol)
+    fig.supxlabel(xlabel, y=(legend_inches + 0.03) / height, va="bottom")
+    top, bottom = 1 - 0.2 / height, (legend_inches + 0.4) / height
+    fig.supylabel(ylabel + (" (log scale)" if log else ""), x=0.05 / width, y=(top + bottom) / 2, ha="left")
     fig.subplots_adjust(
-        left=0.85 / width,
+        left=0.6 / width,
         right=1 - 0.1 / width,
-        top=1 - 0.3 / height,
-        bottom=(legend_inches + 0.55) / height,
-        wspace=0.38,
-        hspace=0.45,
+        top=top,
+        bottom=bottom,
+        wspace=0.55 if cols > 1 else 0.2,
+        hspace=0.6,
     )
     return fig, (["task", "method", xlabel.split(" (")[0].replace(" ", "_"), "mean", "ci_low", "ci_high", "runs"], rows)
 
 
 def draw_efficiency(data: dict[str, dict[str, list[float]]], palette: dict[str, Any]) -> tuple[Any, Table]:
     """data {method: {frames, value, low, high}} (analysis.efficiency): IQM of normalised training scores against
-    env frames with 95% stratified bootstrap bands, rliable's sample-efficiency curve."""
+    env frames with 95% stratified bootstrap bands, rliable's sample-efficiency curve; the legend below."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    methods = list(data)
+    width = legend_width(methods)
+    fig, ax = plt.subplots(figsize=(width, 2.6 + LEGEND_ROW * legend_rows(methods, width)), layout="constrained")
     rows: list[list[Any]] = []
+    handles = []
     for method, c in data.items():
-        ax.plot(c["frames"], c["value"], marker="o", markersize=3, label=method, **palette[method])
+        handles += ax.plot(c["frames"], c["value"], marker="o", markersize=2.5, linewidth=1.2, **palette[method])
         ax.fill_between(c["frames"], c["low"], c["high"], color=palette[method]["color"], alpha=0.2, linewidth=0)
         rows += [[method, *values] for values in zip(c["frames"], c["value"], c["low"], c["high"], strict=True)]
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value / 1000:g}k"))
-    ax.set_xlabel("env frames")
-    ax.set_ylabel("IQM normalised score")
-    ax.set_title("sample efficiency (IQM over runs and tasks, 95% bands)")
-    ax.legend(fontsize=7, ncol=1 + len(data) // 8)
-    fig.tight_layout()
+    compact_ticks(plt, ax.xaxis)
+    ax.locator_params(axis="x", nbins=5)
+    ax.set(xlabel="env frames", ylabel="IQM normalised score", title="sample efficiency (IQM, 95% bands)")
+    legend_below(fig, handles, methods, width)
     return fig, (["method", "frames", "iqm", "ci_low", "ci_high"], rows)
+
+
+GAME_PANEL = 0.95  # inches: the narrowest panel of the games figure
+GAME_TICKS = (-5.0, -1.0, 0.0, 1.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0)  # on the symlog axis, in reach of the eye
+BOUNDED_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)  # where every score is within [0, 1] (DMC), the axis is linear
 
 
 def draw_games(
     games: dict[str, dict[str, dict[str, list[float]]]], palette: dict[str, Any], titles: dict[str, str]
 ) -> tuple[Any, Table]:
-    """games {task: {method: {"raw": final scores of its runs, "normalized": the same normalised}}}: one row per
-    game on a shared normalised axis (symlog: linear in [-1, 1]), a sub-row per method, every run as a dot and a
-    black tick at its mean, so our runs read against each baseline's spread (a strip plot). One Axes for all
-    games: the 26-panel version cost seconds of text layout per report."""
+    """games {task: {method: {"raw": final scores of its runs, "normalized": the same normalised}}}: a panel per
+    game with a labelled row per method (the palette's order), every run as a dot in the method's colour and a
+    black tick at its mean, on a normalised axis shared by every game (symlog: linear in [-1, 1]), so our runs
+    read against each baseline's spread (a strip plot). Fixed margins: tight_layout would lay out every panel's
+    text once more."""
     plt = pyplot()
     tasks = list(games)
-    methods = list(dict.fromkeys(m for per_task in games.values() for m in per_task))
-    step = 0.8 / len(methods)
-    fig, ax = plt.subplots(figsize=(7.5, 0.055 * len(methods) * len(tasks) + 1.6))
+    methods = [m for m in palette if any(m in per_task for per_task in games.values())]
+    labels = label_inches(methods)
+    width = width_for(labels + GAME_PANEL * len(tasks))
+    cols = max(1, min(len(tasks), int((width - labels) // GAME_PANEL)))
+    nrows = -(-len(tasks) // cols)
+    panel, gap = ROW * len(methods) + 0.1, 0.5  # inches: a panel, and its title and tick labels
+    top, bottom = 0.25, 0.65  # inches: the first titles; the last tick labels and the two-line axis label
+    height = top + nrows * panel + (nrows - 1) * gap + bottom
+    fig, axes = plt.subplots(nrows, cols, figsize=(width, height), sharex=True, squeeze=False)
     jitter = np.random.default_rng(0)
     rows: list[list[Any]] = []
-    for j, method in enumerate(methods):
-        offset = (j - (len(methods) - 1) / 2) * step
-        xs, ys, means, centres = [], [], [], []
-        for i, task in enumerate(tasks):
+    for i, (ax, task) in enumerate(zip(axes.flat, tasks, strict=False)):
+        xs, ys, dots, means = [], [], [], []
+        for j, method in enumerate(methods):
             runs = games[task].get(method)
             if not runs or not runs["normalized"]:
                 continue
             values = np.asarray(runs["normalized"], dtype=float)
             xs.append(values)
-            ys.append(i + offset + jitter.uniform(-0.3, 0.3, len(values)) * step)
-            means.append(values.mean())
-            centres.append(i + offset)
+            ys.append(j + jitter.uniform(-0.25, 0.25, len(values)))
+            dots += [palette[method]["color"]] * len(values)
+            means.append((j, values.mean()))
             rows += [
                 [task, method, run, float(raw), float(norm)]
                 for run, (raw, norm) in enumerate(zip(runs["raw"], values, strict=True), start=1)
             ]
         if xs:
-            ax.scatter(
-                np.concatenate(xs),
-                np.concatenate(ys),
-                s=5,
-                color=palette[method]["color"],
-                marker=MARKERS[LINE_STYLES.index(palette[method]["linestyle"])],  # a dash group's own shape
-                alpha=0.6,
-                linewidths=0,
-                label=method,
-            )
-            ax.vlines(means, np.array(centres) - step / 2, np.array(centres) + step / 2, color="black", linewidth=1.0)
-    for i in range(1, len(tasks), 2):
-        ax.axhspan(i - 0.5, i + 0.5, color="0.92", zorder=0, linewidth=0)
-    for x in (0.0, 1.0):
-        ax.axvline(x, color="gray", linestyle="--", linewidth=0.8, zorder=0)
-    ax.set_xscale("symlog", linthresh=1.0)
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:g}"))
-    ax.set_yticks(range(len(tasks)), [titles.get(t, t) for t in tasks], fontsize=7)
-    ax.set_ylim(len(tasks) - 0.5, -0.5)
-    ax.grid(axis="y", visible=False)
-    ax.set_xlabel("normalised final score per run (symlog; tick: mean over runs; dashed: 0 and 1)")
-    ax.legend(
-        loc="lower center",
-        bbox_to_anchor=(0.5, 1.0),
-        ncol=min(len(methods), 4),
-        fontsize=7,
-        frameon=False,
-        markerscale=2,
+            ax.scatter(np.concatenate(xs), np.concatenate(ys), s=5, c=dots, alpha=0.7, linewidths=0)
+            centres, values = np.array(means).T
+            ax.vlines(values, centres - 0.35, centres + 0.35, color="black", linewidth=0.9)
+        for j in range(1, len(methods), 2):
+            ax.axhspan(j - 0.5, j + 0.5, color="0.93", zorder=0, linewidth=0)
+        for x in (0.0, 1.0):
+            ax.axvline(x, color="gray", linestyle="--", linewidth=0.6, zorder=0)
+        ax.grid(axis="y", visible=False)
+        ax.set_yticks(range(len(methods)), methods if i % cols == 0 else [""] * len(methods))
+        ax.set_ylim(len(methods) - 0.5, -0.5)
+        ax.set_title(titles.get(task, task))
+        ax.xaxis.set_tick_params(labelbottom=True)  # sharex hides them above the last row
+    first = axes[0][0]
+    first.set_xscale("symlog", linthresh=1.0)
+    bounded = all(0 <= v <= 1 for per_task in games.values() for runs in per_task.values() for v in runs["normalized"])
+    ticks = BOUNDED_TICKS if bounded else GAME_TICKS
+    first.xaxis.set_major_locator(plt.FixedLocator(ticks))  # set_xticks would widen the view to them all
+    first.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:g}"))
+    first.minorticks_off()
+    for ax in list(axes.flat)[len(tasks) :]:
+        ax.set_axis_off()
+    fig.supxlabel(
+        "normalised final score of each run\n(tick: their mean; dashed: 0 and 1"
+        + ("" if bounded else "; log beyond 1")
+        + ")",
+        y=0.05 / height,
+        va="bottom",
     )
-    fig.tight_layout()
+    fig.subplots_adjust(
+        left=labels / width,
+        right=1 - 0.12 / width,
+        top=1 - top / height,
+        bottom=bottom / height,
+        wspace=0.12,
+        hspace=gap / panel,
+    )
     return fig, (["task", "method", "run", "score", "normalized"], rows)

@@ -96,7 +96,7 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
             makers[metric_file_name(curve)] = partial(
                 figures.draw_curves, data, "env steps", curve, palette, titles, log=figures.wants_log_axis(data)
             )
-    if options.sampler:
+    if options.sampler and "human" in summary["normalization"].values():  # the atari100k preset's replay
 
         def sampler_figure() -> tuple[Any, figures.Table]:
             setup = sampler.preset_setup(seed=options.seed, capacity=sampler.preset_capacity())

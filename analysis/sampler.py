@@ -129,17 +129,20 @@ def run(setup: Setup) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def draw(results: dict[str, tuple[np.ndarray, np.ndarray]], setup: Setup) -> tuple[Any, figures.Table]:
-    """Left: samples per item against insertion time (smoothed; raw counts faint). Right: age distribution."""
+    """Left: samples per item against insertion time (smoothed; raw counts faint). Right: age distribution. Two
+    paper columns wide, the legend below."""
     plt = figures.pyplot()
-    palette = figures.colors(list(results))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    labels = list(results)
+    palette = figures.colors(labels)
+    height = 2.4 + figures.LEGEND_ROW * figures.legend_rows(labels, figures.PAGE)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(figures.PAGE, height), layout="constrained")
     items = np.arange(setup.items)
     edges = np.linspace(0, setup.items, AGE_BINS + 1)
     for label, (counts, ages) in results.items():
         left.plot(items, counts, color=palette[label]["color"], alpha=0.15, linewidth=0.4)
-        left.plot(items, smooth(counts), label=label, **palette[label], linewidth=1.5)
+        left.plot(items, smooth(counts), **palette[label], linewidth=1.2)
         share = np.add.reduceat(ages, edges[:-1].astype(int)) / max(ages.sum(), 1)
-        right.stairs(share, edges, label=label, **palette[label], linewidth=1.5)
+        right.stairs(share, edges, **palette[label], linewidth=1.2)
     scaled = "; ETBS scaled to the final buffer" if setup.paper else f", {setup.items} steps"
     left.set(
         xlabel="insertion time of the item (env steps; 0 = oldest)",
@@ -147,13 +150,15 @@ def draw(results: dict[str, tuple[np.ndarray, np.ndarray]], setup: Setup) -> tup
         title=f"samples per item ({setup.per_insert:g} per env step{scaled})",
     )
     right.set(
-        xlabel="age of the item when sampled (env steps since insertion)",
+        xlabel="age when sampled (env steps since insertion)",
         ylabel="fraction of samples",
         title="age distribution of samples",
         yscale="log",
     )
-    left.legend(fontsize=8)
-    fig.tight_layout()
+    for ax in (left, right):
+        ax.locator_params(axis="x", nbins=5)
+    handles = [plt.Line2D([], [], **palette[label]) for label in labels]
+    figures.legend_below(fig, handles, labels, figures.PAGE)
     header = ["item", *(f"count {k}" for k in results), *(f"age_count {k}" for k in results)]
     rows = np.column_stack([items, *(c for c, _ in results.values()), *(a for _, a in results.values())])
     return fig, (header, rows.tolist())
