@@ -75,6 +75,8 @@ def check_run(config: Any) -> None:
     actions the task has, and a device that exists here."""
     if config.model_name == "random":
         return
+    if config.s5.dt_min > config.s5.dt_max:
+        raise ConfigError(f"--s5.dt_min={config.s5.dt_min:g} is above --s5.dt_max={config.s5.dt_max:g}: give a range")
     discrete = discrete_actions(config.task)
     if discrete != (config.actor_dist == "onehot"):
         kind = "discrete" if discrete else "continuous"

@@ -95,6 +95,7 @@ class S5SSM(nn.Module):
         dt_min: float = 1e-3,
         dt_max: float = 1e-1,
         legacy_init_scale: bool = False,
+        clip_eigs: bool = False,
     ) -> None:
         super().__init__()
         if state_dim % init_blocks:
@@ -115,6 +116,7 @@ class S5SSM(nn.Module):
         self.d = nn.Parameter(torch.rand(model_dim))
         log_min, log_max = math.log(dt_min), math.log(dt_max)
         self.log_step = nn.Parameter(torch.rand(state_dim) * (log_max - log_min) + log_min)
+        self.clip_eigs = clip_eigs  # S5's clip_eigs: Re(Λ) <= -1e-4 whenever it is used, so every mode decays
         self._discretized: tuple[list[Any], tuple[torch.Tensor, torch.Tensor]] | None = None  # (key, result)
 
     @property
@@ -145,7 +147,8 @@ class S5SSM(nn.Module):
         return cached[1]
 
     def _discretize(self) -> tuple[torch.Tensor, torch.Tensor]:
-        lam = torch.complex(self.lambda_re, self.lambda_im)
+        real = self.lambda_re.clamp(max=-1e-4) if self.clip_eigs else self.lambda_re
+        lam = torch.complex(real, self.lambda_im)
         lambda_bar = torch.exp(lam * torch.exp(self.log_step))
         b_bar = ((lambda_bar - 1) / lam).unsqueeze(-1) * torch.view_as_complex(self.b_tilde)
         return lambda_bar, b_bar
@@ -193,10 +196,12 @@ class S5Block(nn.Module):
         dropout: float = 0.0,
         norm_eps: float = 1e-5,
         legacy_init_scale: bool = False,
+        **ssm: Any,
     ) -> None:
+        """`ssm`: S5SSM's time-scale range and eigenvalue clipping (dt_min, dt_max, clip_eigs), for both SSMs."""
         super().__init__()
-        self.ssm1 = S5SSM(model_dim, state_dim, init_blocks, legacy_init_scale=legacy_init_scale)
-        self.ssm2 = S5SSM(model_dim, state_dim, init_blocks, legacy_init_scale=legacy_init_scale)
+        self.ssm1 = S5SSM(model_dim, state_dim, init_blocks, legacy_init_scale=legacy_init_scale, **ssm)
+        self.ssm2 = S5SSM(model_dim, state_dim, init_blocks, legacy_init_scale=legacy_init_scale, **ssm)
         self.norm1 = nn.LayerNorm(model_dim, eps=norm_eps)
         self.norm2 = nn.LayerNorm(model_dim, eps=norm_eps)
         self.norm3 = nn.LayerNorm(model_dim, eps=norm_eps)
@@ -238,10 +243,12 @@ class S5Stack(nn.Module):
         dropout: float = 0.0,
         norm_eps: float = 1e-5,
         legacy_init_scale: bool = False,
+        **ssm: Any,
     ) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(
-            S5Block(model_dim, state_dim, init_blocks, dropout, norm_eps, legacy_init_scale) for _ in range(num_blocks)
+            S5Block(model_dim, state_dim, init_blocks, dropout, norm_eps, legacy_init_scale, **ssm)
+            for _ in range(num_blocks)
         )
 
     @property

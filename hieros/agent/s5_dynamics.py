@@ -3,6 +3,9 @@
 Unlike the RSSM, the posterior depends on the current embedding only, the prior comes from the S5 output,
 and the deterministic feature `deter` is a linear read-out of all S5 hidden states (`state_as_deter`).
 Training runs the S5 stack as a parallel scan over the whole sequence; acting and imagination step it.
+`s5.posterior_deter` (a switch of issue #36, off as in the paper) gives the posterior `deter` beside the
+embedding, as the RSSM's: the step's latent then feeds the next step's input, so training steps the stack
+through the sequence as acting does.
 
 A latent state (hieros.agent.latents) here also carries `state`, the S5 hidden states (B, L, 2P) complex.
 """
@@ -27,6 +30,7 @@ class S5Dynamics(CategoricalLatents):
         s5 = config.s5
         self.state_as_deter = s5.state_as_deter
         self.symlog_deter = s5.symlog_final_output
+        self.posterior_deter = s5.posterior_deter
         latent = self.stoch * self.classes
         self.inp = MLP(latent + action_dim, None, 1, s5.model_dim, act=config.act)
         self.seq = S5Stack(
@@ -36,13 +40,17 @@ class S5Dynamics(CategoricalLatents):
             s5.init_blocks,
             s5.dropout,
             legacy_init_scale=s5.legacy_init_scale,
+            dt_min=s5.dt_min,
+            dt_max=s5.dt_max,
+            clip_eigs=s5.clip_eigs,
         )
         self.seq_out = nn.Linear(s5.model_dim, self.deter_dim)
         self.state_out = nn.Linear(s5.num_blocks * 2 * s5.state_dim, self.deter_dim)
         # the prior and posterior layers are dyn_hidden wide, as the original's Seq2SeqDynamics (`hidden`)
         self.img_out = MLP(self.deter_dim, None, 1, config.dyn_hidden, act=config.act)
         self.img_stat = nn.Linear(config.dyn_hidden, latent)
-        self.obs_out = MLP(embed_dim, None, 1, config.dyn_hidden, act=config.act)
+        posterior_in = embed_dim + (self.deter_dim if self.posterior_deter else 0)
+        self.obs_out = MLP(posterior_in, None, 1, config.dyn_hidden, act=config.act)
         self.obs_stat = nn.Linear(config.dyn_hidden, latent)
         self.initial_param = nn.Parameter(torch.zeros(1, self.deter_dim))
         self.apply(init_weights)  # as the original: every Linear and LayerNorm, those in the S5 blocks too
@@ -64,8 +72,14 @@ class S5Dynamics(CategoricalLatents):
         return {"stoch": stoch, "deter": deter, "state": state}
 
     # --- training: the whole sequence at once -----------------------------------------------------------
+    def _posterior_logits(self, embed: torch.Tensor, deter: torch.Tensor) -> torch.Tensor:
+        posterior_in = torch.cat([embed, deter], -1) if self.posterior_deter else embed
+        return self.logits(self.obs_out, self.obs_stat, posterior_in)
+
     def observe(self, embed: torch.Tensor, action: torch.Tensor, is_first: torch.Tensor) -> tuple[State, State]:
         """Posterior and prior for (B, T) steps. Sequences start fresh (the replay marks is_first[:, 0])."""
+        if self.posterior_deter:
+            return self._observe_stepwise(embed, action, is_first)
         batch = is_first.shape[0]
         post_logits = self.logits(self.obs_out, self.obs_stat, embed)
         post_stoch = self.dist(post_logits).sample()
@@ -80,6 +94,20 @@ class S5Dynamics(CategoricalLatents):
         prior = {"stoch": self.dist(prior_logits).sample(), "deter": deter, "state": states, "logit": prior_logits}
         post = {"stoch": post_stoch, "deter": deter, "state": states, "logit": post_logits}
         return post, prior
+
+    def _observe_stepwise(
+        self, embed: torch.Tensor, action: torch.Tensor, is_first: torch.Tensor
+    ) -> tuple[State, State]:
+        """`observe` one step at a time through `obs_step` (the posterior sees deter, so no parallel scan)."""
+        action = self.shift_actions(action)  # step t's input pairs z_{t-1} with action[:, t], as the scan does
+        prev = self.initial(is_first.shape[0])
+        posts, priors = [], []
+        for t in range(is_first.shape[1]):
+            post, prior = self.obs_step(prev, action[:, t], embed[:, t], is_first[:, t])
+            posts.append(post)
+            priors.append(prior)
+            prev = post
+        return tuple({k: torch.stack([s[k] for s in steps], 1) for k in steps[0]} for steps in (posts, priors))
 
     # --- acting and imagination: one step ---------------------------------------------------------------
     def img_step(self, prev: State, action: torch.Tensor, sample: bool = True) -> State:
@@ -97,6 +125,6 @@ class S5Dynamics(CategoricalLatents):
         keep = (~is_first).to(embed.dtype)
         prev = {k: blend(keep, prev[k], init[k]) for k in ("stoch", "deter", "state")}
         prior = self.img_step(prev, prev_action * keep[:, None])
-        logits = self.logits(self.obs_out, self.obs_stat, embed)
+        logits = self._posterior_logits(embed, prior["deter"])
         post = {"stoch": self.dist(logits).sample(), "deter": prior["deter"], "state": prior["state"], "logit": logits}
         return post, prior
