@@ -19,7 +19,7 @@ from hieros import metrics_file, rundir
 from hieros.wmbench.methods import SUITE
 
 CONFIDENCE = 0.95
-TABLE_LOSSES = ("vector_loss", "reward_loss", "cont_loss", "kl", "prior_ent")
+TABLE_LOSSES = ("obs_loss", "reward_loss", "cont_loss", "kl", "prior_ent", "post_ent")
 TABLE_OPEN_LOOP = ("reward_mse", "obs_mse", "latent_agree")
 
 
