@@ -237,27 +237,63 @@ def draw_profiles(
     return fig, (["method", "tau", "fraction", "ci_low", "ci_high"], rows)
 
 
+MATRIX_FROM = 21  # tested pairs from which the improvement figure is a matrix (X rows, Y columns), not a row each
+VERDICT_MARK = {"better": "▲", "worse": "▼", "level": "=", "inconclusive": ""}
+
+
 def draw_improvement(pairs: dict[str, dict[str, Any]]) -> tuple[Any, Table]:
-    """P(X > Y) with 95% CIs, one row per tested pair ({value, low, high, verdict}), its verdict at the right."""
+    """P(X > Y) with 95% CIs of the tested pairs ({"X vs Y": {value, low, high, verdict}}): a row per pair with its
+    verdict at the right, or, from MATRIX_FROM pairs on, a matrix of P(X > Y) marked by verdict."""
+    rows = [[name, r["value"], r["low"], r["high"], r["verdict"]] for name, r in pairs.items()]
+    table = (["pair", "probability", "ci_low", "ci_high", "verdict"], rows)
+    fig = _improvement_matrix(pairs) if len(pairs) >= MATRIX_FROM else _improvement_rows(pairs)
+    return fig, table
+
+
+def _improvement_rows(pairs: dict[str, dict[str, Any]]) -> Any:
     plt = pyplot()
     names = list(pairs)
-    fig, ax = plt.subplots(figsize=(6, 0.45 * len(names) + 1.3))
-    rows: list[list[Any]] = []
+    fig, ax = plt.subplots(figsize=(PAGE, 2 * ROW * len(names) + 0.9))
     for y, name in enumerate(names):
         r = pairs[name]
         ax.barh(y, r["high"] - r["low"], left=r["low"], height=0.6, color="tab:blue", alpha=0.6)
         ax.plot([r["value"]] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.5)
         if r["high"] - r["low"] < 0.01:  # an interval too narrow to see (every resample agrees): a dot
-            ax.plot([r["value"]], [y], "o", color="tab:blue", markersize=5)
-        ax.text(1.06, y, r["verdict"], va="center", ha="left", fontsize=8, transform=ax.get_yaxis_transform())
-        rows.append([name, r["value"], r["low"], r["high"], r["verdict"]])
+            ax.plot([r["value"]], [y], "o", color="tab:blue", markersize=4)
+        ax.text(1.06, y, r["verdict"], va="center", ha="left", fontsize=7)
     ax.axvline(0.5, color="gray", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(names)), [n.replace(" vs ", " > ") for n in names])
     ax.invert_yaxis()
-    ax.set(xlabel="P(X > Y) [95% CI]; verdict of the calibrated test at the right", xlim=(-0.04, 1.04))
-    ax.set_title("probability of improvement, tested pairs")
+    ax.set_xlim(-0.04, 1.3)
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1])
+    ax.spines["bottom"].set_bounds(0, 1)
+    ax.set_xlabel("P(X > Y) [95% CI]; the verdict of the calibrated test at the right")
     fig.tight_layout()
-    return fig, (["pair", "probability", "ci_low", "ci_high", "verdict"], rows)
+    return fig
+
+
+def _improvement_matrix(pairs: dict[str, dict[str, Any]]) -> Any:
+    plt = pyplot()
+    split = [name.split(" vs ") for name in pairs]
+    xs = list(dict.fromkeys(x for x, _ in split))
+    ys = list(dict.fromkeys(y for _, y in split))
+    values = np.full((len(xs), len(ys)), np.nan)
+    fig, ax = plt.subplots(figsize=(PAGE, min(9.0, ROW * 1.6 * len(xs) + 1.6)))
+    for (x, y), r in zip(split, pairs.values(), strict=True):
+        i, j = xs.index(x), ys.index(y)
+        values[i, j] = r["value"]
+        mark = VERDICT_MARK.get(r["verdict"], "")
+        ax.text(j, i, f"{r['value']:.2f}{mark}", ha="center", va="center", fontsize=5.5)
+    image = ax.imshow(values, cmap="coolwarm", vmin=0, vmax=1, aspect="auto")
+    ax.grid(False)
+    ax.set_xticks(range(len(ys)), ys, rotation=60, ha="right")
+    ax.set_yticks(range(len(xs)), xs)
+    ax.set_xlabel("Y")
+    ax.set_ylabel("X")
+    ax.set_title("P(X > Y) of the tested pairs; ▲ better, ▼ worse, = level by the calibrated test, else inconclusive")
+    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label="P(X > Y)")
+    fig.tight_layout()
+    return fig
 
 
 def _clamp(ax: Any, means: list[np.ndarray], log: bool = False) -> None:

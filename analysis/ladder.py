@@ -106,45 +106,39 @@ def verdict(test: Mapping[str, Any] | None) -> str:
     return "" if test is None else str(test["verdict"])
 
 
+VERDICT_ROOM = 0.55  # of P(X > Y)'s unit axis, right of 1: where each comparison's verdict is written
+
+
 def draw(
     table: Sequence[Mapping[str, Any]], aggregate: str, floor_score: Mapping[str, float] | None = None
 ) -> tuple[Any, tuple[list[str], list[list[Any]]]]:
-    """Two panels, a row per rung from the top, labelled with its runs: the score's interval and point, with the
-    first rung's score and random's (`floor_score`) as reference lines; and P(rung > compared) (filled) and
-    P(rung > random) (hollow) with their intervals beside the 0.5 line, each with its test's verdict."""
-    from analysis.figures import pyplot
+    """Two panels across the page, a row per rung from the top, labelled with its runs: the score's interval and
+    point, with the first rung's score and random's (`floor_score`) as reference lines; and P(rung > compared)
+    (filled) and P(rung > random) (hollow) with their intervals beside the 0.5 line, each with its test's verdict."""
+    from analysis.figures import PAGE, ROW, pyplot
 
     plt = pyplot()
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(9.6, 0.5 * len(table) + 1.5), sharey=True, gridspec_kw={"width_ratios": [1.1, 1.2]}
+        1, 2, figsize=(PAGE, 2 * ROW * len(table) + 1.0), sharey=True, gridspec_kw={"width_ratios": [1, 1.1]}
     )
     labels = [
-        row["method"] + (f" vs {row['reference']}" if row["reference"] else "") + f"  (n={row['runs']})"
-        for row in table
+        row["method"] + (f" vs {row['reference']}" if row["reference"] else "") + f" (n={row['runs']})" for row in table
     ]
     out: list[list[Any]] = []
-    first = {key: next((y for y, row in enumerate(table) if row[key]), -1) for key in ("vs_reference", "vs_floor")}
     for y, row in enumerate(table):
         score = row["score"]
-        left.plot([score["low"], score["high"]], [y, y], color="C0", lw=5, alpha=0.45, solid_capstyle="butt")
-        left.plot([score["value"]], [y], "|", color="C0", ms=12, mew=2)
+        left.plot([score["low"], score["high"]], [y, y], color="C0", lw=4, alpha=0.45, solid_capstyle="butt")
+        left.plot([score["value"]], [y], "|", color="C0", ms=9, mew=1.5)
         for key, test_key, shift in (("vs_reference", "test_reference", -0.17), ("vs_floor", "test_floor", 0.17)):
             p = row[key]
             if p is None:
                 continue
-            filled = key == "vs_reference"
-            color = "C1" if filled else "C2"
-            right.plot([p["low"], p["high"]], [y + shift, y + shift], color=color, lw=2)
+            color = "C1" if key == "vs_reference" else "C2"
+            right.plot([p["low"], p["high"]], [y + shift, y + shift], color=color, lw=1.5)
             right.plot(
-                [p["value"]],
-                [y + shift],
-                "o",
-                color=color,
-                mfc=color if filled else "white",
-                ms=6,
-                label=("P(rung > compared)" if filled else "P(rung > random)") if y == first[key] else None,
+                [p["value"]], [y + shift], "o", color=color, mfc=color if key == "vs_reference" else "white", ms=4
             )
-            right.text(1.05, y + shift, verdict(row.get(test_key)), va="center", fontsize=7.5, color=color)
+            right.text(1.06, y + shift, verdict(row.get(test_key)), va="center", fontsize=6.5, color=color)
         probabilities = [
             row[k][f] if row[k] else "" for k in ("vs_reference", "vs_floor") for f in ("value", "low", "high")
         ]
@@ -161,23 +155,26 @@ def draw(
                 *verdicts,
             ]
         )
-    left.axvline(table[0]["score"]["value"], color="C0", lw=0.8, ls=":", label=f"{table[0]['method']} (first rung)")
+    left.axvline(table[0]["score"]["value"], color="C0", lw=0.8, ls=":")
     if floor_score is not None:
-        left.axvline(floor_score["value"], color="0.3", lw=0.8, ls="--", label="random")
-    left.legend(
-        loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.9 / (len(table) + 3)), ncol=2, fontsize=8, frameon=False
-    )
+        left.axvline(floor_score["value"], color="0.3", lw=0.8, ls="--")
     right.axvline(0.5, color="0.4", lw=0.8, ls="--")
-    right.set_xlim(-0.03, 1.03)
+    right.set_xlim(-0.03, 1 + VERDICT_ROOM)
+    right.set_xticks([0, 0.25, 0.5, 0.75, 1])
+    right.spines["right"].set_visible(False)
+    right.spines["bottom"].set_bounds(0, 1)  # the axis is P's; the room right of it holds the verdicts
     left.set_yticks(range(len(table)), labels)
     left.invert_yaxis()
     left.set_xlabel(f"score, {aggregate} [95% CI]")
-    right.set_xlabel("P(X > Y) [95% CI], verdict of the calibrated test")
-    if any(index >= 0 for index in first.values()):
-        right.legend(
-            loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.9 / (len(table) + 3)), ncol=2, fontsize=8, frameon=False
-        )
-    fig.tight_layout()
+    right.set_xlabel("P(X > Y) [95% CI]; verdict")
+    handles = [
+        plt.Line2D([], [], color="C0", lw=0.8, ls=":", label=f"{table[0]['method']} (first rung)"),
+        *([plt.Line2D([], [], color="0.3", lw=0.8, ls="--", label="random")] if floor_score is not None else []),
+        plt.Line2D([], [], color="C1", marker="o", ms=4, label="P(rung > compared)"),
+        plt.Line2D([], [], color="C2", marker="o", mfc="white", ms=4, label="P(rung > random)"),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+    fig.tight_layout(rect=(0, 0.3 / fig.get_figheight(), 1, 1))
     header = [
         "method",
         "reference",

@@ -88,3 +88,21 @@ def test_the_seed_planner_finds_the_count_and_says_why_fewer_cannot(capsys):
     assert "5 vs 5 runs on 1 task(s): the smallest attainable two-sided p-value is 0.00794 > level 0.00625" in out
     assert bench_main(["seeds", "--difference", "0.1"]) == 2
     assert "--spread S, or --pilot" in capsys.readouterr().err
+
+
+def test_many_tested_pairs_are_drawn_as_a_matrix_that_marks_each_verdict():
+    from itertools import combinations
+
+    from analysis import figures
+
+    names = [f"m{i}" for i in range(15)]
+    pairs = {
+        f"{a} vs {b}": {"value": 0.5, "low": 0.2, "high": 0.8, "verdict": "level"} for a, b in combinations(names, 2)
+    }
+    fig, (header, rows) = figures.draw_improvement(pairs)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert len(rows) == 105 and header[-1] == "verdict" and texts.count("0.50=") == 105
+    assert fig.get_figwidth() == figures.PAGE and fig.get_figheight() <= 9.0
+    few = dict(list(pairs.items())[:3])
+    fig, _ = figures.draw_improvement(few)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["level"] * 3

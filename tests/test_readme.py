@@ -35,14 +35,19 @@ def _table_rows(text: str, header_start: str) -> list[list[str]]:
 
 
 def test_readme_results_are_the_committed_report():
-    """The README's Results table quotes the committed cpu_learning report, number for number."""
+    """The README's Results table quotes the committed cpu_learning report, number for number and verdict for
+    verdict (the calibrated test's, #34)."""
     readme = (ROOT / "README.md").read_text()
     report = (ROOT / "results" / "report" / "cpu_learning" / "report.md").read_text()
     means = {row[0].split(" (")[0]: row[4] for row in _table_rows(report, "| method | runs/task |")}  # "x (imported)"
-    improvement = {row[0]: row[1] for row in _table_rows(report, "| X vs Y |")}
+    tested = {row[0]: (row[1].strip("*"), row[-1]) for row in _table_rows(report, "| X vs Y | verdict |")}
     quoted = _table_rows(readme, "| method | score / 1000")
     assert {row[0].split(" (")[0] for row in quoted} == set(means)
-    for method, mean, p_random in quoted:
+    for method, mean, improvement, verdict in quoted:
         name = method.split(" (")[0]
-        assert mean.strip("*") == means[name]
-        assert p_random.strip("*") == improvement.get(f"{name} vs random", "")
+        assert mean == means[name]
+        if improvement:
+            interval, _, reference = improvement.partition(" vs ")
+            assert tested[f"{name} vs {reference}"] == (verdict, interval)
+        else:
+            assert not verdict
