@@ -56,11 +56,15 @@ def figure(runs: dict[str, list[RunData]], out: Path, name: str = "openloop") ->
                     ax.plot(steps, band(np.array([r[variance] for r in have]))[0], color="grey", linestyle=":")
             ax.set_title(f"{title}, context {context}", fontsize=10)
             ax.set_xlabel("imagined step k")
+            ax.xaxis.get_major_locator().set_params(integer=True)
             if measure.endswith("mse"):
                 ax.set_yscale("log")
             ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8, title="solid open loop, dashed teacher forced, dotted variance", title_fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    labels = [*labels, "solid: open loop, dashed: teacher forced, dotted: variance of the target"]
+    handles = [*handles, plt.Line2D([], [], color="none")]
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     paths = []
     for suffix in ("png", "pdf"):
         buffer = io.BytesIO()
