@@ -32,6 +32,18 @@ METHODS = {
         {"model_name": "hieros", "max_hierarchy": 1, "dynamics_model": "s5"}, "S5WM (HIEROS's level-0 world model)"
     ),
 }
+S5WM = METHODS["s5wm"].set
+# One design difference between the S5WM and the RSSM a variant (issue #36; the switches: docs/deviations.md).
+VARIANTS = {
+    "s5wm_window64": ({"batch_length": 64, "batch_size": 2}, "trained on 64-step windows (2 of them: the same steps)"),
+    "s5wm_dt_short": ({"s5.dt_min": 0.01, "s5.dt_max": 1.0}, "initial time steps 10x longer: memory ~2-200 steps"),
+    "s5wm_clip_eigs": ({"s5.clip_eigs": True}, "Re(Λ) clamped below 0: no S5 mode can grow"),
+    "s5wm_posterior_deter": ({"s5.posterior_deter": True}, "the posterior sees deter, as the RSSM's"),
+    "s5wm_output_deter": ({"s5.state_as_deter": False}, "deter read from the S5 output, not its states"),
+    "s5wm_no_dropout": ({"s5.dropout": 0.0}, "no dropout in the S5 blocks (the RSSM has none)"),
+    "s5wm_4blocks": ({"s5.num_blocks": 4}, "the paper's 4 S5 blocks (cpu_small has 1)"),
+}
+METHODS.update({name: Method({**S5WM, **keys}, f"S5WM, {text}") for name, (keys, text) in VARIANTS.items()})
 
 # The sizes: config presets after the dataset's task preset, and cpu_learning's `set` (benchmark.toml; a test
 # keeps them equal) so the model is the one whose agent issue #36 compares.
