@@ -25,7 +25,6 @@ an import uses them where a record has them; an import flag that contradicts one
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import math
@@ -50,13 +49,31 @@ FORMATS = ("danijar-json.gz", "per-game-lists", "hieros-original-logdir", "harmo
 ORIGINAL_SCORES = "scores.jsonl"
 
 
+MAX_UNPACKED = 1 << 30  # bytes a gzipped file may unpack to (published score files are megabytes): no gzip bomb
+
+
 def _read(path: Path) -> tuple[Any, str]:
     try:
         data = path.read_bytes()
-        content = json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+        content = json.loads(_gunzip(path, data) if data[:2] == b"\x1f\x8b" else data)
     except (OSError, ValueError, EOFError, zlib.error) as error:
         raise StoreError(f"{path}: cannot read it as JSON or gzipped JSON ({error})") from None
     return content, hashlib.sha256(data).hexdigest()
+
+
+def _gunzip(path: Path, data: bytes) -> bytes:
+    """The gzip members of `data` unpacked, refused in one line past MAX_UNPACKED bytes (before they are held)."""
+    limit = MAX_UNPACKED
+    out, rest = bytearray(), data
+    while rest:
+        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out += member.decompress(rest, limit + 1 - len(out))
+        if len(out) > limit or member.unconsumed_tail:
+            raise StoreError(f"{path}: unpacks to more than {limit >> 20} MiB; a score file is far smaller")
+        if not member.eof:
+            raise EOFError("the gzip stream ends early")
+        rest = member.unused_data
+    return bytes(out)
 
 
 def _protocol(score: dict[str, Any], budget: int, frames_per_step: int) -> dict[str, Any]:

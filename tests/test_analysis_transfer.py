@@ -395,3 +395,16 @@ def test_a_run_scored_by_its_evaluations_is_not_exported_as_a_curve(tmp_path, st
     with pytest.raises(StoreError, match="its score is by the final_eval protocol"):
         transfer.export_runs(tmp_path, tmp_path / "o.json.gz")
     assert not (tmp_path / "o.json.gz").exists()
+
+
+def test_a_gzip_that_unpacks_past_the_limit_is_refused_in_one_line_before_it_is_held(tmp_path, monkeypatch):
+    bomb = tmp_path / "bomb.json.gz"
+    bomb.write_bytes(gzip.compress(b" " * 100_000 + b"[]"))  # 100 KB of JSON whitespace from a few hundred bytes
+    monkeypatch.setattr(transfer, "MAX_UNPACKED", 10_000)
+    with pytest.raises(StoreError, match=r"bomb.json.gz: unpacks to more than"):
+        transfer.import_file(bomb, "x", tmp_path / "results")
+    assert not (tmp_path / "results").exists()
+    two = tmp_path / "two.json.gz"  # a file of two gzip members (cat a.gz b.gz) reads as their concatenation
+    two.write_bytes(gzip.compress(b"[") + gzip.compress(b"]"))
+    with pytest.raises(StoreError, match="no runs"):
+        transfer.import_file(two, "x", tmp_path / "results")
