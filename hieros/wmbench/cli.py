@@ -104,6 +104,7 @@ def parser() -> OneLineParser:
         command.add_argument("--results", type=Path, default=Path("results"), help="the results store")
         if name == "plot":
             command.add_argument("--out", type=Path, default=Path("results/wm_bench_plots"), help="the folder")
+            command.add_argument("--method", type=_list(str), help="only these methods, e.g. rssm,s5wm (default all)")
     sub.add_parser("list", help="the methods, sizes and datasets")
     return top
 
@@ -186,6 +187,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
     runs = load_runs(args.results)
     if not runs:
         raise RunFileError(f"no finished {SUITE} run under {args.results}; run `python -m hieros.wmbench run`")
+    if args.method:
+        unknown = sorted(set(args.method) - set(runs))
+        if unknown:
+            raise ConfigError(f"--method: no finished run of {', '.join(unknown)}; there are {', '.join(sorted(runs))}")
+        runs = {name: runs[name] for name in args.method}
     for path in figure(runs, args.out):
         print(f"wrote {path}")
     return 0

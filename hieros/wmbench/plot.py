@@ -48,8 +48,9 @@ def figure(runs: dict[str, list[RunData]], out: Path, name: str = "openloop") ->
                 values = np.array([r[measure] for r in have], np.float64)
                 steps = np.arange(1, values.shape[1] + 1)
                 mean, half = band(values)
+                low = np.maximum(mean - half, mean / 10) if measure.endswith("mse") else mean - half  # log axis
                 ax.plot(steps, mean, color=colour, label=f"{method} ({len(have)} seeds)")
-                ax.fill_between(steps, mean - half, mean + half, color=colour, alpha=0.2, linewidth=0)
+                ax.fill_between(steps, low, mean + half, color=colour, alpha=0.15, linewidth=0)
                 forced, _ = band(np.array([r[f"{measure}_forced"] for r in have], np.float64))
                 ax.plot(steps, forced, color=colour, linestyle="--", linewidth=1)
                 if variance and index == 0:
@@ -63,8 +64,10 @@ def figure(runs: dict[str, list[RunData]], out: Path, name: str = "openloop") ->
     handles, labels = axes[0][0].get_legend_handles_labels()
     labels = [*labels, "solid: open loop, dashed: teacher forced, dotted: variance of the target"]
     handles = [*handles, plt.Line2D([], [], color="none")]
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    columns = min(len(labels), 4)
+    fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=9, frameon=False)
+    legend_rows = -(-len(labels) // columns)
+    fig.tight_layout(rect=(0, 0.3 * legend_rows / fig.get_figheight(), 1, 1))
     paths = []
     for suffix in ("png", "pdf"):
         buffer = io.BytesIO()
