@@ -11,6 +11,7 @@ The original's levels are made by its own `_create_subactor`.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import tempfile
 from pathlib import Path
@@ -219,14 +220,8 @@ def _explained(fp32: Row, flips: dict[int, tuple[int, int]], fp64_equal: bool) -
     if fp32.passed or not flips or not fp64_equal:
         return fp32
     where = ", ".join(f"level {i}: {n} rows from imagination step {t}" for i, (n, t) in sorted(flips.items()))
-    return Row(
-        fp32.group,
-        fp32.quantity,
-        fp32.max_abs,
-        fp32.max_rel,
-        fp32.tolerance,
-        fp32.note,
-        outcome=f"explained: fp32 noise flips an imagined sample ({where}); the fp64 rows are equal",
+    return dataclasses.replace(
+        fp32, outcome=f"explained: fp32 noise flips an imagined sample ({where}); the fp64 rows are equal"
     )
 
 

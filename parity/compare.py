@@ -6,6 +6,7 @@ near zero do not blow it up. Complex tensors compare as (real, imag) pairs.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -117,12 +118,5 @@ def decided_by_fp64(fp32: Row, fp64: Row) -> Row:
     fp32 tolerance), so the fp32 row is reported, not judged; where fp64 differs, so does the computation."""
     if fp32.passed or not fp64.passed:
         return fp32
-    return Row(
-        fp32.group,
-        fp32.quantity,
-        fp32.max_abs,
-        fp32.max_rel,
-        fp32.tolerance,
-        fp32.note,
-        outcome=f"reported: float32 rounding; the same call in fp64 is equal ({fp64.max_rel:.1e}), the decisive row",
-    )
+    outcome = f"reported: float32 rounding; the same call in fp64 is equal ({fp64.max_rel:.1e}), the decisive row"
+    return dataclasses.replace(fp32, outcome=outcome)

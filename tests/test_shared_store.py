@@ -153,13 +153,18 @@ model_name = "random"
 """
 
 
-def test_the_runner_never_resumes_a_crafted_pickle_and_passes_trust_on_only_when_asked(tmp_path, capsys):
+def stopped_suite_run(tmp_path: Path) -> tuple[Path, list[str], Path]:
+    """A one-run suite stopped at a checkpoint by `hieros-bench run`: (suite file, the run command's args, run)."""
     suites = tmp_path / "benchmark.toml"
     suites.write_text(SUITES)
     results = tmp_path / "results"
     args = ["--suites", str(suites), "run", "quick", "--seeds", "1", "--results", str(results)]
     assert bench_main([*args, "--set", "stop_after=400"]) == 130
-    run = rundir.run_path(results, "quick", "random", "dmc_cartpole_balance", 1)
+    return suites, args, rundir.run_path(results, "quick", "random", "dmc_cartpole_balance", 1)
+
+
+def test_the_runner_never_resumes_a_crafted_pickle_and_passes_trust_on_only_when_asked(tmp_path, capsys):
+    suites, args, run = stopped_suite_run(tmp_path)
     marker = tmp_path / "code-ran"
     plant_pickle(run, marker)
     capsys.readouterr()
@@ -167,8 +172,8 @@ def test_the_runner_never_resumes_a_crafted_pickle_and_passes_trust_on_only_when
     assert checkpoint.TRUST_FLAG in capsys.readouterr().out and not marker.exists()
     benchmark = load(suites)
     suite = benchmark.suite("quick")
-    [trusted] = plan.plan(benchmark, suite, ["random"], [1], results, trust_pickle=True)
-    [plain] = plan.plan(benchmark, suite, ["random"], [1], results)
+    [trusted] = plan.plan(benchmark, suite, ["random"], [1], tmp_path / "results", trust_pickle=True)
+    [plain] = plan.plan(benchmark, suite, ["random"], [1], tmp_path / "results")
     assert trusted.command[-1] == checkpoint.TRUST_FLAG and checkpoint.TRUST_FLAG not in plain.command
 
 
@@ -189,12 +194,7 @@ def test_no_set_can_change_which_run_a_run_is(tmp_path, key):
 
 @pytest.mark.parametrize("name", [rundir.METRICS_FILE, "runner.log"])
 def test_no_write_follows_a_link_out_of_a_run_directory(tmp_path, capsys, name):
-    suites = tmp_path / "benchmark.toml"
-    suites.write_text(SUITES)
-    results = tmp_path / "results"
-    args = ["--suites", str(suites), "run", "quick", "--seeds", "1", "--results", str(results)]
-    assert bench_main([*args, "--set", "stop_after=400"]) == 130
-    run = rundir.run_path(results, "quick", "random", "dmc_cartpole_balance", 1)
+    _, args, run = stopped_suite_run(tmp_path)
     outside = tmp_path / "someone_elses_file"
     outside.write_bytes(b"not yours\n")
     (run / name).unlink()
