@@ -76,6 +76,7 @@ MOST_TRIALS = 10_000  # --calibrate's simulated experiments per method (a few se
 MOST_SEEDS = 1000  # --expect-seeds: as many as one `hieros-bench run` sweep may have
 MAX_SEED = 2**32 - 1  # NumPy's seeds are 32 bits
 MOST_ITEMS = 1_000_000  # plot sampler: env steps simulated
+MOST_CAPACITY = 10**9  # plot sampler --capacity: the D4 scaling reads it as a replay size; more is no replay
 MOST_DRAWS = 10_000_000  # plot sampler: samples drawn in all (items x train ratio / batch length), 32 bytes each
 
 
@@ -491,7 +492,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     plot.add_argument("--batch-length", type=_positive(int), metavar="L", help="steps per sequence (default: preset)")
     plot.add_argument(
         "--capacity",
-        type=_positive(int),
+        type=_positive(int, MOST_CAPACITY),
         metavar="N",
         help="also draw the original's ETBS scaled by this capacity (defect D4)",
     )

@@ -175,6 +175,7 @@ BENCH = [
     (["report", "--baselines", ""], 2, "argument --baselines: name at least one"),
     (["export", "--method", "", "--out", "o.json.gz"], 2, "argument --method: name one, not ''"),
     (["plot", "sampler", "--items", str(10**9)], 2, "argument --items: must be at most 1000000"),
+    (["plot", "sampler", "--capacity", str(10**10)], 2, "argument --capacity: must be at most 1000000000"),
     (["plot", "sampler", "--train-ratio", "1e12"], 2, "draws 6.25e+13 samples; choose them to draw from 1 to"),
     (["plot", "sampler", "--train-ratio", "inf"], 2, "argument --train-ratio: must be positive, not inf"),
     (["plot", "sampler", "--train-ratio", "nan"], 2, "argument --train-ratio: must be positive, not nan"),
