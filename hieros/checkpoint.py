@@ -57,10 +57,11 @@ def save(run_dir: str | Path, state: dict[str, Any]) -> None:
         checkpoint_file(run_dir, name).unlink(missing_ok=True)
 
 
-def load(run_dir: str | Path, trust_pickle: bool = False) -> dict[str, Any] | None:
+def load(run_dir: str | Path, trust_pickle: bool = False, read_only: bool = False) -> dict[str, Any] | None:
     """The newest readable checkpoint (latest, else previous), or None if the run has none.
 
-    An unreadable one is kept aside as <name>.corrupt-<time> with a line on stderr; if none is readable,
+    An unreadable one is kept aside as <name>.corrupt-<time> with a line on stderr (not with `read_only`: a
+    command that only reads the run, hieros.openloop, changes nothing in it); if none is readable,
     CheckpointError says what to do and the run directory is left as it was, apart from that renaming.
     A run whose only checkpoints are pickles (an earlier version's) is read only with `trust_pickle`; without
     it, CheckpointError names TRUST_FLAG, the flag of every command that resumes or reads a run."""
@@ -73,8 +74,8 @@ def load(run_dir: str | Path, trust_pickle: bool = False) -> dict[str, Any] | No
                 f"{TRUST_FLAG} (its next checkpoint is a safe one); otherwise delete {Path(run_dir) / CKPT_DIR} "
                 "to start it again from step 0"
             )
-        return _load_first(run_dir, PICKLED_FILES, _read_pickle)
-    return _load_first(run_dir, FILES, state_file.load)
+        return _load_first(run_dir, PICKLED_FILES, _read_pickle, read_only)
+    return _load_first(run_dir, FILES, state_file.load, read_only)
 
 
 def _read_pickle(file: Path) -> Any:
@@ -82,7 +83,9 @@ def _read_pickle(file: Path) -> Any:
         return pickle.load(f)
 
 
-def _load_first(run_dir: str | Path, names: tuple[str, ...], read: Callable[[Path], Any]) -> dict[str, Any] | None:
+def _load_first(
+    run_dir: str | Path, names: tuple[str, ...], read: Callable[[Path], Any], read_only: bool
+) -> dict[str, Any] | None:
     corrupt = []
     for name in names:
         file = checkpoint_file(run_dir, name)
@@ -93,13 +96,13 @@ def _load_first(run_dir: str | Path, names: tuple[str, ...], read: Callable[[Pat
             if not isinstance(state, dict) or "counters" not in state:
                 raise ValueError("not a checkpoint of hieros.train")
         except Exception as error:  # any failure to read means the same: unreadable
-            kept = file.with_name(f"{file.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-            os.replace(file, kept)
-            corrupt.append(f"{file} ({type(error).__name__}; kept as {kept.name})")
-            print(
-                f"warning: checkpoint {file} is unreadable ({type(error).__name__}); kept as {kept.name}",
-                file=sys.stderr,
-            )
+            where = "left in place"
+            if not read_only:
+                kept = file.with_name(f"{file.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+                os.replace(file, kept)
+                where = f"kept as {kept.name}"
+            corrupt.append(f"{file} ({type(error).__name__}; {where})")
+            print(f"warning: checkpoint {file} is unreadable ({type(error).__name__}); {where}", file=sys.stderr)
             continue
         if corrupt:
             print(

@@ -126,7 +126,7 @@ def load_run(run_dir: Path, trust_pickle: bool = False) -> tuple[Any, Any]:
     from hieros.envs import make_env
 
     config = build_config([], Config(rundir.read_run(run_dir)["config"]).flat())
-    state = checkpoint.load(run_dir, trust_pickle)
+    state = checkpoint.load(run_dir, trust_pickle, read_only=True)
     if state is None or config.model_name == "random":
         raise SystemExit(f"error: {run_dir} has no checkpoint of a learning agent; train one first")
     env = make_env(config.task, config, seed=0)
@@ -137,7 +137,7 @@ def load_run(run_dir: Path, trust_pickle: bool = False) -> tuple[Any, Any]:
 
 def load_replay(data_dir: Path, trust_pickle: bool = False) -> dict[str, Any]:
     """The level-0 replay state in a run's checkpoint (`--data`)."""
-    data_state = checkpoint.load(data_dir, trust_pickle)
+    data_state = checkpoint.load(data_dir, trust_pickle, read_only=True)
     if data_state is None or "levels" not in data_state["agent"]:
         raise SystemExit(f"error: --data {data_dir} has no checkpoint of a learning agent's replay")
     return data_state["agent"]["levels"][0]["replay"]

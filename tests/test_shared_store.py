@@ -211,3 +211,16 @@ def test_files_a_run_writes_follow_the_umask_not_owner_only(tmp_path):
     os.umask(umask)
     rundir.atomic_write_json(tmp_path / "run.json", {"a": 1})
     assert (tmp_path / "run.json").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_openloop_only_reads_a_run_even_one_with_damaged_checkpoints(tmp_path, capsys):
+    from hieros.openloop import main as openloop_main
+
+    run = stopped_run(tmp_path)
+    for name in checkpoint.FILES:
+        checkpoint.checkpoint_file(run, name).write_bytes(b"damaged")
+    before = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert openloop_main([str(run)]) == 2
+    assert "no readable checkpoint" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before  # nothing renamed aside
