@@ -91,11 +91,13 @@ def unfinished(methods: dict[str, Method]) -> list[Problem]:
     return problems
 
 
-def failed_starts(results: Path, methods: dict[str, Method], selected: Collection[str] | None) -> list[Problem]:
-    """Runs of the methods' suite (of `selected` methods only, where given) whose last attempt failed before the
-    run wrote its run.json (runner.log says so): without this check their method, or their seeds, would be left
-    out of the report without a word."""
-    suite = next((m.suite for m in methods.values()), None)
+def failed_starts(
+    results: Path, methods: dict[str, Method], selected: Collection[str] | None, suite: str | None = None
+) -> list[Problem]:
+    """Runs of the methods' suite (or `suite`, where no run of it has a record; of `selected` methods only, where
+    given) whose last attempt failed before the run wrote its run.json (runner.log says so): without this check
+    their method, or their seeds, would be left out of the report without a word."""
+    suite = next((m.suite for m in methods.values()), suite)
     by_method: dict[str, list[str]] = {}
     for path in rundir.failed_before_record(results):
         suite_name, method, task, seed_dir = path.relative_to(results).parts

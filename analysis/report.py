@@ -28,6 +28,7 @@ from analysis.store import (
     normalization,
     normalize,
     score_range,
+    suites_in,
 )
 from hieros.config import run_config_hash
 from hieros.envs import task_domain
@@ -313,7 +314,8 @@ def compute(options: Options) -> Report:
     ours = select(baselines.store_methods(options.results, options.suite, options.baselines), options)
     curves.check_metrics(ours, options.metrics)  # a --metric no run logs: said before any work
     problems = check(ours, options.expect_seeds, options.suite_seeds) if ours else []
-    problems += failed_starts(options.results, ours, options.methods)
+    only = suites_in(options.results)
+    problems += failed_starts(options.results, ours, options.methods, options.suite or (only[0] if only else None))
     gate(problems, options)
     methods = {**ours, **baselines.beside(ours, options.baselines)}
     if not methods:

@@ -209,9 +209,12 @@ class Method:
 
 
 def suites_in(results: str | Path) -> list[str]:
-    """The suites with at least one run under `results` (sorted); [] when there is no such directory."""
+    """The suites with at least one run under `results` (sorted), a run that failed before its run.json included
+    (so a suite whose every run failed is reported, and refused, not passed over); [] without such a directory."""
     results = Path(results)
-    return _suite_names(results, rundir.find_runs(results)) if results.is_dir() else []
+    if not results.is_dir():
+        return []
+    return _suite_names(results, rundir.find_runs(results) + rundir.failed_before_record(results))
 
 
 def _suite_names(results: Path, runs: list[Path]) -> list[str]:
@@ -224,9 +227,9 @@ def load_store(results: str | Path, suite: str | None = None) -> dict[str, Metho
     if not results.is_dir():
         raise StoreError(f"no results directory {results}")
     paths = rundir.find_runs(results)
-    if not paths:
+    suites = suites_in(results)
+    if not suites:
         raise StoreError(f"no runs under {results}; run `hieros-bench run SUITE` or `hieros-bench import FILE`")
-    suites = _suite_names(results, paths)
     if suite is None:
         if len(suites) > 1:
             raise StoreError(f"{results} holds several suites ({', '.join(suites)}); choose one with --suite")

@@ -52,6 +52,19 @@ def test_a_run_that_failed_before_its_record_is_failed_in_status_and_stops_the_r
     assert json.loads((out / "summary.json").read_text())["checks"][0]["kind"] == "failed"
 
 
+def test_a_suite_whose_every_run_failed_before_its_record_is_reported_and_refused_not_passed_over(tmp_path, capsys):
+    (tmp_path / "benchmark.toml").write_text(SUITES)
+    results = tmp_path / "results"
+    bench = ["--suites", str(tmp_path / "benchmark.toml")]
+    assert main([*bench, "run", "broken", "--method", "bad", "--retries", "0", "--results", str(results)]) == 1
+    assert not rundir.find_runs(results)  # no run.json anywhere: only a runner.log says the run was tried
+    capsys.readouterr()
+    out = tmp_path / "report"
+    assert main([*REPORT, "--results", str(results), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "failed: bad: 1 run(s) failed before writing run.json" in err and not out.exists()
+
+
 def _seed_run_elsewhere(results: Path, stores) -> Path:
     """seed_2 holding a copy of seed_1's run, as a store written with `--set seed=1` ran it: the same config,
     seed 1 in run.json and its config, under another seed's folder."""
