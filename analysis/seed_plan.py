@@ -19,6 +19,7 @@ import numpy as np
 HELP = __doc__.split("\n\n")[1].replace("\n", " ")
 EXAMPLES = """examples:
   hieros-bench seeds --difference 0.1 --spread 0.08 --family 8
+  hieros-bench seeds --equivalence 0.1 --spread 0.03 --family 2     # to show two methods level within 0.1
   hieros-bench seeds --difference 0.1 --suite cpu_learning --pilot dreamer,hieros --family 17
   hieros-bench seeds --difference 0.2 --spread 0.3 --tasks 26        # an Atari100k-like suite"""
 
@@ -34,10 +35,16 @@ def register(sub: argparse._SubParsersAction, names: Any, positive: Any) -> None
     )
     seeds.add_argument(
         "--difference",
-        type=positive(float),
-        required=True,
+        type=_non_negative,
         metavar="D",
-        help="the true difference to find, in normalised score (e.g. 0.1: 100 points of DMC's 1000)",
+        help="the true difference to find, in normalised score (e.g. 0.1: 100 points of DMC's 1000); with "
+        "--equivalence the true difference to show level (default 0)",
+    )
+    seeds.add_argument(
+        "--equivalence",
+        type=positive(float),
+        metavar="M",
+        help="plan to show 'level' within +-M (the report's --margin) by the equivalence test, not a difference",
     )
     seeds.add_argument("--spread", type=positive(float), metavar="S", help="the standard deviation over seeds")
     seeds.add_argument(
@@ -62,6 +69,16 @@ MAX_EXPERIMENTS = 100_000
 MAX_SEEDS = 100
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
 def cmd_seeds(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -69,6 +86,11 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     from analysis import significance
     from analysis.store import StoreError
 
+    if args.difference is None and args.equivalence is None:
+        raise StoreError("give --difference D (a difference to find) or --equivalence M (a level to show)")
+    difference = args.difference if args.difference is not None else 0.0
+    if args.equivalence is None and difference == 0:
+        raise StoreError("--difference 0 has no power to find; plan 'level' with --equivalence M")
     if (args.spread is None) == (args.pilot is None):
         raise StoreError("give the spread over seeds: --spread S, or --pilot A,B to read it from runs in the store")
     if not args.alpha < 0.5 or not args.power < 1:
@@ -80,7 +102,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
         residuals, pilot_tasks = _pilot(Path(args.results), args.suite, args.pilot)
         spread, tasks = float(residuals.std()), args.tasks or pilot_tasks
     plan = significance.seeds_needed(
-        args.difference,
+        difference,
         spread,
         alpha=args.alpha,
         family_size=args.family,
@@ -90,12 +112,18 @@ def cmd_seeds(args: argparse.Namespace) -> int:
         tasks=tasks,
         experiments=args.experiments,
         rng=np.random.default_rng(0),
+        margin=args.equivalence,
     )
     console = Console(highlight=False)
     noise = f"pilot runs of {', '.join(args.pilot)} ({len(residuals)} deviations)" if args.pilot else "normal"
+    goal = (
+        f"find a difference of {difference:g}"
+        if args.equivalence is None
+        else f"show level within +-{args.equivalence:g} at a true difference of {difference:g}"
+    )
     console.print(
-        f"power to find a difference of {args.difference:g} (spread {spread:.3g}; noise: {noise}; {tasks} task(s)) "
-        f"at level {plan.level:.3g} = {args.alpha:g} / {args.family}"
+        f"power to {goal} (spread {spread:.3g}; noise: {noise}; {tasks} task(s)) at level {plan.level:.3g} = "
+        f"{args.alpha:g} / {args.family}"
     )
     table = Table()
     table.add_column("runs per side", justify="right")

@@ -393,6 +393,7 @@ def power(
     experiments: int = 1000,
     n_resamples: int | None = None,
     rng: np.random.Generator | None = None,
+    margin: float | None = None,
 ) -> float:
     """The chance that `permutation_test` rejects at level alpha / family_size (Bonferroni, a conservative stand-in
     for Holm: Holm's first step) when X is better than Y by `difference` (score units) on each of `tasks` tasks.
@@ -402,11 +403,13 @@ def power(
     drawn from them with replacement after scaling them to mean 0 and standard deviation 1. The test is exact
     where it has at most N_RESAMPLES assignments, else n_resamples draws (None: PLAN_RESAMPLES). 0 without
     simulating where the smallest attainable p-value exceeds the level (one task at 3 against 3, two-sided:
-    0.1 > 0.05)."""
+    0.1 > 0.05). With `margin`, the test is `equivalence_test` at that margin instead: the chance it shows the
+    two level (within +-margin) when the true difference is `difference` (e.g. 0); each of its one-sided tests
+    must reach the level."""
     runs_y = runs_x if runs_y is None else runs_y
     level = alpha / family_size
     resamples = _resamples(runs_x, runs_y, tasks, n_resamples)
-    if smallest_pvalue(runs_x, runs_y, tasks, alternative, resamples) > level:
+    if smallest_pvalue(runs_x, runs_y, tasks, alternative if margin is None else "greater", resamples) > level:
         return 0.0
     rng = rng if rng is not None else np.random.default_rng(0)
     shape = None if residuals is None else (residuals - residuals.mean()) / residuals.std()
@@ -418,8 +421,11 @@ def power(
     rejected = 0
     for _ in range(experiments):
         x, y = difference + noise(runs_x), noise(runs_y)
-        test = permutation_test(x, y, alternative=alternative, n_resamples=resamples, rng=rng)
-        rejected += test.pvalue <= level
+        if margin is None:
+            pvalue = permutation_test(x, y, alternative=alternative, n_resamples=resamples, rng=rng).pvalue
+        else:
+            pvalue = equivalence_test(x, y, margin, n_resamples=resamples, rng=rng).pvalue
+        rejected += pvalue <= level
     return rejected / experiments
 
 
@@ -436,6 +442,7 @@ def seeds_needed(
     experiments: int = 1000,
     n_resamples: int | None = None,
     rng: np.random.Generator | None = None,
+    margin: float | None = None,
 ) -> SeedPlan:
     """The smallest number of runs per side (2 .. max_seeds) at which the two-sided permutation test finds a true
     `difference` (score units, noise of standard deviation `spread`, normal or shaped like `residuals`) with
@@ -443,16 +450,19 @@ def seeds_needed(
 
     The level is Bonferroni's, conservative: Holm's first step, and a comparison that is not the family's
     smallest p-value is tested at a level between alpha / family_size and alpha, so this can only overstate the
-    runs needed. The notes name the numbers of runs at which no p-value can reach the level (power 0)."""
+    runs needed. The notes name the numbers of runs at which no p-value can reach the level (power 0). With
+    `margin`, the plan is for the equivalence test ("level" within +-margin) at a true `difference` (see `power`)."""
     rng = rng if rng is not None else np.random.default_rng(0)
     level = alpha / family_size
     powers: dict[int, float] = {}
     notes = []
     for runs in range(2, max_seeds + 1):
-        lowest = smallest_pvalue(runs, runs, tasks, "two-sided", _resamples(runs, runs, tasks, n_resamples))
+        sided = "two-sided" if margin is None else "greater"
+        lowest = smallest_pvalue(runs, runs, tasks, sided, _resamples(runs, runs, tasks, n_resamples))
         if lowest > level:
+            kind = "two-sided" if margin is None else "one-sided"
             notes.append(
-                f"{runs} vs {runs} runs on {tasks} task(s): the smallest attainable two-sided p-value is "
+                f"{runs} vs {runs} runs on {tasks} task(s): the smallest attainable {kind} p-value is "
                 f"{lowest:.3g} > level {level:.3g}, power 0"
             )
         powers[runs] = power(
@@ -466,6 +476,7 @@ def seeds_needed(
             experiments=experiments,
             n_resamples=n_resamples,
             rng=rng,
+            margin=margin,
         )
         if powers[runs] >= target:
             return SeedPlan(runs, powers, level, tuple(notes))
