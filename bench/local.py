@@ -101,16 +101,17 @@ class LocalRunner:
     def _launch(self, spec: RunSpec, attempt: int) -> None:
         lock_fd = runlock.hold_lock(spec.run_dir)
         if lock_fd is None:
-            self._record(Outcome(spec, "elsewhere", attempt - 1, error="running in another process"))
+            taken = f"running in another process ({runlock.holder(spec.run_dir)})"
+            self._record(Outcome(spec, "elsewhere", attempt - 1, error=taken))
             return
         try:
             current, _ = states.run_state(spec.run_dir, locked=False)
         except rundir.RunFileError as error:
-            os.close(lock_fd)
+            runlock.let_go(lock_fd)
             self._record(Outcome(spec, "failed", attempt - 1, error=str(error)))
             return
         if current == "done":  # finished by another runner since this sweep was planned
-            os.close(lock_fd)
+            runlock.let_go(lock_fd)
             self._record(Outcome(spec, "done", attempt - 1))
             return
         slot = self.free_slots.pop(0)
@@ -128,7 +129,7 @@ class LocalRunner:
             )
         except OSError as error:
             states.end_attempt(log, -1, 0.0)
-            os.close(lock_fd)
+            runlock.let_go(lock_fd)
             self.free_slots.append(slot)
             self._record(Outcome(spec, "failed", attempt, error=f"cannot start: {error}"))
             return
@@ -138,7 +139,7 @@ class LocalRunner:
     def _finish(self, run: _Active, code: int) -> None:
         wall = time.monotonic() - run.started
         states.end_attempt(run.log, code, wall)
-        os.close(run.lock_fd)
+        runlock.let_go(run.lock_fd)
         self.free_slots.append(run.slot)
         spec, attempt = run.spec, run.attempt
         if code == 0:

@@ -13,6 +13,7 @@ from bench.suites import Benchmark, Suite, SuiteError, check_identity_keys, sugg
 from hieros import checkpoint, rundir
 from hieros.cli_errors import DEBUG_ENV
 from hieros.config import Config, ConfigError, build_config
+from hieros.config_schema import EXPECT_GPU_ENV
 
 
 @dataclass(frozen=True)
@@ -141,12 +142,16 @@ def plan(
     return specs
 
 
-def worker_env(threads: int, gpu: str | None) -> dict[str, str]:
-    """The environment variables a run gets on top of the runner's: its thread budget and GPU slot."""
+def worker_env(threads: int, gpu: str | None, expect_gpu: bool = False) -> dict[str, str]:
+    """The environment variables a run gets on top of the runner's: its thread budget and GPU slot (`gpu`, or
+    `expect_gpu` where the scheduler picks it): a run given a GPU fails in one line if torch cannot use it,
+    rather than train at CPU speed (hieros.agent.device)."""
     # HIEROS_DEBUG: a crash's full traceback goes to the run's runner.log, not a one-line summary
     env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1", DEBUG_ENV: "1"}
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
+    if gpu is not None or expect_gpu:
+        env[EXPECT_GPU_ENV] = "1"
     return env
 
 

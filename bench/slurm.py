@@ -28,6 +28,7 @@ from hieros import runlock
 from hieros.cli_errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_LOCKED
 
 OUTCOMES = {0: "done", EXIT_INTERRUPTED: "interrupted"}
+REQUEUE_LOCK_WAIT = 300  # seconds a requeued task waits for its run's lock (NFS lock leases run ~90 s)
 STOP_SECONDS = 75  # how long checkpoint() waits for the run to save; submitit's signal comes 90 s before the kill
 
 
@@ -38,8 +39,8 @@ class RunFailed(RuntimeError):
 class TrainTask:
     """One array task: a training run with retries, checkpointable by submitit (preemption and timeouts)."""
 
-    def __init__(self, threads: int | None, retries: int, requeues: int = 0):
-        self.threads, self.retries, self.requeues = threads, retries, requeues
+    def __init__(self, threads: int | None, retries: int, requeues: int = 0, gpus: int = 0):
+        self.threads, self.retries, self.requeues, self.gpus = threads, retries, requeues, gpus
         self._pid: int | None = None
         self._code: int | None = None
 
@@ -49,7 +50,7 @@ class TrainTask:
     def __call__(self, command: tuple[str, ...], run_dir: str) -> str:
         """'done', 'interrupted' or 'elsewhere'; raises RunFailed with the error line."""
         folder = Path(run_dir)
-        lock_fd = runlock.hold_lock(folder)
+        lock_fd = self._take_lock(folder)
         if lock_fd is None:
             return "elsewhere"
         try:
@@ -63,10 +64,27 @@ class TrainTask:
                     raise RunFailed(f"{folder}: {error}")
                 attempt += 1
         finally:
-            os.close(lock_fd)
+            runlock.let_go(lock_fd)
+
+    def _take_lock(self, folder: Path) -> int | None:
+        """The run's lock, or None if another runner has it. A requeued task waits for it up to
+        REQUEUE_LOCK_WAIT: the task it replaces may still be saving, or a dead node's lock not yet expired on a
+        shared filesystem; after that it fails, naming the holder, rather than leave its run unfinished."""
+        deadline = time.monotonic() + (REQUEUE_LOCK_WAIT if self.requeues else 0)
+        while (lock_fd := runlock.hold_lock(folder)) is None:
+            if time.monotonic() >= deadline:
+                if self.requeues:
+                    raise RunFailed(
+                        f"{folder}: requeued, but its lock is still held after {REQUEUE_LOCK_WAIT} s by "
+                        f"{runlock.holder(folder)}; if that process is gone, run it again (hieros-bench run resumes it)"
+                    )
+                return None
+            time.sleep(max(0.0, min(5.0, deadline - time.monotonic())))
+        return lock_fd
 
     def _attempt(self, command: tuple[str, ...], folder: Path, lock_fd: int, attempt: int) -> tuple[int, int]:
-        env = worker_env(self.threads or cpu_count(), None)  # Slurm sets CUDA_VISIBLE_DEVICES itself
+        # Slurm sets CUDA_VISIBLE_DEVICES itself; a task that asked for a GPU must get one torch can use
+        env = worker_env(self.threads or cpu_count(), None, expect_gpu=self.gpus > 0)
         requeued = f" (requeue {self.requeues})" if self.requeues else ""
         log, offset = states.begin_attempt(folder, attempt, f"{shlex.join(command)}{requeued}")
         started = time.monotonic()
@@ -106,7 +124,7 @@ class TrainTask:
             deadline = time.monotonic() + STOP_SECONDS
             while self._poll() is None and time.monotonic() < deadline:
                 time.sleep(0.2)
-        requeued = TrainTask(self.threads, self.retries, self.requeues + 1)
+        requeued = TrainTask(self.threads, self.retries, self.requeues + 1, self.gpus)
         return submitit.helpers.DelayedSubmission(requeued, command, run_dir)
 
 
@@ -145,7 +163,8 @@ def submit(
     executor.update_parameters(**executor_parameters(settings, jobs, threads, f"hieros-bench-{specs[0].suite}"))
     for spec in specs:
         spec.run_dir.mkdir(parents=True, exist_ok=True)
-    return executor.map_array(TrainTask(threads, retries), [s.command for s in specs], [str(s.run_dir) for s in specs])
+    task = TrainTask(threads, retries, gpus=settings["gpus_per_node"])
+    return executor.map_array(task, [s.command for s in specs], [str(s.run_dir) for s in specs])
 
 
 def collect(specs: list[RunSpec], jobs: list[Any], wall_start: float) -> list[Outcome]:

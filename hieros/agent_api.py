@@ -84,6 +84,10 @@ def check_run(config: Any) -> None:
             f"--actor_dist={config.actor_dist} does not fit the {kind} actions of {config.task}; "
             "use the task's preset (atari100k: onehot, dmc_*: normal)"
         )
+    if config.device == "auto":
+        from hieros.agent.device import resolve_device
+
+        resolve_device("auto")  # a GPU this machine shows but torch cannot use: one line, before the run starts
     if config.device.startswith("cuda"):
         import torch
 

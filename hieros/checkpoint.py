@@ -57,8 +57,11 @@ def save(run_dir: str | Path, state: dict[str, Any]) -> None:
         checkpoint_file(run_dir, name).unlink(missing_ok=True)
 
 
-def load(run_dir: str | Path, trust_pickle: bool = False, read_only: bool = False) -> dict[str, Any] | None:
-    """The newest readable checkpoint (latest, else previous), or None if the run has none.
+def load(
+    run_dir: str | Path, trust_pickle: bool = False, read_only: bool = False, device: str = "cpu"
+) -> dict[str, Any] | None:
+    """The newest readable checkpoint (latest, else previous), or None if the run has none; its tensors on
+    `device` (the CPU unless told: a GPU run's checkpoint opens anywhere).
 
     An unreadable one is kept aside as <name>.corrupt-<time> with a line on stderr (not with `read_only`: a
     command that only reads the run, hieros.openloop, changes nothing in it); if none is readable,
@@ -75,7 +78,7 @@ def load(run_dir: str | Path, trust_pickle: bool = False, read_only: bool = Fals
                 "to start it again from step 0"
             )
         return _load_first(run_dir, PICKLED_FILES, _read_pickle, read_only)
-    return _load_first(run_dir, FILES, state_file.load, read_only)
+    return _load_first(run_dir, FILES, lambda file: state_file.load(file, device), read_only)
 
 
 def _read_pickle(file: Path) -> Any:
@@ -131,8 +134,8 @@ def rng_state() -> dict[str, Any]:
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
         state["torch"] = torch.get_rng_state()
-        if torch.cuda.is_available():
-            state["cuda"] = torch.cuda.get_rng_state_all()
+        if torch.cuda.is_available() and torch.cuda.is_initialized():  # the run's GPU only (set as current)
+            state["cuda"] = torch.cuda.get_rng_state()
     return state
 
 
@@ -142,5 +145,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     if "torch" in state:  # reading the checkpoint's tensors has loaded torch
         torch = sys.modules["torch"]
         torch.set_rng_state(state["torch"])
-        if "cuda" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda"])
+        cuda = state.get("cuda")
+        if isinstance(cuda, list):  # pickles of earlier versions: one state per GPU that was visible
+            index = torch.cuda.current_device() if torch.cuda.is_available() else 0
+            cuda = cuda[index] if index < len(cuda) else None
+        if cuda is not None and torch.cuda.is_available():  # a GPU run resumed on the CPU has no GPU stream
+            torch.cuda.set_rng_state(cuda.cpu())

@@ -29,6 +29,8 @@ from typing import Any
 INTERVAL = re.compile(r"^([\[(])\s*(-?inf|-?[\d.]+(?:e-?\d+)?)\s*,\s*(-?inf|-?[\d.]+(?:e-?\d+)?)\s*([\])])$")
 NAMED = ("regex", "task", "device")
 DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
+# Set by bench/ for a run it gave a GPU: `--device=auto` must then find one (hieros.agent.device.gpu_evidence).
+EXPECT_GPU_ENV = "HIEROS_EXPECT_GPU"
 
 
 class ConfigError(ValueError):

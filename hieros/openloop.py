@@ -72,9 +72,9 @@ def reward_errors(world_model: WorldModel, data: dict[str, torch.Tensor], contex
     open_loop = (predict(imagined) - real) ** 2
     forced = (predict(post)[:, context:] - real) ** 2
     return {
-        "open_loop": open_loop[valid].sum(0).numpy(),
-        "teacher_forced": forced[valid].sum(0).numpy(),
-        "deviation": ((real[valid] - real[valid].mean(0)) ** 2).sum(0).numpy(),
+        "open_loop": open_loop[valid].sum(0).cpu().numpy(),
+        "teacher_forced": forced[valid].sum(0).cpu().numpy(),
+        "deviation": ((real[valid] - real[valid].mean(0)) ** 2).sum(0).cpu().numpy(),
         "count": int(valid.sum()),
     }
 
@@ -97,7 +97,7 @@ def open_loop_frames(
     rows = [x.clamp(0, 1) for x in (real, model, error)]
     column = torch.cat(rows, dim=2)  # (B, T, 3H, W, C): stacked vertically
     grid = torch.cat(list(column), dim=2)  # (T, 3H, B*W, C): sequences side by side
-    return [(frame * 255).round().to(torch.uint8).numpy() for frame in grid]
+    return [(frame * 255).round().to(torch.uint8).cpu().numpy() for frame in grid]
 
 
 def write_video(run_dir: Path, out: Path, context: int, sequences: int, seed: int, trust_pickle: bool = False) -> Path:
@@ -125,8 +125,9 @@ def load_run(run_dir: Path, trust_pickle: bool = False) -> tuple[Any, Any]:
     from hieros.agent_api import make_agent
     from hieros.envs import make_env
 
-    config = build_config([], Config(rundir.read_run(run_dir)["config"]).flat())
-    state = checkpoint.load(run_dir, trust_pickle, read_only=True)
+    here = "cuda" if torch.cuda.is_available() else "cpu"  # where the run trained does not matter for reading it
+    config = build_config([], {**Config(rundir.read_run(run_dir)["config"]).flat(), "device": here})
+    state = checkpoint.load(run_dir, trust_pickle, read_only=True, device=here)
     if state is None or config.model_name == "random":
         raise SystemExit(f"error: {run_dir} has no checkpoint of a learning agent; train one first")
     env = make_env(config.task, config, seed=0)

@@ -1,12 +1,12 @@
 """A tree of plain data and arrays as one safetensors file: what a checkpoint is on disk. Reading one runs no code.
 
 The tree may hold dicts (OrderedDicts read back as dicts; any keys of the kinds below), lists, tuples, None,
-bool, int, float, str, bytes, NumPy arrays and scalars, and torch tensors (any dtype, bfloat16 included; put back
-on the device they were saved from). Every array and tensor becomes one tensor of the safetensors file, named by
-its position in the tree; the tree itself, with each container tagged by its kind, is JSON in the file's
-metadata (`tree`). An object that appears twice in the tree (the same array, say) is stored once and read back as
-one object, as pickle does. Anything else (a class of ours, a function) is refused when saving: `StateFileError`
-names where it sits.
+bool, int, float, str, bytes, NumPy arrays and scalars, and torch tensors (any dtype, bfloat16 included; read
+back on the device the reader names, the CPU unless told, so a GPU run's checkpoint opens on a machine without
+one). Every array and tensor becomes one tensor of the safetensors file, named by its position in the tree; the
+tree itself, with each container tagged by its kind, is JSON in the file's metadata (`tree`). An object that
+appears twice in the tree (the same array, say) is stored once and read back as one object, as pickle does.
+Anything else (a class of ours, a function) is refused when saving: `StateFileError` names where it sits.
 
 The file is read by safetensors and json alone, so a crafted file can fail to load but cannot execute code,
 which is why checkpoints from a shared results store are safe to resume (docs/runner.md). Tensors are recognised
@@ -91,28 +91,29 @@ def _tensor_array(tensor: Any) -> np.ndarray:
     return tensor.numpy()
 
 
-def load(path: str | Path) -> Any:
-    """The tree saved in the state file at `path`; StateFileError if it is not one (or is damaged)."""
+def load(path: str | Path, device: str = "cpu") -> Any:
+    """The tree saved in the state file at `path`, its tensors on `device`; StateFileError if it is not one (or
+    is damaged)."""
     try:
         with safe_open(str(path), framework="numpy") as f:
             metadata = f.metadata() or {}
             arrays = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
     except SafetensorError as error:
         raise StateFileError(f"not a readable state file ({error})") from error
-    return _tree(metadata, arrays)
+    return _tree(metadata, arrays, device)
 
 
-def load_bytes(data: bytes) -> Any:
-    """The tree of a state file's bytes (as `dumps` gives them)."""
+def load_bytes(data: bytes, device: str = "cpu") -> Any:
+    """The tree of a state file's bytes (as `dumps` gives them), its tensors on `device`."""
     try:
         arrays = load_arrays(data)
     except SafetensorError as error:
         raise StateFileError(f"not a readable state file ({error})") from error
     header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])  # valid: safetensors has read it
-    return _tree(header.get("__metadata__") or {}, arrays)
+    return _tree(header.get("__metadata__") or {}, arrays, device)
 
 
-def _tree(metadata: dict[str, str], arrays: dict[str, np.ndarray]) -> Any:
+def _tree(metadata: dict[str, str], arrays: dict[str, np.ndarray], device: str) -> Any:
     if metadata.get("format") != FORMAT:
         raise StateFileError(f"not a state file of this project (format {metadata.get('format')!r})")
     try:
@@ -151,8 +152,8 @@ def _tree(metadata: dict[str, str], arrays: dict[str, np.ndarray]) -> Any:
         if tag == "scalar":
             return np.dtype(value[0]).type(value[1])
         if tag == "tensor":
-            meta = dict(rest)
-            return shared(value, lambda a: _make_tensor(a, meta["dtype"], meta["device"]))
+            dtype = dict(rest)["dtype"]  # the device it was saved from is on record; it is read onto `device`
+            return shared(value, lambda a: _make_tensor(a, dtype, device))
         raise StateFileError(f"unknown node {tag!r} in the tree")
 
     try:

@@ -71,7 +71,7 @@ class Trainer:
         self.run_dir = run_dir
         self.stop_signal: int | None = None
         # first: an unreadable one (or an untrusted pickle) stops the run before any write
-        self.resume_state = checkpoint.load(run_dir, trust_pickle)
+        self.resume_state = checkpoint.load(run_dir, trust_pickle, device=_device_name(config))
         if self.resume_state is None:
             rundir.set_aside_records(run_dir)  # an attempt that died before its first checkpoint: start clean
         else:
@@ -329,6 +329,16 @@ class Trainer:
         if ok:
             rundir.atomic_write_bytes(self.run_dir / "subgoals" / f"step_{self.step:09d}.png", png.tobytes())
         self.logger.image("subgoals", image, self.frames)
+
+
+def _device_name(config: Config) -> str:
+    """Where the run's tensors live (its checkpoint is read onto it, wherever it was saved): the CPU for the
+    random agent, which needs no torch."""
+    if config.model_name == "random":
+        return "cpu"
+    from hieros.agent.device import resolve_device
+
+    return str(resolve_device(config.device))
 
 
 def main(argv: list[str] | None = None) -> int:

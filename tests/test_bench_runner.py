@@ -135,7 +135,7 @@ def test_a_handed_down_lock_is_adopted_and_outlives_the_runner(tmp_path):
         text=True,
     )
     assert child.stdout.readline().strip() == "True"  # train's own lock_run takes the runner's lock over
-    os.close(fd)
+    runlock.let_go(fd)
     assert runlock.is_locked(run)  # the child still holds it
     child.kill()
     child.wait()

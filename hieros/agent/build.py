@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from hieros.agent.device import resolve_device
+from hieros.agent.device import configure_backend, resolve_device
 from hieros.agent.hierarchy import Hieros
 from hieros.config import Config
 from hieros.envs.base import ActSpace
@@ -21,6 +21,7 @@ from hieros.envs.base import ActSpace
 def make_learning_agent(config: Config, obs_space: Mapping[str, Any], act_space: ActSpace) -> Hieros:
     if config.threads:
         torch.set_num_threads(config.threads)
-    torch.use_deterministic_algorithms(config.deterministic)
+    device = resolve_device(config.device)
+    configure_backend(device, config.deterministic, config.tf32)
     torch.manual_seed(config.seed)
-    return Hieros(config, obs_space, act_space, resolve_device(config.device))
+    return Hieros(config, obs_space, act_space, device)
