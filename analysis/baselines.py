@@ -41,8 +41,9 @@ import numpy as np
 
 from analysis import curves, transfer
 from analysis.store import DATA, Method, Run, StoreError, display_name, find_game, load_store, random_human, suites_in
-from hieros import rundir
+from hieros import run_search, rundir
 from hieros.envs import task_domain
+from hieros.run_search import Sources
 
 TABLE = DATA / "atari100k_baselines.csv"
 SOURCES_TABLE = DATA / "atari100k_baselines_sources.csv"
@@ -256,15 +257,15 @@ def resolve(requested: list[str] | None) -> list[str]:
     return list(dict.fromkeys(requested))
 
 
-def store_methods(results: str | Path, suite: str | None, requested: list[str] | None) -> dict[str, Method]:
-    """The methods of one suite of the store; none when the store is empty but baselines were asked for (the
-    field alone), else a StoreError saying what to do."""
+def store_methods(results: Sources, suite: str | None, requested: list[str] | None) -> dict[str, Method]:
+    """The methods of one suite of the store (or of any folders of run directories, hieros.run_search); none when
+    there are no runs but baselines were asked for (the field alone), else a StoreError saying what to do."""
     if not suites_in(results):
         if requested not in (None, ["none"]) and suite in (None, "atari100k"):
             return {}
         raise StoreError(
-            f"no runs under {results}; run `hieros-bench run SUITE` or `hieros-bench import FILE`, "
-            "or give --baselines all for the published field alone"
+            f"no runs under {run_search.describe(results)}; run `hieros-bench run SUITE` or "
+            "`hieros-bench import FILE`, or give --baselines all for the published field alone"
         )
     return load_store(results, suite)
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
 
 from analysis.store import Method, Run, describe_protocol, env_key, protocol_key
-from hieros import rundir, runlock
+from hieros import run_search, runlock
 from hieros.config import run_config_hash
 from hieros.envs import task_domain
+from hieros.run_search import Sources
 
 LISTED = 6  # items named in one line before "and N more"
 
@@ -92,15 +92,15 @@ def unfinished(methods: dict[str, Method]) -> list[Problem]:
 
 
 def failed_starts(
-    results: Path, methods: dict[str, Method], selected: Collection[str] | None, suite: str | None = None
+    results: Sources, methods: dict[str, Method], selected: Collection[str] | None, suite: str | None = None
 ) -> list[Problem]:
     """Runs of the methods' suite (or `suite`, where no run of it has a record; of `selected` methods only, where
     given) whose last attempt failed before the run wrote its run.json (runner.log says so): without this check
     their method, or their seeds, would be left out of the report without a word."""
     suite = next((m.suite for m in methods.values()), suite)
     by_method: dict[str, list[str]] = {}
-    for path in rundir.failed_before_record(results):
-        suite_name, method, task, seed_dir = path.relative_to(results).parts
+    for found in run_search.failed_before_record(results):
+        suite_name, method, task, seed_dir = found.path.absolute().parts[-4:]
         if suite_name == suite and (not selected or method in selected):
             by_method.setdefault(method, []).append(f"{task} seed {seed_dir.removeprefix('seed_')}")
     why = "failed before writing run.json (their runner.log says why)"

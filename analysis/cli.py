@@ -15,10 +15,13 @@ from pathlib import Path
 
 from analysis import seed_plan
 from hieros.cli_errors import int_in
+from hieros.run_search import Sources
 
 REPORT_HELP = """\
-Reads every run of one suite under RESULTS (ours and imported ones), checks that the store is complete and
-comparable, then writes into OUT (default RESULTS/report; with several suites and no --suite, each suite into
+Reads every run of one suite under RESULTS (ours and imported ones), or of the RUN_DIRs given (run directories
+in any layout, or folders of them: each run's suite, method, task and seed come from its run.json; runs trained
+outside a suite form the suite `runs`), checks that the runs are complete and comparable, then writes into OUT
+(default RESULTS/report, ./report with RUN_DIRs; with several suites and no --suite, each suite into
 OUT/<suite>): report.md, summary.json, table_<suite>.tex, and
 PNG/PDF/CSV figures (aggregates, profiles, improvement, games, curves, metric_<name>, sampler).
 OUT must be new, empty, or a folder a report wrote (it lists its files in .hieros-report.json); a re-run replaces
@@ -31,6 +34,8 @@ inside the task's possible scores."""
 REPORT_EPILOG = """\
 examples:
   hieros-bench report                                   every suite under results/
+  hieros-bench report runs/                             the runs python -m hieros.train wrote (any layout)
+  hieros-bench report runs/a runs/b --out cmp           compare run directories given by path
   hieros-bench report --suite atari100k --tasks hieros25  the HIEROS paper's 25 games (no UpNDown)
   hieros-bench report --baselines all                   the whole shipped field (also with no runs of ours)
   hieros-bench report --baselines DreamerV3,DIAMOND     only these baselines (--baselines none: none)
@@ -145,9 +150,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import ChecksFailed, Options, compute
     from analysis.store import suites_in
 
-    inputs = {"the results store": Path(args.results)}
-    out = check_folder(Path(args.out) if args.out else Path(args.results) / "report", inputs)
-    suites = suites_in(args.results)
+    sources, inputs, default_out = _report_sources(args)
+    out = check_folder(Path(args.out) if args.out else default_out, inputs)
+    suites = suites_in(sources)
     if args.suite is None and len(suites) > 1:  # every suite of the store, each into OUT/<suite>
         for suite in suites:  # every suite's folder checked before the first suite is computed
             check_folder(out / suite, inputs)
@@ -158,7 +163,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return max(codes)
     start = time.perf_counter()
     options = Options(
-        results=Path(args.results),
+        results=sources,
         out=out,
         suite=args.suite,
         methods=args.methods,
@@ -203,6 +208,23 @@ def cmd_report(args: argparse.Namespace) -> int:
         highlight=False,
     )
     return 0
+
+
+def _report_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Path], Path]:
+    """What a report reads (the store, or the run directories and folders given), the inputs its output must keep
+    apart from, and its default output folder (RESULTS/report; ./report beside run directories given)."""
+    from analysis.store import StoreError
+
+    if not args.runs:
+        results = Path(args.results or "results")
+        return results, {"the results store": results}, results / "report"
+    if args.results is not None:
+        raise StoreError("give run directories or --results, not both (a store is a folder of runs: give it too)")
+    runs = tuple(Path(run) for run in args.runs)
+    for run in runs:
+        if not run.exists():
+            raise StoreError(f"{run}: no such run directory or folder of runs")
+    return runs, {f"the runs {run}": run for run in runs}, Path("report")
 
 
 def _suite_seeds(suite: str | None) -> int | None:
@@ -280,9 +302,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=REPORT_EPILOG,
         formatter_class=raw,
     )
-    report.add_argument("--results", default="results", metavar="DIR", help="results store (default: results)")
+    report.add_argument(
+        "runs",
+        nargs="*",
+        metavar="RUN_DIR",
+        help="run directories, or folders of them in any layout (e.g. runs/ of python -m hieros.train), "
+        "to report instead of the store: their runs compared by the suite, method, task and seed of each run.json",
+    )
+    report.add_argument(
+        "--results",
+        metavar="DIR",
+        help="results store, or any folder of run directories (default: results)",
+    )
     report.add_argument("--suite", help="suite to report (default: every suite in the store)")
-    report.add_argument("--out", metavar="DIR", help="output directory (default: RESULTS/report)")
+    report.add_argument(
+        "--out", metavar="DIR", help="output directory (default: RESULTS/report; ./report with RUN_DIRs)"
+    )
     report.add_argument("--methods", type=_names, metavar="A,B", help="only these methods (default: all)")
     report.add_argument(
         "--tasks",

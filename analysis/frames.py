@@ -14,11 +14,11 @@ pandas is imported only here, when a notebook asks for frames.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from analysis import baselines
 from analysis.store import Method, Run, normalize
+from hieros.run_search import Sources
 
 FINAL_COLUMNS = ["method", "task", "run", "frames", "score", "normalized", "source"]
 CURVE_COLUMNS = ["method", "task", "run", "frames", "score"]
@@ -29,17 +29,18 @@ def _source(run: Run) -> str:
     return provenance["source_file"] if provenance.get("imported") else "ours"
 
 
-def _methods(results: str | Path, suite: str | None, requested: str | list[str] | None) -> dict[str, Method]:
+def _methods(results: Sources, suite: str | None, requested: str | list[str] | None) -> dict[str, Method]:
     names = requested.split(",") if isinstance(requested, str) else requested
     ours = baselines.store_methods(results, suite, names)
     return {**ours, **baselines.beside(ours, names)}
 
 
 def load(
-    results: str | Path = "results", suite: str | None = None, baselines: str | list[str] | None = None
+    results: Sources = "results", suite: str | None = None, baselines: str | list[str] | None = None
 ) -> tuple[Any, Any]:
-    """(finals, curves) DataFrames of one suite of the store and the shipped baselines beside it (`baselines`:
-    None for the report's default, "all", "none", or names, as `hieros-bench report --baselines`)."""
+    """(finals, curves) DataFrames of one suite of the store (or of any run directories and folders of them, as
+    `hieros-bench report RUN_DIR...`) and the shipped baselines beside it (`baselines`: None for the report's
+    default, "all", "none", or names, as `hieros-bench report --baselines`)."""
     import pandas as pd
 
     finals: list[tuple[Any, ...]] = []

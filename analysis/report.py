@@ -32,6 +32,7 @@ from analysis.store import (
 )
 from hieros.config import run_config_hash
 from hieros.envs import task_domain
+from hieros.run_search import Sources
 
 SCHEMA = "hieros-bench/report/1"
 PAPER_EXCLUDED = ("atari_up_n_down",)  # the HIEROS paper reports 25 of the 26 Atari100k games
@@ -45,7 +46,7 @@ CALIBRATION_REPS = 2000  # bootstrap replicates per simulated experiment
 
 @dataclass
 class Options:
-    results: Path
+    results: Sources  # the store, or run directories and folders of them (hieros.run_search)
     out: Path
     suite: str | None = None
     methods: list[str] | None = None

@@ -1,5 +1,5 @@
-"""The results store as the report sees it: runs read through hieros.rundir, final scores by each run's declared
-protocol, and score normalisation.
+"""The results store as the report sees it: runs found and read through hieros.run_search (the store's layout, or
+any folder of run directories), final scores by each run's declared protocol, and score normalisation.
 
 Atari: human-normalised score (score - random) / (human - random), with the table in
 analysis/data/atari_random_human.csv. DMC: return / 1000.
@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from hieros import metrics_file, rundir
+from hieros import metrics_file, run_search
 from hieros.envs import task_domain
+from hieros.run_search import Sources
 
 DATA = Path(__file__).with_name("data")
 PROTOCOL_IDENTITY = ("game", "task", "mode")  # env protocol fields that name the task, not the protocol
@@ -208,41 +209,48 @@ class Method:
         return np.column_stack([normalize(t, raw[:, i]) for i, t in enumerate(tasks)])
 
 
-def suites_in(results: str | Path) -> list[str]:
-    """The suites with at least one run under `results` (sorted), a run that failed before its run.json included
-    (so a suite whose every run failed is reported, and refused, not passed over); [] without such a directory."""
-    results = Path(results)
-    if not results.is_dir():
-        return []
-    return _suite_names(results, rundir.find_runs(results) + rundir.failed_before_record(results))
+def suites_in(results: Sources) -> list[str]:
+    """The suites with at least one run at or under `results` (a store, a folder of run directories in any layout,
+    a run directory, or several of them; hieros.run_search), sorted, a run that failed before its run.json
+    included (so a suite whose every run failed is reported, and refused, not passed over); [] where none."""
+    suites = set()
+    for found in run_search.find(results):
+        if found.recorded:
+            record = None if found.layout_suite is not None else run_search.read(found)
+            suites.add(run_search.suite_of(found, record) or run_search.NO_SUITE)
+        elif found.layout_suite is not None and run_search.failed_start(found):
+            suites.add(found.layout_suite)
+    return sorted(suites)
 
 
-def _suite_names(results: Path, runs: list[Path]) -> list[str]:
-    return sorted({run.relative_to(results).parts[0] for run in runs})
-
-
-def load_store(results: str | Path, suite: str | None = None) -> dict[str, Method]:
-    """{method: Method} of one suite (the only one under `results`, or `suite`)."""
-    results = Path(results)
-    if not results.is_dir():
-        raise StoreError(f"no results directory {results}")
-    paths = rundir.find_runs(results)
+def load_store(results: Sources, suite: str | None = None) -> dict[str, Method]:
+    """{method: Method} of one suite (the only one at or under `results`, or `suite`); `results` as suites_in
+    takes it. Two run directories of one run (suite, method, task and seed) are refused in one line naming both."""
+    where = run_search.describe(results)
+    if all(not path.is_dir() for path in run_search.paths_of(results)):
+        raise StoreError(f"no results directory {where}")
     suites = suites_in(results)
     if not suites:
-        raise StoreError(f"no runs under {results}; run `hieros-bench run SUITE` or `hieros-bench import FILE`")
+        raise StoreError(f"no runs under {where}; run `hieros-bench run SUITE` or `hieros-bench import FILE`")
     if suite is None:
         if len(suites) > 1:
-            raise StoreError(f"{results} holds several suites ({', '.join(suites)}); choose one with --suite")
+            raise StoreError(f"{where} holds several suites ({', '.join(suites)}); choose one with --suite")
         suite = suites[0]
     elif suite not in suites:
-        raise StoreError(f"no suite {suite!r} under {results}; it holds {', '.join(suites)}")
+        raise StoreError(f"no suite {suite!r} under {where}; it holds {', '.join(suites)}")
     methods: dict[str, Method] = {}
-    for path in paths:
-        suite_name, method, _, _ = path.relative_to(results).parts
+    for found in run_search.find(results):
+        if not found.recorded or found.layout_suite not in (None, suite):
+            continue
+        record = run_search.read(found)
+        suite_name, method, task, seed = run_search.identity(found, record)
         if suite_name != suite:
             continue
-        record = rundir.read_stored_run(path)
-        methods.setdefault(method, Method(suite, method)).runs.setdefault(record["task"], {})[record["seed"]] = Run(
-            path, record
-        )
+        by_seed = methods.setdefault(method, Method(suite, method)).runs.setdefault(task, {})
+        if seed in by_seed:
+            raise StoreError(
+                f"{by_seed[seed].path} and {found.path} are both runs of {method} on {task} seed {seed}; "
+                "give one of them (or move the other aside)"
+            )
+        by_seed[seed] = Run(found.path, record)
     return methods

@@ -18,7 +18,7 @@ from bench.progress import SweepDisplay
 from bench.resources import budget
 from bench.state import Outcome
 from bench.suites import Benchmark, SuiteError, load
-from hieros import rundir
+from hieros import run_search, rundir
 from hieros.cli_errors import DEBUG_ENV, OneLineParser, guarded
 from hieros.config import ConfigError
 from hieros.envs import EnvError, list_tasks
@@ -159,20 +159,50 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    if args.suite:
-        runs = [(s.name, s.run_dir) for s in _plan(args)[1]]
-        title = f"{args.suite} under {args.results}"
+    suite, paths = _status_targets(args)
+    if suite:
+        runs = [(s.name, s.run_dir, True) for s in _plan(argparse.Namespace(**{**vars(args), "suite": suite}))[1]]
+        title = f"{suite} under {args.results}"
+        where = args.results
     else:
-        found = set(rundir.find_runs(args.results)) | states.started_runs(Path(args.results))
-        runs = [(p.relative_to(args.results).as_posix(), p) for p in sorted(found)]
-        title = f"runs under {args.results}"
+        sources = paths or [Path(args.results)]
+        runs = [(_shown(found.path, sources), found.path, found.stored) for found in run_search.find(sources)]
+        where = run_search.describe(sources)
+        title = f"runs under {where}"
     if not runs:
-        raise SuiteError(f"no runs under {args.results}; start some with `hieros-bench run SUITE`")
+        raise SuiteError(f"no runs under {where}; start some with `hieros-bench run SUITE`")
     errors = tables.status(tables.make_console(), runs, title)
     if errors:
         more = f" (and {len(errors) - 1} more corrupt run files)" if len(errors) > 1 else ""
         raise rundir.RunFileError(errors[0] + more)
     return 0
+
+
+def _status_targets(args: argparse.Namespace) -> tuple[str | None, list[Path]]:
+    """(a suite, or the run directories and folders of them) that `status` was given: a target that exists is a
+    path, any other a suite name; the selection options (--tasks, --seeds, ...) pick runs of a suite only."""
+    paths = [Path(t) for t in args.targets if Path(t).exists()]
+    names = [t for t in args.targets if not Path(t).exists()]
+    if names and (paths or len(names) > 1):
+        raise SuiteError(
+            f"{names[0]}: no such run directory or folder; give one suite, or run directories and folders of them"
+        )
+    selected = [flag for flag, value in SELECTION.items() if getattr(args, value) is not None]
+    if selected and not names:
+        raise SuiteError(f"{selected[0]} picks runs of a suite's plan; give the suite (`hieros-bench status SUITE`)")
+    return (names[0] if names else None), paths
+
+
+SELECTION = {"--seeds": "seeds", "--seed-list": "seed_list", "--tasks": "tasks", "--method": "method"}
+
+
+def _shown(path: Path, sources: list[Path]) -> str:
+    """A run as the status table names it: its path below the folder given (the store's suite/method/task/seed_n),
+    or the path given."""
+    for source in sources:
+        if path != source and path.is_relative_to(source):
+            return path.relative_to(source).as_posix()
+    return str(path)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -261,11 +291,18 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser(
         "status",
         help="a table of runs: state, env steps, score, wall time, ETA",
-        description="Every run under RESULTS (or a suite's planned runs, pending ones "
-        "included): pending, running, interrupted (killed; resumable), failed, done.",
+        description="Every run under RESULTS, a suite's planned runs (pending ones included), or the runs "
+        "of the run directories and folders given (any layout; each run's identity from its run.json): "
+        "pending, running, interrupted (killed; resumable), failed, done.",
         formatter_class=formatter,
     )
-    status.add_argument("suite", nargs="?", help="list this suite's planned runs (default: every run found)")
+    status.add_argument(
+        "targets",
+        nargs="*",
+        metavar="SUITE | RUN_DIR",
+        help="a suite's planned runs, or run directories and folders of them in any layout, e.g. runs/ of "
+        "python -m hieros.train (a target that exists is a path; default: every run under RESULTS)",
+    )
     _selection(status)
     status.set_defaults(func=cmd_status)
 

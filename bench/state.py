@@ -14,22 +14,22 @@ from pathlib import Path
 from typing import Any
 
 from bench.plan import RunSpec
-from hieros import rundir, runlock
+from hieros import run_search, rundir, runlock
 from hieros.config import config_mismatch
 from hieros.rundir import ATTEMPT_MARK, EXIT_MARK, RUNNER_LOG  # runner.log's format, defined with the run directory
 
 STATES = ("pending", "running", "interrupted", "failed", "done")
 
 
-def run_state(run_dir: Path, locked: bool | None = None) -> tuple[str, dict[str, Any] | None]:
-    """(state, run record or None); a corrupt run.json, or one of another run (rundir.read_stored_run), raises
-    RunFileError.
+def run_state(run_dir: Path, locked: bool | None = None, stored: bool = True) -> tuple[str, dict[str, Any] | None]:
+    """(state, run record or None); a corrupt run.json, or one of another run (rundir.read_stored_run; a run
+    outside the store layout, `stored=False`, as hieros.run_search reads it), raises RunFileError.
 
     `locked=False` reads the state as if nobody held the lock (for the holder of the lock itself)."""
     locked = runlock.is_locked(run_dir) if locked is None else locked
     if not (run_dir / rundir.RUN_FILE).exists():
         return ("running" if locked else "failed" if rundir.failed_to_start(run_dir) else "pending"), None
-    record = rundir.read_stored_run(run_dir)
+    record = run_search.read(run_search.Found(run_dir, stored))
     if locked:
         return "running", record
     if record["status"] == "running":
@@ -40,11 +40,6 @@ def run_state(run_dir: Path, locked: bool | None = None) -> tuple[str, dict[str,
 def runs_held(results: Path) -> int:
     """How many runs in the store (any suite, method, task, seed) some process is running now."""
     return sum(runlock.is_locked(lock.parent) for lock in results.glob(f"*/*/*/seed_*/{runlock.LOCK_FILE}"))
-
-
-def started_runs(results: Path) -> set[Path]:
-    """Run directories the runner has started (they have a runner.log), with or without a run.json yet."""
-    return set(rundir.run_dirs_holding(results, RUNNER_LOG))
 
 
 def config_conflict(spec: RunSpec, record: dict[str, Any] | None) -> str | None:

@@ -96,10 +96,11 @@ def _record(run_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-def status_row(name: str, run_dir: Path) -> tuple[str, list[str], str | None]:
-    """(state, table cells, error) for one run; a corrupt run.json is the state 'corrupt' with its error."""
+def status_row(name: str, run_dir: Path, stored: bool = True) -> tuple[str, list[str], str | None]:
+    """(state, table cells, error) for one run (`stored`: in the store layout, hieros.run_search); a corrupt
+    run.json is the state 'corrupt' with its error."""
     try:
-        state, record = states.run_state(run_dir)
+        state, record = states.run_state(run_dir, stored=stored)
     except rundir.RunFileError as error:
         return "corrupt", [name, "[red]corrupt[/]", "-", "-", "-", "-", "-", "-", escape(str(error))], str(error)
     steps = score = wall = eta = field = "-"
@@ -146,8 +147,8 @@ def status_row(name: str, run_dir: Path) -> tuple[str, list[str], str | None]:
     )
 
 
-def status(console: Console, runs: list[tuple[str, Path]], title: str) -> list[str]:
-    """Print the status table; the errors of corrupt runs."""
+def status(console: Console, runs: list[tuple[str, Path, bool]], title: str) -> list[str]:
+    """Print the status table of (name, run directory, in the store layout) runs; the errors of corrupt runs."""
     table = Table(title=title)
     for column in ("run", "state", "env steps", "score", "vs field", "wall", "ETA", "attempts", "note"):
         table.add_column(
@@ -155,8 +156,8 @@ def status(console: Console, runs: list[tuple[str, Path]], title: str) -> list[s
         )
     counts: Counter[str] = Counter()
     errors = []
-    for name, run_dir in runs:
-        state, cells, error = status_row(name, run_dir)
+    for name, run_dir, stored in runs:
+        state, cells, error = status_row(name, run_dir, stored)
         counts[state] += 1
         table.add_row(*cells)
         if error:

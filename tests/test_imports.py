@@ -18,6 +18,7 @@ CORE = [
     "hieros.config_schema",
     "hieros.config_hash",
     "hieros.rundir",
+    "hieros.run_search",
     "hieros.metrics_file",
     "hieros.runlock",
     "hieros.envs",
