@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -105,8 +106,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     pool = budget(args.jobs, args.threads, per_gpu, others=states.runs_held(Path(args.results))) if local else None
     where = f", {pool.describe()}" if pool else f" on {args.backend}"
     if args.dry_run:
-        env = planning.worker_env(pool.threads if pool else args.threads or benchmark.slurm["cpus_per_task"], None)
+        threads = pool.threads if pool else args.threads or benchmark.slurm["cpus_per_task"]
+        env = planning.worker_env(threads, None, expect_gpu=not pool and benchmark.slurm["gpus_per_node"] > 0)
         for spec in todo:
+            if not pool:  # as the cluster's nodes will start it (bench.slurm.task_command)
+                from bench.slurm import task_command
+
+                spec = replace(spec, command=task_command(spec.command, benchmark.slurm))
             print(planning.shell_line(spec, env))
         print(f"# {len(todo)} to run{where}; {done} already done, {len(elsewhere)} running elsewhere", file=sys.stderr)
         if pool and pool.note:
@@ -122,7 +128,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         gpu = any(slot is not None for slot in pool.slots) if pool else benchmark.slurm["gpus_per_node"] > 0
         at_once = pool.jobs if pool else args.jobs or benchmark.slurm["array_parallelism"]
-        found = cost.estimate(todo, cost.finished_records(args.results, todo), gpu)
+        lengths = cost.eval_episode_lengths(args.results, {spec.task for spec in todo})
+        found = cost.estimate(todo, cost.finished_records(args.results, todo), gpu, threads, lengths)
         print(found.line(at_once), file=sys.stderr)
         return 0
     header = (

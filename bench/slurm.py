@@ -157,14 +157,23 @@ def submit(
     import submitit
 
     try:
-        executor = submitit.AutoExecutor(folder=results / ".submitit" / "%j", cluster=cluster)
+        # the task itself starts with the portable interpreter too (submitit's default: this machine's path)
+        python = {"slurm_python": settings["python"] or "python"} if cluster == "slurm" else {}
+        executor = submitit.AutoExecutor(folder=results / ".submitit" / "%j", cluster=cluster, **python)
     except RuntimeError as error:  # submitit: 'Could not detect "srun", are you indeed on a slurm cluster?'
         raise SuiteError(f"--backend slurm: no Slurm here ({error}); use --backend local") from None
     executor.update_parameters(**executor_parameters(settings, jobs, threads, f"hieros-bench-{specs[0].suite}"))
     for spec in specs:
         spec.run_dir.mkdir(parents=True, exist_ok=True)
     task = TrainTask(threads, retries, gpus=settings["gpus_per_node"])
-    return executor.map_array(task, [s.command for s in specs], [str(s.run_dir) for s in specs])
+    commands = [task_command(s.command, settings) if cluster == "slurm" else s.command for s in specs]
+    return executor.map_array(task, commands, [str(s.run_dir) for s in specs])
+
+
+def task_command(command: tuple[str, ...], settings: dict[str, Any]) -> tuple[str, ...]:
+    """The run's command as a cluster node starts it: with [slurm] `python` (default `python`, found on the
+    node's PATH after the `setup` lines), not the absolute path of the interpreter on the submitting machine."""
+    return (settings["python"] or "python", *command[1:])
 
 
 def collect(specs: list[RunSpec], jobs: list[Any], wall_start: float) -> list[Outcome]:

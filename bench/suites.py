@@ -34,6 +34,7 @@ SLURM_KEYS = {
     "timeout_min": int,
     "array_parallelism": int,
     "setup": list,
+    "python": str,
 }
 SLURM_DEFAULTS = {
     "partition": "",
@@ -46,6 +47,7 @@ SLURM_DEFAULTS = {
     "timeout_min": 1440,
     "array_parallelism": 64,
     "setup": [],
+    "python": "python",
 }
 # [local]: the local process pool.
 LOCAL_KEYS = {"runs_per_gpu": int}

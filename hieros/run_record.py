@@ -17,9 +17,16 @@ from hieros.config import Config, ConfigError, config_mismatch
 
 
 def device_name() -> str:
-    """The CUDA device's name where torch has one, else 'cpu'."""
+    """The name of the CUDA device the run works on (torch has started CUDA), else 'cpu'."""
     torch = sys.modules.get("torch")
-    return torch.cuda.get_device_name() if torch is not None and torch.cuda.is_available() else "cpu"
+    used = torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized()
+    return torch.cuda.get_device_name() if used else "cpu"
+
+
+def thread_count() -> int | None:
+    """torch's CPU threads for this run (what a cost estimate at another thread count scales from)."""
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
 
 
 class RunRecord:
@@ -42,7 +49,7 @@ class RunRecord:
             config=config.to_dict(),
             config_hash=config.hash(),
             protocol=protocol,
-            provenance=rundir.provenance(device_name()),
+            provenance=rundir.provenance(device_name(), thread_count()),
             attempts=existing.get("attempts", 0) + 1,
         )
 

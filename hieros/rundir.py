@@ -380,8 +380,8 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip()
 
 
-def provenance(device: str) -> dict[str, Any]:
-    """Where and with what a run was made."""
+def provenance(device: str, threads: int | None = None) -> dict[str, Any]:
+    """Where and with what a run was made (`threads`: torch's CPU threads, None without torch)."""
     packages = {}
     for name in PACKAGES:
         try:
@@ -397,6 +397,8 @@ def provenance(device: str) -> dict[str, Any]:
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "device": device,
+        "threads": threads,
+        "cpus": os.cpu_count(),
         "command": [sys.executable, *sys.argv],
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "ended": None,
