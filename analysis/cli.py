@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from analysis import seed_plan
+from analysis import import_cli, seed_plan
 from hieros.cli_errors import int_in
 from hieros.run_search import Sources
 
@@ -47,20 +47,6 @@ examples:
 
 exit status: 0 written, 1 the store fails a check (one line each; --allow-partial / --allow-mixed /
 --allow-failed to report anyway), 2 a user error (empty or corrupt store, unknown task or method)"""
-
-IMPORT_EPILOG = """\
-formats:
-  danijar/dreamerv3 json.gz  [{task, method, seed, xs, ys}], xs in env frames; stored as train episodes, final
-                             score = mean over the last --window-frames of the budget (final_train_window)
-  per-game lists             {"Alien": [run1, run2, ...]} (IRIS, TWM, STORM, SPR, SimPLe); final scores only,
-                             protocol published_final
-  original HIEROS log dir    its scores.jsonl, whose step counts a reset step per episode (frames = step -
-                             repeat x episodes so far, one env); one run per directory (--task, --seed)
-examples:
-  hieros-bench import ../shared/data/atari100k_raw/dreamerv3/atari100k-dreamerv3.json.gz --method dreamerv3
-  hieros-bench import ../shared/data/atari100k_raw/iris/IRIS.json --method iris
-  hieros-bench import /tmp/orig_run1 --method hieros_original --suite cpu_learning --task dmc_cartpole_balance \
-      --seed 1 --budget-frames 36000 --frames-per-step 8 --window-frames 4000"""
 
 EXPORT_EPILOG = """\
 examples:
@@ -237,25 +223,6 @@ def _suite_seeds(suite: str | None) -> int | None:
     except (suites.SuiteError, OSError):
         return None
     return benchmark.suites[suite].seeds if suite in benchmark.suites else None
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from analysis.store import StoreError
-    from analysis.transfer import DEFAULT_SUITE, Given, import_file, import_original_logdir
-
-    given = Given(args.budget_frames, args.frames_per_step, args.window_frames)
-    if Path(args.file).is_dir():
-        if not args.task:
-            raise StoreError(f"{args.file} is a log directory of the original code: give its --task")
-        suite = args.suite or DEFAULT_SUITE
-        done = import_original_logdir(
-            args.file, args.method, args.results, suite, args.task, args.seed, given, args.force
-        )
-    else:
-        done = import_file(args.file, args.method, args.results, args.suite, given, args.force)
-    same = f" ({done.unchanged} already there from this file, left as they were)" if done.unchanged else ""
-    print(f"imported {done.written} runs of {args.method} from {Path(args.file).name} into {done.folder.parent}{same}")
-    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -437,49 +404,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     report.set_defaults(func=cmd_report)
 
-    imp = sub.add_parser(
-        "import",
-        help="bring published per-seed results into the store as runs",
-        epilog=IMPORT_EPILOG,
-        formatter_class=raw,
-    )
-    imp.add_argument(
-        "file",
-        help="a danijar json.gz score file, a per-game lists json, or a log directory of the "
-        "original HIEROS code (its scores.jsonl; give --task and --seed)",
-    )
-    imp.add_argument("--method", required=True, help="method name in the store (e.g. dreamerv3)")
-    imp.add_argument("--suite", help="suite in the store (default: the one an export names, else atari100k)")
-    imp.add_argument("--results", default="results", metavar="DIR", help="results store (default: results)")
-    imp.add_argument(
-        "--budget-frames",
-        type=_positive(int),
-        metavar="N",
-        help="the runs' frame budget (default: an export's, else 400000 for atari100k)",
-    )
-    imp.add_argument(
-        "--frames-per-step", type=_positive(int), metavar="N", help="action repeat (default: an export's, else 4)"
-    )
-    imp.add_argument(
-        "--window-frames",
-        type=_positive(int),
-        metavar="N",
-        help="final-score window of curve files, in frames (default: an export's, else 10000)",
-    )
-    imp.add_argument("--task", help="the task of an original-code log directory, e.g. dmc_cartpole_balance")
-    imp.add_argument(
-        "--seed",
-        type=_positive(int),
-        default=1,
-        help="the run number of an original-code log directory in the store (default 1)",
-    )
-    imp.add_argument(
-        "--force",
-        action="store_true",
-        help="replace runs in the way (ours, from another file, or "
-        "this file's again), moving them aside to seed_<n>.old-<time>",
-    )
-    imp.set_defaults(func=cmd_import)
+    import_cli.register(sub, _positive, _name)
 
     exp = sub.add_parser(
         "export", help="write finished runs as a danijar json.gz score file", epilog=EXPORT_EPILOG, formatter_class=raw

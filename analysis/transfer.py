@@ -80,7 +80,7 @@ def _protocol(score: dict[str, Any], budget: int, frames_per_step: int) -> dict[
     return rundir.new_protocol(None, frames_per_step, budget, score)  # the authors' env settings are not known
 
 
-def _record(
+def imported_record(
     suite: str,
     method: str,
     task: str,
@@ -138,7 +138,7 @@ def _write(run: Path, record: dict[str, Any], episodes: list[dict[str, Any]]) ->
     os.replace(staging, run)
 
 
-def _store(
+def store_runs(
     results: Path,
     folder: Path,
     sha256: str,
@@ -189,10 +189,10 @@ def import_file(
         (rundir.run_path(results, record["suite"], method, record["task"], record["seed"]), record, episodes)
         for record, episodes in runs
     ]
-    return _store(results, results / runs[0][0]["suite"] / method, sha256, placed, force)
+    return store_runs(results, results / runs[0][0]["suite"] / method, sha256, placed, force)
 
 
-def _budget(given: int | None, suite: str) -> int:
+def budget_of(given: int | None, suite: str) -> int:
     budget = given or BUDGETS.get(suite)
     if budget is None:
         raise StoreError(f"the frame budget of suite {suite!r} is not known; give --budget-frames")
@@ -201,7 +201,7 @@ def _budget(given: int | None, suite: str) -> int:
 
 def _finals_protocol(suite: str | None, given: Given) -> dict[str, Any]:
     """published_final at the budget and frames per step the import was told, else the suite's and 4."""
-    budget = _budget(given.budget_frames, suite or DEFAULT_SUITE)
+    budget = budget_of(given.budget_frames, suite or DEFAULT_SUITE)
     return _protocol({"name": "published_final"}, budget, given.frames_per_step or FRAMES_PER_STEP)
 
 
@@ -241,8 +241,8 @@ def import_original_logdir(
 ) -> Imported:
     """One run from the original HIEROS code's log directory (its scores.jsonl, one environment)."""
     logdir, results = Path(logdir), Path(results)
-    run = rundir.run_path(results, suite, method, _known_task(task, "--task"), seed)
-    budget = _budget(given.budget_frames, suite)
+    run = rundir.run_path(results, suite, method, known_task(task, "--task"), seed)
+    budget = budget_of(given.budget_frames, suite)
     frames_per_step = given.frames_per_step or FRAMES_PER_STEP
     path = logdir / ORIGINAL_SCORES
     try:
@@ -285,14 +285,14 @@ def import_original_logdir(
         "frames = step - frames_per_step x training episodes so far (one env)",
     }
     final = metrics_file.final_score(episodes, protocol["score"], budget)
-    record = _record(suite, method, task, seed, protocol, provenance, final)
+    record = imported_record(suite, method, task, seed, protocol, provenance, final)
     # one config for every run of this import kind: the runs of a method are one setting, each from its own file
     record["config_hash"] = f"imported-{FORMATS[2]}"
     record["progress"].update(env_steps=max(e["env_step"] for e in episodes), frames=max(e["frames"] for e in episodes))
-    return _store(results, results / suite / method, sha256, [(run, record, episodes)], force, per_run=True)
+    return store_runs(results, results / suite / method, sha256, [(run, record, episodes)], force, per_run=True)
 
 
-def _known_task(task: Any, where: str) -> str:
+def known_task(task: Any, where: str) -> str:
     """`task` if the registry knows it, else a one-line StoreError naming the closest."""
     from hieros.envs import known_task
 
@@ -338,7 +338,7 @@ def _setting(item: dict[str, Any], key: str, given: int | None, where: str) -> i
 def _curve_protocol(item: dict[str, Any], suite: str, given: Given, where: str) -> dict[str, Any]:
     """The final_train_window protocol of one run of a curve file: its record's own settings, else the flags,
     else the defaults."""
-    budget = _budget(_setting(item, "budget_frames", given.budget_frames, where), suite)
+    budget = budget_of(_setting(item, "budget_frames", given.budget_frames, where), suite)
     steps = _setting(item, "frames_per_step", given.frames_per_step, where) or FRAMES_PER_STEP
     window = _setting(item, "window_frames", given.window_frames, where) or WINDOW_FRAMES
     return _protocol({"name": "final_train_window", "window_frames": window}, budget, steps)
@@ -377,7 +377,7 @@ def _curves(
         where = f"{source['source_file']}: record {index}"
         protocol = _curve_protocol(item, suite, given, where)
         seed = _seed(item, index, where)
-        _known_task(item["task"], where)
+        known_task(item["task"], where)
         _check_points(item["xs"], item["ys"], where)
         if (item["task"], seed) in seen:
             several = len({str(i.get("method")) for i in items}) > 1
@@ -402,7 +402,7 @@ def _curves(
             "source_seed": item.get("seed"),
             "source_index": index,
         }
-        runs.append((_record(suite, method, item["task"], seed, protocol, provenance, final), episodes))
+        runs.append((imported_record(suite, method, item["task"], seed, protocol, provenance, final), episodes))
     return runs
 
 
@@ -443,7 +443,12 @@ def _finals(
             raise StoreError(f"{source['source_file']}: {game} must map to a list of finite numbers, one per run")
         provenance = {**source, "format": kind, "source_game": game}
         runs += [
-            (_record(suite, method, task, seed, protocol, {**provenance, "source_index": seed - 1}, float(s)), [])
+            (
+                imported_record(
+                    suite, method, task, seed, protocol, {**provenance, "source_index": seed - 1}, float(s)
+                ),
+                [],
+            )
             for seed, s in enumerate(scores, start=1)
         ]
     return runs

@@ -181,6 +181,30 @@ BENCH = [
     (["plot", "sampler", "--train-ratio", "nan"], 2, "argument --train-ratio: must be positive, not nan"),
     (["plot", "sampler", "--batch-length", str(10**9)], 2, "draws 0.0041 samples; choose them to draw from 1 to"),
     (["plot", "sampler", "--seed", "-1"], 2, "argument --seed: must be from 0 to 4294967295"),
+    # run directories and folders of them in any layout (status, report), other agents' runs (import)
+    (["status", "results", "nosuch"], 2, "nosuch: no such run directory or folder; give one suite, or run"),
+    (["status", "results", "--tasks", "atari_pong"], 2, "--tasks picks runs of a suite's plan; give the suite"),
+    (["status", "corrupt"], 2, "corrupt JSON"),
+    (["report", "nowhere/run"], 2, "nowhere/run: no such run directory or folder of runs"),
+    (["report", "results", "--results", "results"], 2, "give run directories or --results, not both"),
+    (["report", "empty"], 2, "no runs under empty"),
+    (["report", "corrupt"], 2, "corrupt JSON"),
+    (["report", "results", "--out", "afile"], 2, "afile: it exists and is not a folder"),
+    (["import", "tbruns", "--method", "m"], 2, "give --frames-per-step, the environment frames per agent step"),
+    (
+        ["import", "tbruns", "--method", "m", "--frames-per-step", "4", "--tag", "nosuch"],
+        2,
+        "no episode returns under the tag 'nosuch'; its tags: charts/episodic_return; choose one with --tag",
+    ),
+    (["import", "tbcut", "--method", "m", "--frames-per-step", "4"], 2, "cut short or corrupt after 3 records"),
+    (["import", "tbruns", "--method", "m", "--frames-per-step", "4", "--budget-frames", "99999"], 2, "final window"),
+    (["import", "tbruns", "--method", "m", "--frames-per-step", "4", "--task", "x"], 2, "unknown task 'x'"),
+    (["import", "tbruns", "--method", "m", "--tag", ""], 2, "argument --tag: name one, not ''"),
+    (["import", "tbruns", "--method", "m", "--x-axis", ""], 2, "argument --x-axis: name one, not ''"),
+    (["import", "tbruns", "--method", "m", "--x-unit", "bogus"], 2, "argument --x-unit: invalid choice: 'bogus'"),
+    (["import", "garbage.wandb", "--method", "m", "--frames-per-step", "4"], 2, "not a W&B run file"),
+    (["import", "notag.csv", "--method", "m", "--frames-per-step", "4"], 2, "no episode returns under any of the"),
+    (["import", "empty", "--method", "m"], 2, "empty: no TensorBoard event files, W&B offline runs"),
 ]
 
 OPENLOOP = [
@@ -240,6 +264,17 @@ def workdir(tmp_path, monkeypatch) -> Path:
     (tmp_path / "nanframe.json").write_text(json.dumps([{**curve, "xs": [float("nan"), 1000]}]))  # NaN
     (tmp_path / "logdir").mkdir()
     (tmp_path / "logdir" / "scores.jsonl").write_text("{broken\n")
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tmp_path / "tbruns" / "BreakoutNoFrameskip-v4__ppo_atari__1__1700000000"))
+    for step in (100, 200, 300):
+        writer.add_scalar("charts/episodic_return", 1.0, step)
+    writer.close()
+    events = next((tmp_path / "tbruns").rglob("events.out.tfevents.*"))
+    (tmp_path / "tbcut").mkdir()
+    (tmp_path / "tbcut" / events.name).write_bytes(events.read_bytes()[:-3])
+    (tmp_path / "garbage.wandb").write_bytes(b"no header")
+    (tmp_path / "notag.csv").write_text("_step,loss\n1,0.5\n")
     (tmp_path / "broken.toml").write_text("[suites.smoke\n")
     (tmp_path / "badname.toml").write_text(
         '[suites."my/suite"]\ntasks = ["dmc_cartpole_balance"]\n'
