@@ -14,7 +14,8 @@ episode start after the context are left out. docs/results.md uses it to compare
 `--video PATH` writes DreamerV3's open-loop video instead, for a run that sees images (Atari, DMC from pixels): for
 a few replayed sequences side by side, the real frames (top), the model's (middle: its reconstruction of the
 observed `context` steps, then its imagination with the replayed actions) and their difference (bottom), as an
-animated GIF.
+animated GIF; each row named on the left, each frame headed "observed" (green) or "imagined" (red) with its step,
+and a timeline of the steps along the bottom that marks where imagination starts.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from hieros.agent.latents import State
 from hieros.agent.world_model import IMAGE_OFFSET, WorldModel, preprocess
 from hieros.cli_errors import OneLineParser, int_in
 from hieros.config import Config, ConfigError, build_config
+
+ROWS = ("real", "model", "difference")  # the open-loop video's rows, top to bottom (open_loop_frames)
 
 # The most the flags may ask for: the memory of one batch (sequences x steps of observations), the time of the
 # batches, the width of the video.
@@ -102,7 +105,7 @@ def open_loop_frames(
 
 def write_video(run_dir: Path, out: Path, context: int, sequences: int, seed: int, trust_pickle: bool = False) -> Path:
     """The open-loop GIF of `sequences` sequences of the run's own replay, at `out`."""
-    from hieros.video import gif_bytes
+    from hieros.video import gif_bytes, labelled
 
     config, agent = load_run(run_dir, trust_pickle)
     level = agent.levels[0]
@@ -116,7 +119,7 @@ def write_video(run_dir: Path, out: Path, context: int, sequences: int, seed: in
     torch.manual_seed(seed)
     batch = preprocess(level.replay.sample(sequences), level.device, config.image_range)
     frames = open_loop_frames(level.world_model, batch, context, config.image_range)
-    rundir.atomic_write_bytes(out, gif_bytes(frames))
+    rundir.atomic_write_bytes(out, gif_bytes(labelled(frames, ROWS, context, sequences), scale=1))
     return out
 
 

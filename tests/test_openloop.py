@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from hieros import video
 from hieros.agent.world_model import WorldModel, preprocess
 from hieros.config import build_config
-from hieros.openloop import imagine_open_loop, main, reward_errors
+from hieros.openloop import ROWS, imagine_open_loop, main, reward_errors
 from hieros.train import main as train_main
 
 VECTOR_SPACE = {
@@ -82,4 +83,12 @@ def test_video_shows_real_model_and_difference_for_an_atari_run(tmp_path):
     out = tmp_path / "openloop.gif"
     assert main([str(run), "--video", str(out), "--sequences=3", "--context=3"]) == 0
     gif = Image.open(out)
-    assert gif.size == (3 * 64 * 2, 3 * 64 * 2) and gif.n_frames == build_config(["atari100k", "debug"]).batch_length
+    steps = build_config(["atari100k", "debug"]).batch_length
+    blank = np.zeros((3 * 64, 3 * 64, 3), np.uint8)  # the grid: 3 rows of 3 sequences, labelled around it
+    height, width = video.labelled([blank], ROWS, 3, 3)[0].shape[:2]
+    assert gif.size == (width, height) and width > 3 * 64 * 2 and gif.n_frames == steps
+    headers = []
+    for index in (0, steps - 1):  # the first step observed (green header), the last imagined (red)
+        gif.seek(index)
+        headers.append(np.asarray(gif.convert("RGB"))[2, -2].astype(int))
+    assert np.abs(headers[0] - video.OBSERVED).max() < 30 and np.abs(headers[1] - video.IMAGINED).max() < 30

@@ -1,7 +1,10 @@
-"""Evaluation episodes as GIFs in the run directory: frames the agent saw, one per step, for image tasks only."""
+"""Evaluation episodes as GIFs in the run directory: frames the agent saw, one per step, for image tasks only; and the
+labels of the open-loop video (rows named, observed and imagined steps told apart)."""
 
+import numpy as np
 from PIL import Image
 
+from hieros import video
 from hieros.train import main
 
 ATARI = [
@@ -49,3 +52,24 @@ def test_video_every_spaces_them_and_zero_or_a_task_without_images_makes_none(tm
     ]
     assert main([*dmc, f"--logdir={tmp_path / 'c'}"]) == 0
     assert not (tmp_path / "c" / "videos").exists()
+
+
+def test_the_open_loop_video_names_its_rows_and_marks_where_imagination_starts():
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (3 * 8, 2 * 8, 3), dtype=np.uint8) for _ in range(6)]  # 3 rows, 2 sequences
+    out = video.labelled(frames, ("real", "model", "difference"), context=2, columns=2, scale=2)
+    top, rows, left = video.HEADER, 3 * 16, out[0].shape[1] - 2 * 16
+    assert len(out) == 6 and {o.shape for o in out} == {(top + rows + video.TIMELINE, left + 32, 3)}
+    for step, canvas in enumerate(out):
+        grid = video.upscaled(frames[step], 2)
+        assert (canvas[top : top + 14, left : left + 15] == grid[:14, :15]).all()  # the real row, as it was
+        assert (canvas[top : top + 14, left + 15 : left + 17] == video.SEPARATOR).all()  # between sequences
+        for row in range(3):  # each row's name, in the margin beside it
+            assert canvas[top + 16 * row : top + 16 * (row + 1), :left].any()
+        header = video.OBSERVED if step < 2 else video.IMAGINED
+        assert tuple(canvas[1, -1]) == header and tuple(canvas[top + 16, left + 20]) == header  # the model's frame
+        timeline = canvas[top + rows + video.TIMELINE // 2]
+        cells = [tuple(timeline[left + 2 + round(i * 32 / 6)]) for i in range(6)]
+        assert cells[:2] == [video.OBSERVED] * 2 and cells[2:] == [video.IMAGINED] * 4
+        assert tuple(canvas[top + rows, left + round(2 * 32 / 6)]) == video.TEXT  # where imagination starts
+    assert not np.array_equal(out[0][: video.HEADER], out[1][: video.HEADER])  # each step says which it is
