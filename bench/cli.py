@@ -41,6 +41,7 @@ EPILOG = """examples:
   hieros-bench run smoke --set steps=8000 --dry-run   print the exact commands, run nothing
   hieros-bench run atari100k --backend slurm          one Slurm job array through submitit
   hieros-bench status smoke                           done, running, interrupted, failed; steps, scores, ETA
+  hieros-bench status runs/                           any run directories, e.g. python -m hieros.train's runs/
   hieros-bench report                                 scores, aggregates with CIs, tables and plots
 
 Runs land in RESULTS/<suite>/<method>/<task>/seed_<n>/. Rerunning a command is safe: done runs are skipped,
