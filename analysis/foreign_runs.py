@@ -49,7 +49,6 @@ from analysis.transfer import (
 from hieros import metrics_file, rundir
 from hieros.envs import list_tasks
 
-X_UNITS = ("steps", "frames")
 ENV_KEYS = ("env_id", "env.id", "task", "env", "env_name", "game")  # where a config names its environment
 CLEANRL_NAME = re.compile(r"(?P<env>.+?)__(?P<exp>.+?)__(?P<seed>\d+)__(?P<time>\d+)")
 ATARI_ID = re.compile(r"(?:ALE/)?(?P<game>[A-Za-z]+?)(?:NoFrameskip|Deterministic)?-v\d+")
@@ -173,9 +172,13 @@ def _writer(tag: str) -> str:
     return TAGS[tag].name if tag in TAGS else "unknown"
 
 
-def kind_of(path: Path) -> str | None:
-    """Which tracker's files `path` is or holds (tensorboard, wandb-offline, wandb-export), or None for the other
-    import formats (published score files, the original code's log directory)."""
+def kind_of(source: str) -> str | None:
+    """Which tracker's files `source` is or holds (tensorboard, wandb-offline, wandb-export; wandb-online for a
+    wandb:// address), or None for the other import formats (published score files, the original code's log
+    directory)."""
+    if source.startswith(wandb_runs.ONLINE):
+        return "wandb-online"
+    path = Path(source)
     if path.is_file():
         if path.name.startswith(tensorboard_runs.EVENTS):
             return "tensorboard"
@@ -198,8 +201,13 @@ def kind_of(path: Path) -> str | None:
     return "tensorboard" if events else "wandb-offline"
 
 
-def import_path(path: Path, kind: str, request: Request) -> Imported:
-    """Every run of the tracker's files at `path` (kind_of) as a run of `request.method` in the store."""
+def import_path(path: Path | str, kind: str, request: Request) -> Imported:
+    """Every run of the tracker's files at `path` (kind_of; a wandb:// address for wandb-online) as a run of
+    `request.method` in the store."""
+    if kind == "wandb-online":
+        runs, tag, sha256 = wandb_runs.read_online(str(path), request.tag, request.x_axis)
+        return import_runs(runs, tag, sha256, {"source_file": str(path), "sha256": sha256, "format": kind}, request)
+    path = Path(path)
     if kind == "tensorboard":
         runs, tag, sha256 = tensorboard_runs.read(path, request.tag)
     elif kind == "wandb-offline":

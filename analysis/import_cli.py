@@ -8,6 +8,8 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from analysis.trackers import X_UNITS
+
 IMPORT_EPILOG = """\
 formats:
   danijar/dreamerv3 json.gz  [{task, method, seed, xs, ys}], xs in env frames; stored as train episodes, final
@@ -25,6 +27,8 @@ formats:
   W&B exports                a line plot's CSV (x axis, then "<run> - <metric>" per run), or the API's history
                              rows (CSV or JSON with _step; a run column tells runs apart), or JSON
                              [{name, config, history}]
+  W&B online (optional)      wandb://ENTITY/PROJECT[/RUN_ID][?KEY=VALUE&...]: the project's runs whose config
+                             has each KEY=VALUE, read with wandb.Api (needs `wandb login` and the network)
 examples:
   hieros-bench import ../shared/data/atari100k_raw/dreamerv3/atari100k-dreamerv3.json.gz --method dreamerv3
   hieros-bench import ../shared/data/atari100k_raw/iris/IRIS.json --method iris
@@ -32,6 +36,7 @@ examples:
   hieros-bench import logs/runs/dreamer_v3 --method sheeprl_dv3 --frames-per-step 4
   hieros-bench import wandb/ --method ppo --frames-per-step 4             W&B offline runs (WANDB_MODE=offline)
   hieros-bench import export.csv --method ppo --frames-per-step 4 --x-axis global_step   a W&B panel's CSV
+  hieros-bench import "wandb://openrlbenchmark/cleanrl?exp_name=ppo_atari_envpool" --method ppo --frames-per-step 4
   hieros-bench import /tmp/orig_run1 --method hieros_original --suite cpu_learning --task dmc_cartpole_balance \
       --seed 1 --budget-frames 36000 --frames-per-step 8 --window-frames 4000"""
 
@@ -43,7 +48,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     given = Given(args.budget_frames, args.frames_per_step, args.window_frames)
     path = Path(args.file)
-    kind = kind_of(path)
+    kind = kind_of(args.file)
     if kind is not None:
         suite = args.suite or DEFAULT_SUITE
         request = Request(
@@ -58,7 +63,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             args.seed,
             args.force,
         )
-        done = import_path(path, kind, request)
+        done = import_path(args.file, kind, request)
     elif path.is_dir():
         if not args.task:
             raise StoreError(f"{args.file} is a log directory of the original code: give its --task")
@@ -86,7 +91,8 @@ def register(
         "file",
         help="a danijar json.gz score file, a per-game lists json, a log directory of the original HIEROS code "
         "(its scores.jsonl; give --task and --seed), TensorBoard event files or a folder of runs holding them "
-        "(CleanRL, sheeprl, ours), a W&B offline run or wandb/ folder, or a W&B export (.csv, .json)",
+        "(CleanRL, sheeprl, ours), a W&B offline run or wandb/ folder, a W&B export (.csv, .json), or "
+        "wandb://ENTITY/PROJECT[?KEY=VALUE] (online, optional)",
     )
     imp.add_argument("--method", required=True, help="method name in the store (e.g. dreamerv3)")
     imp.add_argument("--suite", help="suite in the store (default: the one an export names, else atari100k)")
@@ -136,7 +142,7 @@ def register(
     )
     imp.add_argument(
         "--x-unit",
-        choices=("steps", "frames"),
+        choices=X_UNITS,
         help="TensorBoard / W&B: what the x axis counts: agent steps (frames = x * --frames-per-step; "
         "CleanRL's global_step, sheeprl's policy_step) or frames (ours); default by the tag, else steps",
     )

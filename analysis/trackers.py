@@ -18,6 +18,7 @@ class Writer:
     x_unit: str  # "steps" (agent steps: frames = x * frames per step) or "frames"
 
 
+X_UNITS = ("steps", "frames")  # what an x axis counts
 TAGS = {
     "charts/episodic_return": Writer("CleanRL", "global_step", "steps"),
     "Rewards/rew_avg": Writer("sheeprl", "policy_step", "steps"),

@@ -15,8 +15,12 @@
   column; and a JSON list of runs `[{"name", "config", "history": [rows]}]` (each run's `name`, `config` and
   `history(pandas=False)`).
 
+- Online (optional; the tests use a stand-in for wandb.Api and never go online): `wandb://ENTITY/PROJECT[/RUN_ID][?KEY=VALUE&...]`,
+  the project's runs whose config has each KEY at VALUE (openrlbenchmark's `env_id=...&exp_name=...`), read with
+  `wandb.Api()` as openrlbenchmark does: each run's name and config, and `scan_history(keys=[tag, x axis])`.
+
 The x axis is --x-axis, else `global_step` where the rows have it (CleanRL logs it beside every metric; so does
-W&B's TensorBoard sync), else `_step`. Online access (`wandb.Api`) is not needed: export the runs first.
+W&B's TensorBoard sync), else `_step`.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import struct
 import zlib
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from analysis.store import StoreError
 from analysis.trackers import ForeignRun, flatten, tag_for
@@ -40,6 +45,7 @@ FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 X_AXES = ("global_step", "_step")  # the default x axis: the first the rows have
 RUN_COLUMNS = ("run", "name", "run_name", "run_id")
 PANEL = " - "  # "<run name> - <metric>" in a panel's CSV
+ONLINE = "wandb://"  # a W&B project (or run) online, read with wandb.Api
 
 
 def offline_files(path: Path) -> list[Path]:
@@ -241,3 +247,52 @@ def _panel(path: Path, rows: list[dict[str, str]], columns: list[str], tag: str 
             kept = [(x, y) for x, y in points if x is not None and y is not None]
             runs.append(ForeignRun(name, f"{path} (run {name})", kept, x_axis=axis))
     return runs, chosen
+
+
+def read_online(source: str, tag: str | None, x_axis: str | None, api: Any = None) -> tuple[list[ForeignRun], str, str]:
+    """(runs, the tag read, sha256 of what was read) of `wandb://ENTITY/PROJECT[/RUN_ID][?KEY=VALUE&...]` through
+    wandb's public API (`api`: a wandb.Api, made here where not given)."""
+    path, _, query = source.removeprefix(ONLINE).partition("?")
+    parts = [part for part in path.split("/") if part]
+    if len(parts) not in (2, 3):
+        raise StoreError(
+            f"{source}: give {ONLINE}ENTITY/PROJECT, {ONLINE}ENTITY/PROJECT/RUN_ID, or a project with ?KEY=VALUE"
+        )
+    if api is None:
+        try:
+            import wandb
+        except ImportError:
+            raise StoreError(
+                f"{source}: reading W&B online needs the wandb package: pip install 'hieros-bench[wandb]'"
+            ) from None
+    filters = {f"config.{key}": value for key, value in parse_qsl(query)}
+    try:
+        if api is None:
+            api = wandb.Api(timeout=60)
+        found = [api.run("/".join(parts))] if len(parts) == 3 else list(api.runs("/".join(parts), filters=filters))
+        runs, chosen, digest = [], tag, hashlib.sha256()
+        for run in found:
+            summary = list(run.summary.keys())  # wandb's summary object: keys() is its interface
+            metrics = [key for key in summary if not key.startswith("_") and key not in X_AXES]
+            chosen = tag_for(metrics, chosen, f"{source} (run {run.name})")
+            axis = x_axis or ("global_step" if "global_step" in summary else "_step")
+            rows = list(run.scan_history(keys=[chosen, axis]))
+            digest.update(json.dumps([run.id, rows], sort_keys=True, default=str).encode())
+            kept = [
+                (x, y)
+                for row in rows
+                if (x := _number(row.get(axis))) is not None and (y := _number(row.get(chosen))) is not None
+            ]
+            runs.append(
+                ForeignRun(run.name, f"{source} (run {run.name})", kept, flatten(dict(run.config)), x_axis=axis)
+            )
+    except StoreError:
+        raise
+    except Exception as error:  # wandb's own errors: no API key, no such project, no network
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise StoreError(
+            f"{source}: W&B could not give its runs ({first}); run `wandb login`, check the path"
+        ) from None
+    if not runs:
+        raise StoreError(f"{source}: no runs there{' with ' + query if query else ''}")
+    return runs, chosen or "", digest.hexdigest()

@@ -244,3 +244,41 @@ def test_a_wandb_run_file_cut_short_is_refused_in_one_line(offline_wandb, tmp_pa
     argv = ["import", str(cut.parent), "--method", "m", "--results", str(store), "--frames-per-step", "4"]
     assert bench(*argv) == 2
     assert f"{cut}: cut short or corrupt after " in one_line(capsys) and not store.exists()
+
+
+class FakeRun:
+    """What a run of wandb's public API gives: its name, id, config, summary and scan_history."""
+
+    def __init__(self, seed: int):
+        self.name, self.id = f"BreakoutNoFrameskip-v4__ppo_atari__{seed}__1700000000", f"id{seed}"
+        self.config = {"env_id": "BreakoutNoFrameskip-v4", "exp_name": "ppo_atari", "seed": seed}
+        self.summary = {"charts/episodic_return": 1.0, "global_step": STEPS[-1], "_step": 9}
+        self.rows = [{"charts/episodic_return": episode_return(seed, s), "global_step": s} for s in STEPS]
+
+    def scan_history(self, keys: list[str]) -> list[dict]:
+        return [{k: row[k] for k in keys} for row in self.rows]
+
+
+def test_wandb_online_reads_a_projects_runs_through_the_api(tmp_path, capsys, monkeypatch):
+    """wandb://ENTITY/PROJECT?KEY=VALUE through wandb.Api (a stand-in here: the tests never go online)."""
+    wandb = pytest.importorskip("wandb")
+    asked = []
+
+    class FakeApi:
+        def __init__(self, timeout: int):
+            pass
+
+        def runs(self, path: str, filters: dict) -> list[FakeRun]:
+            asked.append((path, filters))
+            return [FakeRun(1), FakeRun(2)]
+
+    monkeypatch.setattr(wandb, "Api", FakeApi)
+    store = tmp_path / "store"
+    source = "wandb://openrlbenchmark/cleanrl?exp_name=ppo_atari"
+    assert bench("import", source, "--method", "ppo", "--results", str(store), "--frames-per-step", "4") == 0
+    assert asked == [("openrlbenchmark/cleanrl", {"config.exp_name": "ppo_atari"})]
+    runs = load_store(store)["ppo"].runs["atari_breakout"]
+    assert {seed: run.final for seed, run in runs.items()} == pytest.approx({s: expected_final(s) for s in (1, 2)})
+    assert runs[1].record["provenance"]["format"] == "wandb-online"
+    assert bench("import", "wandb://only-entity", "--method", "m", "--results", str(store)) == 2
+    assert "give wandb://ENTITY/PROJECT" in one_line(capsys)
