@@ -161,7 +161,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         allow_mixed=args.allow_mixed,
         allow_failed=args.allow_failed,
         expect_seeds=args.expect_seeds,
-        suite_seeds=_suite_seeds(args.suite or (suites[0] if suites else None)),
+        suite_seeds=args.planned_seeds(args.suite or (suites[0] if suites else None)),
         published=None if args.published is None else [p for p in args.published if p != "none"],
         metrics=args.metric or [],
         sampler=not args.no_sampler,
@@ -213,18 +213,6 @@ def _report_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Path],
     return runs, {f"the runs {run}": run for run in runs}, Path("report")
 
 
-def _suite_seeds(suite: str | None) -> int | None:
-    """The seeds benchmark.toml asks of `suite`, or None where the suite file does not name it (or is broken:
-    the report does not need it)."""
-    from bench import suites
-
-    try:
-        benchmark = suites.load()
-    except (suites.SuiteError, OSError):
-        return None
-    return benchmark.suites[suite].seeds if suite in benchmark.suites else None
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     from analysis.transfer import export_runs
 
@@ -259,8 +247,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add report, import, export and plot to the hieros-bench subcommands."""
+def _no_plan(suite: str | None) -> int | None:
+    return None
+
+
+def register(sub: argparse._SubParsersAction, planned_seeds: Callable[[str | None], int | None] = _no_plan) -> None:
+    """Add report, import, export and plot to the hieros-bench subcommands. `planned_seeds(suite)`: the seeds a
+    suite plans per method (bench passes benchmark.toml's, bench.suites.planned_seeds), None where none are
+    planned: a report tests our methods on those seeds (analysis.comparisons)."""
     raw = argparse.RawDescriptionHelpFormatter
     report = sub.add_parser(
         "report",
@@ -402,7 +396,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="recompute the shipped baselines' own intervals instead of reusing them from the cache "
         "(~/.cache/hieros-bench, or $HIEROS_BENCH_CACHE; the numbers are the same)",
     )
-    report.set_defaults(func=cmd_report)
+    report.set_defaults(func=cmd_report, planned_seeds=planned_seeds)
 
     import_cli.register(sub, _positive, _name)
 

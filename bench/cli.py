@@ -18,7 +18,7 @@ from bench.local import LocalRunner
 from bench.progress import SweepDisplay
 from bench.resources import budget
 from bench.state import Outcome
-from bench.suites import Benchmark, SuiteError, load
+from bench.suites import Benchmark, SuiteError, load, planned_seeds
 from hieros import run_search, rundir
 from hieros.cli_errors import DEBUG_ENV, OneLineParser, guarded
 from hieros.config import ConfigError
@@ -317,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="suites, methods and tasks")
     listing.set_defaults(func=cmd_list)
     if analysis_cli is not None:
-        analysis_cli.register(sub)
+        analysis_cli.register(sub, planned_seeds)
     return parser
 
 

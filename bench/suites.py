@@ -307,3 +307,13 @@ def load(path: str | Path | None = None) -> Benchmark:
         _settings(file, raw, "slurm", SLURM_KEYS, SLURM_DEFAULTS),
         _settings(file, raw, "local", LOCAL_KEYS, LOCAL_DEFAULTS),
     )
+
+
+def planned_seeds(suite: str | None) -> int | None:
+    """The seeds benchmark.toml asks of `suite`, or None where the suite file does not name it (or is broken: a
+    report does not need it). What bench.cli hands the report (analysis.cli.register)."""
+    try:
+        benchmark = load()
+    except (SuiteError, OSError):
+        return None
+    return benchmark.suites[suite].seeds if suite in benchmark.suites else None

@@ -1,6 +1,7 @@
 """The report's verdicts (#34): the family it tests, the planned seeds it tests on, what report.md says, and the seed
 planner, on arrays whose answers can be checked by hand."""
 
+import argparse
 import json
 
 import numpy as np
@@ -31,6 +32,21 @@ def test_the_ladder_family_is_each_rung_against_its_reference_and_random_each_pa
         [("a", "b"), ("a", "c")],
         "each of our methods against every other method of the report",
     )
+
+
+def test_the_report_tests_on_the_seeds_bench_reads_from_the_suite_file():
+    """analysis does not read benchmark.toml (it never imports bench): bench hands the report its planned seeds."""
+    from analysis.cli import register
+    from bench.cli import build_parser
+    from bench.suites import load
+
+    benchmark = load()
+    suite = next(iter(benchmark.suites))
+    planned = build_parser().parse_args(["report"]).planned_seeds
+    assert planned(suite) == benchmark.suites[suite].seeds and planned("no_such_suite") is None
+    alone = argparse.ArgumentParser().add_subparsers()
+    register(alone)
+    assert alone.choices["report"].parse_args([]).planned_seeds(suite) is None  # analysis alone plans nothing
 
 
 def test_planned_seeds_are_tested_and_the_extra_ones_named():
