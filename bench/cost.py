@@ -6,9 +6,9 @@ Two sources, the first that knows a run wins:
   linearly from another, which is an upper bound and said so);
 - the paper-size measurements of docs/atari100k.md (benchmarks/train_step.py and one trainer run on an H200; the
   2-core CPU row of this project's machine, at 2 threads): seconds per training call and per acting step, plus
-  the trainer's measured overhead, for the paper's model sizes (16x64 batches, 256-unit model); and evaluation on
-  top: every evaluation's greedy episodes at batch 1, at the acting cost, with the episode length of the task's
-  evaluations in the store, or where it has none, the task's longest episode (an upper bound, said so).
+  the trainer's measured overhead, for the paper's model sizes (16x64 batches, 256-unit model); and evaluation
+  on top: every evaluation's greedy episodes (`eval_envs` at a time), at the acting cost, with the episode length
+  of the task's evaluations in the store, or where it has none, the task's longest episode (an upper bound).
 A run neither knows gets no number, and the line says how many such runs there are. The wall time is the
 schedule's: runs go out in waves of `runs at once`, the longest first (ceil(runs / slots) waves of equal runs).
 """
@@ -163,7 +163,10 @@ def run_cost(
     where = f"{GPU_MEASURED_ON}" if gpu else f"2-core CPU, {CPU_MEASURED_THREADS} threads"
     acting = (GPU_MEASURED if gpu else CPU_MEASURED)[(spec.config.model_name, spec.config.max_hierarchy)][1]
     length, how = eval_episode_steps(spec, eval_lengths)
-    eval_hours = evaluations(spec) * spec.config.eval_eps * length * acting / 3600
+    # `eval_envs` environments act as one batch: a batched policy call costs about one call at batch 1 where acting
+    # is latency-bound (a GPU), so episodes played together cost one episode's acting (not measured beyond batch 1)
+    rounds = math.ceil(spec.config.eval_eps / spec.config.eval_envs)
+    eval_hours = evaluations(spec) * rounds * length * acting / 3600
     source = f"from docs/atari100k.md's {where} measurements; {how}"
     return RunCost(rate * steps / 3600 + eval_hours, eval_hours, source)
 

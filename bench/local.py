@@ -115,7 +115,7 @@ class LocalRunner:
             self._record(Outcome(spec, "done", attempt - 1))
             return
         slot = self.free_slots.pop(0)
-        env = worker_env(self.budget.threads, slot)
+        env = worker_env(self.budget.threads, slot, results=spec.run_dir.parents[3])
         log, offset = states.begin_attempt(spec.run_dir, attempt, shell_line(spec, env))
         try:
             process = subprocess.Popen(

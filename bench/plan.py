@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -142,16 +143,22 @@ def plan(
     return specs
 
 
-def worker_env(threads: int, gpu: str | None, expect_gpu: bool = False) -> dict[str, str]:
+COMPILE_CACHE = ".cache/inductor"  # inside the results store, beside the runs
+
+
+def worker_env(threads: int, gpu: str | None, expect_gpu: bool = False, results: Path | None = None) -> dict[str, str]:
     """The environment variables a run gets on top of the runner's: its thread budget and GPU slot (`gpu`, or
     `expect_gpu` where the scheduler picks it): a run given a GPU fails in one line if torch cannot use it,
-    rather than train at CPU speed (hieros.agent.device)."""
+    rather than train at CPU speed (hieros.agent.device). With `results`, torch.compile's cache lives in the
+    store (COMPILE_CACHE), so a requeued or later run of a --compile=true config finds its graphs built."""
     # HIEROS_DEBUG: a crash's full traceback goes to the run's runner.log, not a one-line summary
     env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1", DEBUG_ENV: "1"}
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
     if gpu is not None or expect_gpu:
         env[EXPECT_GPU_ENV] = "1"
+    if results is not None and "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+        env["TORCHINDUCTOR_CACHE_DIR"] = str(Path(results).resolve() / COMPILE_CACHE)
     return env
 
 

@@ -84,7 +84,7 @@ class TrainTask:
 
     def _attempt(self, command: tuple[str, ...], folder: Path, lock_fd: int, attempt: int) -> tuple[int, int]:
         # Slurm sets CUDA_VISIBLE_DEVICES itself; a task that asked for a GPU must get one torch can use
-        env = worker_env(self.threads or cpu_count(), None, expect_gpu=self.gpus > 0)
+        env = worker_env(self.threads or cpu_count(), None, expect_gpu=self.gpus > 0, results=folder.parents[3])
         requeued = f" (requeue {self.requeues})" if self.requeues else ""
         log, offset = states.begin_attempt(folder, attempt, f"{shlex.join(command)}{requeued}")
         started = time.monotonic()

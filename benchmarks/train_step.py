@@ -102,6 +102,15 @@ def measure(case: str, method: str, mode: str, updates: int, act_steps: int) -> 
         if config.compile
         else sum(update_flops(level) / config.subactor_train_every**i for i, level in enumerate(agent.levels))
     )
+    compiled = {}
+    if config.compile:  # how much torch.compile built: graphs, frames traced (recompiles among them), breaks
+        from torch._dynamo.utils import counters
+
+        compiled = {
+            "graphs": counters["stats"]["unique_graphs"],
+            "frames": counters["frames"]["total"],
+            "graph_breaks": sum(counters["graph_break"].values()),
+        }
     return {
         "presets": case,
         "method": method,
@@ -117,6 +126,7 @@ def measure(case: str, method: str, mode: str, updates: int, act_steps: int) -> 
         "updates": updates,
         "flops": flops,
         "peak_flops": peak_flops("cuda" if cuda else "cpu"),
+        "compiled": compiled,
     }
 
 

@@ -1,9 +1,16 @@
-"""Evaluation: greedy episodes in a fresh, separately seeded environment, the training state untouched (D6).
+"""Evaluation: greedy episodes in fresh, separately seeded environments, the training state untouched (D6).
 
-A stop signal is looked at every step. Then the evaluation is dropped whole: no episode is returned and the random
-generators (torch's for a learning agent, the random policy's own) are put back as they were before it, so the
-checkpoint that follows holds the state before it and the resumed run evaluates again from its first episode,
-exactly as if never stopped.
+`eval_eps` episodes are played by `eval_envs` environments at once, the policy called on their batch (the
+original's eval driver over its eval envs; 1 env, as Atari100k's `envs.amount: 1`, by default). Environment j of
+evaluation `index` is seeded `evaluation_seed(config, index)` for j = 0 (D1) and from it for the others; each
+starts a new episode when its last one ends while episodes are still owed. With one environment each episode
+starts from a fresh acting state; with several, the batch's acting state carries on and each environment's
+latent restarts at its episode's first step, as in training with `num_envs` environments.
+
+A stop signal is looked at every step. Then the evaluation stops where it is and `EvalProgress` holds all of it
+(the episodes done, each environment's state, the observations, the agent's acting state and the first
+episode's frames so far); the checkpoint that follows carries it, and the resumed run continues the same
+evaluation from that step, exactly as if never stopped. A preempted hours-long Atari evaluation so loses nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from hieros import checkpoint, video
+from hieros import video
 from hieros.agent_api import Agent
 from hieros.config import Config
 from hieros.envs.base import stack
@@ -22,13 +29,40 @@ from hieros.envs.base import stack
 
 @dataclass
 class Evaluation:
-    episodes: list[tuple[float, int]]  # (score, length) of each episode
+    episodes: list[tuple[float, int]]  # (score, length) of each episode, in the order they ended
     frames: list[np.ndarray] = field(default_factory=list)  # the first episode's images, when filmed
+
+
+@dataclass
+class EvalProgress:
+    """An evaluation stopped part way: everything needed to go on with it (plain data, for the checkpoint)."""
+
+    index: int
+    episodes: list[tuple[float, int]]
+    started: int  # episodes begun, the running ones included
+    running: list[list[Any]]  # per environment [episode number (-1: idle), score, length]
+    env_states: list[dict[str, Any]]
+    obs: dict[str, np.ndarray]
+    agent_state: Any
+    frames: list[np.ndarray]
+
+    def to_state(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> EvalProgress:
+        return cls(**{**state, "episodes": [tuple(e) for e in state["episodes"]]})
 
 
 def evaluation_seed(config: Config, index: int) -> int:
     """The eval environment's seed: evaluation `index` of seed s is 10**6 + 1000 s + index (docs/deviations.md)."""
     return 10**6 + config.seed * 1000 + index
+
+
+def env_seed(config: Config, index: int, env: int) -> int:
+    """Environment `env` of evaluation `index`: evaluation_seed for the first, one derived from it for the others."""
+    base = evaluation_seed(config, index)
+    return base if env == 0 else int(np.random.SeedSequence([base, env]).generate_state(1)[0])
 
 
 def run_episodes(
@@ -38,30 +72,64 @@ def run_episodes(
     make_env: Callable[..., Any],
     stopped: Callable[[], bool],
     filmed: bool,
-) -> Evaluation | None:
-    """`config.eval_eps` greedy episodes of evaluation `index`, the first one's frames kept when `filmed`;
-    None when `stopped()` turned true on the way (everything as before the call)."""
-    before = checkpoint.rng_state(), None if agent.trains else agent.state_dict()
-    env = make_env(config.task, config, seed=evaluation_seed(config, index), mode="eval")
-    result = Evaluation([])
+    resume: EvalProgress | None = None,
+) -> Evaluation | EvalProgress:
+    """`config.eval_eps` greedy episodes of evaluation `index` (continuing `resume`, a stopped one), the first
+    one's frames kept when `filmed`; an EvalProgress when `stopped()` turned true on the way."""
+    count = min(config.eval_envs, config.eval_eps)
+    envs = [make_env(config.task, config, seed=env_seed(config, index, j), mode="eval") for j in range(count)]
     try:
-        for episode in range(config.eval_eps):
-            obs, state, score, length = env.reset(), agent.initial_state(1), 0.0, 0
-            while True:
-                if filmed and episode == 0 and (image := video.frame(obs)) is not None:
-                    result.frames.append(image)
-                if obs["is_last"]:
-                    break
-                if stopped():
-                    checkpoint.set_rng_state(before[0])
-                    if before[1] is not None:
-                        agent.load_state_dict(before[1])
-                    return None
-                action, state = agent.policy(stack([obs]), state, mode="eval")
-                obs = env.step(action[0])
-                score += float(obs["reward"])
-                length += 1
-            result.episodes.append((score, length))
+        if resume is None:
+            obs = stack([env.reset() for env in envs])
+            state, started, episodes, frames = agent.initial_state(count), count, [], []
+            running = [[j, 0.0, 0] for j in range(count)]
+        else:
+            for env, env_state in zip(envs, resume.env_states, strict=True):
+                env.set_state(env_state)
+            obs, state, started = resume.obs, resume.agent_state, resume.started
+            episodes, frames, running = list(resume.episodes), list(resume.frames), [list(r) for r in resume.running]
+        while True:
+            for j, (episode, score, length) in enumerate(running):
+                # one frame per step of the first episode (not again for the step a resumed run starts on)
+                if (
+                    filmed
+                    and episode == 0
+                    and len(frames) == length
+                    and (image := video.frame(_row(obs, j))) is not None
+                ):
+                    frames.append(image)
+                if episode < 0 or not obs["is_last"][j]:
+                    continue
+                episodes.append((score, length))
+                running[j] = [started if started < config.eval_eps else -1, 0.0, 0]
+                if started < config.eval_eps:
+                    started += 1
+                    obs = _replace(obs, j, envs[j].reset())
+                    if count == 1:  # a fresh acting state per episode, the hierarchy's step count from 0 (batch 1)
+                        state = agent.initial_state(1)
+            if len(episodes) == config.eval_eps:
+                return Evaluation(episodes, frames)
+            if stopped():
+                env_states = [env.get_state() for env in envs]
+                return EvalProgress(index, episodes, started, running, env_states, obs, state, frames)
+            action, state = agent.policy(obs, state, mode="eval")
+            for j, env in enumerate(envs):
+                if running[j][0] >= 0:
+                    obs = _replace(obs, j, env.step(action[j]))
+                    running[j][1] += float(obs["reward"][j])
+                    running[j][2] += 1
     finally:
-        env.close()
-    return result
+        for env in envs:
+            env.close()
+
+
+def _row(obs: dict[str, np.ndarray], j: int) -> dict[str, Any]:
+    return {key: value[j] for key, value in obs.items()}
+
+
+def _replace(obs: dict[str, np.ndarray], j: int, new: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The batch `obs` with environment j's observation replaced by `new` (a copy: a checkpoint may hold `obs`)."""
+    out = {key: value.copy() for key, value in obs.items()}
+    for key, value in new.items():
+        out[key][j] = value
+    return out

@@ -32,7 +32,7 @@ from hieros.cli_errors import EXIT_INTERRUPTED, EXIT_LOCKED, guarded
 from hieros.config import Config, ConfigError, HelpRequested, dump, parse_args
 from hieros.envs import EnvError, make_env
 from hieros.envs.base import stack
-from hieros.evaluation import run_episodes
+from hieros.evaluation import EvalProgress, run_episodes
 from hieros.logger import Logger
 from hieros.progress import Clocks, Progress
 from hieros.run_record import RunLocked, RunRecord, default_logdir, prepare_run_dir
@@ -89,6 +89,7 @@ class Trainer:
         self.returns = np.zeros(len(self.envs))
         self.lengths = np.zeros(len(self.envs), dtype=np.int64)
         self.pending: dict[str, list[float]] = defaultdict(list)
+        self.eval_progress: EvalProgress | None = None  # an evaluation a stop cut short, continued on resume
         self.clock = time.perf_counter()  # wall_seconds counts the loop's time from here
         self.clocks = Clocks()
         self.record = RunRecord(run_dir, config, self.envs[0].protocol(), self.frames_per_step)
@@ -235,11 +236,15 @@ class Trainer:
     @clocked("eval")
     def evaluate(self) -> bool:
         """Evaluation number `eval_index` (hieros.evaluation), its episodes logged and the first one filmed every
-        `video_every` evaluations; False, with nothing written, if a stop signal came inside it."""
+        `video_every` evaluations; False, with nothing written, if a stop signal came inside it: then the
+        checkpoint holds where it stopped (`eval_progress`) and the resumed run goes on with it."""
         index, every = self.counters["eval_index"], self.config.video_every
         filmed = bool(every) and index % every == 0
-        done = run_episodes(self.agent, self.config, index, make_env, lambda: self.stop_signal is not None, filmed)
-        if done is None:
+        stopped = lambda: self.stop_signal is not None  # noqa: E731
+        progress = self.eval_progress if self.eval_progress and self.eval_progress.index == index else None
+        done = run_episodes(self.agent, self.config, index, make_env, stopped, filmed, progress)
+        self.eval_progress = done if isinstance(done, EvalProgress) else None
+        if self.eval_progress is not None:
             return False
         if done.frames:
             self.logger.video(video.write_episode(self.run_dir, done.frames, self.frames), self.frames)
@@ -292,6 +297,7 @@ class Trainer:
             "progress": dict(self.record.progress),
             "clocks": dict(self.clocks.seconds),
             "wandb_id": self.logger.wandb_id,
+            "eval_progress": None if self.eval_progress is None else self.eval_progress.to_state(),
         }
         checkpoint.save(self.run_dir, state)
         self.every["save"].mark(self.step)
@@ -313,6 +319,8 @@ class Trainer:
         self.pending = defaultdict(list, state["pending"])
         self.clocks = Clocks(state.get("clocks"))  # checkpoints from before the clocks: they start at zero
         self.record.progress.update(state["progress"])
+        progress = state.get("eval_progress")  # checkpoints from before resumable evaluations have none
+        self.eval_progress = None if progress is None else EvalProgress.from_state(progress)
 
     def save_subgoal_image(self) -> None:
         """With a hierarchy and images: the current frame and each level's decoded subgoal, as

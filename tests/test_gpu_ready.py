@@ -86,6 +86,14 @@ def test_the_runners_tell_a_run_it_was_given_a_gpu():
     assert slurm.TrainTask(None, 0, gpus=1).gpus == 1
 
 
+def test_a_runs_compile_cache_lives_in_the_store_so_requeues_find_it(monkeypatch, tmp_path):
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    cache = worker_env(1, None, results=tmp_path)["TORCHINDUCTOR_CACHE_DIR"]
+    assert cache == str(tmp_path.resolve() / ".cache" / "inductor")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/mine")  # the user's own choice wins
+    assert "TORCHINDUCTOR_CACHE_DIR" not in worker_env(1, None, results=tmp_path)
+
+
 def test_deterministic_mode_sets_cublas_workspace_and_turns_autotuning_off(monkeypatch):
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
@@ -202,3 +210,13 @@ def test_a_requeued_task_takes_the_lock_once_it_is_free(monkeypatch, tmp_path):
     fd = task._take_lock(run)
     assert fd is not None and runlock.is_locked(run)
     runlock.let_go(fd)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine without CUDA")
+def test_the_gpu_check_stops_at_once_without_cuda(tmp_path):
+    out = subprocess.run(
+        ["bash", "benchmarks/gpu_check.sh"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable},
+    )  # fmt: skip
+    assert out.returncode == 3 and "torch sees no CUDA device here" in out.stdout, out.stdout + out.stderr
+    assert not (tmp_path / "gpu_check.json").exists() and not (tmp_path / "run").exists()

@@ -224,8 +224,8 @@ def test_a_stop_is_prompt_in_every_phase(tmp_path, phase):
 
 
 def test_a_stop_inside_an_evaluation_resumes_exactly(tmp_path, monkeypatch):
-    """SIGTERM halfway through an evaluation, then resume == the run never stopped: the evaluation is dropped
-    whole with the random generators as they were, and runs again first thing after the resume."""
+    """SIGTERM halfway through an evaluation, then resume == the run never stopped: the checkpoint holds the
+    evaluation where it stopped (one episode done, the second under way) and the resumed run goes on with it."""
     import hieros.train as train_module
 
     common = [
@@ -262,9 +262,47 @@ def test_a_stop_inside_an_evaluation_resumes_exactly(tmp_path, monkeypatch):
     half = tmp_path / "half"
     assert main([*common, f"--logdir={half}"]) == 130 and sent
     assert not [m for m in metrics_file.read_metrics(half) if m.get("mode") == "eval" or m["type"] == "eval"]
+    progress = checkpoint.load(half)["eval_progress"]
+    assert len(progress["episodes"]) == 1 and progress["running"][0][0] == 1 and progress["running"][0][2] > 0
     monkeypatch.setattr(train_module, "make_env", real_make_env)
     assert main([*common, f"--logdir={half}"]) == 0
     _assert_same(_final_state(whole), _final_state(half))
+    strip = lambda run: [json.dumps(m) for m in metrics_file.read_metrics(run)]  # noqa: E731
+    assert strip(whole) == strip(half)
+
+
+@pytest.mark.parametrize("envs", [1, 3])
+def test_an_evaluation_over_several_envs_plays_eval_eps_episodes_and_resumes_exactly(tmp_path, monkeypatch, envs):
+    """`eval_envs` environments play the evaluation's episodes at once, exactly `eval_eps` of them; a stop in
+    the middle and a resume give the same records as a run never stopped (random agent: its generator is in the
+    checkpoint)."""
+    import hieros.train as train_module
+
+    common = [*DMC, "--model_name=random", "--steps=1000", "--eval_every=500", "--eval_eps=4", f"--eval_envs={envs}"]
+    whole = train(tmp_path, *common, name="whole")
+    evaluated = [m for m in metrics_file.read_metrics(whole) if m.get("mode") == "eval"]
+    assert len(evaluated) == 4 and {m["length"] for m in evaluated} == {500}  # cartpole: 1000 frames, repeat 2
+    real_make_env, calls = train_module.make_env, []
+
+    def make_env(task, config, seed, mode="train"):
+        env = real_make_env(task, config, seed, mode)
+        if mode == "eval" and not calls:
+            step = env.step
+
+            def step_then_signal(action):
+                calls.append(1)
+                if len(calls) == 600:  # with 1 env in the second episode; with 3, in their first
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return step(action)
+
+            env.step = step_then_signal
+        return env
+
+    monkeypatch.setattr(train_module, "make_env", make_env)
+    half = tmp_path / "half"
+    assert main([*common, f"--logdir={half}"]) == 130 and len(calls) >= 600
+    monkeypatch.setattr(train_module, "make_env", real_make_env)
+    assert main([*common, f"--logdir={half}"]) == 0
     strip = lambda run: [json.dumps(m) for m in metrics_file.read_metrics(run)]  # noqa: E731
     assert strip(whole) == strip(half)
 
