@@ -90,7 +90,7 @@ def wrapper_loop(task: str, presets: list[str], steps: int, agent_model: str | N
     from hieros.agent_api import make_agent
     from hieros.config import build_config
     from hieros.envs import make_env
-    from hieros.train import stack
+    from hieros.envs.base import stack
 
     config = build_config(presets, {"task": task, "model_name": agent_model or "random"})
     env = make_env(task, config, seed=0)

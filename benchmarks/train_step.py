@@ -59,8 +59,8 @@ def measure(case: str, method: str, mode: str, updates: int, act_steps: int) -> 
     from hieros.agent_api import make_agent
     from hieros.config import build_config
     from hieros.envs import make_env
+    from hieros.envs.base import stack
     from hieros.rundir import peak_rss_mb
-    from hieros.train import stack
 
     model, levels = METHODS[method]
     presets, overrides, task = CASES[case]

@@ -31,6 +31,10 @@ class Agent(Protocol):
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
+    def subgoal_image(self, obs: Mapping[str, np.ndarray], state: Any) -> np.ndarray | None:
+        """The first environment's frame and each higher level's subgoal as one uint8 RGB image (H, W, 3), for
+        subgoals/ and TensorBoard; None where there is nothing to draw (no hierarchy, no images)."""
+
 
 class RandomAgent:
     """The uniformly random policy: the random baseline of score normalisation, and a fast runner test."""
@@ -59,6 +63,9 @@ class RandomAgent:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.bit_generator.state = state["rng"]
+
+    def subgoal_image(self, obs: Mapping[str, np.ndarray], state: None) -> None:
+        return None  # no subgoals
 
 
 def make_agent(config: Any, obs_space: Mapping[str, Any], act_space: ActSpace) -> Agent:

@@ -39,7 +39,7 @@ from hieros.run_record import RunLocked, RunRecord, default_logdir, prepare_run_
 from hieros.wandb_log import check_available
 from hieros.when import Every, Ratio
 
-__all__ = ["Ratio", "Trainer", "main", "stack"]  # Ratio and stack live in hieros.when and hieros.envs.base
+__all__ = ["Trainer", "main"]
 
 # Ctrl-C, kill and Slurm's warning before a preemption or the time limit (sbatch --signal=USR2@90)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
@@ -325,10 +325,9 @@ class Trainer:
     def save_subgoal_image(self) -> None:
         """With a hierarchy and images: the current frame and each level's decoded subgoal, as
         subgoals/step_<env step>.png and in TensorBoard (`subgoals`)."""
-        draw = getattr(self.agent, "subgoal_image", None)
-        if not self.config.subgoal_visualization or draw is None:
+        if not self.config.subgoal_visualization:
             return
-        image = draw(self.obs, self.agent_state)
+        image = self.agent.subgoal_image(self.obs, self.agent_state)
         if image is None:
             return
         import cv2

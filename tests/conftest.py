@@ -120,7 +120,7 @@ def filled_agent(**overrides: str):
     from hieros.agent_api import make_agent
     from hieros.config import build_config
     from hieros.envs import make_env
-    from hieros.train import stack
+    from hieros.envs.base import stack
 
     config = build_config(["atari100k", "debug"], {"task": "atari_pong", "seed": "1", **overrides})
     checkpoint.seed_everything(config.seed)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from hieros import checkpoint, metrics_file, rundir
-from hieros.train import Ratio, main
+from hieros.train import main
+from hieros.when import Ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 ATARI = ["--configs", "atari100k", "debug", "--task=atari_pong"]
