@@ -28,6 +28,7 @@ CKPT_FILE = "latest.safetensors"
 PREVIOUS_FILE = "previous.safetensors"  # the one before the latest, kept so a corrupt latest one costs one interval
 FILES = (CKPT_FILE, PREVIOUS_FILE)  # newest first, the order load tries them
 PICKLED_FILES = ("latest.pkl", "previous.pkl")  # checkpoints of earlier versions, read only when trusted
+BLOB_DIR = "blobs"  # the large arrays both checkpoints share, each stored once (hieros.state_file.BlobStore)
 TRUST_FLAG = "--trust-pickle"  # hieros-bench run, python -m hieros.train and python -m hieros.openloop
 
 
@@ -45,14 +46,22 @@ def exists(run_dir: str | Path) -> bool:
     return any(checkpoint_file(run_dir, name).exists() for name in FILES + PICKLED_FILES)
 
 
+def blob_store(run_dir: str | Path) -> state_file.BlobStore:
+    return state_file.BlobStore(Path(run_dir) / CKPT_DIR / BLOB_DIR)
+
+
 def save(run_dir: str | Path, state: dict[str, Any]) -> None:
-    """Write the latest checkpoint atomically; the one it replaces becomes the previous one. Pickled checkpoints
-    of an earlier version, once a newer one exists, are removed."""
-    data = state_file.dumps(state)  # first: a state that cannot be saved changes nothing on disk
+    """Write the latest checkpoint atomically; the one it replaces becomes the previous one. The large arrays
+    go to the blob store first, once each (the replay's chunks: both checkpoints share them), and blobs neither
+    checkpoint names are removed after. Pickled checkpoints of an earlier version, once a newer one exists, are
+    removed."""
+    blobs = blob_store(run_dir)
+    data = state_file.dumps(state, blobs)  # first: a state that cannot be saved changes no checkpoint on disk
     latest = checkpoint_file(run_dir)
     if latest.exists():
         os.replace(latest, checkpoint_file(run_dir, PREVIOUS_FILE))
     atomic_write_bytes(latest, data)
+    blobs.keep(set().union(*(state_file.blob_names(checkpoint_file(run_dir, name)) for name in FILES)))
     for name in PICKLED_FILES:
         checkpoint_file(run_dir, name).unlink(missing_ok=True)
 
@@ -78,7 +87,8 @@ def load(
                 "to start it again from step 0"
             )
         return _load_first(run_dir, PICKLED_FILES, _read_pickle, read_only)
-    return _load_first(run_dir, FILES, lambda file: state_file.load(file, device), read_only)
+    blobs = blob_store(run_dir)
+    return _load_first(run_dir, FILES, lambda file: state_file.load(file, device, blobs), read_only)
 
 
 def _read_pickle(file: Path) -> Any:

@@ -9,13 +9,23 @@ appears twice in the tree (the same array, say) is stored once and read back as 
 Anything else (a class of ours, a function) is refused when saving: `StateFileError` names where it sits.
 
 The file is read by safetensors and json alone, so a crafted file can fail to load but cannot execute code,
-which is why checkpoints from a shared results store are safe to resume (docs/runner.md). Tensors are recognised
-through the torch a caller has loaded; torch is imported here only to read back a file that holds tensors.
+which is why checkpoints from a shared results store are safe to resume (docs/runner.md).
+
+With a `BlobStore`, every NumPy array of at least BLOB_BYTES is written once into a folder of its own, as a
+safetensors file named by the SHA-256 of its dtype, shape and bytes, and the tree names it (`{"blob": hash}`); it
+is read back, and checked against its name, from there. A replay's full chunks never change, so successive
+checkpoints of a run share them: the replay is on disk once, not once per checkpoint, and a checkpoint writes
+only the chunks filled since the last one (`BlobStore.keep` removes the ones no checkpoint names any more).
+
+Tensors are recognised through the torch a caller has loaded; torch is imported here only to read back a file
+that holds tensors.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,20 +35,75 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load as load_arrays
 from safetensors.numpy import save as save_arrays
 
+from hieros.rundir import atomic_write_bytes
+
 FORMAT = "hieros-bench/state/1"
 _PLAIN = (type(None), bool, int, float, str)
+BLOB_BYTES = 1 << 18  # arrays from 256 KiB go to the blob store (a replay chunk of 64 Atari frames: 768 KiB)
+_BLOB_NAME = re.compile(r"[0-9a-f]{64}")
 
 
 class StateFileError(ValueError):
     """A tree that cannot be saved, or a file that is not a readable state file."""
 
 
+class BlobStore:
+    """A folder of arrays, each in a file named by the hash of its content, written once (atomically)."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    def put(self, array: np.ndarray) -> str:
+        name = _content_hash(array)
+        file = self.folder / f"{name}.safetensors"
+        if not file.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(file, save_arrays({"0": np.ascontiguousarray(array)}))
+        return name
+
+    def get(self, name: Any) -> np.ndarray:
+        if not isinstance(name, str) or not _BLOB_NAME.fullmatch(name):  # a name, never a path
+            raise StateFileError(f"a malformed blob name {str(name)[:80]!r}")
+        file = self.folder / f"{name}.safetensors"
+        try:
+            with safe_open(str(file), framework="numpy") as f:
+                array = f.get_tensor("0")
+        except (OSError, SafetensorError) as error:
+            raise StateFileError(f"blob {name[:12]} is missing or unreadable ({type(error).__name__})") from error
+        if _content_hash(array) != name:
+            raise StateFileError(f"blob {name[:12]} does not hold what its name says (damaged)")
+        return array
+
+    def keep(self, names: set[str]) -> None:
+        """Remove every blob not in `names` (those the checkpoints still name)."""
+        for file in self.folder.glob("*.safetensors") if self.folder.exists() else ():
+            if file.stem not in names:
+                file.unlink(missing_ok=True)
+
+
+def _content_hash(array: np.ndarray) -> str:
+    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
+
+
+def blob_names(path: str | Path) -> set[str]:
+    """The blobs the state file at `path` names (empty if it is not readable)."""
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            tree = (f.metadata() or {}).get("tree", "")
+    except (OSError, SafetensorError):
+        return set()
+    return set(re.findall(r'"blob":"([0-9a-f]{64})"', tree))
+
+
 def _torch() -> Any | None:
     return sys.modules.get("torch")
 
 
-def dumps(tree: Any) -> bytes:
-    """The safetensors bytes of `tree` (see the module for what it may hold)."""
+def dumps(tree: Any, blobs: BlobStore | None = None) -> bytes:
+    """The safetensors bytes of `tree` (see the module for what it may hold); with `blobs`, its large arrays are
+    written there and named."""
     arrays: dict[str, np.ndarray] = {}
     names: dict[int, str] = {}  # id of an array or tensor already stored -> its name
     keep: list[Any] = []  # the originals, alive until the end, so no id is reused meanwhile
@@ -67,6 +132,8 @@ def dumps(tree: Any) -> bytes:
         if kind is np.ndarray:
             if value.dtype.hasobject:
                 raise StateFileError(f"{where}: an array of Python objects cannot be saved")
+            if blobs is not None and value.nbytes >= BLOB_BYTES:
+                return {"blob": blobs.put(value)}
             return {"array": store(value, value)}
         if isinstance(value, np.generic):
             return {"scalar": [value.dtype.str, value.item()]}
@@ -91,16 +158,16 @@ def _tensor_array(tensor: Any) -> np.ndarray:
     return tensor.numpy()
 
 
-def load(path: str | Path, device: str = "cpu") -> Any:
-    """The tree saved in the state file at `path`, its tensors on `device`; StateFileError if it is not one (or
-    is damaged)."""
+def load(path: str | Path, device: str = "cpu", blobs: BlobStore | None = None) -> Any:
+    """The tree saved in the state file at `path`, its tensors on `device` and its named arrays from `blobs`;
+    StateFileError if it is not one (or is damaged, or names a blob that is missing)."""
     try:
         with safe_open(str(path), framework="numpy") as f:
             metadata = f.metadata() or {}
             arrays = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
     except SafetensorError as error:
         raise StateFileError(f"not a readable state file ({error})") from error
-    return _tree(metadata, arrays, device)
+    return _tree(metadata, arrays, device, blobs)
 
 
 def load_bytes(data: bytes, device: str = "cpu") -> Any:
@@ -113,7 +180,7 @@ def load_bytes(data: bytes, device: str = "cpu") -> Any:
     return _tree(header.get("__metadata__") or {}, arrays, device)
 
 
-def _tree(metadata: dict[str, str], arrays: dict[str, np.ndarray], device: str) -> Any:
+def _tree(metadata: dict[str, str], arrays: dict[str, np.ndarray], device: str, blobs: BlobStore | None = None) -> Any:
     if metadata.get("format") != FORMAT:
         raise StateFileError(f"not a state file of this project (format {metadata.get('format')!r})")
     try:
@@ -149,6 +216,12 @@ def _tree(metadata: dict[str, str], arrays: dict[str, np.ndarray], device: str) 
             return shared(value, lambda a: a.tobytes())
         if tag == "array":
             return shared(value, lambda a: a)
+        if tag == "blob":
+            if blobs is None:
+                raise StateFileError("the tree names a blob, and no blob store was given")
+            if value not in made:
+                made[value] = blobs.get(value)
+            return made[value]
         if tag == "scalar":
             return np.dtype(value[0]).type(value[1])
         if tag == "tensor":
