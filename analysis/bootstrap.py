@@ -187,17 +187,6 @@ def interval_estimates(
     return joint_estimates({"": scores}, {"": together}, [], reps, {"": rng})[0][""]
 
 
-def profile_estimates(
-    scores: np.ndarray, taus: np.ndarray, reps: int, rng: np.random.Generator
-) -> dict[str, np.ndarray]:
-    """Performance profile of (runs, tasks) scores at `taus` with pointwise percentile bands: {value, low, high}."""
-
-    def profile(s: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
-        return stats.performance_profile(s, taus, counts)
-
-    return interval_estimates(scores, {"profile": profile}, reps, rng)["profile"]
-
-
 def improvement_estimate(
     x: np.ndarray, y: np.ndarray, reps: int, rng_x: np.random.Generator, rng_y: np.random.Generator
 ) -> dict[str, float]:
@@ -210,6 +199,16 @@ def improvement_estimate(
     return joint_estimates(
         {"x": x, "y": y}, {"x": nothing, "y": nothing}, [("x", "y")], reps, {"x": rng_x, "y": rng_y}
     )[1][("x", "y")]
+
+
+def t_quantile(dof: Any, confidence: float = CONFIDENCE) -> Any:
+    """Student's t quantile of a two-sided `confidence` interval at `dof` degrees of freedom (an int, or an array
+    of them: one per bin of a curve, analysis.curves): the half-width of a t interval in standard errors."""
+    if np.ndim(dof) == 0:
+        return _t_quantile(confidence, int(dof))
+    from scipy.stats import t
+
+    return t.ppf(0.5 + confidence / 2, dof)
 
 
 @cache
@@ -227,7 +226,7 @@ def t_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[floa
     n = len(values)
     if n < 2:
         return float("nan"), float("nan")
-    half = _t_quantile(confidence, n - 1) * np.std(values, ddof=1) / np.sqrt(n)
+    half = t_quantile(n - 1, confidence) * np.std(values, ddof=1) / np.sqrt(n)
     centre = float(np.mean(values))
     return centre - float(half), centre + float(half)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.bootstrap import CONFIDENCE
+from analysis.bootstrap import CONFIDENCE, t_quantile
 from analysis.store import Method, Run, StoreError
 
 MAX_BINS = 100
@@ -60,15 +60,13 @@ def band(table: np.ndarray, confidence: float = CONFIDENCE) -> dict[str, np.ndar
     """Per bin over runs of a (runs, bins) table with NaN gaps: {mean, low, high, runs}, each (bins,).
 
     The interval is Student's t over the runs that have a value in the bin (NaN with fewer than two)."""
-    from scipy.stats import t
-
     present = ~np.isnan(table)
     n = present.sum(axis=0)
     filled = np.where(present, table, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = filled.sum(axis=0) / n
         var = np.where(present, (table - mean) ** 2, 0.0).sum(axis=0) / (n - 1)
-        half = np.where(n >= 2, t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)) * np.sqrt(var / n), np.nan)
+        half = np.where(n >= 2, t_quantile(np.maximum(n - 1, 1), confidence) * np.sqrt(var / n), np.nan)
     mean = np.where(n > 0, mean, np.nan)
     return {"mean": mean, "low": mean - half, "high": mean + half, "runs": n}
 

@@ -10,7 +10,6 @@ previous report as it was, and a disk error names the folder.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -24,17 +23,7 @@ from analysis import figures, ladder, latex, outdir, parallel, render, sampler
 from analysis.report import Options, Report
 from analysis.store import display_name, normalize, score_range
 from hieros import rundir
-
-
-def _finite(value: Any) -> Any:
-    """JSON without NaN: missing intervals become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
+from hieros.json_values import finite_tree
 
 
 def metric_file_name(metric: str) -> str:
@@ -106,11 +95,6 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
     return makers
 
 
-def draw_all(report: Report, options: Options) -> dict[str, tuple[Any, figures.Table]]:
-    """{name: (figure, table)} of every figure of the report, in the order report.md shows them."""
-    return {name: make() for name, make in figure_makers(report, options).items()}
-
-
 def write(report: Report, options: Options) -> list[Path]:
     """Every output file of the report, whole or not at all, into `options.out` (analysis.outdir.write_folder:
     of the files already there, only an earlier report's are replaced or removed). Returns the paths."""
@@ -129,7 +113,7 @@ def _write_files(report: Report, options: Options) -> list[str]:
 
     longest_first = sorted(range(len(names)), key=lambda i: names[i] not in ("curves", "games"))
     paths = [path for saved in parallel.run(save, len(names), options.workers, longest_first) for path in saved]
-    summary = _finite(report.summary)
+    summary = finite_tree(report.summary)  # missing intervals as null
     texts = {
         "summary.json": json.dumps(summary, indent=1) + "\n",
         "report.md": render.markdown(report.summary, names),

@@ -86,6 +86,7 @@ def _iqm(values: np.ndarray, running: np.ndarray) -> np.ndarray:
 
 
 def _profile(values: np.ndarray, running: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    """1 - (weight of the scores <= tau) / (total weight), from the running sum of the weights in score order."""
     at_most = np.searchsorted(values, np.asarray(taus), side="right")  # how many sorted scores are <= tau
     below = np.where(at_most > 0, running[..., np.maximum(at_most - 1, 0)], 0.0)
     return 1.0 - below / running[..., -1:]
@@ -102,25 +103,8 @@ def iqm(scores: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     return _iqm(*_running(scores, counts))
 
 
-def superhuman(scores: np.ndarray, counts: np.ndarray | None = None, threshold: float = 1.0) -> np.ndarray:
-    """Number of tasks whose mean normalised score exceeds `threshold` (the papers' '#Superhuman')."""
-    return _superhuman(task_means(scores, counts), threshold)
-
-
 def _superhuman(means: np.ndarray, threshold: float) -> np.ndarray:
     return (means > threshold).sum(axis=-1).astype(np.float64)
-
-
-def performance_profile(scores: np.ndarray, taus: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
-    """Fraction of run-task scores strictly above each tau (rliable's score distribution): (..., len(taus)).
-    From the running sum of the weights in score order: 1 - (weight of the scores <= tau) / (total weight)."""
-    return _profile(*_running(scores, counts), taus)
-
-
-def average_profile(scores: np.ndarray, taus: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
-    """Fraction of tasks whose mean score over runs is strictly above each tau (rliable's average-score
-    distribution, `use_score_distribution=False`): (..., len(taus))."""
-    return _average_profile(task_means(scores, counts), taus)
 
 
 def _average_profile(means: np.ndarray, taus: np.ndarray) -> np.ndarray:
@@ -134,10 +118,12 @@ def aggregates(
     with_superhuman: bool = False,
     profile: str = "runs",
 ) -> dict[str, np.ndarray]:
-    """Median, IQM, Mean and Optimality Gap (Superhuman too if asked, and the profile at `taus` if given, of run
-    scores or of task means as `profile` says) of one array or per resample: the numbers of the functions above,
-    with the task means and the sorted running sum computed once for all of them (what a bootstrap pays for per
-    resample)."""
+    """Median, IQM, Mean and Optimality Gap of one array or per resample: the numbers of the functions above, with
+    the task means and the sorted running sum computed once for all of them (what a bootstrap pays for per
+    resample). With `with_superhuman`, Superhuman: the number of tasks whose mean normalised score exceeds 1 (the
+    papers' '#Superhuman'). With `taus`, the performance profile at each tau (..., len(taus)): the fraction of
+    run-task scores strictly above it (rliable's score distribution), or with profile="average" the fraction of
+    tasks whose mean over runs is (rliable's average-score distribution, `use_score_distribution=False`)."""
     means = task_means(scores, counts)
     values, running = _running(scores, counts)
     out = {

@@ -39,6 +39,7 @@ from typing import Any
 from analysis.outdir import check_file
 from analysis.store import StoreError, display_name, find_game, load_store, random_human
 from hieros import metrics_file, rundir
+from hieros.json_values import is_number
 
 BUDGETS = {"atari100k": 400_000}  # frames; other suites need --budget-frames
 DEFAULT_SUITE = "atari100k"
@@ -304,12 +305,7 @@ def known_task(task: Any, where: str) -> str:
 def _numbers(values: Any, nullable: bool) -> bool:
     """Whether `values` is a list of finite numbers (NaN and None too, where `nullable`)."""
     return isinstance(values, list) and all(
-        (nullable and v is None)
-        or (
-            isinstance(v, int | float)
-            and not isinstance(v, bool)
-            and (math.isfinite(v) or (nullable and math.isnan(v)))
-        )
+        (nullable and v is None) or (is_number(v) and (math.isfinite(v) or (nullable and math.isnan(v))))
         for v in values
     )
 

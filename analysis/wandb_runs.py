@@ -37,6 +37,7 @@ from urllib.parse import parse_qsl
 
 from analysis.store import StoreError
 from analysis.trackers import ForeignRun, flatten, tag_for
+from hieros.json_values import is_number
 
 HEADER = struct.Struct("<4sHB")  # ident, magic, version
 CHUNK = struct.Struct("<IHB")  # crc32, length, type
@@ -152,7 +153,7 @@ def _number(value: Any) -> float | None:
             value = float(value) if value.strip() else None
         except ValueError:
             return None
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return value if is_number(value) else None
 
 
 def is_export(path: Path) -> bool:

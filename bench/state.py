@@ -18,8 +18,6 @@ from hieros import run_search, rundir, runlock
 from hieros.config import config_mismatch
 from hieros.rundir import ATTEMPT_MARK, EXIT_MARK, RUNNER_LOG  # runner.log's format, defined with the run directory
 
-STATES = ("pending", "running", "interrupted", "failed", "done")
-
 
 def run_state(run_dir: Path, locked: bool | None = None, stored: bool = True) -> tuple[str, dict[str, Any] | None]:
     """(state, run record or None); a corrupt run.json, or one of another run (rundir.read_stored_run; a run

@@ -6,13 +6,13 @@ against the real config (hieros.config is torch-free), so a typo fails here, bef
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hieros.cli_errors import suggest
 from hieros.config import ConfigError, build_config
 from hieros.envs import known_task, task_domain
 
@@ -113,12 +113,6 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[f"{prefix}{key}"] = value
     return out
-
-
-def suggest(word: str, choices: Any) -> str:
-    """ " (did you mean X?)" for the closest of `choices`, or ""."""
-    matches = difflib.get_close_matches(word, list(choices), n=2, cutoff=0.6)
-    return f" (did you mean {' or '.join(matches)}?)" if matches else ""
 
 
 def _check_keys(where: str, table: Mapping[str, Any], allowed: set[str]) -> None:

@@ -12,12 +12,13 @@ it for its workers, so each run's runner.log keeps the full traceback of a crash
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NoReturn
 
 # The exit codes of every command, and between a training process and its runner (bench/).
@@ -48,6 +49,20 @@ def int_in(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def closest(word: str, choices: Iterable[str]) -> list[str]:
+    """The names of `choices` closest to a mistyped `word` (at most three, closest first; difflib's ratio >= 0.6):
+    what every unknown key, preset, task, suite or method is answered with."""
+    return difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """' (did you mean X or Y?)' for the names of `choices` closest to `word`, or '' where none is close."""
+    *first, last = closest(word, choices) or [""]
+    if not last:
+        return ""
+    return f" (did you mean {', '.join(first) + ' or ' if first else ''}{last}?)"
 
 
 def debugging() -> bool:

@@ -11,7 +11,6 @@ message that names the closest valid choices.
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import json
 import re
@@ -22,7 +21,9 @@ from typing import Any
 import yaml
 
 from hieros import config_hash
+from hieros.cli_errors import suggest
 from hieros.config_schema import ConfigError, Spec, check, flag_text, split_spec
+from hieros.json_values import is_number
 
 CONFIGS_FILE = Path(__file__).with_name("configs.yaml")
 __all__ = [
@@ -128,26 +129,20 @@ def preset_names(path: Path = CONFIGS_FILE) -> list[str]:
     return [name for name in load_blocks(path) if name != "defaults"]
 
 
-def _close(word: str, choices: Sequence[str]) -> str:
-    matches = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
-    return f" (did you mean {', '.join(matches)}?)" if matches else ""
+def merge(base: dict[str, Any], update: Mapping[str, Any], where: str | None = None) -> None:
+    """Merge `update` into `base` in place: a mapping into a dict recursively, any other value replaces (a copy).
 
-
-def _merge(base: dict[str, Any], update: Mapping[str, Any], where: str) -> None:
-    """Merge `update` into `base` in place; dicts merge recursively, other values replace."""
+    With `where` (what `update` is, for the error: a preset), only the keys `base` has, and a group only by a
+    mapping; without it (the original's configs, parity/original.py) a new key is added and a group replaced."""
     for key, value in update.items():
-        if key not in base:
-            raise ConfigError(f"{where}: unknown key {key!r}{_close(key, list(base))}")
-        if isinstance(base[key], dict):
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{where}: key {key!r} is a group, give it a mapping")
-            _merge(base[key], value, where)
+        if where is not None and key not in base:
+            raise ConfigError(f"{where}: unknown key {key!r}{suggest(key, list(base))}")
+        if isinstance(base.get(key), dict) and isinstance(value, Mapping):
+            merge(base[key], value, where)
+        elif isinstance(base.get(key), dict) and where is not None:
+            raise ConfigError(f"{where}: key {key!r} is a group, give it a mapping")
         else:
             base[key] = copy.deepcopy(value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def parse_value(text: str, default: Any, key: str) -> Any:
@@ -193,7 +188,7 @@ def _check_type(key: str, value: Any, default: Any) -> None:
         return
     if isinstance(default, bool) != isinstance(value, bool):
         raise ConfigError(f"{key}: expected {type(default).__name__}, got {value!r}")
-    if _is_number(default) and _is_number(value):
+    if is_number(default) and is_number(value):
         if isinstance(default, int) and not float(value).is_integer():
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         return
@@ -212,9 +207,9 @@ def _normalise(tree: dict[str, Any], defaults: Mapping[str, Any], prefix: str = 
             _normalise(value, default, f"{name}.")
             continue
         _check_type(name, value, default)
-        if isinstance(default, int) and not isinstance(default, bool) and _is_number(value):
+        if isinstance(default, int) and not isinstance(default, bool) and is_number(value):
             tree[key] = int(value)
-        elif isinstance(default, float) and _is_number(value):
+        elif isinstance(default, float) and is_number(value):
             tree[key] = float(value)
         elif isinstance(default, str) and isinstance(value, int):
             tree[key] = str(value)
@@ -264,7 +259,7 @@ def key_specs(path: Path = CONFIGS_FILE) -> dict[str, Spec | None]:
 def usage(path: Path = CONFIGS_FILE) -> str:
     """The text of `python -m hieros.train --help`: how to call it, the presets, every key with its default."""
     defaults = Config(_wrap(load_blocks(path)["defaults"])).flat()
-    specs, docs = _keys(path)
+    specs, docs = key_specs(path), key_docs(path)
     rows = [
         f"  {f'--{key}={flag_text(value)}':<44} {_spec_text(specs.get(key))}{docs.get(key, '')}".rstrip()
         for key, value in defaults.items()
@@ -345,16 +340,16 @@ def build_config(
     for name in presets:
         if name not in blocks or name == "defaults":
             raise ConfigError(
-                f"unknown preset {name!r}{_close(name, list(blocks))}; presets: {', '.join(preset_names(path))}"
+                f"unknown preset {name!r}{suggest(name, list(blocks))}; presets: {', '.join(preset_names(path))}"
             )
-        _merge(config, blocks[name] or {}, f"preset {name!r}")
+        merge(config, blocks[name] or {}, f"preset {name!r}")
     _normalise(config, defaults)
     flat_defaults = Config(_wrap(defaults)).flat()
     for key, raw in (overrides or {}).items():
         if key not in flat_defaults:
             group = any(k.startswith(key + ".") for k in flat_defaults)
             hint = f" (it is a group: set its keys, e.g. --{key}.<key>=VALUE)" if group else ""
-            raise ConfigError(f"unknown key --{key}{hint or _close(key, list(flat_defaults))}")
+            raise ConfigError(f"unknown key --{key}{hint or suggest(key, list(flat_defaults))}")
         current = _lookup(config, key)
         default = flat_defaults[key] if flat_defaults[key] is not None else current
         value = parse_value(raw, default, key) if isinstance(raw, str) else raw

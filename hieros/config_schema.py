@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hieros.json_values import is_number
+
 INTERVAL = re.compile(r"^([\[(])\s*(-?inf|-?[\d.]+(?:e-?\d+)?)\s*,\s*(-?inf|-?[\d.]+(?:e-?\d+)?)\s*([\])])$")
 NAMED = ("regex", "task", "device")
 DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
@@ -60,7 +62,7 @@ class Spec:
             return any(value == c and type(value) is type(c) for c in self.choices)
         if self.named:
             return self.named != "device" or bool(DEVICE.match(str(value)))
-        if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
+        if not is_number(value) or math.isnan(value):
             return not (math.isfinite(self.low) or math.isfinite(self.high))
         above = value > self.low if self.low_open else value >= self.low
         below = value < self.high if self.high_open else value <= self.high

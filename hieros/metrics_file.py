@@ -8,12 +8,12 @@ Like hieros.rundir, it imports neither torch nor anything of the agent.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hieros.json_values import finite
 from hieros.rundir import METRICS_FILE, SCORE_PROTOCOLS, RunFileError, open_for_append
 
 
@@ -43,7 +43,7 @@ class MetricsWriter:
         return self._file.tell()
 
     def write(self, record: Mapping[str, Any]) -> None:
-        line = json.dumps(_finite(record), separators=(",", ":")) + "\n"
+        line = json.dumps({k: finite(v) for k, v in record.items()}, separators=(",", ":")) + "\n"
         self._file.write(line.encode())
 
     def sync(self) -> None:
@@ -59,11 +59,6 @@ class MetricsWriter:
         if not self._file.closed:
             self.sync()
             self._file.close()
-
-
-def _finite(record: Mapping[str, Any]) -> dict[str, Any]:
-    """NaN/inf are not JSON; store them as null."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from hieros import runlock
+from hieros.json_values import is_number
 
 SCHEMA_NAME = "hieros-bench/run"
 SCHEMA_VERSION = 1
@@ -305,10 +306,10 @@ def validate_run(record: Any, where: str | Path) -> dict[str, Any]:
     if record["status"] not in STATUSES:
         raise RunFileError(f"{where}: status {record['status']!r} is not one of {', '.join(STATUSES)}")
     score = record.get("score", {"final": None})
-    if not isinstance(score, dict) or not (score.get("final") is None or _is_number(score["final"])):
+    if not isinstance(score, dict) or not (score.get("final") is None or is_number(score["final"])):
         raise RunFileError(f"{where}: score {score!r} is not {{'final': a number or null}}")
     for key, value in record["progress"].items():
-        if key in NUMERIC_PROGRESS and value is not None and not _is_number(value):
+        if key in NUMERIC_PROGRESS and value is not None and not is_number(value):
             raise RunFileError(f"{where}: progress.{key} {value!r} is not a number")
     return record
 
@@ -323,10 +324,6 @@ NUMERIC_PROGRESS = (
     "episodes",
     "last_score",
 )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def read_run(path: str | Path) -> dict[str, Any]:

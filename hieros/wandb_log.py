@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hieros.config import Config, ConfigError
+from hieros.json_values import is_number
 
 STAMPS = ("type", "mode", "env_step", "frames", "eval_index")
 
@@ -32,11 +33,7 @@ def check_available(config: Config) -> None:
 def metric_names(record: Mapping[str, Any]) -> dict[str, float]:
     """A metrics.jsonl record as W&B (and TensorBoard) names: train/<key>, eval/<key>, <mode>_episode/<key>."""
     prefix = f"{record['mode']}_episode" if record["type"] == "episode" else record["type"]
-    return {
-        f"{prefix}/{key}": value
-        for key, value in record.items()
-        if key not in STAMPS and isinstance(value, int | float) and not isinstance(value, bool)
-    }
+    return {f"{prefix}/{key}": value for key, value in record.items() if key not in STAMPS and is_number(value)}
 
 
 class WandbRun:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hieros.config import Config
+from hieros.config import Config, merge
 from parity.original import Original
 
 # ours -> the original's key(s), with the value translated
@@ -30,14 +30,6 @@ def _nested(update: dict[str, Any], path: list[str], value: Any) -> None:
     update[path[-1]] = value
 
 
-def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = value
-
-
 def original_config(
     original: Original, config: Config, num_actions: int, blocks: tuple[str, ...] = ()
 ) -> argparse.Namespace:
@@ -48,7 +40,7 @@ def original_config(
         if key in NOT_CARRIED:
             continue
         if key in RENAMED:
-            _merge(flags, RENAMED[key](value))
+            merge(flags, RENAMED[key](value))
             continue
         path, node = key.split("."), base
         for part in path:

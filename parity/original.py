@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 
+from hieros.config import merge
+
 ENV_VAR = "HIEROS_ORIGINAL"
 HOW_TO_GET = (
     "give a checkout of Snagnar/Hieros with --original PATH or $HIEROS_ORIGINAL: git clone "
@@ -89,17 +91,9 @@ class Original:
         configs = YAML(typ="safe", pure=True).load(text)
         merged: dict[str, Any] = {}
         for name in ["defaults", *blocks]:
-            _merge(merged, configs[name])
-        _merge(merged, copy.deepcopy(dict(flags)))
+            merge(merged, configs[name])
+        merge(merged, copy.deepcopy(dict(flags)))
         return argparse.Namespace(**merged)
-
-
-def _merge(target: dict[str, Any], update: Mapping[str, Any]) -> None:
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from matplotlib.colors import to_hex
 from matplotlib.text import Text
 
 from analysis import figures, latex, sampler
-from analysis.outputs import draw_all, figure_makers
+from analysis.outputs import figure_makers
 from analysis.report import Options, compute
 
 FIFTEEN = tuple(f"method_{i:02d}_{'long_name' if i % 4 == 0 else 'x'}" for i in range(15))
@@ -31,7 +31,7 @@ def fifteen(tmp_path_factory) -> tuple[Any, dict[str, tuple[Any, Any]]]:
         root, root / "out", baselines=["none"], published=[], reps=100, metrics=["model_loss"], sampler=False
     )
     report = compute(options)
-    return report, draw_all(report, options)
+    return report, {name: draw() for name, draw in figure_makers(report, options).items()}
 
 
 def _hex(color: Any) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from analysis import baselines, bootstrap, stats, transfer
 from analysis.checks import check
-from analysis.outputs import draw_all, write
+from analysis.outputs import figure_makers, write
 from analysis.report import ChecksFailed, Options, compute
 from analysis.store import StoreError, display_name, load_store, normalize
 from bench.cli import main
@@ -231,7 +231,7 @@ def test_figures_have_labelled_axes_and_are_images(tmp_path, stores):
     stores.small_store(tmp_path)
     options = Options(tmp_path, tmp_path / "out", baselines=NONE, reps=100, metrics=["model_loss"])
     report = compute(options)
-    drawn = draw_all(report, options)
+    drawn = {name: draw() for name, draw in figure_makers(report, options).items()}
     assert list(drawn) == [
         "aggregates",
         "profiles",
@@ -414,7 +414,7 @@ def test_one_task_draws_one_aggregate_panel_and_bands_stay_in_the_score_range(tm
         stores.write_run(tmp_path, "alpha", "dmc_cartpole_balance", seed, [score], suite="cpu_learning")
         stores.write_run(tmp_path, "beta", "dmc_cartpole_balance", seed, [100.0 + seed], suite="cpu_learning")
     options = Options(tmp_path, tmp_path / "out", baselines=NONE, reps=200, sampler=False)
-    drawn = draw_all(compute(options), options)
+    drawn = {name: draw() for name, draw in figure_makers(compute(options), options).items()}
     fig, (_, rows) = drawn["aggregates"]
     assert [ax.get_title() for ax in fig.axes] == ["Mean", "Optimality Gap"]
     fig, (_, rows) = drawn["curves"]
@@ -448,7 +448,7 @@ def test_average_profiles_count_games_by_their_mean_over_runs(tmp_path, stores):
         by_hand = [(means > tau).mean() for tau in taus]
         assert report.profiles["methods"][name]["value"].tolist() == pytest.approx(by_hand)
     assert report.summary["statistics"]["profile"] == "average"
-    figure, _ = draw_all(report, options)["profiles"]
+    figure, _ = figure_makers(report, options)["profiles"]()
     assert figure.axes[0].get_ylabel() == r"fraction of tasks with mean $> \tau$"
     runs = compute(Options(tmp_path, tmp_path / "out", baselines=["none"], reps=200, sampler=False))
     assert runs.profiles["methods"]["alpha"]["value"].tolist() != report.profiles["methods"]["alpha"]["value"].tolist()

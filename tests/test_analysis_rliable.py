@@ -76,8 +76,9 @@ def test_improvement_interval_close_to_rliable():
 def test_performance_profile_equals_rliable():
     taus = np.linspace(0, 4, 41)
     profiles, bands = library.create_performance_profile({"x": X}, taus, reps=REPS)
-    assert stats.performance_profile(X, taus) == pytest.approx(profiles["x"])
-    ours = bootstrap.profile_estimates(X, taus, REPS, bootstrap.rng_for(0))
+    assert stats.aggregates(X, taus=taus)["profile"] == pytest.approx(profiles["x"])
+    metric = {"profile": lambda s, counts=None: stats.aggregates(s, counts, taus)["profile"]}  # as the report's
+    ours = bootstrap.interval_estimates(X, metric, REPS, bootstrap.rng_for(0))["profile"]
     assert np.abs(ours["low"] - bands["x"][0]).max() <= 0.03 and np.abs(ours["high"] - bands["x"][1]).max() <= 0.03
     average, _ = library.create_performance_profile({"x": X}, taus, use_score_distribution=False, reps=REPS)
-    assert stats.average_profile(X, taus) == pytest.approx(average["x"])
+    assert stats.aggregates(X, taus=taus, profile="average")["profile"] == pytest.approx(average["x"])

@@ -18,7 +18,7 @@ def test_aggregates_by_hand():
     # min(x, 1): 0 1 1 1 1 1 -> mean 5/6 -> gap 1/6
     assert stats.optimality_gap(SCORES) == pytest.approx(1 / 6)
     assert stats.optimality_gap(SCORES, gamma=2.0) == pytest.approx(2 - 9 / 6)
-    assert stats.superhuman(SCORES) == 2  # task means 1 (not above 1), 2, 6
+    assert stats.aggregates(SCORES, with_superhuman=True)["Superhuman"] == 2  # task means 1 (not above 1), 2, 6
 
 
 def test_iqm_keeps_the_middle_half_with_ties_and_odd_sizes():
@@ -30,7 +30,7 @@ def test_iqm_keeps_the_middle_half_with_ties_and_odd_sizes():
 
 def test_performance_profile_by_hand():
     taus = np.array([0.5, 2.5, 8.0, 10.0])
-    assert stats.performance_profile(SCORES, taus) == pytest.approx([5 / 6, 3 / 6, 0.0, 0.0])  # strictly above
+    assert stats.aggregates(SCORES, taus=taus)["profile"] == pytest.approx([5 / 6, 3 / 6, 0.0, 0.0])  # strictly above
 
 
 def test_probability_of_improvement_by_hand():
@@ -58,9 +58,12 @@ def test_counts_give_exactly_the_materialised_resamples():
     rx = np.take_along_axis(np.broadcast_to(x, (reps, 5, 7)), drawn_x, axis=1)
     ry = np.take_along_axis(np.broadcast_to(y, (reps, 3, 7)), drawn_y, axis=1)
     taus = np.linspace(0, 3, 13)
-    for metric in (*stats.AGGREGATES.values(), stats.superhuman):
+    for metric in stats.AGGREGATES.values():
         assert metric(x, cx) == pytest.approx([metric(r) for r in rx]), metric.__name__
-    assert np.allclose(stats.performance_profile(x, taus, cx), [stats.performance_profile(r, taus) for r in rx])
+    resampled = stats.aggregates(x, cx, taus, with_superhuman=True)
+    each = [stats.aggregates(r, None, taus, with_superhuman=True) for r in rx]
+    assert resampled["Superhuman"] == pytest.approx([e["Superhuman"] for e in each])
+    assert np.allclose(resampled["profile"], [e["profile"] for e in each])
     assert stats.probability_of_improvement(x, y, cx, cy) == pytest.approx(
         [stats.probability_of_improvement(a, b) for a, b in zip(rx, ry, strict=True)]
     )
@@ -74,12 +77,8 @@ def test_aggregates_at_once_equal_each_metric_alone():
     counts = next(bootstrap.stratified_counts(x, 20, np.random.default_rng(8)))
     for c in (None, counts):
         together = stats.aggregates(x, c, taus, with_superhuman=True)
-        alone = {
-            **{k: f(x, c) for k, f in stats.AGGREGATES.items()},
-            "Superhuman": stats.superhuman(x, c),
-            "profile": stats.performance_profile(x, taus, c),
-        }
-        assert list(together) == list(alone)
+        alone = {k: f(x, c) for k, f in stats.AGGREGATES.items()}
+        assert list(together) == [*alone, "Superhuman", "profile"]
         for key, value in alone.items():
             assert np.allclose(together[key], value, rtol=1e-12, atol=1e-12), key
 
@@ -105,7 +104,7 @@ def test_aggregates_with_missing_cells_by_hand():
     assert stats.iqm(MISSING) == pytest.approx(3.5)
     # min(x, 3.5): 1 3 3.5 3.5 -> mean 2.75
     assert stats.optimality_gap(MISSING, gamma=3.5) == pytest.approx(0.75)
-    assert stats.performance_profile(MISSING, np.array([2.0, 5.0])) == pytest.approx([3 / 4, 1 / 4])
+    assert stats.aggregates(MISSING, taus=np.array([2.0, 5.0]))["profile"] == pytest.approx([3 / 4, 1 / 4])
     # task 1: (1, 3) vs 2 -> 1 of 2; task 2: (4, 6) vs (5, 5) -> 2 of 4
     y = np.array([[2.0, 5.0], [np.nan, 5.0]])
     assert stats.probability_of_improvement(MISSING, y) == pytest.approx((1 / 2 + 2 / 4) / 2)
@@ -123,8 +122,8 @@ def test_resamples_with_missing_cells_draw_only_present_runs_and_match_the_mater
         resample = np.full(x.shape, np.nan)
         for t, column in enumerate(columns):
             resample[: len(column), t] = column
-        for metric in (*stats.AGGREGATES.values(), stats.superhuman):
-            assert metric(x, c[None])[0] == pytest.approx(metric(resample)), metric.__name__
+        for name, value in stats.aggregates(x, c[None], with_superhuman=True).items():
+            assert value[0] == pytest.approx(stats.aggregates(resample, with_superhuman=True)[name]), name
     with pytest.raises(ValueError, match="at least one run"):
         next(bootstrap.stratified_counts(np.array([[1.0, np.nan]]), 5, rng))
 
@@ -181,7 +180,8 @@ def test_profile_band_brackets_the_profile():
     rng = np.random.default_rng(3)
     scores = rng.gamma(2.0, 0.5, size=(5, 6))
     taus = np.linspace(0, 4, 9)
-    band = bootstrap.profile_estimates(scores, taus, 300, bootstrap.rng_for(0))
+    metric = {"profile": lambda s, counts=None: stats.aggregates(s, counts, taus)["profile"]}  # as the report's
+    band = bootstrap.interval_estimates(scores, metric, 300, bootstrap.rng_for(0))["profile"]
     assert (band["low"] <= band["value"] + 1e-12).all() and (band["value"] <= band["high"] + 1e-12).all()
 
 
@@ -255,8 +255,8 @@ def test_methods_on_different_tasks_compare_on_the_tasks_both_have():
 def test_average_profile_counts_tasks_by_their_mean_over_runs():
     scores = np.array([[0.0, 2.0, 5.0], [1.0, 4.0, np.nan]])  # task means 0.5, 3, 5 (task 3 has one run)
     taus = np.array([0.0, 1.0, 3.0, 5.0])
-    assert stats.average_profile(scores, taus).tolist() == [1.0, 2 / 3, 1 / 3, 0.0]  # strictly above tau
+    average = stats.aggregates(scores, taus=taus, profile="average")["profile"]
+    assert average.tolist() == [1.0, 2 / 3, 1 / 3, 0.0]  # strictly above tau
     counts = np.array([[[2.0, 0.0, 1.0], [0.0, 2.0, 0.0]]])  # one resample: task 1 run 1 twice, task 2 run 2 twice
-    assert stats.average_profile(scores, taus, counts)[0].tolist() == [2 / 3, 2 / 3, 2 / 3, 0.0]  # means 0, 4, 5
     both = stats.aggregates(scores, counts, taus, profile="average")
     assert both["profile"][0].tolist() == [2 / 3, 2 / 3, 2 / 3, 0.0] and both["Mean"][0] == pytest.approx(3.0)

@@ -9,12 +9,13 @@ mid-episode. `protocol()` is a JSON-able description of every setting that defin
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+
+from hieros.cli_errors import closest
 
 
 class EnvError(Exception):
@@ -72,7 +73,7 @@ def observation(reward: float, is_first: bool, is_last: bool, is_terminal: bool,
 
 def unknown_task(task: str, known: Sequence[str]) -> EnvError:
     """The one-line error for a task name that does not exist, naming the closest known ones."""
-    close = difflib.get_close_matches(task, known, n=3, cutoff=0.6)
+    close = closest(task, known)
     hint = f"; closest: {', '.join(close)}" if close else ""
     listing = "all tasks: `hieros-bench list` or hieros.envs.list_tasks()"
     return EnvError(f"unknown task {task!r}{hint} ({listing})")
