@@ -16,12 +16,16 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from analysis.store import Method, Run, describe_protocol, env_key, protocol_key
 from hieros import run_search, runlock
 from hieros.config import run_config_hash
 from hieros.envs import task_domain
 from hieros.run_search import Sources
+
+if TYPE_CHECKING:
+    from analysis.comparisons import SeedPlan
 
 LISTED = 6  # items named in one line before "and N more"
 
@@ -38,17 +42,16 @@ def _listing(items: list[str]) -> str:
 
 
 def coverage(
-    methods: dict[str, Method], expect_seeds: int | None = None, suite_seeds: int | None = None
+    methods: dict[str, Method], expect_seeds: int | None = None, suite_seeds: SeedPlan | None = None
 ) -> list[Problem]:
     """Missing tasks and missing seeds against the grid inferred from the store. `suite_seeds`: the seeds the
-    suite file asks of every method (benchmark.toml); seeds above it that some methods have (a ladder's baselines
-    run with 5 where its rungs have 3) are extra, not expected of every method."""
+    suite file asks of each method (benchmark.toml); seeds above a method's plan that other methods have (a
+    ladder's baselines run with 5 where its rungs have 3) are extra, not expected of it."""
     problems = []
     all_tasks = sorted({task for m in methods.values() for task in m.tasks})
-    ours = set().union(*(m.seeds() for m in methods.values() if not m.imported))
-    if suite_seeds:
-        ours = {s for s in ours if s <= suite_seeds} or ours
+    seen = set().union(*(m.seeds() for m in methods.values() if not m.imported))
     for name, method in sorted(methods.items()):
+        ours = ({s for s in seen if s <= suite_seeds.of(name)} or seen) if suite_seeds else seen
         missing = [t for t in all_tasks if t not in method.runs]
         if missing:
             problems.append(Problem("partial", f"{name}: no runs on {len(missing)} task(s): {_listing(missing)}"))
@@ -182,6 +185,8 @@ def _across_methods(methods: dict[str, Method]) -> list[Problem]:
     return problems
 
 
-def check(methods: dict[str, Method], expect_seeds: int | None = None, suite_seeds: int | None = None) -> list[Problem]:
+def check(
+    methods: dict[str, Method], expect_seeds: int | None = None, suite_seeds: SeedPlan | None = None
+) -> list[Problem]:
     """Every problem of the store, partial ones first."""
     return coverage(methods, expect_seeds, suite_seeds) + unfinished(methods) + consistency(methods)

@@ -18,6 +18,7 @@ more; `all_seeds` tests on every seed instead. Imported methods and baselines ar
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,23 @@ def family(
     return out, how
 
 
+@dataclass(frozen=True)
+class SeedPlan:
+    """The seeds a suite plans per method (benchmark.toml): `default` of each, `of_method` where a method's own
+    count is given (a rung added later with as many as a power calculation asked, and the methods it is tested
+    against)."""
+
+    default: int
+    of_method: Mapping[str, int] = field(default_factory=dict)
+
+    def of(self, method: str) -> int:
+        return self.of_method.get(method, self.default)
+
+    def describe(self) -> str:
+        own = ", ".join(f"{m} {n}" for m, n in sorted(self.of_method.items()))
+        return f"{self.default} per method" + (f" ({own})" if own else "")
+
+
 def planned(seeds: Sequence[int], planned_seeds: int | None) -> np.ndarray:
     """The rows (of a method's scores, one per seed in `seeds`' order) of the seeds the suite planned: 1..N."""
     rows = np.arange(len(seeds))
@@ -70,7 +88,7 @@ def verdicts(
     ours: set[str],
     chosen: Sequence[tuple[str, str]],
     how: str,
-    planned_seeds: int | None = None,
+    plan: SeedPlan | None = None,
     all_seeds: bool = False,
     alpha: float = ALPHA,
     margin: float = MARGIN,
@@ -79,8 +97,11 @@ def verdicts(
 
     scores: normalised (runs, tasks) per method, rows in `seeds`' order and columns in `tasks`' order; `ours`:
     the methods of the store (tested on their planned seeds unless `all_seeds`)."""
-    design = None if all_seeds else planned_seeds
-    rows = {n: planned(seeds[n], design) if n in ours else np.arange(len(seeds[n])) for n in scores}
+    design = None if all_seeds else plan
+    rows = {
+        n: planned(seeds[n], design.of(n) if design else None) if n in ours else np.arange(len(seeds[n]))
+        for n in scores
+    }
     pairs = {f"{x} vs {y}": _common(scores, tasks, rows, x, y) for x, y in chosen}
     found = significance.verdicts(pairs, alpha, margin=margin, rng=np.random.default_rng(0)) if pairs else {}
     out = {}
@@ -103,9 +124,9 @@ def verdicts(
             "power": _power(a, b, margin, alpha, len(chosen)),
         }
     beyond = {
-        n: [s for s in seeds[n] if s > planned_seeds]
+        n: [s for s in seeds[n] if s > plan.of(n)]
         for n in sorted(ours & set(scores))
-        if planned_seeds is not None and any(s > planned_seeds for s in seeds[n])
+        if plan is not None and any(s > plan.of(n) for s in seeds[n])
     }
     return {
         "alpha": alpha,
@@ -115,7 +136,8 @@ def verdicts(
         "size": len(chosen),
         "test": TEST,
         "equivalence": EQUIVALENCE,
-        "planned_seeds": planned_seeds,
+        "planned_seeds": None if plan is None else plan.default,
+        "planned_seeds_of": {} if plan is None else dict(plan.of_method),
         "all_seeds": all_seeds,
         "beyond_plan": beyond,
         "pairs": out,

@@ -181,10 +181,14 @@ def _test_design(tests: dict[str, Any]) -> list[str]:
     ]
     if tests["beyond_plan"]:
         beyond = "; ".join(f"{n}: seeds {', '.join(map(str, seeds))}" for n, seeds in tests["beyond_plan"].items())
-        tested = "every seed (--all-seeds)" if tests["all_seeds"] else f"the planned seeds 1-{tests['planned_seeds']}"
+        own = tests.get("planned_seeds_of") or {}
+        plan = f"{tests['planned_seeds']} per method" + (
+            f" ({', '.join(f'{m} {n}' for m, n in sorted(own.items()))})" if own else ""
+        )
+        tested = "every seed (--all-seeds)" if tests["all_seeds"] else "each method's planned seeds"
         lines += [
             "",
-            f"**Seeds beyond the plan** (the suite plans {tests['planned_seeds']} per method): {beyond}. Seeds added "
+            f"**Seeds beyond the plan** (the suite plans {plan}): {beyond}. Seeds added "
             f"after a result was read bias a test, so the verdicts use {tested}.",
         ]
     return lines

@@ -58,7 +58,7 @@ class Options:
     allow_mixed: bool = False
     allow_failed: bool = False
     expect_seeds: int | None = None
-    suite_seeds: int | None = None  # the suite file's seeds for this suite (checks.coverage), where it names it
+    suite_seeds: comparisons.SeedPlan | None = None  # the suite file's seeds per method, where it names the suite
     published: list[str] | None = None  # None: DEFAULT_PUBLISHED for Atari reports
     metrics: list[str] = field(default_factory=list)
     sampler: bool = True

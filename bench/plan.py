@@ -101,13 +101,14 @@ def plan(
     benchmark: Benchmark,
     suite: Suite,
     methods: Sequence[str],
-    seeds: Sequence[int],
+    seeds: Sequence[int] | Mapping[str, Sequence[int]],
     results: Path,
     tasks: Sequence[str] | None = None,
     extra: Mapping[str, str] | None = None,
     trust_pickle: bool = False,
 ) -> list[RunSpec]:
     """Every (method, task, seed) as a RunSpec; each config is built here, so a bad override fails before any run.
+    `seeds`: one list for every method, or each method's own (the suite's plan, bench.suites.Suite.seeds_for).
     With `trust_pickle` each run may resume from a pickled checkpoint of an earlier version (hieros.checkpoint)."""
     specs = []
     check_identity_keys(extra or {}, "--set")
@@ -120,7 +121,7 @@ def plan(
                 config = build_config(presets, {**overrides, "model_name": method.model_name})
             except ConfigError as error:
                 raise SuiteError(f"{method_name} on {task}: {error}") from None
-            for seed in seeds:
+            for seed in seeds[method_name] if isinstance(seeds, Mapping) else seeds:
                 run_dir = rundir.run_path(results, suite.name, method_name, task, seed)
                 command = (
                     sys.executable,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis.comparisons import SeedPlan
 from hieros.cli_errors import suggest
 from hieros.config import ConfigError, build_config
 from hieros.envs import known_task, task_domain
@@ -19,7 +20,7 @@ from hieros.envs import known_task, task_domain
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = PROJECT / "benchmark.toml"
 TOP_KEYS = {"suites", "methods", "slurm", "local"}
-SUITE_KEYS = {"description", "tasks", "seeds", "methods", "presets", "budget_frames", "score", "set"}
+SUITE_KEYS = {"description", "tasks", "seeds", "seeds_of", "methods", "presets", "budget_frames", "score", "set"}
 METHOD_KEYS = {"description", "model_name", "base", "set"}
 SCORE_KEYS = {"name", "window_frames"}
 # [slurm]: the job array's resources (submitit parameters); "" or 0 leaves a key to the cluster's default.
@@ -75,6 +76,11 @@ class Suite:
     presets: dict[str, list[str]]  # task domain (atari, dmc) -> presets; "*" for every domain
     overrides: dict[str, Any]  # config keys, flat ("score.window_frames"), incl. budget and score protocol
     description: str = ""
+    seeds_of: dict[str, int] = field(default_factory=dict)  # a method's own planned seeds, where not `seeds`
+
+    def seeds_for(self, method: str) -> int:
+        """The seeds the suite plans for `method` (1..N)."""
+        return self.seeds_of.get(method, self.seeds)
 
     def presets_for(self, task: str) -> list[str]:
         return self.presets.get(task_domain(task), self.presets.get("*", []))
@@ -258,7 +264,14 @@ def _suite(path: Path, name: str, table: Mapping[str, Any], methods: Mapping[str
                 build_config(preset_names, {**overrides, **methods[method].overrides})
             except ConfigError as error:
                 raise SuiteError(f"{where} presets.{domain} with method {method}: {error}") from None
-    return Suite(name, tasks, seeds, names, presets, overrides, _typed(where, table, "description", str, ""))
+    seeds_of = _typed(where, table, "seeds_of", dict, {})
+    for method, count in seeds_of.items():
+        if method not in names:
+            raise SuiteError(f"{where}: seeds_of names {method!r}, which is not one of the suite's methods")
+        if type(count) is not int or count < 1:
+            raise SuiteError(f"{where}: seeds_of.{method} must be a whole number of at least 1, not {count!r}")
+    description = _typed(where, table, "description", str, "")
+    return Suite(name, tasks, seeds, names, presets, overrides, description, dict(seeds_of))
 
 
 def _settings(
@@ -303,11 +316,13 @@ def load(path: str | Path | None = None) -> Benchmark:
     )
 
 
-def planned_seeds(suite: str | None) -> int | None:
+def planned_seeds(suite: str | None) -> SeedPlan | None:
     """The seeds benchmark.toml asks of `suite`, or None where the suite file does not name it (or is broken: a
     report does not need it). What bench.cli hands the report (analysis.cli.register)."""
     try:
         benchmark = load()
     except (SuiteError, OSError):
         return None
-    return benchmark.suites[suite].seeds if suite in benchmark.suites else None
+    if suite not in benchmark.suites:
+        return None
+    return SeedPlan(benchmark.suites[suite].seeds, dict(benchmark.suites[suite].seeds_of))

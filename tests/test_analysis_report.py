@@ -12,6 +12,7 @@ import pytest
 
 from analysis import baselines, bootstrap, stats, transfer
 from analysis.checks import check
+from analysis.comparisons import SeedPlan
 from analysis.outputs import figure_makers, write
 from analysis.report import ChecksFailed, Options, compute
 from analysis.store import StoreError, display_name, load_store, normalize
@@ -507,10 +508,13 @@ def test_seeds_beyond_the_suites_are_extra_not_missing(tmp_path, stores):
     assert [p.message for p in check(methods)] == [
         "beta: seed(s) 4, 5 missing on 1 task(s): dmc_cartpole_balance"
     ]  # no suite named: the union of seeds is the grid
-    assert check(methods, suite_seeds=3) == []
+    assert check(methods, suite_seeds=SeedPlan(3)) == []
+    assert [p.message for p in check(methods, suite_seeds=SeedPlan(3, {"beta": 5}))] == [
+        "beta: seed(s) 4, 5 missing on 1 task(s): dmc_cartpole_balance"
+    ]  # a method's own plan asks more of it
     assert stores.run_report(tmp_path, "--reps", "100", "--no-sampler") == 0
     shutil.rmtree(rundir.run_path(tmp_path, "cpu_learning", "beta", "dmc_cartpole_balance", 3))
-    assert [p.message for p in check(load_store(tmp_path), suite_seeds=3)] == [
+    assert [p.message for p in check(load_store(tmp_path), suite_seeds=SeedPlan(3))] == [
         "beta: seed(s) 3 missing on 1 task(s): dmc_cartpole_balance"
     ]
     assert stores.run_report(tmp_path, "--reps", "100", "--no-sampler") == 1

@@ -128,7 +128,7 @@ def test_plan_builds_exact_commands_with_precedence(good, tmp_path):
         (('"debug"]', '"debugg"]'), "unknown preset 'debugg'"),
         (('base = "hieros"', 'base = "flat"'), "goes round in a circle"),
         (('model_name = "random"', 'model_name = "ppo"'), "--model_name=ppo is not valid: use one of hieros"),
-        (("seeds = 2", "seedz = 2"), "unknown key 'seedz' (did you mean seeds?)"),
+        (("seeds = 2", "seedz = 2"), "unknown key 'seedz' (did you mean seeds or seeds_of?)"),
         (('partition = "gpu"', "partition = 3"), "[slurm]: 'partition' must be a string"),
         (('partition = "gpu"', 'partitions = "gpu"'), "[slurm]: unknown key 'partitions'"),
         (("[suites.tiny]", "[suites.tiny"), "not valid TOML"),
@@ -241,3 +241,22 @@ def test_status_says_whether_an_interrupted_run_resumes_or_starts_again(tmp_path
     assert state == "interrupted" and cells[-1] == "no checkpoint: the next run starts it again, its records set aside"
     checkpoint.save(run, {"counters": {"env_step": 10}})
     assert status_row("run", run)[1][-1] == "resumes from its checkpoint on the next run"
+
+
+def test_a_method_can_plan_its_own_seed_count(tmp_path):
+    """`seeds_of`: a rung added with the seeds its power calculation asked; `run` without --seeds gives each
+    method its own count, and a name outside the suite or a count below 1 is refused in one line."""
+    text = GOOD.replace("seeds = 2\n", "seeds = 2\nseeds_of = { random = 3 }\n", 1)
+    file = tmp_path / "benchmark.toml"
+    file.write_text(text)
+    suite = load(file).suite("tiny")
+    assert suite.seeds_for("random") == 3 and suite.seeds_for("flat") == 2
+    specs = plan(load(file), suite, ["random", "flat"], {"random": [1, 2, 3], "flat": [1, 2]}, tmp_path / "r")
+    assert sorted((s.method, s.seed) for s in specs if s.task == "atari_pong") == [
+        ("flat", 1), ("flat", 2), ("random", 1), ("random", 2), ("random", 3)
+    ]  # fmt: skip
+    assert main(["--suites", str(file), "run", "tiny", "--dry-run", "--results", str(tmp_path / "r")]) == 0
+    for bad, said in (("{ nobody = 3 }", "not one of the suite's methods"), ("{ random = 0 }", "at least 1")):
+        file.write_text(text.replace("{ random = 3 }", bad))
+        with pytest.raises(SuiteError, match=said):
+            load(file)

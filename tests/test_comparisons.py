@@ -43,7 +43,7 @@ def test_the_report_tests_on_the_seeds_bench_reads_from_the_suite_file():
     benchmark = load()
     suite = next(iter(benchmark.suites))
     planned = build_parser().parse_args(["report"]).planned_seeds
-    assert planned(suite) == benchmark.suites[suite].seeds and planned("no_such_suite") is None
+    assert planned(suite).default == benchmark.suites[suite].seeds and planned("no_such_suite") is None
     alone = argparse.ArgumentParser().add_subparsers()
     register(alone)
     assert alone.choices["report"].parse_args([]).planned_seeds(suite) is None  # analysis alone plans nothing
@@ -54,11 +54,11 @@ def test_planned_seeds_are_tested_and_the_extra_ones_named():
     scores = {"a": np.arange(6.0)[:, None] + 10, "b": np.arange(6.0)[:, None]}  # a beats b in every pair
     tasks = {"a": ["t"], "b": ["t"]}
     args = (scores, tasks, seeds, {"a", "b"}, [("a", "b")], "the pair")
-    planned = comparisons.verdicts(*args, planned_seeds=3)
+    planned = comparisons.verdicts(*args, plan=comparisons.SeedPlan(3))
     assert planned["pairs"]["a vs b"]["runs"] == [3, 3] and planned["beyond_plan"] == {"a": [4, 5, 6], "b": [4, 5, 6]}
     assert planned["pairs"]["a vs b"]["p"] == pytest.approx(0.1)  # 2 / C(6, 3): 3 vs 3 cannot go lower
     assert planned["pairs"]["a vs b"]["verdict"] == "inconclusive"
-    every = comparisons.verdicts(*args, planned_seeds=3, all_seeds=True)
+    every = comparisons.verdicts(*args, plan=comparisons.SeedPlan(3), all_seeds=True)
     assert every["pairs"]["a vs b"]["runs"] == [6, 6]
     assert every["pairs"]["a vs b"]["p"] == pytest.approx(2 / 924)  # exact: 2 / C(12, 6)
     assert every["pairs"]["a vs b"]["verdict"] == "better" and every["pairs"]["a vs b"]["improvement"] == 1.0
@@ -70,12 +70,26 @@ def test_level_needs_an_equivalence_shown_and_imported_methods_keep_every_run():
     scores = {"ours": same, "theirs": same[::-1] + 0.001}
     tasks = {"ours": ["t"], "theirs": ["t"]}
     seeds = {"ours": list(range(1, 11)), "theirs": list(range(1, 11))}
-    found = comparisons.verdicts(scores, tasks, seeds, {"ours"}, [("ours", "theirs")], "x", planned_seeds=10)
+    pair, ten = [("ours", "theirs")], comparisons.SeedPlan(10)
+    found = comparisons.verdicts(scores, tasks, seeds, {"ours"}, pair, "x", plan=ten)
     assert found["pairs"]["ours vs theirs"]["verdict"] == "level"  # within 0.1, far inside the margin
-    tight = comparisons.verdicts(scores, tasks, seeds, {"ours"}, [("ours", "theirs")], "x", 10, margin=0.001)
+    tight = comparisons.verdicts(scores, tasks, seeds, {"ours"}, pair, "x", ten, margin=0.001)
     assert tight["pairs"]["ours vs theirs"]["verdict"] == "inconclusive"
-    few = comparisons.verdicts(scores, tasks, seeds, {"ours"}, [("ours", "theirs")], "x", planned_seeds=4)
+    few = comparisons.verdicts(scores, tasks, seeds, {"ours"}, [("ours", "theirs")], "x", plan=comparisons.SeedPlan(4))
     assert few["pairs"]["ours vs theirs"]["runs"] == [4, 10] and few["beyond_plan"] == {"ours": [5, 6, 7, 8, 9, 10]}
+
+
+def test_a_method_with_its_own_planned_seeds_is_tested_on_them():
+    """A rung added with as many seeds as its power calculation asked (benchmark.toml `seeds_of`): it and the
+    methods it is tested against use their own counts; the others keep the suite's."""
+    seeds = {n: [1, 2, 3, 4, 5, 6] for n in ("rung", "ref", "other")}
+    scores = {"rung": np.arange(6.0)[:, None] + 10, "ref": np.arange(6.0)[:, None], "other": np.zeros((6, 1))}
+    tasks = {n: ["t"] for n in scores}
+    plan = comparisons.SeedPlan(3, {"rung": 6, "ref": 6})
+    found = comparisons.verdicts(scores, tasks, seeds, set(scores), [("rung", "ref"), ("rung", "other")], "x", plan)
+    assert found["pairs"]["rung vs ref"]["runs"] == [6, 6] and found["pairs"]["rung vs other"]["runs"] == [6, 3]
+    assert found["beyond_plan"] == {"other": [4, 5, 6]} and found["planned_seeds_of"] == {"rung": 6, "ref": 6}
+    assert plan.of("other") == 3 and plan.describe() == "3 per method (ref 6, rung 6)"
 
 
 def test_the_report_says_which_family_which_correction_and_shows_only_tested_pairs(tmp_path, stores):
