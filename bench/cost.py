@@ -96,22 +96,28 @@ def _duration(hours: float) -> str:
 def seconds_per_step_from_store(records: Iterable[dict], threads: int | None = None) -> tuple[float, str] | None:
     """Mean wall seconds per env step of finished runs (run.json progress) and how it was found, or None
     without any: from runs at `threads` where there are any, else scaled linearly from their thread counts."""
-    runs = [
-        (r["progress"]["wall_seconds"] / r["progress"]["env_steps"], r.get("provenance", {}).get("threads"))
+    finished = [
+        r
         for r in records
         if r["status"] == "done" and r["progress"].get("env_steps") and r["progress"].get("wall_seconds")
     ]
-    if not runs:
+    if not finished:
         return None
+    runs = [
+        (r["progress"]["wall_seconds"] / r["progress"]["env_steps"], r.get("provenance", {}).get("threads"))
+        for r in finished
+    ]
+    devices = sorted({str(r.get("provenance", {}).get("device") or "an unrecorded device") for r in finished})
+    on = f", on {' and '.join(devices)}"  # the card (or cpu) the rate was measured on
     same = [rate for rate, used in runs if threads is None or used == threads]
     if same:
-        return sum(same) / len(same), "from the store's finished runs of the same config"
+        return sum(same) / len(same), f"from the store's finished runs of the same config{on}"
     counted = [(rate, used) for rate, used in runs if used]
     if not counted:
-        return sum(r for r, _ in runs) / len(runs), "from the store's finished runs (thread count not recorded)"
+        return sum(r for r, _ in runs) / len(runs), f"from the store's finished runs (thread count not recorded){on}"
     rates = [rate * used / threads for rate, used in counted]
     shown = ",".join(str(n) for n in sorted({used for _, used in counted}))
-    return sum(rates) / len(rates), f"from the store's runs at {shown} threads, scaled to {threads} (at most)"
+    return sum(rates) / len(rates), f"from the store's runs at {shown} threads, scaled to {threads} (at most){on}"
 
 
 def measured_seconds_per_step(spec: RunSpec, gpu: bool, threads: int | None = None) -> float | None:

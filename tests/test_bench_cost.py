@@ -72,20 +72,21 @@ def test_waves_are_the_schedule_of_the_longest_runs_first():
 
 
 def test_store_rates_are_taken_at_the_planned_thread_count_else_scaled_and_said():
+    gpu = {"device": "NVIDIA H100 80GB HBM3"}
     runs = [
-        {"status": "done", "progress": {"wall_seconds": 10.0, "env_steps": 10}, "provenance": {"threads": 2}},
-        {"status": "done", "progress": {"wall_seconds": 30.0, "env_steps": 10}, "provenance": {"threads": 1}},
+        {"status": "done", "progress": {"wall_seconds": 10.0, "env_steps": 10}, "provenance": {"threads": 2, **gpu}},
+        {"status": "done", "progress": {"wall_seconds": 30.0, "env_steps": 10}, "provenance": {"threads": 1, **gpu}},
     ]
     assert cost.seconds_per_step_from_store(runs, threads=1) == (
         3.0,
-        "from the store's finished runs of the same config",
+        "from the store's finished runs of the same config, on NVIDIA H100 80GB HBM3",  # the card it came from
     )
     rate, how = cost.seconds_per_step_from_store(runs[:1], threads=1)
     assert rate == pytest.approx(2.0) and "at 2 threads, scaled to 1 (at most)" in how
     old = [{"status": "done", "progress": {"wall_seconds": 5.0, "env_steps": 10}, "provenance": {}}]
     assert cost.seconds_per_step_from_store(old, threads=4) == (
         0.5,
-        "from the store's finished runs (thread count not recorded)",
+        "from the store's finished runs (thread count not recorded), on an unrecorded device",
     )
 
 
