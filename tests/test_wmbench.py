@@ -118,6 +118,24 @@ def test_a_debug_run_end_to_end_is_read_by_the_report(tmp_path, cache, capsys):
     # a finished run is skipped; one that did not finish starts again
     before = (run / rundir.RUN_FILE).read_text()
     assert main(argv) == 0 and (run / rundir.RUN_FILE).read_text() == before
+    # one finished by another process after this one planned is kept: skipped, and never set aside if reached
+    import hieros.wmbench.progress as progress
+
+    real, asked = progress.is_done, set()
+
+    def stale(results, method, seed, settings):  # the plan's view, taken before the other process finished
+        first = (method, seed) not in asked
+        asked.add((method, seed))
+        return False if first else real(results, method, seed, settings)
+
+    progress.is_done = stale
+    try:
+        assert main(argv) == 0 and "done meanwhile by another process, skipped" in capsys.readouterr().out
+        progress.is_done = lambda *a: False
+        assert main(argv) == 2 and "is a finished run; it is kept" in capsys.readouterr().err
+    finally:
+        progress.is_done = real
+    assert (run / rundir.RUN_FILE).read_text() == before and not (run / rundir.ASIDE_DIR).exists()
     other = rundir.run_path(results, "wm_bench", "rssm", "dmc_cartpole_balance", 1)
     rundir.write_run(other, {**rundir.read_run(other), "status": "failed"})
     assert main(argv) == 0 and rundir.read_run(other)["status"] == "done"

@@ -40,6 +40,10 @@ def run_all(
     with Progress(*columns, console=console, disable=not interactive) as bar:
         overall = bar.add_task("all runs", total=len(todo), phase="")
         for method, seed in todo:
+            if is_done(results, method, seed, settings):  # finished meanwhile by another process: kept as it is
+                console.print(f"{method} seed {seed}: done meanwhile by another process, skipped")
+                bar.advance(overall)
+                continue
             task = bar.add_task(f"{method} seed {seed}", total=total, phase="")
             last = [0.0]
 

@@ -88,6 +88,9 @@ class BenchRun:
         created = not self.run_dir.exists()
         prepare_run_dir(self.config)  # locked; a record of another task, seed, method or config refused
         try:
+            if (self.run_dir / rundir.RUN_FILE).exists() and rundir.read_run(self.run_dir)["status"] == "done":
+                runlock.release(self.run_dir)
+                raise rundir.RunFileError(f"{self.run_dir} is a finished run; it is kept, not run again")
             rundir.set_aside_records(self.run_dir)  # an attempt that did not finish: start clean
         except BaseException:
             if created:
