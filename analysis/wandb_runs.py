@@ -108,6 +108,12 @@ def _records(file: Path, data: bytes) -> list[bytes]:
         pending = body if kind in (FULL, FIRST) else pending + body
         if kind in (FULL, LAST):
             records.append(pending)
+            pending = b""
+    if pending or data[position:].strip(b"\0"):  # a record begun and not ended, or a chunk header cut
+        raise StoreError(
+            f"{file}: cut short or corrupt after {len(records)} records (its last record is incomplete); copy it "
+            "again whole, or leave it out"
+        )
     if not records:
         raise StoreError(f"{file}: empty, no records in it; leave it out")
     return records
@@ -115,11 +121,12 @@ def _records(file: Path, data: bytes) -> list[bytes]:
 
 def _history(file: Path, data: bytes, record_type: Any) -> tuple[str, str, dict[str, Any], list[dict[str, Any]]]:
     """(run id, run name, flattened config, history rows) of one .wandb file."""
-    run_id, name, config, rows = file.stem.removeprefix("run-"), "", {}, []
+    run_id, name, config, rows, ended = file.stem.removeprefix("run-"), "", {}, [], False
     for raw in _records(file, data):
         record = record_type()
         record.ParseFromString(raw)
         kind = record.WhichOneof("record_type")
+        ended = ended or kind == "exit"
         if kind == "run":
             run_id, name = record.run.run_id or run_id, record.run.display_name
             config.update({item.key: json.loads(item.value_json) for item in record.run.config.update})
@@ -129,6 +136,11 @@ def _history(file: Path, data: bytes, record_type: Any) -> tuple[str, str, dict[
             rows.append(
                 {item.key or ".".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
             )
+    if not ended:  # a file cut at a record boundary reads whole: only the run's exit record tells
+        raise StoreError(
+            f"{file}: cut short or corrupt after its {len(rows)} history rows (no exit record: the run had not "
+            "ended when it was copied); copy it again once the run has ended, or leave it out"
+        )
     return run_id, name, flatten(config), rows
 
 

@@ -69,3 +69,29 @@ def test_each_levels_compiled_paths_trace_into_one_graph_without_breaks(filled_a
         for name, explanation in traced.items():
             assert (explanation.graph_count, explanation.graph_break_count) == (1, 0), (index, name, explanation)
     assert heads == {"extrinsic", "subgoal", "novelty"}
+
+
+@pytest.mark.slow
+def test_every_levels_acting_traces_within_the_recompile_limit_at_train_and_eval_batches(filled_agent, monkeypatch):
+    """--compile with 4 training environments and an evaluation at batch 1: each level's compiled acting step
+    traces once per batch it meets, nothing falls back to eager (torch's default limit of 8 entries once did that
+    without a word) and the limit stays far off. Traced with dynamo's eager backend: the same guards and cache
+    entries as inductor, no code generated."""
+    from hieros.agent import optim
+    from hieros.envs import make_env
+    from hieros.envs.base import stack
+
+    monkeypatch.setattr(optim, "COMPILE_BACKEND", "eager")
+    torch._dynamo.reset()
+    counters = torch._dynamo.utils.counters
+    counters.clear()
+    agent = filled_agent(compile="true", num_envs="4")  # acts at batch 1 while its replays fill
+    env = make_env("atari_pong", agent.levels[0].config, seed=2)
+    for batch, mode in ((4, "train"), (1, "eval"), (4, "train")):
+        obs, state = stack([env.reset()] * batch), agent.initial_state(batch)
+        for _ in range(2 * agent.levels[0].config.subactor_update_every ** (len(agent.levels) - 1)):
+            _, state = agent.policy(obs, state, mode=mode)
+    assert counters["frames"]["total"] == counters["frames"]["ok"] and not counters["graph_break"]
+    graphs = counters["stats"]["unique_graphs"]
+    assert len(agent.levels) <= graphs <= len(agent.levels) * 2 * 2 < optim.RECOMPILE_LIMIT  # levels x batches x modes
+    assert torch._dynamo.config.fail_on_recompile_limit_hit  # past the limit a run fails, never slows silently

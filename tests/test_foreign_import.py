@@ -235,11 +235,14 @@ def test_bad_files_are_refused_in_one_line_and_nothing_is_written(bad, capsys, a
     assert not (bad / "store").exists()
 
 
-def test_a_wandb_run_file_cut_short_is_refused_in_one_line(offline_wandb, tmp_path, capsys):
+@pytest.mark.parametrize("kept", [0.25, 0.5, 0.9, 0.99])
+def test_a_wandb_run_file_cut_short_is_refused_in_one_line(offline_wandb, tmp_path, capsys, kept):
+    """Cut inside a record (its chunk's length or checksum tells) or between two (only the missing exit record
+    tells): refused either way, wherever the cut lands."""
     whole = sorted(offline_wandb.rglob("run-*.wandb"))[0]
     cut = tmp_path / "offline-run-1-cut" / whole.name
     cut.parent.mkdir()
-    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * kept)])
     store = tmp_path / "store"
     argv = ["import", str(cut.parent), "--method", "m", "--results", str(store), "--frames-per-step", "4"]
     assert bench(*argv) == 2

@@ -20,6 +20,8 @@ Metrics = dict[str, torch.Tensor]  # scalar tensors, read on the host once per u
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+RECOMPILE_LIMIT = 64  # cache entries per compiled function: levels x batch shapes x modes, with room
+COMPILE_BACKEND = "inductor"  # tests trace with "eager": the same guards and cache entries, no code generated
 
 
 def compiled(function: F, config: Any) -> F:
@@ -33,8 +35,15 @@ def compiled(function: F, config: Any) -> F:
     import torch._inductor.config
 
     torch._inductor.config.fallback_random = True
+    # Each level compiles the same methods on its own modules, and acting meets a batch per mode (train envs,
+    # eval envs): dynamo keeps cache entries per (level shapes, batch, mode) for one code object. Past torch's
+    # default limit of 8 it would run the rest eagerly without a word; past this larger one a run fails instead.
+    torch._dynamo.config.recompile_limit = RECOMPILE_LIMIT
+    torch._dynamo.config.fail_on_recompile_limit_hit = True
     options = {"cpp_wrapper": True} if resolve_device(config.device).type == "cpu" else {}
-    return torch.compile(function, dynamic=False, options=options)  # type: ignore[return-value]
+    if COMPILE_BACKEND != "inductor":
+        options = {}
+    return torch.compile(function, dynamic=False, backend=COMPILE_BACKEND, options=options or None)  # type: ignore[return-value]
 
 
 def floats(metrics: Metrics) -> dict[str, float]:
