@@ -1,8 +1,10 @@
 """Checkpoints: one state file per run directory, written atomically, holding everything a resume needs.
 
-The state is a plain dict built by the training loop: agent (models, optimisers, replays, selector RNGs),
-loop counters, the training environments' own state, every RNG (Python, NumPy, torch) and the offset of
-metrics.jsonl at the time of the checkpoint. It is written as a safetensors file (`hieros.state_file`), which
+The state is a plain dict of the parts the training loop registers once on a `Checkpoint` (as danijar/embodied's
+checkpoint): agent (models, optimisers, replays, selector RNGs), loop counters, the driver (the training
+environments' own state, observations, acting state), every RNG (Python, NumPy, torch), the offset of
+metrics.jsonl at the time of the checkpoint and the rest of the loop's state; save and restore walk the same
+registrations, each part under its own top-level keys. It is written as a safetensors file (`hieros.state_file`), which
 cannot execute code when read, so a run from someone else's store is safe to resume. Checkpoints of earlier
 versions were pickles, which can: they are read only when the user says they trust them (`trust_pickle`), and
 the run's next checkpoint replaces them.
@@ -15,9 +17,9 @@ import pickle
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -34,6 +36,65 @@ TRUST_FLAG = "--trust-pickle"  # hieros-bench run, python -m hieros.train and py
 
 class CheckpointError(RunFileError):
     """A run's checkpoints are all unreadable; the message names them and says what to do."""
+
+
+class Stateful(Protocol):
+    """A part of the checkpoint: its state as plain data (arrays and tensors included), and back."""
+
+    def state_dict(self) -> Any: ...
+
+    def load_state_dict(self, state: Any) -> None: ...
+
+
+class Checkpoint:
+    """The run's checkpoint as a registry: each part registered once, under one top-level key or, for a part whose
+    state is a dict of several (the driver's), under those keys; `state` and `restore` walk the registrations in
+    order, so what is saved and what is restored cannot differ. A part registered `optional` is given None when a
+    checkpoint of an earlier version lacks its key; a key the registrations do not name is ignored."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        self._parts: list[tuple[str | tuple[str, ...], Stateful, bool]] = []
+
+    @property
+    def keys(self) -> list[str]:
+        return [key for keys, _, _ in self._parts for key in ((keys,) if isinstance(keys, str) else keys)]
+
+    def register(self, keys: str | tuple[str, ...], part: Stateful, optional: bool = False) -> None:
+        twice = set(self.keys) & {keys} if isinstance(keys, str) else set(self.keys) & set(keys)
+        if twice:
+            raise ValueError(f"checkpoint key(s) {sorted(twice)} registered twice")
+        self._parts.append((keys, part, optional))
+
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        for keys, part, _ in self._parts:
+            value = part.state_dict()
+            if isinstance(keys, str):
+                state[keys] = value
+            elif set(value) != set(keys):
+                raise ValueError(f"{type(part).__name__} gave the state {sorted(value)}, registered as {sorted(keys)}")
+            else:
+                state.update((key, value[key]) for key in keys)
+        return state
+
+    def save(self) -> None:
+        save(self.run_dir, self.state())
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        for keys, part, optional in self._parts:
+            get = state.get if optional else state.__getitem__
+            part.load_state_dict(get(keys) if isinstance(keys, str) else {key: get(key) for key in keys})
+
+
+class Rngs:
+    """Every RNG of the process (`rng_state`) as a part of the checkpoint."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return rng_state()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        set_rng_state(state)
 
 
 def checkpoint_file(run_dir: str | Path, name: str = CKPT_FILE) -> Path:

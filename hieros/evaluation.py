@@ -54,6 +54,31 @@ class EvalProgress:
         return cls(**{**state, "episodes": [tuple(e) for e in state["episodes"]]})
 
 
+class Evaluations:
+    """Evaluations as the loop runs them (`run`), and the one a stop cut short (`progress`): the checkpoint's
+    `eval_progress`, continued when the resumed run comes to the same evaluation."""
+
+    def __init__(self, config: Config, make_env: Callable[..., Any]):
+        self.config = config
+        self.make_env = make_env
+        self.progress: EvalProgress | None = None
+
+    def run(self, agent: Agent, index: int, stopped: Callable[[], bool], filmed: bool) -> Evaluation | None:
+        """Evaluation number `index` (`run_episodes`), or None if `stopped()` turned true on the way (then
+        `progress` holds where it stopped)."""
+        resume = self.progress if self.progress and self.progress.index == index else None
+        done = run_episodes(agent, self.config, index, self.make_env, stopped, filmed, resume)
+        self.progress = done if isinstance(done, EvalProgress) else None
+        return done if isinstance(done, Evaluation) else None
+
+    def state_dict(self) -> dict[str, Any] | None:
+        return None if self.progress is None else self.progress.to_state()
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        """The evaluation a checkpoint stopped in (None: none, or a checkpoint from before resumable ones)."""
+        self.progress = None if state is None else EvalProgress.from_state(state)
+
+
 def evaluation_seed(config: Config, index: int) -> int:
     """The eval environment's seed: evaluation `index` of seed s is 10**6 + 1000 s + index (docs/deviations.md)."""
     return 10**6 + config.seed * 1000 + index

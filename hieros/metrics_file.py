@@ -50,6 +50,14 @@ class MetricsWriter:
         self._file.flush()
         os.fsync(self._file.fileno())
 
+    def state_dict(self) -> int:
+        """The offset of a checkpoint: the file synced to disk up to it."""
+        self.sync()
+        return self.offset
+
+    def load_state_dict(self, offset: int) -> None:
+        self.truncate(offset)
+
     def truncate(self, offset: int) -> None:
         self._file.flush()
         self._file.truncate(offset)

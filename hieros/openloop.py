@@ -175,7 +175,7 @@ def measure(
     return {key: value / count for key, value in total.items()}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="python -m hieros.openloop",
         description=__doc__.split("\n\n")[0],
@@ -207,7 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="read pickled checkpoints of an earlier version (a pickle can run code: only runs you trust)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     torch.set_num_threads(1)
     if args.video:
         try:
@@ -226,14 +230,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (rundir.RunFileError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    print_errors(results, args.data, args.context)
+    return 0
+
+
+def print_errors(results: dict[Path, dict[str, np.ndarray]], data: Path | None, context: int) -> None:
+    """The table of reward errors k steps after the last observation, each run's three rows."""
     steps = len(next(iter(results.values()))["open_loop"])
     shown = [k for k in (1, 2, 4, 8, 12, 16, 32, 64) if k <= steps]
     console = Console()
     for index, run in enumerate(results, 1):
         console.print(f"run {index}: {run}")
-    if args.data:
-        console.print(f"sequences from the replay of {args.data}")
-    table = Table(title=f"reward MSE k steps after the last observation (context {args.context})")
+    if data:
+        console.print(f"sequences from the replay of {data}")
+    table = Table(title=f"reward MSE k steps after the last observation (context {context})")
     table.add_column("run")
     table.add_column("error")
     for k in shown:
@@ -242,7 +252,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, key in (("open loop", "open_loop"), ("teacher forced", "teacher_forced"), ("variance", "deviation")):
             table.add_row(str(index) if key == "open_loop" else "", name, *(f"{errors[key][k - 1]:.3f}" for k in shown))
     console.print(table)
-    return 0
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ class Clocks:
     (actions, metrics), so the GPU's work lands in the phase that queued it."""
 
     def __init__(self, seconds: Mapping[str, float] | None = None):
-        self.seconds = {name: 0.0 for name in PHASES} | dict(seconds or {})
+        self.load_state_dict(seconds)
 
     @contextlib.contextmanager
     def __call__(self, phase: str) -> Iterator[None]:
@@ -71,3 +71,10 @@ class Clocks:
             yield
         finally:
             self.seconds[phase] += time.perf_counter() - start
+
+    def state_dict(self) -> dict[str, float]:
+        return dict(self.seconds)
+
+    def load_state_dict(self, seconds: Mapping[str, float] | None) -> None:
+        """The seconds of a checkpoint (None, from before the clocks: they start at zero)."""
+        self.seconds = {name: 0.0 for name in PHASES} | dict(seconds or {})

@@ -57,6 +57,12 @@ class RunRecord:
     def progress(self) -> dict[str, Any]:
         return self.data["progress"]
 
+    def state_dict(self) -> dict[str, Any]:
+        return dict(self.progress)
+
+    def load_state_dict(self, progress: Mapping[str, Any]) -> None:
+        self.progress.update(progress)
+
     def write(self, counters: Mapping[str, Any], phase_seconds: Mapping[str, float], status: str | None = None) -> None:
         """Progress from the loop's counters and clocks, and the status if given, written atomically."""
         progress = self.progress

@@ -3,10 +3,12 @@
     python -m hieros.train --configs atari100k --task=atari_alien --max_hierarchy=2
     python -m hieros.train --configs dmc_proprio debug --task=dmc_cartpole_balance --model_name=random
 
-The loop, top to bottom: step the environments with the agent's policy (the agent records training steps in
-its replay), run updates at `train_ratio`, evaluate on schedule in separate environments (no effect on
-training state), log episodes and metrics to metrics.jsonl (and TensorBoard), and checkpoint on schedule,
-at the end and on SIGINT/SIGTERM. Starting again with the same run directory resumes from the checkpoint.
+The loop (`train`, as danijar/embodied's), top to bottom: the driver steps the environments with the agent's
+policy (the agent records training steps in its replay), updates run at `train_ratio`, then the schedule
+(`Trainer.scheduled`): evaluate in separate environments (no effect on training state), log the updates' metrics
+to metrics.jsonl (and TensorBoard), checkpoint; at the end and on SIGINT/SIGTERM a checkpoint too. Each phase
+runs on its named clock (hieros.progress.Clocks). Starting again with the same run directory resumes from the
+checkpoint, on which every part of the loop's state is registered once (`Trainer.register`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import os
 import signal
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,19 +31,65 @@ from hieros import checkpoint, metrics_file, rundir, video
 from hieros.agent_api import Agent, check_run, make_agent
 from hieros.cli_errors import EXIT_INTERRUPTED, EXIT_LOCKED, guarded
 from hieros.config import Config, ConfigError, HelpRequested, dump, parse_args
+from hieros.driver import Driver
 from hieros.envs import EnvError, make_env
-from hieros.envs.base import stack
-from hieros.evaluation import EvalProgress, run_episodes
-from hieros.logger import Logger
+from hieros.evaluation import Evaluations
+from hieros.logger import Averages, Logger
 from hieros.progress import Clocks, Progress
 from hieros.run_record import RunLocked, RunRecord, default_logdir, prepare_run_dir
 from hieros.wandb_log import check_available
-from hieros.when import Every, Ratio
+from hieros.when import Counters, Every, Ratio
 
-__all__ = ["Trainer", "main"]
+__all__ = ["Trainer", "main", "train"]
 
 # Ctrl-C, kill and Slurm's warning before a preemption or the time limit (sbatch --signal=USR2@90)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
+
+
+def train(run: Trainer) -> int:
+    """The loop: 0 when the budget is spent (and the final evaluation done), EXIT_INTERRUPTED after a stop signal
+    or --stop_after (checkpointed: the run resumes from there)."""
+    config, clocks = run.config, run.clocks
+    stop_at = config.stop_after // run.frames_per_step
+    if run.step == 0 and config.eval_initial and not run.evaluate():
+        return run.interrupted()
+    with Progress(total=run.budget_steps, description=f"{config.task} seed {config.seed}", start=run.step) as bar:
+        run.clock = time.perf_counter()
+        if not run.scheduled():  # resumed from a stop inside an evaluation: that step's schedule, again
+            return run.interrupted()
+        while run.step < run.budget_steps:
+            run.driver()  # clocks policy and env
+            if run.agent.trains:
+                with clocks("train"):
+                    run.update()
+            if not run.scheduled():  # clocks eval, log and checkpoint
+                return run.interrupted()
+            bar.update(run.step, score=run.record.progress["last_score"])
+            if run.stop_signal is not None or (stop_at and run.step >= stop_at):
+                return run.interrupted()
+    if config.eval_final and not run.evaluate():
+        return run.interrupted()
+    return run.finish()
+
+
+def run_with_signals(run: Trainer) -> int:
+    """`train(run)` with the stop signals taken, the run started (or resumed) first and closed after; run.json says
+    running, then done, failed (with the error) or, after a stop, running still."""
+    # a supervisor that ignores USR2 for us (bench.slurm: submitit acts on it and then sends SIGTERM) keeps that
+    handled = [sig for sig in STOP_SIGNALS if sig != signal.SIGUSR2 or signal.getsignal(sig) != signal.SIG_IGN]
+    previous = {sig: signal.signal(sig, run.on_signal) for sig in handled}
+    try:
+        run.start()
+        run.write_record("running")
+        return train(run)
+    except BaseException as error:
+        run.record.failed(error)
+        run.write_record("failed")
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        run.close()
 
 
 Method = TypeVar("Method", bound=Callable[..., Any])
@@ -63,8 +110,9 @@ def clocked(phase: str) -> Callable[[Method], Method]:
 
 
 class Trainer:
-    """One run: the loop (`_loop`) and what it schedules; the run's record, logging, evaluation and checkpoints
-    each live in a unit of their own (hieros.run_record, hieros.logger, hieros.evaluation, hieros.checkpoint)."""
+    """One run's parts, built once (the driver, the agent, the logger, run.json's record, the schedules and
+    counters, the evaluations), each part of its state registered once on the checkpoint; and the steps the loop
+    takes with them (`train`: update, evaluate, log, checkpoint, finish)."""
 
     def __init__(self, config: Config, run_dir: Path, trust_pickle: bool = False):
         self.config = config
@@ -77,22 +125,40 @@ class Trainer:
         else:
             metrics_file.check_metrics_reach(run_dir, self.resume_state["metrics_offset"])
         checkpoint.seed_everything(config.seed)
-        self.envs = [make_env(config.task, config, seed=config.seed * 1000 + i) for i in range(config.num_envs)]
-        self.frames_per_step = self.envs[0].protocol()["frames_per_step"]
+        envs = [make_env(config.task, config, seed=config.seed * 1000 + i) for i in range(config.num_envs)]
+        self.frames_per_step = envs[0].protocol()["frames_per_step"]
         self.budget_steps = config.steps // self.frames_per_step
-        self.agent: Agent = make_agent(config, self.envs[0].obs_space, self.envs[0].act_space)
+        self.agent: Agent = make_agent(config, envs[0].obs_space, envs[0].act_space)
+        self.clocks = Clocks()
+        self.driver = Driver(envs, self.agent, self.clocks)
+        self.driver.on_step(self._count_step)
+        self.driver.on_episode(lambda score, length: self.log_episode("train", score, length))
         self.logger = Logger(run_dir)
         self.ratio = Ratio(config.train_ratio / (config.batch_size * config.batch_length))
         steps = {"eval": config.eval_every, "log": config.log_every, "save": config.save_every}
         self.every = {name: Every(frames // self.frames_per_step) for name, frames in steps.items()}
-        self.counters = {"env_step": 0, "grad_steps": 0, "episodes": 0, "eval_index": 0, "wall_seconds": 0.0}
-        self.returns = np.zeros(len(self.envs))
-        self.lengths = np.zeros(len(self.envs), dtype=np.int64)
-        self.pending: dict[str, list[float]] = defaultdict(list)
-        self.eval_progress: EvalProgress | None = None  # an evaluation a stop cut short, continued on resume
+        self.counters = Counters(self.every)
+        self.train_metrics = Averages()
+        self.evaluations = Evaluations(config, make_env)  # make_env as it is now (tests replace it)
         self.clock = time.perf_counter()  # wall_seconds counts the loop's time from here
-        self.clocks = Clocks()
-        self.record = RunRecord(run_dir, config, self.envs[0].protocol(), self.frames_per_step)
+        self.record = RunRecord(run_dir, config, self.driver.protocol, self.frames_per_step)
+        self.checkpoint = self.register(checkpoint.Checkpoint(run_dir))
+
+    def register(self, ckpt: checkpoint.Checkpoint) -> checkpoint.Checkpoint:
+        """Every part of the loop's state on `ckpt`, once, in the order a resume restores them (the agent and the
+        environments before the RNGs), under the keys checkpoints have always had."""
+        ckpt.register("counters", self.counters)
+        ckpt.register("ratio_prev", self.ratio)
+        ckpt.register("agent", self.agent)
+        ckpt.register(Driver.KEYS, self.driver)
+        ckpt.register("rng", checkpoint.Rngs())
+        ckpt.register("metrics_offset", self.logger.metrics)
+        ckpt.register("pending", self.train_metrics)
+        ckpt.register("progress", self.record)
+        ckpt.register("clocks", self.clocks, optional=True)  # checkpoints from before the clocks: from zero
+        ckpt.register("wandb_id", self.logger, optional=True)
+        ckpt.register("eval_progress", self.evaluations, optional=True)  # from before resumable evaluations
+        return ckpt
 
     @property
     def step(self) -> int:
@@ -106,104 +172,31 @@ class Trainer:
         """What every metrics record carries: the env step and its frames."""
         return {"env_step": self.step, "frames": self.frames}
 
+    def _count_step(self) -> None:
+        self.counters["env_step"] += 1
+
     def write_record(self, status: str | None = None) -> None:
-        self.record.write(self.counters, self.clocks.seconds, status)
+        self.record.write(self.counters.values, self.clocks.seconds, status)
 
-    # --- the loop ---------------------------------------------------------------------------------
-    def run(self) -> int:
-        # a supervisor that ignores USR2 for us (bench.slurm: submitit acts on it and then sends SIGTERM) keeps that
-        handled = [sig for sig in STOP_SIGNALS if sig != signal.SIGUSR2 or signal.getsignal(sig) != signal.SIG_IGN]
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
-        try:
-            self._start()
-            self.write_record("running")
-            return self._loop()
-        except BaseException as error:
-            self.record.failed(error)
-            self.write_record("failed")
-            raise
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            self.close()
-
-    def _start(self) -> None:
+    def start(self) -> None:
         """Reset the environments, or continue from the checkpoint if there is one; open TensorBoard and W&B
         (the W&B run of the checkpoint, if it has one)."""
-        self.obs = stack([env.reset() for env in self.envs])
-        self.agent_state = self.agent.initial_state(len(self.envs))
-        wandb_id = None
+        self.driver.reset()
         if self.resume_state is not None:
-            self.restore(self.resume_state)
-            wandb_id = self.resume_state.get("wandb_id")
+            self.checkpoint.restore(self.resume_state)
             self.resume_state = None
-        self.logger.open(self.config, self.frames, wandb_id)
+        self.logger.open(self.config, self.frames)
 
-    def _loop(self) -> int:
-        config = self.config
-        if self.step == 0 and config.eval_initial and not self.evaluate():
-            return self._stop()
-        description = f"{config.task} seed {config.seed}"
-        with Progress(total=self.budget_steps, description=description, start=self.step) as bar:
-            self.clock = time.perf_counter()
-            if not self.after_step():  # resumed from a stop inside an evaluation: that step's schedule, again
-                return self._stop()
-            stop_at = config.stop_after // self.frames_per_step
-            while self.step < self.budget_steps:
-                self.step_envs()
-                if self.agent.trains:
-                    self.train()
-                if not self.after_step():
-                    return self._stop()
-                bar.update(self.step, score=self.record.progress["last_score"])
-                if self.stop_signal is not None or (stop_at and self.step >= stop_at):
-                    return self._stop()
-        if config.eval_final and not self.evaluate():
-            return self._stop()
-        self.flush_train_metrics()
-        self.save()
-        protocol = self.record.data["protocol"]["score"]
-        self.record.finish(
-            metrics_file.final_score(metrics_file.read_metrics(self.run_dir), protocol, config.steps),
-            self.counters["episodes"],
-        )
-        self.write_record("done")
-        return 0
-
-    def step_envs(self) -> None:
-        """One policy call and one step of every environment. As the original's driver, the agent sees the
-        final observation of an episode (and records it); the environment resets on the following call, which
-        is not counted as an environment step (it takes no frames)."""
-        with self.clocks("policy"):
-            actions, self.agent_state = self.agent.policy(self.obs, self.agent_state, mode="train")
-        observations = []
-        for i, env in enumerate(self.envs):
-            if self.obs["is_last"][i]:  # the agent has seen (and recorded) the final step; this step resets
-                with self.clocks("env"):
-                    observations.append(env.reset())
-                continue
-            self.counters["env_step"] += 1  # counts environment transitions, so frames are emulator frames
-            with self.clocks("env"):
-                obs = env.step(actions[i])
-            self.returns[i] += float(obs["reward"])
-            self.lengths[i] += 1
-            if obs["is_last"]:
-                self.log_episode("train", float(self.returns[i]), int(self.lengths[i]))
-                self.returns[i], self.lengths[i] = 0.0, 0
-            observations.append(obs)
-        self.obs = stack(observations)
-
-    @clocked("train")
-    def train(self) -> None:
+    def update(self) -> None:
+        """The updates due at this step (`train_ratio`), their metrics kept until logged."""
         for _ in range(self.ratio(self.step)):
             metrics = self.agent.train_step()
             if not metrics:
                 continue
             self.counters["grad_steps"] += 1
-            for key, value in metrics.items():
-                self.pending[key].append(value)
+            self.train_metrics.add(metrics)
 
-    def after_step(self) -> bool:
+    def scheduled(self) -> bool:
         """The schedule after a step: evaluate, log and checkpoint where due. Evaluations are as the original's
         loop (`while step < steps: if should_eval(step)`): none once the budget is spent. False if a stop signal
         came inside the evaluation; then nothing after it ran, and the resumed run calls this again first."""
@@ -218,33 +211,16 @@ class Trainer:
             self.save()
         return True
 
-    def _stop(self) -> int:
-        """Checkpoint and leave as interrupted (a stop signal or --stop_after); the run resumes from here."""
-        self.save()
-        self.write_record()
-        return EXIT_INTERRUPTED
-
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        self.stop_signal = signum
-
-    def close(self) -> None:
-        self.logger.close()
-        for env in self.envs:
-            env.close()
-
-    # --- evaluation -------------------------------------------------------------------------------
     @clocked("eval")
     def evaluate(self) -> bool:
         """Evaluation number `eval_index` (hieros.evaluation), its episodes logged and the first one filmed every
         `video_every` evaluations; False, with nothing written, if a stop signal came inside it: then the
         checkpoint holds where it stopped (`eval_progress`) and the resumed run goes on with it."""
         index, every = self.counters["eval_index"], self.config.video_every
-        filmed = bool(every) and index % every == 0
-        stopped = lambda: self.stop_signal is not None  # noqa: E731
-        progress = self.eval_progress if self.eval_progress and self.eval_progress.index == index else None
-        done = run_episodes(self.agent, self.config, index, make_env, stopped, filmed, progress)
-        self.eval_progress = done if isinstance(done, EvalProgress) else None
-        if self.eval_progress is not None:
+        done = self.evaluations.run(
+            self.agent, index, lambda: self.stop_signal is not None, bool(every) and index % every == 0
+        )
+        if done is None:
             return False
         if done.frames:
             self.logger.video(video.write_episode(self.run_dir, done.frames, self.frames), self.frames)
@@ -258,7 +234,6 @@ class Trainer:
         self.every["eval"].mark(self.step)
         return True
 
-    # --- logging ----------------------------------------------------------------------------------
     def log_episode(self, mode: str, score: float, length: int, **extra: Any) -> None:
         self.logger.write({"type": "episode", "mode": mode, **self._stamp(), "score": score, "length": length, **extra})
         if mode == "train":
@@ -268,74 +243,46 @@ class Trainer:
 
     @clocked("log")
     def flush_train_metrics(self) -> None:
-        if self.pending:
-            means = {k: float(np.mean(v)) for k, v in sorted(self.pending.items())}
+        if self.train_metrics.values:
+            means = self.train_metrics.means()
             record = {"type": "train", **self._stamp(), "grad_steps": self.counters["grad_steps"], **means}
             self.logger.write(record)
             for key, value in means.items():
                 self.logger.scalar(f"train/{key}", value, self.frames)
-            self.pending.clear()
         self.every["log"].mark(self.step)
         self.write_record()
 
-    # --- checkpoints ------------------------------------------------------------------------------
     @clocked("checkpoint")
     def save(self) -> None:
-        self.logger.metrics.sync()
-        state = {
-            "counters": {**self.counters, **{f"last_{name}": every.last for name, every in self.every.items()}},
-            "ratio_prev": self.ratio.prev,
-            "returns": self.returns.copy(),
-            "lengths": self.lengths.copy(),
-            "obs": self.obs,
-            "agent_state": self.agent_state,
-            "agent": self.agent.state_dict(),
-            "envs": [env.get_state() for env in self.envs],
-            "rng": checkpoint.rng_state(),
-            "metrics_offset": self.logger.metrics.offset,
-            "pending": dict(self.pending),
-            "progress": dict(self.record.progress),
-            "clocks": dict(self.clocks.seconds),
-            "wandb_id": self.logger.wandb_id,
-            "eval_progress": None if self.eval_progress is None else self.eval_progress.to_state(),
-        }
-        checkpoint.save(self.run_dir, state)
+        """The checkpoint (every registered part), then the subgoal picture of this step where there is one."""
+        self.checkpoint.save()
         self.every["save"].mark(self.step)
-        self.save_subgoal_image()
+        image = self.driver.subgoal_image() if self.config.subgoal_visualization else None
+        if image is not None:
+            self.logger.subgoals(image, self.step, self.frames)
 
-    def restore(self, state: dict[str, Any]) -> None:
-        counters = state["counters"]
-        for name, every in self.every.items():
-            every.mark(counters[f"last_{name}"])
-        self.counters.update({k: v for k, v in counters.items() if not k.startswith("last_")})
-        self.ratio.prev = state["ratio_prev"]
-        self.returns, self.lengths = state["returns"], state["lengths"]
-        self.obs, self.agent_state = state["obs"], state["agent_state"]
-        self.agent.load_state_dict(state["agent"])
-        for env, env_state in zip(self.envs, state["envs"], strict=True):
-            env.set_state(env_state)
-        checkpoint.set_rng_state(state["rng"])
-        self.logger.metrics.truncate(state["metrics_offset"])
-        self.pending = defaultdict(list, state["pending"])
-        self.clocks = Clocks(state.get("clocks"))  # checkpoints from before the clocks: they start at zero
-        self.record.progress.update(state["progress"])
-        progress = state.get("eval_progress")  # checkpoints from before resumable evaluations have none
-        self.eval_progress = None if progress is None else EvalProgress.from_state(progress)
+    def interrupted(self) -> int:
+        """Checkpoint and leave as interrupted (a stop signal or --stop_after); the run resumes from here."""
+        self.save()
+        self.write_record()
+        return EXIT_INTERRUPTED
 
-    def save_subgoal_image(self) -> None:
-        """With a hierarchy and images: the current frame and each level's decoded subgoal, as
-        subgoals/step_<env step>.png and in TensorBoard (`subgoals`)."""
-        if not self.config.subgoal_visualization:
-            return
-        image = self.agent.subgoal_image(self.obs, self.agent_state)
-        if image is None:
-            return
-        import cv2
+    def finish(self) -> int:
+        """The last metrics and checkpoint, the final score by the run's protocol, run.json done."""
+        self.flush_train_metrics()
+        self.save()
+        protocol = self.record.data["protocol"]["score"]
+        final = metrics_file.final_score(metrics_file.read_metrics(self.run_dir), protocol, self.config.steps)
+        self.record.finish(final, self.counters["episodes"])
+        self.write_record("done")
+        return 0
 
-        ok, png = cv2.imencode(".png", image[..., ::-1])
-        if ok:
-            rundir.atomic_write_bytes(self.run_dir / "subgoals" / f"step_{self.step:09d}.png", png.tobytes())
-        self.logger.image("subgoals", image, self.frames)
+    def on_signal(self, signum: int, frame: Any) -> None:
+        self.stop_signal = signum
+
+    def close(self) -> None:
+        self.logger.close()
+        self.driver.close()
 
 
 def _device_name(config: Config) -> str:
@@ -390,7 +337,7 @@ def _start_and_run(argv: list[str]) -> int:
         if created and run_dir is not None:
             rundir.discard_new_run(run_dir)
         raise
-    return trainer.run()
+    return run_with_signals(trainer)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Episode videos: the frames an evaluation episode showed the agent, as an animated GIF (Pillow, which matplotlib
-already brings), written atomically into the run directory's videos/ folder; and the labels of the open-loop video
-(`labelled`, for hieros.openloop), drawn with OpenCV.
+already brings), written atomically into the run directory's videos/ folder; pictures as PNG (`write_picture`:
+the agent's subgoal pictures in subgoals/); and the labels of the open-loop video (`labelled`, for
+hieros.openloop), drawn with OpenCV.
 
 Tasks whose observation has an image (Atari, DMC from pixels) get videos; proprioceptive DMC has no frames to show.
 Frames are the agent's own 64x64 observations, scaled up by whole pixels so they stay sharp.
@@ -18,6 +19,7 @@ import numpy as np
 from hieros.rundir import atomic_write_bytes
 
 VIDEO_DIR = "videos"
+SUBGOAL_DIR = "subgoals"  # the subgoal pictures, step_<env step>.png
 MAX_FRAMES = 2000  # a longer episode's video keeps its first 2000 frames
 SCALE = 2
 FRAME_MS = 50  # 20 frames per second
@@ -118,3 +120,13 @@ def write_episode(run_dir: Path, frames: Sequence[np.ndarray], frames_done: int)
     path = Path(run_dir) / VIDEO_DIR / f"eval_{frames_done:09d}.gif"
     atomic_write_bytes(path, gif_bytes(frames))
     return path
+
+
+def write_picture(path: Path, image: np.ndarray) -> None:
+    """`image` (H, W, 3) uint8 RGB as a PNG file at `path`, written atomically (OpenCV; nothing if it cannot
+    encode it)."""
+    import cv2
+
+    ok, png = cv2.imencode(".png", image[..., ::-1])
+    if ok:
+        atomic_write_bytes(path, png.tobytes())

@@ -7,6 +7,8 @@ and must come again after the resume.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class Ratio:
     """How many updates are due after `step` environment steps at `ratio` updates per step (the original's)."""
@@ -25,6 +27,12 @@ class Ratio:
         self.prev += repeats / self.ratio
         return repeats
 
+    def state_dict(self) -> float | None:
+        return self.prev
+
+    def load_state_dict(self, prev: float | None) -> None:
+        self.prev = prev
+
 
 class Every:
     """Due once `every` environment steps have passed since it was last marked (at least one step)."""
@@ -38,3 +46,27 @@ class Every:
 
     def mark(self, step: int) -> None:
         self.last = step
+
+
+class Counters:
+    """The loop's counters (environment steps, updates, training episodes, evaluations done, wall seconds) and
+    where each of its `Every` schedules was last marked (`last_<name>`), one part of the checkpoint."""
+
+    def __init__(self, every: dict[str, Every]):
+        self.values: dict[str, Any] = {"env_step": 0, "grad_steps": 0, "episodes": 0, "eval_index": 0}
+        self.values["wall_seconds"] = 0.0
+        self.every = every
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.values[name] = value
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**self.values, **{f"last_{name}": every.last for name, every in self.every.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, every in self.every.items():
+            every.mark(state[f"last_{name}"])
+        self.values.update({k: v for k, v in state.items() if not k.startswith("last_")})

@@ -189,7 +189,7 @@ class ActorCritic(nn.Module):
         before the updates.
 
         Returns the metrics and the imagined states (H, N, ...), detached."""
-        self._update_slow_critics()
+        update_slow(self.critics, self.slow_critics, self.config.slow_target_fraction)
         with self.imagining(world_model):
             feats, states, actions, scores = self._rollout(world_model, start, rewards, goal)
         losses, metrics = self._losses(feats, actions, scores.reward, scores.discount, scores.value)
@@ -253,7 +253,7 @@ class ActorCritic(nn.Module):
         metrics["actor_entropy"] = entropy.mean().detach()  # over all H imagined states, as the original logs it
         losses = {"actor": -(weight * objective).mean()}
         for name, target in targets.items():
-            losses[name] = self._critic_loss(name, feats[:-1].detach(), target, weight)
+            losses[name] = critic_loss(self.critics[name], self.slow_critics[name], feats[:-1].detach(), target, weight)
         return losses, metrics
 
     def _logprob_actions(self, dist: Any, actions: torch.Tensor) -> torch.Tensor:
@@ -267,19 +267,6 @@ class ActorCritic(nn.Module):
         noise = ((actions - dist.mean) / dist.std).detach()
         return (dist.mean + dist.std * noise) * (1 / actions.abs().clamp(min=1)).detach()
 
-    def _critic_loss(self, name: str, feat: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        dist = TwoHotSymlog(self.critics[name](feat))
-        with torch.no_grad():
-            slow = TwoHotSymlog(self.slow_critics[name](feat)).mode()
-        loss = -(dist.log_prob(target) + dist.log_prob(slow))
-        return (weight * loss).mean()
-
-    @torch.no_grad()
-    def _update_slow_critics(self) -> None:
-        rate = self.config.slow_target_fraction
-        for fast, slow in zip(self.critics.parameters(), self.slow_critics.parameters(), strict=True):
-            slow.mul_(1 - rate).add_(rate * fast)
-
     def state_dict_all(self) -> dict[str, Any]:
         return {
             "model": self.state_dict(),
@@ -292,3 +279,22 @@ class ActorCritic(nn.Module):
         self.actor_opt.load_state_dict(state["actor_opt"])
         for name, opt in self.critic_opts.items():
             opt.load_state_dict(state["critic_opts"][name])
+
+
+def critic_loss(
+    critic: nn.Module, slow_critic: nn.Module, feat: torch.Tensor, target: torch.Tensor, weight: torch.Tensor
+) -> torch.Tensor:
+    """A critic's loss: the two-hot log-prob of its target and of the slow critic's value (DreamerV3's slow
+    regulariser), weighted per step."""
+    dist = TwoHotSymlog(critic(feat))
+    with torch.no_grad():
+        slow = TwoHotSymlog(slow_critic(feat)).mode()
+    loss = -(dist.log_prob(target) + dist.log_prob(slow))
+    return (weight * loss).mean()
+
+
+@torch.no_grad()
+def update_slow(fast: nn.Module, slow: nn.Module, rate: float) -> None:
+    """The slow critics move `rate` of the way to the critics, parameter by parameter."""
+    for fast_param, slow_param in zip(fast.parameters(), slow.parameters(), strict=True):
+        slow_param.mul_(1 - rate).add_(rate * fast_param)
