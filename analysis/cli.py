@@ -214,7 +214,7 @@ def _report_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Path],
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from analysis.transfer import export_runs
+    from analysis.export import export_runs
 
     count = export_runs(args.results, args.out, args.suite, args.method, args.force)
     print(f"wrote {count} runs to {args.out}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import baselines, bootstrap, stats, transfer
+from analysis import baselines, bootstrap, export, stats, transfer
 from analysis.checks import check
 from analysis.comparisons import SeedPlan
 from analysis.outputs import figure_makers, write
@@ -122,7 +122,7 @@ def test_a_method_without_a_finished_run_is_named(tmp_path, stores):
 def test_export_of_our_runs(tmp_path, stores):
     stores.small_store(tmp_path, methods=("alpha",), seeds=2)
     stores.write_run(tmp_path, "alpha", "atari_pong", 3, [1.0], status="running")
-    assert transfer.export_runs(tmp_path, tmp_path / "out.json.gz", method="alpha") == 6  # finished runs only
+    assert export.export_runs(tmp_path, tmp_path / "out.json.gz", method="alpha") == 6  # finished runs only
     items = json.loads(gzip.decompress((tmp_path / "out.json.gz").read_bytes()))
     assert [(i["task"], i["seed"]) for i in items][:3] == [
         ("atari_breakout", 1),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import transfer
+from analysis import export, transfer
 from analysis.store import StoreError, load_store
 from bench.cli import main
 from hieros import metrics_file, rundir
@@ -42,7 +42,7 @@ def test_import_then_export_gives_back_the_danijar_file(tmp_path, source):
     path = SHARED / "dreamerv3" / source
     assert transfer.import_file(path, "published", tmp_path).written == 130
     out = tmp_path / "out.json.gz"
-    assert transfer.export_runs(tmp_path, out) == 130
+    assert export.export_runs(tmp_path, out) == 130
     assert json.dumps(_danijar_keys(_records(out))) == json.dumps(_records(path))
     assert all({k: r[k] for k in transfer.EXPORTED} == ATARI100K for r in _records(out))
 
@@ -94,7 +94,7 @@ def test_a_small_curve_file_round_trips_with_nan_and_string_seeds(tmp_path):
     method = load_store(tmp_path / "store")["x"]
     # pong: the only episode in the window is NaN and 420k lies past the budget -> no score (danijar's protocol)
     assert method.runs["atari_pong"][3].final is None and method.runs["atari_alien"][1].final == 300
-    transfer.export_runs(tmp_path / "store", tmp_path / "back.json.gz")
+    export.export_runs(tmp_path / "store", tmp_path / "back.json.gz")
     assert json.dumps(_danijar_keys(_records(tmp_path / "back.json.gz"))) == json.dumps(items)
 
 
@@ -377,7 +377,7 @@ def test_an_export_reimports_into_the_same_scores(tmp_path, stores, capsys):
 def test_an_import_flag_that_contradicts_an_export_is_refused(tmp_path, stores, capsys):
     _dmc_run(stores, tmp_path / "store", "alpha", 1, [100.0, 200.0])
     out = tmp_path / "a.json.gz"
-    transfer.export_runs(tmp_path / "store", out)
+    export.export_runs(tmp_path / "store", out)
     assert main(["import", str(out), "--method", "a", "--results", str(tmp_path / "s"), "--frames-per-step", "4"]) == 2
     assert capsys.readouterr().err == (
         "error: a.json.gz: record 0 was made with frames_per_step 2, not --frames-per-step 4; "
@@ -393,7 +393,7 @@ def test_a_run_scored_by_its_evaluations_is_not_exported_as_a_curve(tmp_path, st
     record["protocol"]["score"] = {"name": "final_eval", "window_frames": 10_000}
     rundir.write_run(run, record)
     with pytest.raises(StoreError, match="its score is by the final_eval protocol"):
-        transfer.export_runs(tmp_path, tmp_path / "o.json.gz")
+        export.export_runs(tmp_path, tmp_path / "o.json.gz")
     assert not (tmp_path / "o.json.gz").exists()
 
 

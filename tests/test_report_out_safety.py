@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import outdir, transfer
+from analysis import export, outdir
 from bench.cli import main
 from hieros import rundir
 
@@ -142,7 +142,7 @@ def test_export_replaces_only_an_earlier_export_unless_forced(tmp_path, store, c
     assert main([*argv, "--force"]) == 0
     assert main(argv) == 0  # our own export: replaced without --force
     assert len(json.loads(gzip.decompress(out.read_bytes()))) == 18
-    assert out.read_bytes().startswith(transfer.EXPORT_HEADER)
+    assert out.read_bytes().startswith(export.EXPORT_HEADER)
     run = rundir.find_runs(store)[0]
     for inside in (run / "o.json.gz", run / rundir.RUN_FILE):
         _refused(
