@@ -53,9 +53,10 @@ def _plan(args: argparse.Namespace) -> tuple[Benchmark, list[planning.RunSpec]]:
     suite = benchmark.suite(args.suite)
     methods = planning.parse_list(args.method, "--method", list(benchmark.methods)) or suite.methods
     tasks = planning.parse_list(args.tasks, "--tasks", suite.tasks)
-    given = args.seeds is not None or args.seed_list is not None  # else each method its planned seeds
-    seeds = {m: planning.parse_seeds(args.seeds, args.seed_list, suite.seeds_for(m)) for m in methods}
-    seeds = seeds if not given else seeds[methods[0]] if methods else []
+    if args.seeds is not None or args.seed_list is not None:
+        seeds: list[int] | dict[str, list[int]] = planning.parse_seeds(args.seeds, args.seed_list, suite.seeds)
+    else:  # each method its planned seeds
+        seeds = {m: planning.parse_seeds(None, None, suite.seeds_for(m)) for m in methods}
     extra = planning.parse_sets(getattr(args, "set", None) or [])
     trust = getattr(args, "trust_pickle", False)
     return benchmark, planning.plan(benchmark, suite, methods, seeds, Path(args.results), tasks, extra, trust)

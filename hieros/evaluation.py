@@ -129,7 +129,8 @@ def run_episodes(
                 running[j] = [started if started < config.eval_eps else -1, 0.0, 0]
                 if started < config.eval_eps:
                     started += 1
-                    obs = _replace(obs, j, envs[j].reset())
+                    obs = {key: value.copy() for key, value in obs.items()}
+                    _put(obs, j, envs[j].reset())
                     if count == 1:  # a fresh acting state per episode, the hierarchy's step count from 0 (batch 1)
                         state = agent.initial_state(1)
             if len(episodes) == config.eval_eps:
@@ -138,9 +139,10 @@ def run_episodes(
                 env_states = [env.get_state() for env in envs]
                 return EvalProgress(index, episodes, started, running, env_states, obs, state, frames)
             action, state = agent.policy(obs, state, mode="eval")
+            obs = {key: value.copy() for key, value in obs.items()}  # one copy a step, then each env's row
             for j, env in enumerate(envs):
                 if running[j][0] >= 0:
-                    obs = _replace(obs, j, env.step(action[j]))
+                    _put(obs, j, env.step(action[j]))
                     running[j][1] += float(obs["reward"][j])
                     running[j][2] += 1
     finally:
@@ -152,9 +154,8 @@ def _row(obs: dict[str, np.ndarray], j: int) -> dict[str, Any]:
     return {key: value[j] for key, value in obs.items()}
 
 
-def _replace(obs: dict[str, np.ndarray], j: int, new: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The batch `obs` with environment j's observation replaced by `new` (a copy: a checkpoint may hold `obs`)."""
-    out = {key: value.copy() for key, value in obs.items()}
+def _put(obs: dict[str, np.ndarray], j: int, new: dict[str, Any]) -> None:
+    """Environment j's observation `new` into the batch `obs` (a fresh copy: the agent or a checkpoint may hold the
+    batch before it)."""
     for key, value in new.items():
-        out[key][j] = value
-    return out
+        obs[key][j] = value
