@@ -10,9 +10,10 @@ PYTHON = "3.11"
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The test suite, as CI runs it."""
+    """The test suite, as CI runs it: the fast tier (the README's command), then the slow tier."""
     session.install("-e", ".[test]")
     session.run("pytest", "-q", *session.posargs)
+    session.run("pytest", "-q", "-m", "slow", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -43,7 +44,7 @@ def rliable_crosscheck(session: nox.Session) -> None:
         "-rs",
         "-W",
         "ignore::FutureWarning",
-        "tests/test_analysis_rliable.py",
+        "tests/analysis/test_rliable.py",
         *session.posargs,
         env={"RLIABLE_REQUIRED": "1"},
     )

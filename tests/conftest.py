@@ -15,6 +15,10 @@ import numpy as np
 import pytest
 
 BUDGET = 400_000
+PUBLISHED = Path(
+    os.environ.get("HIEROS_PUBLISHED_SCORES")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "atari100k_raw"
+)
 
 if os.environ.get("PYTEST_XDIST_WORKER"):  # one worker per core (pyproject addopts): one thread each, set before torch
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -26,6 +30,19 @@ def _estimate_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HIEROS_BENCH_CACHE", str(tmp_path_factory.mktemp("estimate-cache")))
         yield
+
+
+@pytest.fixture(scope="session")
+def published() -> Path:
+    """The published per-seed score files (../shared/data/atari100k_raw beside the checkout, or
+    $HIEROS_PUBLISHED_SCORES). Where they are absent the test is skipped and `pytest -ra` names it; with
+    HIEROS_REQUIRE_PUBLISHED=1 (a machine that must run them) it fails instead."""
+    if PUBLISHED.is_dir():
+        return PUBLISHED
+    message = f"published score files not found at {PUBLISHED} (the shared/ folder beside the checkout)"
+    if os.environ.get("HIEROS_REQUIRE_PUBLISHED") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def run_report(results: Path, *flags: str) -> int:
@@ -134,7 +151,7 @@ def filled_agent(**overrides: str):
     return agent
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def stores() -> SimpleNamespace:
     """write_run, small_store, run_report, and the TASKS and BUDGET of small_store's Atari runs."""
     return SimpleNamespace(

@@ -15,7 +15,7 @@ from bench.cli import main
 from bench.progress import eta_seconds
 from hieros import checkpoint, metrics_file, rundir, runlock, state_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUITES = """
 [suites.quick]
 tasks = ["atari_pong", "dmc_cartpole_balance"]

@@ -97,6 +97,7 @@ def test_the_bench_config_is_cpu_learnings_model(tmp_path):
     assert rssm.dyn_deter == s5.dyn_deter == 64 and rssm.env.dmc.repeat == 8
 
 
+@pytest.mark.slow
 def test_a_debug_run_end_to_end_is_read_by_the_report(tmp_path, cache, capsys):
     results = tmp_path / "results"
     argv = ["run", "--size", "debug", "--seeds", "1", "--results", str(results), "--cache", str(cache)]

@@ -14,7 +14,7 @@ import pytest
 from hieros import checkpoint, metrics_file, rundir, state_file
 from hieros.train import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RANDOM = [
     "--configs",
     "dmc_proprio",

@@ -150,8 +150,8 @@ def test_bad_run_directories_are_refused_in_one_line(runs, capsys, argv, message
     assert message in _err(capsys)
 
 
-def test_the_store_layout_is_read_as_before_and_a_store_kept_inside_it_is_its_own(tmp_path, capsys):
-    from conftest import write_run
+def test_the_store_layout_is_read_as_before_and_a_store_kept_inside_it_is_its_own(tmp_path, capsys, stores):
+    write_run = stores.write_run
 
     store = tmp_path / "results"
     write_run(store, "alpha", "atari_pong", 1, [1.0, 2.0])
@@ -168,8 +168,8 @@ def test_the_store_layout_is_read_as_before_and_a_store_kept_inside_it_is_its_ow
     assert moved.name.startswith("seed_1.old-") and not run_search.find(nested)  # moved aside: not a run
 
 
-def test_a_stored_run_in_another_runs_folder_is_refused_as_the_store_refuses_it(tmp_path, capsys):
-    from conftest import write_run
+def test_a_stored_run_in_another_runs_folder_is_refused_as_the_store_refuses_it(tmp_path, capsys, stores):
+    write_run = stores.write_run
 
     store = tmp_path / "results"
     run = write_run(store, "alpha", "atari_pong", 1, [1.0, 2.0])

@@ -21,7 +21,7 @@ from hieros import checkpoint, runlock, state_file
 from hieros.agent import device
 from hieros.config_schema import EXPECT_GPU_ENV, ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 one- and two-column sizes, 7 pt text, legends outside the data, x axes framed and labelled without offsets; no
 sampler figure in a DMC report; the LaTeX table split where its methods pass the text width."""
 
+import json
 import re
 from collections import defaultdict
 from typing import Any
@@ -13,20 +14,20 @@ from matplotlib.colors import to_hex
 from matplotlib.text import Text
 
 from analysis import figures, latex, sampler
-from analysis.outputs import figure_makers
+from analysis.outputs import figure_makers, write
 from analysis.report import Options, compute
+from hieros import rundir
 
 FIFTEEN = tuple(f"method_{i:02d}_{'long_name' if i % 4 == 0 else 'x'}" for i in range(15))
 METHOD_FIGURES = ("aggregates", "profiles", "efficiency", "games", "curves", "metric_model_loss")
+NONE = ["none"]  # most tests here are about our runs: no shipped baselines beside them
 
 
 @pytest.fixture(scope="module")
-def fifteen(tmp_path_factory) -> tuple[Any, dict[str, tuple[Any, Any]]]:
+def fifteen(tmp_path_factory, stores) -> tuple[Any, dict[str, tuple[Any, Any]]]:
     """A report of 15 methods on 3 Atari games (2 runs each) and its figures, drawn."""
-    from conftest import small_store
-
     root = tmp_path_factory.mktemp("fifteen")
-    small_store(root, methods=FIFTEEN, seeds=2)
+    stores.small_store(root, methods=FIFTEEN, seeds=2)
     options = Options(
         root, root / "out", baselines=["none"], published=[], reps=100, metrics=["model_loss"], sampler=False
     )
@@ -150,3 +151,113 @@ def test_the_latex_table_is_split_where_its_methods_pass_the_text_width(fifteen)
     assert sum(cell.startswith(r"\textbf") for rows in tables for cell in rows[iqm][3:]) == 1  # best of all tables
     few = report.summary | {"methods": {m: report.summary["methods"][m] for m in FIFTEEN[:3]}}
     assert len(_tabulars(latex.table(few))) == 1 and r"\shortstack" not in latex.table(few)
+
+
+def test_figures_have_labelled_axes_and_are_images(tmp_path, stores):
+    import matplotlib.image
+
+    stores.small_store(tmp_path)
+    options = Options(tmp_path, tmp_path / "out", baselines=NONE, reps=100, metrics=["model_loss"])
+    report = compute(options)
+    drawn = {name: draw() for name, draw in figure_makers(report, options).items()}
+    assert list(drawn) == [
+        "aggregates",
+        "profiles",
+        "improvement",
+        "efficiency",
+        "games",
+        "curves",
+        "metric_model_loss",
+        "sampler",
+    ]
+    for name, (fig, (header, rows)) in drawn.items():
+        axes = [ax for ax in fig.axes if ax.axison]
+        assert axes and all(
+            (ax.get_xlabel() or fig.get_supxlabel())
+            and (ax.get_ylabel() or ax.get_yticklabels() or fig.get_supylabel())
+            for ax in axes
+        ), name
+        assert header and rows, name
+    paths = write(report, options)
+    for path in paths:
+        assert path.stat().st_size > 0
+        if path.suffix == ".png":
+            assert matplotlib.image.imread(path).shape[0] > 100
+
+
+def test_curve_legend_fits_a_single_panel():
+    from analysis import figures
+
+    x = np.array([1.0, 2.0])
+    curve = {"x": x, "mean": x, "low": x - 1, "high": x + 1, "runs": np.array([3, 3])}
+    few = ["dreamer", "hieros", "hieros_1level", "random"]
+    many = [*few, "hieros_2level", "hieros_rssm", "hieros_no_novelty", "hieros_no_subgoal_reward", "hieros_corrected"]
+    for methods in (few, many):  # the cpu_learning ladder: 9 methods, long names, one panel
+        fig, _ = figures.draw_curves(
+            {"dmc_cartpole_balance": {m: curve for m in methods}},
+            "env frames",
+            "score",
+            figures.colors(methods),
+            {},
+        )
+        fig.canvas.draw()
+        legend, page = fig.legends[0].get_window_extent(), fig.bbox
+        assert page.x0 <= legend.x0 and legend.x1 <= page.x1 and page.y0 <= legend.y0, methods
+
+
+def test_a_falling_loss_is_drawn_on_a_log_axis():
+    from analysis import figures
+
+    def curves(*means: list[float]) -> dict:
+        return {
+            "task": {
+                f"m{i}": {"x": np.arange(len(m)), "mean": np.array(m), "low": np.array(m), "high": np.array(m)}
+                for i, m in enumerate(means)
+            }
+        }
+
+    assert figures.wants_log_axis(curves([3.0, 0.2], [2.0, 0.09]))  # 3 / 0.09 = 33 > 30
+    assert not figures.wants_log_axis(curves([3.0, 0.2], [2.0, 0.11]))  # 27
+    assert not figures.wants_log_axis(curves([3.0, 0.0]))  # a mean of 0 has no place on a log axis
+    assert not figures.wants_log_axis(curves([40.0, -0.5]))  # nor a negative one (an entropy)
+    data = curves([3.0, 0.2], [2.0, 0.05])
+    for c in data["task"].values():
+        c["low"], c["runs"] = c["mean"] - 1.0, np.array([3, 3])  # a band reaching below 0
+    fig, _ = figures.draw_curves(data, "env steps", "loss", figures.colors(["m0", "m1"]), {}, log=True)
+    ax = fig.axes[0]
+    bottom, top = ax.get_ylim()
+    assert ax.get_yscale() == "log" and 0.005 <= bottom < 0.05 and top > 3.0
+    assert fig.get_supylabel() == "loss (log scale)"
+
+
+def test_one_task_draws_one_aggregate_panel_and_bands_stay_in_the_score_range(tmp_path, stores):
+    """A one-task report: Median, IQM and Mean are one number, so the aggregates figure shows Mean and the
+    optimality gap; DMC curve bands are drawn inside [0, 1000] (the CSV keeps the interval whole); an interval too
+    narrow to see still shows a dot."""
+    for seed, score in ((1, 990.0), (2, 1000.0), (3, 400.0)):
+        stores.write_run(tmp_path, "alpha", "dmc_cartpole_balance", seed, [score], suite="cpu_learning")
+        stores.write_run(tmp_path, "beta", "dmc_cartpole_balance", seed, [100.0 + seed], suite="cpu_learning")
+    options = Options(tmp_path, tmp_path / "out", baselines=NONE, reps=200, sampler=False)
+    drawn = {name: draw() for name, draw in figure_makers(compute(options), options).items()}
+    fig, (_, rows) = drawn["aggregates"]
+    assert [ax.get_title() for ax in fig.axes] == ["Mean", "Optimality Gap"]
+    fig, (_, rows) = drawn["curves"]
+    assert max(row[5] for row in rows) > 1000  # the t band of three runs goes past the maximum ...
+    band = [c for c in fig.axes[0].collections if c.get_paths()]
+    assert all(p.vertices[:, 1].max() <= 1000 for c in band for p in c.get_paths())  # ... and is drawn inside it
+    fig, _ = drawn["improvement"]
+    assert any(line.get_marker() == "o" for line in fig.axes[0].lines)  # P(alpha > beta) = 1 [1, 1]: a dot
+
+
+def test_a_metric_named_per_level_is_a_figure_file_of_its_own(tmp_path, stores):
+    stores.small_store(tmp_path)
+    for run in rundir.find_runs(tmp_path):  # the agent names its metrics per level: level_0/model_loss
+        with open(run / rundir.METRICS_FILE, "a") as f:
+            f.write(json.dumps({"type": "train", "env_step": 100_000, "frames": 400_000, "level_0/model_loss": 1.5}))
+    options = Options(tmp_path, tmp_path / "out", baselines=["none"], reps=100, sampler=False)
+    options.metrics = ["level_0/model_loss"]
+    report = compute(options)
+    assert report.summary["train_metrics"]["level_0/model_loss"]["atari_pong"]["alpha"]["mean"] == 1.5
+    names = [path.name for path in write(report, options)]
+    assert {"metric_level_0_model_loss.png", "metric_level_0_model_loss.csv"} <= set(names)
+    assert "![metric_level_0_model_loss](metric_level_0_model_loss.png)" in (tmp_path / "out" / "report.md").read_text()

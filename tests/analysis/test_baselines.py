@@ -2,7 +2,6 @@
 papers printed (where the file reproduces it), and the report shows them with intervals beside our runs."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,13 +11,10 @@ from analysis.report import Options, compute
 from analysis.store import find_game, load_store, random_human
 from bench.cli import main
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "atari100k_raw"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"published score files not found at {SHARED}")
 
-
-@needs_shared
-def test_the_shipped_tables_are_what_the_script_makes_from_the_published_files():
-    scores, sources, curves = baselines.build(SHARED)
+@pytest.mark.published
+def test_the_shipped_tables_are_what_the_script_makes_from_the_published_files(published):
+    scores, sources, curves = baselines.build(published)
     assert scores == baselines.TABLE.read_text() and sources == baselines.SOURCES_TABLE.read_text()
     assert curves == baselines.CURVES_TABLE.read_text()
 
@@ -171,9 +167,9 @@ def test_a_store_method_named_like_a_baseline_is_refused(tmp_path, capsys, store
     assert "method named IRIS" in capsys.readouterr().err
 
 
-@needs_shared
-def test_import_reads_harmonydreams_evaluation_curves_at_the_budget(tmp_path):
-    path = SHARED / "harmonydream" / "harmony.json"
+@pytest.mark.published
+def test_import_reads_harmonydreams_evaluation_curves_at_the_budget(published, tmp_path):
+    path = published / "harmonydream" / "harmony.json"
     assert transfer.import_file(path, "harmony", tmp_path).written == 130
     method = load_store(tmp_path)["harmony"]
     curves = json.loads(path.read_text())
@@ -183,6 +179,7 @@ def test_import_reads_harmonydreams_evaluation_curves_at_the_budget(tmp_path):
         transfer.import_file(path, "h2", tmp_path, given=transfer.Given(budget_frames=100))
 
 
+@pytest.mark.slow
 def test_cached_baseline_estimates_are_read_back_and_give_the_same_report(tmp_path, monkeypatch, stores):
     from analysis import cache
 

@@ -10,7 +10,7 @@ from hieros import config_hash, rundir
 from hieros.config import build_config, config_mismatch, recorded_hash, run_config_hash
 from hieros.train import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DMC = ["--configs", "dmc_proprio", "debug", "--task=dmc_cartpole_balance", "--model_name=random", "--steps=200"]
 
 

@@ -13,7 +13,7 @@ from hieros import checkpoint, metrics_file, rundir
 from hieros.train import main
 from hieros.when import Ratio
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ATARI = ["--configs", "atari100k", "debug", "--task=atari_pong"]
 DMC = ["--configs", "dmc_proprio", "debug", "--task=dmc_cartpole_balance"]
 
@@ -89,6 +89,7 @@ def test_learning_agents_train_end_to_end(tmp_path, args, model):
     assert losses and all(f"level_0/{key}" in losses[-1] for key in keys)
 
 
+@pytest.mark.slow
 def test_three_levels_train_end_to_end(tmp_path):
     """The 3-level debug agent on a real Atari game: every level trains, and subgoal pictures are saved."""
     run = train(
@@ -146,9 +147,9 @@ def _assert_same(a, b):
 @pytest.mark.parametrize(
     "args",
     [
-        [*ATARI, "--max_hierarchy=1", "--steps=800"],
+        pytest.param([*ATARI, "--max_hierarchy=1", "--steps=800"], marks=pytest.mark.slow),
         [*DMC, "--max_hierarchy=1", "--steps=800"],
-        [*DMC, "--max_hierarchy=3", "--batch_length=8", "--steps=1000"],
+        pytest.param([*DMC, "--max_hierarchy=3", "--batch_length=8", "--steps=1000"], marks=pytest.mark.slow),
     ],
     ids=["atari", "dmc", "dmc-3-levels"],
 )
@@ -224,6 +225,7 @@ def test_a_stop_is_prompt_in_every_phase(tmp_path, phase):
     assert rundir.read_run(tmp_path / "run")["status"] == "running"  # resumable
 
 
+@pytest.mark.slow
 def test_a_stop_inside_an_evaluation_resumes_exactly(tmp_path, monkeypatch):
     """SIGTERM halfway through an evaluation, then resume == the run never stopped: the checkpoint holds the
     evaluation where it stopped (one episode done, the second under way) and the resumed run goes on with it."""
@@ -308,6 +310,7 @@ def test_an_evaluation_over_several_envs_plays_eval_eps_episodes_and_resumes_exa
     assert strip(whole) == strip(half)
 
 
+@pytest.mark.slow
 def test_sigkill_between_checkpoints_then_resume_in_a_fresh_process_equals_an_uninterrupted_run(tmp_path):
     """A learning run killed (SIGKILL: no handler, no last checkpoint) after a checkpoint, resumed by a new
     process from that checkpoint: metrics rolled back to it, and the end is the same as a run never killed."""

@@ -18,7 +18,7 @@ from hieros.config import (
     usage,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_and_presets_load():

@@ -13,12 +13,6 @@ from analysis.store import StoreError, load_store
 from bench.cli import main
 from hieros import metrics_file, rundir
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "atari100k_raw"
-DREAMER = SHARED / "dreamerv3" / "atari100k-dreamerv3.json.gz"
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason=f"published score files not found at {SHARED} (the shared/ folder beside the checkout)"
-)
-
 
 def _records(path: Path) -> list[dict]:
     return json.loads(gzip.decompress(path.read_bytes()))
@@ -32,14 +26,14 @@ def _danijar_keys(records: list[dict]) -> list[dict]:
 ATARI100K = {"suite": "atari100k", "budget_frames": 400_000, "frames_per_step": 4, "window_frames": 10_000}
 
 
-@needs_shared
+@pytest.mark.published
 @pytest.mark.parametrize(
     "source", ["atari100k-dreamerv3.json.gz", "v1_2023/atari100k_dreamerv3.json.gz", "atari100k-ppo_fixhp.json.gz"]
 )
-def test_import_then_export_gives_back_the_danijar_file(tmp_path, source):
+def test_import_then_export_gives_back_the_danijar_file(published, tmp_path, source):
     """Same records in the same order with the same values and types (int/float, string seeds, NaN bins), and
     the protocol they were imported with."""
-    path = SHARED / "dreamerv3" / source
+    path = published / "dreamerv3" / source
     assert transfer.import_file(path, "published", tmp_path).written == 130
     out = tmp_path / "out.json.gz"
     assert export.export_runs(tmp_path, out) == 130
@@ -47,27 +41,28 @@ def test_import_then_export_gives_back_the_danijar_file(tmp_path, source):
     assert all({k: r[k] for k in transfer.EXPORTED} == ATARI100K for r in _records(out))
 
 
-@needs_shared
-def test_imported_runs_are_marked_and_reproduce_the_final_window_score(tmp_path):
-    transfer.import_file(DREAMER, "dreamerv3", tmp_path)
+@pytest.mark.published
+def test_imported_runs_are_marked_and_reproduce_the_final_window_score(published, tmp_path):
+    dreamer = published / "dreamerv3" / "atari100k-dreamerv3.json.gz"
+    transfer.import_file(dreamer, "dreamerv3", tmp_path)
     run = load_store(tmp_path)["dreamerv3"].runs["atari_alien"][0]
     provenance = run.record["provenance"]
     assert run.imported and run.record["status"] == "done"
-    assert provenance["source_file"] == DREAMER.name and len(provenance["sha256"]) == 64
+    assert provenance["source_file"] == dreamer.name and len(provenance["sha256"]) == 64
     assert run.record["protocol"]["score"] == {"name": "final_train_window", "window_frames": 10_000}
-    item = _records(DREAMER)[0]  # atari_alien seed 0: mean of the episodes in (390k, 400k]
+    item = _records(dreamer)[0]  # atari_alien seed 0: mean of the episodes in (390k, 400k]
     window = [y for x, y in zip(item["xs"], item["ys"], strict=True) if 390_000 < x <= 400_000]
     assert run.final == pytest.approx(sum(window) / len(window)) == run.recorded_final
 
 
-@needs_shared
+@pytest.mark.published
 @pytest.mark.parametrize(
     "file, runs", [("iris/IRIS.json", 5), ("twm/scores.json", 5), ("storm/storm.json", 5), ("iris/SPR.json", 100)]
 )
-def test_import_per_game_lists(tmp_path, file, runs):
-    assert transfer.import_file(SHARED / file, "baseline", tmp_path).written == 26 * runs
+def test_import_per_game_lists(published, tmp_path, file, runs):
+    assert transfer.import_file(published / file, "baseline", tmp_path).written == 26 * runs
     method = load_store(tmp_path)["baseline"]
-    scores = json.loads((SHARED / file).read_text())
+    scores = json.loads((published / file).read_text())
     assert len(method.tasks) == 26 and method.scores(method.tasks).shape == (runs, 26)
     assert method.finals("atari_ms_pacman").tolist() == scores["MsPacman"]
     assert method.runs["atari_up_n_down"][1].record["protocol"]["score"] == {"name": "published_final"}
@@ -408,3 +403,26 @@ def test_a_gzip_that_unpacks_past_the_limit_is_refused_in_one_line_before_it_is_
     two.write_bytes(gzip.compress(b"[") + gzip.compress(b"]"))
     with pytest.raises(StoreError, match="no runs"):
         transfer.import_file(two, "x", tmp_path / "results")
+
+
+def test_export_of_our_runs(tmp_path, stores):
+    stores.small_store(tmp_path, methods=("alpha",), seeds=2)
+    stores.write_run(tmp_path, "alpha", "atari_pong", 3, [1.0], status="running")
+    assert export.export_runs(tmp_path, tmp_path / "out.json.gz", method="alpha") == 6  # finished runs only
+    items = json.loads(gzip.decompress((tmp_path / "out.json.gz").read_bytes()))
+    assert [(i["task"], i["seed"]) for i in items][:3] == [
+        ("atari_breakout", 1),
+        ("atari_breakout", 2),
+        ("atari_frostbite", 1),
+    ]
+    assert items[0] == {
+        "task": "atari_breakout",
+        "method": "alpha",
+        "seed": 1,
+        "xs": [133333, 266666, 400000],
+        "ys": [0.0, 1.0, 11.0],
+        "suite": "atari100k",  # what an import needs to give the same score (transfer.EXPORTED)
+        "budget_frames": 400_000,
+        "frames_per_step": 4,
+        "window_frames": 10_000,
+    }

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 UPDATES = 5
 REFERENCE_COMMIT = "ee9191974479f65e6eafd54ab63dd8eb0f605d6a"  # eager updates as before #16 (weights recorded then)
 

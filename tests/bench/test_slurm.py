@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import submitit
 
 from bench.cli import main
@@ -50,6 +51,7 @@ def test_parameters_are_valid_submitit_parameters(tmp_path):
     executor.update_parameters(**parameters)  # submitit checks every name, slurm_* ones against its Slurm executor
 
 
+@pytest.mark.slow
 def test_submitit_array_completes_and_resumes_after_preemption(tmp_path):
     suites = tmp_path / "benchmark.toml"
     suites.write_text(SUITES)
