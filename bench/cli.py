@@ -8,6 +8,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -16,7 +17,7 @@ from bench import plan as planning
 from bench import state as states
 from bench.local import LocalRunner
 from bench.progress import SweepDisplay
-from bench.resources import budget
+from bench.resources import Budget, budget
 from bench.state import Outcome
 from bench.suites import Benchmark, SuiteError, load, planned_seeds
 from hieros import run_search, rundir
@@ -108,33 +109,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     local = args.backend == "local"
     per_gpu = args.runs_per_gpu or benchmark.local["runs_per_gpu"]
     pool = budget(args.jobs, args.threads, per_gpu, others=states.runs_held(Path(args.results))) if local else None
+    slurm_settings = {**benchmark.slurm, "runs_per_task": args.runs_per_task or benchmark.slurm["runs_per_task"]}
     where = f", {pool.describe()}" if pool else f" on {args.backend}"
     if args.dry_run:
-        threads = pool.threads if pool else args.threads or benchmark.slurm["cpus_per_task"]
-        env = planning.worker_env(threads, None, expect_gpu=not pool and benchmark.slurm["gpus_per_node"] > 0)
-        for spec in todo:
-            if not pool:  # as the cluster's nodes will start it (bench.slurm.task_command)
-                from bench.slurm import task_command
-
-                spec = replace(spec, command=task_command(spec.command, benchmark.slurm))
-            print(planning.shell_line(spec, env))
-        print(f"# {len(todo)} to run{where}; {done} already done, {len(elsewhere)} running elsewhere", file=sys.stderr)
-        if pool and pool.note:
-            print(f"# {pool.note}", file=sys.stderr)
-        if not pool:
-            from bench.slurm import executor_parameters
-
-            request = executor_parameters(benchmark.slurm, args.jobs, args.threads, f"hieros-bench-{args.suite}")
-            shown = ", ".join(f"{k}={v}" for k, v in request.items() if k != "name")
-            print(
-                f"# slurm: one job array {request['name']} of {len(todo)} tasks; submitit would request {shown}",
-                file=sys.stderr,
-            )
-        gpu = any(slot is not None for slot in pool.slots) if pool else benchmark.slurm["gpus_per_node"] > 0
-        at_once = pool.jobs if pool else args.jobs or benchmark.slurm["array_parallelism"]
-        lengths = cost.eval_episode_lengths(args.results, {spec.task for spec in todo})
-        found = cost.estimate(todo, cost.finished_records(args.results, todo), gpu, threads, lengths)
-        print(found.line(at_once), file=sys.stderr)
+        summary = f"# {len(todo)} to run{where}; {done} already done, {len(elsewhere)} running elsewhere"
+        _dry_run(args, todo, pool, per_gpu, slurm_settings, summary)
         return 0
     header = (
         f"[bold]{args.suite}[/]: {len(specs)} runs, {done} already done, {len(elsewhere)} running "
@@ -155,18 +134,60 @@ def cmd_run(args: argparse.Namespace) -> int:
         from bench import slurm
 
         cluster = "local" if args.backend == "local-submitit" else "slurm"
-        jobs = slurm.submit(todo, Path(args.results), benchmark.slurm, args.jobs, args.threads, args.retries, cluster)
+        tasks = slurm.submit(todo, Path(args.results), slurm_settings, args.jobs, args.threads, args.retries, cluster)
         console.print(header)
-        for line in slurm.describe(todo, jobs, Path(args.results), cluster):
+        for line in slurm.describe(tasks, Path(args.results), cluster):
             console.print(line)
         if cluster == "slurm" and not args.wait:
             return 0
-        outcomes = slurm.collect(todo, jobs, start)
+        outcomes = slurm.collect(tasks, start)
     tables.summary(console, outcomes + elsewhere, done, time.monotonic() - start, Path(args.results))
     states_seen = {o.state for o in outcomes}
     if states_seen & {"interrupted", "pending", "submitted"}:
         return 130
     return 1 if "failed" in states_seen else 0
+
+
+def _dry_run(
+    args: argparse.Namespace,
+    todo: list[planning.RunSpec],
+    pool: Budget | None,
+    per_gpu: int,
+    slurm_settings: dict[str, Any],
+    summary: str,
+) -> None:
+    """The exact commands on stdout; the pool or the job array, and the cost, on stderr."""
+    per_task = slurm_settings["runs_per_task"]
+    # on Slurm, the task's CPUs split among its runs (bench.slurm.PackedTask)
+    threads = pool.threads if pool else max(1, (args.threads or slurm_settings["cpus_per_task"]) // per_task)
+    env = planning.worker_env(threads, None, expect_gpu=not pool and slurm_settings["gpus_per_node"] > 0)
+    for spec in todo:
+        if not pool:  # as the cluster's nodes will start it
+            from bench.slurm import task_command
+
+            spec = replace(spec, command=task_command(spec.command, slurm_settings))
+        print(planning.shell_line(spec, env))
+    print(summary, file=sys.stderr)
+    if pool and pool.note:
+        print(f"# {pool.note}", file=sys.stderr)
+    if not pool:
+        from bench import slurm
+
+        request = slurm.executor_parameters(slurm_settings, args.jobs, args.threads, f"hieros-bench-{args.suite}")
+        shown = ", ".join(f"{k}={v}" for k, v in request.items() if k != "name")
+        print(
+            f"# slurm: one job array {request['name']} of {slurm.packing(len(todo), per_task)}, {threads} threads "
+            f"a run; submitit would request {shown}",
+            file=sys.stderr,
+        )
+    gpus = sorted({slot for slot in pool.slots if slot is not None}) if pool else []
+    gpu = bool(gpus) if pool else slurm_settings["gpus_per_node"] > 0
+    # runs that share a GPU are priced as if they took turns on it, with the GPUs at a time (cost.Estimate.line)
+    sharing = (per_gpu if pool else per_task) if gpu else 1
+    at_once = (len(gpus) if gpus else pool.jobs) if pool else args.jobs or slurm_settings["array_parallelism"]
+    lengths = cost.eval_episode_lengths(args.results, {spec.task for spec in todo})
+    found = cost.estimate(todo, cost.finished_records(args.results, todo), gpu, threads, lengths)
+    print(found.line(at_once, sharing), file=sys.stderr)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -270,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--runs-per-gpu", type=int, metavar="N", help="runs sharing a GPU (default: [local] in the file)")
     run.add_argument(
+        "--runs-per-task", type=int, metavar="N", help="slurm: runs sharing an array task's GPU (default: [slurm])"
+    )
+    run.add_argument(
         "--retries",
         type=int,
         default=2,
@@ -334,11 +358,11 @@ def main(argv: list[str] | None = None) -> int:
 
 # The most each count of `run` may ask for: beyond these a number is a typo, and would be a list that large
 # (GPU slots, pool slots) or that many OpenMP threads per run.
-MOST = {"jobs": 4096, "threads": 1024, "runs_per_gpu": 64, "retries": 100}
+MOST = {"jobs": 4096, "threads": 1024, "runs_per_gpu": 64, "runs_per_task": 64, "retries": 100}
 
 
 def _checked(args: argparse.Namespace) -> int:
-    for option in ("jobs", "threads", "runs_per_gpu"):
+    for option in ("jobs", "threads", "runs_per_gpu", "runs_per_task"):
         value = getattr(args, option, None)
         if value is not None and value < 1:
             raise SuiteError(f"--{option.replace('_', '-')} must be at least 1, not {value}")

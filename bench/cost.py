@@ -60,21 +60,31 @@ class Estimate:
     def source(self) -> str:
         return "; ".join(sorted({c.source for c in self.costs}))
 
-    def line(self, runs_at_once: int) -> str:
+    def line(self, runs_at_once: int, sharing: int = 1) -> str:
         """'# cost: ... ' for a dry run; a warning where the wall time on this machine passes a day."""
         if not self.known:
             return f"# cost: no measurement covers these {self.unknown} runs (docs/atari100k.md says how to measure)"
         slots = max(1, runs_at_once)
-        wall = makespan([c.hours for c in self.costs], slots)
+        # `sharing` runs to a GPU (runs_per_task, runs_per_gpu; `runs_at_once` is then the GPUs at a time) are priced
+        # as if they took turns on it: an upper bound wherever sharing is no slower (gpu_check.sh measures it)
+        hours = [c.hours for c in self.costs]
+        packs = [sum(hours[i : i + sharing]) for i in range(0, len(hours), max(1, sharing))]
+        wall = makespan(packs, slots)
         evaluation = [c.eval_hours for c in self.costs if c.eval_hours is not None]
-        waves = math.ceil(self.known / slots)
+        waves = math.ceil(len(packs) / slots)
+        longest = f"the longest GPU's {sharing} runs" if sharing > 1 else "the longest run"
         text = (
             f"# cost: about {self.hours:,.1f} {self.unit} for {self.known} runs ({self.source})"
             f"{f', of which evaluation {sum(evaluation):,.1f}' if evaluation else ''}"
             f"{f', {self.unknown} more runs without a measurement' if self.unknown else ''}"
             f"; about {_duration(wall)} of wall time with {slots} at a time"
-            f" ({waves} wave{'s' if waves > 1 else ''}, the longest run {_duration(max(c.hours for c in self.costs))})"
+            f" ({waves} wave{'s' if waves > 1 else ''}, {longest} {_duration(max(packs))})"
         )
+        if sharing > 1 and self.unit == "GPU-hours":
+            text += (
+                f"\n# {sharing} runs share each GPU, priced as if they took turns on it: an upper bound wherever "
+                "sharing is no slower (benchmarks/gpu_check.sh measures the gain; docs/runner.md)"
+            )
         if self.unit == "CPU-hours" and wall > DAY_HOURS:
             text += "\n# warning: more than a day on this machine; run it on a GPU machine or cluster (--backend slurm)"
         return text

@@ -34,6 +34,7 @@ SLURM_KEYS = {
     "mem_gb": int,
     "timeout_min": int,
     "array_parallelism": int,
+    "runs_per_task": int,
     "setup": list,
     "python": str,
 }
@@ -47,12 +48,14 @@ SLURM_DEFAULTS = {
     "mem_gb": 32,
     "timeout_min": 1440,
     "array_parallelism": 64,
+    "runs_per_task": 1,
     "setup": [],
     "python": "python",
 }
 # [local]: the local process pool.
 LOCAL_KEYS = {"runs_per_gpu": int}
 LOCAL_DEFAULTS = {"runs_per_gpu": 1}
+AT_LEAST_ONE = {"runs_per_task"}  # counts where 0 is no cluster default but a mistake
 
 
 class SuiteError(ValueError):
@@ -285,6 +288,8 @@ def _settings(
         out[key] = _typed(where, table, key, kinds[key])
         if kinds[key] is int and out[key] < 0:
             raise SuiteError(f"{where}: {key!r} must not be negative")
+        if key in AT_LEAST_ONE and out[key] < 1:
+            raise SuiteError(f"{where}: {key!r} must be at least 1, not {out[key]}")
         if kinds[key] is list:
             _strings(where, key, out[key])
     return out
