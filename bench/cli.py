@@ -368,6 +368,11 @@ def _checked(args: argparse.Namespace) -> int:
             raise SuiteError(f"--{option.replace('_', '-')} must be at least 1, not {value}")
     if getattr(args, "retries", 0) < 0:
         raise SuiteError("--retries must not be negative")
+    backend = getattr(args, "backend", "local")
+    if getattr(args, "runs_per_task", None) and backend == "local":
+        raise SuiteError("--runs-per-task packs runs into Slurm array tasks; on this machine use --runs-per-gpu")
+    if getattr(args, "runs_per_gpu", None) and backend != "local":
+        raise SuiteError(f"--runs-per-gpu shares GPUs of this machine; with --backend {backend} use --runs-per-task")
     for option, most in MOST.items():
         value = getattr(args, option, None)
         if value is not None and value > most:

@@ -157,6 +157,8 @@ BENCH = [
     (["run", "smoke", "--threads", "100000"], 2, "--threads must be at most 1024, not 100000"),
     (["run", "smoke", "--retries", "1000000000"], 2, "--retries must be at most 100"),
     (["run", "smoke", "--runs-per-gpu", "100000"], 2, "--runs-per-gpu must be at most 64"),
+    (["run", "smoke", "--runs-per-task", "2"], 2, "--runs-per-task packs runs into Slurm array tasks; on this"),
+    (["run", "smoke", "--backend", "slurm", "--runs-per-gpu", "2"], 2, "with --backend slurm use --runs-per-task"),
     (["status", "smoke", "--seeds", "0"], 2, "--seeds 0: give at least 1"),
     (["status", "smoke", "--seed-list", ""], 2, "--seed-list '': give distinct non-negative integers"),
     (["status", "smoke", "--tasks", ""], 2, "--tasks '': name at least one"),
