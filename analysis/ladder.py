@@ -115,6 +115,8 @@ def draw(
     """Two panels across the page, a row per rung from the top, labelled with its runs: the score's interval and
     point, with the first rung's score and random's (`floor_score`) as reference lines; and P(rung > compared)
     (filled) and P(rung > random) (hollow) with their intervals beside the 0.5 line, each with its test's verdict."""
+    from matplotlib.ticker import MaxNLocator
+
     from analysis.figures import PAGE, ROW, pyplot
 
     plt = pyplot()
@@ -165,13 +167,18 @@ def draw(
     right.spines["bottom"].set_bounds(0, 1)  # the axis is P's; the room right of it holds the verdicts
     left.set_yticks(range(len(table)), labels)
     left.invert_yaxis()
+    left.xaxis.set_major_locator(MaxNLocator(nbins=5))  # a narrow range's 8 default ticks run into each other
     left.set_xlabel(f"score, {aggregate} [95% CI]")
     right.set_xlabel("P(X > Y) [95% CI]; verdict")
     handles = [
         plt.Line2D([], [], color="C0", lw=0.8, ls=":", label=f"{table[0]['method']} (first rung)"),
         *([plt.Line2D([], [], color="0.3", lw=0.8, ls="--", label="random")] if floor_score is not None else []),
         plt.Line2D([], [], color="C1", marker="o", ms=4, label="P(rung > compared)"),
-        plt.Line2D([], [], color="C2", marker="o", mfc="white", ms=4, label="P(rung > random)"),
+        *(
+            [plt.Line2D([], [], color="C2", marker="o", mfc="white", ms=4, label="P(rung > random)")]
+            if any(row["vs_floor"] is not None for row in table)
+            else []
+        ),
     ]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     fig.tight_layout(rect=(0, 0.3 / fig.get_figheight(), 1, 1))
