@@ -1,6 +1,7 @@
 """The report end to end on real stores: runs written through hieros.rundir (the real format) and published files
 imported from ../shared/data/atari100k_raw."""
 
+import dataclasses
 import gzip
 import json
 import re
@@ -17,7 +18,8 @@ from analysis.outputs import figure_makers, write
 from analysis.report import ChecksFailed, Options, compute
 from analysis.store import StoreError, display_name, load_store, normalize
 from bench.cli import main
-from hieros import rundir, runlock
+from hieros import run_file, rundir, runlock
+from hieros.run_file import Score
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "atari100k_raw"
 DREAMER = SHARED / "dreamerv3" / "atari100k-dreamerv3.json.gz"
@@ -102,8 +104,8 @@ def test_expected_seeds_unfinished_runs_and_mixed_configs_are_reported(tmp_path,
 def test_a_final_score_the_metrics_do_not_reproduce_is_mixed(tmp_path, stores):
     stores.small_store(tmp_path, methods=("alpha",), seeds=1)
     run = rundir.run_path(tmp_path, "atari100k", "alpha", "atari_pong", 1)
-    record = rundir.read_run(run)
-    rundir.write_run(run, {**record, "score": {"final": 99.0}})
+    record = run_file.read_run(run)
+    run_file.write_run(run, dataclasses.replace(record, score=Score(99.0)))
     assert [p.message for p in check(load_store(tmp_path))] == [
         "alpha: final score in run.json differs from the one its metrics give by its protocol on 1 run(s): "
         "atari_pong seed 1"

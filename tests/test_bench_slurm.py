@@ -13,7 +13,7 @@ import submitit
 from bench.cli import main
 from bench.slurm import executor_parameters
 from bench.suites import load
-from hieros import metrics_file, rundir
+from hieros import metrics_file, run_file, rundir
 
 SUITES = """
 [suites.quick]
@@ -57,7 +57,7 @@ def test_submitit_array_completes_and_resumes_after_preemption(tmp_path):
     assert (
         main(["--suites", str(suites), "run", "quick", "--backend", "local-submitit", "--results", str(results)]) == 0
     )
-    assert [rundir.read_run(p)["status"] for p in rundir.find_runs(results)] == ["done", "done"]
+    assert [run_file.read_run(p).status for p in rundir.find_runs(results)] == ["done", "done"]
 
     run = rundir.run_path(results, "long", "random", "dmc_cartpole_balance", 1)
     runner = subprocess.Popen(
@@ -85,8 +85,8 @@ def test_submitit_array_completes_and_resumes_after_preemption(tmp_path):
         os.kill(process, signal.SIGUSR2)  # what Slurm sends every process of the job before a preemption
     out, _ = runner.communicate(timeout=120)
     assert runner.returncode == 0, out
-    record = rundir.read_run(run)
-    assert record["status"] == "done" and record["attempts"] == 2  # stopped at a checkpoint, then resumed
+    record = run_file.read_run(run)
+    assert record.status == "done" and record.attempts == 2  # stopped at a checkpoint, then resumed
     log = (run / "runner.log").read_text()
     assert log.count("=== attempt ") == 2 and "=== exit code 130" in log and "(requeue 1)" in log
     steps = [m["env_step"] for m in metrics_file.read_metrics(run) if m["type"] in ("train", "episode")]
@@ -95,7 +95,7 @@ def test_submitit_array_completes_and_resumes_after_preemption(tmp_path):
 
 def _steps(run: Path) -> int:
     try:
-        return rundir.read_run(run)["progress"]["env_steps"]
+        return run_file.read_run(run).progress.env_steps
     except rundir.RunFileError:
         return 0
 
