@@ -86,7 +86,7 @@ def _copy_run(tmp_path: Path, drop: tuple[str, ...] = ()) -> Path:
     run = tmp_path / "half"
     shutil.copytree(DATA, run)
     record = json.loads((run / rundir.RUN_FILE).read_text())
-    record.config["logdir"] = str(run)
+    record["config"]["logdir"] = str(run)
     (run / rundir.RUN_FILE).write_text(json.dumps(record))
     if drop:
         file = checkpoint.checkpoint_file(run)

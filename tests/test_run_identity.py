@@ -1,6 +1,6 @@
 """A run's identity (task, seed, method, config) is checked on every resume and sweep, by meaning not spelling."""
 
-import json
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -43,7 +43,7 @@ def test_the_committed_store_is_accepted_by_todays_sweep():
     benchmark = suites.load()
     suite = benchmark.suite("cpu_learning")
     store = ROOT / "results"
-    records = [json.loads(p.read_text()) for p in sorted((store / "cpu_learning").glob("*/*/seed_*/run.json"))]
+    records = [run_file.read_run(p) for p in sorted((store / "cpu_learning").glob("*/*/seed_*/run.json"))]
     ours = [r for r in records if r.method in suite.methods]
     assert len(ours) >= 12
     for record in ours:
@@ -56,17 +56,14 @@ def test_a_sweep_refuses_a_run_directory_of_another_seed_and_names_the_keys_that
     benchmark = suites.load()
     suite = benchmark.suite("cpu_learning")
     [spec] = plan.plan(benchmark, suite, ["hieros"], [2], Path("r"))
-    record = {
-        "suite": "cpu_learning",
-        "method": "hieros",
-        "task": "dmc_cartpole_balance",
-        "seed": 2,
-        "config": spec.config.to_dict(),
-        "config_hash": "0",
-    }
+    protocol = run_file.RunProtocol.of(None, 2, 36_000, run_file.ScoreProtocol("final_train_window", 4000))
+    made = run_file.Provenance.here("cpu")
+    record = run_file.Record(
+        "cpu_learning", "hieros", "dmc_cartpole_balance", 2, "done", spec.config.to_dict(), "0", protocol, made
+    )
     assert state.config_conflict(spec, record) is None
-    assert "seed 7" in state.config_conflict(spec, {**record, "seed": 7}).replace("'", "")
-    changed = {**record, "config": {**record.config, "discount": 0.9}}
+    assert "seed 7" in state.config_conflict(spec, dataclasses.replace(record, seed=7)).replace("'", "")
+    changed = dataclasses.replace(record, config={**record.config, "discount": 0.9})
     assert "discount: 0.9 -> 0.99" in state.config_conflict(spec, changed)
 
 
