@@ -85,7 +85,7 @@ class _Part:
 
 @dataclasses.dataclass(frozen=True)
 class ScoreProtocol(_Part):
-    """How the run's final score is computed from its metrics (name: one of metrics_file.SCORE_PROTOCOLS)."""
+    """How the run's final score is computed from its metrics (name: one of rundir.SCORE_PROTOCOLS)."""
 
     name: str
     window_frames: int | None = None  # the final window of final_train_window, in env frames
