@@ -14,7 +14,6 @@ import dataclasses
 import json
 import os
 import platform
-import resource
 import socket
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import time
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from hieros.json_values import is_number
 from hieros.rundir import RUN_FILE, RunFileError, atomic_write_json
@@ -44,12 +43,23 @@ _KINDS = {
 }
 
 
+def _kinds(text: str) -> dict[str, tuple[str, ...]]:
+    """{key: JSON kinds} of 'key:kind|kind key:kind ...' (kinds from _KINDS)."""
+    return {key: tuple(kinds.split("|")) for key, kinds in (pair.split(":") for pair in text.split())}
+
+
 class _Part:
     """A JSON object of run.json as a frozen dataclass: KINDS names each key (a field) and the JSON kinds it holds."""
 
     KINDS: ClassVar[Mapping[str, tuple[str, ...]]]
+    PATH: ClassVar[str] = ""  # where the object sits in run.json, as 'protocol.'
     OMITTED: ClassVar[frozenset[str]] = frozenset()  # written only when not None; None when the file has no such key
     FILLED: ClassVar[Mapping[str, Any]] = {}  # keys earlier writers left out, with the value they stood for
+
+    @classmethod
+    def from_json(cls, data: Any, where: str | Path) -> Self:
+        """This part of a run.json's object (at PATH), checked; `where` names the file in an error."""
+        return cls(**cls._checked(data, where, cls.PATH))
 
     @classmethod
     def _checked(cls, data: Any, where: str | Path, path: str) -> dict[str, Any]:
@@ -90,13 +100,9 @@ class ScoreProtocol(_Part):
     name: str
     window_frames: int | None = None  # the final window of final_train_window, in env frames
 
-    KINDS: ClassVar = {"name": ("str",), "window_frames": ("int",)}
+    PATH: ClassVar = "protocol.score."
+    KINDS: ClassVar = _kinds("name:str window_frames:int")
     OMITTED: ClassVar = frozenset({"window_frames"})
-
-    @classmethod
-    def from_json(cls, data: Any, where: str | Path, path: str = "protocol.score.") -> ScoreProtocol:
-        """The score protocol of a run.json's object, checked."""
-        return cls(**cls._checked(data, where, path))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,17 +119,12 @@ class RunProtocol(_Part):
     wmbench: Mapping[str, Any] | None = None
     dataset: Mapping[str, Any] | None = None
 
-    KINDS: ClassVar = {
-        "env": ("object", "null"),
-        "frames_per_step": ("int",),
-        "budget_frames": ("int",),
-        "budget_steps": ("int",),
-        "score": ("object",),
-        "step": ("str",),
-        "wmbench": ("object",),
-        "dataset": ("object",),
-    }
+    KINDS: ClassVar = _kinds(
+        "env:object|null frames_per_step:int budget_frames:int budget_steps:int score:object step:str "
+        "wmbench:object dataset:object"
+    )
     OMITTED: ClassVar = frozenset({"step", "wmbench", "dataset"})
+    PATH: ClassVar = "protocol."
 
     @classmethod
     def of(
@@ -137,7 +138,7 @@ class RunProtocol(_Part):
     @classmethod
     def from_json(cls, data: Any, where: str | Path) -> RunProtocol:
         """The protocol of a run.json's object, checked."""
-        values = cls._checked(data, where, "protocol.")
+        values = cls._checked(data, where, cls.PATH)
         return cls(**{**values, "score": ScoreProtocol.from_json(values["score"], where)})
 
 
@@ -156,24 +157,13 @@ class Progress(_Part):
     last_score: float | None = None
     phase_seconds: Mapping[str, float] | None = None
 
-    KINDS: ClassVar = {
-        "env_steps": ("int",),
-        "frames": ("int",),
-        "grad_steps": ("int",),
-        "wall_seconds": ("number",),
-        "peak_rss_mb": ("number",),
-        "peak_gpu_mb": ("number", "null"),
-        "episodes": ("int",),
-        "last_score": ("number", "null"),
-        "phase_seconds": ("object",),
-    }
+    PATH: ClassVar = "progress."
+    KINDS: ClassVar = _kinds(
+        "env_steps:int frames:int grad_steps:int wall_seconds:number peak_rss_mb:number "
+        "peak_gpu_mb:number|null episodes:int last_score:number|null phase_seconds:object"
+    )
     OMITTED: ClassVar = frozenset({"phase_seconds"})
     FILLED: ClassVar = {"episodes": 0, "last_score": None}  # imports before a4fa280 wrote neither
-
-    @classmethod
-    def from_json(cls, data: Any, where: str | Path) -> Progress:
-        """The progress of a run.json's object, checked."""
-        return cls(**cls._checked(data, where, "progress."))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,13 +175,9 @@ class Score(_Part):
     train_episodes: int | None = None
     eval_episodes: int | None = None
 
-    KINDS: ClassVar = {"final": ("number", "null"), "train_episodes": ("int",), "eval_episodes": ("int",)}
+    PATH: ClassVar = "score."
+    KINDS: ClassVar = _kinds("final:number|null train_episodes:int eval_episodes:int")
     OMITTED: ClassVar = frozenset({"train_episodes", "eval_episodes"})
-
-    @classmethod
-    def from_json(cls, data: Any, where: str | Path) -> Score:
-        """The score of a run.json's object, checked."""
-        return cls(**cls._checked(data, where, "score."))
 
 
 def _git(*args: str) -> str | None:
@@ -221,20 +207,11 @@ class Provenance(_Part):
     started: str
     ended: str | None = None
 
-    KINDS: ClassVar = {
-        "git_commit": ("str", "null"),
-        "git_dirty": ("bool", "null"),
-        "python": ("str",),
-        "packages": ("object",),
-        "host": ("str",),
-        "platform": ("str",),
-        "device": ("str",),
-        "threads": ("int", "null"),
-        "cpus": ("int", "null"),
-        "command": ("array",),
-        "started": ("str",),
-        "ended": ("str", "null"),
-    }
+    PATH: ClassVar = "provenance."
+    KINDS: ClassVar = _kinds(
+        "git_commit:str|null git_dirty:bool|null python:str packages:object host:str platform:str "
+        "device:str threads:int|null cpus:int|null command:array started:str ended:str|null"
+    )
     FILLED: ClassVar = {"threads": None, "cpus": None}  # runs before 629fb64 and 8688b83 recorded neither
 
     @classmethod
@@ -260,11 +237,6 @@ class Provenance(_Part):
             command=[sys.executable, *sys.argv],
             started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
-
-    @classmethod
-    def from_json(cls, data: Any, where: str | Path) -> Provenance:
-        """The provenance of a run.json's object, checked."""
-        return cls(**cls._checked(data, where, "provenance."))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -331,21 +303,10 @@ class Record(_Part):
     attempts: int = 1
     error: str | None = None
 
-    KINDS: ClassVar = {
-        "suite": ("str",),
-        "method": ("str",),
-        "task": ("str",),
-        "seed": ("int",),
-        "status": ("str",),
-        "config": ("object",),
-        "config_hash": ("str",),
-        "protocol": ("object",),
-        "provenance": ("object",),
-        "progress": ("object",),
-        "score": ("object",),
-        "attempts": ("int",),
-        "error": ("str", "null"),
-    }
+    KINDS: ClassVar = _kinds(
+        "suite:str method:str task:str seed:int status:str config:object config_hash:str protocol:object "
+        "provenance:object progress:object score:object attempts:int error:str|null"
+    )
     FILLED: ClassVar = {"attempts": 1}  # imports before a4fa280 wrote none
 
     @property
@@ -363,7 +324,7 @@ class Record(_Part):
         if not isinstance(data, dict):
             raise RunFileError(f"{where}: not a JSON object")
         _check_schema(data.get("schema"), where)
-        values = cls._checked({k: v for k, v in data.items() if k != "schema"}, where, "")
+        values = cls._checked({k: v for k, v in data.items() if k != "schema"}, where, cls.PATH)
         if values["status"] not in STATUSES:
             raise RunFileError(f"{where}: status {values['status']!r} is not one of {', '.join(STATUSES)}")
         return cls(
@@ -435,8 +396,3 @@ def write_run(run_dir: str | Path, record: Record) -> None:
     data = record.to_json()
     Record.from_json(data, file)
     atomic_write_json(file, data)
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -83,7 +83,7 @@ class RunRecord:
             grad_steps=counters["grad_steps"],
             episodes=counters["episodes"],
             wall_seconds=round(counters["wall_seconds"], 3),
-            peak_rss_mb=round(max(progress.peak_rss_mb, run_file.peak_rss_mb()), 1),
+            peak_rss_mb=round(max(progress.peak_rss_mb, rundir.peak_rss_mb()), 1),
             phase_seconds={name: round(value, 3) for name, value in phase_seconds.items()},
             peak_gpu_mb=torch.cuda.max_memory_allocated() / 2**20
             if torch is not None and torch.cuda.is_available()

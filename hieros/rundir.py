@@ -19,6 +19,7 @@ import errno
 import json
 import os
 import re
+import resource
 import shutil
 import tempfile
 import time
@@ -203,3 +204,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     """atomic_write_bytes of `obj` as indented JSON and a newline."""
     atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=False) + "\n").encode())
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -230,7 +230,7 @@ class BenchRun:
         progress = dataclasses.replace(
             record.progress,
             wall_seconds=round(time.perf_counter() - self.started, 3),
-            peak_rss_mb=round(max(record.progress.peak_rss_mb, run_file.peak_rss_mb()), 1),
+            peak_rss_mb=round(max(record.progress.peak_rss_mb, rundir.peak_rss_mb()), 1),
         )
         self.record = dataclasses.replace(record, progress=progress, status=status or record.status)
         self.metrics.sync()
