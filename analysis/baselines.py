@@ -43,6 +43,7 @@ from analysis import curves, transfer
 from analysis.store import DATA, Method, Run, StoreError, display_name, find_game, load_store, random_human, suites_in
 from hieros import run_search, rundir
 from hieros.envs import task_domain
+from hieros.run_file import ImportProvenance, Record, RunProtocol, Score, ScoreProtocol
 from hieros.run_search import Sources
 
 TABLE = DATA / "atari100k_baselines.csv"
@@ -147,11 +148,11 @@ def _runs(path: Path, source: Source) -> dict[str, list[tuple[float | None, np.n
         return {task: [(score, None) for score in finals] for task, finals in _curl(path).items()}
     runs, _ = transfer.parse(path, "baseline", "atari100k", transfer.Given(BUDGET_FRAMES, 4, WINDOW_FRAMES))
     out: dict[str, list[tuple[float | None, np.ndarray | None]]] = {}
-    for record, episodes in sorted(runs, key=lambda run: (run[0]["task"], run[0]["seed"])):
+    for record, episodes in sorted(runs, key=lambda run: (run[0].task, run[0].seed)):
         curve = None
-        if record["protocol"]["score"]["name"] == "final_train_window":  # training episodes: a curve
+        if record.protocol.score.name == "final_train_window":  # training episodes: a curve
             curve = curves.binned(*curves.run_points(episodes, "score"), curve_edges())
-        out.setdefault(record["task"], []).append((record["score"]["final"], curve))
+        out.setdefault(record.task, []).append((record.score.final, curve))
     return out
 
 
@@ -274,7 +275,7 @@ def beside(ours: dict[str, Method], requested: list[str] | None) -> dict[str, Me
     """The baselines to compare `ours` (a store's methods) with: `requested` as resolve() reads it, where None is
     the default set only for an Atari100k store (Atari tasks at 400k frames) and none for any other."""
     atari100k = all(
-        task_domain(r.task) == "atari" and r.record["protocol"].get("budget_frames") == BUDGET_FRAMES
+        task_domain(r.task) == "atari" and r.record.protocol.budget_frames == BUDGET_FRAMES
         for m in ours.values()
         for r in m.all_runs()
         if not r.imported
@@ -310,14 +311,13 @@ def load(requested: list[str]) -> dict[str, Method]:
     out = {}
     for name in requested:
         method = Method("atari100k", name)
-        provenance = {"imported": True, "source_file": about[name]["origin"], "sha256": "shipped", "format": "baseline"}
-        score_protocol = {"name": "published_final"}
-        if name in curved:  # its curve's bins are the final window wide, as a final_train_window run's
-            score_protocol["window_frames"] = WINDOW_FRAMES
-        protocol = rundir.new_protocol(None, 4, BUDGET_FRAMES, score_protocol)
+        provenance = ImportProvenance(about[name]["origin"], "shipped", "baseline")
+        # a curve's bins are the final window wide, as a final_train_window run's
+        window = WINDOW_FRAMES if name in curved else None
+        protocol = RunProtocol.of(None, 4, BUDGET_FRAMES, ScoreProtocol("published_final", window))
         for task, scores in table[name].items():
             for seed, score in enumerate(scores, start=1):
-                record = rundir.new_record(
+                record = Record(
                     suite="atari100k",
                     method=name,
                     task=task,
@@ -327,8 +327,8 @@ def load(requested: list[str]) -> dict[str, Method]:
                     config_hash=f"baseline-{name}",
                     protocol=protocol,
                     provenance=provenance,
+                    score=Score(score),
                 )
-                record["score"]["final"] = score
                 points = curved.get(name, {}).get(task, {}).get(seed, [])
                 episodes = [
                     {"type": "episode", "mode": "train", "env_step": f // 4, "frames": f, "score": v} for f, v in points

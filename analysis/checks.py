@@ -84,7 +84,7 @@ def unfinished(methods: dict[str, Method]) -> list[Problem]:
     for name, method in sorted(methods.items()):
         by_state: dict[str, list[str]] = {}
         for run in method.all_runs():
-            state = run.record["status"]
+            state = run.record.status
             if state == "running" and not runlock.is_locked(run.path):
                 state = "interrupted (running in run.json, but no process holds it)"
             if state != "done":
@@ -114,9 +114,7 @@ def failed_starts(
 
 
 def _distinct(runs: list[Run], key: str) -> set[str]:
-    return {
-        run_config_hash(run.record) if key == "config_hash" else protocol_key(run.record["protocol"]) for run in runs
-    }
+    return {run_config_hash(run.record) if key == "config_hash" else protocol_key(run.record.protocol) for run in runs}
 
 
 def consistency(methods: dict[str, Method]) -> list[Problem]:
@@ -135,7 +133,7 @@ def consistency(methods: dict[str, Method]) -> list[Problem]:
                     )
                 )
             if len(_distinct(runs, "protocol")) > 1:
-                described = sorted({describe_protocol(r.record["protocol"]) for r in runs})
+                described = sorted({describe_protocol(r.record.protocol) for r in runs})
                 problems.append(
                     Problem("mixed", f"{name}: {family} runs with different protocols ({'; '.join(described)})")
                 )
@@ -158,7 +156,7 @@ def consistency(methods: dict[str, Method]) -> list[Problem]:
 
 
 def _protocols(runs: list[Run]) -> str:
-    return " | ".join(sorted({describe_protocol(r.record["protocol"]) for r in runs}))
+    return " | ".join(sorted({describe_protocol(r.record.protocol) for r in runs}))
 
 
 def _across_methods(methods: dict[str, Method]) -> list[Problem]:
@@ -171,9 +169,9 @@ def _across_methods(methods: dict[str, Method]) -> list[Problem]:
         envs: dict[frozenset[str], list[str]] = {}
         for name, own in runs.items():
             if own:
-                keys = frozenset(protocol_key(r.record["protocol"], env=False) for r in own)
+                keys = frozenset(protocol_key(r.record.protocol, env=False) for r in own)
                 groups.setdefault(keys, []).append(name)
-                declared = frozenset(k for r in own if (k := env_key(r.record["protocol"])) is not None)
+                declared = frozenset(k for r in own if (k := env_key(r.record.protocol)) is not None)
                 if declared:
                     envs.setdefault(declared, []).append(name)
         if len(groups) > 1:

@@ -13,6 +13,7 @@ import numpy as np
 
 from analysis.bootstrap import CONFIDENCE, t_quantile
 from analysis.store import Method, Run, StoreError
+from hieros.run_file import RunProtocol
 
 MAX_BINS = 100
 DEFAULT_BINS = 40
@@ -26,9 +27,9 @@ def edges(budget: float, window: float | None = None) -> np.ndarray:
     return np.linspace(0, budget, DEFAULT_BINS + 1)
 
 
-def score_edges(protocol: dict[str, Any]) -> np.ndarray:
+def score_edges(protocol: RunProtocol) -> np.ndarray:
     """The bins of a run's score curve: over its frame budget, the protocol's final window wide."""
-    return edges(float(protocol["budget_frames"]), (protocol.get("score") or {}).get("window_frames"))
+    return edges(float(protocol.budget_frames), protocol.score.window_frames)
 
 
 def run_points(records: list[dict[str, Any]], metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -104,9 +105,9 @@ def for_report(methods: Mapping[str, Method], tasks: list[str], metrics: list[st
             runs = _runs_with_records(method, task)
             if not runs:
                 continue
-            protocol = runs[0].record["protocol"]
+            protocol = runs[0].record.protocol
             for metric in out:
-                grid = score_edges(protocol) if metric == "score" else edges(float(protocol["budget_steps"]))
+                grid = score_edges(protocol) if metric == "score" else edges(float(protocol.budget_steps))
                 result = band(np.array([binned(*run_points(r.metrics, metric), grid) for r in runs]))
                 keep = result["runs"] > 0
                 if keep.any():
@@ -129,7 +130,7 @@ def end_values(methods: Mapping[str, Method], tasks: list[str], metrics: list[st
                 runs = _runs_with_records(method, task)
                 if not runs:
                     continue
-                budget = float(runs[0].record["protocol"]["budget_steps"])
+                budget = float(runs[0].record.protocol.budget_steps)
                 last = np.array([budget * (1 - END_FRACTION), budget])
                 values = np.array([binned(*run_points(r.metrics, metric), last)[0] for r in runs])
                 values = values[~np.isnan(values)]

@@ -28,7 +28,7 @@ def grid(method: Method, tasks: list[str]) -> np.ndarray | None:
         runs = [r for r in method.runs.get(task, {}).values() if r.metrics]
         if not runs:
             return None
-        found.update(tuple(curves.score_edges(run.record["protocol"])) for run in runs)
+        found.update(tuple(curves.score_edges(run.record.protocol)) for run in runs)
     return np.array(found.pop()) if len(found) == 1 else None
 
 

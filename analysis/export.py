@@ -14,6 +14,7 @@ from typing import Any
 from analysis.outdir import check_file
 from analysis.store import StoreError, load_store
 from hieros import metrics_file, rundir
+from hieros.run_file import ImportProvenance, Record
 
 # the gzip header of an export: no time, best compression, and this comment, which marks the file as ours
 EXPORT_HEADER = b"\x1f\x8b\x08\x10\x00\x00\x00\x00\x02\xffhieros-bench export\x00"
@@ -38,17 +39,21 @@ def export_runs(
             continue
         for run in entry.all_runs():
             episodes = metrics_file.episodes(run.metrics, "train")
-            if run.record["status"] != "done" or not episodes:
+            if run.record.status != "done" or not episodes:
                 continue
-            provenance = run.record["provenance"]
-            order = provenance.get("source_index", 0) if run.imported else 0
+            provenance = run.record.provenance
+            named, seed, order = (
+                provenance.source_name(name, run.seed)
+                if isinstance(provenance, ImportProvenance)
+                else (name, run.seed, 0)
+            )
             items.append(
                 (
                     (name, order, run.task, run.seed),
                     {
                         "task": run.task,
-                        "method": (provenance.get("source_method") or name) if run.imported else name,
-                        "seed": provenance.get("source_seed", run.seed) if run.imported else run.seed,
+                        "method": named,
+                        "seed": seed,
                         "xs": [e["frames"] for e in episodes],
                         "ys": [math.nan if e["score"] is None else e["score"] for e in episodes],
                         **_exported(run.record, run.path),
@@ -62,21 +67,20 @@ def export_runs(
     return len(items)
 
 
-def _exported(record: dict[str, Any], path: Path) -> dict[str, Any]:
+def _exported(record: Record, path: Path) -> dict[str, Any]:
     """What an import needs beyond danijar's keys to give a run its score again (EXPORTED); a run scored otherwise
     than by its training episodes, which is all a danijar file holds, is refused."""
-    protocol = record["protocol"]
-    score = protocol["score"]
-    if score.get("name") != "final_train_window":
+    protocol = record.protocol
+    if protocol.score.name != "final_train_window":
         raise StoreError(
-            f"{path}: its score is by the {score.get('name')} protocol, and a danijar file holds training episodes "
+            f"{path}: its score is by the {protocol.score.name} protocol, and a danijar file holds training episodes "
             "only; export the methods scored by final_train_window (--method)"
         )
     return {
-        "suite": record["suite"],
-        "budget_frames": protocol["budget_frames"],
-        "frames_per_step": protocol["frames_per_step"],
-        "window_frames": score["window_frames"],
+        "suite": record.suite,
+        "budget_frames": protocol.budget_frames,
+        "frames_per_step": protocol.frames_per_step,
+        "window_frames": protocol.score.window_frames,
     }
 
 

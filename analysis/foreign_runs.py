@@ -48,6 +48,7 @@ from analysis.transfer import (
 )
 from hieros import metrics_file, rundir
 from hieros.envs import list_tasks
+from hieros.run_file import ImportProvenance, RunProtocol, ScoreProtocol
 
 ENV_KEYS = ("env_id", "env.id", "task", "env", "env_name", "game")  # where a config names its environment
 CLEANRL_NAME = re.compile(r"(?P<env>.+?)__(?P<exp>.+?)__(?P<seed>\d+)__(?P<time>\d+)")
@@ -88,14 +89,15 @@ def task_of(env_id: Any) -> str | None:
 
 def _identity(run: ForeignRun, request: Request) -> tuple[str, int | None]:
     """(task, seed or None) of a run, from the flags, our run.json, its config, its name (see the module)."""
-    record = run.record or {}
+    record = run.record
     cleanrl = [m for c in (run.name, *run.names) if (m := CLEANRL_NAME.fullmatch(Path(c).name))]
-    said = [record.get("task"), *(run.config.get(k) for k in ENV_KEYS), *(m["env"] for m in cleanrl), *run.names]
+    recorded = [record.task] if record else []
+    said = [*recorded, *(run.config.get(k) for k in ENV_KEYS), *(m["env"] for m in cleanrl), *run.names]
     task = request.task or next((t for c in said if (t := task_of(c)) is not None), None)
     if task is None:
         named = next((c for c in said if isinstance(c, str)), run.name)
         raise StoreError(f"{run.where}: cannot tell which task {named!r} is; give it with --task")
-    seed = request.seed if request.seed is not None else record.get("seed", run.config.get("seed"))
+    seed = request.seed if request.seed is not None else record.seed if record else run.config.get("seed")
     if seed is None and cleanrl:
         seed = int(cleanrl[0]["seed"])
     if isinstance(seed, float) and seed.is_integer():
@@ -107,7 +109,7 @@ def _identity(run: ForeignRun, request: Request) -> tuple[str, int | None]:
 
 def _frames(run: ForeignRun, request: Request, tag: str) -> tuple[list[dict[str, Any]], int, str]:
     """The run's train episode records, its frames per step, and its x axis's unit."""
-    recorded = (run.record or {}).get("protocol", {}).get("frames_per_step")
+    recorded = run.record.protocol.frames_per_step if run.record else None
     per_step = recorded or request.given.frames_per_step
     if recorded and request.given.frames_per_step not in (None, recorded):
         raise StoreError(f"{run.where}: its run.json says {recorded} frames per step, not --frames-per-step")
@@ -146,16 +148,16 @@ def import_runs(runs: list[ForeignRun], tag: str, sha256: str, source: dict[str,
         if renumber:
             seed = numbered[task] = numbered.get(task, 0) + 1
         episodes, per_step, unit = _frames(run, request, tag)
-        protocol = rundir.new_protocol(None, per_step, budget, {"name": "final_train_window", "window_frames": window})
-        final = metrics_file.final_score(episodes, protocol["score"], budget)
+        protocol = RunProtocol.of(None, per_step, budget, ScoreProtocol("final_train_window", window))
+        final = metrics_file.final_score(episodes, protocol.score, budget)
         if final is None:
             last = episodes[-1]["frames"]
             raise StoreError(
                 f"{run.where}: no episode ends in the final window ({budget - window}, {budget}] frames (its "
                 f"last at {last}); give --budget-frames within its frames, or a wider --window-frames"
             )
-        provenance = {**source, "source_run": run.name, "tag": tag, "x_axis": run.x_axis, "x_unit": unit}
-        provenance["writer"] = _writer(tag)
+        details = {"source_run": run.name, "tag": tag, "x_axis": run.x_axis, "x_unit": unit, "writer": _writer(tag)}
+        provenance = ImportProvenance(source["source_file"], source["sha256"], source["format"], details)
         record = imported_record(request.suite, request.method, task, seed, protocol, provenance, final)
         built.append((rundir.run_path(request.results, request.suite, request.method, task, seed), record, episodes))
     paths = [path for path, _, _ in built]

@@ -25,8 +25,7 @@ CURVE_COLUMNS = ["method", "task", "run", "frames", "score"]
 
 
 def _source(run: Run) -> str:
-    provenance = run.record["provenance"]
-    return provenance["source_file"] if provenance.get("imported") else "ours"
+    return run.source.source_file if run.source else "ours"
 
 
 def _methods(results: Sources, suite: str | None, requested: str | list[str] | None) -> dict[str, Method]:
@@ -53,7 +52,7 @@ def load(
                         name,
                         run.task,
                         run.seed,
-                        run.record["protocol"].get("budget_frames"),
+                        run.record.protocol.budget_frames,
                         run.final,
                         float(normalize(run.task, run.final)),
                         _source(run),

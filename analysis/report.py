@@ -191,7 +191,7 @@ def _games(method: Method, tasks: list[str]) -> dict[str, dict[str, Any]]:
 def _is_shipped(method: Method) -> bool:
     """Whether a method is a shipped baseline (analysis.baselines), not runs of the store."""
     runs = method.all_runs()
-    return bool(runs) and runs[0].record["provenance"].get("format") == "baseline"
+    return bool(runs) and runs[0].source is not None and runs[0].source.format == "baseline"
 
 
 def _method_summary(
@@ -199,24 +199,20 @@ def _method_summary(
 ) -> dict[str, Any]:
     """Everything the tables show of one method, with its aggregate intervals from `estimates`."""
     runs = method.all_runs()
-    sources = sorted(
-        {(r.record["provenance"]["source_file"], r.record["provenance"]["sha256"]) for r in runs if r.imported}
-    )
+    sources = sorted({(r.source.source_file, r.source.sha256) for r in runs if r.source})
     shipped = _is_shipped(method)
     return {
         "imported": method.imported,
         "baseline": baselines.sources()[name] if shipped else None,
         "sources": [] if shipped else [{"file": f, "sha256": s} for f, s in sources],
-        "protocols": sorted({describe_protocol(r.record["protocol"]) for r in runs}),
+        "protocols": sorted({describe_protocol(r.record.protocol) for r in runs}),
         "config_hashes": sorted({run_config_hash(r.record) for r in runs}),
         "seeds": method.scored_seeds(tasks),
         "runs_per_task": int(np.isfinite(scores).sum(axis=0).min()),
         "runs_per_task_max": int(np.isfinite(scores).sum(axis=0).max()),
         "missing_cells": int(np.isnan(scores).sum()),
         "unscored": [
-            f"{r.task} seed {r.seed}"
-            for r in runs
-            if r.record["status"] == "done" and r.final is None and r.task in tasks
+            f"{r.task} seed {r.seed}" for r in runs if r.record.status == "done" and r.final is None and r.task in tasks
         ],
         "tasks": tasks,
         "aggregates": {k: v for k, v in estimates.items() if k != "profile"},

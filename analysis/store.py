@@ -8,6 +8,7 @@ analysis/data/atari_random_human.csv. DMC: return / 1000.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import numpy as np
 
 from hieros import metrics_file, run_search
 from hieros.envs import task_domain
+from hieros.run_file import ImportProvenance, Record, RunProtocol
 from hieros.run_search import Sources
 
 DATA = Path(__file__).with_name("data")
@@ -97,47 +99,52 @@ def normalize(task: str, score: float | np.ndarray) -> float | np.ndarray:
     return score / 1000.0
 
 
-def protocol_key(protocol: dict[str, Any], env: bool = True) -> str:
+def protocol_key(protocol: RunProtocol, env: bool = True) -> str:
     """The protocol as a comparable string: the task's own name is left out, and the env settings with env=False."""
-    parts = {k: v for k, v in protocol.items() if k != "env"}
-    if env:
-        parts["env"] = env_key(protocol)
+    parts = dataclasses.replace(protocol, env=env_key(protocol) if env else None).to_json()
     return json.dumps(parts, sort_keys=True, separators=(",", ":"))
 
 
-def env_key(protocol: dict[str, Any]) -> str | None:
+def env_key(protocol: RunProtocol) -> str | None:
     """The env settings of a protocol without the task's name, comparable as a string; None if not declared."""
-    env = protocol.get("env")
-    if env is None:
+    if protocol.env is None:
         return None
-    return json.dumps({k: v for k, v in env.items() if k not in PROTOCOL_IDENTITY}, sort_keys=True)
+    return json.dumps({k: v for k, v in protocol.env.items() if k not in PROTOCOL_IDENTITY}, sort_keys=True)
 
 
-def describe_protocol(protocol: dict[str, Any]) -> str:
+def describe_protocol(protocol: RunProtocol) -> str:
     """'final_train_window/10000 of 400000 frames (4 per step)' or 'published_final'."""
-    score = protocol.get("score") or {}
-    name = score.get("name", "?")
-    window = f"/{score['window_frames']}" if name == "final_train_window" and "window_frames" in score else ""
-    budget = protocol.get("budget_frames")
-    return f"{name}{window} of {budget} frames ({protocol.get('frames_per_step')} per step)" if budget else name
+    score = protocol.score
+    shown = score.name == "final_train_window" and score.window_frames is not None
+    name = score.name + (f"/{score.window_frames}" if shown else "")
+    budget = protocol.budget_frames
+    return f"{name} of {budget} frames ({protocol.frames_per_step} per step)" if budget else score.name
 
 
 @dataclass
 class Run:
+    """A run of the store: its directory and its record (run.json); its metrics read when first asked for."""
+
     path: Path
-    record: dict[str, Any]
+    record: Record
 
     @property
     def task(self) -> str:
-        return self.record["task"]
+        return self.record.task
 
     @property
     def seed(self) -> int:
-        return self.record["seed"]
+        return self.record.seed
 
     @property
     def imported(self) -> bool:
-        return bool(self.record["provenance"].get("imported"))
+        return self.record.imported
+
+    @property
+    def source(self) -> ImportProvenance | None:
+        """Where an imported run came from; None for a run made here."""
+        provenance = self.record.provenance
+        return provenance if isinstance(provenance, ImportProvenance) else None
 
     @cached_property
     def metrics(self) -> list[dict[str, Any]]:
@@ -145,18 +152,17 @@ class Run:
 
     @property
     def recorded_final(self) -> float | None:
-        return (self.record.get("score") or {}).get("final")
+        return self.record.score.final
 
     @cached_property
     def final(self) -> float | None:
         """The final score by the run's declared protocol, for finished runs (else None)."""
-        if self.record["status"] != "done":
+        if self.record.status != "done":
             return None
-        protocol = self.record["protocol"]
-        score = protocol.get("score") or {}
-        if score.get("name") == "published_final":
+        protocol = self.record.protocol
+        if protocol.score.name == "published_final":
             return self.recorded_final
-        return metrics_file.final_score(self.metrics, score, int(protocol.get("budget_frames") or 0))
+        return metrics_file.final_score(self.metrics, protocol.score, protocol.budget_frames)
 
 
 @dataclass

@@ -19,7 +19,8 @@ import yaml
 
 from analysis.store import StoreError
 from analysis.trackers import ForeignRun, flatten, tag_for
-from hieros import rundir
+from hieros import run_file, rundir
+from hieros.run_file import Record
 
 EVENTS = "events.out.tfevents."
 CONFIG_FILES = ("config.yaml", "hparams.yaml")  # sheeprl's hydra config beside its run, Lightning's hparams
@@ -118,8 +119,8 @@ def _config(folder: Path, root: Path) -> dict[str, Any]:
     return {}
 
 
-def _our_record(folder: Path) -> dict[str, Any] | None:
+def _our_record(folder: Path) -> Record | None:
     """The run.json of one of our runs whose tensorboard/ folder this is, else None."""
     if folder.name == "tensorboard" and (folder.parent / rundir.RUN_FILE).is_file():
-        return rundir.read_run(folder.parent)
+        return run_file.read_run(folder.parent)
     return None

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analysis.store import StoreError
+from hieros.run_file import Record
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class ForeignRun:
     points: list[tuple[float, float]]  # (x, episode return) in the order logged
     config: dict[str, Any] = field(default_factory=dict)  # flattened: {"env.id": ...}
     names: list[str] = field(default_factory=list)  # folders above it, nearest first, that may name its env
-    record: dict[str, Any] | None = None  # our own run.json, for our own runs' TensorBoard files
+    record: Record | None = None  # our own run.json, for our own runs' TensorBoard files
     x_axis: str = "step"  # what the x values are: TensorBoard's step, a W&B key
 
 

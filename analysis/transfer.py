@@ -25,6 +25,7 @@ an import uses them where a record has them; an import flag that contradicts one
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -36,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from analysis.store import StoreError, display_name, find_game, random_human
-from hieros import metrics_file, rundir
+from hieros import metrics_file, run_file, rundir
 from hieros.json_values import is_number
+from hieros.run_file import ImportProvenance, Progress, Record, RunProtocol, Score, ScoreProtocol
 
 BUDGETS = {"atari100k": 400_000}  # frames; other suites need --budget-frames
 DEFAULT_SUITE = "atari100k"
@@ -75,8 +77,8 @@ def _gunzip(path: Path, data: bytes) -> bytes:
     return bytes(out)
 
 
-def _protocol(score: dict[str, Any], budget: int, frames_per_step: int) -> dict[str, Any]:
-    return rundir.new_protocol(None, frames_per_step, budget, score)  # the authors' env settings are not known
+def _protocol(score: ScoreProtocol, budget: int, frames_per_step: int) -> RunProtocol:
+    return RunProtocol.of(None, frames_per_step, budget, score)  # the authors' env settings are not known
 
 
 def imported_record(
@@ -84,24 +86,24 @@ def imported_record(
     method: str,
     task: str,
     seed: int,
-    protocol: dict[str, Any],
-    provenance: dict[str, Any],
+    protocol: RunProtocol,
+    provenance: ImportProvenance,
     final: float | None,
-) -> dict[str, Any]:
-    record = rundir.new_record(
+) -> Record:
+    """The record of an imported run: done, no config, its progress the whole budget, its final score."""
+    return Record(
         suite=suite,
         method=method,
         task=task,
         seed=seed,
         status="done",
         config={},
-        config_hash=f"imported-{provenance['sha256'][:12]}",
+        config_hash=f"imported-{provenance.sha256[:12]}",
         protocol=protocol,
-        provenance={"imported": True, **provenance},
+        provenance=provenance,
+        progress=Progress(env_steps=protocol.budget_steps, frames=protocol.budget_frames),
+        score=Score(final),
     )
-    record["progress"].update(env_steps=protocol["budget_steps"], frames=protocol["budget_frames"])
-    record["score"]["final"] = final
-    return record
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ class Given:
     window_frames: int | None = None
 
 
-def _write(run: Path, record: dict[str, Any], episodes: list[dict[str, Any]]) -> None:
+def _write(run: Path, record: Record, episodes: list[dict[str, Any]]) -> None:
     """Build the run beside its place, then rename it into place, so a reader sees no run or the whole run."""
     staging = run.with_name(f".{run.name}.importing")
     shutil.rmtree(staging, ignore_errors=True)
@@ -133,7 +135,7 @@ def _write(run: Path, record: dict[str, Any], episodes: list[dict[str, Any]]) ->
         for episode in episodes:
             writer.write(episode)
         writer.close()
-    rundir.write_run(staging, record)
+    run_file.write_run(staging, record)
     os.replace(staging, run)
 
 
@@ -141,7 +143,7 @@ def store_runs(
     results: Path,
     folder: Path,
     sha256: str,
-    runs: list[tuple[Path, dict[str, Any], list[dict[str, Any]]]],
+    runs: list[tuple[Path, Record, list[dict[str, Any]]]],
     force: bool,
     per_run: bool = False,
 ) -> Imported:
@@ -154,12 +156,12 @@ def store_runs(
     for existing in rundir.find_runs(results):
         if not existing.is_relative_to(folder) or (per_run and existing not in targets):
             continue
-        provenance = rundir.read_run(existing)["provenance"]
-        if force or not provenance.get("imported") or provenance.get("sha256") != sha256:
+        provenance = run_file.read_run(existing).provenance
+        if force or not isinstance(provenance, ImportProvenance) or provenance.sha256 != sha256:
             in_the_way.append((existing, provenance))
     if in_the_way and not force:
         provenance = in_the_way[0][1]
-        what = f"runs from {provenance.get('source_file')}" if provenance.get("imported") else "runs of ours"
+        what = f"runs from {provenance.source_file}" if isinstance(provenance, ImportProvenance) else "runs of ours"
         raise StoreError(
             f"{folder} already holds {what}; import under another --method, or give --force to move "
             "them aside (seed_<n>.old-<time>)"
@@ -185,10 +187,10 @@ def import_file(
     path, results = Path(path), Path(results)
     runs, sha256 = parse(path, method, suite, given)
     placed = [
-        (rundir.run_path(results, record["suite"], method, record["task"], record["seed"]), record, episodes)
+        (rundir.run_path(results, record.suite, method, record.task, record.seed), record, episodes)
         for record, episodes in runs
     ]
-    return store_runs(results, results / runs[0][0]["suite"] / method, sha256, placed, force)
+    return store_runs(results, results / runs[0][0].suite / method, sha256, placed, force)
 
 
 def budget_of(given: int | None, suite: str) -> int:
@@ -198,15 +200,15 @@ def budget_of(given: int | None, suite: str) -> int:
     return budget
 
 
-def _finals_protocol(suite: str | None, given: Given) -> dict[str, Any]:
+def _finals_protocol(suite: str | None, given: Given) -> RunProtocol:
     """published_final at the budget and frames per step the import was told, else the suite's and 4."""
     budget = budget_of(given.budget_frames, suite or DEFAULT_SUITE)
-    return _protocol({"name": "published_final"}, budget, given.frames_per_step or FRAMES_PER_STEP)
+    return _protocol(ScoreProtocol("published_final"), budget, given.frames_per_step or FRAMES_PER_STEP)
 
 
 def parse(
     path: Path, method: str, suite: str | None, given: Given = Given()
-) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]]]], str]:
+) -> tuple[list[tuple[Record, list[dict[str, Any]]]], str]:
     """The checked runs (record, train episodes) of a published file in any of its formats, and its sha256."""
     content, sha256 = _read(path)
     source = {"source_file": path.name, "sha256": sha256}
@@ -218,7 +220,7 @@ def parse(
         runs = _finals(content, method, suite or DEFAULT_SUITE, _finals_protocol(suite, given), source)
     elif isinstance(content, dict) and set(content) == {"steps", "score"}:
         protocol = _finals_protocol(suite, given)
-        at_budget = _at_budget(content, protocol["budget_frames"], source["source_file"])
+        at_budget = _at_budget(content, protocol.budget_frames, source["source_file"])
         runs = _finals(at_budget, method, suite or DEFAULT_SUITE, protocol, source, FORMATS[3])
     else:
         raise StoreError(
@@ -275,19 +277,21 @@ def import_original_logdir(
         raise StoreError(f"{path}: no training episode (episode/score) in it")
     sha256 = hashlib.sha256(data).hexdigest()
     window = given.window_frames or WINDOW_FRAMES
-    protocol = _protocol({"name": "final_train_window", "window_frames": window}, budget, frames_per_step)
-    provenance = {
-        "source_file": f"{logdir.name}/{ORIGINAL_SCORES}",
-        "sha256": sha256,
-        "format": FORMATS[2],
-        "step_convention": "step = (agent steps + episodes begun) x frames_per_step; "
-        "frames = step - frames_per_step x training episodes so far (one env)",
-    }
-    final = metrics_file.final_score(episodes, protocol["score"], budget)
-    record = imported_record(suite, method, task, seed, protocol, provenance, final)
-    # one config for every run of this import kind: the runs of a method are one setting, each from its own file
-    record["config_hash"] = f"imported-{FORMATS[2]}"
-    record["progress"].update(env_steps=max(e["env_step"] for e in episodes), frames=max(e["frames"] for e in episodes))
+    protocol = _protocol(ScoreProtocol("final_train_window", window), budget, frames_per_step)
+    convention = (
+        "step = (agent steps + episodes begun) x frames_per_step; "
+        "frames = step - frames_per_step x training episodes so far (one env)"
+    )
+    provenance = ImportProvenance(
+        f"{logdir.name}/{ORIGINAL_SCORES}", sha256, FORMATS[2], {"step_convention": convention}
+    )
+    final = metrics_file.final_score(episodes, protocol.score, budget)
+    record = dataclasses.replace(
+        imported_record(suite, method, task, seed, protocol, provenance, final),
+        # one config for every run of this import kind: the runs of a method are one setting, each from its own file
+        config_hash=f"imported-{FORMATS[2]}",
+        progress=Progress(env_steps=max(e["env_step"] for e in episodes), frames=max(e["frames"] for e in episodes)),
+    )
     return store_runs(results, results / suite / method, sha256, [(run, record, episodes)], force, per_run=True)
 
 
@@ -329,13 +333,13 @@ def _setting(item: dict[str, Any], key: str, given: int | None, where: str) -> i
     return value
 
 
-def _curve_protocol(item: dict[str, Any], suite: str, given: Given, where: str) -> dict[str, Any]:
+def _curve_protocol(item: dict[str, Any], suite: str, given: Given, where: str) -> RunProtocol:
     """The final_train_window protocol of one run of a curve file: its record's own settings, else the flags,
     else the defaults."""
     budget = budget_of(_setting(item, "budget_frames", given.budget_frames, where), suite)
     steps = _setting(item, "frames_per_step", given.frames_per_step, where) or FRAMES_PER_STEP
     window = _setting(item, "window_frames", given.window_frames, where) or WINDOW_FRAMES
-    return _protocol({"name": "final_train_window", "window_frames": window}, budget, steps)
+    return _protocol(ScoreProtocol("final_train_window", window), budget, steps)
 
 
 def _seed(item: dict[str, Any], index: int, where: str) -> int:
@@ -365,7 +369,7 @@ def _check_points(xs: Any, ys: Any, where: str) -> None:
 
 def _curves(
     items: list[dict[str, Any]], method: str, suite: str, given: Given, source: dict[str, str]
-) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+) -> list[tuple[Record, list[dict[str, Any]]]]:
     runs, seen = [], set()
     for index, item in enumerate(items):
         where = f"{source['source_file']}: record {index}"
@@ -382,20 +386,15 @@ def _curves(
             {
                 "type": "episode",
                 "mode": "train",
-                "env_step": int(x) // protocol["frames_per_step"],
+                "env_step": int(x) // protocol.frames_per_step,
                 "frames": x,
                 "score": None if y is None or math.isnan(y) else y,
             }
             for x, y in zip(item["xs"], item["ys"], strict=True)
         ]
-        final = metrics_file.final_score(episodes, protocol["score"], protocol["budget_frames"])
-        provenance = {
-            **source,
-            "format": FORMATS[0],
-            "source_method": item.get("method"),
-            "source_seed": item.get("seed"),
-            "source_index": index,
-        }
+        final = metrics_file.final_score(episodes, protocol.score, protocol.budget_frames)
+        details = {"source_method": item.get("method"), "source_seed": item.get("seed"), "source_index": index}
+        provenance = ImportProvenance(source["source_file"], source["sha256"], FORMATS[0], details)
         runs.append((imported_record(suite, method, item["task"], seed, protocol, provenance, final), episodes))
     return runs
 
@@ -423,10 +422,10 @@ def _finals(
     games: dict[str, list[Any]],
     method: str,
     suite: str,
-    protocol: dict[str, Any],
+    protocol: RunProtocol,
     source: dict[str, str],
     kind: str = FORMATS[1],
-) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+) -> list[tuple[Record, list[dict[str, Any]]]]:
     runs = []
     for game, scores in games.items():
         task = find_game(game)
@@ -435,11 +434,18 @@ def _finals(
             raise StoreError(f"{source['source_file']}: unknown game {game!r}; known: {known}")
         if not _numbers(scores, nullable=False) or not scores:
             raise StoreError(f"{source['source_file']}: {game} must map to a list of finite numbers, one per run")
-        provenance = {**source, "format": kind, "source_game": game}
         runs += [
             (
                 imported_record(
-                    suite, method, task, seed, protocol, {**provenance, "source_index": seed - 1}, float(s)
+                    suite,
+                    method,
+                    task,
+                    seed,
+                    protocol,
+                    ImportProvenance(
+                        source["source_file"], source["sha256"], kind, {"source_game": game, "source_index": seed - 1}
+                    ),
+                    float(s),
                 ),
                 [],
             )

@@ -21,9 +21,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bench.plan import RunSpec
-from hieros import metrics_file, rundir
+from hieros import metrics_file, run_file, rundir
 from hieros.config import run_config_hash
 from hieros.envs import task_domain
+from hieros.run_file import Provenance, Record
 
 # docs/atari100k.md, paper size, seconds: (update per training call, acting per agent step); key (model_name, levels)
 GPU_MEASURED = {("hieros", 3): (0.163, 0.012), ("hieros", 1): (0.137, 0.007), ("dreamer", 1): (0.320, 0.005)}
@@ -103,21 +104,20 @@ def _duration(hours: float) -> str:
     return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
-def seconds_per_step_from_store(records: Iterable[dict], threads: int | None = None) -> tuple[float, str] | None:
+def _made_with(record: Record) -> tuple[int | None, str | None]:
+    """(torch's CPU threads, device) a run was made with; (None, None) for an imported run."""
+    made = record.provenance
+    return (made.threads, made.device) if isinstance(made, Provenance) else (None, None)
+
+
+def seconds_per_step_from_store(records: Iterable[Record], threads: int | None = None) -> tuple[float, str] | None:
     """Mean wall seconds per env step of finished runs (run.json progress) and how it was found, or None
     without any: from runs at `threads` where there are any, else scaled linearly from their thread counts."""
-    finished = [
-        r
-        for r in records
-        if r["status"] == "done" and r["progress"].get("env_steps") and r["progress"].get("wall_seconds")
-    ]
+    finished = [r for r in records if r.status == "done" and r.progress.env_steps and r.progress.wall_seconds]
     if not finished:
         return None
-    runs = [
-        (r["progress"]["wall_seconds"] / r["progress"]["env_steps"], r.get("provenance", {}).get("threads"))
-        for r in finished
-    ]
-    devices = sorted({str(r.get("provenance", {}).get("device") or "an unrecorded device") for r in finished})
+    runs = [(r.progress.wall_seconds / r.progress.env_steps, _made_with(r)[0]) for r in finished]
+    devices = sorted({_made_with(r)[1] or "an unrecorded device" for r in finished})
     on = f", on {' and '.join(devices)}"  # the card (or cpu) the rate was measured on
     same = [rate for rate, used in runs if threads is None or used == threads]
     if same:
@@ -166,7 +166,7 @@ def eval_episode_steps(spec: RunSpec, lengths: dict[str, float]) -> tuple[float,
 
 
 def run_cost(
-    spec: RunSpec, done: list[dict], gpu: bool, threads: int | None, eval_lengths: dict[str, float]
+    spec: RunSpec, done: list[Record], gpu: bool, threads: int | None, eval_lengths: dict[str, float]
 ) -> RunCost | None:
     """The run's hours, or None where nothing measured covers it."""
     steps = spec.budget_frames // max(1, _frames_per_step(spec))
@@ -189,7 +189,7 @@ def run_cost(
 
 def estimate(
     todo: Sequence[RunSpec],
-    done_records: dict[tuple[str, str], list[dict]],
+    done_records: dict[tuple[str, str], list[Record]],
     gpu: bool,
     threads: int | None = None,
     eval_lengths: dict[str, float] | None = None,
@@ -208,17 +208,17 @@ def _frames_per_step(spec: RunSpec) -> int:
     return int(spec.config.env[domain].repeat) if domain in spec.config.env else 1
 
 
-def finished_records(results: str, specs: Sequence[RunSpec]) -> dict[tuple[str, str], list[dict]]:
+def finished_records(results: str, specs: Sequence[RunSpec]) -> dict[tuple[str, str], list[Record]]:
     """{(method, config hash): finished run records} for the methods of `specs`, read from the store."""
     wanted = {spec.method for spec in specs}
-    out: dict[tuple[str, str], list[dict]] = {}
+    out: dict[tuple[str, str], list[Record]] = {}
     for run_dir in rundir.find_runs(results):
         try:
-            record = rundir.read_run(run_dir)
+            record = run_file.read_run(run_dir)
         except rundir.RunFileError:
             continue
-        if record["method"] in wanted and record["status"] == "done":
-            out.setdefault((record["method"], run_config_hash(record)), []).append(record)
+        if record.method in wanted and record.status == "done":
+            out.setdefault((record.method, run_config_hash(record)), []).append(record)
     return out
 
 

@@ -147,7 +147,7 @@ class LocalRunner:
             if current == "done":
                 self._record(Outcome(spec, "done", attempt, wall))
                 return
-            code_text = f"exited 0 but run.json says {record['status'] if record else 'nothing'}"
+            code_text = f"exited 0 but run.json says {record.status if record else 'nothing'}"
             self._record(Outcome(spec, "failed", attempt, wall, code_text))
             return
         error = states.attempt_error(spec.run_dir, run.offset, code)

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextC
 
 from bench.plan import RunSpec
 from bench.state import Outcome
-from hieros import rundir
+from hieros import run_file, rundir
 
 COLORS = {"done": "green", "failed": "red", "interrupted": "yellow", "pending": "yellow", "elsewhere": "cyan"}
 
@@ -61,9 +61,9 @@ def eta_seconds(
     return max(free_at)
 
 
-def _read_record(spec: RunSpec) -> dict[str, Any] | None:
+def _read_record(spec: RunSpec) -> run_file.Record | None:
     try:
-        return rundir.read_run(spec.run_dir)
+        return run_file.read_run(spec.run_dir)
     except rundir.RunFileError:
         return None
 
@@ -74,12 +74,12 @@ def run_progress(spec: RunSpec) -> tuple[float, float, str]:
     record = _read_record(spec)
     if record is None:
         return 0.0, 0.0, ""
-    progress, budget = record["progress"], max(1, record["protocol"]["budget_steps"])
-    steps, wall = progress["env_steps"], progress["wall_seconds"]
+    progress, budget = record.progress, max(1, record.protocol.budget_steps)
+    steps, wall = progress.env_steps, progress.wall_seconds
     fraction = min(1.0, steps / budget)
     text = f"steps {steps}/{budget}"
-    if progress.get("last_score") is not None:
-        text += f"  score {progress['last_score']:.1f}"
+    if progress.last_score is not None:
+        text += f"  score {progress.last_score:.1f}"
     if 0 < fraction < 1 and wall > 0:
         text += f"  ETA {duration(wall * (1 - fraction) / fraction)}"
     return fraction, wall, text
@@ -158,10 +158,10 @@ class SweepDisplay:
         line = f"{outcome.state:<8} {outcome.spec.name}"
         if outcome.state == "done":
             record = _read_record(outcome.spec)
-            wall = record["progress"]["wall_seconds"] if record else 0.0  # the run's own clock, across resumes
+            wall = record.progress.wall_seconds if record else 0.0  # the run's own clock, across resumes
             if wall > 0:
                 self.finished_walls.setdefault(outcome.spec.method, []).append(wall)
-            final = record["score"].get("final") if record else None
+            final = record.score.final if record else None
             line += f"  score {'-' if final is None else f'{final:.2f}'}"
             line += f"  ({duration(outcome.wall)})" if outcome.wall else ""
         elif outcome.error:

@@ -16,11 +16,12 @@ from typing import Any
 from bench.plan import RunSpec
 from hieros import run_search, rundir, runlock
 from hieros.config import config_mismatch
+from hieros.run_file import Record
 from hieros.rundir import ATTEMPT_MARK, EXIT_MARK, RUNNER_LOG  # runner.log's format, defined with the run directory
 
 
-def run_state(run_dir: Path, locked: bool | None = None, stored: bool = True) -> tuple[str, dict[str, Any] | None]:
-    """(state, run record or None); a corrupt run.json, or one of another run (rundir.read_stored_run; a run
+def run_state(run_dir: Path, locked: bool | None = None, stored: bool = True) -> tuple[str, Record | None]:
+    """(state, run record or None); a corrupt run.json, or one of another run (run_file.read_stored_run; a run
     outside the store layout, `stored=False`, as hieros.run_search reads it), raises RunFileError.
 
     `locked=False` reads the state as if nobody held the lock (for the holder of the lock itself)."""
@@ -30,9 +31,9 @@ def run_state(run_dir: Path, locked: bool | None = None, stored: bool = True) ->
     record = run_search.read(run_search.Found(run_dir, stored))
     if locked:
         return "running", record
-    if record["status"] == "running":
+    if record.status == "running":
         return "interrupted", record
-    return record["status"], record
+    return record.status, record
 
 
 def runs_held(results: Path) -> int:
@@ -40,18 +41,19 @@ def runs_held(results: Path) -> int:
     return sum(runlock.is_locked(lock.parent) for lock in results.glob(f"*/*/*/seed_*/{runlock.LOCK_FILE}"))
 
 
-def config_conflict(spec: RunSpec, record: dict[str, Any] | None) -> str | None:
+def config_conflict(spec: RunSpec, record: Record | None) -> str | None:
     """Why an existing run directory may not be continued by this spec (another task, seed, method, suite or a
     config that computes differently; the keys that differ are named), or None."""
     if record is None:
         return None
     for key in ("suite", "method", "task", "seed"):
-        if record.get(key) != getattr(spec, key):
-            return f"{spec.run_dir} holds a run of {key} {record.get(key)!r}, this sweep's is {getattr(spec, key)!r}"
-    why = config_mismatch(record["config"], spec.config)
+        if getattr(record, key) != getattr(spec, key):
+            held = getattr(record, key)
+            return f"{spec.run_dir} holds a run of {key} {held!r}, this sweep's is {getattr(spec, key)!r}"
+    why = config_mismatch(record.config, spec.config)
     if why is None:
         return None
-    return f"{spec.run_dir} was made with config {record['config_hash']}, this sweep's is {spec.config_hash}: {why}"
+    return f"{spec.run_dir} was made with config {record.config_hash}, this sweep's is {spec.config_hash}: {why}"
 
 
 def begin_attempt(run_dir: Path, attempt: int, command: str) -> tuple[Any, int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -15,8 +14,9 @@ from bench import state as states
 from bench.progress import COLORS, duration
 from bench.state import Outcome
 from bench.suites import Benchmark
-from hieros import checkpoint, rundir
+from hieros import checkpoint, run_file, rundir
 from hieros.envs import task_domain
+from hieros.run_file import Record
 
 SUMMARY_ROWS = 40  # above this, the summary lists only the runs that did not finish
 PLAIN_WIDTH = 160  # tables written to a file or pipe are this wide (rich would assume 80)
@@ -26,24 +26,20 @@ def make_console() -> Console:
     return Console(highlight=False, width=None if sys.stdout.isatty() else PLAIN_WIDTH)
 
 
-def _score(record: dict[str, Any] | None) -> str:
-    final = (record or {}).get("score", {}).get("final")
+def _score(record: Record | None) -> str:
+    final = record.score.final if record else None
     return "-" if final is None else f"{final:.2f}"
 
 
-def _against_field(record: dict[str, Any], score: float | None, frames: float | None = None) -> str:
+def _against_field(record: Record, score: float | None, frames: float | None = None) -> str:
     """An Atari100k run's score as a percentile of the shipped baselines' runs on its game: a finished run's
     against their final scores ("p62 of 171"); a running run's latest score, at `frames`, against the runs with
     training curves (DreamerV3's) at the same frames ("p40 of 10 at 120k"), so a run falling behind is seen early.
     '-' for other runs."""
     from analysis import baselines
 
-    task = record.get("task", "")
-    if (
-        score is None
-        or task_domain(task) != "atari"
-        or record["protocol"].get("budget_frames") != baselines.BUDGET_FRAMES
-    ):
+    task = record.task
+    if score is None or task_domain(task) != "atari" or record.protocol.budget_frames != baselines.BUDGET_FRAMES:
         return "-"
     found = baselines.percentile(float(score), task, frames)
     if found is None:
@@ -89,9 +85,9 @@ def summary(console: Console, outcomes: list[Outcome], skipped: int, wall: float
         console.print("some runs are running in another process; `hieros-bench status` shows them")
 
 
-def _record(run_dir: Path) -> dict[str, Any] | None:
+def _record(run_dir: Path) -> Record | None:
     try:
-        return rundir.read_run(run_dir)
+        return run_file.read_run(run_dir)
     except rundir.RunFileError:
         return None
 
@@ -106,21 +102,20 @@ def status_row(name: str, run_dir: Path, stored: bool = True) -> tuple[str, list
     steps = score = wall = eta = field = "-"
     note = ""
     if record:
-        progress, budget = record["progress"], record["protocol"]["budget_steps"]
-        steps = f"{progress['env_steps']}/{budget}"
-        value = record["score"]["final"] if state == "done" else progress.get("last_score")
+        progress, budget = record.progress, record.protocol.budget_steps
+        steps = f"{progress.env_steps}/{budget}"
+        value = record.score.final if state == "done" else progress.last_score
         if state == "done":
             score = _score(record)
         elif value is not None:
             score = f"{value:.1f}"
-        frames = None if state == "done" else progress["env_steps"] * record["protocol"]["frames_per_step"]
+        frames = None if state == "done" else progress.env_steps * record.protocol.frames_per_step
         field = _against_field(record, value, frames)
-        seconds = progress.get("wall_seconds")  # imported runs have none
-        wall = "-" if seconds is None else duration(seconds)
-        if seconds is not None and state == "running" and 0 < progress["env_steps"] < budget:
-            eta = duration(seconds * (budget / progress["env_steps"] - 1))
-        if state == "failed" and record.get("error"):
-            note = states.error_line(record["error"])
+        wall = duration(progress.wall_seconds)
+        if state == "running" and 0 < progress.env_steps < budget:
+            eta = duration(progress.wall_seconds * (budget / progress.env_steps - 1))
+        if state == "failed" and record.error:
+            note = states.error_line(record.error)
         if state == "interrupted":
             note = (
                 "resumes from its checkpoint on the next run"
@@ -140,7 +135,7 @@ def status_row(name: str, run_dir: Path, stored: bool = True) -> tuple[str, list
             field,
             wall,
             eta,
-            str((record or {}).get("attempts", "-")),
+            str(record.attempts) if record else "-",
             escape(note),
         ],
         None,

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
-from hieros import checkpoint, rundir  # noqa: E402
+from hieros import checkpoint, run_file, rundir  # noqa: E402
 
 BASE = ["--configs", "dmc_proprio", "debug", "--task=dmc_cartpole_balance", "--threads=1", "--save_every=1e9"]
 
@@ -88,7 +88,7 @@ def _env_steps(run_dir: Path) -> int:
     """The env steps run.json records (-1 before it exists); it is written whole (rename), so always readable."""
     if not (run_dir / rundir.RUN_FILE).exists():
         return -1
-    return rundir.read_run(run_dir)["progress"]["env_steps"]
+    return run_file.read_run(run_dir).progress.env_steps
 
 
 def inside(phase: Phase, stop: Stop) -> bool:

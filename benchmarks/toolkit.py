@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from train_step import append_result  # noqa: E402
 
 from analysis.store import random_human  # noqa: E402
-from hieros import metrics_file, rundir  # noqa: E402
+from hieros import metrics_file, run_file, rundir  # noqa: E402
 from hieros.replay import Replay, Uniform  # noqa: E402
 
 
@@ -55,7 +55,7 @@ def runner_overhead(work: Path, seeds: int) -> tuple[float, int]:
         capture_output=True,
     )
     wall = time.perf_counter() - start
-    loops = [rundir.read_run(p)["progress"]["wall_seconds"] for p in rundir.find_runs(results)]
+    loops = [run_file.read_run(p).progress.wall_seconds for p in rundir.find_runs(results)]
     return (wall - sum(loops)) / len(loops), len(loops)
 
 
@@ -63,6 +63,7 @@ def synthetic_store(results: Path, methods: int = 3, seeds: int = 5) -> None:
     """Runs with 40 training episodes each, the last at the budget (so every run has a final score), scores drawn
     around each game's random..human range."""
     rng = np.random.default_rng(0)
+    provenance = run_file.Provenance.here("cpu")
     for m in range(methods):
         for task, (low, high) in random_human().items():
             for seed in range(1, seeds + 1):
@@ -81,30 +82,24 @@ def synthetic_store(results: Path, methods: int = 3, seeds: int = 5) -> None:
                         }
                     )
                 writer.close()
-                protocol = {
-                    "score": {"name": "final_train_window", "window_frames": 10000},
-                    "budget_frames": 400_000,
-                    "budget_steps": 100_000,
-                    "frames_per_step": 4,
-                }
-                final = metrics_file.final_score(metrics_file.read_metrics(run), protocol["score"], 400_000)
-                rundir.write_run(
-                    run,
-                    {
-                        "schema": rundir.SCHEMA,
-                        "suite": "atari100k",
-                        "method": f"method{m}",
-                        "task": task,
-                        "seed": seed,
-                        "status": "done",
-                        "config": {},
-                        "config_hash": f"synthetic{m}",
-                        "protocol": protocol,
-                        "provenance": {},
-                        "progress": {"env_steps": 100_000},
-                        "score": {"final": final},
-                    },
+                protocol = run_file.RunProtocol.of(
+                    None, 4, 400_000, run_file.ScoreProtocol("final_train_window", 10000)
                 )
+                final = metrics_file.final_score(metrics_file.read_metrics(run), protocol.score, 400_000)
+                record = run_file.Record(
+                    suite="atari100k",
+                    method=f"method{m}",
+                    task=task,
+                    seed=seed,
+                    status="done",
+                    config={},
+                    config_hash=f"synthetic{m}",
+                    protocol=protocol,
+                    provenance=provenance,
+                    progress=run_file.Progress(env_steps=100_000),
+                    score=run_file.Score(final),
+                )
+                run_file.write_run(run, record)
 
 
 REPORT_CASES = {  # flags, and whether the baselines' estimate cache (analysis.cache) is filled first

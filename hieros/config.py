@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -24,6 +24,9 @@ from hieros import config_hash
 from hieros.cli_errors import suggest
 from hieros.config_schema import ConfigError, Spec, check, flag_text, split_spec
 from hieros.json_values import is_number
+
+if TYPE_CHECKING:
+    from hieros.run_file import Record
 
 CONFIGS_FILE = Path(__file__).with_name("configs.yaml")
 __all__ = [
@@ -86,10 +89,10 @@ def recorded_hash(recorded: Mapping[str, Any]) -> str:
     return config_hash.digest(recorded_flat(recorded))
 
 
-def run_config_hash(record: Mapping[str, Any]) -> str:
+def run_config_hash(record: Record) -> str:
     """The hash by which a run record's config is compared today: recomputed from its `config` where it holds one
     (a store written before a change of hashing stays one config), else the hash it stored (imported runs)."""
-    return recorded_hash(record["config"]) if record.get("config") else record["config_hash"]
+    return recorded_hash(record.config) if record.config else record.config_hash
 
 
 def config_mismatch(recorded: Mapping[str, Any], config: Config) -> str | None:

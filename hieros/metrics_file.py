@@ -11,10 +11,13 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hieros.json_values import finite
 from hieros.rundir import METRICS_FILE, SCORE_PROTOCOLS, RunFileError, open_for_append
+
+if TYPE_CHECKING:
+    from hieros.run_file import ScoreProtocol
 
 
 def check_metrics_reach(run_dir: str | Path, offset: int) -> None:
@@ -101,15 +104,13 @@ def episodes(records: Iterable[Mapping[str, Any]], mode: str = "train") -> list[
     return [r for r in records if r.get("type") == "episode" and r.get("mode") == mode]
 
 
-def final_score(
-    records: list[Mapping[str, Any]], score_protocol: Mapping[str, Any], budget_frames: int
-) -> float | None:
+def final_score(records: list[Mapping[str, Any]], score_protocol: ScoreProtocol, budget_frames: int) -> float | None:
     """A run's final score by its declared protocol (see SCORE_PROTOCOLS); None if it has none: no evaluation,
     or no training episode that ends inside the final window (danijar/dreamerv3's convention: that run has no
     score for its task, rather than an earlier episode's)."""
-    name = score_protocol.get("name")
+    name = score_protocol.name
     if name == "final_train_window":
-        start = budget_frames - int(score_protocol.get("window_frames", 0))
+        start = budget_frames - (score_protocol.window_frames or 0)
         window = [
             e["score"]
             for e in episodes(records, "train")

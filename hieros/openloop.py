@@ -31,7 +31,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from hieros import checkpoint, rundir
+from hieros import checkpoint, run_file, rundir
 from hieros.agent.latents import State
 from hieros.agent.world_model import IMAGE_OFFSET, WorldModel, preprocess
 from hieros.cli_errors import OneLineParser, int_in
@@ -129,7 +129,7 @@ def load_run(run_dir: Path, trust_pickle: bool = False) -> tuple[Any, Any]:
     from hieros.envs import make_env
 
     here = "cuda" if torch.cuda.is_available() else "cpu"  # where the run trained does not matter for reading it
-    config = build_config([], {**Config(rundir.read_run(run_dir)["config"]).flat(), "device": here})
+    config = build_config([], {**Config(run_file.read_run(run_dir).config).flat(), "device": here})
     state = checkpoint.load(run_dir, trust_pickle, read_only=True, device=here)
     if state is None or config.model_name == "random":
         raise SystemExit(f"error: {run_dir} has no checkpoint of a learning agent; train one first")

@@ -10,7 +10,7 @@ it is read by giving its own folder).
 
 Which run a run is comes from its run.json (suite, method, task, seed). A run found in the store layout (a
 `seed_<n>` folder with its method and task folders inside the folder given) is read as the store reads it
-(`rundir.read_stored_run`: it must be the run of its folder); any other is read with `rundir.read_run` and must
+(`run_file.read_stored_run`: it must be the run of its folder); any other is read with `run_file.read_run` and must
 have run the seed its run.json names. A run trained outside a suite (run.json's suite is empty) belongs to the
 suite NO_SUITE.
 """
@@ -22,9 +22,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from hieros import rundir, runlock
+from hieros import run_file, rundir, runlock
 
 NO_SUITE = "runs"  # the suite of runs trained outside one (python -m hieros.train without --suite)
 MAX_DEPTH = 6  # folders below the one given that are searched
@@ -108,33 +107,33 @@ def _walk(top: Path) -> list[tuple[Path, int, bool]]:
     return runs
 
 
-def read(found: Found) -> dict[str, Any]:
+def read(found: Found) -> run_file.Record:
     """The run's record, checked as its place allows (the module); a RunFileError names the run."""
     if found.stored:
-        return rundir.read_stored_run(found.path)
-    record = rundir.read_run(found.path)
-    ran = record["config"].get("seed", record["seed"])  # imports record no config
-    if ran != record["seed"]:
+        return run_file.read_stored_run(found.path)
+    record = run_file.read_run(found.path)
+    ran = record.config.get("seed", record.seed)  # imports record no config
+    if ran != record.seed:
         raise rundir.RunFileError(
-            f"{found.path}: it ran seed {ran} (its config), not the seed {record['seed']} its run.json names, so "
+            f"{found.path}: it ran seed {ran} (its config), not the seed {record.seed} its run.json names, so "
             f"it repeats any other run of seed {ran}; move it aside or delete it"
         )
     return record
 
 
-def suite_of(found: Found, record: dict[str, Any] | None) -> str | None:
+def suite_of(found: Found, record: run_file.Record | None) -> str | None:
     """The run's suite: its store folder's, else its run.json's (NO_SUITE where empty); None for a run without a
     run.json outside the store layout."""
     if found.layout_suite is not None:
         return found.layout_suite
     if record is None:
         return None
-    return record.get("suite") or NO_SUITE
+    return record.suite or NO_SUITE
 
 
-def identity(found: Found, record: dict[str, Any]) -> tuple[str, str, str, int]:
+def identity(found: Found, record: run_file.Record) -> tuple[str, str, str, int]:
     """(suite, method, task, seed) of a run with a record."""
-    return suite_of(found, record) or NO_SUITE, record["method"], record["task"], record["seed"]
+    return suite_of(found, record) or NO_SUITE, record.method, record.task, record.seed
 
 
 def failed_before_record(sources: Sources) -> list[Found]:

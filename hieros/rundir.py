@@ -1,15 +1,16 @@
 """The run directory: the one contract between the agent (writer), the runner and the reports (readers).
 
     results/<suite>/<method>/<task>/seed_<n>/
-        run.json        identity, status, resolved config and hash, provenance, progress, protocol, final score
+        run.json        identity, status, resolved config and hash, provenance, progress, protocol, final score:
+                        its types, reader and writer in hieros.run_file
         metrics.jsonl   one JSON object a line, each with `type`, `env_step` (agent steps) and `frames` (env frames):
                         written and read by hieros.metrics_file
         ckpt/           the latest checkpoint (written by hieros.checkpoint)
         .lock           held by the process that runs the run (hieros.runlock)
 
 This module imports neither torch nor anything of the agent, so bench/ and analysis/ can read runs cheaply.
-Every write is atomic (temp file, fsync, rename); readers validate and raise `RunFileError` with one line
-that names the file.
+Every write is atomic (temp file, fsync, rename); readers check what they read and raise `RunFileError` with one
+line that names the file.
 """
 
 from __future__ import annotations
@@ -17,43 +18,19 @@ from __future__ import annotations
 import errno
 import json
 import os
-import platform
 import re
 import resource
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from hieros import runlock
-from hieros.json_values import is_number
 
-SCHEMA_NAME = "hieros-bench/run"
-SCHEMA_VERSION = 1
-SCHEMA = f"{SCHEMA_NAME}/{SCHEMA_VERSION}"
-STATUSES = ("running", "done", "failed")
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
 CKPT_DIR = "ckpt"
-REQUIRED = {
-    "schema": str,
-    "task": str,
-    "method": str,
-    "seed": int,
-    "status": str,
-    "config": dict,
-    "config_hash": str,
-    "protocol": dict,
-    "provenance": dict,
-    "progress": dict,
-}
-PACKAGES = ("torch", "numpy", "gymnasium", "ale-py", "dm-control", "mujoco", "hieros-bench")
 
 # Score protocols: how one run's final score is computed from its metrics.
 #   final_train_window: mean score of training episodes that end in the last `window_frames` frames of the
@@ -225,181 +202,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
+    """atomic_write_bytes of `obj` as indented JSON and a newline."""
     atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=False) + "\n").encode())
-
-
-def _run_file(path: str | Path) -> Path:
-    path = Path(path)
-    return path / RUN_FILE if path.is_dir() or path.suffix != ".json" else path
-
-
-def new_protocol(
-    env: Mapping[str, Any] | None, frames_per_step: int, budget_frames: int, score: Mapping[str, Any]
-) -> dict[str, Any]:
-    """A run's protocol: the env settings (None when not known, as for imports), the budget, the score protocol."""
-    return {
-        "env": env,
-        "frames_per_step": frames_per_step,
-        "budget_frames": budget_frames,
-        "budget_steps": budget_frames // frames_per_step,
-        "score": dict(score),
-    }
-
-
-def new_record(
-    *,
-    suite: str,
-    method: str,
-    task: str,
-    seed: int,
-    status: str,
-    config: Mapping[str, Any],
-    config_hash: str,
-    protocol: Mapping[str, Any],
-    provenance: Mapping[str, Any],
-    attempts: int = 1,
-) -> dict[str, Any]:
-    """A run record (run.json), built here for every writer: training (hieros.train) and imports (analysis)."""
-    return {
-        "schema": SCHEMA,
-        "suite": suite,
-        "method": method,
-        "task": task,
-        "seed": seed,
-        "status": status,
-        "config": dict(config),
-        "config_hash": config_hash,
-        "protocol": dict(protocol),
-        "provenance": dict(provenance),
-        "progress": {
-            "env_steps": 0,
-            "frames": 0,
-            "grad_steps": 0,
-            "wall_seconds": 0.0,
-            "peak_rss_mb": 0.0,
-            "peak_gpu_mb": None,
-            "episodes": 0,
-            "last_score": None,
-        },
-        "score": {"final": None},
-        "attempts": attempts,
-        "error": None,
-    }
-
-
-def validate_run(record: Any, where: str | Path) -> dict[str, Any]:
-    """Check a run record against the schema; return it or raise RunFileError."""
-    if not isinstance(record, dict):
-        raise RunFileError(f"{where}: not a JSON object")
-    schema = record.get("schema")
-    if not isinstance(schema, str) or not schema.startswith(SCHEMA_NAME + "/"):
-        raise RunFileError(f"{where}: not a hieros-bench run file (schema {schema!r})")
-    try:
-        version = int(schema.rsplit("/", 1)[1])
-    except ValueError:
-        raise RunFileError(f"{where}: malformed schema {schema!r}") from None
-    if version > SCHEMA_VERSION:
-        raise RunFileError(f"{where}: written by a newer hieros-bench (schema {schema}); upgrade to read it")
-    for key, kind in REQUIRED.items():
-        if not isinstance(record.get(key), kind) or (kind is int and isinstance(record.get(key), bool)):
-            raise RunFileError(f"{where}: field {key!r} missing or not a {kind.__name__}")
-    if record["status"] not in STATUSES:
-        raise RunFileError(f"{where}: status {record['status']!r} is not one of {', '.join(STATUSES)}")
-    score = record.get("score", {"final": None})
-    if not isinstance(score, dict) or not (score.get("final") is None or is_number(score["final"])):
-        raise RunFileError(f"{where}: score {score!r} is not {{'final': a number or null}}")
-    for key, value in record["progress"].items():
-        if key in NUMERIC_PROGRESS and value is not None and not is_number(value):
-            raise RunFileError(f"{where}: progress.{key} {value!r} is not a number")
-    return record
-
-
-NUMERIC_PROGRESS = (
-    "env_steps",
-    "frames",
-    "grad_steps",
-    "wall_seconds",
-    "peak_rss_mb",
-    "peak_gpu_mb",
-    "episodes",
-    "last_score",
-)
-
-
-def read_run(path: str | Path) -> dict[str, Any]:
-    """Read and validate run.json (given the run directory or the file)."""
-    file = _run_file(path)
-    try:
-        text = file.read_text()
-    except FileNotFoundError:
-        raise RunFileError(f"{file}: missing") from None
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise RunFileError(f"{file}: corrupt JSON ({e.msg} at line {e.lineno}); delete the run to redo it") from None
-    return validate_run(record, file)
-
-
-def read_stored_run(run_dir: Path) -> dict[str, Any]:
-    """read_run of a run in the store, RESULTS/<suite>/<method>/<task>/seed_<n>/, refused in one line naming it
-    unless it names this method and task and ran this seed: a run whose config ran another seed than its
-    folder's (a store written with `--set seed=` before the runner refused it ran one seed under several
-    folders) would count one run as several."""
-    record = read_run(run_dir)
-    method, task, folder = run_dir.parts[-3:]
-    seed = int(folder.removeprefix("seed_"))
-    ran = record["config"].get("seed", record["seed"])  # imports record no config
-    if (record["method"], record["task"]) != (method, task):
-        raise RunFileError(
-            f"{run_dir}: run.json names {record['method']}/{record['task']}/seed_{record['seed']}; "
-            "it was moved or copied by hand"
-        )
-    if record["seed"] != seed or ran != seed:
-        raise RunFileError(
-            f"{run_dir}: it ran seed {ran} (run.json), not its folder's {seed}, so it repeats any other run of "
-            f"seed {ran} (a store written with --set seed=, or copied by hand); move it aside or delete it"
-        )
-    return record
-
-
-def write_run(run_dir: str | Path, record: Mapping[str, Any]) -> None:
-    validate_run(dict(record), Path(run_dir) / RUN_FILE)
-    atomic_write_json(Path(run_dir) / RUN_FILE, record)
-
-
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
-def provenance(device: str, threads: int | None = None) -> dict[str, Any]:
-    """Where and with what a run was made (`threads`: torch's CPU threads, None without torch)."""
-    packages = {}
-    for name in PACKAGES:
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            packages[name] = None
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return {
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(status) if status is not None else None,
-        "python": platform.python_version(),
-        "packages": packages,
-        "host": socket.gethostname(),
-        "platform": platform.platform(),
-        "device": device,
-        "threads": threads,
-        "cpus": os.cpu_count(),
-        "command": [sys.executable, *sys.argv],
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "ended": None,
-    }
 
 
 def peak_rss_mb() -> float:

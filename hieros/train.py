@@ -27,7 +27,7 @@ import numpy as np
 if __package__ in (None, ""):  # `python hieros/train.py ...`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hieros import checkpoint, metrics_file, rundir, video
+from hieros import checkpoint, metrics_file, run_file, rundir, video
 from hieros.agent_api import Agent, check_run, make_agent
 from hieros.cli_errors import EXIT_INTERRUPTED, EXIT_LOCKED, guarded
 from hieros.config import Config, ConfigError, HelpRequested, dump, parse_args
@@ -64,7 +64,7 @@ def train(run: Trainer) -> int:
                     run.update()
             if not run.scheduled():  # clocks eval, log and checkpoint
                 return run.interrupted()
-            bar.update(run.step, score=run.record.progress["last_score"])
+            bar.update(run.step, score=run.record.progress.last_score)
             if run.stop_signal is not None or (stop_at and run.step >= stop_at):
                 return run.interrupted()
     if config.eval_final and not run.evaluate():
@@ -238,7 +238,7 @@ class Trainer:
         self.logger.write({"type": "episode", "mode": mode, **self._stamp(), "score": score, "length": length, **extra})
         if mode == "train":
             self.counters["episodes"] += 1
-            self.record.progress["last_score"] = score
+            self.record.scored(score)
         self.logger.scalar(f"{mode}_episode/score", score, self.frames)
 
     @clocked("log")
@@ -271,7 +271,7 @@ class Trainer:
         """The last metrics and checkpoint, the final score by the run's protocol, run.json done."""
         self.flush_train_metrics()
         self.save()
-        protocol = self.record.data["protocol"]["score"]
+        protocol = self.record.record.protocol.score
         final = metrics_file.final_score(metrics_file.read_metrics(self.run_dir), protocol, self.config.steps)
         self.record.finish(final, self.counters["episodes"])
         self.write_record("done")
@@ -320,7 +320,7 @@ def _start_and_run(argv: list[str]) -> int:
             config = Config({**config, "logdir": default_logdir(config)})
         created = not Path(config.logdir).exists()
         run_dir = prepare_run_dir(config)
-        if (run_dir / rundir.RUN_FILE).exists() and rundir.read_run(run_dir)["status"] == "done":
+        if (run_dir / rundir.RUN_FILE).exists() and run_file.read_run(run_dir).status == "done":
             print(f"{run_dir}: already done")
             return 0
         trainer = Trainer(config, run_dir, trust_pickle)

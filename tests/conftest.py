@@ -66,7 +66,7 @@ def write_run(
 ) -> Path:
     """A run as hieros.train writes it: train episodes spread over the budget (the last ends at the budget) and
     a train record with model_loss after each; the final score by the protocol, as train.py stores it."""
-    from hieros import metrics_file, rundir
+    from hieros import metrics_file, run_file, rundir
 
     run = rundir.run_path(results, suite, method, task, seed)
     writer = metrics_file.MetricsWriter(run)
@@ -86,36 +86,27 @@ def write_run(
         )
     writer.close()
     env = {"suite": task.split("_")[0], "game": task, "mode": "train", "repeat": 4, "sticky": False}
-    protocol = {
-        "env": env,
-        "frames_per_step": 4,
-        "budget_frames": budget,
-        "budget_steps": budget // 4,
-        "score": {"name": "final_train_window", "window_frames": window},
-    }
+    protocol = run_file.RunProtocol.of(env, 4, budget, run_file.ScoreProtocol("final_train_window", window))
     final = (
-        metrics_file.final_score(metrics_file.read_metrics(run), protocol["score"], budget)
-        if status == "done"
-        else None
+        metrics_file.final_score(metrics_file.read_metrics(run), protocol.score, budget) if status == "done" else None
     )
-    rundir.write_run(
-        run,
-        {
-            "schema": rundir.SCHEMA,
-            "suite": suite,
-            "method": method,
-            "task": task,
-            "seed": seed,
-            "status": status,
-            "config": {},
-            "config_hash": config_hash,
-            "protocol": protocol,
-            "provenance": {"git_commit": None},
-            "progress": {"env_steps": budget // 4},
-            "score": {"final": final},
-            "error": None if status != "failed" else "boom",
-        },
+    record = run_file.Record(
+        suite=suite,
+        method=method,
+        task=task,
+        seed=seed,
+        status=status,
+        config={},
+        config_hash=config_hash,
+        protocol=protocol,
+        provenance=run_file.Provenance(
+            None, None, "3", {}, "test", "test", "cpu", None, None, [], "2026-01-01T00:00:00+0000"
+        ),
+        progress=run_file.Progress(env_steps=budget // 4, frames=budget),
+        score=run_file.Score(final),
+        error=None if status != "failed" else "boom",
     )
+    run_file.write_run(run, record)
     return run
 
 

@@ -15,6 +15,7 @@ learned policy's mean return. A finished run is skipped; one that did not finish
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hieros import checkpoint, rundir, runlock
+from hieros import checkpoint, run_file, rundir, runlock
 from hieros.agent.build import make_learning_agent
 from hieros.agent.optim import floats
 from hieros.agent.precision import updates
@@ -51,10 +52,10 @@ def is_done(results: Path, method: str, seed: int, settings: Settings) -> bool:
     path = run_dir_of(results, method, seed, settings) / rundir.RUN_FILE
     if not path.exists():
         return False
-    record = rundir.read_run(path)
-    if record["status"] != "done":
+    record = run_file.read_run(path)
+    if record.status != "done":
         return False
-    recorded = record["protocol"].get("wmbench")
+    recorded = record.protocol.wmbench
     if recorded != settings.protocol():
         changed = sorted(k for k in settings.protocol() if (recorded or {}).get(k) != settings.protocol()[k])
         raise ConfigError(
@@ -64,13 +65,10 @@ def is_done(results: Path, method: str, seed: int, settings: Settings) -> bool:
     return True
 
 
-def protocol(settings: Settings, dataset: Dataset, env_protocol: dict[str, Any]) -> dict[str, Any]:
+def protocol(settings: Settings, dataset: Dataset, env_protocol: dict[str, Any]) -> run_file.RunProtocol:
     """run.json's protocol: the environment of the evaluation, N updates as the budget, final_eval, the bench."""
-    out = rundir.new_protocol(env_protocol, 1, settings.updates, {"name": "final_eval"})
-    out["step"] = "world-model update"
-    out["wmbench"] = settings.protocol()
-    out["dataset"] = dataset.identity()
-    return out
+    out = run_file.RunProtocol.of(env_protocol, 1, settings.updates, run_file.ScoreProtocol("final_eval"))
+    return dataclasses.replace(out, step="world-model update", wmbench=settings.protocol(), dataset=dataset.identity())
 
 
 class BenchRun:
@@ -88,7 +86,7 @@ class BenchRun:
         created = not self.run_dir.exists()
         prepare_run_dir(self.config)  # locked; a record of another task, seed, method or config refused
         try:
-            if (self.run_dir / rundir.RUN_FILE).exists() and rundir.read_run(self.run_dir)["status"] == "done":
+            if (self.run_dir / rundir.RUN_FILE).exists() and run_file.read_run(self.run_dir).status == "done":
                 runlock.release(self.run_dir)
                 raise rundir.RunFileError(f"{self.run_dir} is a finished run; it is kept, not run again")
             rundir.set_aside_records(self.run_dir)  # an attempt that did not finish: start clean
@@ -96,7 +94,7 @@ class BenchRun:
             if created:
                 rundir.discard_new_run(self.run_dir)
             raise
-        self.record = rundir.new_record(
+        self.record = run_file.Record(
             suite=SUITE,
             method=method,
             task=self.config.task,
@@ -105,7 +103,7 @@ class BenchRun:
             config=self.config.to_dict(),
             config_hash=self.config.hash(),
             protocol=protocol(settings, dataset, env_protocol),
-            provenance=rundir.provenance(device_name()),
+            provenance=run_file.Provenance.here(device_name()),
         )
         self.started = time.perf_counter()
 
@@ -129,7 +127,7 @@ class BenchRun:
             self._world_model_phase(report)
             score = self._policy_phase(report)
         except BaseException as error:
-            self.record["error"] = f"{type(error).__name__}: {error}"[-4000:]
+            self.record = dataclasses.replace(self.record, error=f"{type(error).__name__}: {error}"[-4000:])
             self._write("failed")
             raise
         finally:
@@ -183,8 +181,9 @@ class BenchRun:
                         record[f"ol{context}/{name}/k{k}"] = steps[name][k - 1]
                 record[f"ol{context}/{name}_forced"] = float(np.mean(steps[f"{name}_forced"]))
         self.metrics.write(record)
-        self.record["progress"].update(env_steps=update, frames=update, grad_steps=update)
-        self._write()
+        self._write(
+            progress=dataclasses.replace(self.record.progress, env_steps=update, frames=update, grad_steps=update)
+        )
 
     def _policy_phase(self, report: Report) -> float:
         s = self.settings
@@ -212,18 +211,27 @@ class BenchRun:
             {"type": "eval", **stamp, "eval_index": 0, "score_mean": final, "episodes": len(done.episodes)}
         )
         report("evaluation", 1, 1)
-        self.record["score"] = {"final": final, "eval_episodes": len(done.episodes)}
-        self.record["progress"].update(episodes=len(done.episodes), last_score=final)
-        self.record["progress"]["grad_steps"] = s.updates + s.policy_updates
-        self.record["provenance"]["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        self._write("done")
+        self._write(
+            "done",
+            score=run_file.Score(final, eval_episodes=len(done.episodes)),
+            progress=dataclasses.replace(
+                self.record.progress,
+                episodes=len(done.episodes),
+                last_score=final,
+                grad_steps=s.updates + s.policy_updates,
+            ),
+            provenance=dataclasses.replace(self.record.provenance, ended=time.strftime("%Y-%m-%dT%H:%M:%S%z")),
+        )
         return final
 
-    def _write(self, status: str | None = None) -> None:
-        progress = self.record["progress"]
-        progress["wall_seconds"] = round(time.perf_counter() - self.started, 3)
-        progress["peak_rss_mb"] = round(max(progress["peak_rss_mb"], rundir.peak_rss_mb()), 1)
-        if status:
-            self.record["status"] = status
+    def _write(self, status: str | None = None, **changes: Any) -> None:
+        """The record with `changes`, the wall clock and peak memory now, and the status if given, written."""
+        record = dataclasses.replace(self.record, **changes)
+        progress = dataclasses.replace(
+            record.progress,
+            wall_seconds=round(time.perf_counter() - self.started, 3),
+            peak_rss_mb=round(max(record.progress.peak_rss_mb, rundir.peak_rss_mb()), 1),
+        )
+        self.record = dataclasses.replace(record, progress=progress, status=status or record.status)
         self.metrics.sync()
-        rundir.write_run(self.run_dir, self.record)
+        run_file.write_run(self.run_dir, self.record)

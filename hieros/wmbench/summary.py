@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hieros import metrics_file, rundir
+from hieros import metrics_file, run_file, rundir
 from hieros.wmbench.methods import SUITE
 
 CONFIDENCE = 0.95
@@ -28,7 +28,7 @@ class RunData:
     """One finished run: its record and the last `train` and `openloop` records (by context)."""
 
     path: Path
-    record: dict[str, Any]
+    record: run_file.Record
     train: dict[str, Any]
     openloop: dict[int, dict[str, Any]] = field(default_factory=dict)
 
@@ -39,8 +39,8 @@ def load_runs(results: Path, task: str | None = None) -> dict[str, list[RunData]
     for path in rundir.find_runs(results):
         if path.relative_to(results).parts[0] != SUITE:
             continue
-        record = rundir.read_stored_run(path)
-        if record["status"] != "done" or (task and record["task"] != task):
+        record = run_file.read_stored_run(path)
+        if record.status != "done" or (task and record.task != task):
             continue
         records = metrics_file.read_metrics(path)
         trains = [r for r in records if r.get("type") == "train"]
@@ -50,9 +50,9 @@ def load_runs(results: Path, task: str | None = None) -> dict[str, list[RunData]
         for r in records:
             if r.get("type") == "openloop" and r["env_step"] == trains[-1]["env_step"]:
                 run.openloop[int(r["context"])] = r
-        out.setdefault(record["method"], []).append(run)
+        out.setdefault(record.method, []).append(run)
     for runs in out.values():
-        runs.sort(key=lambda run: run.record["seed"])
+        runs.sort(key=lambda run: run.record.seed)
     return out
 
 
@@ -92,7 +92,7 @@ def markdown(runs: dict[str, list[RunData]], contexts: Sequence[int] = (), steps
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for method, items in sorted(runs.items()):
         cells = [_cell([run.train.get(f"heldout/{name}") for run in items], 3) for name in TABLE_LOSSES]
-        score = _cell([run.record["score"]["final"] for run in items], 1)
+        score = _cell([run.record.score.final for run in items], 1)
         lines.append(f"| {method} | {len(items)} | " + " | ".join(cells) + f" | {score} |")
     for context in contexts:
         head = ["method", *[f"{name} k={k}" for name in TABLE_OPEN_LOOP for k in steps]]

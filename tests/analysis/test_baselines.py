@@ -10,6 +10,7 @@ from analysis import baselines, stats, transfer
 from analysis.report import Options, compute
 from analysis.store import find_game, load_store, random_human
 from bench.cli import main
+from hieros.run_file import ScoreProtocol
 
 
 @pytest.mark.published
@@ -174,7 +175,7 @@ def test_import_reads_harmonydreams_evaluation_curves_at_the_budget(published, t
     method = load_store(tmp_path)["harmony"]
     curves = json.loads(path.read_text())
     assert method.finals(find_game("james_bond")).tolist() == [curve[-1] for curve in curves["score"]["james_bond"]]
-    assert method.runs["atari_pong"][1].record["protocol"]["score"] == {"name": "published_final"}
+    assert method.runs["atari_pong"][1].record.protocol.score == ScoreProtocol("published_final")
     with pytest.raises(ValueError, match="no point at the budget, 100 frames"):
         transfer.import_file(path, "h2", tmp_path, given=transfer.Given(budget_frames=100))
 

@@ -18,7 +18,7 @@ import pytest
 
 from analysis.store import load_store
 from bench.cli import main
-from hieros import metrics_file, rundir
+from hieros import metrics_file, run_file
 
 pytest.importorskip("torch.utils.tensorboard")
 SummaryWriter = __import__("torch.utils.tensorboard", fromlist=["SummaryWriter"]).SummaryWriter
@@ -66,11 +66,11 @@ def test_cleanrl_tensorboard_runs_become_runs_of_a_method_scored_at_the_budget(t
         assert run.final == pytest.approx(expected_final(seed), abs=1e-4)
         episodes = metrics_file.episodes(run.metrics, "train")
         assert [e["frames"] for e in episodes] == [4 * s for s in STEPS] and episodes[0]["env_step"] == 1000
-        provenance = run.record["provenance"]
-        assert provenance["format"] == "tensorboard" and provenance["writer"] == "CleanRL"
-        assert provenance["tag"] == "charts/episodic_return" and provenance["x_unit"] == "steps"
-        assert provenance["source_run"] == f"BreakoutNoFrameskip-v4__ppo_atari__{seed}__{1700000000 + seed}"
-        assert run.record["protocol"]["frames_per_step"] == 4 and run.record["protocol"]["budget_frames"] == 400_000
+        provenance = run.record.provenance
+        assert provenance.format == "tensorboard" and provenance.details["writer"] == "CleanRL"
+        assert provenance.details["tag"] == "charts/episodic_return" and provenance.details["x_unit"] == "steps"
+        assert provenance.details["source_run"] == f"BreakoutNoFrameskip-v4__ppo_atari__{seed}__{1700000000 + seed}"
+        assert run.record.protocol.frames_per_step == 4 and run.record.protocol.budget_frames == 400_000
     assert bench("import", str(runs), "--method", "ppo", "--results", str(store), "--frames-per-step", "4") == 0
     assert "(3 already there from this file, left as they were)" in capsys.readouterr().out
     report = tmp_path / "report"
@@ -100,7 +100,7 @@ def test_sheeprl_runs_are_found_by_their_layout_and_config(tmp_path, capsys):
     pong = load_store(store)["dv3"].runs["atari_pong"]
     assert list(pong) == [5]
     assert pong[5].final == pytest.approx(-21 + 100_000 / 5000)  # the one log in (390k, 400k] frames: step 100000
-    assert pong[5].record["provenance"]["writer"] == "sheeprl"
+    assert pong[5].record.provenance.details["writer"] == "sheeprl"
 
 
 def test_our_own_runs_tensorboard_and_wandb_files_give_back_their_score(tmp_path, capsys):
@@ -113,19 +113,19 @@ def test_our_own_runs_tensorboard_and_wandb_files_give_back_their_score(tmp_path
         flags += ["--wandb.enabled=true", "--wandb.mode=offline"]
     env = {**os.environ, "WANDB_SILENT": "true"}
     subprocess.run([sys.executable, "-m", "hieros.train", *flags], check=True, capture_output=True, env=env)
-    record = rundir.read_run(run)
+    record = run_file.read_run(run)
     store = tmp_path / "store"
     common = ["--results", str(store), "--suite", "dmc", "--budget-frames", "4000", "--window-frames", "10000"]
     assert bench("import", str(run / "tensorboard"), "--method", "mine_tb", *common) == 0
     imported = load_store(store, "dmc")["mine_tb"].runs["dmc_cartpole_balance"][3]
-    assert imported.final == pytest.approx(record["score"]["final"], rel=1e-6)  # event values are float32
-    assert imported.record["protocol"]["frames_per_step"] == record["protocol"]["frames_per_step"]  # its run.json
+    assert imported.final == pytest.approx(record.score.final, rel=1e-6)  # event values are float32
+    assert imported.record.protocol.frames_per_step == record.protocol.frames_per_step  # its run.json
     if _has_wandb():
         argv = ["import", str(run / "wandb"), "--method", "mine_wb", *common, "--frames-per-step", "2"]
         assert bench(*argv) == 0
         from_wandb = load_store(store, "dmc")["mine_wb"].runs["dmc_cartpole_balance"][3]  # task, seed: its config
-        assert from_wandb.final == pytest.approx(record["score"]["final"], rel=1e-9)
-        assert from_wandb.record["provenance"]["x_axis"] == "_step"
+        assert from_wandb.final == pytest.approx(record.score.final, rel=1e-9)
+        assert from_wandb.record.provenance.details["x_axis"] == "_step"
 
 
 def _has_wandb() -> bool:
@@ -165,7 +165,7 @@ def test_a_wandb_offline_folder_imports_each_run_with_its_config(offline_wandb, 
     assert sorted(runs) == [1, 2]
     for seed, run in runs.items():
         assert run.final == pytest.approx(np.mean([seed * 10 + s / 1000 for s in (98_000, 99_000, 100_000)]))
-        assert run.record["provenance"]["x_axis"] == "global_step"  # CleanRL's x axis, beside W&B's _step
+        assert run.record.provenance.details["x_axis"] == "global_step"  # CleanRL's x axis, beside W&B's _step
 
 
 def test_wandb_exports_a_panels_csv_and_the_apis_runs(tmp_path, capsys):
@@ -282,6 +282,6 @@ def test_wandb_online_reads_a_projects_runs_through_the_api(tmp_path, capsys, mo
     assert asked == [("openrlbenchmark/cleanrl", {"config.exp_name": "ppo_atari"})]
     runs = load_store(store)["ppo"].runs["atari_breakout"]
     assert {seed: run.final for seed, run in runs.items()} == pytest.approx({s: expected_final(s) for s in (1, 2)})
-    assert runs[1].record["provenance"]["format"] == "wandb-online"
+    assert runs[1].record.provenance.format == "wandb-online"
     assert bench("import", "wandb://only-entity", "--method", "m", "--results", str(store)) == 2
     assert "give wandb://ENTITY/PROJECT" in one_line(capsys)

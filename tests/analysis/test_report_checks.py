@@ -1,6 +1,7 @@
 """The report's checks on a store (analysis.checks): a missing seed, unfinished runs, mixed configs, a final score
 the metrics do not reproduce, a method with no finished run, and seeds beyond the plan, each named in one line."""
 
+import dataclasses
 import json
 import shutil
 
@@ -10,7 +11,8 @@ from analysis.checks import check
 from analysis.comparisons import SeedPlan
 from analysis.report import ChecksFailed, Options, compute
 from analysis.store import StoreError, load_store
-from hieros import rundir, runlock
+from hieros import run_file, rundir, runlock
+from hieros.run_file import Score
 
 NONE = ["none"]  # most tests here are about our runs: no shipped baselines beside them
 
@@ -63,8 +65,8 @@ def test_expected_seeds_unfinished_runs_and_mixed_configs_are_reported(tmp_path,
 def test_a_final_score_the_metrics_do_not_reproduce_is_mixed(tmp_path, stores):
     stores.small_store(tmp_path, methods=("alpha",), seeds=1)
     run = rundir.run_path(tmp_path, "atari100k", "alpha", "atari_pong", 1)
-    record = rundir.read_run(run)
-    rundir.write_run(run, {**record, "score": {"final": 99.0}})
+    record = run_file.read_run(run)
+    run_file.write_run(run, dataclasses.replace(record, score=Score(99.0)))
     assert [p.message for p in check(load_store(tmp_path))] == [
         "alpha: final score in run.json differs from the one its metrics give by its protocol on 1 run(s): "
         "atari_pong seed 1"

@@ -1,11 +1,12 @@
 """A store whose numbers would be wrong without a word is refused: a run that failed before it wrote its run.json
 (only its runner.log shows it), and a run whose config ran another seed than its folder's."""
 
+import dataclasses
 import json
 from pathlib import Path
 
 from bench.cli import main
-from hieros import rundir
+from hieros import run_file, rundir
 
 SUITES = """
 [suites.broken]
@@ -69,8 +70,8 @@ def _seed_run_elsewhere(results: Path, stores) -> Path:
     """seed_2 holding a copy of seed_1's run, as a store written with `--set seed=1` ran it: the same config,
     seed 1 in run.json and its config, under another seed's folder."""
     one = stores.write_run(results, "alpha", "atari_pong", 1, [1.0, 2.0])
-    record = rundir.read_run(one)
-    rundir.write_run(one, {**record, "config": {"seed": 1}})
+    record = run_file.read_run(one)
+    run_file.write_run(one, dataclasses.replace(record, config={"seed": 1}))
     two = rundir.run_path(results, "atari100k", "alpha", "atari_pong", 2)
     two.mkdir(parents=True)
     for name in (rundir.RUN_FILE, rundir.METRICS_FILE):
@@ -92,6 +93,6 @@ def test_a_run_of_another_seed_than_its_folder_is_refused_by_report_and_status(t
 
 def test_a_config_seed_that_differs_from_the_recorded_one_is_refused(tmp_path, capsys, stores):
     run = stores.write_run(tmp_path, "alpha", "atari_pong", 1, [1.0, 2.0])
-    rundir.write_run(run, {**rundir.read_run(run), "config": {"seed": 7}})
+    run_file.write_run(run, dataclasses.replace(run_file.read_run(run), config={"seed": 7}))
     assert main(["report", "--baselines", "none", "--results", str(tmp_path)]) == 2
     assert "it ran seed 7 (run.json), not its folder's 1" in capsys.readouterr().err

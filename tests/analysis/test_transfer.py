@@ -1,6 +1,7 @@
 """Import and export of published per-seed results, on the published files themselves (read in place from
 ../shared/data/atari100k_raw, beside the checkout) and on small files written here in the same formats."""
 
+import dataclasses
 import gzip
 import json
 import math
@@ -11,7 +12,8 @@ import pytest
 from analysis import export, transfer
 from analysis.store import StoreError, load_store
 from bench.cli import main
-from hieros import metrics_file, rundir
+from hieros import metrics_file, run_file, rundir
+from hieros.run_file import ScoreProtocol
 
 
 def _records(path: Path) -> list[dict]:
@@ -46,10 +48,10 @@ def test_imported_runs_are_marked_and_reproduce_the_final_window_score(published
     dreamer = published / "dreamerv3" / "atari100k-dreamerv3.json.gz"
     transfer.import_file(dreamer, "dreamerv3", tmp_path)
     run = load_store(tmp_path)["dreamerv3"].runs["atari_alien"][0]
-    provenance = run.record["provenance"]
-    assert run.imported and run.record["status"] == "done"
-    assert provenance["source_file"] == dreamer.name and len(provenance["sha256"]) == 64
-    assert run.record["protocol"]["score"] == {"name": "final_train_window", "window_frames": 10_000}
+    provenance = run.record.provenance
+    assert run.imported and run.record.status == "done"
+    assert provenance.source_file == dreamer.name and len(provenance.sha256) == 64
+    assert run.record.protocol.score == ScoreProtocol("final_train_window", 10_000)
     item = _records(dreamer)[0]  # atari_alien seed 0: mean of the episodes in (390k, 400k]
     window = [y for x, y in zip(item["xs"], item["ys"], strict=True) if 390_000 < x <= 400_000]
     assert run.final == pytest.approx(sum(window) / len(window)) == run.recorded_final
@@ -65,7 +67,7 @@ def test_import_per_game_lists(published, tmp_path, file, runs):
     scores = json.loads((published / file).read_text())
     assert len(method.tasks) == 26 and method.scores(method.tasks).shape == (runs, 26)
     assert method.finals("atari_ms_pacman").tolist() == scores["MsPacman"]
-    assert method.runs["atari_up_n_down"][1].record["protocol"]["score"] == {"name": "published_final"}
+    assert method.runs["atari_up_n_down"][1].record.protocol.score == ScoreProtocol("published_final")
 
 
 def _danijar(path: Path, items: list[dict]) -> Path:
@@ -108,8 +110,9 @@ def test_reimport_keeps_the_same_file_and_never_overwrites_other_runs(tmp_path):
     kept = transfer.Imported(0, 3, tmp_path / "store" / "atari100k" / "a")
     assert transfer.import_file(first, "a", tmp_path / "store") == kept  # the same file: kept
     ours = rundir.run_path(tmp_path / "store", "atari100k", "ours", "atari_pong", 1)
-    record = rundir.read_run(rundir.run_path(tmp_path / "store", "atari100k", "a", "atari_pong", 1))
-    rundir.write_run(ours, {**record, "method": "ours", "provenance": {}})
+    record = run_file.read_run(rundir.run_path(tmp_path / "store", "atari100k", "a", "atari_pong", 1))
+    made_here = run_file.Provenance.here("cpu")
+    run_file.write_run(ours, dataclasses.replace(record, method="ours", provenance=made_here))
     with pytest.raises(StoreError, match="already holds runs of ours"):
         transfer.import_file(first, "ours", tmp_path / "store")
     assert transfer.import_file(fewer, "b", tmp_path / "store").written == 1
@@ -193,11 +196,11 @@ def test_original_logdir_import_undoes_the_reset_step_count(tmp_path, capsys):
         (4000, 500, 150.0),
     ]
     assert [e["frames"] for e in metrics_file.episodes(metrics, "eval")] == [2000]
-    record = rundir.read_run(run)
+    record = run_file.read_run(run)
     # episodes ending in (2000, 4000]: the last two
-    assert record["score"]["final"] == pytest.approx((137.8 + 150.0) / 2)
-    assert record["provenance"]["format"] == "hieros-original-logdir"
-    assert record["config_hash"] == "imported-hieros-original-logdir"  # the same for every run of the method
+    assert record.score.final == pytest.approx((137.8 + 150.0) / 2)
+    assert record.provenance.format == "hieros-original-logdir"
+    assert record.config_hash == "imported-hieros-original-logdir"  # the same for every run of the method
     assert main(args) == 0  # the same directory again: left as it is
     assert "imported 0 runs" in capsys.readouterr().out
     other = _original_logdir(tmp_path / "b", lines[:2])
@@ -304,7 +307,7 @@ def test_force_moves_runs_aside_and_deletes_nothing(tmp_path):
     assert transfer.import_file(second, "m", store, force=True) == transfer.Imported(1, 0, store / "atari100k" / "m")
     assert load_store(store)["m"].runs["atari_pong"][1].final == 2.0
     kept = list((store / "atari100k" / "m" / "atari_pong").glob("seed_1.old-*"))
-    assert len(kept) == 1 and rundir.read_run(kept[0])["score"]["final"] == 1.0
+    assert len(kept) == 1 and run_file.read_run(kept[0]).score.final == 1.0
 
 
 def test_outputs_that_cannot_be_written_are_refused_before_the_work(tmp_path, capsys):
@@ -329,9 +332,9 @@ def _dmc_run(stores, results: Path, method: str, seed: int, scores: list[float])
     run = stores.write_run(
         results, method, "dmc_cartpole_balance", seed, scores, window=4000, budget=36_000, suite="cpu_learning"
     )
-    record = rundir.read_run(run)
-    record["protocol"].update(frames_per_step=2, budget_steps=18_000)
-    rundir.write_run(run, record)
+    record = run_file.read_run(run)
+    protocol = dataclasses.replace(record.protocol, frames_per_step=2, budget_steps=18_000)
+    run_file.write_run(run, dataclasses.replace(record, protocol=protocol))
 
 
 def test_an_export_reimports_into_the_same_scores(tmp_path, stores, capsys):
@@ -356,11 +359,8 @@ def test_an_export_reimports_into_the_same_scores(tmp_path, stores, capsys):
             for task in before.tasks:
                 assert after.finals(task).tolist() == before.finals(task).tolist() and len(after.finals(task)) == 2
                 for seed, run in before.runs[task].items():
-                    protocol = after.runs[task][seed].record["protocol"]
-                    assert {k: protocol[k] for k in ("frames_per_step", "budget_frames", "budget_steps", "score")} == {
-                        k: run.record["protocol"][k]
-                        for k in ("frames_per_step", "budget_frames", "budget_steps", "score")
-                    }
+                    protocol = after.runs[task][seed].record.protocol
+                    assert dataclasses.replace(protocol, env=None) == dataclasses.replace(run.record.protocol, env=None)
     assert (
         main(["export", "--results", str(store), "--suite", "cpu_learning", "--out", str(tmp_path / "all.json.gz")])
         == 0
@@ -384,9 +384,9 @@ def test_an_import_flag_that_contradicts_an_export_is_refused(tmp_path, stores, 
 
 def test_a_run_scored_by_its_evaluations_is_not_exported_as_a_curve(tmp_path, stores):
     run = stores.write_run(tmp_path, "alpha", "atari_pong", 1, [1.0, 2.0])
-    record = rundir.read_run(run)
-    record["protocol"]["score"] = {"name": "final_eval", "window_frames": 10_000}
-    rundir.write_run(run, record)
+    record = run_file.read_run(run)
+    protocol = dataclasses.replace(record.protocol, score=ScoreProtocol("final_eval", 10_000))
+    run_file.write_run(run, dataclasses.replace(record, protocol=protocol))
     with pytest.raises(StoreError, match="its score is by the final_eval protocol"):
         export.export_runs(tmp_path, tmp_path / "o.json.gz")
     assert not (tmp_path / "o.json.gz").exists()

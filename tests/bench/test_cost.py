@@ -1,12 +1,14 @@
 """What a dry run says a sweep costs: from the store's finished runs of the same config, else from the measured
 paper-size rows of docs/atari100k.md, else nothing; a warning past a day of CPU wall time."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from bench import cost, plan, suites
 from bench.cli import main
+from hieros.run_file import ImportProvenance, Progress, Provenance, Record, RunProtocol, ScoreProtocol
 
 
 def specs(suite: str, methods: list[str], seeds: int = 1, tasks: list[str] | None = None) -> list[plan.RunSpec]:
@@ -30,13 +32,25 @@ def test_paper_size_runs_cost_what_docs_atari100k_measured():
     assert cost.measured_seconds_per_step(small, gpu=True) is None  # the debug model was never measured
 
 
+HERE = Provenance(None, None, "3", {}, "h", "p", "NVIDIA H100 80GB HBM3", 2, 2, [], "2026-12-06T00:00:00+0000")
+
+
+def _run(
+    wall_seconds: float, env_steps: int, provenance: Provenance | ImportProvenance = HERE, status: str = "done"
+) -> Record:
+    """A run's record with its wall clock and steps."""
+    protocol = RunProtocol.of(None, 1, env_steps, ScoreProtocol("final_eval"))
+    progress = Progress(env_steps=env_steps, wall_seconds=wall_seconds)
+    return Record("s", "m", "t", 1, status, {}, "h", protocol, provenance, progress)
+
+
 def test_finished_runs_of_the_same_config_are_the_estimate_and_unknown_runs_are_counted():
     todo = specs("smoke", ["hieros", "dreamer"], seeds=2, tasks=["dmc_cartpole_balance"])
     done = {
         ("hieros", todo[0].config_hash): [
-            {"status": "done", "progress": {"wall_seconds": 40.0, "env_steps": 1000}},
-            {"status": "done", "progress": {"wall_seconds": 60.0, "env_steps": 1000}},
-            {"status": "running", "progress": {"wall_seconds": 1.0, "env_steps": 1000}},
+            _run(40.0, 1000),
+            _run(60.0, 1000),
+            _run(1.0, 1000, status="running"),
         ]
     }
     found = cost.estimate(todo, done, gpu=False)
@@ -72,18 +86,14 @@ def test_waves_are_the_schedule_of_the_longest_runs_first():
 
 
 def test_store_rates_are_taken_at_the_planned_thread_count_else_scaled_and_said():
-    gpu = {"device": "NVIDIA H100 80GB HBM3"}
-    runs = [
-        {"status": "done", "progress": {"wall_seconds": 10.0, "env_steps": 10}, "provenance": {"threads": 2, **gpu}},
-        {"status": "done", "progress": {"wall_seconds": 30.0, "env_steps": 10}, "provenance": {"threads": 1, **gpu}},
-    ]
+    runs = [_run(10.0, 10), _run(30.0, 10, dataclasses.replace(HERE, threads=1))]
     assert cost.seconds_per_step_from_store(runs, threads=1) == (
         3.0,
         "from the store's finished runs of the same config, on NVIDIA H100 80GB HBM3",  # the card it came from
     )
     rate, how = cost.seconds_per_step_from_store(runs[:1], threads=1)
     assert rate == pytest.approx(2.0) and "at 2 threads, scaled to 1 (at most)" in how
-    old = [{"status": "done", "progress": {"wall_seconds": 5.0, "env_steps": 10}, "provenance": {}}]
+    old = [_run(5.0, 10, ImportProvenance("f", "sha", "per-game-lists"))]
     assert cost.seconds_per_step_from_store(old, threads=4) == (
         0.5,
         "from the store's finished runs (thread count not recorded), on an unrecorded device",

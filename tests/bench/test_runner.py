@@ -13,7 +13,7 @@ import pytest
 
 from bench.cli import main
 from bench.progress import eta_seconds
-from hieros import checkpoint, metrics_file, rundir, runlock, state_file
+from hieros import checkpoint, metrics_file, run_file, rundir, runlock, state_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITES = """
@@ -76,13 +76,13 @@ def wait_for(condition, timeout=60.0):
 def started(run):
     """run.json says running: the training loop is past its start-up and handles SIGINT/SIGTERM."""
     try:
-        return rundir.read_run(run)["progress"]["env_steps"] > 0
+        return run_file.read_run(run).progress.env_steps > 0
     except rundir.RunFileError:
         return False
 
 
 def records(results):
-    return {p.parent.name + "/" + p.name: rundir.read_run(p) for p in rundir.find_runs(results)}
+    return {p.parent.name + "/" + p.name: run_file.read_run(p) for p in rundir.find_runs(results)}
 
 
 def attempts_logged(run):
@@ -105,8 +105,8 @@ def test_shipped_smoke_sweep_with_two_jobs_completes_and_is_idempotent(tmp_path,
     args = ["run", "smoke", "--method", "random", "--set", "steps=800", "--jobs", "2", "--results", str(results)]
     assert main(args) == 0
     runs = records(results)
-    assert len(runs) == 6 and all(r["status"] == "done" and r["attempts"] == 1 for r in runs.values())
-    assert {(r["suite"], r["method"]) for r in runs.values()} == {("smoke", "random")}
+    assert len(runs) == 6 and all(r.status == "done" and r.attempts == 1 for r in runs.values())
+    assert {(r.suite, r.method) for r in runs.values()} == {("smoke", "random")}
     out = capsys.readouterr().out
     assert "2 at a time" in out and "6 done" in out
     before = snapshot(results)
@@ -164,14 +164,14 @@ def test_a_killed_worker_is_interrupted_then_resumes_and_finished_runs_stay_iden
     os.kill(worker_pid(run), signal.SIGKILL)
     out, _ = runner.communicate(timeout=60)
     assert runner.returncode == 1 and "killed by SIGKILL" in out, out
-    assert rundir.read_run(run)["status"] == "running" and not runlock.is_locked(run)
+    assert run_file.read_run(run).status == "running" and not runlock.is_locked(run)
     capsys.readouterr()
     assert bench(suites, results, "status", "long") == 0
     assert "interrupted" in capsys.readouterr().out
     assert bench(suites, results, "run", "long", "--tasks", "dmc_cartpole_balance") == 0
-    record = rundir.read_run(run)
-    assert record["status"] == "done" and record["attempts"] == 2 and attempts_logged(run) == 2
-    assert record["progress"]["env_steps"] == record["protocol"]["budget_steps"]
+    record = run_file.read_run(run)
+    assert record.status == "done" and record.attempts == 2 and attempts_logged(run) == 2
+    assert record.progress.env_steps == record.protocol.budget_steps
     steps = [m["env_step"] for m in metrics_file.read_metrics(run) if m["type"] in ("train", "episode")]
     assert steps == sorted(steps)  # resumed from the checkpoint: metrics rolled back, no duplicates
     assert {p: b for p, b in snapshot(results).items() if p in finished} == finished
@@ -206,11 +206,11 @@ def test_sigint_stops_cleanly_and_a_rerun_finishes(suites, tmp_path):
     assert runner.returncode == 130, out
     assert "stopping" in out and "2 interrupted" in out and "1 pending" in out and "Traceback" not in out
     for run in runs:
-        record = rundir.read_run(run)
-        assert record["status"] == "running" and 0 < record["progress"]["env_steps"] < 8000
+        record = run_file.read_run(run)
+        assert record.status == "running" and 0 < record.progress.env_steps < 8000
         assert checkpoint.checkpoint_file(run).exists() and not runlock.is_locked(run)
     assert bench(suites, results, "run", "long", "--jobs", "2") == 0
-    assert all(r["status"] == "done" for r in records(results).values()) and len(records(results)) == 3
+    assert all(r.status == "done" for r in records(results).values()) and len(records(results)) == 3
 
 
 def test_two_runners_never_run_the_same_run(suites, tmp_path):
@@ -221,8 +221,8 @@ def test_two_runners_never_run_the_same_run(suites, tmp_path):
     assert first.returncode == second.returncode == 0, outs
     assert "elsewhere" in "".join(outs)
     runs = rundir.find_runs(results)
-    assert len(runs) == 3 and all(rundir.read_run(p)["status"] == "done" for p in runs)
-    assert all(rundir.read_run(p)["attempts"] == 1 and attempts_logged(p) == 1 for p in runs)
+    assert len(runs) == 3 and all(run_file.read_run(p).status == "done" for p in runs)
+    assert all(run_file.read_run(p).attempts == 1 and attempts_logged(p) == 1 for p in runs)
 
 
 def test_a_killed_runner_leaves_its_workers_locked_until_they_finish(suites, tmp_path, capsys):
@@ -236,7 +236,7 @@ def test_a_killed_runner_leaves_its_workers_locked_until_they_finish(suites, tmp
     assert bench(suites, results, "run", "long", "--jobs", "2") == 0
     assert "2 running elsewhere, 1 to run" in capsys.readouterr().out
     wait_for(lambda: not any(runlock.is_locked(run) for run in runs))
-    assert all(r["status"] == "done" and r["attempts"] == 1 for r in records(results).values())
+    assert all(r.status == "done" and r.attempts == 1 for r in records(results).values())
 
 
 def test_corrupt_run_json_is_a_one_line_error(suites, tmp_path, capsys):
@@ -251,7 +251,7 @@ def test_corrupt_run_json_is_a_one_line_error(suites, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and "run.json" in err and "corrupt" in err and "\n" not in err, err
     assert bench(suites, results, *args, "--force") == 0
-    assert rundir.read_run(run)["status"] == "done"
+    assert run_file.read_run(run).status == "done"
 
 
 def test_changed_config_is_refused_unless_forced(suites, tmp_path, capsys):
@@ -267,7 +267,7 @@ def test_changed_config_is_refused_unless_forced(suites, tmp_path, capsys):
     assert bench(suites, results, *args, "--set", "eval_eps=3", "--force") == 0
     assert len(list(Path(results, "quick", "random", "dmc_cartpole_balance").glob("seed_1.old-*"))) == 1
     assert (
-        rundir.read_run(rundir.run_path(results, "quick", "random", "dmc_cartpole_balance", 1))["config"]["eval_eps"]
+        run_file.read_run(rundir.run_path(results, "quick", "random", "dmc_cartpole_balance", 1)).config["eval_eps"]
         == 3
     )
 

@@ -18,7 +18,7 @@ from bench import slurm
 from bench.cli import main
 from bench.slurm import PackedTask, Submitted, executor_parameters
 from bench.suites import SuiteError, load
-from hieros import metrics_file, rundir
+from hieros import metrics_file, run_file, rundir
 
 SUITES = """
 [suites.quick]
@@ -64,7 +64,7 @@ def test_submitit_array_completes_and_resumes_after_preemption(tmp_path, capsys,
     quick = ["--suites", str(suites), "run", "quick", "--backend", "local-submitit", "--results", str(results)]
     assert main([*quick, "--runs-per-task", str(per_task)]) == 0
     assert f"({3 - per_task} task{'s' if per_task == 1 else ''}, {per_task} run" in capsys.readouterr().out
-    assert [rundir.read_run(p)["status"] for p in rundir.find_runs(results)] == ["done", "done"]
+    assert [run_file.read_run(p).status for p in rundir.find_runs(results)] == ["done", "done"]
 
     seeds = [1] if per_task == 1 else [1, 2]  # packed: both runs of the one array task are stopped and resume
     runs = [rundir.run_path(results, "long", "random", "dmc_cartpole_balance", seed) for seed in seeds]
@@ -82,8 +82,8 @@ def test_submitit_array_completes_and_resumes_after_preemption(tmp_path, capsys,
     out, _ = runner.communicate(timeout=120)
     assert runner.returncode == 0, out
     for run in runs:
-        record = rundir.read_run(run)
-        assert record["status"] == "done" and record["attempts"] == 2  # stopped at a checkpoint, then resumed
+        record = run_file.read_run(run)
+        assert record.status == "done" and record.attempts == 2  # stopped at a checkpoint, then resumed
         log = (run / "runner.log").read_text()
         assert log.count("=== attempt ") == 2 and "=== exit code 130" in log and "(requeue 1)" in log
         steps = [m["env_step"] for m in metrics_file.read_metrics(run) if m["type"] in ("train", "episode")]
@@ -179,7 +179,7 @@ def _run_dir(tmp_path: Path, seed: int) -> str:
 
 def _steps(run: Path) -> int:
     try:
-        return rundir.read_run(run)["progress"]["env_steps"]
+        return run_file.read_run(run).progress.env_steps
     except rundir.RunFileError:
         return 0
 

@@ -212,20 +212,23 @@ def test_status_shows_each_atari100k_run_against_the_shipped_field(tmp_path, sto
     assert baselines.percentile(0.0, "atari_no_such_game") is None
 
 
-def test_a_running_atari100k_run_meets_the_baselines_curves_at_its_frames():
+def test_a_running_atari100k_run_meets_the_baselines_curves_at_its_frames(tmp_path, stores):
     """Before the budget the field is the runs with training curves (DreamerV3's), each at the 10k-frame bin that
     holds the run's frames, read here from the shipped CSV by hand."""
     import csv
 
     from analysis import baselines
     from bench.tables import _against_field
+    from hieros import run_file
 
     with open(baselines.CURVES_TABLE) as f:
         rows = [r for r in csv.DictReader(f) if r["game"] == "Pong" and r["frames"] == "20000"]
     at_20k = sorted(float(r["score"]) for r in rows if r["score"])
     assert 0 < len(at_20k) <= 10 and sorted(baselines.field("atari_pong", 15_000)) == at_20k
     assert baselines.field("atari_pong", 400_000) == baselines.field("atari_pong")  # the budget: final scores
-    record = {"task": "atari_pong", "protocol": {"budget_frames": baselines.BUDGET_FRAMES}}
+    run = stores.write_run(tmp_path, "alpha", "atari_pong", 1, [0.0, 1.0], status="running")
+    record = run_file.read_run(run)
+    assert record.protocol.budget_frames == baselines.BUDGET_FRAMES
     assert _against_field(record, max(at_20k) + 1, 15_000) == f"p100 of {len(at_20k)} at 15k"
     assert _against_field(record, min(at_20k) - 1, 15_000) == f"p0 of {len(at_20k)} at 15k"
 

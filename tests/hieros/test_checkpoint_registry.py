@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hieros import checkpoint, metrics_file, rundir, state_file
+from hieros import checkpoint, metrics_file, run_file, rundir, state_file
 from hieros.train import main
 
 DATA = Path(__file__).resolve().parent / "data" / "checkpoint_before_registry"
@@ -111,6 +111,6 @@ def test_a_checkpoint_written_before_the_registry_resumes_exactly(tmp_path, drop
     assert main([*COMMON, f"--logdir={half}"]) == 0
     strip = lambda run: [json.dumps(m) for m in metrics_file.read_metrics(run)]  # noqa: E731
     assert strip(half) == strip(whole)
-    record = rundir.read_run(half)
-    assert record["status"] == "done" and record["progress"]["env_steps"] == 1000
-    assert set(record["progress"]["phase_seconds"]) == {"policy", "env", "train", "eval", "log", "checkpoint"}
+    record = run_file.read_run(half)
+    assert record.status == "done" and record.progress.env_steps == 1000
+    assert set(record.progress.phase_seconds) == {"policy", "env", "train", "eval", "log", "checkpoint"}

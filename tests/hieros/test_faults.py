@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hieros import checkpoint, metrics_file, rundir, state_file
+from hieros import checkpoint, metrics_file, run_file, rundir, state_file
 from hieros.train import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +68,7 @@ def test_an_unreadable_latest_checkpoint_resumes_from_the_previous_one(tmp_path,
     assert "latest.safetensors is unreadable" in err and "resuming from the older checkpoint" in err
     assert list((run / "ckpt").glob("latest.safetensors.corrupt-*"))
     assert metrics_file.read_metrics(run) == metrics_file.read_metrics(whole)  # the same run as one never interrupted
-    assert rundir.read_run(run)["score"] == rundir.read_run(whole)["score"]
+    assert run_file.read_run(run).score == run_file.read_run(whole).score
 
 
 def checkpoint_step(file: Path) -> int:
@@ -90,7 +90,7 @@ def test_no_readable_checkpoint_is_one_line_and_leaves_run_json_as_it_was(tmp_pa
     assert err[-1].startswith("error: no readable checkpoint") and "run again" in err[-1]
     assert (run / rundir.RUN_FILE).read_bytes() == record  # progress not reset by the failed resume
     assert main(args) == 0  # as the message says: runs again from step 0, the earlier records kept aside
-    assert (run / rundir.ASIDE_DIR).exists() and rundir.read_run(run)["status"] == "done"
+    assert (run / rundir.ASIDE_DIR).exists() and run_file.read_run(run).status == "done"
 
 
 def test_mixed_records_and_mistyped_scores_are_refused_with_their_file(tmp_path):
@@ -103,8 +103,8 @@ def test_mixed_records_and_mistyped_scores_are_refused_with_their_file(tmp_path)
     record = json.loads((run / rundir.RUN_FILE).read_text())
     record["score"]["final"] = "12.5"
     (run / rundir.RUN_FILE).write_text(json.dumps(record))
-    with pytest.raises(rundir.RunFileError, match=r"run.json: score .* is not"):
-        rundir.read_run(run)
+    with pytest.raises(rundir.RunFileError, match=r"run.json: score.final is '12.5', not number or null"):
+        run_file.read_run(run)
 
 
 @pytest.mark.parametrize("fault", [KeyboardInterrupt, OSError], ids=["ctrl-c", "full-disk"])

@@ -1,12 +1,12 @@
 """A run's identity (task, seed, method, config) is checked on every resume and sweep, by meaning not spelling."""
 
-import json
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from bench import plan, state, suites
-from hieros import config_hash, rundir
+from hieros import config_hash, run_file
 from hieros.config import build_config, config_mismatch, recorded_hash, run_config_hash
 from hieros.train import main
 
@@ -43,12 +43,12 @@ def test_the_committed_store_is_accepted_by_todays_sweep():
     benchmark = suites.load()
     suite = benchmark.suite("cpu_learning")
     store = ROOT / "results"
-    records = [json.loads(p.read_text()) for p in sorted((store / "cpu_learning").glob("*/*/seed_*/run.json"))]
-    ours = [r for r in records if r["method"] in suite.methods]
+    records = [run_file.read_run(p) for p in sorted((store / "cpu_learning").glob("*/*/seed_*/run.json"))]
+    ours = [r for r in records if r.method in suite.methods]
     assert len(ours) >= 12
     for record in ours:
-        [spec] = plan.plan(benchmark, suite, [record["method"]], [record["seed"]], store, [record["task"]])
-        assert state.config_conflict(spec, record) is None, record["method"]
+        [spec] = plan.plan(benchmark, suite, [record.method], [record.seed], store, [record.task])
+        assert state.config_conflict(spec, record) is None, record.method
         assert run_config_hash(record) == spec.config_hash
 
 
@@ -56,17 +56,14 @@ def test_a_sweep_refuses_a_run_directory_of_another_seed_and_names_the_keys_that
     benchmark = suites.load()
     suite = benchmark.suite("cpu_learning")
     [spec] = plan.plan(benchmark, suite, ["hieros"], [2], Path("r"))
-    record = {
-        "suite": "cpu_learning",
-        "method": "hieros",
-        "task": "dmc_cartpole_balance",
-        "seed": 2,
-        "config": spec.config.to_dict(),
-        "config_hash": "0",
-    }
+    protocol = run_file.RunProtocol.of(None, 2, 36_000, run_file.ScoreProtocol("final_train_window", 4000))
+    made = run_file.Provenance.here("cpu")
+    record = run_file.Record(
+        "cpu_learning", "hieros", "dmc_cartpole_balance", 2, "done", spec.config.to_dict(), "0", protocol, made
+    )
     assert state.config_conflict(spec, record) is None
-    assert "seed 7" in state.config_conflict(spec, {**record, "seed": 7}).replace("'", "")
-    changed = {**record, "config": {**record["config"], "discount": 0.9}}
+    assert "seed 7" in state.config_conflict(spec, dataclasses.replace(record, seed=7)).replace("'", "")
+    changed = dataclasses.replace(record, config={**record.config, "discount": 0.9})
     assert "discount: 0.9 -> 0.99" in state.config_conflict(spec, changed)
 
 
@@ -90,7 +87,7 @@ def test_resuming_with_another_identity_is_refused_and_changes_nothing(tmp_path,
     after = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != "lock"}
     assert after == before
     assert main([*DMC, "--method=mine", f"--logdir={run}"]) == 0
-    assert rundir.read_run(run)["status"] == "done"
+    assert run_file.read_run(run).status == "done"
 
 
 def test_configs_without_a_preset_is_refused(capsys):

@@ -12,7 +12,7 @@ import pytest
 from bench import plan
 from bench.cli import main as bench_main
 from bench.suites import IDENTITY_KEYS, SuiteError, load
-from hieros import checkpoint, metrics_file, rundir, state_file
+from hieros import checkpoint, metrics_file, run_file, rundir, state_file
 from hieros.train import main as train_main
 
 RANDOM = [
@@ -124,7 +124,7 @@ def test_a_trusted_pickled_checkpoint_resumes_the_same_run_and_is_replaced_by_a_
         file.unlink()
     assert train_main([*RANDOM, f"--logdir={run}", checkpoint.TRUST_FLAG]) == 0
     assert metrics_file.read_metrics(run) == metrics_file.read_metrics(whole)
-    assert rundir.read_run(run)["score"] == rundir.read_run(whole)["score"]
+    assert run_file.read_run(run).score == run_file.read_run(whole).score
     assert sorted(p.name for p in (run / rundir.CKPT_DIR).iterdir()) == sorted(checkpoint.FILES)
 
 

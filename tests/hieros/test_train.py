@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hieros import checkpoint, metrics_file, rundir
+from hieros import checkpoint, metrics_file, run_file, rundir
 from hieros.train import main
 from hieros.when import Ratio
 
@@ -34,14 +34,14 @@ def test_ratio_matches_the_original_semantics():
 def test_random_agent_writes_a_complete_run(tmp_path):
     args = [*DMC, "--model_name=random", "--steps=3000", "--eval_every=1500", "--eval_eps=1"]
     run = train(tmp_path, *args)
-    record = rundir.read_run(run)
-    assert record["status"] == "done"
-    assert record["progress"]["env_steps"] == 1500 and record["progress"]["frames"] == 3000
-    assert record["protocol"]["env"]["frames_per_step"] == 2
-    assert record["protocol"]["score"] == {"name": "final_train_window", "window_frames": 10000}
-    phases = record["progress"]["phase_seconds"]  # the loop's named clocks account for its time
+    record = run_file.read_run(run)
+    assert record.status == "done"
+    assert record.progress.env_steps == 1500 and record.progress.frames == 3000
+    assert record.protocol.env["frames_per_step"] == 2
+    assert record.protocol.score.to_json() == {"name": "final_train_window", "window_frames": 10000}
+    phases = record.progress.phase_seconds  # the loop's named clocks account for its time
     assert phases["train"] == 0 and min(phases["policy"], phases["env"], phases["eval"]) > 0
-    assert sum(phases.values()) == pytest.approx(record["progress"]["wall_seconds"], rel=0.2)
+    assert sum(phases.values()) == pytest.approx(record.progress.wall_seconds, rel=0.2)
     metrics = metrics_file.read_metrics(run)
     train_eps = metrics_file.episodes(metrics, "train")
     assert [(e["env_step"], e["frames"], e["length"]) for e in train_eps] == [
@@ -49,7 +49,7 @@ def test_random_agent_writes_a_complete_run(tmp_path):
         (1000, 2000, 500),
         (1500, 3000, 500),
     ]
-    assert record["score"]["final"] == pytest.approx(sum(e["score"] for e in train_eps) / len(train_eps))
+    assert record.score.final == pytest.approx(sum(e["score"] for e in train_eps) / len(train_eps))
     evals = [m for m in metrics if m["type"] == "eval"]
     assert [e["env_step"] for e in evals] == [750]  # not at the end of the budget, as the original
     assert checkpoint.checkpoint_file(run).exists()
@@ -81,9 +81,9 @@ def test_learning_agents_train_end_to_end(tmp_path, args, model):
         "--log_every=200",
         "--eval_every=100000",
     )
-    record = rundir.read_run(run)
-    assert record["status"] == "done" and record["progress"]["grad_steps"] > 0
-    assert record["progress"]["phase_seconds"]["train"] > 0
+    record = run_file.read_run(run)
+    assert record.status == "done" and record.progress.grad_steps > 0
+    assert record.progress.phase_seconds["train"] > 0
     losses = [m for m in metrics_file.read_metrics(run) if m["type"] == "train"]
     keys = ("model_loss", "actor_loss", "value_extrinsic_loss")
     assert losses and all(f"level_0/{key}" in losses[-1] for key in keys)
@@ -103,7 +103,7 @@ def test_three_levels_train_end_to_end(tmp_path):
         "--eval_every=100000",
         "--tensorboard=true",
     )
-    assert rundir.read_run(run)["status"] == "done"
+    assert run_file.read_run(run).status == "done"
     metrics = [m for m in metrics_file.read_metrics(run) if m["type"] == "train"]
     for level in range(3):
         assert any(f"level_{level}/model_loss" in m for m in metrics), f"level {level} never trained"
@@ -177,7 +177,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, args):
     assert main([*common, f"--logdir={half}"]) == 0
     _assert_same(_final_state(whole), _final_state(half))
     # the named clocks continue: the one evaluation ran before the stop, and its seconds are still counted
-    resumed = rundir.read_run(half)["progress"]["phase_seconds"]
+    resumed = run_file.read_run(half).progress.phase_seconds
     assert resumed["eval"] == round(at_stop["eval"], 3) > 0 and resumed["train"] > at_stop["train"] > 0
     strip = lambda run: [json.dumps(m) for m in metrics_file.read_metrics(run)]  # noqa: E731
     assert strip(whole) == strip(half)
@@ -196,8 +196,8 @@ def test_sigterm_leaves_a_resumable_run(tmp_path):
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=60) == 130
-    record = rundir.read_run(run)
-    assert record["status"] == "running"
+    record = run_file.read_run(run)
+    assert record.status == "running"
     assert checkpoint.load(run)["counters"]["env_step"] > 0
 
 
@@ -222,7 +222,7 @@ def test_a_stop_is_prompt_in_every_phase(tmp_path, phase):
     stop = bench.measure(bench.PHASES[phase], tmp_path / "run", wait=1.0)
     assert stop.exit_code == 130 and stop.seconds < 5.0
     assert bench.inside(bench.PHASES[phase], stop), stop
-    assert rundir.read_run(tmp_path / "run")["status"] == "running"  # resumable
+    assert run_file.read_run(tmp_path / "run").status == "running"  # resumable
 
 
 @pytest.mark.slow
@@ -341,8 +341,8 @@ def test_sigkill_between_checkpoints_then_resume_in_a_fresh_process_equals_an_un
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
-    at_kill = rundir.read_run(killed)["progress"]["env_steps"]
-    assert rundir.read_run(killed)["status"] == "running" and at_kill < 500
+    at_kill = run_file.read_run(killed).progress.env_steps
+    assert run_file.read_run(killed).status == "running" and at_kill < 500
     resumed = subprocess.run(
         [sys.executable, "-m", "hieros.train", *common, f"--logdir={killed}"], cwd=ROOT, capture_output=True, text=True
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hieros import metrics_file, rundir
+from hieros import metrics_file, run_file
 from hieros.train import main
 from hieros.wandb_log import metric_names
 
@@ -86,7 +86,7 @@ def test_an_offline_run_holds_the_config_and_the_metrics_of_metrics_jsonl_and_re
     assert main([*RANDOM, f"--logdir={run}"]) == 0  # resumed from its checkpoint: the same W&B run goes on
     config, history, ids = offline_run(run)
     assert len(ids) == 1
-    recorded = rundir.read_run(run)["config"]  # the resolved config, whole (stop_after: the first attempt's)
+    recorded = run_file.read_run(run).config  # the resolved config, whole (stop_after: the first attempt's)
     assert {k: v for k, v in config.items() if not k.startswith("_") and k != "stop_after"} == {
         k: v for k, v in recorded.items() if k != "stop_after"
     }
@@ -112,5 +112,5 @@ def test_wandb_that_cannot_start_is_one_line_exit_2_so_the_runner_does_not_retry
     assert main([*online, f"--logdir={tmp_path / 'run'}"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: W&B could not start the run") and "wandb login" in err and "\n" not in err
-    record = rundir.read_run(tmp_path / "run")  # the run says why it stopped, before its first step
-    assert record["status"] == "failed" and "W&B could not start" in record["error"]
+    record = run_file.read_run(tmp_path / "run")  # the run says why it stopped, before its first step
+    assert record.status == "failed" and "W&B could not start" in record.error

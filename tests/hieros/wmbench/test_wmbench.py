@@ -2,12 +2,13 @@
 training, every model of a seed sees the same batches, and a debug-size run end to end writes a run that
 `hieros-bench report` reads."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
-from hieros import metrics_file, rundir
+from hieros import metrics_file, run_file, rundir
 from hieros.wmbench import datasets
 from hieros.wmbench.batches import TrainBatches, heldout_windows
 from hieros.wmbench.cli import main
@@ -105,16 +106,16 @@ def test_a_debug_run_end_to_end_is_read_by_the_report(tmp_path, cache, capsys):
     argv += ["--eval-episodes", "1", "--heldout-sequences", "4", "--openloop-sequences", "2", "--contexts", "4,96"]
     assert main(argv) == 0
     run = rundir.run_path(results, "wm_bench", "s5wm", "dmc_cartpole_balance", 1)
-    record = rundir.read_run(run)
-    assert record["status"] == "done" and record["protocol"]["score"] == {"name": "final_eval"}
+    record = run_file.read_run(run)
+    assert record.status == "done" and record.protocol.score.to_json() == {"name": "final_eval"}
     records = metrics_file.read_metrics(run)
     train = [r for r in records if r["type"] == "train"]
     assert [r["env_step"] for r in train] == [3, 6]
     for key in ("heldout/obs_loss", "heldout/reward_loss", "heldout/kl", "ol96/reward_mse/k16", "sec_per_update"):
         assert np.isfinite(train[-1][key]), key
     assert {r["context"] for r in records if r["type"] == "openloop"} == {4, 96}
-    final = metrics_file.final_score(records, record["protocol"]["score"], record["protocol"]["budget_frames"])
-    assert final == pytest.approx(record["score"]["final"])
+    final = metrics_file.final_score(records, record.protocol.score, record.protocol.budget_frames)
+    assert final == pytest.approx(record.score.final)
 
     # a finished run is skipped; one that did not finish starts again
     before = (run / rundir.RUN_FILE).read_text()
@@ -138,8 +139,8 @@ def test_a_debug_run_end_to_end_is_read_by_the_report(tmp_path, cache, capsys):
         progress.is_done = real
     assert (run / rundir.RUN_FILE).read_text() == before and not (run / rundir.ASIDE_DIR).exists()
     other = rundir.run_path(results, "wm_bench", "rssm", "dmc_cartpole_balance", 1)
-    rundir.write_run(other, {**rundir.read_run(other), "status": "failed"})
-    assert main(argv) == 0 and rundir.read_run(other)["status"] == "done"
+    run_file.write_run(other, dataclasses.replace(run_file.read_run(other), status="failed"))
+    assert main(argv) == 0 and run_file.read_run(other).status == "done"
     assert list((other / rundir.ASIDE_DIR).glob("attempt_*"))
 
     from bench.cli import main as bench_main
