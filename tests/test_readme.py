@@ -34,20 +34,36 @@ def _table_rows(text: str, header_start: str) -> list[list[str]]:
     return rows
 
 
-def test_readme_results_are_the_committed_report():
-    """The README's Results table quotes the committed cpu_learning report, number for number and verdict for
-    verdict (the calibrated test's, #34)."""
-    readme = (ROOT / "README.md").read_text()
-    report = (ROOT / "results" / "report" / "cpu_learning" / "report.md").read_text()
+def _quotes_report(readme: str, report: str) -> None:
+    """The first "| method | score / 1000" table of `readme` quotes `report`: every method's mean, and each row's
+    P(X > Y) and verdict from the report's tested pairs."""
     means = {row[0].split(" (")[0]: row[4] for row in _table_rows(report, "| method | runs/task |")}  # "x (imported)"
     tested = {row[0]: (row[1].strip("*"), row[-1]) for row in _table_rows(report, "| X vs Y | verdict |")}
     quoted = _table_rows(readme, "| method | score / 1000")
-    assert {row[0].split(" (")[0] for row in quoted} == set(means)
+    assert {row[0].split(" (")[0].split(",")[0] for row in quoted} == set(means)
     for method, mean, improvement, verdict in quoted:
-        name = method.split(" (")[0]
+        name = method.split(" (")[0].split(",")[0]
         assert mean == means[name]
         if improvement:
             interval, _, reference = improvement.partition(" vs ")
             assert tested[f"{name} vs {reference}"] == (verdict, interval)
         else:
             assert not verdict
+
+
+def test_readme_results_are_the_committed_report():
+    """The README's Results table quotes the committed cpu_learning report, number for number and verdict for
+    verdict (the calibrated test's, #34)."""
+    readme = (ROOT / "README.md").read_text()
+    _quotes_report(readme, (ROOT / "results" / "report" / "cpu_learning" / "report.md").read_text())
+
+
+def test_readme_rung_is_the_committed_rung_report():
+    """The README's table of the RL rung (#36) quotes its committed report, number for number and verdict for
+    verdict."""
+    link = "(results/report/cpu_learning_rung/report.md)"
+    readme = (ROOT / "README.md").read_text()
+    assert link in readme
+    _quotes_report(
+        readme.split(link, 1)[1], (ROOT / "results" / "report" / "cpu_learning_rung" / "report.md").read_text()
+    )
