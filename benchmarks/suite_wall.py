@@ -97,6 +97,10 @@ def main() -> int:
     parser.add_argument("--no-append", action="store_true", help="do not append to docs/benchmarks.md")
     args = parser.parse_args()
     rows: dict[str, dict[str, float]] = {}
+    name = lambda ref: subprocess.run(  # noqa: E731  a commit by its short hash, fixed before anything is measured
+        ["git", "-C", str(ROOT), "rev-parse", "--short", ref], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    args.commit, args.baseline = name(args.commit), args.baseline and name(args.baseline)
     with tempfile.TemporaryDirectory() as work:
         if args.baseline:
             rows[args.baseline] = measure(args.baseline, Path(work), tiers=False, reports=args.reports.resolve())
