@@ -12,10 +12,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from analysis import import_cli, seed_plan
 from hieros.cli_errors import int_in
 from hieros.run_search import Sources
+
+if TYPE_CHECKING:
+    from analysis.report import Options
 
 REPORT_HELP = """\
 Reads every run of one suite under RESULTS (ours and imported ones), or of the RUN_DIRs given (run directories
@@ -128,12 +132,9 @@ def _name(text: str) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from analysis.outdir import check_folder
     from analysis.outputs import write
-    from analysis.render import terminal
-    from analysis.report import ChecksFailed, Options, compute
+    from analysis.report import ChecksFailed, compute
     from analysis.store import suites_in
 
     sources, inputs, default_out = _report_sources(args)
@@ -148,7 +149,22 @@ def cmd_report(args: argparse.Namespace) -> int:
         ]
         return max(codes)
     start = time.perf_counter()
-    options = Options(
+    options = _report_options(args, sources, out, suites)
+    try:
+        report = compute(options)
+    except ChecksFailed as failed:
+        print("\n".join(failed.lines), file=sys.stderr)
+        return 1
+    paths = write(report, options)
+    _print_report(report.summary, paths, options.out, start)
+    return 0
+
+
+def _report_options(args: argparse.Namespace, sources: Sources, out: Path, suites: list[str]) -> Options:
+    """The report's options from its flags, `out` checked and `suites` the suites its sources hold."""
+    from analysis.report import Options
+
+    return Options(
         results=sources,
         out=out,
         suite=args.suite,
@@ -175,25 +191,25 @@ def cmd_report(args: argparse.Namespace) -> int:
         all_seeds=args.all_seeds,
         **{k: v for k, v in (("alpha", args.alpha), ("margin", args.margin)) if v is not None},
     )
-    try:
-        report = compute(options)
-    except ChecksFailed as failed:
-        print("\n".join(failed.lines), file=sys.stderr)
-        return 1
-    paths = write(report, options)
+
+
+def _print_report(summary: dict[str, Any], paths: list[Path], out: Path, start: float) -> None:
+    """The report's checks and table on the terminal, and which files it wrote where since `start`."""
+    from rich.console import Console
+
+    from analysis.render import terminal
+
     console = Console()
-    table = terminal(report.summary)
+    table = terminal(summary)
     if not console.is_terminal:  # a log or a pipe has no width to keep to: the table whole, never cut
         console = Console(width=max(console.width, Console(width=1000).measure(table).maximum))
-    for check in report.summary["checks"]:
+    for check in summary["checks"]:
         console.print(f"[yellow]{check['kind']}[/]: {check['message']}", highlight=False)
     console.print(table)
     console.print(
-        f"wrote {len(paths)} files to {options.out} in {time.perf_counter() - start:.1f} s "
-        f"(open {options.out / 'report.md'})",
+        f"wrote {len(paths)} files to {out} in {time.perf_counter() - start:.1f} s (open {out / 'report.md'})",
         highlight=False,
     )
-    return 0
 
 
 def _report_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Path], Path]:

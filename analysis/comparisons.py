@@ -123,11 +123,6 @@ def verdicts(
             "welch_p": None if welch is None else float(welch.pvalue),
             "power": _power(a, b, margin, alpha, len(chosen)),
         }
-    beyond = {
-        n: [s for s in seeds[n] if s > plan.of(n)]
-        for n in sorted(ours & set(scores))
-        if plan is not None and any(s > plan.of(n) for s in seeds[n])
-    }
     return {
         "alpha": alpha,
         "margin": margin,
@@ -139,8 +134,17 @@ def verdicts(
         "planned_seeds": None if plan is None else plan.default,
         "planned_seeds_of": {} if plan is None else dict(plan.of_method),
         "all_seeds": all_seeds,
-        "beyond_plan": beyond,
+        "beyond_plan": _beyond_plan(seeds, ours & set(scores), plan),
         "pairs": out,
+    }
+
+
+def _beyond_plan(seeds: Mapping[str, Sequence[int]], ours: set[str], plan: SeedPlan | None) -> dict[str, list[int]]:
+    """{method: its seeds past its planned count} of each of `ours` that has any (in name order)."""
+    return {
+        n: [s for s in seeds[n] if s > plan.of(n)]
+        for n in sorted(ours)
+        if plan is not None and any(s > plan.of(n) for s in seeds[n])
     }
 
 

@@ -351,23 +351,7 @@ def draw_curves(
     fig, axes = plt.subplots(nrows, cols, figsize=(width, height), squeeze=False, sharex=True)
     rows: list[list[Any]] = []
     for ax, task in zip(axes.flat, tasks, strict=False):
-        for method, c in data[task].items():
-            ax.plot(c["x"], c["mean"], linewidth=1.0, **palette[method])
-            bottom, top = (ranges or {}).get(task, (-np.inf, np.inf))
-            if log:
-                bottom = max(bottom, float(np.nanmin(c["mean"])) / 10)
-            ax.fill_between(
-                c["x"],
-                np.clip(c["low"], bottom, top),
-                np.clip(c["high"], bottom, top),
-                color=palette[method]["color"],
-                alpha=0.15,
-                linewidth=0,
-            )
-            rows += [
-                [task, method, float(x), float(m), float(lo), float(hi), int(n)]
-                for x, m, lo, hi, n in zip(c["x"], c["mean"], c["low"], c["high"], c["runs"], strict=True)
-            ]
+        rows += _task_curves(ax, task, data[task], palette, (ranges or {}).get(task, (-np.inf, np.inf)), log)
         if log:
             ax.set_yscale("log")
         else:  # a log axis places its own ticks at the decades
@@ -394,6 +378,36 @@ def draw_curves(
         hspace=0.6,
     )
     return fig, (["task", "method", xlabel.split(" (")[0].replace(" ", "_"), "mean", "ci_low", "ci_high", "runs"], rows)
+
+
+def _task_curves(
+    ax: Any,
+    task: str,
+    curves: dict[str, dict[str, np.ndarray]],
+    palette: dict[str, Any],
+    limits: tuple[float, float],
+    log: bool,
+) -> list[list[Any]]:
+    """One task's curves on `ax`, each mean and its band inside `limits` (log: above a tenth of the least mean)."""
+    rows: list[list[Any]] = []
+    for method, c in curves.items():
+        ax.plot(c["x"], c["mean"], linewidth=1.0, **palette[method])
+        bottom, top = limits
+        if log:
+            bottom = max(bottom, float(np.nanmin(c["mean"])) / 10)
+        ax.fill_between(
+            c["x"],
+            np.clip(c["low"], bottom, top),
+            np.clip(c["high"], bottom, top),
+            color=palette[method]["color"],
+            alpha=0.15,
+            linewidth=0,
+        )
+        rows += [
+            [task, method, float(x), float(m), float(lo), float(hi), int(n)]
+            for x, m, lo, hi, n in zip(c["x"], c["mean"], c["low"], c["high"], c["runs"], strict=True)
+        ]
+    return rows
 
 
 def draw_efficiency(data: dict[str, dict[str, list[float]]], palette: dict[str, Any]) -> tuple[Any, Table]:
@@ -443,24 +457,7 @@ def draw_games(
     jitter = np.random.default_rng(0)
     rows: list[list[Any]] = []
     for i, (ax, task) in enumerate(zip(axes.flat, tasks, strict=False)):
-        xs, ys, dots, means = [], [], [], []
-        for j, method in enumerate(methods):
-            runs = games[task].get(method)
-            if not runs or not runs["normalized"]:
-                continue
-            values = np.asarray(runs["normalized"], dtype=float)
-            xs.append(values)
-            ys.append(j + jitter.uniform(-0.25, 0.25, len(values)))
-            dots += [palette[method]["color"]] * len(values)
-            means.append((j, values.mean()))
-            rows += [
-                [task, method, run, float(raw), float(norm)]
-                for run, (raw, norm) in enumerate(zip(runs["raw"], values, strict=True), start=1)
-            ]
-        if xs:
-            ax.scatter(np.concatenate(xs), np.concatenate(ys), s=5, c=dots, alpha=0.7, linewidths=0)
-            centres, values = np.array(means).T
-            ax.vlines(values, centres - 0.35, centres + 0.35, color="black", linewidth=0.9)
+        rows += _game_strip(ax, task, games[task], methods, palette, jitter)
         for j in range(1, len(methods), 2):
             ax.axhspan(j - 0.5, j + 0.5, color="0.93", zorder=0, linewidth=0)
         for x in (0.0, 1.0):
@@ -495,3 +492,34 @@ def draw_games(
         hspace=gap / panel,
     )
     return fig, (["task", "method", "run", "score", "normalized"], rows)
+
+
+def _game_strip(
+    ax: Any,
+    task: str,
+    runs_of: dict[str, dict[str, list[float]]],
+    methods: list[str],
+    palette: dict[str, Any],
+    jitter: np.random.Generator,
+) -> list[list[Any]]:
+    """One game's strip on `ax`: each run a jittered dot on its method's row, a black tick at their mean."""
+    xs, ys, dots, means = [], [], [], []
+    rows: list[list[Any]] = []
+    for j, method in enumerate(methods):
+        runs = runs_of.get(method)
+        if not runs or not runs["normalized"]:
+            continue
+        values = np.asarray(runs["normalized"], dtype=float)
+        xs.append(values)
+        ys.append(j + jitter.uniform(-0.25, 0.25, len(values)))
+        dots += [palette[method]["color"]] * len(values)
+        means.append((j, values.mean()))
+        rows += [
+            [task, method, run, float(raw), float(norm)]
+            for run, (raw, norm) in enumerate(zip(runs["raw"], values, strict=True), start=1)
+        ]
+    if xs:
+        ax.scatter(np.concatenate(xs), np.concatenate(ys), s=5, c=dots, alpha=0.7, linewidths=0)
+        centres, values = np.array(means).T
+        ax.vlines(values, centres - 0.35, centres + 0.35, color="black", linewidth=0.9)
+    return rows

@@ -107,6 +107,22 @@ def verdict(test: Mapping[str, Any] | None) -> str:
 
 
 VERDICT_ROOM = 0.55  # of P(X > Y)'s unit axis, right of 1: where each comparison's verdict is written
+COLUMNS = (  # of the ladder figure's CSV, a row per rung
+    "method",
+    "reference",
+    "runs",
+    "score",
+    "score_low",
+    "score_high",
+    "p_vs_reference",
+    "p_vs_reference_low",
+    "p_vs_reference_high",
+    "p_vs_random",
+    "p_vs_random_low",
+    "p_vs_random_high",
+    "verdict_vs_reference",
+    "verdict_vs_random",
+)
 
 
 def draw(
@@ -126,37 +142,8 @@ def draw(
     labels = [
         row["method"] + (f" vs {row['reference']}" if row["reference"] else "") + f" (n={row['runs']})" for row in table
     ]
-    out: list[list[Any]] = []
     for y, row in enumerate(table):
-        score = row["score"]
-        left.plot([score["low"], score["high"]], [y, y], color="C0", lw=4, alpha=0.45, solid_capstyle="butt")
-        left.plot([score["value"]], [y], "|", color="C0", ms=9, mew=1.5)
-        for key, test_key, shift in (("vs_reference", "test_reference", -0.17), ("vs_floor", "test_floor", 0.17)):
-            p = row[key]
-            if p is None:
-                continue
-            color = "C1" if key == "vs_reference" else "C2"
-            right.plot([p["low"], p["high"]], [y + shift, y + shift], color=color, lw=1.5)
-            right.plot(
-                [p["value"]], [y + shift], "o", color=color, mfc=color if key == "vs_reference" else "white", ms=4
-            )
-            right.text(1.06, y + shift, verdict(row.get(test_key)), va="center", fontsize=6.5, color=color)
-        probabilities = [
-            row[k][f] if row[k] else "" for k in ("vs_reference", "vs_floor") for f in ("value", "low", "high")
-        ]
-        verdicts = [verdict(row.get(k)) for k in ("test_reference", "test_floor")]
-        out.append(
-            [
-                row["method"],
-                row["reference"] or "",
-                row["runs"],
-                score["value"],
-                score["low"],
-                score["high"],
-                *probabilities,
-                *verdicts,
-            ]
-        )
+        _draw_rung(left, right, y, row)
     left.axvline(table[0]["score"]["value"], color="C0", lw=0.8, ls=":")
     if floor_score is not None:
         left.axvline(floor_score["value"], color="0.3", lw=0.8, ls="--")
@@ -170,9 +157,32 @@ def draw(
     left.xaxis.set_major_locator(MaxNLocator(nbins=5))  # a narrow range's 8 default ticks run into each other
     left.set_xlabel(f"score, {aggregate} [95% CI]")
     right.set_xlabel("P(X > Y) [95% CI]; verdict")
-    handles = [
+    handles = _legend_handles(plt, table, floor_score is not None)
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+    fig.tight_layout(rect=(0, 0.3 / fig.get_figheight(), 1, 1))
+    return fig, (list(COLUMNS), [_csv_row(row) for row in table])
+
+
+def _draw_rung(left: Any, right: Any, y: int, row: Mapping[str, Any]) -> None:
+    """One rung at height `y`: its score's interval and point on `left`, its comparisons and verdicts on `right`."""
+    score = row["score"]
+    left.plot([score["low"], score["high"]], [y, y], color="C0", lw=4, alpha=0.45, solid_capstyle="butt")
+    left.plot([score["value"]], [y], "|", color="C0", ms=9, mew=1.5)
+    for key, test_key, shift in (("vs_reference", "test_reference", -0.17), ("vs_floor", "test_floor", 0.17)):
+        p = row[key]
+        if p is None:
+            continue
+        color = "C1" if key == "vs_reference" else "C2"
+        right.plot([p["low"], p["high"]], [y + shift, y + shift], color=color, lw=1.5)
+        right.plot([p["value"]], [y + shift], "o", color=color, mfc=color if key == "vs_reference" else "white", ms=4)
+        right.text(1.06, y + shift, verdict(row.get(test_key)), va="center", fontsize=6.5, color=color)
+
+
+def _legend_handles(plt: Any, table: Sequence[Mapping[str, Any]], with_floor: bool) -> list[Any]:
+    """The ladder figure's legend: the first rung's line, random's (`with_floor`), and the comparisons it shows."""
+    return [
         plt.Line2D([], [], color="C0", lw=0.8, ls=":", label=f"{table[0]['method']} (first rung)"),
-        *([plt.Line2D([], [], color="0.3", lw=0.8, ls="--", label="random")] if floor_score is not None else []),
+        *([plt.Line2D([], [], color="0.3", lw=0.8, ls="--", label="random")] if with_floor else []),
         plt.Line2D([], [], color="C1", marker="o", ms=4, label="P(rung > compared)"),
         *(
             [plt.Line2D([], [], color="C2", marker="o", mfc="white", ms=4, label="P(rung > random)")]
@@ -180,22 +190,22 @@ def draw(
             else []
         ),
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
-    fig.tight_layout(rect=(0, 0.3 / fig.get_figheight(), 1, 1))
-    header = [
-        "method",
-        "reference",
-        "runs",
-        "score",
-        "score_low",
-        "score_high",
-        "p_vs_reference",
-        "p_vs_reference_low",
-        "p_vs_reference_high",
-        "p_vs_random",
-        "p_vs_random_low",
-        "p_vs_random_high",
-        "verdict_vs_reference",
-        "verdict_vs_random",
+
+
+def _csv_row(row: Mapping[str, Any]) -> list[Any]:
+    """One rung's row of the ladder figure's CSV (COLUMNS): '' where it has no such comparison."""
+    score = row["score"]
+    probabilities = [
+        row[k][f] if row[k] else "" for k in ("vs_reference", "vs_floor") for f in ("value", "low", "high")
     ]
-    return fig, (header, out)
+    verdicts = [verdict(row.get(k)) for k in ("test_reference", "test_floor")]
+    return [
+        row["method"],
+        row["reference"] or "",
+        row["runs"],
+        score["value"],
+        score["low"],
+        score["high"],
+        *probabilities,
+        *verdicts,
+    ]

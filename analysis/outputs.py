@@ -49,14 +49,7 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
     }
     profiles = {label[n]: p for n, p in report.profiles["methods"].items()}
     efficiency = {label[n]: curve for n, curve in summary.get("efficiency", {}).items()}
-    runs = {
-        t: {label[n]: m["games"][t]["scores"] for n, m in summary["methods"].items() if t in m["games"]}
-        for t in summary["tasks"]
-    }
-    games = {
-        t: {n: {"raw": raw, "normalized": list(normalize(t, np.array(raw)))} for n, raw in per.items()}
-        for t, per in runs.items()
-    }
+    games = _games(summary, label)
     makers: dict[str, Callable[[], tuple[Any, figures.Table]]] = {
         "aggregates": lambda: figures.draw_aggregates(leaderboard, published, palette),
         "profiles": lambda: figures.draw_profiles(report.profiles["taus"], profiles, palette, report.profiles["kind"]),
@@ -93,6 +86,18 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
 
         makers["sampler"] = sampler_figure
     return makers
+
+
+def _games(summary: dict[str, Any], label: dict[str, str]) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """The games figure's data: {task: {method's label: {"raw": its runs' final scores, "normalized": the same}}}."""
+    runs = {
+        t: {label[n]: m["games"][t]["scores"] for n, m in summary["methods"].items() if t in m["games"]}
+        for t in summary["tasks"]
+    }
+    return {
+        t: {n: {"raw": raw, "normalized": list(normalize(t, np.array(raw)))} for n, raw in per.items()}
+        for t, per in runs.items()
+    }
 
 
 def write(report: Report, options: Options) -> list[Path]:

@@ -308,12 +308,7 @@ def _asked_pairs(
 
 def compute(options: Options) -> Report:
     """Load, check, and compute every number of the report (raises ChecksFailed or StoreError)."""
-    ours = select(baselines.store_methods(options.results, options.suite, options.baselines), options)
-    curves.check_metrics(ours, options.metrics)  # a --metric no run logs: said before any work
-    problems = check(ours, options.expect_seeds, options.suite_seeds) if ours else []
-    only = suites_in(options.results)
-    problems += failed_starts(options.results, ours, options.methods, options.suite or (only[0] if only else None))
-    gate(problems, options)
+    ours, problems = _checked_methods(options)
     methods = {**ours, **baselines.beside(ours, options.baselines)}
     if not methods:
         raise StoreError("no runs and no baselines to report; give --baselines all for the published field alone")
@@ -325,13 +320,67 @@ def compute(options: Options) -> Report:
     names = options.published if options.published is not None else list(DEFAULT_PUBLISHED if atari else ())
     scores = {name: m.scores(own[name]) for name, m in methods.items()}
     taus = np.linspace(0.0, 8.0 if atari else 1.0, PROFILE_POINTS)
+    pairs = _pairs({n: {"imported": m.imported, "baseline": _is_shipped(m)} for n, m in methods.items()})
+    pairs += _asked_pairs(options.compare, methods, pairs)
+    pairs = [(x, y) for x, y in pairs if set(own[x]) & set(own[y])]  # P(X > Y) needs a task both have
+    estimates, improvement = _estimates(methods, scores, own, pairs, taus, atari, options)
+    summary: dict[str, Any] = {
+        "schema": SCHEMA,
+        "suite": next(iter(methods.values())).suite,
+        "tasks": tasks,
+        "task_selection": how,
+        "normalization": {t: normalization(t) for t in tasks},
+        "statistics": {
+            "reps": options.reps,
+            "seed": options.seed,
+            "confidence": bootstrap.CONFIDENCE,
+            "aggregates": "stratified bootstrap over runs within tasks, percentile interval (rliable)",
+            "per_task": "Student t interval of the mean over runs, inside the task's possible scores",
+            "profile": options.profile,
+        },
+        "checks": [{"kind": p.kind, "message": p.message} for p in problems],
+        "methods": {n: _method_summary(n, m, own[n], scores[n], estimates[n]) for n, m in methods.items()},
+        "published": _published(names, tasks) if atari else {},
+        "left_out": left_out,
+    }
+    summary["efficiency"] = efficiency.compute(methods, own, options.reps, options.seed, options.workers)
+    summary["verdicts"] = _verdicts(summary)
+    summary["improvement"] = {f"{x} vs {y}": improvement[(x, y)] for x, y in pairs}
+    summary.update(_tests_and_ladder(summary, methods, set(ours), scores, own, pairs, options))
+    if options.calibrate:
+        summary["calibration"] = _calibration(scores, options)
+    if options.metrics:
+        summary["train_metrics"] = curves.end_values(ours, tasks, options.metrics)
+    summary["notes"] = _notes(summary)
+    profiles = {"taus": taus, "kind": options.profile, "methods": {n: estimates[n]["profile"] for n in methods}}
+    return Report(summary, scores, profiles, curves.for_report(ours, tasks, options.metrics))
+
+
+def _checked_methods(options: Options) -> tuple[dict[str, Method], list[Problem]]:
+    """Our methods of the store as selected, and their problems (ChecksFailed where one is not allowed)."""
+    ours = select(baselines.store_methods(options.results, options.suite, options.baselines), options)
+    curves.check_metrics(ours, options.metrics)  # a --metric no run logs: said before any work
+    problems = check(ours, options.expect_seeds, options.suite_seeds) if ours else []
+    only = suites_in(options.results)
+    problems += failed_starts(options.results, ours, options.methods, options.suite or (only[0] if only else None))
+    gate(problems, options)
+    return ours, problems
+
+
+def _estimates(
+    methods: dict[str, Method],
+    scores: dict[str, np.ndarray],
+    own: dict[str, list[str]],
+    pairs: list[tuple[str, str]],
+    taus: np.ndarray,
+    atari: bool,
+    options: Options,
+) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, float]]]:
+    """Each method's bootstrap estimates and each pair's P(X > Y); shipped baselines' estimates through the cache."""
 
     def metrics(s: np.ndarray, counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
         return stats.aggregates(s, counts, taus, with_superhuman=atari, profile=options.profile)
 
-    pairs = _pairs({n: {"imported": m.imported, "baseline": _is_shipped(m)} for n, m in methods.items()})
-    pairs += _asked_pairs(options.compare, methods, pairs)
-    pairs = [(x, y) for x, y in pairs if set(own[x]) & set(own[y])]  # P(X > Y) needs a task both have
     entries = {
         n: cache.key(
             n,
@@ -360,37 +409,28 @@ def compute(options: Options) -> Report:
     for n, entry in entries.items():
         if n not in known:
             cache.store(entry, estimates[n])
-    summary: dict[str, Any] = {
-        "schema": SCHEMA,
-        "suite": next(iter(methods.values())).suite,
-        "tasks": tasks,
-        "task_selection": how,
-        "normalization": {t: normalization(t) for t in tasks},
-        "statistics": {
-            "reps": options.reps,
-            "seed": options.seed,
-            "confidence": bootstrap.CONFIDENCE,
-            "aggregates": "stratified bootstrap over runs within tasks, percentile interval (rliable)",
-            "per_task": "Student t interval of the mean over runs, inside the task's possible scores",
-            "profile": options.profile,
-        },
-        "checks": [{"kind": p.kind, "message": p.message} for p in problems],
-        "methods": {n: _method_summary(n, m, own[n], scores[n], estimates[n]) for n, m in methods.items()},
-        "published": _published(names, tasks) if atari else {},
-        "left_out": left_out,
-    }
-    summary["efficiency"] = efficiency.compute(methods, own, options.reps, options.seed, options.workers)
-    summary["verdicts"] = _verdicts(summary)
-    summary["improvement"] = {f"{x} vs {y}": improvement[(x, y)] for x, y in pairs}
+    return estimates, improvement
+
+
+def _tests_and_ladder(
+    summary: dict[str, Any],
+    methods: dict[str, Method],
+    ours: set[str],
+    scores: dict[str, np.ndarray],
+    own: dict[str, list[str]],
+    pairs: list[tuple[str, str]],
+    options: Options,
+) -> dict[str, Any]:
+    """summary["tests"], the verdicts of the family of comparisons, and summary["ladder"] where one was asked."""
     rungs = ladder.rows(summary, ladder.parse(options.ladder)) if options.ladder else None
     floor = ladder.FLOOR if ladder.FLOOR in methods else None
     asked = [(x, y) for x, y in options.compare if x != y]
     chosen, how = comparisons.family(pairs, rungs, asked, floor)
-    summary["tests"] = comparisons.verdicts(
+    tests = comparisons.verdicts(
         scores,
         own,
         {n: m.scored_seeds(own[n]) for n, m in methods.items()},
-        set(ours),
+        ours,
         chosen,
         how,
         options.suite_seeds,
@@ -398,28 +438,23 @@ def compute(options: Options) -> Report:
         options.alpha,
         options.margin,
     )
-    if rungs is not None:
-        summary["ladder"] = {"metric": ladder.metric(summary), "rungs": ladder.with_tests(rungs, summary["tests"])}
-    if options.calibrate:
-        summary["calibration"] = {
-            "trials": options.calibrate,
-            "reps": min(options.reps, CALIBRATION_REPS),
-            "coverage": {
-                n: bootstrap.coverage(
-                    s,
-                    options.calibrate,
-                    min(options.reps, CALIBRATION_REPS),
-                    bootstrap.rng_for(options.seed, "calibration", n),
-                )
-                for n, s in scores.items()
-                if (np.isfinite(s).sum(axis=0) > 1).all()
-            },
-        }
-    if options.metrics:
-        summary["train_metrics"] = curves.end_values(ours, tasks, options.metrics)
-    summary["notes"] = _notes(summary)
-    profiles = {"taus": taus, "kind": options.profile, "methods": {n: estimates[n]["profile"] for n in methods}}
-    return Report(summary, scores, profiles, curves.for_report(ours, tasks, options.metrics))
+    if rungs is None:
+        return {"tests": tests}
+    return {"tests": tests, "ladder": {"metric": ladder.metric(summary), "rungs": ladder.with_tests(rungs, tests)}}
+
+
+def _calibration(scores: dict[str, np.ndarray], options: Options) -> dict[str, Any]:
+    """The coverage of each method's intervals in options.calibrate simulated experiments: summary["calibration"]."""
+    reps = min(options.reps, CALIBRATION_REPS)
+    return {
+        "trials": options.calibrate,
+        "reps": reps,
+        "coverage": {
+            n: bootstrap.coverage(s, options.calibrate, reps, bootstrap.rng_for(options.seed, "calibration", n))
+            for n, s in scores.items()
+            if (np.isfinite(s).sum(axis=0) > 1).all()
+        },
+    }
 
 
 def _notes(summary: dict[str, Any]) -> list[str]:

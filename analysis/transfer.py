@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analysis import original_scores
 from analysis.store import StoreError, display_name, find_game, random_human
 from hieros import metrics_file, run_file, rundir
 from hieros.json_values import is_number
@@ -245,45 +246,12 @@ def import_original_logdir(
     run = rundir.run_path(results, suite, method, known_task(task, "--task"), seed)
     budget = budget_of(given.budget_frames, suite)
     frames_per_step = given.frames_per_step or FRAMES_PER_STEP
-    path = logdir / ORIGINAL_SCORES
-    try:
-        data = path.read_bytes()
-        lines = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
-    except (OSError, ValueError) as error:
-        raise StoreError(f"{path}: cannot read it as JSON lines ({error})") from None
-    episodes, begun = [], 0
-    for number, line in enumerate(lines, start=1):
-        if not isinstance(line, dict) or not isinstance(line.get("step"), int):
-            raise StoreError(f'{path}:{number}: not a {{"step": N, "episode/score": X}} record')
-        for key, mode in (("episode/score", "train"), ("eval_episode/score", "eval")):
-            if key not in line:
-                continue
-            score = line[key]
-            if not _numbers([score], nullable=False):
-                raise StoreError(f"{path}:{number}: {key} is not a finite number")
-            begun += mode == "train"  # an evaluation episode is stamped where training stood
-            frames = line["step"] - begun * frames_per_step
-            episodes.append(
-                {
-                    "type": "episode",
-                    "mode": mode,
-                    "env_step": frames // frames_per_step,
-                    "frames": frames,
-                    "score": float(score),
-                    **({"eval_index": 0} if mode == "eval" else {}),
-                }
-            )
-    if not any(e["mode"] == "train" for e in episodes):
-        raise StoreError(f"{path}: no training episode (episode/score) in it")
+    data, episodes = original_scores.read(logdir / ORIGINAL_SCORES, frames_per_step)
     sha256 = hashlib.sha256(data).hexdigest()
     window = given.window_frames or WINDOW_FRAMES
     protocol = _protocol(ScoreProtocol("final_train_window", window), budget, frames_per_step)
-    convention = (
-        "step = (agent steps + episodes begun) x frames_per_step; "
-        "frames = step - frames_per_step x training episodes so far (one env)"
-    )
     provenance = ImportProvenance(
-        f"{logdir.name}/{ORIGINAL_SCORES}", sha256, FORMATS[2], {"step_convention": convention}
+        f"{logdir.name}/{ORIGINAL_SCORES}", sha256, FORMATS[2], {"step_convention": original_scores.STEP_CONVENTION}
     )
     final = metrics_file.final_score(episodes, protocol.score, budget)
     record = dataclasses.replace(

@@ -111,6 +111,21 @@ def check(
             rows_for(GROUP, "grad", rssm_map(ours, grad=True), grads_of(theirs)),
         )
     )
+    found = _imagination(ours, theirs, post, post_o, actions, horizon)
+    rows.append(worst(GROUP, f"{tag}: imagination over {horizon} steps", found))
+    return rows
+
+
+def _imagination(
+    ours: RSSM,
+    theirs: torch.nn.Module,
+    post: dict[str, torch.Tensor],
+    post_o: dict[str, torch.Tensor],
+    actions: int,
+    horizon: int,
+) -> list[Row]:
+    """Both RSSMs imagine `horizon` steps of the same random actions from their last posteriors; each step's rows."""
+    batch = post["deter"].shape[0]
     with torch.no_grad(), categorical_sampler():
         state = {k: post[k][:, -1].detach() for k in ("stoch", "deter")}
         state_o = {k: post_o[k][:, -1].detach().clone() for k in ("stoch", "deter", "logit")}
@@ -122,8 +137,7 @@ def check(
             torch.manual_seed(100 + t)
             state_o = theirs.img_step(state_o, act.clone())
             found += [row(GROUP, key, state[key], state_o[key]) for key in ("stoch", "logit", "deter")]
-    rows.append(worst(GROUP, f"{tag}: imagination over {horizon} steps", found))
-    return rows
+    return found
 
 
 def init_spread(original: Original, module: str, label: str) -> list[Row]:
