@@ -55,9 +55,8 @@ def test_parameters_are_valid_submitit_parameters(tmp_path):
     executor.update_parameters(**parameters)  # submitit checks every name, slurm_* ones against its Slurm executor
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("per_task", [1, 2])
-def test_submitit_array_completes_and_resumes_after_preemption(tmp_path, capsys, per_task):
+def _quick_array(tmp_path: Path, per_task: int, capsys: pytest.CaptureFixture) -> tuple[Path, Path]:
+    """The quick suite (2 random runs) as a submitit array on the LocalExecutor, `per_task` runs a task."""
     suites = tmp_path / "benchmark.toml"
     suites.write_text(SUITES)
     results = tmp_path / "results"
@@ -65,7 +64,17 @@ def test_submitit_array_completes_and_resumes_after_preemption(tmp_path, capsys,
     assert main([*quick, "--runs-per-task", str(per_task)]) == 0
     assert f"({3 - per_task} task{'s' if per_task == 1 else ''}, {per_task} run" in capsys.readouterr().out
     assert [run_file.read_run(p).status for p in rundir.find_runs(results)] == ["done", "done"]
+    return suites, results
 
+
+def test_submitit_array_completes(tmp_path, capsys):
+    _quick_array(tmp_path, 2, capsys)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("per_task", [1, 2])
+def test_submitit_array_completes_and_resumes_after_preemption(tmp_path, capsys, per_task):
+    suites, results = _quick_array(tmp_path, per_task, capsys)
     seeds = [1] if per_task == 1 else [1, 2]  # packed: both runs of the one array task are stopped and resume
     runs = [rundir.run_path(results, "long", "random", "dmc_cartpole_balance", seed) for seed in seeds]
     runner = subprocess.Popen(

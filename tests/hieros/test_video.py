@@ -73,3 +73,17 @@ def test_the_open_loop_video_names_its_rows_and_marks_where_imagination_starts()
         assert cells[:2] == [video.OBSERVED] * 2 and cells[2:] == [video.IMAGINED] * 4
         assert tuple(canvas[top + rows, left + round(2 * 32 / 6)]) == video.TEXT  # where imagination starts
     assert not np.array_equal(out[0][: video.HEADER], out[1][: video.HEADER])  # each step says which it is
+
+
+def test_a_subgoal_picture_is_a_png_of_the_image_and_a_tensorboard_image(tmp_path):
+    from hieros.config import build_config
+    from hieros.logger import Logger
+
+    image = np.random.default_rng(0).integers(0, 256, (8, 24, 3), dtype=np.uint8)
+    logger = Logger(tmp_path)
+    logger.open(build_config(["dmc_proprio", "debug"], {"tensorboard": "true"}), frames=0)
+    logger.subgoals(image, step=12, frames=96)
+    logger.close()
+    written = tmp_path / video.SUBGOAL_DIR / "step_000000012.png"
+    assert np.array_equal(np.asarray(Image.open(written)), image)  # RGB as given, lossless
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))

@@ -95,3 +95,29 @@ def test_every_levels_acting_traces_within_the_recompile_limit_at_train_and_eval
     graphs = counters["stats"]["unique_graphs"]
     assert len(agent.levels) <= graphs <= len(agent.levels) * 2 * 2 < optim.RECOMPILE_LIMIT  # levels x batches x modes
     assert torch._dynamo.config.fail_on_recompile_limit_hit  # past the limit a run fails, never slows silently
+
+
+def test_compile_wraps_only_when_asked_and_fails_past_its_recompile_limit(monkeypatch):
+    """optim.compiled: the function itself without --compile; with it, a compiled function that computes the
+    same, whose cache entries past RECOMPILE_LIMIT fail the run rather than run eagerly without a word (traced
+    with dynamo's eager backend: the same guards, no code generated)."""
+    from types import SimpleNamespace
+
+    from hieros.agent import optim
+
+    def double(x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+    assert optim.compiled(double, SimpleNamespace(compile=False)) is double
+    monkeypatch.setattr(optim, "COMPILE_BACKEND", "eager")
+    monkeypatch.setattr(optim, "RECOMPILE_LIMIT", 2)
+    for key in ("recompile_limit", "fail_on_recompile_limit_hit"):  # set by compiled(); restored after the test
+        monkeypatch.setattr(torch._dynamo.config, key, getattr(torch._dynamo.config, key))
+    torch._dynamo.reset()
+    fast = optim.compiled(double, SimpleNamespace(compile=True, device="cpu"))
+    assert torch.equal(fast(torch.ones(2)), torch.full((2,), 2.0)) and torch.equal(
+        fast(torch.ones(3)), torch.full((3,), 2.0)
+    )
+    with pytest.raises(torch._dynamo.exc.FailOnRecompileLimitHit):
+        fast(torch.ones(4))  # a third shape: a third cache entry, past the limit of 2
+    torch._dynamo.reset()

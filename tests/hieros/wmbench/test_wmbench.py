@@ -98,10 +98,11 @@ def test_the_bench_config_is_cpu_learnings_model(tmp_path):
     assert rssm.dyn_deter == s5.dyn_deter == 64 and rssm.env.dmc.repeat == 8
 
 
-@pytest.mark.slow
 def test_a_debug_run_end_to_end_is_read_by_the_report(tmp_path, cache, capsys):
+    """Two of the methods, one seed, a few updates: the run, its skip and resume rules, the report, table, plot."""
     results = tmp_path / "results"
-    argv = ["run", "--size", "debug", "--seeds", "1", "--results", str(results), "--cache", str(cache)]
+    argv = ["run", "--size", "debug", "--seeds", "1", "--method", "rssm,s5wm", "--results", str(results)]
+    argv += ["--cache", str(cache)]
     argv += ["--episodes", "3,3", "--updates", "6", "--eval-every", "3", "--policy-updates", "3"]
     argv += ["--eval-episodes", "1", "--heldout-sequences", "4", "--openloop-sequences", "2", "--contexts", "4,96"]
     assert main(argv) == 0
@@ -146,7 +147,8 @@ def test_a_debug_run_end_to_end_is_read_by_the_report(tmp_path, cache, capsys):
     from bench.cli import main as bench_main
 
     out = tmp_path / "report"
-    args = ["report", "--baselines", "none", "--results", str(results), "--suite", "wm_bench", "--out", str(out)]
+    args = ["report", "--baselines", "none", "--reps", "200", "--results", str(results), "--suite", "wm_bench"]
+    args += ["--out", str(out)]
     assert bench_main([*args, "--metric", "heldout/obs_loss"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert {"rssm", "s5wm"} <= set(summary["methods"]) and summary["suite"] == "wm_bench"
