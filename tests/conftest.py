@@ -150,6 +150,32 @@ def stores() -> SimpleNamespace:
     )
 
 
+def assert_same(a: Any, b: Any) -> None:
+    """`a` and `b` (nested dicts, lists and tuples of tensors, arrays and plain values) equal, exactly."""
+    import torch
+
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert_same(a[key], b[key])
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            assert_same(x, y)
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b)
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, b)
+    else:
+        assert a == b
+
+
+@pytest.fixture(name="assert_same")
+def assert_same_fixture() -> Any:
+    """assert_same(a, b): nested states equal, tensor for tensor."""
+    return assert_same
+
+
 @pytest.fixture(name="filled_agent")
 def filled_agent_fixture() -> Any:
     """filled_agent(**flags): a fresh debug agent with a batch in every level's replay."""

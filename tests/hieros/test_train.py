@@ -124,26 +124,6 @@ def _final_state(run: Path) -> dict:
     }
 
 
-def _assert_same(a, b):
-    import numpy as np
-    import torch
-
-    if isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for key in a:
-            _assert_same(a[key], b[key])
-    elif isinstance(a, list | tuple):
-        assert len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            _assert_same(x, y)
-    elif isinstance(a, torch.Tensor):
-        assert torch.equal(a, b)
-    elif isinstance(a, np.ndarray):
-        assert np.array_equal(a, b)
-    else:
-        assert a == b
-
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -153,7 +133,7 @@ def _assert_same(a, b):
     ],
     ids=["atari", "dmc", "dmc-3-levels"],
 )
-def test_resume_equals_an_uninterrupted_run(tmp_path, args):
+def test_resume_equals_an_uninterrupted_run(tmp_path, args, assert_same):
     """N steps in one go == N/2, a stop, then resume to N: same weights, replays, acting state (every level's
     latent, history and clock), RNGs and metrics. With 3 levels, all of them have trained before the stop."""
     steps = int(args[-1].split("=")[1])
@@ -175,7 +155,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, args):
         assert any("level_2/model_loss" in m for m in trained)
     at_stop = checkpoint.load(half)["clocks"]
     assert main([*common, f"--logdir={half}"]) == 0
-    _assert_same(_final_state(whole), _final_state(half))
+    assert_same(_final_state(whole), _final_state(half))
     # the named clocks continue: the one evaluation ran before the stop, and its seconds are still counted
     resumed = run_file.read_run(half).progress.phase_seconds
     assert resumed["eval"] == round(at_stop["eval"], 3) > 0 and resumed["train"] > at_stop["train"] > 0
@@ -226,7 +206,7 @@ def test_a_stop_is_prompt_in_every_phase(tmp_path, phase):
 
 
 @pytest.mark.slow
-def test_a_stop_inside_an_evaluation_resumes_exactly(tmp_path, monkeypatch):
+def test_a_stop_inside_an_evaluation_resumes_exactly(tmp_path, monkeypatch, assert_same):
     """SIGTERM halfway through an evaluation, then resume == the run never stopped: the checkpoint holds the
     evaluation where it stopped (one episode done, the second under way) and the resumed run goes on with it."""
     import hieros.train as train_module
@@ -269,7 +249,7 @@ def test_a_stop_inside_an_evaluation_resumes_exactly(tmp_path, monkeypatch):
     assert len(progress["episodes"]) == 1 and progress["running"][0][0] == 1 and progress["running"][0][2] > 0
     monkeypatch.setattr(train_module, "make_env", real_make_env)
     assert main([*common, f"--logdir={half}"]) == 0
-    _assert_same(_final_state(whole), _final_state(half))
+    assert_same(_final_state(whole), _final_state(half))
     strip = lambda run: [json.dumps(m) for m in metrics_file.read_metrics(run)]  # noqa: E731
     assert strip(whole) == strip(half)
 
@@ -311,7 +291,7 @@ def test_an_evaluation_over_several_envs_plays_eval_eps_episodes_and_resumes_exa
 
 
 @pytest.mark.slow
-def test_sigkill_between_checkpoints_then_resume_in_a_fresh_process_equals_an_uninterrupted_run(tmp_path):
+def test_sigkill_between_checkpoints_then_resume_in_a_fresh_process_equals_an_uninterrupted_run(tmp_path, assert_same):
     """A learning run killed (SIGKILL: no handler, no last checkpoint) after a checkpoint, resumed by a new
     process from that checkpoint: metrics rolled back to it, and the end is the same as a run never killed."""
     import time
@@ -347,6 +327,6 @@ def test_sigkill_between_checkpoints_then_resume_in_a_fresh_process_equals_an_un
         [sys.executable, "-m", "hieros.train", *common, f"--logdir={killed}"], cwd=ROOT, capture_output=True, text=True
     )
     assert resumed.returncode == 0, resumed.stderr
-    _assert_same(_final_state(whole), _final_state(killed))
+    assert_same(_final_state(whole), _final_state(killed))
     strip = lambda run: [json.dumps(m) for m in metrics_file.read_metrics(run)]  # noqa: E731
     assert strip(whole) == strip(killed)

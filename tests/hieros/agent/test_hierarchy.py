@@ -282,7 +282,7 @@ def test_dropout_acts_only_in_the_world_model_update():
     torch.testing.assert_close(first, second)
 
 
-def test_every_levels_state_loads_into_a_fresh_agent():
+def test_every_levels_state_loads_into_a_fresh_agent(assert_same):
     """The 3-level agent's state (each level's world model, actor-critic, replay and subgoal autoencoder with its
     optimizer) loaded into a newly built agent gives back the same state, tensor for tensor."""
     config = build_config(["atari100k", "debug"], {"max_hierarchy": "3"})
@@ -295,23 +295,6 @@ def test_every_levels_state_loads_into_a_fresh_agent():
     fresh = make_learning_agent(config, IMAGE_SPACE, ActSpace(discrete=True, n=3))
     assert any(level.autoencoder is not None for level in fresh.levels)
     with pytest.raises(AssertionError):
-        _assert_equal(fresh.state_dict(), saved)
+        assert_same(fresh.state_dict(), saved)
     fresh.load_state_dict(saved)
-    _assert_equal(fresh.state_dict(), saved)
-
-
-def _assert_equal(a, b) -> None:
-    if isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for key in a:
-            _assert_equal(a[key], b[key])
-    elif isinstance(a, list | tuple):
-        assert len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            _assert_equal(x, y)
-    elif isinstance(a, torch.Tensor):
-        assert torch.equal(a, b)
-    elif isinstance(a, np.ndarray):
-        assert np.array_equal(a, b)
-    else:
-        assert a == b
+    assert_same(fresh.state_dict(), saved)
