@@ -36,7 +36,7 @@ def _estimate_cache(tmp_path_factory):
 def published() -> Path:
     """The published per-seed score files (../shared/data/atari100k_raw beside the checkout, or
     $HIEROS_PUBLISHED_SCORES). Where they are absent the test is skipped and `pytest -ra` names it; with
-    HIEROS_REQUIRE_PUBLISHED=1 (a machine that must run them) it fails instead."""
+    HIEROS_REQUIRE_PUBLISHED=1 (.ci/run: CI has shared/ beside its clone) it fails instead."""
     if PUBLISHED.is_dir():
         return PUBLISHED
     message = f"published score files not found at {PUBLISHED} (the shared/ folder beside the checkout)"
