@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis import significance
+from analysis import power, significance
 
 ALPHA = 0.05
 MARGIN = 0.1  # "level" means within 0.1 of normalised score: a tenth of random-to-human, 100 of DMC's 1000
@@ -165,10 +165,10 @@ def _common(
 def _power(x: np.ndarray, y: np.ndarray, margin: float, alpha: float, family_size: int) -> float | None:
     """The power of the comparison's test to find a difference of one margin at these runs and the spread the
     two methods show (their runs' deviations from each task's mean, pooled), at the family's Bonferroni level."""
-    residuals = np.concatenate([significance.pilot_residuals(x), significance.pilot_residuals(y)])
+    residuals = np.concatenate([power.pilot_residuals(x), power.pilot_residuals(y)])
     if len(residuals) < 3 or residuals.std() == 0:
         return None
-    return significance.power(
+    return power.power(
         margin,
         int(np.isfinite(x).sum(axis=0).min()),
         int(np.isfinite(y).sum(axis=0).min()),

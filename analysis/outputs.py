@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis import figures, ladder, latex, outdir, parallel, render, sampler
+from analysis import figures, figures_curves, figures_games, ladder, latex, outdir, parallel, render, sampler
 from analysis.report import Options, Report
 from analysis.store import display_name, normalize, score_range
 from hieros import rundir
@@ -66,17 +66,23 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
         floor_score = floor["aggregates"][summary["ladder"]["metric"]] if floor else None
         makers["ladder"] = lambda: ladder.draw(summary["ladder"]["rungs"], summary["ladder"]["metric"], floor_score)
     if efficiency:
-        makers["efficiency"] = lambda: figures.draw_efficiency(efficiency, palette)
-    makers["games"] = lambda: figures.draw_games(games, palette, titles)
+        makers["efficiency"] = lambda: figures_curves.draw_efficiency(efficiency, palette)
+    makers["games"] = lambda: figures_games.draw_games(games, palette, titles)
     for curve, data in report.curves.items():
         if curve == "score":
             ranges = {t: score_range(t) for t in summary["tasks"]}
             makers["curves"] = partial(
-                figures.draw_curves, data, "env frames", "episode score", palette, titles, ranges
+                figures_curves.draw_curves, data, "env frames", "episode score", palette, titles, ranges
             )
         else:
             makers[metric_file_name(curve)] = partial(
-                figures.draw_curves, data, "env steps", curve, palette, titles, log=figures.wants_log_axis(data)
+                figures_curves.draw_curves,
+                data,
+                "env steps",
+                curve,
+                palette,
+                titles,
+                log=figures_curves.wants_log_axis(data),
             )
     if options.sampler and "human" in summary["normalization"].values():  # the atari100k preset's replay
 

@@ -83,7 +83,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from analysis import significance
+    from analysis.power import seeds_needed
     from analysis.store import StoreError
 
     if args.difference is None and args.equivalence is None:
@@ -101,7 +101,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     if args.pilot:
         residuals, pilot_tasks = _pilot(Path(args.results), args.suite, args.pilot)
         spread, tasks = float(residuals.std()), args.tasks or pilot_tasks
-    plan = significance.seeds_needed(
+    plan = seeds_needed(
         difference,
         spread,
         alpha=args.alpha,
@@ -142,7 +142,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
 
 def _pilot(results: Path, suite: str | None, methods: list[str]) -> tuple[np.ndarray, int]:
     """The pooled deviations of the pilot methods' runs from each task's mean, and their number of tasks."""
-    from analysis import significance
+    from analysis.power import pilot_residuals
     from analysis.store import StoreError, load_store
 
     store = load_store(results, suite)
@@ -152,7 +152,7 @@ def _pilot(results: Path, suite: str | None, methods: list[str]) -> tuple[np.nda
     deviations, tasks = [], 0
     for name in methods:
         scores = store[name].scores(store[name].scored_tasks())
-        deviations.append(significance.pilot_residuals(scores))
+        deviations.append(pilot_residuals(scores))
         tasks = max(tasks, scores.shape[1])
     residuals = np.concatenate(deviations)
     if len(residuals) < 3 or residuals.std() == 0:

@@ -139,12 +139,12 @@ def test_many_tested_pairs_are_drawn_as_a_matrix_that_marks_each_verdict():
 
 
 def test_the_seed_planner_plans_a_level_verdict_too(capsys):
-    from analysis import significance
+    from analysis import power
 
-    tight = significance.seeds_needed(0.0, 0.02, margin=0.1, experiments=200, max_seeds=6)
+    tight = power.seeds_needed(0.0, 0.02, margin=0.1, experiments=200, max_seeds=6)
     assert tight.seeds == 3  # 3 vs 3: each one-sided p can reach 1/20 = 0.05, and a small spread gets there
     assert "2 vs 2 runs on 1 task(s): the smallest attainable one-sided p-value is 0.167" in tight.notes[0]
-    wide = significance.seeds_needed(0.0, 0.11, margin=0.1, family_size=2, experiments=100, max_seeds=6)
+    wide = power.seeds_needed(0.0, 0.11, margin=0.1, family_size=2, experiments=100, max_seeds=6)
     assert wide.seeds is None and max(wide.power.values()) < 0.2  # a spread as wide as the margin: far more seeds
     assert bench_main(["seeds", "--equivalence", "0.1", "--spread", "0.03", "--max-seeds", "6"]) == 0
     assert "show level within +-0.1" in " ".join(capsys.readouterr().out.split())

@@ -186,14 +186,14 @@ def test_figures_have_labelled_axes_and_are_images(tmp_path, stores):
 
 
 def test_curve_legend_fits_a_single_panel():
-    from analysis import figures
+    from analysis import figures, figures_curves
 
     x = np.array([1.0, 2.0])
     curve = {"x": x, "mean": x, "low": x - 1, "high": x + 1, "runs": np.array([3, 3])}
     few = ["dreamer", "hieros", "hieros_1level", "random"]
     many = [*few, "hieros_2level", "hieros_rssm", "hieros_no_novelty", "hieros_no_subgoal_reward", "hieros_corrected"]
     for methods in (few, many):  # the cpu_learning ladder: 9 methods, long names, one panel
-        fig, _ = figures.draw_curves(
+        fig, _ = figures_curves.draw_curves(
             {"dmc_cartpole_balance": {m: curve for m in methods}},
             "env frames",
             "score",
@@ -206,7 +206,7 @@ def test_curve_legend_fits_a_single_panel():
 
 
 def test_a_falling_loss_is_drawn_on_a_log_axis():
-    from analysis import figures
+    from analysis import figures, figures_curves
 
     def curves(*means: list[float]) -> dict:
         return {
@@ -216,14 +216,14 @@ def test_a_falling_loss_is_drawn_on_a_log_axis():
             }
         }
 
-    assert figures.wants_log_axis(curves([3.0, 0.2], [2.0, 0.09]))  # 3 / 0.09 = 33 > 30
-    assert not figures.wants_log_axis(curves([3.0, 0.2], [2.0, 0.11]))  # 27
-    assert not figures.wants_log_axis(curves([3.0, 0.0]))  # a mean of 0 has no place on a log axis
-    assert not figures.wants_log_axis(curves([40.0, -0.5]))  # nor a negative one (an entropy)
+    assert figures_curves.wants_log_axis(curves([3.0, 0.2], [2.0, 0.09]))  # 3 / 0.09 = 33 > 30
+    assert not figures_curves.wants_log_axis(curves([3.0, 0.2], [2.0, 0.11]))  # 27
+    assert not figures_curves.wants_log_axis(curves([3.0, 0.0]))  # a mean of 0 has no place on a log axis
+    assert not figures_curves.wants_log_axis(curves([40.0, -0.5]))  # nor a negative one (an entropy)
     data = curves([3.0, 0.2], [2.0, 0.05])
     for c in data["task"].values():
         c["low"], c["runs"] = c["mean"] - 1.0, np.array([3, 3])  # a band reaching below 0
-    fig, _ = figures.draw_curves(data, "env steps", "loss", figures.colors(["m0", "m1"]), {}, log=True)
+    fig, _ = figures_curves.draw_curves(data, "env steps", "loss", figures.colors(["m0", "m1"]), {}, log=True)
     ax = fig.axes[0]
     bottom, top = ax.get_ylim()
     assert ax.get_yscale() == "log" and 0.005 <= bottom < 0.05 and top > 3.0

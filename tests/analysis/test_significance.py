@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis import calibration, significance, stats
+from analysis import calibration, power, significance, stats
 
 ALTERNATIVES = ("two-sided", "greater", "less")
 
@@ -212,26 +212,26 @@ def test_calibration_command_writes_its_table(tmp_path, capsys):
 
 
 def test_the_planner_says_3_vs_3_cannot_reject():
-    assert significance.smallest_pvalue(3, 3) == pytest.approx(0.1)
-    assert significance.power(5.0, 3) == 0.0
-    plan = significance.seeds_needed(3.0, experiments=200)
+    assert power.smallest_pvalue(3, 3) == pytest.approx(0.1)
+    assert power.power(5.0, 3) == 0.0
+    plan = power.seeds_needed(3.0, experiments=200)
     assert plan.power[3] == 0.0 and any(note.startswith("3 vs 3") for note in plan.notes)
     assert plan.level == 0.05
 
 
 def test_the_planner_needs_fewer_seeds_for_larger_differences():
-    small = significance.seeds_needed(1.5, experiments=200, rng=np.random.default_rng(1))
-    large = significance.seeds_needed(3.0, experiments=200, rng=np.random.default_rng(1))
+    small = power.seeds_needed(1.5, experiments=200, rng=np.random.default_rng(1))
+    large = power.seeds_needed(3.0, experiments=200, rng=np.random.default_rng(1))
     assert large.seeds is not None and small.seeds is not None and large.seeds < small.seeds
     assert large.power[large.seeds] >= 0.8
-    stricter = significance.seeds_needed(3.0, family_size=10, experiments=200, rng=np.random.default_rng(1))
+    stricter = power.seeds_needed(3.0, family_size=10, experiments=200, rng=np.random.default_rng(1))
     assert stricter.seeds is not None and stricter.seeds > large.seeds and stricter.level == 0.005
-    assert significance.seeds_needed(0.1, max_seeds=4, experiments=50).seeds is None
+    assert power.seeds_needed(0.1, max_seeds=4, experiments=50).seeds is None
 
 
 def test_the_planner_takes_pilot_residuals_and_many_tasks():
     pilot = calibration.shapes()[2].draw(np.random.default_rng(2), 20)  # bimodal pilot runs (20, 1)
-    residuals = significance.pilot_residuals(pilot)
+    residuals = power.pilot_residuals(pilot)
     assert residuals.shape == (20,) and residuals.mean() == pytest.approx(0.0, abs=1e-12)
-    assert 0.5 < significance.power(3.0, 6, residuals=residuals, experiments=200) <= 1.0
-    assert significance.power(0.5, 5, tasks=26, experiments=40) > 0.5
+    assert 0.5 < power.power(3.0, 6, residuals=residuals, experiments=200) <= 1.0
+    assert power.power(0.5, 5, tasks=26, experiments=40) > 0.5
