@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.significance import N_RESAMPLES, _table, equivalence_test, permutation_test
+from analysis.significance import N_RESAMPLES, equivalence_test, permutation_test, score_table
 
 PLAN_RESAMPLES = 2000  # Monte Carlo draws per simulated experiment of the planner where the test is not exact
 
@@ -27,7 +27,7 @@ class SeedPlan:
 
 def pilot_residuals(scores: np.ndarray) -> np.ndarray:
     """Pilot runs' scores (runs, tasks) centred on each task's mean and pooled: (present cells,)."""
-    table = _table(scores)
+    table = score_table(scores)
     centred = table - np.nanmean(table, axis=0)
     return centred[~np.isnan(centred)]
 

@@ -18,7 +18,14 @@ import numpy as np
 
 from analysis import baselines, bootstrap, cache, comparisons, curves, efficiency, ladder, parallel, render, stats
 from analysis.checks import Problem, check, failed_starts
-from analysis.report_methods import _asked_pairs, _is_shipped, _method_summary, _pairs, _published, _verdicts
+from analysis.report_methods import (
+    asked_pairs,
+    baseline_verdicts,
+    improvement_pairs,
+    is_shipped,
+    method_summary,
+    published_summary,
+)
 from analysis.store import (
     Method,
     StoreError,
@@ -103,7 +110,7 @@ def task_set(methods: dict[str, Method], options: Options) -> tuple[list[str], s
     """The report's tasks, and how they were chosen: those every method of the store has a score on, or, in a
     report of shipped baselines alone, those any of them has (a baseline is then scored on its own tasks)."""
     present = set().union(*(m.tasks for m in methods.values()))
-    store = [m for m in methods.values() if not _is_shipped(m)]
+    store = [m for m in methods.values() if not is_shipped(m)]
     if store:
         tasks = set.intersection(*(set(m.scored_tasks()) for m in store))
         how = "the tasks every method of the store has a score on"
@@ -130,7 +137,7 @@ def task_set(methods: dict[str, Method], options: Options) -> tuple[list[str], s
         tasks -= set(PAPER_EXCLUDED)
         how = TASK_SETS["hieros25"]
     if not tasks:
-        unscored = sorted(name for name, m in methods.items() if not _is_shipped(m) and not m.scored_tasks())
+        unscored = sorted(name for name, m in methods.items() if not is_shipped(m) and not m.scored_tasks())
         if unscored:
             raise StoreError(
                 f"no finished run with a score yet of {', '.join(unscored)}; wait for one, or leave "
@@ -172,8 +179,8 @@ def compute(options: Options) -> Report:
     names = options.published if options.published is not None else list(DEFAULT_PUBLISHED if atari else ())
     scores = {name: m.scores(own[name]) for name, m in methods.items()}
     taus = np.linspace(0.0, 8.0 if atari else 1.0, PROFILE_POINTS)
-    pairs = _pairs({n: {"imported": m.imported, "baseline": _is_shipped(m)} for n, m in methods.items()})
-    pairs += _asked_pairs(options.compare, methods, pairs)
+    pairs = improvement_pairs({n: {"imported": m.imported, "baseline": is_shipped(m)} for n, m in methods.items()})
+    pairs += asked_pairs(options.compare, methods, pairs)
     pairs = [(x, y) for x, y in pairs if set(own[x]) & set(own[y])]  # P(X > Y) needs a task both have
     estimates, improvement = _estimates(methods, scores, own, pairs, taus, atari, options)
     summary: dict[str, Any] = {
@@ -191,12 +198,12 @@ def compute(options: Options) -> Report:
             "profile": options.profile,
         },
         "checks": [{"kind": p.kind, "message": p.message} for p in problems],
-        "methods": {n: _method_summary(n, m, own[n], scores[n], estimates[n]) for n, m in methods.items()},
-        "published": _published(names, tasks) if atari else {},
+        "methods": {n: method_summary(n, m, own[n], scores[n], estimates[n]) for n, m in methods.items()},
+        "published": published_summary(names, tasks) if atari else {},
         "left_out": left_out,
     }
     summary["efficiency"] = efficiency.compute(methods, own, options.reps, options.seed, options.workers)
-    summary["verdicts"] = _verdicts(summary)
+    summary["verdicts"] = baseline_verdicts(summary)
     summary["improvement"] = {f"{x} vs {y}": improvement[(x, y)] for x, y in pairs}
     summary.update(_tests_and_ladder(summary, methods, set(ours), scores, own, pairs, options))
     if options.calibrate:
@@ -245,7 +252,7 @@ def _estimates(
             profile=options.profile,
         )
         for n, m in methods.items()
-        if options.cache and _is_shipped(m)
+        if options.cache and is_shipped(m)
     }
     known = {n: found for n, entry in entries.items() if (found := cache.load(entry)) is not None}
     estimates, improvement = bootstrap.joint_estimates(

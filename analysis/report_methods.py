@@ -1,7 +1,7 @@
 """A report's numbers of each method and against the baselines, for analysis.report's `compute`: each game's mean
-with its Student t interval (`_games`), a method's summary entry (`_method_summary`), the published entries
-(`_published`), where ours lies against a baseline (`verdict`, `_verdicts`), and the pairs for P(X > Y) (`_pairs`,
-`_asked_pairs` for --compare).
+with its Student t interval (`_games`), a method's summary entry (`method_summary`), the published entries
+(`published_summary`), where ours lies against a baseline (`verdict`, `baseline_verdicts`), and the pairs for
+P(X > Y) (`improvement_pairs`, `asked_pairs` for --compare).
 """
 
 from __future__ import annotations
@@ -42,19 +42,19 @@ def _games(method: Method, tasks: list[str]) -> dict[str, dict[str, Any]]:
     return games
 
 
-def _is_shipped(method: Method) -> bool:
+def is_shipped(method: Method) -> bool:
     """Whether a method is a shipped baseline (analysis.baselines), not runs of the store."""
     runs = method.all_runs()
     return bool(runs) and runs[0].source is not None and runs[0].source.format == "baseline"
 
 
-def _method_summary(
+def method_summary(
     name: str, method: Method, tasks: list[str], scores: np.ndarray, estimates: dict[str, Any]
 ) -> dict[str, Any]:
     """Everything the tables show of one method, with its aggregate intervals from `estimates`."""
     runs = method.all_runs()
     sources = sorted({(r.source.source_file, r.source.sha256) for r in runs if r.source})
-    shipped = _is_shipped(method)
+    shipped = is_shipped(method)
     return {
         "imported": method.imported,
         "baseline": baselines.sources()[name] if shipped else None,
@@ -74,7 +74,7 @@ def _method_summary(
     }
 
 
-def _published(names: list[str], tasks: list[str]) -> dict[str, Any]:
+def published_summary(names: list[str], tasks: list[str]) -> dict[str, Any]:
     table = published()
     out = {}
     for name in names:
@@ -101,7 +101,7 @@ def _published(names: list[str], tasks: list[str]) -> dict[str, Any]:
     return out
 
 
-def _verdicts(summary: dict[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
+def baseline_verdicts(summary: dict[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
     """{ours: {baseline: {task: inside|above|below|n/a}}}: our mean against an imported baseline's interval, or a
     published mean (no interval) against our interval, read as where ours lies."""
     methods, out = summary["methods"], {}
@@ -134,7 +134,7 @@ def _versus(ours: dict[str, Any], base: dict[str, Any]) -> str:
     return verdict(ours["mean"], base["low"], base["high"])
 
 
-def _pairs(methods: dict[str, Any]) -> list[tuple[str, str]]:
+def improvement_pairs(methods: dict[str, Any]) -> list[tuple[str, str]]:
     """(X, Y) pairs for P(X > Y): each of our methods against the later ones and every imported one (shipped
     baselines too); all pairs of the store's imported methods when it has none of ours."""
     ours = [m for m, v in methods.items() if not v["imported"]]
@@ -145,7 +145,7 @@ def _pairs(methods: dict[str, Any]) -> list[tuple[str, str]]:
     return [(a, b) for i, a in enumerate(ours) for b in ours[i + 1 :] + others]
 
 
-def _asked_pairs(
+def asked_pairs(
     asked: list[list[str]], methods: Mapping[str, Any], known: list[tuple[str, str]]
 ) -> list[tuple[str, str]]:
     """The --compare A B pairs the report does not already hold in either order (any two methods, baselines

@@ -91,7 +91,7 @@ class Verdict:
     margin: float | tuple[float, ...]
 
 
-def _table(scores: np.ndarray) -> np.ndarray:
+def score_table(scores: np.ndarray) -> np.ndarray:
     """Scores as float (runs, tasks); a 1-D array (runs,) is one task."""
     table = np.asarray(scores, dtype=np.float64)
     table = table[:, None] if table.ndim == 1 else table
@@ -103,7 +103,7 @@ def _table(scores: np.ndarray) -> np.ndarray:
 def _shifted(x: np.ndarray, y: np.ndarray, shift: float | np.ndarray) -> Pair:
     """x + shift (shift a number or one per task (tasks,)) and y as (runs, tasks) tables, checked: the same
     tasks, and at least one present run of each side on every task."""
-    x, y = _table(x), _table(y)
+    x, y = score_table(x), score_table(y)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must have the same tasks, got {x.shape} and {y.shape}")
     empty = (np.isnan(x).all(axis=0) | np.isnan(y).all(axis=0)).nonzero()[0]
@@ -282,7 +282,7 @@ def welch_test(x: np.ndarray, y: np.ndarray) -> WelchTest | None:
 
     x: (runs_x,) or (runs_x, 1), y likewise; missing cells dropped. None with several tasks (a t-test of
     per-task means would weigh tasks by their score scales) or with fewer than two runs on a side."""
-    x, y = _table(x), _table(y)
+    x, y = score_table(x), score_table(y)
     if x.shape[1] != 1 or y.shape[1] != 1:
         return None
     xs, ys = x[~np.isnan(x)], y[~np.isnan(y)]
