@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = {  # name: (presets, overrides, task)
@@ -53,64 +54,19 @@ def measure(case: str, method: str, mode: str, updates: int, act_steps: int) -> 
     policy), then `act_steps` more policy steps are timed; each level's update is then warmed up once and
     timed `updates` times (median). Level i trains every 4^i calls, so one training call of the agent costs
     sum_i t_i / 4^i on average ("per call")."""
-    import numpy as np
     import torch
 
-    from hieros.agent_api import make_agent
-    from hieros.config import build_config
-    from hieros.envs import make_env
-    from hieros.envs.base import stack
     from hieros.rundir import peak_rss_mb
 
-    model, levels = METHODS[method]
-    presets, overrides, task = CASES[case]
-    config = build_config(
-        presets, {**overrides, "task": task, "model_name": model, "max_hierarchy": str(levels), **MODES[mode]}
-    )
-    discrete = task.startswith("atari")
-    env = make_env(config.task, config, seed=0)
-    agent = make_agent(config, env.obs_space, env.act_space)
-    obs, state = stack([env.reset()]), agent.initial_state(1)
-    top_period = config.subactor_update_every ** (len(agent.levels) - 1)
-    fill = (config.batch_length + config.batch_size) * top_period + top_period
-    for step in range(fill + act_steps):  # acting is timed after the fill: every level has acted (and compiled)
-        if step == fill:
-            start = time.perf_counter()
-        action, state = agent.policy(obs, state, mode="train")
-        obs = stack(
-            [env.reset() if obs["is_last"][0] else env.step(int(action[0]) if discrete else np.asarray(action[0]))]
-        )
-    act_seconds = (time.perf_counter() - start) / act_steps
+    agent, config, act_seconds = _acting_agent(case, method, mode, act_steps)
     cuda = torch.cuda.is_available() and config.device != "cpu"
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    level_seconds, warmup = [], 0.0
-    for level in agent.levels:
-        start = time.perf_counter()
-        level.train_step()
-        warmup += time.perf_counter() - start
-        times = []
-        for _ in range(updates):
-            sync()
-            start = time.perf_counter()
-            level.train_step()
-            sync()
-            times.append(time.perf_counter() - start)
-        level_seconds.append(float(np.median(times)))
+    level_seconds, warmup = _update_seconds(agent, updates, cuda)
     per_call = sum(t / config.subactor_train_every**i for i, t in enumerate(level_seconds))
     flops = (
         None
         if config.compile
         else sum(update_flops(level) / config.subactor_train_every**i for i, level in enumerate(agent.levels))
     )
-    compiled = {}
-    if config.compile:  # how much torch.compile built: graphs, frames traced (recompiles among them), breaks
-        from torch._dynamo.utils import counters
-
-        compiled = {
-            "graphs": counters["stats"]["unique_graphs"],
-            "frames": counters["frames"]["total"],
-            "graph_breaks": sum(counters["graph_break"].values()),
-        }
     return {
         "presets": case,
         "method": method,
@@ -126,7 +82,72 @@ def measure(case: str, method: str, mode: str, updates: int, act_steps: int) -> 
         "updates": updates,
         "flops": flops,
         "peak_flops": peak_flops("cuda" if cuda else "cpu"),
-        "compiled": compiled,
+        "compiled": _compile_counters() if config.compile else {},
+    }
+
+
+def _acting_agent(case: str, method: str, mode: str, act_steps: int) -> tuple[Any, Any, float]:
+    """The agent of `case`, `method` and `mode` with every level's replay filled by acting, its config, and the
+    seconds per policy step of `act_steps` steps timed after the fill (every level has acted, and compiled)."""
+    import numpy as np
+
+    from hieros.agent_api import make_agent
+    from hieros.config import build_config
+    from hieros.envs import make_env
+    from hieros.envs.base import stack
+
+    model, levels = METHODS[method]
+    presets, overrides, task = CASES[case]
+    config = build_config(
+        presets, {**overrides, "task": task, "model_name": model, "max_hierarchy": str(levels), **MODES[mode]}
+    )
+    discrete = task.startswith("atari")
+    env = make_env(config.task, config, seed=0)
+    agent = make_agent(config, env.obs_space, env.act_space)
+    obs, state = stack([env.reset()]), agent.initial_state(1)
+    top_period = config.subactor_update_every ** (len(agent.levels) - 1)
+    fill = (config.batch_length + config.batch_size) * top_period + top_period
+    for step in range(fill + act_steps):
+        if step == fill:
+            start = time.perf_counter()
+        action, state = agent.policy(obs, state, mode="train")
+        obs = stack(
+            [env.reset() if obs["is_last"][0] else env.step(int(action[0]) if discrete else np.asarray(action[0]))]
+        )
+    return agent, config, (time.perf_counter() - start) / act_steps
+
+
+def _update_seconds(agent: Any, updates: int, cuda: bool) -> tuple[list[float], float]:
+    """Each level's median update seconds over `updates` timed updates, and the seconds of the warm-up updates
+    (one a level, compilation included) before them."""
+    import numpy as np
+    import torch
+
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    level_seconds, warmup = [], 0.0
+    for level in agent.levels:
+        start = time.perf_counter()
+        level.train_step()
+        warmup += time.perf_counter() - start
+        times = []
+        for _ in range(updates):
+            sync()
+            start = time.perf_counter()
+            level.train_step()
+            sync()
+            times.append(time.perf_counter() - start)
+        level_seconds.append(float(np.median(times)))
+    return level_seconds, warmup
+
+
+def _compile_counters() -> dict[str, int]:
+    """How much torch.compile built: graphs, frames traced (recompiles among them), graph breaks."""
+    from torch._dynamo.utils import counters
+
+    return {
+        "graphs": counters["stats"]["unique_graphs"],
+        "frames": counters["frames"]["total"],
+        "graph_breaks": sum(counters["graph_break"].values()),
     }
 
 
@@ -180,7 +201,7 @@ def hardware() -> str:
     return f"{platform.processor() or platform.machine()}, {cores} cores, {memory:.0f} GiB, {gpu}"
 
 
-def main() -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--presets",
@@ -202,7 +223,65 @@ def main() -> int:
     parser.add_argument("--act-steps", type=int, default=200, help="policy steps timed for acting speed")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--no-append", action="store_true", help="do not append to docs/benchmarks.md")
-    args = parser.parse_args()
+    return parser
+
+
+def _child_row(case: str, method: str, mode: str, updates: int, act_steps: int) -> dict | None:
+    """measure() of one case in a process of its own (its peak memory its own); None if it failed (said)."""
+    child = json.dumps({"case": case, "method": method, "mode": mode})
+    command = [sys.executable, __file__, "--child", child, "--updates", str(updates), "--act-steps", str(act_steps)]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if out.returncode:
+        print(out.stderr[-2000:], file=sys.stderr)
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _table_line(r: dict, rows: list[dict]) -> str:
+    """One row of the table, with its ratios against hieros_1level and against its eager row."""
+    base = next(
+        (b for b in rows if b["presets"] == r["presets"] and b["method"] == "hieros_1level" and b["mode"] == r["mode"]),
+        None,
+    )
+    ratio = f"{r['update_s'] / base['update_s']:.2f}x" if base else "-"
+    eager = next(
+        (b for b in rows if b["presets"] == r["presets"] and b["method"] == r["method"] and b["mode"] == "eager"),
+        None,
+    )
+    speedup = f"{eager['update_s'] / r['update_s']:.2f}x" if eager and eager is not r else "-"
+    levels = " / ".join(f"{t:.3f}" for t in r["levels"])
+    gpu_memory = "-" if r["peak_gpu_gb"] is None else f"{r['peak_gpu_gb']:.2f}"
+    flops = r["flops"] if r["flops"] is not None else eager["flops"] if eager else None  # same computation
+    achieved = flops / r["update_s"] if flops else None
+    compute = (
+        f"{flops / 1e9:.2f} | {achieved / 1e9:.1f} | {r['peak_flops'] / 1e9:.0f} | {achieved / r['peak_flops']:.1%}"
+        if achieved
+        else f"- | - | {r['peak_flops'] / 1e9:.0f} | -"
+    )
+    return (
+        f"| {r['presets']} | {r['method']} | {r['mode']} | {r['batch']} | {levels} | "
+        f"{r['update_s']:.3f} | {ratio} | {speedup} | {r['act_ms']:.2f} | {r['warmup_s']:.1f} | "
+        f"{r['peak_rss_gb']:.2f} | {gpu_memory} | {compute} |"
+    )
+
+
+TABLE_HEADER = [
+    "| case | method | mode | batch | level updates (s) | update per call (s) | vs hieros_1level | "
+    "vs eager | acting (ms/step) | first update (s) | peak RSS (GiB) | peak GPU (GiB) | GFLOP per call | "
+    "achieved GFLOP/s | fp32 peak GFLOP/s | of peak |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+]
+TABLE_NOTE = (
+    "Level i trains every 4^i calls, so an agent's update per call is sum_i t_i / 4^i. "
+    "hieros = the paper's 3 levels. vs eager: eager update / this update (speed-up). GFLOP per call: "
+    "matmul and convolution FLOPs of the updates (forward and backward, torch.utils.flop_counter; a "
+    "compiled row uses its eager row's count); of peak: achieved / the fastest of a 4096^2 matmul and a "
+    "convolution timed in the same process."
+)
+
+
+def main() -> int:
+    args = _parser().parse_args()
     if args.child:
         case = json.loads(args.child)
         print(json.dumps(measure(case["case"], case["method"], case["mode"], args.updates, args.act_steps)))
@@ -210,79 +289,18 @@ def main() -> int:
     rows = []
     for name in args.presets:
         for method, mode in [(m, mode) for m in args.methods for mode in args.modes]:
-            case = json.dumps({"case": name, "method": method, "mode": mode})
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    case,
-                    "--updates",
-                    str(args.updates),
-                    "--act-steps",
-                    str(args.act_steps),
-                ],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-            )
-            if out.returncode:
-                print(out.stderr[-2000:], file=sys.stderr)
+            row = _child_row(name, method, mode, args.updates, args.act_steps)
+            if row is None:
                 return 1
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            rows.append(row)
             print(rows[-1], flush=True)
-    lines = [
-        "| case | method | mode | batch | level updates (s) | update per call (s) | vs hieros_1level | "
-        "vs eager | acting (ms/step) | first update (s) | peak RSS (GiB) | peak GPU (GiB) | GFLOP per call | "
-        "achieved GFLOP/s | fp32 peak GFLOP/s | of peak |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        base = next(
-            (
-                b
-                for b in rows
-                if b["presets"] == r["presets"] and b["method"] == "hieros_1level" and b["mode"] == r["mode"]
-            ),
-            None,
-        )
-        ratio = f"{r['update_s'] / base['update_s']:.2f}x" if base else "-"
-        eager = next(
-            (b for b in rows if b["presets"] == r["presets"] and b["method"] == r["method"] and b["mode"] == "eager"),
-            None,
-        )
-        speedup = f"{eager['update_s'] / r['update_s']:.2f}x" if eager and eager is not r else "-"
-        levels = " / ".join(f"{t:.3f}" for t in r["levels"])
-        gpu_memory = "-" if r["peak_gpu_gb"] is None else f"{r['peak_gpu_gb']:.2f}"
-        flops = r["flops"] if r["flops"] is not None else eager["flops"] if eager else None  # same computation
-        achieved = flops / r["update_s"] if flops else None
-        compute = (
-            (
-                f"{flops / 1e9:.2f} | {achieved / 1e9:.1f} | {r['peak_flops'] / 1e9:.0f} | "
-                f"{achieved / r['peak_flops']:.1%}"
-            )
-            if achieved
-            else f"- | - | {r['peak_flops'] / 1e9:.0f} | -"
-        )
-        lines.append(
-            f"| {r['presets']} | {r['method']} | {r['mode']} | {r['batch']} | {levels} | "
-            f"{r['update_s']:.3f} | {ratio} | {speedup} | {r['act_ms']:.2f} | {r['warmup_s']:.1f} | "
-            f"{r['peak_rss_gb']:.2f} | {gpu_memory} | {compute} |"
-        )
-    table = "\n".join(lines)
+    table = "\n".join([*TABLE_HEADER, *(_table_line(r, rows) for r in rows)])
     print(table)
     if not args.no_append:
-        note = (
-            "Level i trains every 4^i calls, so an agent's update per call is sum_i t_i / 4^i. "
-            "hieros = the paper's 3 levels. vs eager: eager update / this update (speed-up). GFLOP per call: "
-            "matmul and convolution FLOPs of the updates (forward and backward, torch.utils.flop_counter; a "
-            "compiled row uses its eager row's count); of peak: achieved / the fastest of a 4096^2 matmul and a "
-            "convolution timed in the same process."
-        )
         append_result(
             "train_step.py",
             f"torch threads {rows[0]['threads']}, median of {args.updates} updates per level",
-            f"{note}\n\n{table}",
+            f"{TABLE_NOTE}\n\n{table}",
         )
     return 0
 
