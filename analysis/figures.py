@@ -103,6 +103,13 @@ def legend_width(labels: list[str]) -> float:
     return COLUMN if legend_rows(labels, COLUMN) <= LEGEND_ROWS else PAGE
 
 
+def band_panel(methods: list[str]) -> tuple[Any, Any, float]:
+    """One panel of curves with bands for `methods` and room for their legend below: figure, axes, width."""
+    width = legend_width(methods)
+    fig, ax = pyplot().subplots(figsize=(width, 2.6 + LEGEND_ROW * legend_rows(methods, width)), layout="constrained")
+    return fig, ax, width
+
+
 def legend_below(fig: Any, handles: list[Any], labels: list[str], width: float) -> None:
     """The legend under the axes, outside the data (a constrained-layout figure makes room for it)."""
     fig.legend(handles, labels, loc="outside lower center", ncols=legend_columns(labels, width))
@@ -214,10 +221,8 @@ def draw_profiles(
 ) -> tuple[Any, Table]:
     """Performance profiles: fraction of runs (kind "runs") or of tasks by their mean over runs ("average") with
     normalised score > tau, with pointwise 95% bands; the legend below."""
-    plt = pyplot()
     methods = list(profiles)
-    width = legend_width(methods)
-    fig, ax = plt.subplots(figsize=(width, 2.6 + LEGEND_ROW * legend_rows(methods, width)), layout="constrained")
+    fig, ax, width = band_panel(methods)
     rows: list[list[Any]] = []
     handles = []
     for method, p in profiles.items():

@@ -12,6 +12,7 @@ from analysis.figures import (
     LEGEND_ROW,
     PAGE,
     Table,
+    band_panel,
     compact_ticks,
     legend_below,
     legend_columns,
@@ -140,8 +141,7 @@ def draw_efficiency(data: dict[str, dict[str, list[float]]], palette: dict[str, 
     env frames with 95% stratified bootstrap bands, rliable's sample-efficiency curve; the legend below."""
     plt = pyplot()
     methods = list(data)
-    width = legend_width(methods)
-    fig, ax = plt.subplots(figsize=(width, 2.6 + LEGEND_ROW * legend_rows(methods, width)), layout="constrained")
+    fig, ax, width = band_panel(methods)
     rows: list[list[Any]] = []
     handles = []
     for method, c in data.items():
