@@ -43,6 +43,14 @@ def _run(command: str, cwd: Path) -> float:
     return time.perf_counter() - start
 
 
+def _short(ref: str) -> str:
+    """`ref` as its short commit hash, fixed before anything is measured (HEAD may move meanwhile)."""
+    done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", ref], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{ref}: not a commit of {ROOT}")
+    return done.stdout.strip()
+
+
 def _clone(commit: str, where: Path) -> Path:
     """A fresh clone of this repository at `commit`, beside nothing (its own temporary folder)."""
     _run(f"git clone -q {ROOT} {where} && git -C {where} checkout -q {commit}", ROOT)
@@ -97,10 +105,7 @@ def main() -> int:
     parser.add_argument("--no-append", action="store_true", help="do not append to docs/benchmarks.md")
     args = parser.parse_args()
     rows: dict[str, dict[str, float]] = {}
-    name = lambda ref: subprocess.run(  # noqa: E731  a commit by its short hash, fixed before anything is measured
-        ["git", "-C", str(ROOT), "rev-parse", "--short", ref], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    args.commit, args.baseline = name(args.commit), args.baseline and name(args.baseline)
+    args.commit, args.baseline = _short(args.commit), args.baseline and _short(args.baseline)
     with tempfile.TemporaryDirectory() as work:
         if args.baseline:
             rows[args.baseline] = measure(args.baseline, Path(work), tiers=False, reports=args.reports.resolve())
