@@ -22,7 +22,7 @@ from hieros.config import ConfigError
 from hieros.envs import EnvError
 from hieros.rundir import RunFileError
 from hieros.wmbench import datasets
-from hieros.wmbench.methods import METHODS, SIZES, SUITE, Settings, parse_set, resolve
+from hieros.wmbench.methods import METHODS, MODEL_SIZE_KEYS, SIZES, SUITE, Settings, parse_set, resolve
 
 DESCRIPTION = """\
 The world-model bench: world models trained offline on one fixed dataset (same data, same update budget, same
@@ -79,7 +79,8 @@ def parser() -> OneLineParser:
     run.add_argument("--method", type=_list(str, list(METHODS)), default=tuple(METHODS), help="methods (all)")
     run.add_argument("--seeds", type=_list(int), default=(1, 2, 3), help="seeds, e.g. 1,2,3 (default)")
     run.add_argument("--results", type=Path, default=Path("results"), help="the results store (default results)")
-    run.add_argument("--size", choices=list(SIZES), default=defaults.size, help="config size (default cpu_small)")
+    sizes = "config size (cpu_small; paper: its model at the paper's size)"
+    run.add_argument("--size", choices=list(SIZES), default=defaults.size, help=sizes)
     run.add_argument("--dataset", choices=list(datasets.DATASETS), default=defaults.dataset, help="the dataset")
     run.add_argument("--data-seed", type=int_in(0, 2**32 - 1), default=defaults.data_seed, help="its seed (0)")
     run.add_argument("--episodes", type=_list(int), metavar="R,C", help="its random and controller episodes (40,40)")
@@ -162,9 +163,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"--contexts {max(settings.contexts)} + --horizon {settings.horizon} steps exceed the shortest held-out "
             f"episode ({shortest} steps)"
         )
-    data_spec = datasets.spec(settings.dataset)
     for method in args.method:  # every config checked before any run starts
-        resolve(method, args.seeds[0], settings, data_spec.task, data_spec.env_set)
+        resolve(method, args.seeds[0], settings)
     from hieros.wmbench.progress import run_all  # imports torch
 
     return run_all(args.results, list(args.method), list(args.seeds), settings, dataset, args.threads)
@@ -202,7 +202,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, method in METHODS.items():
         keys = ", ".join(f"{k}={v}" for k, v in method.set.items())
         print(f"  {name:8} {method.description} ({keys})")
-    print("sizes:   " + ", ".join(f"{name} (--configs {' '.join(p)})" for name, p in SIZES.items()))
+    print("sizes:   " + ", ".join(f"{name} (--configs <task> {' '.join(p)})" for name, p in SIZES.items()))
+    print("         paper: cpu_small's training with the paper's model dimensions (" + ", ".join(MODEL_SIZE_KEYS) + ")")
     print("datasets:")
     for name, spec in datasets.DATASETS.items():
         print(f"  {name:8} {spec.description}")

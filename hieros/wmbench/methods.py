@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hieros.config import Config, ConfigError, build_config
+from hieros.wmbench.collect import spec
 
 SUITE = "wm_bench"  # the results store's suite folder: results/wm_bench/<method>/<task>/seed_<n>/
 
@@ -45,9 +46,36 @@ VARIANTS = {
 }
 METHODS.update({name: Method({**S5WM, **keys}, f"S5WM, {text}") for name, (keys, text) in VARIANTS.items()})
 
-# The sizes: config presets after the dataset's task preset, and cpu_learning's `set` (benchmark.toml; a test
-# keeps them equal) so the model is the one whose agent issue #36 compares.
-SIZES = {"cpu_small": ("dmc_proprio", "cpu_small"), "debug": ("dmc_proprio", "debug")}
+# The sizes: config presets after the dataset's task preset. `paper` is cpu_small's training (batches, learning
+# rates, warm-up) with every model dimension at the paper's value (the defaults: 32x32 latents, deter and hidden
+# 256, 4 S5 blocks of width 256 and state 128, MLP encoder and decoder 2 x 512, heads 256): whether the S5WM's
+# deficit is its design or the size cpu_small cuts it to.
+SIZES = {"cpu_small": ("cpu_small",), "debug": ("debug",), "paper": ("cpu_small",)}
+MODEL_SIZE_KEYS = (
+    "dyn_hidden",
+    "dyn_deter",
+    "dyn_stoch",
+    "dyn_discrete",
+    "units",
+    "encoder.mlp_units",
+    "encoder.mlp_layers",
+    "decoder.mlp_units",
+    "decoder.mlp_layers",
+    "s5.model_dim",
+    "s5.state_dim",
+    "s5.init_blocks",
+    "s5.num_blocks",
+)
+
+
+def size_keys(size: str) -> dict[str, Any]:
+    """The config keys a size sets over its presets: for `paper`, every model dimension at its default."""
+    if size != "paper":
+        return {}
+    defaults = build_config([], {}).flat()
+    return {key: defaults[key] for key in MODEL_SIZE_KEYS}
+
+
 CPU_LEARNING_SET = {"discount": 0.99, "train_ratio": 256, "env.dmc.repeat": 8}
 IDENTITY = ("seed", "task", "logdir", "suite", "method")  # set by the bench, never by --set
 
@@ -79,9 +107,10 @@ class Settings:
         return out
 
 
-def resolve(method: str, seed: int, settings: Settings, task: str, env_set: Mapping[str, Any]) -> Config:
-    """The config a run of `method` and `seed` trains with: presets of the size, the dataset's environment
-    settings, cpu_learning's set, the method's keys, then --set; ConfigError in one line for a bad key or value."""
+def resolve(method: str, seed: int, settings: Settings) -> Config:
+    """The config a run of `method` and `seed` trains with: the dataset's task presets, the size's presets, the
+    dataset's environment settings, cpu_learning's set, the size's keys, the method's keys, then --set;
+    ConfigError in one line for a bad key or value."""
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     if settings.size not in SIZES:
@@ -90,11 +119,13 @@ def resolve(method: str, seed: int, settings: Settings, task: str, env_set: Mapp
     for key in given:
         if key in IDENTITY or key == "max_hierarchy":
             raise ConfigError(f"--set {key}=...: the bench sets {key} itself (one level; seed, task and names per run)")
-    overrides: dict[str, Any] = {**env_set, **CPU_LEARNING_SET, **METHODS[method].set, **given}
-    overrides.update(task=task, seed=seed, suite=SUITE, method=method, eval_eps=settings.eval_episodes)
+    data = spec(settings.dataset)
+    overrides: dict[str, Any] = {**data.env_set, **CPU_LEARNING_SET, **size_keys(settings.size)}
+    overrides.update({**METHODS[method].set, **given})
+    overrides.update(task=data.task, seed=seed, suite=SUITE, method=method, eval_eps=settings.eval_episodes)
     overrides["score.protocol"] = "final_eval"
     overrides["tensorboard"] = False
-    config = build_config(list(SIZES[settings.size]), overrides)
+    config = build_config([*data.presets, *SIZES[settings.size]], overrides)
     if config.max_hierarchy != 1:
         raise ConfigError(f"method {method}: the bench trains one level; max_hierarchy is {config.max_hierarchy}")
     return config

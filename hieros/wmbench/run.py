@@ -76,9 +76,8 @@ class BenchRun:
 
     def __init__(self, results: Path, method: str, seed: int, settings: Settings, dataset: Dataset):
         self.settings, self.dataset = settings, dataset
-        data_spec = spec(settings.dataset)
         self.run_dir = run_dir_of(results, method, seed, settings)
-        config = resolve(method, seed, settings, data_spec.task, data_spec.env_set)
+        config = resolve(method, seed, settings)
         self.config = Config({**config, "logdir": str(self.run_dir)})
         env = make_env(self.config.task, self.config, seed=0)
         self.obs_space, self.act_space, env_protocol = env.obs_space, env.act_space, env.protocol()

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from hieros import metrics_file, run_file, rundir
+from hieros.config import build_config
 from hieros.wmbench import datasets
 from hieros.wmbench.batches import TrainBatches, heldout_windows
 from hieros.wmbench.cli import main
-from hieros.wmbench.methods import CPU_LEARNING_SET, Settings, resolve
+from hieros.wmbench.methods import CPU_LEARNING_SET, MODEL_SIZE_KEYS, Settings, resolve
 
 SMALL = (3, 3)  # random and controller episodes of the tests' datasets: one of each held out
 
@@ -91,11 +92,21 @@ def test_the_bench_config_is_cpu_learnings_model(tmp_path):
 
     suite = suites.load().suites["cpu_learning"]
     assert {k: v for k, v in suite.overrides.items() if k in CPU_LEARNING_SET} == CPU_LEARNING_SET
-    env = datasets.spec("cartpole_state").env_set
-    rssm = resolve("rssm", 1, Settings(), "dmc_cartpole_balance", env)
-    s5 = resolve("s5wm", 1, Settings(), "dmc_cartpole_balance", env)
+    rssm = resolve("rssm", 1, Settings())
+    s5 = resolve("s5wm", 1, Settings())
     assert (rssm.dynamics_model, s5.dynamics_model, rssm.max_hierarchy, s5.max_hierarchy) == ("rssm", "s5", 1, 1)
     assert rssm.dyn_deter == s5.dyn_deter == 64 and rssm.env.dmc.repeat == 8
+
+
+def test_the_paper_size_is_the_defaults_model_with_cpu_small_training():
+    defaults = build_config([], {}).flat()
+    small = resolve("s5wm", 1, Settings()).flat()
+    paper = resolve("s5wm", 1, Settings(size="paper")).flat()
+    assert all(paper[key] == defaults[key] for key in MODEL_SIZE_KEYS)
+    assert sum(small[key] != defaults[key] for key in MODEL_SIZE_KEYS) >= 10  # cpu_small cuts the model
+    training = ("batch_size", "batch_length", "model_lr", "warmup_steps", "actor_lr", "s5.legacy_init_scale")
+    assert all(paper[key] == small[key] for key in training)
+    assert (paper["dyn_stoch"], paper["dyn_discrete"], paper["s5.num_blocks"]) == (32, 32, 4)
 
 
 def test_a_debug_run_end_to_end_is_read_by_the_report(tmp_path, cache, capsys):
