@@ -11,6 +11,7 @@ written only when it is not None). `read_run`, `read_stored_run` and `write_run`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -190,6 +191,14 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip()
 
 
+@functools.cache
+def code_state() -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the code this process runs, read once per process: a runner that trains run after run
+    for hours keeps the code it imported, so a commit made meanwhile must not be recorded as theirs."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return _git("rev-parse", "HEAD"), bool(status) if status is not None else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Provenance(_Part):
     """Where and with what a run was made here: code, packages, machine, torch's CPU threads, command, times."""
@@ -223,10 +232,10 @@ class Provenance(_Part):
                 packages[name] = metadata.version(name)
             except metadata.PackageNotFoundError:
                 packages[name] = None
-        status = _git("status", "--porcelain", "--untracked-files=no")
+        commit, dirty = code_state()
         return cls(
-            git_commit=_git("rev-parse", "HEAD"),
-            git_dirty=bool(status) if status is not None else None,
+            git_commit=commit,
+            git_dirty=dirty,
             python=platform.python_version(),
             packages=packages,
             host=socket.gethostname(),

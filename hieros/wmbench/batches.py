@@ -17,13 +17,12 @@ import numpy as np
 
 from hieros.wmbench.datasets import Dataset
 
-MODEL_KEYS = ("vector", "action", "reward", "is_first", "is_last", "is_terminal")
 
-
-def agent_rows(arrays: Mapping[str, np.ndarray], keep_terminal_reward: bool) -> dict[str, np.ndarray]:
-    """The steps as the agent records them in its replay: with keep_terminal_reward false (D16, the original)
-    the reward of an episode's final step is dropped."""
-    rows = {key: arrays[key] for key in (*MODEL_KEYS, "episode")}
+def agent_rows(dataset: Dataset, keep_terminal_reward: bool) -> dict[str, np.ndarray]:
+    """The steps as the agent records them in its replay, each with its `episode`: with keep_terminal_reward
+    false (D16, the original) the reward of an episode's final step is dropped."""
+    arrays = dataset.arrays
+    rows = {key: arrays[key] for key in (*dataset.step_keys, "episode")}
     if not keep_terminal_reward:
         ended = arrays["is_last"] | arrays["is_terminal"]
         rows["reward"] = np.where(ended, np.float32(0.0), arrays["reward"]).astype(np.float32)
@@ -38,14 +37,14 @@ def select(rows: Mapping[str, np.ndarray], episodes: np.ndarray) -> dict[str, np
 
 def model_inputs(batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """A batch without its bookkeeping (`episode`): what the world model is given."""
-    return {key: batch[key] for key in MODEL_KEYS}
+    return {key: value for key, value in batch.items() if key != "episode"}
 
 
 class TrainBatches:
     """Uniform windows of the training episodes' steps, from a generator seeded by `seed` only."""
 
     def __init__(self, dataset: Dataset, batch_size: int, length: int, seed: int, keep_terminal_reward: bool):
-        rows = agent_rows(dataset.arrays, keep_terminal_reward)
+        rows = agent_rows(dataset, keep_terminal_reward)
         self.steps = select(rows, dataset.episodes(heldout=False))
         self.batch_size, self.length = batch_size, length
         self.count = len(self.steps["reward"]) - length + 1
@@ -68,7 +67,7 @@ def heldout_windows(
 ) -> dict[str, np.ndarray]:
     """`count` windows of `length` steps, each inside one held-out episode long enough for it, the episodes taken
     in turn and the starts uniform, by a generator seeded with the dataset's seed (and `salt`)."""
-    rows = agent_rows(dataset.arrays, keep_terminal_reward)
+    rows = agent_rows(dataset, keep_terminal_reward)
     ids = dataset.episodes(heldout=True)
     lengths = dataset.arrays["episode_length"][ids]
     ids = ids[lengths >= length]

@@ -16,13 +16,18 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from hieros import run_file
 from hieros.cli_errors import OneLineParser, guarded, int_in
 from hieros.config import ConfigError
 from hieros.envs import EnvError
 from hieros.rundir import RunFileError
 from hieros.wmbench import datasets
-from hieros.wmbench.methods import METHODS, MODEL_SIZE_KEYS, SIZES, SUITE, Settings, parse_set, resolve
+from hieros.wmbench.methods import METHODS, MODEL_SIZE_KEYS, SIZES, Settings, parse_set, resolve, suite_of
+
+if TYPE_CHECKING:
+    from hieros.wmbench.summary import RunData
 
 DESCRIPTION = """\
 The world-model bench: world models trained offline on one fixed dataset (same data, same update budget, same
@@ -103,6 +108,7 @@ def parser() -> OneLineParser:
     for name, text in (("table", "the bench's table in markdown"), ("plot", "the open-loop figure (PNG, PDF)")):
         command = sub.add_parser(name, help=text)
         command.add_argument("--results", type=Path, default=Path("results"), help="the results store")
+        command.add_argument("--dataset", choices=list(datasets.DATASETS), default=defaults.dataset, help="its runs")
         if name == "plot":
             command.add_argument("--out", type=Path, default=Path("results/wm_bench_plots"), help="the folder")
             command.add_argument("--method", type=_list(str), help="only these methods, e.g. rssm,s5wm (default all)")
@@ -153,6 +159,7 @@ def settings_of(args: argparse.Namespace) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    run_file.code_state()  # the code this process runs, before it runs for hours
     settings = settings_of(args)
     dataset = datasets.load(
         settings.dataset, settings.data_seed, settings.random_episodes, settings.controller_episodes, args.cache
@@ -170,23 +177,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_all(args.results, list(args.method), list(args.seeds), settings, dataset, args.threads)
 
 
-def cmd_table(args: argparse.Namespace) -> int:
-    from hieros.wmbench.summary import load_runs, markdown
+def finished_runs(args: argparse.Namespace) -> dict[str, list[RunData]]:
+    """{method: finished runs} of --dataset's suite under --results; RunFileError in one line when none."""
+    from hieros.wmbench.summary import load_runs
 
-    runs = load_runs(args.results)
+    runs = load_runs(args.results, args.dataset)
     if not runs:
-        raise RunFileError(f"no finished {SUITE} run under {args.results}; run `python -m hieros.wmbench run`")
-    print(markdown(runs), end="")
+        where = f"{args.results}/{suite_of(args.dataset)}"
+        raise RunFileError(
+            f"no finished run under {where}; run `python -m hieros.wmbench run --dataset {args.dataset}`"
+        )
+    return runs
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from hieros.wmbench.summary import markdown
+
+    print(markdown(finished_runs(args)), end="")
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from hieros.wmbench.plot import figure
-    from hieros.wmbench.summary import load_runs
 
-    runs = load_runs(args.results)
-    if not runs:
-        raise RunFileError(f"no finished {SUITE} run under {args.results}; run `python -m hieros.wmbench run`")
+    runs = finished_runs(args)
     if args.method:
         unknown = sorted(set(args.method) - set(runs))
         if unknown:

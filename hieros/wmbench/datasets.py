@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hieros.wmbench.collect import DATASETS, KINDS, DatasetError, DatasetSpec, collect, spec
+from hieros.wmbench.collect import DATASETS, STEP_KEYS, DatasetError, DatasetSpec, collect, spec
 
 __all__ = ["DATASETS", "Dataset", "DatasetError", "DatasetSpec", "collect", "load", "make", "save", "spec"]
 
@@ -64,7 +64,9 @@ def content_sha256(arrays: Mapping[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def save(path: Path, arrays: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> dict[str, Any]:
+def save(
+    path: Path, arrays: Mapping[str, np.ndarray], info: Mapping[str, Any], kinds: tuple[str, ...]
+) -> dict[str, Any]:
     """Write the compressed .npz (fixed entry timestamps, so the same arrays give the same file) and the JSON
     beside it; returns that JSON."""
     buffer = io.BytesIO()
@@ -83,7 +85,7 @@ def save(path: Path, arrays: Mapping[str, np.ndarray], info: Mapping[str, Any]) 
         "episodes": len(arrays["episode_kind"]),
         "steps": len(arrays["reward"]),
         "heldout_episodes": int(arrays["episode_heldout"].sum()),
-        "returns": returns_by_kind(arrays),
+        "returns": returns_by_kind(arrays, kinds),
     }
     from hieros.rundir import atomic_write_bytes, atomic_write_json
 
@@ -92,11 +94,11 @@ def save(path: Path, arrays: Mapping[str, np.ndarray], info: Mapping[str, Any]) 
     return meta
 
 
-def returns_by_kind(arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
+def returns_by_kind(arrays: Mapping[str, np.ndarray], kinds: tuple[str, ...]) -> dict[str, dict[str, float]]:
     """Mean, min and max episode return of each kind of episode (to see that good and failing episodes occur)."""
     totals = np.bincount(arrays["episode"], weights=arrays["reward"], minlength=len(arrays["episode_kind"]))
     out = {}
-    for index, kind in enumerate(KINDS):
+    for index, kind in enumerate(kinds):
         values = totals[arrays["episode_kind"] == index]
         if len(values):
             out[kind] = {"mean": float(values.mean()), "min": float(values.min()), "max": float(values.max())}
@@ -116,6 +118,11 @@ class Dataset:
     def sha256(self) -> str:
         return str(self.meta["sha256"])
 
+    @property
+    def step_keys(self) -> tuple[str, ...]:
+        """The per-step arrays a model is given: the observation key and STEP_KEYS."""
+        return (spec(self.name).obs_key, *STEP_KEYS)
+
     def episodes(self, heldout: bool) -> np.ndarray:
         """The ids of the held-out (or the training) episodes."""
         return np.flatnonzero(self.arrays["episode_heldout"] == heldout)
@@ -127,7 +134,7 @@ class Dataset:
             "name": self.name,
             "seed": self.seed,
             "sha256": self.sha256,
-            "episodes": {kind: int((kinds == i).sum()) for i, kind in enumerate(KINDS)},
+            "episodes": {kind: int((kinds == i).sum()) for i, kind in enumerate(spec(self.name).kinds)},
             "heldout_episodes": int(self.arrays["episode_heldout"].sum()),
         }
 
@@ -176,4 +183,4 @@ def make(
         "env": dict(base.env_set),
         "command": make_command(name, seed, *counts),
     }
-    return path, save(path, arrays, info), True
+    return path, save(path, arrays, info, base.kinds), True

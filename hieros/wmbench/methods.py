@@ -16,7 +16,13 @@ from typing import Any
 from hieros.config import Config, ConfigError, build_config
 from hieros.wmbench.collect import spec
 
-SUITE = "wm_bench"  # the results store's suite folder: results/wm_bench/<method>/<task>/seed_<n>/
+SUITE = "wm_bench"  # the results store's suite folder of cartpole_state: results/wm_bench/<method>/<task>/seed_<n>/
+
+
+def suite_of(dataset: str) -> str:
+    """The suite (the store's folder, run.json's suite) of a dataset's runs: `wm_bench` for cartpole_state, as
+    before there were others, else `wm_bench_<dataset>` (cartpole_pixels shares cartpole_state's task)."""
+    return SUITE if dataset == "cartpole_state" else f"{SUITE}_{dataset}"
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,9 @@ def resolve(method: str, seed: int, settings: Settings) -> Config:
     data = spec(settings.dataset)
     overrides: dict[str, Any] = {**data.env_set, **CPU_LEARNING_SET, **size_keys(settings.size)}
     overrides.update({**METHODS[method].set, **given})
-    overrides.update(task=data.task, seed=seed, suite=SUITE, method=method, eval_eps=settings.eval_episodes)
+    overrides.update(
+        task=data.task, seed=seed, suite=suite_of(settings.dataset), method=method, eval_eps=settings.eval_episodes
+    )
     overrides["score.protocol"] = "final_eval"
     overrides["tensorboard"] = False
     config = build_config([*data.presets, *SIZES[settings.size]], overrides)

@@ -37,14 +37,14 @@ from hieros.run_record import device_name, prepare_run_dir
 from hieros.wmbench import measures, policy
 from hieros.wmbench.batches import TrainBatches, heldout_windows, model_inputs
 from hieros.wmbench.datasets import Dataset, spec
-from hieros.wmbench.methods import SUITE, Settings, resolve
+from hieros.wmbench.methods import Settings, resolve, suite_of
 
 SHOWN_STEPS = (1, 4, 16)  # the open-loop steps in the `train` records (all of them in `openloop`)
 Report = Callable[[str, int, int], None]  # (phase, done, total): the progress display
 
 
 def run_dir_of(results: Path, method: str, seed: int, settings: Settings) -> Path:
-    return rundir.run_path(results, SUITE, method, spec(settings.dataset).task, seed)
+    return rundir.run_path(results, suite_of(settings.dataset), method, spec(settings.dataset).task, seed)
 
 
 def is_done(results: Path, method: str, seed: int, settings: Settings) -> bool:
@@ -94,7 +94,7 @@ class BenchRun:
                 rundir.discard_new_run(self.run_dir)
             raise
         self.record = run_file.Record(
-            suite=SUITE,
+            suite=self.config.suite,
             method=method,
             task=self.config.task,
             seed=seed,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hieros import metrics_file, run_file, rundir
-from hieros.wmbench.methods import SUITE
+from hieros.wmbench.methods import suite_of
 
 CONFIDENCE = 0.95
 TABLE_LOSSES = ("obs_loss", "reward_loss", "cont_loss", "kl", "prior_ent", "post_ent")
@@ -33,14 +33,14 @@ class RunData:
     openloop: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
-def load_runs(results: Path, task: str | None = None) -> dict[str, list[RunData]]:
-    """{method: finished runs in seed order} of the wm_bench suite under `results`."""
+def load_runs(results: Path, dataset: str = "cartpole_state") -> dict[str, list[RunData]]:
+    """{method: finished runs in seed order} of the dataset's suite under `results`."""
     out: dict[str, list[RunData]] = {}
     for path in rundir.find_runs(results):
-        if path.relative_to(results).parts[0] != SUITE:
+        if path.relative_to(results).parts[0] != suite_of(dataset):
             continue
         record = run_file.read_stored_run(path)
-        if record.status != "done" or (task and record.task != task):
+        if record.status != "done":
             continue
         records = metrics_file.read_metrics(path)
         trains = [r for r in records if r.get("type") == "train"]

@@ -136,3 +136,17 @@ def test_records_are_frozen():
     for part, field in ((record, "status"), (record.progress, "env_steps"), (record.protocol.score, "name")):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(part, field, None)
+
+
+def test_provenance_records_the_code_the_process_started_with(monkeypatch):
+    """A runner that trains run after run keeps the code it imported: a commit made meanwhile is not theirs."""
+    answers = {"rev-parse": "a" * 40, "status": ""}
+    monkeypatch.setattr(run_file, "_git", lambda *args: answers[args[0]])
+    run_file.code_state.cache_clear()
+    try:
+        first = run_file.Provenance.here("cpu")
+        answers.update({"rev-parse": "b" * 40, "status": " M hieros/train.py"})
+        later = run_file.Provenance.here("cpu")
+    finally:
+        run_file.code_state.cache_clear()
+    assert (first.git_commit, first.git_dirty) == (later.git_commit, later.git_dirty) == ("a" * 40, False)

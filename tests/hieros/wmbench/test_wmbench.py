@@ -37,7 +37,7 @@ def test_a_dataset_regenerates_bit_for_bit_from_its_seed(tmp_path, small):
     for key, value in small.arrays.items():
         np.testing.assert_array_equal(again[key], value, err_msg=key)
     # the same arrays give the same file (fixed entry timestamps), so the file's sha256 is the same too
-    meta = datasets.save(tmp_path / "again.npz", again, {})
+    meta = datasets.save(tmp_path / "again.npz", again, {}, ("random", "controller"))
     assert meta["file_sha256"] == small.meta["file_sha256"]
     other = datasets.collect("cartpole_state", 1, *SMALL)
     assert datasets.content_sha256(other) != small.sha256
@@ -56,7 +56,7 @@ def test_the_dataset_holds_good_and_failing_episodes_in_the_agents_convention(sm
 def test_a_stored_dataset_that_changed_is_refused(tmp_path, small):
     path = datasets.dataset_path("cartpole_state", 0, *SMALL, tmp_path)
     arrays = dict(small.arrays)
-    datasets.save(path, arrays, {})
+    datasets.save(path, arrays, {}, ("random", "controller"))
     meta = json.loads(path.with_suffix(".json").read_text())
     path.with_suffix(".json").write_text(json.dumps({**meta, "sha256": "0" * 64}))
     with pytest.raises(datasets.DatasetError, match="does not match"):
