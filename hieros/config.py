@@ -32,11 +32,9 @@ CONFIGS_FILE = Path(__file__).with_name("configs.yaml")
 __all__ = [
     "Config",
     "ConfigError",
-    "HelpRequested",
     "build_config",
     "config_mismatch",
-    "dump",
-    "parse_args",
+    "flat_defaults",
     "recorded_hash",
     "run_config_hash",
 ]  # ConfigError lives in config_schema, which checks values
@@ -44,10 +42,6 @@ __all__ = [
 MODEL_IMPLIES: dict[str, dict[str, Any]] = {
     "dreamer": {"dynamics_model": "rssm", "max_hierarchy": 1, "novelty_reward_weight": 0.0},
 }
-
-
-class HelpRequested(Exception):
-    """`--help` was given; the message is the usage text."""
 
 
 class Config(dict):
@@ -81,7 +75,7 @@ class Config(dict):
 def recorded_flat(recorded: Mapping[str, Any], path: Path = CONFIGS_FILE) -> dict[str, Any]:
     """A config as a run recorded it, flat, with the keys that did not exist then at today's defaults (a key is
     added with the default that keeps the earlier behaviour)."""
-    return {**_flat_defaults(path), **Config(_wrap(recorded)).flat()}
+    return {**flat_defaults(path), **Config(_wrap(recorded)).flat()}
 
 
 def recorded_hash(recorded: Mapping[str, Any]) -> str:
@@ -108,7 +102,8 @@ def _flat_default_items(path: Path) -> tuple[tuple[str, Any], ...]:
     return tuple(Config(_wrap(load_blocks(path)["defaults"])).flat().items())
 
 
-def _flat_defaults(path: Path) -> dict[str, Any]:
+def flat_defaults(path: Path = CONFIGS_FILE) -> dict[str, Any]:
+    """Every key of the `defaults` block at its default, flat ({"a.b": value}); a fresh copy."""
     return copy.deepcopy(dict(_flat_default_items(path)))
 
 
@@ -241,7 +236,7 @@ def _comments(path: Path) -> dict[str, str]:
 @functools.lru_cache(maxsize=4)
 def _keys(path: Path) -> tuple[dict[str, Spec | None], dict[str, str]]:
     """({"a.b": spec}, {"a.b": doc}) from the comments of the `defaults` block (config_schema says the syntax)."""
-    defaults = Config(_wrap(load_blocks(path)["defaults"])).flat()
+    defaults = flat_defaults(path)
     specs: dict[str, Spec | None] = {}
     docs: dict[str, str] = {}
     for key, comment in _comments(path).items():
@@ -257,80 +252,6 @@ def key_docs(path: Path = CONFIGS_FILE) -> dict[str, str]:
 def key_specs(path: Path = CONFIGS_FILE) -> dict[str, Spec | None]:
     """{"a.b": allowed values} of every key, as declared at the start of its comment in configs.yaml."""
     return _keys(path)[0]
-
-
-def usage(path: Path = CONFIGS_FILE) -> str:
-    """The text of `python -m hieros.train --help`: how to call it, the presets, every key with its default."""
-    defaults = Config(_wrap(load_blocks(path)["defaults"])).flat()
-    specs, docs = key_specs(path), key_docs(path)
-    rows = [
-        f"  {f'--{key}={flag_text(value)}':<44} {_spec_text(specs.get(key))}{docs.get(key, '')}".rstrip()
-        for key, value in defaults.items()
-    ]
-    return "\n".join(
-        [
-            "usage: python -m hieros.train [--configs PRESET ...] [--KEY=VALUE ...] [--print_config] [--trust-pickle]",
-            "",
-            "Train one run of HIEROS (or the dreamer / random baselines). The defaults are the original's paper-era",
-            "values; --configs merges presets over them in order, then --KEY=VALUE sets any key (nested keys:",
-            "--s5.num_blocks=2), parsed by the type of its default. --print_config prints the merged config and its",
-            "hash and exits. Every value is checked against the allowed values shown beside it ({a|b}: one of;",
-            "[lo, hi) an interval, each element of a list; -: any) before anything is created. Starting a run again",
-            "resumes it from its checkpoint; --trust-pickle lets it read a pickled checkpoint of an earlier version",
-            "(a pickle can run code: only for runs you trust).",
-            "",
-            "example: python -m hieros.train --configs atari100k --task=atari_alien --max_hierarchy=2",
-            "         python -m hieros.train --configs dmc_proprio debug --task=dmc_cartpole_balance --seed=2",
-            "",
-            f"presets: {', '.join(preset_names(path))}  (hieros/configs.yaml)",
-            "",
-            "keys, each at its default (docs/config.md says more and lists where we differ from the original):",
-            *rows,
-        ]
-    )
-
-
-def _spec_text(spec: Spec | None) -> str:
-    return "" if spec is None or spec.text == "-" else spec.text + " "
-
-
-def split_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
-    """Split argv into (presets, {key: raw value}, print_config). `--help` / `-h` raise HelpRequested."""
-    presets: list[str] = []
-    overrides: dict[str, str] = {}
-    print_config = False
-    args = list(argv)
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg in ("-h", "--help"):
-            raise HelpRequested(usage())
-        if not arg.startswith("--"):
-            raise ConfigError(f"unexpected argument {arg!r}: flags look like --key=value")
-        name, eq, value = arg[2:].partition("=")
-        if name == "print_config":
-            print_config = True
-        elif name == "configs":
-            given = len(presets)
-            if eq:
-                presets.extend(v for v in value.replace(",", " ").split() if v)
-            while i + 1 < len(args) and not args[i + 1].startswith("-"):
-                i += 1
-                presets.append(args[i])
-            if len(presets) == given:
-                raise ConfigError(
-                    f"--configs needs at least one preset, e.g. --configs atari100k debug; presets: "
-                    f"{', '.join(preset_names())}"
-                )
-        else:
-            if not eq:
-                if i + 1 >= len(args) or args[i + 1].startswith("--"):
-                    raise ConfigError(f"--{name} needs a value, e.g. --{name}=VALUE")
-                i += 1
-                value = args[i]
-            overrides[name] = value
-        i += 1
-    return presets, overrides, print_config
 
 
 def build_config(
@@ -402,13 +323,3 @@ def _assign(tree: dict[str, Any], dotted: str, value: Any) -> None:
     for part in parents:
         tree = tree[part]
     tree[leaf] = value
-
-
-def parse_args(argv: Sequence[str]) -> tuple[Config, bool]:
-    """The CLI entry: `--configs a b --key=value ...` -> (config, print_config)."""
-    presets, overrides, print_config = split_args(argv)
-    return build_config(presets, overrides), print_config
-
-
-def dump(config: Config) -> str:
-    return yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=None)

@@ -30,7 +30,8 @@ if __package__ in (None, ""):  # `python hieros/train.py ...`
 from hieros import checkpoint, metrics_file, run_file, rundir, video
 from hieros.agent_api import Agent, check_run, make_agent
 from hieros.cli_errors import EXIT_INTERRUPTED, EXIT_LOCKED, guarded
-from hieros.config import Config, ConfigError, HelpRequested, dump, parse_args
+from hieros.config import Config, ConfigError
+from hieros.config_cli import HelpRequested, dump, parse_args
 from hieros.driver import Driver
 from hieros.envs import EnvError, make_env
 from hieros.evaluation import Evaluations

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hieros.config import Config, ConfigError, build_config
+from hieros.config import Config, ConfigError, build_config, flat_defaults
 from hieros.wmbench.collect import spec
 
 SUITE = "wm_bench"  # the results store's suite folder of cartpole_state: results/wm_bench/<method>/<task>/seed_<n>/
@@ -78,7 +78,7 @@ def size_keys(size: str) -> dict[str, Any]:
     """The config keys a size sets over its presets: for `paper`, every model dimension at its default."""
     if size != "paper":
         return {}
-    defaults = build_config([], {}).flat()
+    defaults = flat_defaults()
     return {key: defaults[key] for key in MODEL_SIZE_KEYS}
 
 

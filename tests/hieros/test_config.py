@@ -12,11 +12,10 @@ from hieros.config import (
     key_docs,
     key_specs,
     load_blocks,
-    parse_args,
     parse_value,
     preset_names,
-    usage,
 )
+from hieros.config_cli import parse_args, usage
 
 ROOT = Path(__file__).resolve().parents[2]
 
