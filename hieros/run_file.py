@@ -11,19 +11,17 @@ written only when it is not None). `read_run`, `read_stored_run` and `write_run`
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import platform
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+from hieros import code_version
 from hieros.json_values import is_number
 from hieros.rundir import RUN_FILE, RunFileError, atomic_write_json
 
@@ -31,7 +29,6 @@ SCHEMA_NAME = "hieros-bench/run"
 SCHEMA_VERSION = 1  # version 1 is the only one shipped; FILLED lists the keys its earlier writers left out
 SCHEMA = f"{SCHEMA_NAME}/{SCHEMA_VERSION}"
 STATUSES = ("running", "done", "failed")
-PACKAGES = ("torch", "numpy", "gymnasium", "ale-py", "dm-control", "mujoco", "hieros-bench")
 
 _KINDS = {
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -181,24 +178,6 @@ class Score(_Part):
     OMITTED: ClassVar = frozenset({"train_episodes", "eval_episodes"})
 
 
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
-@functools.cache
-def code_state() -> tuple[str | None, bool | None]:
-    """(commit, dirty) of the code this process runs, read once per process: a runner that trains run after run
-    for hours keeps the code it imported, so a commit made meanwhile must not be recorded as theirs."""
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return _git("rev-parse", "HEAD"), bool(status) if status is not None else None
-
-
 @dataclasses.dataclass(frozen=True)
 class Provenance(_Part):
     """Where and with what a run was made here: code, packages, machine, torch's CPU threads, command, times."""
@@ -226,18 +205,12 @@ class Provenance(_Part):
     @classmethod
     def here(cls, device: str, threads: int | None = None) -> Provenance:
         """This process's provenance (`threads`: torch's CPU threads, None without torch), not yet ended."""
-        packages = {}
-        for name in PACKAGES:
-            try:
-                packages[name] = metadata.version(name)
-            except metadata.PackageNotFoundError:
-                packages[name] = None
-        commit, dirty = code_state()
+        commit, dirty = code_version.code_state()
         return cls(
             git_commit=commit,
             git_dirty=dirty,
             python=platform.python_version(),
-            packages=packages,
+            packages=code_version.package_versions(),
             host=socket.gethostname(),
             platform=platform.platform(),
             device=device,

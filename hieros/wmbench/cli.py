@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hieros import run_file
+from hieros import code_version
 from hieros.cli_errors import OneLineParser, guarded, int_in
 from hieros.config import ConfigError
 from hieros.envs import EnvError
@@ -159,7 +159,7 @@ def settings_of(args: argparse.Namespace) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    run_file.code_state()  # the code this process runs, before it runs for hours
+    code_version.code_state()  # the code this process runs, before it runs for hours
     settings = settings_of(args)
     dataset = datasets.load(
         settings.dataset, settings.data_seed, settings.random_episodes, settings.controller_episodes, args.cache

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hieros import run_file
+from hieros import code_version, run_file
 from hieros.rundir import RunFileError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,12 +141,12 @@ def test_records_are_frozen():
 def test_provenance_records_the_code_the_process_started_with(monkeypatch):
     """A runner that trains run after run keeps the code it imported: a commit made meanwhile is not theirs."""
     answers = {"rev-parse": "a" * 40, "status": ""}
-    monkeypatch.setattr(run_file, "_git", lambda *args: answers[args[0]])
-    run_file.code_state.cache_clear()
+    monkeypatch.setattr(code_version, "_git", lambda *args: answers[args[0]])
+    code_version.code_state.cache_clear()
     try:
         first = run_file.Provenance.here("cpu")
         answers.update({"rev-parse": "b" * 40, "status": " M hieros/train.py"})
         later = run_file.Provenance.here("cpu")
     finally:
-        run_file.code_state.cache_clear()
+        code_version.code_state.cache_clear()
     assert (first.git_commit, first.git_dirty) == (later.git_commit, later.git_dirty) == ("a" * 40, False)
