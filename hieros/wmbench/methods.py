@@ -49,6 +49,10 @@ VARIANTS = {
     "s5wm_output_deter": ({"s5.state_as_deter": False}, "deter read from the S5 output, not its states"),
     "s5wm_no_dropout": ({"s5.dropout": 0.0}, "no dropout in the S5 blocks (the RSSM has none)"),
     "s5wm_4blocks": ({"s5.num_blocks": 4}, "the paper's 4 S5 blocks (cpu_small has 1)"),
+    "s5wm_window64_dt_short": (
+        {"batch_length": 64, "batch_size": 2, "s5.dt_min": 0.01, "s5.dt_max": 1.0},
+        "both switches of the confirmatory comparison together: 64-step windows and 10x longer time steps",
+    ),
 }
 METHODS.update({name: Method({**S5WM, **keys}, f"S5WM, {text}") for name, (keys, text) in VARIANTS.items()})
 
