@@ -79,6 +79,7 @@ def parser() -> OneLineParser:
     data.add_argument("--episodes", type=_list(int), metavar="R,C", help="random and controller episodes (40,40)")
     data.add_argument("--cache", type=Path, help="the cache folder (default $HIEROS_CACHE/wmbench or ~/.cache/...)")
     data.add_argument("--force", action="store_true", help="make it again even if it is there")
+    data.add_argument("--results", type=Path, default=Path("results"), help="where a pooled replay's runs are")
 
     run = sub.add_parser("run", help="train and measure world models, one run per (method, seed)")
     run.add_argument("--method", type=_list(str, list(METHODS)), default=tuple(METHODS), help="methods (all)")
@@ -120,6 +121,8 @@ def _counts(episodes: tuple[int, ...] | None, name: str) -> tuple[int, int]:
     base = datasets.spec(name)
     if episodes is None:
         return base.random_episodes, base.controller_episodes
+    if base.replay_of:
+        raise ConfigError(f"--episodes: {name} holds every complete episode of its runs; leave --episodes out")
     if len(episodes) != 2 or min(episodes) < 1:
         raise ConfigError(f"--episodes {','.join(map(str, episodes))}: give two counts of at least 1, e.g. 40,40")
     return episodes[0], episodes[1]
@@ -128,9 +131,13 @@ def _counts(episodes: tuple[int, ...] | None, name: str) -> tuple[int, int]:
 def cmd_data(args: argparse.Namespace) -> int:
     counts = _counts(args.episodes, args.name)
     start = time.perf_counter()
-    path, meta, made = datasets.make(args.name, args.seed, *counts, cache=args.cache, force=args.force)
+    path, meta, made = datasets.make(
+        args.name, args.seed, *counts, cache=args.cache, force=args.force, results=args.results
+    )
     what = "made" if made else "already there"
     print(f"{path}: {what}, {meta['episodes']} episodes, {meta['steps']} steps, sha256 {meta['sha256'][:16]}")
+    for source in meta.get("sources", []):
+        print(f"  {source['run']}: {source['episodes']} complete episodes")
     for kind, summary in meta["returns"].items():
         print(f"  {kind}: return mean {summary['mean']:.0f} (min {summary['min']:.0f}, max {summary['max']:.0f})")
     if made:

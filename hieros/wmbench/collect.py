@@ -11,6 +11,8 @@ states both occur:
 - `cartpole_pixels`: the same episodes from 64x64 pixels (`dmc_vision`): a proprioceptive twin of the environment,
   seeded alike and stepped with the same actions, gives the controller its state (the rewards are checked equal),
   so seed s holds cartpole_state seed s's episodes, rendered.
+- `cartpole_replay`: the data agents actually saw, the level-0 replay of finished cpu_learning runs (dreamer and
+  hieros, seed 6) pooled, one kind per run (hieros.wmbench.replay_pool).
 - `atari_pong`, `atari_boxing`: Atari100k games at 64x64 RGB (the `atari100k` preset: 4 frames a step, up to 30
   no-ops at the start, no sticky actions), a uniformly random policy and a sticky-random one that keeps its last
   action with a probability drawn per episode (0.5 to 0.95: long runs of one action, as a player holds a button).
@@ -53,6 +55,7 @@ class DatasetSpec:
     controller_episodes: int = 40  # episodes of the second kind (C; the controller, or sticky random)
     heldout_fraction: float = 0.2  # of each kind's episodes, held out (chosen by the seed)
     state_twin: Mapping[str, Any] | None = None  # env overrides of a twin giving the policy its state (pixels)
+    replay_of: tuple[str, ...] = ()  # a pooled replay: these runs of the results store, one kind each
     description: str = ""
 
     def env_config(self) -> Config:
@@ -101,6 +104,19 @@ DATASETS = {
         controller_episodes=10,
         description="Atari Pong at 64x64: random and sticky-random policy episodes (about 800 steps each)",
         **ATARI,
+    ),
+    "cartpole_replay": DatasetSpec(
+        name="cartpole_replay",
+        presets=("dmc_proprio",),
+        kinds=("dreamer", "hieros"),
+        random_episodes=0,
+        controller_episodes=0,
+        replay_of=(
+            "cpu_learning/dreamer/dmc_cartpole_balance/seed_6",
+            "cpu_learning/hieros/dmc_cartpole_balance/seed_6",
+        ),
+        description="the level-0 replay of cpu_learning's dreamer and hieros runs of seed 6: the data they saw",
+        **CARTPOLE,
     ),
     "atari_boxing": DatasetSpec(
         name="atari_boxing",

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from hieros.wmbench import replay_pool
 from hieros.wmbench.collect import DATASETS, STEP_KEYS, DatasetError, DatasetSpec, collect, spec
 
 __all__ = ["DATASETS", "Dataset", "DatasetError", "DatasetSpec", "collect", "load", "make", "save", "spec"]
@@ -40,7 +41,9 @@ def cache_dir() -> Path:
 
 
 def dataset_path(name: str, seed: int, random_episodes: int, controller_episodes: int, cache: Path | None) -> Path:
-    return (cache or cache_dir()) / name / f"seed_{seed}-{random_episodes}r{controller_episodes}c.npz"
+    """`<cache>/<name>/seed_<s>-<R>r<C>c.npz`; a pooled replay (every episode of its runs) `seed_<s>.npz`."""
+    counts = "" if spec(name).replay_of else f"-{random_episodes}r{controller_episodes}c"
+    return (cache or cache_dir()) / name / f"seed_{seed}{counts}.npz"
 
 
 def make_command(name: str, seed: int, random_episodes: int, controller_episodes: int) -> str:
@@ -168,19 +171,19 @@ def make(
     cache: Path | None = None,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    results: Path = Path("results"),
 ) -> tuple[Path, dict[str, Any], bool]:
-    """Collect and store a dataset unless it is there already: (path, its JSON, whether it was made now)."""
+    """Collect and store a dataset unless it is there already: (path, its JSON, whether it was made now); a pooled
+    replay reads its runs under `results`."""
     base = spec(name)
     counts = (random_episodes or base.random_episodes, controller_episodes or base.controller_episodes)
     path = dataset_path(name, seed, *counts, cache)
     if path.exists() and path.with_suffix(".json").exists() and not force:
         return path, load(name, seed, *counts, cache).meta, False
-    arrays = collect(name, seed, *counts, progress=progress)
-    info = {
-        "name": name,
-        "seed": seed,
-        "task": base.task,
-        "env": dict(base.env_set),
-        "command": make_command(name, seed, *counts),
-    }
+    info: dict[str, Any] = {"name": name, "seed": seed, "task": base.task, "env": dict(base.env_set)}
+    if base.replay_of:
+        arrays, info["sources"] = replay_pool.collect(base, seed, results, progress)
+    else:
+        arrays = collect(name, seed, *counts, progress=progress)
+    info["command"] = make_command(name, seed, *counts)
     return path, save(path, arrays, info, base.kinds), True
