@@ -49,6 +49,10 @@ VARIANTS = {
     "s5wm_output_deter": ({"s5.state_as_deter": False}, "deter read from the S5 output, not its states"),
     "s5wm_no_dropout": ({"s5.dropout": 0.0}, "no dropout in the S5 blocks (the RSSM has none)"),
     "s5wm_4blocks": ({"s5.num_blocks": 4}, "the paper's 4 S5 blocks (cpu_small has 1)"),
+    "s5wm_no_symlog": ({"s5.symlog_final_output": False}, "deter not symlogged (the RSSM's deter is not)"),
+    "s5wm_wide": ({"s5.model_dim": 128, "s5.state_dim": 64}, "S5 blocks twice as wide (H 128, P 64)"),
+    "s5wm_lr_1e3": ({"model_lr": 1e-3}, "world-model learning rate 1e-3 (cpu_small's 3e-4 was set on the agent)"),
+    "s5wm_same_index_action": ({"action_shift": False}, "D2 as the original: o_t paired with a_t, not a_{t-1}"),
     "s5wm_window64_dt_short": (
         {"batch_length": 64, "batch_size": 2, "s5.dt_min": 0.01, "s5.dt_max": 1.0},
         "both switches of the confirmatory comparison together: 64-step windows and 10x longer time steps",
