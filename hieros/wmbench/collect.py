@@ -81,15 +81,31 @@ def cartpole_controller(vector: np.ndarray, noise: float, rng: np.random.Generat
 
 
 CARTPOLE = {"task": "dmc_cartpole_balance", "env_set": {"env.dmc.repeat": 8}}
-ATARI = {"presets": ("atari100k",), "env_set": {}, "obs_key": "image", "kinds": ("random", "sticky")}
-DATASETS = {
-    "cartpole_state": DatasetSpec(
+
+
+def atari(game: str, episodes: int, steps: int) -> DatasetSpec:
+    """An Atari100k game at 64x64 RGB, `episodes` of the random and of the sticky-random policy each."""
+    return DatasetSpec(
+        name=f"atari_{game}",
+        task=f"atari_{game}",
+        presets=("atari100k",),
+        env_set={},
+        obs_key="image",
+        kinds=("random", "sticky"),
+        random_episodes=episodes,
+        controller_episodes=episodes,
+        description=f"Atari {game.title()} at 64x64: random and sticky-random policy episodes (about {steps} steps)",
+    )
+
+
+SPECS = (
+    DatasetSpec(
         name="cartpole_state",
         presets=("dmc_proprio",),
         description="DMC cartpole balance from state (repeat 8): random policy and noisy PD controller episodes",
         **CARTPOLE,
     ),
-    "cartpole_pixels": DatasetSpec(
+    DatasetSpec(
         name="cartpole_pixels",
         presets=("dmc_vision",),
         obs_key="image",
@@ -97,36 +113,20 @@ DATASETS = {
         description="cartpole_state's episodes from 64x64 pixels (a state twin drives the controller)",
         **CARTPOLE,
     ),
-    "atari_pong": DatasetSpec(
-        name="atari_pong",
-        task="atari_pong",
-        random_episodes=10,
-        controller_episodes=10,
-        description="Atari Pong at 64x64: random and sticky-random policy episodes (about 800 steps each)",
-        **ATARI,
-    ),
-    "cartpole_replay": DatasetSpec(
+    DatasetSpec(
         name="cartpole_replay",
         presets=("dmc_proprio",),
         kinds=("dreamer", "hieros"),
         random_episodes=0,
         controller_episodes=0,
-        replay_of=(
-            "cpu_learning/dreamer/dmc_cartpole_balance/seed_6",
-            "cpu_learning/hieros/dmc_cartpole_balance/seed_6",
-        ),
+        replay_of=tuple(f"cpu_learning/{method}/dmc_cartpole_balance/seed_6" for method in ("dreamer", "hieros")),
         description="the level-0 replay of cpu_learning's dreamer and hieros runs of seed 6: the data they saw",
         **CARTPOLE,
     ),
-    "atari_boxing": DatasetSpec(
-        name="atari_boxing",
-        task="atari_boxing",
-        random_episodes=6,
-        controller_episodes=6,
-        description="Atari Boxing at 64x64: random and sticky-random policy episodes (about 1780 steps each)",
-        **ATARI,
-    ),
-}
+    atari("pong", 10, 900),
+    atari("boxing", 6, 1780),
+)
+DATASETS = {spec.name: spec for spec in SPECS}
 
 
 def spec(name: str) -> DatasetSpec:
