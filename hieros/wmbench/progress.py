@@ -10,6 +10,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from hieros.run_record import RunLocked
 from hieros.wmbench.datasets import Dataset
 from hieros.wmbench.methods import Settings
 from hieros.wmbench.run import BenchRun, is_done, run_dir_of
@@ -56,7 +57,13 @@ def run_all(
                     print(f"{method} seed {seed}: {phase} {done}/{of}", flush=True)
 
             start = time.perf_counter()
-            run = BenchRun(results, method, seed, settings, dataset)
+            try:
+                run = BenchRun(results, method, seed, settings, dataset)
+            except RunLocked:  # another `run` command has it: that one finishes it
+                console.print(f"{method} seed {seed}: being run by another process, skipped")
+                bar.remove_task(task)
+                bar.advance(overall)
+                continue
             score = run.run(report)
             bar.remove_task(task)
             bar.advance(overall)

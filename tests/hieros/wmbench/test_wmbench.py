@@ -4,6 +4,8 @@ training, every model of a seed sees the same batches, and a debug-size run end 
 
 import dataclasses
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -150,6 +152,16 @@ def test_a_debug_run_end_to_end_is_read_by_the_report(tmp_path, cache, capsys):
     finally:
         progress.is_done = real
     assert (run / rundir.RUN_FILE).read_text() == before and not (run / rundir.ASIDE_DIR).exists()
+    # a run another process holds is left to it: skipped, the others go on
+    progress.is_done = lambda results, method, seed, settings: method == "rssm"
+    code = f"from hieros import runlock; runlock.lock_run({str(run)!r}); print('held', flush=True); input()"
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert main(argv) == 0 and "s5wm seed 1: being run by another process, skipped" in capsys.readouterr().out
+    finally:
+        holder.communicate("")
+        progress.is_done = real
     other = rundir.run_path(results, "wm_bench", "rssm", "dmc_cartpole_balance", 1)
     run_file.write_run(other, dataclasses.replace(run_file.read_run(other), status="failed"))
     assert main(argv) == 0 and run_file.read_run(other).status == "done"
