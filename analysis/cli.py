@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from analysis import import_cli, seed_plan
 from hieros.cli_errors import int_in
@@ -20,6 +20,7 @@ from hieros.run_search import Sources
 
 if TYPE_CHECKING:
     from analysis.report import Options
+    from analysis.summary_file import Summary
 
 REPORT_HELP = """\
 Reads every run of one suite under RESULTS (ours and imported ones), or of the RUN_DIRs given (run directories
@@ -193,7 +194,7 @@ def _report_options(args: argparse.Namespace, sources: Sources, out: Path, suite
     )
 
 
-def _print_report(summary: dict[str, Any], paths: list[Path], out: Path, start: float) -> None:
+def _print_report(summary: Summary, paths: list[Path], out: Path, start: float) -> None:
     """The report's checks and table on the terminal, and which files it wrote where since `start`."""
     from rich.console import Console
 
@@ -203,8 +204,8 @@ def _print_report(summary: dict[str, Any], paths: list[Path], out: Path, start: 
     table = terminal(summary)
     if not console.is_terminal:  # a log or a pipe has no width to keep to: the table whole, never cut
         console = Console(width=max(console.width, Console(width=1000).measure(table).maximum))
-    for check in summary["checks"]:
-        console.print(f"[yellow]{check['kind']}[/]: {check['message']}", highlight=False)
+    for check in summary.checks:
+        console.print(f"[yellow]{check.kind}[/]: {check.message}", highlight=False)
     console.print(table)
     console.print(
         f"wrote {len(paths)} files to {out} in {time.perf_counter() - start:.1f} s (open {out / 'report.md'})",

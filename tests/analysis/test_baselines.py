@@ -153,13 +153,13 @@ def test_a_baseline_without_one_of_the_stores_games_is_marked_and_compared_on_th
 
 def test_baselines_with_training_curves_have_a_sample_efficiency_curve_ending_at_their_final_iqm(tmp_path):
     report = compute(Options(tmp_path / "empty", tmp_path / "out", baselines=["all"], reps=200, sampler=False))
-    curved = report.summary["efficiency"]
+    curved = report.summary.efficiency
     assert set(curved) == {"DreamerV3", "DreamerV3-2023"}  # the danijar score lists; the others are finals only
     for name, curve in curved.items():
-        assert curve["frames"][-1] == baselines.BUDGET_FRAMES and len(curve["frames"]) >= 8
-        final_iqm = report.summary["methods"][name]["aggregates"]["IQM"]["value"]
-        assert curve["value"][-1] == pytest.approx(final_iqm)  # the last bin is the final window
-        assert curve["value"][0] < curve["value"][-1]  # it learns
+        assert curve.frames[-1] == baselines.BUDGET_FRAMES and len(curve.frames) >= 8
+        final_iqm = report.summary.methods[name].aggregates["IQM"].value
+        assert curve.value[-1] == pytest.approx(final_iqm)  # the last bin is the final window
+        assert curve.value[0] < curve.value[-1]  # it learns
 
 
 def test_a_store_method_named_like_a_baseline_is_refused(tmp_path, capsys, stores):
