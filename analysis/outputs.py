@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis import figures, figures_curves, figures_games, ladder, latex, outdir, parallel, render, sampler
+from analysis import figures, figures_curves, figures_games, ladder, latex, markdown, outdir, parallel, render, sampler
 from analysis.report import Options, Report
 from analysis.store import display_name, normalize, score_range
 from analysis.summary_file import SUMMARY_FILE, Summary
@@ -61,10 +61,9 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
     if tested:
         makers["improvement"] = lambda: figures.draw_improvement(tested)
     if summary.ladder is not None:
-        steps = summary.ladder
         floor = summary.methods.get(ladder.FLOOR)
-        floor_score = floor.aggregates[steps.metric] if floor else None
-        makers["ladder"] = lambda: ladder.draw(steps.rungs, steps.metric, floor_score)
+        floor_score = floor.aggregates[summary.ladder.metric] if floor else None
+        makers["ladder"] = partial(ladder.draw, summary.ladder.rungs, summary.ladder.metric, floor_score)
     if efficiency:
         makers["efficiency"] = lambda: figures_curves.draw_efficiency(efficiency, palette)
     makers["games"] = lambda: figures_games.draw_games(games, palette, titles)
@@ -123,7 +122,7 @@ def _write_files(report: Report, options: Options) -> list[str]:
     paths = [path for saved in parallel.run(save, len(names), options.workers, longest_first) for path in saved]
     texts = {
         SUMMARY_FILE: report.summary.text(),
-        "report.md": render.markdown(report.summary, names),
+        "report.md": markdown.report_md(report.summary, names),
         f"table_{report.summary.suite}.tex": latex.table(report.summary),
     }
     for file, text in texts.items():
