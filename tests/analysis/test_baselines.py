@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from analysis import baselines, stats, transfer
+from analysis import baselines, score_files, stats, transfer
 from analysis.report import Options, compute
 from analysis.store import find_game, load_store, random_human
 from bench.cli import main
@@ -171,13 +171,13 @@ def test_a_store_method_named_like_a_baseline_is_refused(tmp_path, capsys, store
 @pytest.mark.published
 def test_import_reads_harmonydreams_evaluation_curves_at_the_budget(published, tmp_path):
     path = published / "harmonydream" / "harmony.json"
-    assert transfer.import_file(path, "harmony", tmp_path).written == 130
+    assert score_files.import_file(path, "harmony", tmp_path).written == 130
     method = load_store(tmp_path)["harmony"]
     curves = json.loads(path.read_text())
     assert method.finals(find_game("james_bond")).tolist() == [curve[-1] for curve in curves["score"]["james_bond"]]
     assert method.runs["atari_pong"][1].record.protocol.score == ScoreProtocol("published_final")
     with pytest.raises(ValueError, match="no point at the budget, 100 frames"):
-        transfer.import_file(path, "h2", tmp_path, given=transfer.Given(budget_frames=100))
+        score_files.import_file(path, "h2", tmp_path, given=transfer.Given(budget_frames=100))
 
 
 @pytest.mark.slow

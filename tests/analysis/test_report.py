@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import baselines, stats, transfer
+from analysis import baselines, score_files, stats
 from analysis.outputs import figure_makers, write
 from analysis.report import Options, compute
 from analysis.store import StoreError, load_store, normalize
@@ -57,7 +57,7 @@ def _baseline_file(path: Path, finals: dict[str, list[float]]) -> Path:
 def test_verdicts_against_an_imported_baseline_by_hand(tmp_path, stores):
     stores.small_store(tmp_path, methods=("ours",))  # ours: pong 10/20/30, breakout 11/21/31, frostbite 12/22/32
     base = {"atari_pong": [19.0, 20.0, 21.0], "atari_breakout": [1.0, 2.0, 3.0], "atari_frostbite": [99.0, 100.0]}
-    transfer.import_file(_baseline_file(tmp_path / "base.json.gz", base), "base", tmp_path)
+    score_files.import_file(_baseline_file(tmp_path / "base.json.gz", base), "base", tmp_path)
     summary = compute(
         Options(tmp_path, tmp_path / "out", baselines=NONE, reps=200, sampler=False, allow_partial=True, published=[])
     ).summary
@@ -73,7 +73,7 @@ def test_verdicts_against_an_imported_baseline_by_hand(tmp_path, stores):
 def test_full_report_with_our_runs_and_imported_dreamerv3(published, tmp_path, stores):
     """Every output written and non-empty; the published DreamerV3 aggregates recovered from its runs."""
     dreamer_file = published / "dreamerv3" / "atari100k-dreamerv3.json.gz"
-    transfer.import_file(dreamer_file, "dreamerv3", tmp_path)
+    score_files.import_file(dreamer_file, "dreamerv3", tmp_path)
     rng = np.random.default_rng(0)
     for task in load_store(tmp_path)["dreamerv3"].tasks:
         for seed in (1, 2):
