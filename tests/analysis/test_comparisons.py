@@ -2,13 +2,12 @@
 planner, on arrays whose answers can be checked by hand."""
 
 import argparse
-import json
 
 import numpy as np
 import pytest
 
 from analysis import comparisons
-from analysis.summary_file import Interval, Rung
+from analysis.summary_file import Interval, Rung, read_summary
 from bench.cli import main as bench_main
 
 SCORE = Interval(0.5, 0.4, 0.6)
@@ -104,9 +103,9 @@ def test_the_report_says_which_family_which_correction_and_shows_only_tested_pai
     text = (out / "report.md").read_text()
     assert "## Verdicts" in text and "Holm-corrected over a family of 3 comparison(s)" in text
     assert "within ±0.05 normalised score" in text
-    tests = json.loads((out / "summary.json").read_text())["tests"]
-    assert set(tests["pairs"]) == {"beta vs alpha", "alpha vs random", "beta vs random"}
-    assert all(t["verdict"] in ("better", "worse", "level", "inconclusive") for t in tests["pairs"].values())
+    tests = read_summary(out).tests
+    assert set(tests.pairs) == {"beta vs alpha", "alpha vs random", "beta vs random"}
+    assert all(t.verdict in ("better", "worse", "level", "inconclusive") for t in tests.pairs.values())
     rows = (out / "improvement.csv").read_text().splitlines()
     assert rows[0].endswith(",verdict") and len(rows) == 1 + 3
     assert "within noise" not in text

@@ -1,12 +1,10 @@
 """The ablation ladder: rungs and references parsed, probabilities read from the report's pairs in either order."""
 
-import json
-
 import pytest
 
 from analysis import ladder
 from analysis.store import StoreError
-from analysis.summary_file import Comparison, Comparisons, Interval, MethodSummary
+from analysis.summary_file import Comparison, Comparisons, Interval, MethodSummary, read_summary
 
 
 def methods() -> dict[str, MethodSummary]:
@@ -92,10 +90,10 @@ def test_the_report_writes_the_ladder_table_and_figure(tmp_path, stores):
     assert (
         stores.run_report(tmp_path, "--out", str(out), "--reps", "300", "--no-sampler", "--ladder", "alpha,beta") == 0
     )
-    rungs = json.loads((out / "summary.json").read_text())["ladder"]["rungs"]
-    assert [(r["method"], r["reference"]) for r in rungs] == [("alpha", None), ("beta", "alpha")]
-    assert rungs[1]["test_reference"]["verdict"] in ("better", "worse", "level", "inconclusive")
-    tests = json.loads((out / "summary.json").read_text())["tests"]
-    assert tests["size"] == 3 and tests["family"].startswith("each ladder rung")  # beta vs alpha, each vs random
+    rungs = read_summary(out).ladder.rungs
+    assert [(r.method, r.reference) for r in rungs] == [("alpha", None), ("beta", "alpha")]
+    assert rungs[1].test_reference.verdict in ("better", "worse", "level", "inconclusive")
+    tests = read_summary(out).tests
+    assert tests.size == 3 and tests.family.startswith("each ladder rung")  # beta vs alpha, each vs random
     assert "## Ablation ladder" in (out / "report.md").read_text()
     assert (out / "ladder.png").stat().st_size > 0 and (out / "ladder.csv").read_text().startswith("method,reference")

@@ -12,6 +12,7 @@ from analysis import baselines, score_files, stats
 from analysis.outputs import figure_makers, write
 from analysis.report import Options, compute
 from analysis.store import StoreError, load_store, normalize
+from analysis.summary_file import read_summary
 from bench.cli import main
 
 NONE = ["none"]  # most tests here are about our runs: no shipped baselines beside them
@@ -88,18 +89,18 @@ def test_full_report_with_our_runs_and_imported_dreamerv3(published, tmp_path, s
         *(f"{n}.{e}" for n in names for e in ("png", "pdf", "csv")),
     ]:
         assert (out / file).stat().st_size > 0, file
-    summary = json.loads((out / "summary.json").read_text())
-    dreamer = summary["methods"]["dreamerv3"]["aggregates"]
+    summary = read_summary(out)
+    dreamer = summary.methods["dreamerv3"].aggregates
     # to the printed precision: 1.25 and 0.49 (DreamerV3 2024, Table 9), with danijar's protocol: 8 seeds without
     # an episode in (390k, 400k] have no score for that game (taking an earlier episode gives a median of 0.480)
-    assert dreamer["Mean"]["value"] == pytest.approx(1.25, abs=0.005)
-    assert dreamer["Median"]["value"] == pytest.approx(0.49, abs=0.005)
-    imported = summary["methods"]["dreamerv3"]
-    assert imported["missing_cells"] == 8 and len(imported["unscored"]) == 8
-    assert (imported["runs_per_task"], imported["runs_per_task_max"]) == (1, 5)
-    assert set(summary["verdicts"]["ours"]) == {"dreamerv3", "HIEROS", *baselines.DEFAULT}  # the default field
-    assert all(summary["methods"][b]["baseline"] for b in baselines.DEFAULT)
-    assert set(summary["improvement"]) == {f"ours vs {b}" for b in ("dreamerv3", *baselines.DEFAULT)}
+    assert dreamer["Mean"].value == pytest.approx(1.25, abs=0.005)
+    assert dreamer["Median"].value == pytest.approx(0.49, abs=0.005)
+    imported = summary.methods["dreamerv3"]
+    assert imported.missing_cells == 8 and len(imported.unscored) == 8
+    assert (imported.runs_per_task, imported.runs_per_task_max) == (1, 5)
+    assert set(summary.verdicts["ours"]) == {"dreamerv3", "HIEROS", *baselines.DEFAULT}  # the default field
+    assert all(summary.methods[b].baseline for b in baselines.DEFAULT)
+    assert set(summary.improvement) == {f"ours vs {b}" for b in ("dreamerv3", *baselines.DEFAULT)}
     report = (out / "report.md").read_text()
     for part in (
         "## Checks",
@@ -187,8 +188,8 @@ def test_a_store_with_several_suites_reports_each(tmp_path, stores):
                 stores.write_run(tmp_path, "alpha", task, seed, [0.0, 1.0, 10.0 * seed], suite=suite)
     assert stores.run_report(tmp_path, "--reps", "200", "--no-sampler") == 0
     for suite in ("atari100k", "smoke"):
-        summary = json.loads((tmp_path / "report" / suite / "summary.json").read_text())
-        assert summary["suite"] == suite
+        summary = read_summary(tmp_path / "report" / suite)
+        assert summary.suite == suite
     assert stores.run_report(tmp_path, "--suite", "smoke", "--reps", "200", "--no-sampler") == 0
     assert (tmp_path / "report" / "report.md").exists()
 
