@@ -230,10 +230,10 @@ class EndValue(Part):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Summary(Part):
-    """summary.json: the suite, its tasks and how they were chosen, each task's normalisation, the
-    statistics, the checks, the methods, published means and the baselines left out, the efficiency curves, where
-    ours lies against each baseline per task ({ours: {baseline: {task: verdict}}}), P(X > Y) per pair, the tests,
-    the optional ladder, calibration and train metrics ({metric: {task: {method: EndValue}}}), and the notes."""
+    """summary.json: the suite, its tasks and how they were chosen, each task's normalisation, the statistics, the
+    checks, the methods, published means and the baselines left out, the efficiency curves, where ours lies against
+    each baseline per task ({ours: {baseline: {task: verdict}}}), P(X > Y) per pair, the tests, the optional
+    ladder, calibration and train metrics ({metric: {task: {method: EndValue}}}), and the notes."""
 
     suite: str
     tasks: list[str]
