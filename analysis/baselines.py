@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis import curves, transfer
+from analysis import curves, score_files, transfer
 from analysis.store import DATA, Method, Run, StoreError, display_name, find_game, load_store, random_human, suites_in
 from hieros import run_search, rundir
 from hieros.envs import task_domain
@@ -146,7 +146,7 @@ def _runs(path: Path, source: Source) -> dict[str, list[tuple[float | None, np.n
     source's protocol."""
     if source.reader == "curl":
         return {task: [(score, None) for score in finals] for task, finals in _curl(path).items()}
-    runs, _ = transfer.parse(path, "baseline", "atari100k", transfer.Given(BUDGET_FRAMES, 4, WINDOW_FRAMES))
+    runs, _ = score_files.parse(path, "baseline", "atari100k", transfer.Given(BUDGET_FRAMES, 4, WINDOW_FRAMES))
     out: dict[str, list[tuple[float | None, np.ndarray | None]]] = {}
     for record, episodes in sorted(runs, key=lambda run: (run[0].task, run[0].seed)):
         curve = None

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from analysis import power, significance
+from analysis.summary_file import Comparison, Comparisons, Rung
 
 ALPHA = 0.05
 MARGIN = 0.1  # "level" means within 0.1 of normalised score: a tenth of random-to-human, 100 of DMC's 1000
@@ -37,15 +37,15 @@ EQUIVALENCE = "two one-sided permutation tests (TOST) of a shift of the margin i
 
 def family(
     pairs: Sequence[tuple[str, str]],
-    ladder: Sequence[Mapping[str, Any]] | None,
+    ladder: Sequence[Rung] | None,
     compare: Sequence[tuple[str, str]],
     floor: str | None,
 ) -> tuple[list[tuple[str, str]], str]:
-    """The comparisons to test, each (x, y) once, and how they were chosen. `ladder`: rows of `ladder.rows`
-    shape (method, reference); `floor`: the random method where the report has one."""
+    """The comparisons to test, each (x, y) once, and how they were chosen. `ladder`: the rungs of `ladder.rows`;
+    `floor`: the random method where the report has one."""
     if ladder:
-        chosen = [(r["method"], r["reference"]) for r in ladder if r["reference"]]
-        chosen += [(r["method"], floor) for r in ladder if floor and r["method"] != floor]
+        chosen = [(r.method, r.reference) for r in ladder if r.reference]
+        chosen += [(r.method, floor) for r in ladder if floor and r.method != floor]
         how = "each ladder rung against the rung it changes" + (" and against random" if floor else "")
     else:
         chosen, how = list(pairs), "each of our methods against every other method of the report"
@@ -92,8 +92,8 @@ def verdicts(
     all_seeds: bool = False,
     alpha: float = ALPHA,
     margin: float = MARGIN,
-) -> dict[str, Any]:
-    """The verdicts of the family `chosen` (described by `how`): summary["tests"].
+) -> Comparisons:
+    """The verdicts of the family `chosen` (described by `how`): the summary's tests.
 
     scores: normalised (runs, tasks) per method, rows in `seeds`' order and columns in `tasks`' order; `ours`:
     the methods of the store (tested on their planned seeds unless `all_seeds`)."""
@@ -108,35 +108,35 @@ def verdicts(
     for (x, y), (key, verdict) in zip(chosen, found.items(), strict=True):
         a, b = pairs[key]
         welch = significance.welch_test(a, b)
-        out[key] = {
-            "x": x,
-            "y": y,
-            "verdict": verdict.verdict,
-            "improvement": verdict.improvement,
-            "p": verdict.p_difference,
-            "p_adjusted": verdict.p_difference_adjusted,
-            "p_equivalence": verdict.p_equivalence,
-            "p_equivalence_adjusted": verdict.p_equivalence_adjusted,
-            "exact": verdict.exact,
-            "runs": [int(np.isfinite(a).sum(axis=0).min()), int(np.isfinite(b).sum(axis=0).min())],
-            "tasks": int(a.shape[1]),
-            "welch_p": None if welch is None else float(welch.pvalue),
-            "power": _power(a, b, margin, alpha, len(chosen)),
-        }
-    return {
-        "alpha": alpha,
-        "margin": margin,
-        "correction": "Holm",
-        "family": how,
-        "size": len(chosen),
-        "test": TEST,
-        "equivalence": EQUIVALENCE,
-        "planned_seeds": None if plan is None else plan.default,
-        "planned_seeds_of": {} if plan is None else dict(plan.of_method),
-        "all_seeds": all_seeds,
-        "beyond_plan": _beyond_plan(seeds, ours & set(scores), plan),
-        "pairs": out,
-    }
+        out[key] = Comparison(
+            x=x,
+            y=y,
+            verdict=verdict.verdict,
+            improvement=verdict.improvement,
+            p=verdict.p_difference,
+            p_adjusted=verdict.p_difference_adjusted,
+            p_equivalence=verdict.p_equivalence,
+            p_equivalence_adjusted=verdict.p_equivalence_adjusted,
+            exact=verdict.exact,
+            runs=[int(np.isfinite(a).sum(axis=0).min()), int(np.isfinite(b).sum(axis=0).min())],
+            tasks=int(a.shape[1]),
+            welch_p=None if welch is None else float(welch.pvalue),
+            power=_power(a, b, margin, alpha, len(chosen)),
+        )
+    return Comparisons(
+        alpha=alpha,
+        margin=margin,
+        correction="Holm",
+        family=how,
+        size=len(chosen),
+        test=TEST,
+        equivalence=EQUIVALENCE,
+        planned_seeds=None if plan is None else plan.default,
+        planned_seeds_of={} if plan is None else dict(plan.of_method),
+        all_seeds=all_seeds,
+        beyond_plan=_beyond_plan(seeds, ours & set(scores), plan),
+        pairs=out,
+    )
 
 
 def _beyond_plan(seeds: Mapping[str, Sequence[int]], ours: set[str], plan: SeedPlan | None) -> dict[str, list[int]]:

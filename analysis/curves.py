@@ -13,6 +13,7 @@ import numpy as np
 
 from analysis.bootstrap import CONFIDENCE, t_quantile
 from analysis.store import Method, Run, StoreError
+from analysis.summary_file import EndValue
 from hieros.run_file import RunProtocol
 
 MAX_BINS = 100
@@ -118,12 +119,14 @@ def for_report(methods: Mapping[str, Method], tasks: list[str], metrics: list[st
     return {k: v for k, v in out.items() if v}
 
 
-def end_values(methods: Mapping[str, Method], tasks: list[str], metrics: list[str]) -> dict[str, Any]:
+def end_values(
+    methods: Mapping[str, Method], tasks: list[str], metrics: list[str]
+) -> dict[str, dict[str, dict[str, EndValue]]]:
     """Each train metric at the end of training, per task and method: every run's mean over its records in the
     last END_FRACTION of the budget's env steps, then the mean over runs with a Student t interval:
-    {metric: {task: {method: {mean, low, high, runs, values}}}} (methods without such records left out).
-    `metrics` are those check_metrics passed."""
-    out: dict[str, Any] = {}
+    {metric: {task: {method: EndValue}}} (methods without such records left out). `metrics` are those
+    check_metrics passed."""
+    out: dict[str, dict[str, dict[str, EndValue]]] = {}
     for metric in metrics:
         for task in tasks:
             for name, method in methods.items():
@@ -136,9 +139,9 @@ def end_values(methods: Mapping[str, Method], tasks: list[str], metrics: list[st
                 values = values[~np.isnan(values)]
                 if len(values):
                     result = band(values[:, None])
-                    out.setdefault(metric, {}).setdefault(task, {})[name] = {
+                    out.setdefault(metric, {}).setdefault(task, {})[name] = EndValue(
                         **{k: float(v[0]) for k, v in result.items() if k != "runs"},
-                        "runs": len(values),
-                        "values": values.tolist(),
-                    }
+                        runs=len(values),
+                        values=values.tolist(),
+                    )
     return out

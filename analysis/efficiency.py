@@ -16,6 +16,7 @@ import numpy as np
 
 from analysis import bootstrap, curves, stats
 from analysis.store import Method, normalize
+from analysis.summary_file import EfficiencyCurve
 
 POINTS = 10
 
@@ -69,8 +70,8 @@ def iqm_per_point(shape: tuple[int, int, int]) -> Callable[[np.ndarray, np.ndarr
 
 def compute(
     methods: dict[str, Method], tasks: dict[str, list[str]], reps: int, seed: int, workers: int = 1
-) -> dict[str, dict[str, list[float]]]:
-    """{method: {"frames", "value", "low", "high"}} for every method with a curve on each of its tasks (`tasks`:
+) -> dict[str, EfficiencyCurve]:
+    """{method: its EfficiencyCurve} for every method with a curve on each of its tasks (`tasks`:
     {method: its tasks in the report})."""
     scores, metrics, frames = {}, {}, {}
     for name, method in methods.items():
@@ -91,6 +92,6 @@ def compute(
     rngs = {n: bootstrap.rng_for(seed, "efficiency", n) for n in scores}
     estimates, _ = bootstrap.joint_estimates(scores, metrics, [], reps, rngs, workers)
     return {
-        n: {"frames": frames[n].tolist(), **{k: np.asarray(v).tolist() for k, v in estimates[n]["IQM"].items()}}
+        n: EfficiencyCurve(frames[n].tolist(), **{k: np.asarray(v).tolist() for k, v in estimates[n]["IQM"].items()})
         for n in scores
     }

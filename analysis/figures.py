@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from analysis.summary_file import Interval
 
 Table = tuple[list[str], list[list[Any]]]  # CSV header and rows
 
@@ -151,9 +154,9 @@ def label_inches(labels: list[str]) -> float:
 
 
 def draw_aggregates(
-    results: dict[str, dict[str, dict[str, float]]], published: dict[str, dict[str, float]], palette: dict[str, Any]
+    results: Mapping[str, Mapping[str, Interval]], published: Mapping[str, Mapping[str, float]], palette: dict[str, Any]
 ) -> tuple[Any, Table]:
-    """results {method: {metric: {value, low, high}}}: one panel per metric, a bar per method over its 95% CI
+    """results {method: {metric: Interval}}: one panel per metric, a bar per method over its 95% CI
     and a tick at the point estimate (rliable's interval-estimate plot); published values as hollow diamonds."""
     plt = pyplot()
     metrics = list(next(iter(results.values())))
@@ -168,10 +171,10 @@ def draw_aggregates(
             if method in results:
                 r = results[method][metric]
                 color = palette[method]["color"]
-                ax.barh(y, r["high"] - r["low"], left=r["low"], height=0.6, color=color, alpha=0.75)
-                ax.plot([r["value"]] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.2)
-                ax.plot([r["value"]], [y], "o", color=color, markersize=4, zorder=1)  # seen if no width
-                rows.append([method, metric, r["value"], r["low"], r["high"]])
+                ax.barh(y, r.high - r.low, left=r.low, height=0.6, color=color, alpha=0.75)
+                ax.plot([r.value] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.2)
+                ax.plot([r.value], [y], "o", color=color, markersize=4, zorder=1)  # seen if no width
+                rows.append([method, metric, r.value, r.low, r.high])
             elif metric in published[method]:
                 ax.plot(published[method][metric], y, marker="D", markersize=4, markerfacecolor="none", color="black")
                 rows.append([f"{method} (published)", metric, published[method][metric], "", ""])
@@ -247,26 +250,26 @@ MATRIX_FROM = 21  # tested pairs from which the improvement figure is a matrix (
 VERDICT_MARK = {"better": "▲", "worse": "▼", "level": "=", "inconclusive": ""}
 
 
-def draw_improvement(pairs: dict[str, dict[str, Any]]) -> tuple[Any, Table]:
-    """P(X > Y) with 95% CIs of the tested pairs ({"X vs Y": {value, low, high, verdict}}): a row per pair with its
+def draw_improvement(pairs: Mapping[str, tuple[Interval, str]]) -> tuple[Any, Table]:
+    """P(X > Y) with 95% CIs of the tested pairs ({"X vs Y": (P(X > Y), verdict)}): a row per pair with its
     verdict at the right, or, from MATRIX_FROM pairs on, a matrix of P(X > Y) marked by verdict."""
-    rows = [[name, r["value"], r["low"], r["high"], r["verdict"]] for name, r in pairs.items()]
+    rows = [[name, r.value, r.low, r.high, verdict] for name, (r, verdict) in pairs.items()]
     table = (["pair", "probability", "ci_low", "ci_high", "verdict"], rows)
     fig = _improvement_matrix(pairs) if len(pairs) >= MATRIX_FROM else _improvement_rows(pairs)
     return fig, table
 
 
-def _improvement_rows(pairs: dict[str, dict[str, Any]]) -> Any:
+def _improvement_rows(pairs: Mapping[str, tuple[Interval, str]]) -> Any:
     plt = pyplot()
     names = list(pairs)
     fig, ax = plt.subplots(figsize=(PAGE, 2 * ROW * len(names) + 0.9))
     for y, name in enumerate(names):
-        r = pairs[name]
-        ax.barh(y, r["high"] - r["low"], left=r["low"], height=0.6, color="tab:blue", alpha=0.6)
-        ax.plot([r["value"]] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.5)
-        if r["high"] - r["low"] < 0.01:  # an interval too narrow to see (every resample agrees): a dot
-            ax.plot([r["value"]], [y], "o", color="tab:blue", markersize=4)
-        ax.text(1.06, y, r["verdict"], va="center", ha="left", fontsize=7)
+        r, verdict = pairs[name]
+        ax.barh(y, r.high - r.low, left=r.low, height=0.6, color="tab:blue", alpha=0.6)
+        ax.plot([r.value] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.5)
+        if r.high - r.low < 0.01:  # an interval too narrow to see (every resample agrees): a dot
+            ax.plot([r.value], [y], "o", color="tab:blue", markersize=4)
+        ax.text(1.06, y, verdict, va="center", ha="left", fontsize=7)
     ax.axvline(0.5, color="gray", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(names)), [n.replace(" vs ", " > ") for n in names])
     ax.invert_yaxis()
@@ -278,18 +281,17 @@ def _improvement_rows(pairs: dict[str, dict[str, Any]]) -> Any:
     return fig
 
 
-def _improvement_matrix(pairs: dict[str, dict[str, Any]]) -> Any:
+def _improvement_matrix(pairs: Mapping[str, tuple[Interval, str]]) -> Any:
     plt = pyplot()
     split = [name.split(" vs ") for name in pairs]
     xs = list(dict.fromkeys(x for x, _ in split))
     ys = list(dict.fromkeys(y for _, y in split))
     values = np.full((len(xs), len(ys)), np.nan)
     fig, ax = plt.subplots(figsize=(PAGE, min(9.0, ROW * 1.6 * len(xs) + 1.6)))
-    for (x, y), r in zip(split, pairs.values(), strict=True):
+    for (x, y), (r, verdict) in zip(split, pairs.values(), strict=True):
         i, j = xs.index(x), ys.index(y)
-        values[i, j] = r["value"]
-        mark = VERDICT_MARK.get(r["verdict"], "")
-        ax.text(j, i, f"{r['value']:.2f}{mark}", ha="center", va="center", fontsize=5.5)
+        values[i, j] = r.value
+        ax.text(j, i, f"{r.value:.2f}{VERDICT_MARK.get(verdict, '')}", ha="center", va="center", fontsize=5.5)
     image = ax.imshow(values, cmap="coolwarm", vmin=0, vmax=1, aspect="auto")
     ax.grid(False)
     ax.set_xticks(range(len(ys)), ys, rotation=60, ha="right")

@@ -4,6 +4,7 @@ sample efficiency (`draw_efficiency`), laid out and saved as analysis.figures do
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from analysis.figures import (
     legend_width,
     pyplot,
 )
+from analysis.summary_file import EfficiencyCurve
 
 
 def _clamp(ax: Any, means: list[np.ndarray], log: bool = False) -> None:
@@ -136,8 +138,8 @@ def _task_curves(
     return rows
 
 
-def draw_efficiency(data: dict[str, dict[str, list[float]]], palette: dict[str, Any]) -> tuple[Any, Table]:
-    """data {method: {frames, value, low, high}} (analysis.efficiency): IQM of normalised training scores against
+def draw_efficiency(data: Mapping[str, EfficiencyCurve], palette: dict[str, Any]) -> tuple[Any, Table]:
+    """data {method: EfficiencyCurve} (analysis.efficiency): IQM of normalised training scores against
     env frames with 95% stratified bootstrap bands, rliable's sample-efficiency curve; the legend below."""
     plt = pyplot()
     methods = list(data)
@@ -145,9 +147,9 @@ def draw_efficiency(data: dict[str, dict[str, list[float]]], palette: dict[str, 
     rows: list[list[Any]] = []
     handles = []
     for method, c in data.items():
-        handles += ax.plot(c["frames"], c["value"], marker="o", markersize=2.5, linewidth=1.2, **palette[method])
-        ax.fill_between(c["frames"], c["low"], c["high"], color=palette[method]["color"], alpha=0.2, linewidth=0)
-        rows += [[method, *values] for values in zip(c["frames"], c["value"], c["low"], c["high"], strict=True)]
+        handles += ax.plot(c.frames, c.value, marker="o", markersize=2.5, linewidth=1.2, **palette[method])
+        ax.fill_between(c.frames, c.low, c.high, color=palette[method]["color"], alpha=0.2, linewidth=0)
+        rows += [[method, *values] for values in zip(c.frames, c.value, c.low, c.high, strict=True)]
     compact_ticks(plt, ax.xaxis)
     ax.locator_params(axis="x", nbins=5)
     ax.set(xlabel="env frames", ylabel="IQM normalised score", title="sample efficiency (IQM, 95% bands)")

@@ -1,13 +1,13 @@
-"""`hieros-bench import`: other methods' runs into the store as run directories. Published score files and the
-original code's log directory (analysis/transfer.py); other agents' TensorBoard event files and W&B runs
-(analysis/foreign_runs.py). bench.cli registers it through analysis.cli."""
+"""`hieros-bench import`: other methods' runs into the store as run directories. Published score files
+(analysis/score_files.py), the original code's log directory (analysis/transfer.py), other agents' TensorBoard
+event files and W&B runs (analysis/foreign_runs.py). bench.cli registers it through analysis.cli."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
+from analysis.cli_args import name, positive
 from analysis.trackers import X_UNITS
 
 IMPORT_EPILOG = """\
@@ -43,8 +43,9 @@ examples:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from analysis.foreign_runs import Request, import_path, kind_of
+    from analysis.score_files import import_file
     from analysis.store import StoreError
-    from analysis.transfer import DEFAULT_SUITE, Given, import_file, import_original_logdir
+    from analysis.transfer import DEFAULT_SUITE, Given, import_original_logdir
 
     given = Given(args.budget_frames, args.frames_per_step, args.window_frames)
     path = Path(args.file)
@@ -77,10 +78,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(
-    sub: argparse._SubParsersAction, positive: Callable[..., Callable[[str], int | float]], name: Callable[[str], str]
-) -> None:
-    """Add `import` to the hieros-bench subcommands (`positive`, `name`: analysis.cli's argument types)."""
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `import` to the hieros-bench subcommands."""
     imp = sub.add_parser(
         "import",
         help="bring published per-seed results, and other agents' TensorBoard or W&B runs, into the store",

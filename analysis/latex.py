@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Any
 
 from analysis.render import fmt, fmt_aggregate
 from analysis.stats import LOWER_IS_BETTER
 from analysis.store import display_name, random_human
+from analysis.summary_file import Summary
 
 LATEX_ROWS = (
     ("Superhuman", r"\#Superhuman ($\uparrow$)"),
@@ -95,24 +95,24 @@ def _tables(fixed: float, widths: list[float]) -> list[list[int]]:
     return tables
 
 
-def table(summary: dict[str, Any]) -> str:
+def table(summary: Summary) -> str:
     """booktabs, the paper's layout: games as rows; random, human, baselines, then ours; best per row in bold
     (a cell of one run is marked and not ranked); aggregate rows at the bottom. A published aggregate (dagger) is
     over its authors' games and seeds; it competes for bold only when that is as many games as this table has.
     A method without a score on some of the games (double dagger) has aggregates over its own and does not compete.
     Methods past the text width (TEXT_WIDTH_PT) go on into further tables, each with the game and reference columns
     (bold is the best of all methods); the notes follow the last table."""
-    methods = summary["methods"]
+    methods = summary.methods
     columns = (
-        [n for n, m in methods.items() if m["imported"]]
-        + list(summary["published"])
-        + [n for n, m in methods.items() if not m["imported"]]
+        [n for n, m in methods.items() if m.imported]
+        + list(summary.published)
+        + [n for n, m in methods.items() if not m.imported]
     )
-    atari = all(v == "human" for v in summary["normalization"].values())
+    atari = all(v == "human" for v in summary.normalization.values())
     fixed = ["Game", *(["Random", "Human"] if atari else [])]
     games, marked = _game_rows(summary, columns, atari)
     aggregates = _aggregate_rows(summary, columns, atari)
-    subset = {n for n, m in methods.items() if m["tasks"] != summary["tasks"]}
+    subset = {n for n, m in methods.items() if m.tasks != summary.tasks}
     for wrap in (False, True):  # long headings on two lines only where the methods fill more than one table
         header = [*fixed, *(_heading(c, r"$^\ddagger$" if c in subset else "", wrap) for c in columns)]
         widths = [_width([row[i] for row in [header, *games, *aggregates]]) for i in range(len(header))]
@@ -134,21 +134,23 @@ def table(summary: dict[str, Any]) -> str:
     return "\n".join([*lines, ""])
 
 
-def _game_rows(summary: dict[str, Any], columns: list[str], atari: bool) -> tuple[list[list[str]], bool]:
+def _game_rows(summary: Summary, columns: list[str], atari: bool) -> tuple[list[list[str]], bool]:
     """A row per game (its name, random and human for Atari, a cell per column) and whether a cell is of one run."""
-    methods, published = summary["methods"], summary["published"]
+    methods, published = summary.methods, summary.published
     reference = random_human()
 
     def value(column: str, task: str) -> float | None:
         if column in methods:
-            return methods[column]["games"].get(task, {}).get("mean")
-        return published[column]["games"].get(task)
+            game = methods[column].games.get(task)
+            return None if game is None else game.mean
+        return published[column].games.get(task)
 
     def one_run(column: str, task: str) -> bool:
-        return column in methods and methods[column]["games"].get(task, {}).get("runs") == 1
+        game = methods[column].games.get(task) if column in methods else None
+        return game is not None and game.runs == 1
 
     rows, marked = [], False
-    for task in summary["tasks"]:
+    for task in summary.tasks:
         ref = [fmt(v) for v in reference[task]] if atari else []
         single = [one_run(c, task) for c in columns]
         cells = _bold_best([value(c, task) for c in columns], False, fmt, [not one for one in single])
@@ -158,23 +160,19 @@ def _game_rows(summary: dict[str, Any], columns: list[str], atari: bool) -> tupl
     return rows, marked
 
 
-def _aggregate_rows(summary: dict[str, Any], columns: list[str], atari: bool) -> list[list[str]]:
+def _aggregate_rows(summary: Summary, columns: list[str], atari: bool) -> list[list[str]]:
     """A row per aggregate (LATEX_ROWS; #Superhuman for Atari only): its label, the reference values, a cell per
     column, published ones daggered."""
-    methods, published = summary["methods"], summary["published"]
-    tasks = summary["tasks"]
+    methods, published = summary.methods, summary.published
+    tasks = summary.tasks
     same_games = [
-        methods[c]["tasks"] == tasks if c in methods else published[c]["facts"].get("n_games") == len(tasks)
-        for c in columns
+        methods[c].tasks == tasks if c in methods else published[c].facts.get("n_games") == len(tasks) for c in columns
     ]
     rows = []
     for key, label in LATEX_ROWS:
         if key == "Superhuman" and not atari:
             continue
-        values = [
-            methods[c]["aggregates"].get(key, {}).get("value") if c in methods else published[c]["aggregates"].get(key)
-            for c in columns
-        ]
+        values = [_aggregate(summary, c, key) for c in columns]
         ref = [fmt_aggregate(key, v) if v is not None else "N/A" for v in REFERENCE[key]] if atari else []
         cells = _bold_best(values, key in LOWER_IS_BETTER, lambda v, k=key: fmt_aggregate(k, v), same_games)
         cells = [
@@ -185,12 +183,20 @@ def _aggregate_rows(summary: dict[str, Any], columns: list[str], atari: bool) ->
     return rows
 
 
-def _notes(summary: dict[str, Any], subset: set[str], marked: bool) -> list[str]:
+def _aggregate(summary: Summary, column: str, key: str) -> float | None:
+    """A column's value of the aggregate `key`: a method's point estimate or a published one (None: it has none)."""
+    if column in summary.methods:
+        found = summary.methods[column].aggregates.get(key)
+        return None if found is None else found.value
+    return summary.published[column].aggregates.get(key)
+
+
+def _notes(summary: Summary, subset: set[str], marked: bool) -> list[str]:
     """The notes under the tables: cells of one run, methods without a score on some of the games."""
     notes = [r"$^\ast$ one run: no interval, not ranked for bold."] if marked else []
     if subset:  # a method on fewer games: its aggregates are its own, and it does not compete for their bold
-        methods, tasks = summary["methods"], summary["tasks"]
-        missing = sorted({display_name(t) for n in subset for t in tasks if t not in methods[n]["tasks"]})
+        methods, tasks = summary.methods, summary.tasks
+        missing = sorted({display_name(t) for n in subset for t in tasks if t not in methods[n].tasks})
         notes.append(rf"$^\ddagger$ no score on {_tex(', '.join(missing))}: aggregates over its own games, not ranked.")
     return notes
 

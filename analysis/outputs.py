@@ -9,7 +9,6 @@ previous report as it was, and a disk error names the folder.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -19,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from analysis import figures, figures_curves, figures_games, ladder, latex, outdir, parallel, render, sampler
+from analysis import figures, figures_curves, figures_games, ladder, latex, markdown, outdir, parallel, render, sampler
 from analysis.report import Options, Report
 from analysis.store import display_name, normalize, score_range
+from analysis.summary_file import SUMMARY_FILE, Summary
 from hieros import rundir
-from hieros.json_values import finite_tree
 
 
 def metric_file_name(metric: str) -> str:
@@ -37,40 +36,40 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
     figure and its table."""
     summary = report.summary
     # a method scored on fewer of the report's tasks carries its mark ("[25/26 tasks]") in the legends too
-    label = {n: n + render.tasks_mark(summary, n) for n in summary["methods"]}
-    palette = {label[n]: style for n, style in figures.colors(list(summary["methods"])).items()}
-    titles = {t: display_name(t) for t in summary["tasks"]}
-    published = {n: p["aggregates"] for n, p in summary["published"].items()}
+    label = {n: n + render.tasks_mark(summary, n) for n in summary.methods}
+    palette = {label[n]: style for n, style in figures.colors(list(summary.methods)).items()}
+    titles = {t: display_name(t) for t in summary.tasks}
+    published = {n: p.aggregates for n, p in summary.published.items()}
     # one task: Median, IQM and Mean are the same number, so one panel (with the optimality gap) says it
-    shown = ("Mean", "Optimality Gap") if len(summary["tasks"]) == 1 else None
+    shown = ("Mean", "Optimality Gap") if len(summary.tasks) == 1 else None
     leaderboard = {
-        label[n]: {k: v for k, v in summary["methods"][n]["aggregates"].items() if shown is None or k in shown}
+        label[n]: {k: v for k, v in summary.methods[n].aggregates.items() if shown is None or k in shown}
         for n in render.ranked(summary)
     }
     profiles = {label[n]: p for n, p in report.profiles["methods"].items()}
-    efficiency = {label[n]: curve for n, curve in summary.get("efficiency", {}).items()}
+    efficiency = {label[n]: curve for n, curve in summary.efficiency.items()}
     games = _games(summary, label)
     makers: dict[str, Callable[[], tuple[Any, figures.Table]]] = {
         "aggregates": lambda: figures.draw_aggregates(leaderboard, published, palette),
         "profiles": lambda: figures.draw_profiles(report.profiles["taus"], profiles, palette, report.profiles["kind"]),
     }
     tested = {
-        key: {**found, "verdict": t["verdict"]}
-        for key, t in summary["tests"]["pairs"].items()
-        if (found := ladder.probability(summary, t["x"], t["y"])) is not None
+        key: (found, t.verdict)
+        for key, t in summary.tests.pairs.items()
+        if (found := ladder.probability(summary.improvement, t.x, t.y)) is not None
     }
     if tested:
         makers["improvement"] = lambda: figures.draw_improvement(tested)
-    if "ladder" in summary:
-        floor = summary["methods"].get(ladder.FLOOR)
-        floor_score = floor["aggregates"][summary["ladder"]["metric"]] if floor else None
-        makers["ladder"] = lambda: ladder.draw(summary["ladder"]["rungs"], summary["ladder"]["metric"], floor_score)
+    if summary.ladder is not None:
+        floor = summary.methods.get(ladder.FLOOR)
+        floor_score = floor.aggregates[summary.ladder.metric] if floor else None
+        makers["ladder"] = partial(ladder.draw, summary.ladder.rungs, summary.ladder.metric, floor_score)
     if efficiency:
         makers["efficiency"] = lambda: figures_curves.draw_efficiency(efficiency, palette)
     makers["games"] = lambda: figures_games.draw_games(games, palette, titles)
     for curve, data in report.curves.items():
         if curve == "score":
-            ranges = {t: score_range(t) for t in summary["tasks"]}
+            ranges = {t: score_range(t) for t in summary.tasks}
             makers["curves"] = partial(
                 figures_curves.draw_curves, data, "env frames", "episode score", palette, titles, ranges
             )
@@ -84,7 +83,7 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
                 titles,
                 log=figures_curves.wants_log_axis(data),
             )
-    if options.sampler and "human" in summary["normalization"].values():  # the atari100k preset's replay
+    if options.sampler and "human" in summary.normalization.values():  # the atari100k preset's replay
 
         def sampler_figure() -> tuple[Any, figures.Table]:
             setup = sampler.preset_setup(seed=options.seed, capacity=sampler.preset_capacity())
@@ -94,12 +93,9 @@ def figure_makers(report: Report, options: Options) -> dict[str, Callable[[], tu
     return makers
 
 
-def _games(summary: dict[str, Any], label: dict[str, str]) -> dict[str, dict[str, dict[str, list[float]]]]:
+def _games(summary: Summary, label: dict[str, str]) -> dict[str, dict[str, dict[str, list[float]]]]:
     """The games figure's data: {task: {method's label: {"raw": its runs' final scores, "normalized": the same}}}."""
-    runs = {
-        t: {label[n]: m["games"][t]["scores"] for n, m in summary["methods"].items() if t in m["games"]}
-        for t in summary["tasks"]
-    }
+    runs = {t: {label[n]: m.games[t].scores for n, m in summary.methods.items() if t in m.games} for t in summary.tasks}
     return {
         t: {n: {"raw": raw, "normalized": list(normalize(t, np.array(raw)))} for n, raw in per.items()}
         for t, per in runs.items()
@@ -124,11 +120,10 @@ def _write_files(report: Report, options: Options) -> list[str]:
 
     longest_first = sorted(range(len(names)), key=lambda i: names[i] not in ("curves", "games"))
     paths = [path for saved in parallel.run(save, len(names), options.workers, longest_first) for path in saved]
-    summary = finite_tree(report.summary)  # missing intervals as null
     texts = {
-        "summary.json": json.dumps(summary, indent=1) + "\n",
-        "report.md": render.markdown(report.summary, names),
-        f"table_{report.summary['suite']}.tex": latex.table(report.summary),
+        SUMMARY_FILE: report.summary.text(),
+        "report.md": markdown.report_md(report.summary, names),
+        f"table_{report.summary.suite}.tex": latex.table(report.summary),
     }
     for file, text in texts.items():
         rundir.atomic_write_bytes(out / file, text.encode())

@@ -10,7 +10,7 @@ improvement; performance profiles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,10 @@ from analysis.store import (
     normalization,
     suites_in,
 )
+from analysis.summary_file import Calibration, Check, Comparisons, Interval, Ladder, Rung, Statistics, Summary
 from hieros.envs import task_domain
 from hieros.run_search import Sources
 
-SCHEMA = "hieros-bench/report/1"
 PAPER_EXCLUDED = ("atari_up_n_down",)  # the HIEROS paper reports 25 of the 26 Atari100k games
 TASK_SETS = {"hieros25": "the HIEROS paper's 25 games (Atari100k without UpNDown)"}  # named sets for --tasks
 DEFAULT_PUBLISHED = ("HIEROS",)
@@ -91,8 +91,8 @@ class ChecksFailed(Exception):
 
 @dataclass
 class Report:
-    summary: dict[str, Any]  # everything in the tables; written as summary.json
-    scores: dict[str, np.ndarray]  # normalised (runs, tasks) per method, tasks as summary["tasks"]
+    summary: Summary  # everything in the tables; written as summary.json
+    scores: dict[str, np.ndarray]  # normalised (runs, tasks) per method, tasks as summary.tasks
     profiles: dict[str, Any]  # {"taus": (points,), "methods": {name: {value, low, high}}}
     curves: dict[str, dict[str, dict[str, dict[str, np.ndarray]]]]  # {curve: {task: {method: {x, mean, low, high}}}}
 
@@ -179,40 +179,50 @@ def compute(options: Options) -> Report:
     names = options.published if options.published is not None else list(DEFAULT_PUBLISHED if atari else ())
     scores = {name: m.scores(own[name]) for name, m in methods.items()}
     taus = np.linspace(0.0, 8.0 if atari else 1.0, PROFILE_POINTS)
-    pairs = improvement_pairs({n: {"imported": m.imported, "baseline": is_shipped(m)} for n, m in methods.items()})
+    pairs = improvement_pairs(methods)
     pairs += asked_pairs(options.compare, methods, pairs)
     pairs = [(x, y) for x, y in pairs if set(own[x]) & set(own[y])]  # P(X > Y) needs a task both have
     estimates, improvement = _estimates(methods, scores, own, pairs, taus, atari, options)
-    summary: dict[str, Any] = {
-        "schema": SCHEMA,
-        "suite": next(iter(methods.values())).suite,
-        "tasks": tasks,
-        "task_selection": how,
-        "normalization": {t: normalization(t) for t in tasks},
-        "statistics": {
-            "reps": options.reps,
-            "seed": options.seed,
-            "confidence": bootstrap.CONFIDENCE,
-            "aggregates": "stratified bootstrap over runs within tasks, percentile interval (rliable)",
-            "per_task": "Student t interval of the mean over runs, inside the task's possible scores",
-            "profile": options.profile,
-        },
-        "checks": [{"kind": p.kind, "message": p.message} for p in problems],
-        "methods": {n: method_summary(n, m, own[n], scores[n], estimates[n]) for n, m in methods.items()},
-        "published": published_summary(names, tasks) if atari else {},
-        "left_out": left_out,
-    }
-    summary["efficiency"] = efficiency.compute(methods, own, options.reps, options.seed, options.workers)
-    summary["verdicts"] = baseline_verdicts(summary)
-    summary["improvement"] = {f"{x} vs {y}": improvement[(x, y)] for x, y in pairs}
-    summary.update(_tests_and_ladder(summary, methods, set(ours), scores, own, pairs, options))
-    if options.calibrate:
-        summary["calibration"] = _calibration(scores, options)
-    if options.metrics:
-        summary["train_metrics"] = curves.end_values(ours, tasks, options.metrics)
-    summary["notes"] = _notes(summary)
+    summaries = {n: method_summary(n, m, own[n], scores[n], estimates[n]) for n, m in methods.items()}
+    published = published_summary(names, tasks) if atari else {}
+    probabilities = {f"{x} vs {y}": Interval(**improvement[(x, y)]) for x, y in pairs}
+    rungs = None
+    if options.ladder:
+        rungs = ladder.rows(summaries, probabilities, ladder.metric(tasks), ladder.parse(options.ladder))
+    tests = _tests(rungs, methods, set(ours), scores, own, pairs, options)
+    summary = Summary(
+        suite=next(iter(methods.values())).suite,
+        tasks=tasks,
+        task_selection=how,
+        normalization={t: normalization(t) for t in tasks},
+        statistics=_statistics(options),
+        checks=[Check(p.kind, p.message) for p in problems],
+        methods=summaries,
+        published=published,
+        left_out=left_out,
+        efficiency=efficiency.compute(methods, own, options.reps, options.seed, options.workers),
+        verdicts=baseline_verdicts(summaries, published),
+        improvement=probabilities,
+        tests=tests,
+        ladder=None if rungs is None else Ladder(ladder.metric(tasks), ladder.with_tests(rungs, tests)),
+        calibration=_calibration(scores, options) if options.calibrate else None,
+        train_metrics=curves.end_values(ours, tasks, options.metrics) if options.metrics else None,
+    )
+    summary = replace(summary, notes=_notes(summary))
     profiles = {"taus": taus, "kind": options.profile, "methods": {n: estimates[n]["profile"] for n in methods}}
     return Report(summary, scores, profiles, curves.for_report(ours, tasks, options.metrics))
+
+
+def _statistics(options: Options) -> Statistics:
+    """How the report's intervals are made."""
+    return Statistics(
+        reps=options.reps,
+        seed=options.seed,
+        confidence=bootstrap.CONFIDENCE,
+        aggregates="stratified bootstrap over runs within tasks, percentile interval (rliable)",
+        per_task="Student t interval of the mean over runs, inside the task's possible scores",
+        profile=options.profile,
+    )
 
 
 def _checked_methods(options: Options) -> tuple[dict[str, Method], list[Problem]]:
@@ -271,21 +281,20 @@ def _estimates(
     return estimates, improvement
 
 
-def _tests_and_ladder(
-    summary: dict[str, Any],
+def _tests(
+    rungs: list[Rung] | None,
     methods: dict[str, Method],
     ours: set[str],
     scores: dict[str, np.ndarray],
     own: dict[str, list[str]],
     pairs: list[tuple[str, str]],
     options: Options,
-) -> dict[str, Any]:
-    """summary["tests"], the verdicts of the family of comparisons, and summary["ladder"] where one was asked."""
-    rungs = ladder.rows(summary, ladder.parse(options.ladder)) if options.ladder else None
+) -> Comparisons:
+    """The verdicts of the family of comparisons: the ladder's `rungs` where one was asked, else `pairs`."""
     floor = ladder.FLOOR if ladder.FLOOR in methods else None
     asked = [(x, y) for x, y in options.compare if x != y]
     chosen, how = comparisons.family(pairs, rungs, asked, floor)
-    tests = comparisons.verdicts(
+    return comparisons.verdicts(
         scores,
         own,
         {n: m.scored_seeds(own[n]) for n, m in methods.items()},
@@ -297,55 +306,52 @@ def _tests_and_ladder(
         options.alpha,
         options.margin,
     )
-    if rungs is None:
-        return {"tests": tests}
-    return {"tests": tests, "ladder": {"metric": ladder.metric(summary), "rungs": ladder.with_tests(rungs, tests)}}
 
 
-def _calibration(scores: dict[str, np.ndarray], options: Options) -> dict[str, Any]:
-    """The coverage of each method's intervals in options.calibrate simulated experiments: summary["calibration"]."""
+def _calibration(scores: dict[str, np.ndarray], options: Options) -> Calibration:
+    """The coverage of each method's intervals in options.calibrate simulated experiments."""
     reps = min(options.reps, CALIBRATION_REPS)
-    return {
-        "trials": options.calibrate,
-        "reps": reps,
-        "coverage": {
+    return Calibration(
+        trials=options.calibrate,
+        reps=reps,
+        coverage={
             n: bootstrap.coverage(s, options.calibrate, reps, bootstrap.rng_for(options.seed, "calibration", n))
             for n, s in scores.items()
             if (np.isfinite(s).sum(axis=0) > 1).all()
         },
-    }
+    )
 
 
-def _notes(summary: dict[str, Any]) -> list[str]:
+def _notes(summary: Summary) -> list[str]:
     notes = []
-    for name, m in summary["methods"].items():
-        if m["tasks"] != summary["tasks"]:
+    for name, m in summary.methods.items():
+        if m.tasks != summary.tasks:
             notes.append(f"{name}: {render.task_subset(summary, name)}")
-    if summary["left_out"]:
-        notes.append(f"left out, with no score on any of these tasks: {', '.join(summary['left_out'])}")
-    if any(m["runs_per_task"] < COVERED_RUNS for m in summary["methods"].values()):
+    if summary.left_out:
+        notes.append(f"left out, with no score on any of these tasks: {', '.join(summary.left_out)}")
+    if any(m.runs_per_task < COVERED_RUNS for m in summary.methods.values()):
         notes.append(
             "with fewer than 10 runs per task, stratified bootstrap intervals (rliable's) are narrower than "
             "95%: see docs/report.md (Coverage), or --calibrate for this store"
         )
-    for name, m in summary["methods"].items():
-        if m["unscored"]:
-            shown = ", ".join(m["unscored"][:3]) + (" ..." if len(m["unscored"]) > 3 else "")
+    for name, m in summary.methods.items():
+        if m.unscored:
+            shown = ", ".join(m.unscored[:3]) + (" ..." if len(m.unscored) > 3 else "")
             notes.append(
-                f"{name}: {len(m['unscored'])} finished run(s) have no score by their protocol ({shown}; "
+                f"{name}: {len(m.unscored)} finished run(s) have no score by their protocol ({shown}; "
                 "final_train_window: no training episode ended in the final window); their cells are left "
                 "out, as danijar/dreamerv3 does, and each task's n= counts the runs it has"
             )
-        if m["runs_per_task"] < FEW_RUNS:
+        if m.runs_per_task < FEW_RUNS:
             notes.append(
                 f"{name} has {render.runs_per_task(m)} run(s) per task in the aggregates: its intervals "
                 "say little about the spread over seeds"
             )
-    for name, p in summary["published"].items():
-        n_games = p["facts"].get("n_games")
-        if p["aggregates"] and n_games and n_games != len(summary["tasks"]):
+    for name, p in summary.published.items():
+        n_games = p.facts.get("n_games")
+        if p.aggregates and n_games and n_games != len(summary.tasks):
             notes.append(
                 f"{name}'s published aggregates are over {n_games} games, this report's over "
-                f"{len(summary['tasks'])}" + ("; see --paper-tasks" if n_games == 25 else "")
+                f"{len(summary.tasks)}" + ("; see --paper-tasks" if n_games == 25 else "")
             )
     return notes

@@ -14,6 +14,15 @@ import numpy as np
 from analysis import baselines, bootstrap
 from analysis.published import published
 from analysis.store import Method, StoreError, describe_protocol, normalize, score_range
+from analysis.summary_file import (
+    BaselineSource,
+    Game,
+    Interval,
+    MeanInterval,
+    MethodSummary,
+    PublishedMeans,
+    SourceFile,
+)
 from hieros.config import run_config_hash
 
 
@@ -24,21 +33,15 @@ def verdict(point: float, low: float, high: float) -> str:
     return "inside" if low <= point <= high else ("above" if point > high else "below")
 
 
-def _games(method: Method, tasks: list[str]) -> dict[str, dict[str, Any]]:
+def _games(method: Method, tasks: list[str]) -> dict[str, Game]:
     games = {}
     for task in tasks:
         raw = method.finals(task)
         floor, ceiling = score_range(task)  # the mean cannot leave it, so the interval keeps its coverage inside
         low, high = np.clip(bootstrap.t_interval(raw), floor, ceiling).tolist()
         mean = float(raw.mean()) if len(raw) else float("nan")
-        games[task] = {
-            "mean": mean,
-            "low": low,
-            "high": high,
-            "runs": len(raw),
-            "scores": raw.tolist(),
-            "normalized": {k: float(normalize(task, v)) for k, v in (("mean", mean), ("low", low), ("high", high))},
-        }
+        normalized = MeanInterval(*(float(normalize(task, v)) for v in (mean, low, high)))
+        games[task] = Game(mean, low, high, len(raw), raw.tolist(), normalized)
     return games
 
 
@@ -50,31 +53,32 @@ def is_shipped(method: Method) -> bool:
 
 def method_summary(
     name: str, method: Method, tasks: list[str], scores: np.ndarray, estimates: dict[str, Any]
-) -> dict[str, Any]:
+) -> MethodSummary:
     """Everything the tables show of one method, with its aggregate intervals from `estimates`."""
     runs = method.all_runs()
     sources = sorted({(r.source.source_file, r.source.sha256) for r in runs if r.source})
     shipped = is_shipped(method)
-    return {
-        "imported": method.imported,
-        "baseline": baselines.sources()[name] if shipped else None,
-        "sources": [] if shipped else [{"file": f, "sha256": s} for f, s in sources],
-        "protocols": sorted({describe_protocol(r.record.protocol) for r in runs}),
-        "config_hashes": sorted({run_config_hash(r.record) for r in runs}),
-        "seeds": method.scored_seeds(tasks),
-        "runs_per_task": int(np.isfinite(scores).sum(axis=0).min()),
-        "runs_per_task_max": int(np.isfinite(scores).sum(axis=0).max()),
-        "missing_cells": int(np.isnan(scores).sum()),
-        "unscored": [
+    return MethodSummary(
+        imported=method.imported,
+        baseline=BaselineSource(**baselines.sources()[name]) if shipped else None,
+        sources=[] if shipped else [SourceFile(f, s) for f, s in sources],
+        protocols=sorted({describe_protocol(r.record.protocol) for r in runs}),
+        config_hashes=sorted({run_config_hash(r.record) for r in runs}),
+        seeds=method.scored_seeds(tasks),
+        runs_per_task=int(np.isfinite(scores).sum(axis=0).min()),
+        runs_per_task_max=int(np.isfinite(scores).sum(axis=0).max()),
+        missing_cells=int(np.isnan(scores).sum()),
+        unscored=[
             f"{r.task} seed {r.seed}" for r in runs if r.record.status == "done" and r.final is None and r.task in tasks
         ],
-        "tasks": tasks,
-        "aggregates": {k: v for k, v in estimates.items() if k != "profile"},
-        "games": _games(method, tasks),
-    }
+        tasks=tasks,
+        aggregates={k: Interval(**v) for k, v in estimates.items() if k != "profile"},
+        games=_games(method, tasks),
+    )
 
 
-def published_summary(names: list[str], tasks: list[str]) -> dict[str, Any]:
+def published_summary(names: list[str], tasks: list[str]) -> dict[str, PublishedMeans]:
+    """The published means of `names` on `tasks`, with their aggregates recomputed where they cover every task."""
     table = published()
     out = {}
     for name in names:
@@ -90,35 +94,26 @@ def published_summary(names: list[str], tasks: list[str]) -> dict[str, Any]:
                 "Median": float(np.median(means)),
                 "Superhuman": float((means > 1).sum()),
             }
-        out[name] = {
-            "intervals": False,
-            "games": games,
-            "aggregates": entry.aggregates,
-            "facts": entry.facts,
-            "from_means": recomputed,
-            "sources": entry.sources,
-        }
+        out[name] = PublishedMeans(False, games, entry.aggregates, entry.facts, recomputed, entry.sources)
     return out
 
 
-def baseline_verdicts(summary: dict[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
+def baseline_verdicts(
+    methods: Mapping[str, MethodSummary], published: Mapping[str, PublishedMeans]
+) -> dict[str, dict[str, dict[str, str]]]:
     """{ours: {baseline: {task: inside|above|below|n/a}}}: our mean against an imported baseline's interval, or a
     published mean (no interval) against our interval, read as where ours lies."""
-    methods, out = summary["methods"], {}
+    out: dict[str, dict[str, dict[str, str]]] = {}
     for ours, mine in methods.items():
-        if mine["imported"]:
+        if mine.imported:
             continue
         out[ours] = {}
         for base, theirs in methods.items():
-            if theirs["imported"]:
-                out[ours][base] = {
-                    t: _versus(g, theirs["games"][t]) for t, g in mine["games"].items() if t in theirs["games"]
-                }
-        for base, entry in summary["published"].items():
+            if theirs.imported:
+                out[ours][base] = {t: _versus(g, theirs.games[t]) for t, g in mine.games.items() if t in theirs.games}
+        for base, entry in published.items():
             out[ours][base] = {
-                t: _mirror(verdict(entry["games"][t], g["low"], g["high"]))
-                for t, g in mine["games"].items()
-                if t in entry["games"]
+                t: _mirror(verdict(entry.games[t], g.low, g.high)) for t, g in mine.games.items() if t in entry.games
             }
     return out
 
@@ -128,18 +123,18 @@ def _mirror(found: str) -> str:
     return {"above": "below", "below": "above"}.get(found, found)
 
 
-def _versus(ours: dict[str, Any], base: dict[str, Any]) -> str:
-    if np.isnan(base["low"]):  # a single baseline run has no interval: use ours
-        return _mirror(verdict(base["mean"], ours["low"], ours["high"]))
-    return verdict(ours["mean"], base["low"], base["high"])
+def _versus(ours: Game, base: Game) -> str:
+    if np.isnan(base.low):  # a single baseline run has no interval: use ours
+        return _mirror(verdict(base.mean, ours.low, ours.high))
+    return verdict(ours.mean, base.low, base.high)
 
 
-def improvement_pairs(methods: dict[str, Any]) -> list[tuple[str, str]]:
+def improvement_pairs(methods: Mapping[str, Method]) -> list[tuple[str, str]]:
     """(X, Y) pairs for P(X > Y): each of our methods against the later ones and every imported one (shipped
     baselines too); all pairs of the store's imported methods when it has none of ours."""
-    ours = [m for m, v in methods.items() if not v["imported"]]
+    ours = [name for name, m in methods.items() if not m.imported]
     if not ours:
-        names = [m for m, v in methods.items() if not v["baseline"]]
+        names = [name for name, m in methods.items() if not is_shipped(m)]
         return [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
     others = [m for m in methods if m not in ours]
     return [(a, b) for i, a in enumerate(ours) for b in ours[i + 1 :] + others]

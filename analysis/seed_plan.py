@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from analysis.cli_args import names, positive
 
 HELP = __doc__.split("\n\n")[1].replace("\n", " ")
 EXAMPLES = """examples:
@@ -24,8 +25,8 @@ EXAMPLES = """examples:
   hieros-bench seeds --difference 0.2 --spread 0.3 --tasks 26        # an Atari100k-like suite"""
 
 
-def register(sub: argparse._SubParsersAction, names: Any, positive: Any) -> None:
-    """Add `seeds` to the hieros-bench subcommands (`names`, `positive`: analysis.cli's argument types)."""
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `seeds` to the hieros-bench subcommands."""
     seeds = sub.add_parser(
         "seeds",
         help="how many seeds a comparison needs (power of the report's test)",

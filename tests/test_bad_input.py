@@ -16,7 +16,7 @@ import pytest
 
 import bench.cli
 import hieros.train
-from analysis import transfer
+from analysis import score_files
 from hieros import rundir
 
 GOOD_CURVES = [
@@ -227,7 +227,7 @@ def workdir(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("HIEROS_DEBUG", raising=False)
     good = tmp_path / "good.json.gz"
     good.write_bytes(gzip.compress(json.dumps(GOOD_CURVES).encode()))
-    transfer.import_file(good, "x", tmp_path / "results")
+    score_files.import_file(good, "x", tmp_path / "results")
     corrupt = rundir.run_path(tmp_path / "corrupt", "atari100k", "m", "atari_pong", 1)
     corrupt.mkdir(parents=True)
     (corrupt / rundir.RUN_FILE).write_text("{not json")

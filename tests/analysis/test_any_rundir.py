@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import analysis
+from analysis.summary_file import read_summary
 from bench.cli import main
 from hieros import run_search, rundir
 
@@ -87,13 +88,13 @@ def test_report_compares_runs_given_by_path(runs, capsys):
     assert main([*REPORT, "runs", "other", "--out", "cmp"]) == 1  # the store's checks: random lacks seed 3
     assert "partial: random: seed(s) 3 missing on 1 task(s): dmc_cartpole_balance" in capsys.readouterr().err
     assert main([*REPORT, "runs", "other", "--out", "cmp", "--allow-partial"]) == 0
-    summary = json.loads((runs / "cmp" / "summary.json").read_text())
-    assert summary["suite"] == run_search.NO_SUITE
-    assert {name: m["seeds"] for name, m in summary["methods"].items()} == {"random": [1, 2], "other": [1, 2, 3]}
-    assert "random vs other" in summary["improvement"] or "other vs random" in summary["improvement"]
+    summary = read_summary(runs / "cmp")
+    assert summary.suite == run_search.NO_SUITE
+    assert {name: m.seeds for name, m in summary.methods.items()} == {"random": [1, 2], "other": [1, 2, 3]}
+    assert "random vs other" in summary.improvement or "other vs random" in summary.improvement
     direct = sorted(str(p) for p in (runs / "other").iterdir())
     assert main([*REPORT, *direct, "--out", "direct"]) == 0  # run directories one by one
-    assert json.loads((runs / "direct" / "summary.json").read_text())["methods"]["other"]["seeds"] == [1, 2, 3]
+    assert read_summary(runs / "direct").methods["other"].seeds == [1, 2, 3]
     assert main([*REPORT, "--results", "runs", "--out", "byresults"]) == 0  # --results takes any folder of runs
     finals, _ = analysis.load(["runs", "other"], baselines="none")
     assert sorted(finals.method.unique()) == ["other", "random"] and len(finals) == 5

@@ -6,9 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from analysis import baselines, stats, transfer
+from analysis import baselines, score_files, stats, transfer
 from analysis.report import Options, compute
 from analysis.store import find_game, load_store, random_human
+from analysis.summary_file import read_summary
 from bench.cli import main
 from hieros.run_file import ScoreProtocol
 
@@ -83,17 +84,17 @@ def test_leaderboard_of_the_baselines_alone_from_an_empty_store(tmp_path, capsys
         )
         == 0
     )
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert set(summary["methods"]) == set(baselines.names()) and summary["improvement"] == {}
-    assert summary["tasks"] == sorted(random_human())  # all 26 games, although DreamerV3-2023 has 25
-    for name, method in summary["methods"].items():  # each keeps the aggregates of its own games, as published
+    summary = read_summary(tmp_path / "out")
+    assert set(summary.methods) == set(baselines.names()) and summary.improvement == {}
+    assert summary.tasks == sorted(random_human())  # all 26 games, although DreamerV3-2023 has 25
+    for name, method in summary.methods.items():  # each keeps the aggregates of its own games, as published
         lacking = {"atari_chopper_command"} if name == "DreamerV3-2023" else set()
-        assert method["tasks"] == sorted(set(random_human()) - lacking)
-        assert method["aggregates"]["Mean"]["value"] == pytest.approx(_aggregates(name)["Mean"])
-    assert round(summary["methods"]["DIAMOND"]["aggregates"]["IQM"]["value"], 2) == 0.64  # not 0.697 on 25
+        assert method.tasks == sorted(set(random_human()) - lacking)
+        assert method.aggregates["Mean"].value == pytest.approx(_aggregates(name)["Mean"])
+    assert round(summary.methods["DIAMOND"].aggregates["IQM"].value, 2) == 0.64  # not 0.697 on 25
     report = (tmp_path / "out" / "report.md").read_text()
     rows = [line.split(" |")[0] for line in report.split("## Aggregates")[1].splitlines() if line.startswith("| ")]
-    iqm = [summary["methods"][n]["aggregates"]["IQM"]["value"] for n in baselines.names()]
+    iqm = [summary.methods[n].aggregates["IQM"].value for n in baselines.names()]
     best = baselines.names()[int(np.argmax(iqm))]
     assert rows[1] == f"| {best} (baseline)" + " [25/26 tasks]" * (best == "DreamerV3-2023")  # best IQM first
     assert "| DreamerV3-2023 (baseline) [25/26 tasks] |" in report  # marked in the table itself
@@ -124,14 +125,14 @@ def test_default_baselines_only_beside_an_atari100k_store(tmp_path, stores):
         )
         == 0
     )
-    summary = json.loads((tmp_path / "a" / "report" / "summary.json").read_text())
-    assert [n for n, m in summary["methods"].items() if m["baseline"]] == list(baselines.DEFAULT)
-    assert summary["tasks"] == sorted(stores.TASKS) and "alpha vs DIAMOND" in summary["improvement"]
+    summary = read_summary(tmp_path / "a" / "report")
+    assert [n for n, m in summary.methods.items() if m.baseline] == list(baselines.DEFAULT)
+    assert summary.tasks == sorted(stores.TASKS) and "alpha vs DIAMOND" in summary.improvement
 
     stores.write_run(tmp_path / "s", "alpha", "atari_pong", 1, [1.0], budget=4000, window=2000, suite="smoke")
     assert main(["report", "--results", str(tmp_path / "s"), "--reps", "100", "--no-sampler"]) == 0
-    summary = json.loads((tmp_path / "s" / "report" / "summary.json").read_text())
-    assert list(summary["methods"]) == ["alpha"]  # a 4000-frame smoke run is no Atari100k run
+    summary = read_summary(tmp_path / "s" / "report")
+    assert list(summary.methods) == ["alpha"]  # a 4000-frame smoke run is no Atari100k run
 
 
 def test_a_baseline_without_one_of_the_stores_games_is_marked_and_compared_on_the_common_ones(tmp_path, stores):
@@ -141,25 +142,25 @@ def test_a_baseline_without_one_of_the_stores_games_is_marked_and_compared_on_th
             stores.write_run(tmp_path, "alpha", task, seed, [0.0, 100.0 * seed + t])
     argv = ["report", "--results", str(tmp_path), "--reps", "100", "--no-sampler", "--baselines", "DreamerV3-2023"]
     assert main(argv) == 0
-    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
-    assert summary["tasks"] == sorted(games) and summary["methods"]["alpha"]["tasks"] == sorted(games)
+    summary = read_summary(tmp_path / "report")
+    assert summary.tasks == sorted(games) and summary.methods["alpha"].tasks == sorted(games)
     common = sorted(games[:2])
-    assert summary["methods"]["DreamerV3-2023"]["tasks"] == common
+    assert summary.methods["DreamerV3-2023"].tasks == common
     alpha, theirs = load_store(tmp_path)["alpha"], baselines.load(["DreamerV3-2023"])["DreamerV3-2023"]
     by_hand = stats.probability_of_improvement(alpha.scores(common), theirs.scores(common))
-    assert summary["improvement"]["alpha vs DreamerV3-2023"]["value"] == pytest.approx(by_hand)
+    assert summary.improvement["alpha vs DreamerV3-2023"].value == pytest.approx(by_hand)
     assert "| DreamerV3-2023 (baseline) [2/3 tasks] |" in (tmp_path / "report" / "report.md").read_text()
 
 
 def test_baselines_with_training_curves_have_a_sample_efficiency_curve_ending_at_their_final_iqm(tmp_path):
     report = compute(Options(tmp_path / "empty", tmp_path / "out", baselines=["all"], reps=200, sampler=False))
-    curved = report.summary["efficiency"]
+    curved = report.summary.efficiency
     assert set(curved) == {"DreamerV3", "DreamerV3-2023"}  # the danijar score lists; the others are finals only
     for name, curve in curved.items():
-        assert curve["frames"][-1] == baselines.BUDGET_FRAMES and len(curve["frames"]) >= 8
-        final_iqm = report.summary["methods"][name]["aggregates"]["IQM"]["value"]
-        assert curve["value"][-1] == pytest.approx(final_iqm)  # the last bin is the final window
-        assert curve["value"][0] < curve["value"][-1]  # it learns
+        assert curve.frames[-1] == baselines.BUDGET_FRAMES and len(curve.frames) >= 8
+        final_iqm = report.summary.methods[name].aggregates["IQM"].value
+        assert curve.value[-1] == pytest.approx(final_iqm)  # the last bin is the final window
+        assert curve.value[0] < curve.value[-1]  # it learns
 
 
 def test_a_store_method_named_like_a_baseline_is_refused(tmp_path, capsys, stores):
@@ -171,13 +172,13 @@ def test_a_store_method_named_like_a_baseline_is_refused(tmp_path, capsys, store
 @pytest.mark.published
 def test_import_reads_harmonydreams_evaluation_curves_at_the_budget(published, tmp_path):
     path = published / "harmonydream" / "harmony.json"
-    assert transfer.import_file(path, "harmony", tmp_path).written == 130
+    assert score_files.import_file(path, "harmony", tmp_path).written == 130
     method = load_store(tmp_path)["harmony"]
     curves = json.loads(path.read_text())
     assert method.finals(find_game("james_bond")).tolist() == [curve[-1] for curve in curves["score"]["james_bond"]]
     assert method.runs["atari_pong"][1].record.protocol.score == ScoreProtocol("published_final")
     with pytest.raises(ValueError, match="no point at the budget, 100 frames"):
-        transfer.import_file(path, "h2", tmp_path, given=transfer.Given(budget_frames=100))
+        score_files.import_file(path, "h2", tmp_path, given=transfer.Given(budget_frames=100))
 
 
 @pytest.mark.slow
@@ -213,5 +214,5 @@ def test_cached_baseline_estimates_are_read_back_and_give_the_same_report(tmp_pa
     altered["IQM"]["value"] = 123.0
     entries[1].write_text(json.dumps(altered))
     assert main([*args, "--out", str(tmp_path / "trusted")]) == 0
-    summary = json.loads((tmp_path / "trusted" / "summary.json").read_text())
-    assert [n for n, m in summary["methods"].items() if m["aggregates"]["IQM"]["value"] == 123.0]
+    summary = read_summary(tmp_path / "trusted")
+    assert [n for n, m in summary.methods.items() if m.aggregates["IQM"].value == 123.0]

@@ -2,18 +2,19 @@
 planner, on arrays whose answers can be checked by hand."""
 
 import argparse
-import json
 
 import numpy as np
 import pytest
 
 from analysis import comparisons
+from analysis.summary_file import Interval, Rung, read_summary
 from bench.cli import main as bench_main
 
+SCORE = Interval(0.5, 0.4, 0.6)
 RUNGS = [
-    {"method": "dreamer", "reference": None},
-    {"method": "hieros_1level", "reference": "dreamer"},
-    {"method": "hieros", "reference": "hieros_1level"},
+    Rung("dreamer", None, 3, SCORE, None, None),
+    Rung("hieros_1level", "dreamer", 3, SCORE, None, None),
+    Rung("hieros", "hieros_1level", 3, SCORE, None, None),
 ]
 
 
@@ -55,13 +56,13 @@ def test_planned_seeds_are_tested_and_the_extra_ones_named():
     tasks = {"a": ["t"], "b": ["t"]}
     args = (scores, tasks, seeds, {"a", "b"}, [("a", "b")], "the pair")
     planned = comparisons.verdicts(*args, plan=comparisons.SeedPlan(3))
-    assert planned["pairs"]["a vs b"]["runs"] == [3, 3] and planned["beyond_plan"] == {"a": [4, 5, 6], "b": [4, 5, 6]}
-    assert planned["pairs"]["a vs b"]["p"] == pytest.approx(0.1)  # 2 / C(6, 3): 3 vs 3 cannot go lower
-    assert planned["pairs"]["a vs b"]["verdict"] == "inconclusive"
+    assert planned.pairs["a vs b"].runs == [3, 3] and planned.beyond_plan == {"a": [4, 5, 6], "b": [4, 5, 6]}
+    assert planned.pairs["a vs b"].p == pytest.approx(0.1)  # 2 / C(6, 3): 3 vs 3 cannot go lower
+    assert planned.pairs["a vs b"].verdict == "inconclusive"
     every = comparisons.verdicts(*args, plan=comparisons.SeedPlan(3), all_seeds=True)
-    assert every["pairs"]["a vs b"]["runs"] == [6, 6]
-    assert every["pairs"]["a vs b"]["p"] == pytest.approx(2 / 924)  # exact: 2 / C(12, 6)
-    assert every["pairs"]["a vs b"]["verdict"] == "better" and every["pairs"]["a vs b"]["improvement"] == 1.0
+    assert every.pairs["a vs b"].runs == [6, 6]
+    assert every.pairs["a vs b"].p == pytest.approx(2 / 924)  # exact: 2 / C(12, 6)
+    assert every.pairs["a vs b"].verdict == "better" and every.pairs["a vs b"].improvement == 1.0
 
 
 def test_level_needs_an_equivalence_shown_and_imported_methods_keep_every_run():
@@ -72,11 +73,11 @@ def test_level_needs_an_equivalence_shown_and_imported_methods_keep_every_run():
     seeds = {"ours": list(range(1, 11)), "theirs": list(range(1, 11))}
     pair, ten = [("ours", "theirs")], comparisons.SeedPlan(10)
     found = comparisons.verdicts(scores, tasks, seeds, {"ours"}, pair, "x", plan=ten)
-    assert found["pairs"]["ours vs theirs"]["verdict"] == "level"  # within 0.1, far inside the margin
+    assert found.pairs["ours vs theirs"].verdict == "level"  # within 0.1, far inside the margin
     tight = comparisons.verdicts(scores, tasks, seeds, {"ours"}, pair, "x", ten, margin=0.001)
-    assert tight["pairs"]["ours vs theirs"]["verdict"] == "inconclusive"
+    assert tight.pairs["ours vs theirs"].verdict == "inconclusive"
     few = comparisons.verdicts(scores, tasks, seeds, {"ours"}, [("ours", "theirs")], "x", plan=comparisons.SeedPlan(4))
-    assert few["pairs"]["ours vs theirs"]["runs"] == [4, 10] and few["beyond_plan"] == {"ours": [5, 6, 7, 8, 9, 10]}
+    assert few.pairs["ours vs theirs"].runs == [4, 10] and few.beyond_plan == {"ours": [5, 6, 7, 8, 9, 10]}
 
 
 def test_a_method_with_its_own_planned_seeds_is_tested_on_them():
@@ -87,8 +88,8 @@ def test_a_method_with_its_own_planned_seeds_is_tested_on_them():
     tasks = {n: ["t"] for n in scores}
     plan = comparisons.SeedPlan(3, {"rung": 6, "ref": 6})
     found = comparisons.verdicts(scores, tasks, seeds, set(scores), [("rung", "ref"), ("rung", "other")], "x", plan)
-    assert found["pairs"]["rung vs ref"]["runs"] == [6, 6] and found["pairs"]["rung vs other"]["runs"] == [6, 3]
-    assert found["beyond_plan"] == {"other": [4, 5, 6]} and found["planned_seeds_of"] == {"rung": 6, "ref": 6}
+    assert found.pairs["rung vs ref"].runs == [6, 6] and found.pairs["rung vs other"].runs == [6, 3]
+    assert found.beyond_plan == {"other": [4, 5, 6]} and found.planned_seeds_of == {"rung": 6, "ref": 6}
     assert plan.of("other") == 3 and plan.describe() == "3 per method (ref 6, rung 6)"
 
 
@@ -102,9 +103,9 @@ def test_the_report_says_which_family_which_correction_and_shows_only_tested_pai
     text = (out / "report.md").read_text()
     assert "## Verdicts" in text and "Holm-corrected over a family of 3 comparison(s)" in text
     assert "within ±0.05 normalised score" in text
-    tests = json.loads((out / "summary.json").read_text())["tests"]
-    assert set(tests["pairs"]) == {"beta vs alpha", "alpha vs random", "beta vs random"}
-    assert all(t["verdict"] in ("better", "worse", "level", "inconclusive") for t in tests["pairs"].values())
+    tests = read_summary(out).tests
+    assert set(tests.pairs) == {"beta vs alpha", "alpha vs random", "beta vs random"}
+    assert all(t.verdict in ("better", "worse", "level", "inconclusive") for t in tests.pairs.values())
     rows = (out / "improvement.csv").read_text().splitlines()
     assert rows[0].endswith(",verdict") and len(rows) == 1 + 3
     assert "within noise" not in text
@@ -126,9 +127,7 @@ def test_many_tested_pairs_are_drawn_as_a_matrix_that_marks_each_verdict():
     from analysis import figures
 
     names = [f"m{i}" for i in range(15)]
-    pairs = {
-        f"{a} vs {b}": {"value": 0.5, "low": 0.2, "high": 0.8, "verdict": "level"} for a, b in combinations(names, 2)
-    }
+    pairs = {f"{a} vs {b}": (Interval(0.5, 0.2, 0.8), "level") for a, b in combinations(names, 2)}
     fig, (header, rows) = figures.draw_improvement(pairs)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert len(rows) == 105 and header[-1] == "verdict" and texts.count("0.50=") == 105

@@ -1,12 +1,11 @@
 """Sample-efficiency curves (analysis.efficiency): IQM at points along training, checked by hand on a store."""
 
-import json
-
 import numpy as np
 import pytest
 
 from analysis import efficiency, stats
 from analysis.store import normalize
+from analysis.summary_file import read_summary
 
 TASKS = ("atari_breakout", "atari_frostbite", "atari_pong")
 
@@ -19,15 +18,15 @@ def test_iqm_at_each_point_is_the_iqm_of_the_binned_scores(tmp_path, stores):
             for seed in (1, 2, 3):
                 stores.write_run(tmp_path, method, task, seed, [scale * seed * k for k in range(1, 41)])
     assert stores.run_report(tmp_path, "--reps", "200", "--no-sampler", "--published", "none") == 0
-    curve = json.loads((tmp_path / "report" / "summary.json").read_text())["efficiency"]
+    curve = read_summary(tmp_path / "report").efficiency
     assert set(curve) == {"alpha", "beta"}
     alpha = curve["alpha"]
-    assert alpha["frames"] == [40_000.0 * k for k in range(1, 11)]
-    for p, frames in enumerate(alpha["frames"]):
+    assert alpha.frames == [40_000.0 * k for k in range(1, 11)]
+    for p, frames in enumerate(alpha.frames):
         episode = frames / 10_000  # the episode that ends in the bin (frames - 10k, frames]
         cells = np.array([[normalize(t, seed * episode) for t in sorted(TASKS)] for seed in (1, 2, 3)])
-        assert alpha["value"][p] == pytest.approx(float(stats.iqm(cells)))
-        assert alpha["low"][p] <= alpha["value"][p] <= alpha["high"][p]
+        assert alpha.value[p] == pytest.approx(float(stats.iqm(cells)))
+        assert alpha.low[p] <= alpha.value[p] <= alpha.high[p]
     assert (tmp_path / "report" / "efficiency.png").stat().st_size > 0
     assert "![efficiency](efficiency.png)" in (tmp_path / "report" / "report.md").read_text()
 

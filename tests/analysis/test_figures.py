@@ -5,6 +5,7 @@ sampler figure in a DMC report; the LaTeX table split where its methods pass the
 import json
 import re
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,7 @@ def drawn_colours(fig: Any, labelled_rows: bool) -> dict[str, set[str]]:
 
 def test_fifteen_methods_have_fifteen_colours_the_same_in_every_figure(fifteen):
     report, drawn = fifteen
-    palette = {m: s["color"] for m, s in figures.colors(list(report.summary["methods"])).items()}
+    palette = {m: s["color"] for m, s in figures.colors(list(report.summary.methods)).items()}
     assert len(set(palette.values())) == 15
     assert list(palette.values())[:10] == [_hex(f"C{i}") for i in range(10)]  # tab10 first, then glasbey's
     for name in METHOD_FIGURES:
@@ -149,7 +150,7 @@ def test_the_latex_table_is_split_where_its_methods_pass_the_text_width(fifteen)
     ]  # each method once, in order, long names on two lines
     iqm = next(i for i, row in enumerate(tables[0]) if row[0].startswith("IQM"))
     assert sum(cell.startswith(r"\textbf") for rows in tables for cell in rows[iqm][3:]) == 1  # best of all tables
-    few = report.summary | {"methods": {m: report.summary["methods"][m] for m in FIFTEEN[:3]}}
+    few = replace(report.summary, methods={m: report.summary.methods[m] for m in FIFTEEN[:3]})
     assert len(_tabulars(latex.table(few))) == 1 and r"\shortstack" not in latex.table(few)
 
 
@@ -257,7 +258,7 @@ def test_a_metric_named_per_level_is_a_figure_file_of_its_own(tmp_path, stores):
     options = Options(tmp_path, tmp_path / "out", baselines=["none"], reps=100, sampler=False)
     options.metrics = ["level_0/model_loss"]
     report = compute(options)
-    assert report.summary["train_metrics"]["level_0/model_loss"]["atari_pong"]["alpha"]["mean"] == 1.5
+    assert report.summary.train_metrics["level_0/model_loss"]["atari_pong"]["alpha"].mean == 1.5
     names = [path.name for path in write(report, options)]
     assert {"metric_level_0_model_loss.png", "metric_level_0_model_loss.csv"} <= set(names)
     assert "![metric_level_0_model_loss](metric_level_0_model_loss.png)" in (tmp_path / "out" / "report.md").read_text()

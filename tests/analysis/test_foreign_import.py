@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from analysis.store import load_store
+from analysis.summary_file import read_summary
 from bench.cli import main
 from hieros import metrics_file, run_file
 
@@ -76,9 +77,9 @@ def test_cleanrl_tensorboard_runs_become_runs_of_a_method_scored_at_the_budget(t
     report = tmp_path / "report"
     flags = ["--reps", "200", "--jobs", "1", "--no-sampler", "--out", str(report)]
     assert bench("report", "--results", str(store), "--baselines", "IRIS", *flags) == 0  # beside the field
-    summary = json.loads((report / "summary.json").read_text())
-    assert set(summary["methods"]) == {"ppo", "IRIS"} and summary["tasks"] == ["atari_breakout"]
-    assert summary["methods"]["ppo"]["games"]["atari_breakout"]["mean"] == pytest.approx(
+    summary = read_summary(report)
+    assert set(summary.methods) == {"ppo", "IRIS"} and summary.tasks == ["atari_breakout"]
+    assert summary.methods["ppo"].games["atari_breakout"].mean == pytest.approx(
         np.mean([expected_final(s) for s in (1, 2, 3)]), abs=1e-4
     )
 

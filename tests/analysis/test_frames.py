@@ -21,7 +21,7 @@ def test_finals_and_curves_of_a_store_with_the_default_baselines(tmp_path, store
     summary = compute(Options(tmp_path, tmp_path / "out", reps=100, sampler=False)).summary
     alpha = ours[ours.method == "alpha"].pivot(index="run", columns="task", values="normalized")
     assert stats.iqm(alpha[sorted(stores.TASKS)].to_numpy()) == pytest.approx(
-        summary["methods"]["alpha"]["aggregates"]["IQM"]["value"]
+        summary.methods["alpha"].aggregates["IQM"].value
     )
     dreamer = finals[finals.method == "DreamerV3"]
     per_game = dreamer.groupby("task").normalized.mean()

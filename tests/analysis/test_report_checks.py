@@ -2,7 +2,6 @@
 the metrics do not reproduce, a method with no finished run, and seeds beyond the plan, each named in one line."""
 
 import dataclasses
-import json
 import shutil
 
 import pytest
@@ -11,6 +10,7 @@ from analysis.checks import check
 from analysis.comparisons import SeedPlan
 from analysis.report import ChecksFailed, Options, compute
 from analysis.store import StoreError, load_store
+from analysis.summary_file import read_summary
 from hieros import run_file, rundir, runlock
 from hieros.run_file import Score
 
@@ -30,10 +30,10 @@ def test_missing_seed_fails_the_coverage_check(tmp_path, capsys, stores):
     assert stores.run_report(tmp_path, "--reps", "100", "--no-sampler", "--allow-partial") == 0
     report = (tmp_path / "report" / "report.md").read_text()
     assert report.index("## Checks") < report.index("## Aggregates") and "seed(s) 3 missing" in report
-    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
-    beta = summary["methods"]["beta"]  # every run with a score counts; seed 3's Pong cell is missing
-    assert beta["seeds"] == [1, 2, 3] and beta["runs_per_task"] == 2 and beta["missing_cells"] == 1
-    assert beta["games"]["atari_breakout"]["runs"] == 3 and beta["games"]["atari_pong"]["runs"] == 2
+    summary = read_summary(tmp_path / "report")
+    beta = summary.methods["beta"]  # every run with a score counts; seed 3's Pong cell is missing
+    assert beta.seeds == [1, 2, 3] and beta.runs_per_task == 2 and beta.missing_cells == 1
+    assert beta.games["atari_breakout"].runs == 3 and beta.games["atari_pong"].runs == 2
 
 
 def test_expected_seeds_unfinished_runs_and_mixed_configs_are_reported(tmp_path, stores):

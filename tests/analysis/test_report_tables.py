@@ -1,13 +1,13 @@
 """The report's tables: the per-game table with its run counts and intervals in the possible scores (markdown and
 LaTeX), and the terminal table whole in a log."""
 
-import json
 import re
 
 import numpy as np
 
 from analysis import bootstrap
 from analysis.store import display_name
+from analysis.summary_file import read_summary
 
 
 def test_the_per_game_table_says_how_many_runs_each_cell_has(tmp_path, stores):
@@ -40,9 +40,9 @@ def test_per_game_intervals_stay_in_the_possible_scores_and_one_run_cells_are_ma
         f"{frostbite},{pong}",
     )
     assert stores.run_report(tmp_path, *flags) == 0
-    games = json.loads((tmp_path / "report" / "summary.json").read_text())["methods"]["alpha"]["games"]
-    assert games[frostbite]["low"] == 0.0 and games[frostbite]["high"] > 300.0
-    assert (games[pong]["low"], games[pong]["high"]) == (-21.0, 21.0)
+    games = read_summary(tmp_path / "report").methods["alpha"].games
+    assert games[frostbite].low == 0.0 and games[frostbite].high > 300.0
+    assert (games[pong].low, games[pong].high) == (-21.0, 21.0)
     assert bootstrap.t_interval(np.array([0.0, 0.0, 300.0]))[0] < 0  # what the cell showed before
     tex = next((tmp_path / "report").glob("table_*.tex")).read_text()
     row = next(line for line in tex.splitlines() if line.startswith("Frostbite &"))

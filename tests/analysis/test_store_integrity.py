@@ -2,9 +2,9 @@
 (only its runner.log shows it), and a run whose config ran another seed than its folder's."""
 
 import dataclasses
-import json
 from pathlib import Path
 
+from analysis.summary_file import read_summary
 from bench.cli import main
 from hieros import run_file, rundir
 
@@ -50,7 +50,7 @@ def test_a_run_that_failed_before_its_record_is_failed_in_status_and_stops_the_r
     report = (out / "report.md").read_text()
     assert "- **failed**: bad: 1 run(s) failed before writing run.json" in report
     assert "Reported anyway (--allow-failed)" in report and "all runs present" not in report
-    assert json.loads((out / "summary.json").read_text())["checks"][0]["kind"] == "failed"
+    assert read_summary(out).checks[0].kind == "failed"
 
 
 def test_a_suite_whose_every_run_failed_before_its_record_is_reported_and_refused_not_passed_over(tmp_path, capsys):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import export, transfer
+from analysis import export, score_files, transfer
 from analysis.store import StoreError, load_store
 from bench.cli import main
 from hieros import metrics_file, run_file, rundir
@@ -36,7 +36,7 @@ def test_import_then_export_gives_back_the_danijar_file(published, tmp_path, sou
     """Same records in the same order with the same values and types (int/float, string seeds, NaN bins), and
     the protocol they were imported with."""
     path = published / "dreamerv3" / source
-    assert transfer.import_file(path, "published", tmp_path).written == 130
+    assert score_files.import_file(path, "published", tmp_path).written == 130
     out = tmp_path / "out.json.gz"
     assert export.export_runs(tmp_path, out) == 130
     assert json.dumps(_danijar_keys(_records(out))) == json.dumps(_records(path))
@@ -46,7 +46,7 @@ def test_import_then_export_gives_back_the_danijar_file(published, tmp_path, sou
 @pytest.mark.published
 def test_imported_runs_are_marked_and_reproduce_the_final_window_score(published, tmp_path):
     dreamer = published / "dreamerv3" / "atari100k-dreamerv3.json.gz"
-    transfer.import_file(dreamer, "dreamerv3", tmp_path)
+    score_files.import_file(dreamer, "dreamerv3", tmp_path)
     run = load_store(tmp_path)["dreamerv3"].runs["atari_alien"][0]
     provenance = run.record.provenance
     assert run.imported and run.record.status == "done"
@@ -62,7 +62,7 @@ def test_imported_runs_are_marked_and_reproduce_the_final_window_score(published
     "file, runs", [("iris/IRIS.json", 5), ("twm/scores.json", 5), ("storm/storm.json", 5), ("iris/SPR.json", 100)]
 )
 def test_import_per_game_lists(published, tmp_path, file, runs):
-    assert transfer.import_file(published / file, "baseline", tmp_path).written == 26 * runs
+    assert score_files.import_file(published / file, "baseline", tmp_path).written == 26 * runs
     method = load_store(tmp_path)["baseline"]
     scores = json.loads((published / file).read_text())
     assert len(method.tasks) == 26 and method.scores(method.tasks).shape == (runs, 26)
@@ -87,7 +87,7 @@ def test_a_small_curve_file_round_trips_with_nan_and_string_seeds(tmp_path):
         {"task": "atari_alien", "method": "x", "seed": "1", "xs": [5, 399_000], "ys": [100, 300]},
     ]
     source = _danijar(tmp_path / "x.json.gz", items)
-    transfer.import_file(source, "x", tmp_path / "store")
+    score_files.import_file(source, "x", tmp_path / "store")
     method = load_store(tmp_path / "store")["x"]
     # pong: the only episode in the window is NaN and 420k lies past the budget -> no score (danijar's protocol)
     assert method.runs["atari_pong"][3].final is None and method.runs["atari_alien"][1].final == 300
@@ -100,22 +100,22 @@ def test_reimport_keeps_the_same_file_and_never_overwrites_other_runs(tmp_path):
         tmp_path / "a.json.gz",
         [{"task": "atari_pong", "method": "a", "seed": s, "xs": [400_000], "ys": [float(s)]} for s in (1, 2, 3)],
     )
-    transfer.import_file(first, "a", tmp_path / "store")
+    score_files.import_file(first, "a", tmp_path / "store")
     (tmp_path / "new").mkdir()
     fewer = _danijar(
         tmp_path / "new" / "a.json.gz", [{"task": "atari_pong", "method": "a", "seed": 1, "xs": [400_000], "ys": [5.0]}]
     )
     with pytest.raises(StoreError, match=r"already holds runs from a\.json\.gz"):
-        transfer.import_file(fewer, "a", tmp_path / "store")  # same name, other bytes: another file
+        score_files.import_file(fewer, "a", tmp_path / "store")  # same name, other bytes: another file
     kept = transfer.Imported(0, 3, tmp_path / "store" / "atari100k" / "a")
-    assert transfer.import_file(first, "a", tmp_path / "store") == kept  # the same file: kept
+    assert score_files.import_file(first, "a", tmp_path / "store") == kept  # the same file: kept
     ours = rundir.run_path(tmp_path / "store", "atari100k", "ours", "atari_pong", 1)
     record = run_file.read_run(rundir.run_path(tmp_path / "store", "atari100k", "a", "atari_pong", 1))
     made_here = run_file.Provenance.here("cpu")
     run_file.write_run(ours, dataclasses.replace(record, method="ours", provenance=made_here))
     with pytest.raises(StoreError, match="already holds runs of ours"):
-        transfer.import_file(first, "ours", tmp_path / "store")
-    assert transfer.import_file(fewer, "b", tmp_path / "store").written == 1
+        score_files.import_file(first, "ours", tmp_path / "store")
+    assert score_files.import_file(fewer, "b", tmp_path / "store").written == 1
     assert sorted(load_store(tmp_path / "store")["a"].runs["atari_pong"]) == [1, 2, 3]
 
 
@@ -301,10 +301,10 @@ def test_force_moves_runs_aside_and_deletes_nothing(tmp_path):
     first = _danijar(tmp_path / "a.json.gz", [{"task": "atari_pong", "seed": 1, "xs": [400_000], "ys": [1.0]}])
     (tmp_path / "b").mkdir()
     second = _danijar(tmp_path / "b" / "a.json.gz", [{"task": "atari_pong", "seed": 1, "xs": [400_000], "ys": [2.0]}])
-    assert transfer.import_file(first, "m", store).written == 1
+    assert score_files.import_file(first, "m", store).written == 1
     with pytest.raises(StoreError, match="give --force"):
-        transfer.import_file(second, "m", store)
-    assert transfer.import_file(second, "m", store, force=True) == transfer.Imported(1, 0, store / "atari100k" / "m")
+        score_files.import_file(second, "m", store)
+    assert score_files.import_file(second, "m", store, force=True) == transfer.Imported(1, 0, store / "atari100k" / "m")
     assert load_store(store)["m"].runs["atari_pong"][1].final == 2.0
     kept = list((store / "atari100k" / "m" / "atari_pong").glob("seed_1.old-*"))
     assert len(kept) == 1 and run_file.read_run(kept[0]).score.final == 1.0
@@ -312,7 +312,7 @@ def test_force_moves_runs_aside_and_deletes_nothing(tmp_path):
 
 def test_outputs_that_cannot_be_written_are_refused_before_the_work(tmp_path, capsys):
     store = tmp_path / "store"
-    transfer.import_file(
+    score_files.import_file(
         _danijar(tmp_path / "a.json.gz", [{"task": "atari_pong", "seed": 1, "xs": [400_000], "ys": [1.0]}]), "m", store
     )
     (tmp_path / "file").write_text("")
@@ -395,14 +395,14 @@ def test_a_run_scored_by_its_evaluations_is_not_exported_as_a_curve(tmp_path, st
 def test_a_gzip_that_unpacks_past_the_limit_is_refused_in_one_line_before_it_is_held(tmp_path, monkeypatch):
     bomb = tmp_path / "bomb.json.gz"
     bomb.write_bytes(gzip.compress(b" " * 100_000 + b"[]"))  # 100 KB of JSON whitespace from a few hundred bytes
-    monkeypatch.setattr(transfer, "MAX_UNPACKED", 10_000)
+    monkeypatch.setattr(score_files, "MAX_UNPACKED", 10_000)
     with pytest.raises(StoreError, match=r"bomb.json.gz: unpacks to more than"):
-        transfer.import_file(bomb, "x", tmp_path / "results")
+        score_files.import_file(bomb, "x", tmp_path / "results")
     assert not (tmp_path / "results").exists()
     two = tmp_path / "two.json.gz"  # a file of two gzip members (cat a.gz b.gz) reads as their concatenation
     two.write_bytes(gzip.compress(b"[") + gzip.compress(b"]"))
     with pytest.raises(StoreError, match="no runs"):
-        transfer.import_file(two, "x", tmp_path / "results")
+        score_files.import_file(two, "x", tmp_path / "results")
 
 
 def test_export_of_our_runs(tmp_path, stores):
