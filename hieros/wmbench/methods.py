@@ -59,6 +59,8 @@ VARIANTS = {
     ),
 }
 METHODS.update({name: Method({**S5WM, **keys}, f"S5WM, {text}") for name, (keys, text) in VARIANTS.items()})
+# The learning rate is a setting of each model, not a design difference: the RSSM at the S5WM's switch too.
+METHODS["rssm_lr_1e3"] = Method({**METHODS["rssm"].set, "model_lr": 1e-3}, "the RSSM, world-model learning rate 1e-3")
 
 # The sizes: config presets after the dataset's task preset. `paper` is cpu_small's training (batches, learning
 # rates, warm-up) with every model dimension at the paper's value (the defaults: 32x32 latents, deter and hidden
