@@ -57,6 +57,10 @@ VARIANTS = {
         {"batch_length": 64, "batch_size": 2, "s5.dt_min": 0.01, "s5.dt_max": 1.0},
         "both switches of the confirmatory comparison together: 64-step windows and 10x longer time steps",
     ),
+    "s5wm_lr_1e3_window64_dt_short": (
+        {"model_lr": 1e-3, "batch_length": 64, "batch_size": 2, "s5.dt_min": 0.01, "s5.dt_max": 1.0},
+        "the learning rate 1e-3 with 64-step windows and 10x longer time steps (the long-history switches)",
+    ),
 }
 METHODS.update({name: Method({**S5WM, **keys}, f"S5WM, {text}") for name, (keys, text) in VARIANTS.items()})
 # The learning rate is a setting of each model, not a design difference: the RSSM at the S5WM's switch too.
