@@ -32,7 +32,6 @@ from hieros.envs import make_env
 from hieros.envs.base import ActSpace
 
 STEP_KEYS = ("action", "reward", "is_first", "is_last", "is_terminal")  # beside the observation key, per step
-OBS_KEYS = ("vector", "image")  # the observation keys a dataset can hold (one of them)
 Action = np.ndarray  # float32: a continuous action, or a one-hot row of a discrete one (as the replay records it)
 Policy = Callable[[Mapping[str, np.ndarray]], Action]  # the step's observation (the twin's state as `vector`) -> action
 
@@ -49,7 +48,7 @@ class DatasetSpec:
     task: str  # the environment task (hieros.envs.make_env)
     presets: tuple[str, ...]  # config presets of the environment
     env_set: Mapping[str, Any]  # config overrides of the environment (flat keys)
-    obs_key: str = "vector"  # the observation key the episodes hold (OBS_KEYS)
+    obs_key: str = "vector"  # the observation key the episodes hold: "vector" or "image"
     kinds: tuple[str, str] = ("random", "controller")  # the policies of episode_kind 0 and 1 (POLICIES)
     random_episodes: int = 40  # episodes of the first kind (`--episodes R,C`: R)
     controller_episodes: int = 40  # episodes of the second kind (C; the controller, or sticky random)
@@ -183,9 +182,8 @@ class Recorder:
         self.starts.append(len(self.steps["reward"]))
 
     def add(self, obs: Mapping[str, Any], action: Action, episode: int) -> None:
-        for key in (self.obs_key, "reward", "is_first", "is_last", "is_terminal"):
-            self.steps[key].append(obs[key])
-        self.steps["action"].append(action)
+        for key in (self.obs_key, *STEP_KEYS):
+            self.steps[key].append(action if key == "action" else obs[key])
         self.steps["episode"].append(episode)
 
     def end(self) -> None:

@@ -96,6 +96,7 @@ def size_keys(size: str) -> dict[str, Any]:
     return {key: defaults[key] for key in MODEL_SIZE_KEYS}
 
 
+# cpu_learning's `set` (benchmark.toml; a test keeps them equal): the model is the one whose agent #36 compares
 CPU_LEARNING_SET = {"discount": 0.99, "train_ratio": 256, "env.dmc.repeat": 8}
 IDENTITY = ("seed", "task", "logdir", "suite", "method")  # set by the bench, never by --set
 
