@@ -143,44 +143,63 @@ class ActorCritic(nn.Module):
             )
             for name, critic in self.critics.items()
         }
-        self._rollout = compiled(self.rollout, config)
+        # --compile compiles one imagined step and the scoring, each once for all H steps (regional), rather
+        # than the H-step rollout as one graph: the same kernels, an H-th of the code to build
+        self._policy_step = compiled(self.policy_step, config)
+        self._imagine_step = compiled(self.imagine_step, config)
+        self._score = compiled(self.score, config)
         self._losses = compiled(self.losses, config)
 
     def policy(self, feat: torch.Tensor, goal: torch.Tensor | None = None) -> Any:
         return self.actor(condition(feat, goal))
+
+    def policy_step(
+        self, world_model: nn.Module, state: State, goal: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The actor's input at an imagined `state` (the goal appended) and the action it samples there."""
+        feat = condition(world_model.actor_feat(state), goal)
+        return feat, self.actor(feat.detach()).sample()
+
+    def imagine_step(
+        self, world_model: nn.Module, state: State, action: torch.Tensor, goal: torch.Tensor | None
+    ) -> tuple[State, torch.Tensor, torch.Tensor]:
+        """One imagined step from `state` under `action`: the next state, its actor input and action."""
+        if "state" in state:  # the S5 hidden state is detached at every imagined step, as in the original
+            state = {**state, "state": state["state"].detach()}
+        state = world_model.dynamics.img_step(state, action)
+        return (state, *self.policy_step(world_model, state, goal))
 
     def imagine(
         self, world_model: nn.Module, start: State, goal: torch.Tensor | None
     ) -> tuple[torch.Tensor, State, torch.Tensor]:
         """Roll the actor out in the model: feats (H, N, F+G) with the goal appended, states (H, N, ...),
         actions (H, N, A)."""
-        dynamics = world_model.dynamics
         state = {k: v.flatten(0, 1) for k, v in start.items()}
-        feats, states, actions = [], [], []
-        for t in range(self.config.imag_horizon):
-            feat = condition(world_model.actor_feat(state), goal)
-            action = self.actor(feat.detach()).sample()
+        feat, action = self._policy_step(world_model, state, goal)
+        feats, states, actions = [feat], [state], [action]
+        for _ in range(self.config.imag_horizon - 1):
+            state, feat, action = self._imagine_step(world_model, state, action, goal)
             feats.append(feat)
             states.append(state)
             actions.append(action)
-            if t + 1 < self.config.imag_horizon:
-                if "state" in state:  # the S5 hidden state is detached at every imagined step, as in the original
-                    state = {**state, "state": state["state"].detach()}
-                state = dynamics.img_step(state, action)
         stacked = {k: torch.stack([s[k] for s in states]) for k in states[0]}
         return torch.stack(feats), stacked, torch.stack(actions)
 
-    def rollout(
-        self, world_model: nn.Module, start: State, rewards: dict[str, RewardFn], goal: torch.Tensor | None
-    ) -> tuple[torch.Tensor, State, torch.Tensor, Scores]:
-        """`imagine`, then score the imagined states: each head's reward, the discount from the continue head,
-        and each critic's value. One graph for torch.compile (`_rollout` is its compiled form with --compile)."""
-        feats, states, actions = self.imagine(world_model, start, goal)
+    def score(self, world_model: nn.Module, feats: torch.Tensor, states: State, rewards: dict[str, RewardFn]) -> Scores:
+        """Score imagined states (H, N, ...): each head's reward, the discount from the continue head, and each
+        critic's value."""
         dyn_feat = world_model.dynamics.feat(states)
         discount = self.config.discount * world_model.cont_dist(dyn_feat).mean
         reward = {name: fn(dyn_feat, states) for name, fn in rewards.items()}
         value = {name: TwoHotSymlog(self.critics[name](feats)).mode() for name in self.heads}
-        return feats, states, actions, Scores(reward, discount, value)
+        return Scores(reward, discount, value)
+
+    def rollout(
+        self, world_model: nn.Module, start: State, rewards: dict[str, RewardFn], goal: torch.Tensor | None
+    ) -> tuple[torch.Tensor, State, torch.Tensor, Scores]:
+        """`imagine`, then `score` the imagined states (with --compile, each step and the scoring compiled)."""
+        feats, states, actions = self.imagine(world_model, start, goal)
+        return feats, states, actions, self._score(world_model, feats, states, rewards)
 
     def train_step(
         self, world_model: nn.Module, start: State, rewards: dict[str, RewardFn], goal: torch.Tensor | None = None
@@ -191,7 +210,7 @@ class ActorCritic(nn.Module):
         Returns the metrics and the imagined states (H, N, ...), detached."""
         update_slow(self.critics, self.slow_critics, self.config.slow_target_fraction)
         with self.imagining(world_model):
-            feats, states, actions, scores = self._rollout(world_model, start, rewards, goal)
+            feats, states, actions, scores = self.rollout(world_model, start, rewards, goal)
         losses, metrics = self._losses(feats, actions, scores.reward, scores.discount, scores.value)
         actor = [(self.actor_opt, losses.pop("actor"))]
         metrics.update(step_together(actor + [(self.critic_opts[name], loss) for name, loss in losses.items()]))

@@ -1,4 +1,4 @@
-"""--compile=true: torch.compile (inductor, here on CPU) of the world-model loss, the imagination with its
+"""--compile=true: torch.compile (inductor, here on CPU) of the world-model loss, the imagination's steps, their
 scoring, the actor-critic losses, the subgoal autoencoder's loss and the acting step computes what eager computes,
 to float rounding, after one update and after 100, with no graph breaks and no recompilation after the first
 update."""
@@ -36,7 +36,8 @@ def test_compiled_updates_equal_eager_ones_without_graph_breaks(filled_agent):
     counters.clear()
     compiled_first, compiled_last, compiled_metrics = train(filled_agent, True)
     assert not counters["graph_break"], dict(counters["graph_break"])
-    assert counters["stats"]["unique_graphs"] == 4  # acting, world-model loss, imagination, actor-critic losses
+    # acting, world-model loss, the imagination's first step and its next steps, the scoring, actor-critic losses
+    assert counters["stats"]["unique_graphs"] == 6
     for eager, compiled in ((eager_first, compiled_first), (eager_last, compiled_last)):
         assert max((e - c).abs().max().item() for e, c in zip(eager, compiled, strict=True)) < 1e-5
     assert compiled_metrics.keys() == eager_metrics.keys()
@@ -57,9 +58,13 @@ def test_each_levels_compiled_paths_trace_into_one_graph_without_breaks(filled_a
         start = {k: v.detach() for k, v in level.world_model.loss(data)[1].items()}
         actor_critic = level.actor_critic
         with actor_critic.imagining(level.world_model):
-            rollout = (level.world_model, start, level.rewards(data), goal)
-            feats, states, actions, scores = actor_critic.rollout(*rollout)
-            traced["rollout"] = explain(actor_critic.rollout)(*rollout)
+            state = {k: v.flatten(0, 1) for k, v in start.items()}
+            traced["imagination's first step"] = explain(actor_critic.policy_step)(level.world_model, state, goal)
+            _, action = actor_critic.policy_step(level.world_model, state, goal)
+            step = (level.world_model, state, action, goal)
+            traced["imagination's next step"] = explain(actor_critic.imagine_step)(*step)
+            feats, states, actions, scores = actor_critic.rollout(level.world_model, start, level.rewards(data), goal)
+            traced["scoring"] = explain(actor_critic.score)(level.world_model, feats, states, level.rewards(data))
         reward, discount, value = scores
         assert reward.keys() == value.keys() == actor_critic.heads.keys()
         traced["actor-critic losses"] = explain(actor_critic.losses)(feats, actions, reward, discount, value)
