@@ -26,13 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from train_step import _acting_agent, _compile_counters, append_result  # noqa: E402
+from train_step import _acting_agent, _compile_counters, _update_seconds, append_result  # noqa: E402
 
 
 def measure(case: str, method: str, updates: int) -> dict:
     """Runs inside the child: the seconds of acting (compilation included), of each level's first update and
-    the median of `updates` more per level, and what dynamo built."""
-    import numpy as np
+    the median of `updates` more per level (after one more untimed, train_step.py's timing), and what dynamo
+    built."""
+    import torch
 
     start = time.perf_counter()
     agent, config, _ = _acting_agent(case, method, "compiled", 1)
@@ -43,14 +44,7 @@ def measure(case: str, method: str, updates: int) -> dict:
         level.train_step()
         first.append(time.perf_counter() - begin)
     done = time.time()
-    steady = []
-    for level in agent.levels:
-        times = []
-        for _ in range(updates):
-            begin = time.perf_counter()
-            level.train_step()
-            times.append(time.perf_counter() - begin)
-        steady.append(float(np.median(times)))
+    steady, _ = _update_seconds(agent, updates, cuda=torch.cuda.is_available() and config.device != "cpu")
     per_call = sum(t / config.subactor_train_every**i for i, t in enumerate(steady))
     return {"acting_s": acting, "first_s": first, "done_at": done, "update_s": per_call, **_compile_counters()}
 
