@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -58,12 +60,11 @@ def test_readme_results_are_the_committed_report():
     _quotes_report(readme, (ROOT / "results" / "report" / "cpu_learning" / "report.md").read_text())
 
 
-def test_readme_rung_is_the_committed_rung_report():
-    """The README's table of the RL rung (#36) quotes its committed report, number for number and verdict for
-    verdict."""
-    link = "(results/report/cpu_learning_rung/report.md)"
+@pytest.mark.parametrize("rung", ["cpu_learning_rung", "cpu_learning_rung2"])
+def test_readme_rung_is_the_committed_rung_report(rung):
+    """The README's table of each RL rung (#36), the first after the link to its report, quotes that committed
+    report, number for number and verdict for verdict."""
+    link = f"(results/report/{rung}/report.md)"
     readme = (ROOT / "README.md").read_text()
     assert link in readme
-    _quotes_report(
-        readme.split(link, 1)[1], (ROOT / "results" / "report" / "cpu_learning_rung" / "report.md").read_text()
-    )
+    _quotes_report(readme.split(link, 1)[1], (ROOT / "results" / "report" / rung / "report.md").read_text())
