@@ -64,7 +64,7 @@ class Job:
         env = {**os.environ, **bench_plan.worker_env(threads, None)}
         if self.cache is not None:
             env["TORCHINDUCTOR_CACHE_DIR"] = str(self.cache)
-        self.log = self.run_dir.parent / f"{self.method}_{self.mode}_{id(self)}.log"
+        self.log = self.run_dir.parent / "train.log"  # each job has its own store
         self.run_dir.parent.mkdir(parents=True, exist_ok=True)
         self.launched = time.perf_counter()
         with open(self.log, "w") as out:
