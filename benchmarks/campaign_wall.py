@@ -108,10 +108,13 @@ def make_jobs(args: argparse.Namespace, scratch: Path) -> list[Job]:
     suite = benchmark.suite(args.suite)
     jobs = []
     for method in args.methods:
-        caches = {"cold": scratch / f"inductor_{method}"}
+        cache = scratch / f"inductor_{method}"  # the cold job's new cache, then the warm jobs'
+        cold_wave = None
         for index, mode in enumerate(args.modes):
-            cold = [len(jobs) - index + i for i, m in enumerate(args.modes[:index]) if m == "cold"]
-            if mode == "warm" and not any(i // args.jobs < len(jobs) // args.jobs for i in cold):
+            wave = len(jobs) // args.jobs
+            if mode == "cold" and cold_wave is None:
+                cold_wave = wave
+            if mode == "warm" and (cold_wave is None or cold_wave >= wave):
                 raise SystemExit("--modes: a warm job needs a cold one in an earlier wave (it uses the cache left)")
             results = scratch / f"{method}_{mode}_{index}"
             (spec,) = bench_plan.plan(benchmark, suite, [method], [args.seed], results, tasks=[args.task])
@@ -122,8 +125,7 @@ def make_jobs(args: argparse.Namespace, scratch: Path) -> list[Job]:
                 command.append(f"--stop_after={frames}")
             if mode != "eager":
                 command.append("--compile=true")
-            cache = caches["cold"] if mode != "eager" else None
-            jobs.append(Job(method, mode, command, spec.run_dir, cache, budget))
+            jobs.append(Job(method, mode, command, spec.run_dir, cache if mode != "eager" else None, budget))
     return jobs
 
 
@@ -156,12 +158,14 @@ def table(jobs: list[Job], frames: int, args: argparse.Namespace) -> str:
         "grad steps | final score | store: same seed | store: range (seeds) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    eager = {}
-    for job in jobs:
-        run_frames = min(frames or job.budget, job.budget)
-        row = job.row(run_frames)
-        eager.setdefault(job.method, row["budget_wall"] if job.mode == "eager" else None)
-        base = eager[job.method]
+    rows = [(job, min(frames or job.budget, job.budget)) for job in jobs]
+    rows = [(job, run_frames, job.row(run_frames)) for job, run_frames in rows]
+    eager = {}  # each method's first eager job's budget wall
+    for job, _, row in rows:
+        if job.mode == "eager":
+            eager.setdefault(job.method, row["budget_wall"])
+    for job, run_frames, row in rows:
+        base = eager.get(job.method)
         ratio = f"{base / row['budget_wall']:.2f}x" if base else "-"
         measured = "" if run_frames < job.budget else " (measured)"
         score = same = spread = "-"
