@@ -55,6 +55,7 @@ class Job:
     run_dir: Path
     cache: Path | None
     budget: int
+    frames: int  # where it stops: the prefix, or the budget
     samples: list[tuple[int, float, float]] = field(default_factory=list)  # (frames, loop wall, since launch)
     process: subprocess.Popen | None = None
     launched: float = 0.0
@@ -85,12 +86,12 @@ class Job:
             tail = self.log.read_text()[-2000:] if self.log else ""
             raise SystemExit(f"{self.method} {self.mode} exited with {code}:\n{tail}")
 
-    def row(self, frames: int) -> dict:
-        """The measures above from the samples (the last one at `frames`)."""
+    def row(self) -> dict:
+        """The measures above from the samples (the last one at `self.frames`)."""
         end_frames, end_loop, end_launch = self.samples[-1]
-        if end_frames < frames:
-            raise SystemExit(f"{self.method} {self.mode} stopped at {end_frames} frames, not {frames}")
-        half = next(s for s in self.samples if s[0] >= frames / 2)
+        if end_frames < self.frames:
+            raise SystemExit(f"{self.method} {self.mode} stopped at {end_frames} frames, not {self.frames}")
+        half = next(s for s in self.samples if s[0] >= self.frames / 2)
         steady = (end_loop - half[1]) / (end_frames - half[0]) * 1000
         record = run_file.read_run(self.run_dir)
         score = record.score.final if record.status == "done" else None
@@ -125,7 +126,7 @@ def make_jobs(args: argparse.Namespace, scratch: Path) -> list[Job]:
                 command.append(f"--stop_after={frames}")
             if mode != "eager":
                 command.append("--compile=true")
-            jobs.append(Job(method, mode, command, spec.run_dir, cache if mode != "eager" else None, budget))
+            jobs.append(Job(method, mode, command, spec.run_dir, cache if mode != "eager" else None, budget, frames))
     return jobs
 
 
@@ -152,22 +153,21 @@ def store_scores(store: Path, suite: str, method: str, task: str, seed: int) -> 
     return scores.get(seed), sorted(scores.values())
 
 
-def table(jobs: list[Job], frames: int, args: argparse.Namespace) -> str:
+def table(jobs: list[Job], args: argparse.Namespace) -> str:
     lines = [
         "| method | mode | frames run | wall (s) | steady (s per 1k frames) | budget wall (s) | vs eager | "
         "grad steps | final score | store: same seed | store: range (seeds) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    rows = [(job, min(frames or job.budget, job.budget)) for job in jobs]
-    rows = [(job, run_frames, job.row(run_frames)) for job, run_frames in rows]
+    rows = [(job, job.row()) for job in jobs]
     eager = {}  # each method's first eager job's budget wall
-    for job, _, row in rows:
+    for job, row in rows:
         if job.mode == "eager":
             eager.setdefault(job.method, row["budget_wall"])
-    for job, run_frames, row in rows:
+    for job, row in rows:
         base = eager.get(job.method)
         ratio = f"{base / row['budget_wall']:.2f}x" if base else "-"
-        measured = "" if run_frames < job.budget else " (measured)"
+        measured = "" if job.frames < job.budget else " (measured)"
         score = same = spread = "-"
         if row["score"] is not None:
             seed_score, scores = store_scores(args.store, args.suite, job.method, args.task, args.seed)
@@ -175,7 +175,7 @@ def table(jobs: list[Job], frames: int, args: argparse.Namespace) -> str:
             same = f"{seed_score:.1f}" if seed_score is not None else "-"
             spread = f"{scores[0]:.1f} to {scores[-1]:.1f} ({len(scores)})" if scores else "-"
         lines.append(
-            f"| {job.method} | {job.mode} | {run_frames} | {row['wall']:.0f} | {row['steady']:.1f} | "
+            f"| {job.method} | {job.mode} | {job.frames} | {row['wall']:.0f} | {row['steady']:.1f} | "
             f"{row['budget_wall']:.0f}{measured} | {ratio} | {row['grad_steps']} | {score} | {same} | {spread} |"
         )
     return "\n".join(lines)
@@ -202,7 +202,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="campaign_wall_") as scratch:
         jobs = make_jobs(args, Path(scratch))
         run_waves(jobs, args.jobs, args.threads)
-        text = table(jobs, args.frames, args)
+        text = table(jobs, args)
     print(text)
     if not args.no_append:
         details = (
