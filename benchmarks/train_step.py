@@ -9,7 +9,8 @@ with real environment steps (random actions) before the timed updates; the first
 timed. With --modes compiled the agent runs with --compile=true (torch.compile of the world-model loss, the
 imagination with its scoring, the actor-critic and autoencoder losses and the acting step); its warm-up update
 includes the compilation, reported apart. --modes bf16 runs the updates in bfloat16 autocast (--precision=bf16).
-Each row also gives the FLOPs of an update and their share of the fp32 peak measured in the same process. Results
+Each row also gives the FLOPs of an update, their share of the fp32 peak measured in the same process, and the
+tensor operations an eager update dispatches (on a small model, host overhead per operation bounds it). Results
 are printed as a table and appended to docs/benchmarks.md with the date and the hardware.
 """
 
@@ -61,12 +62,12 @@ def measure(case: str, method: str, mode: str, updates: int, act_steps: int) -> 
     agent, config, act_seconds = _acting_agent(case, method, mode, act_steps)
     cuda = torch.cuda.is_available() and config.device != "cpu"
     level_seconds, warmup = _update_seconds(agent, updates, cuda)
-    per_call = sum(t / config.subactor_train_every**i for i, t in enumerate(level_seconds))
+    shares = [1 / config.subactor_train_every**i for i in range(len(agent.levels))]  # of a call, each level
+    per_call = sum(t * w for t, w in zip(level_seconds, shares, strict=True))
     flops = (
-        None
-        if config.compile
-        else sum(update_flops(level) / config.subactor_train_every**i for i, level in enumerate(agent.levels))
+        None if config.compile else sum(update_flops(level) * w for level, w in zip(agent.levels, shares, strict=True))
     )
+    ops = None if config.compile else sum(update_ops(level) * w for level, w in zip(agent.levels, shares, strict=True))
     return {
         "presets": case,
         "method": method,
@@ -81,6 +82,7 @@ def measure(case: str, method: str, mode: str, updates: int, act_steps: int) -> 
         "threads": torch.get_num_threads(),
         "updates": updates,
         "flops": flops,
+        "ops": ops,
         "peak_flops": peak_flops("cuda" if cuda else "cpu"),
         "compiled": _compile_counters() if config.compile else {},
     }
@@ -184,6 +186,24 @@ def update_flops(level) -> int:
     return counter.get_total_flops()
 
 
+def update_ops(level) -> int:
+    """Tensor operations one update of `level` dispatches to torch's kernels (forward, backward and optimiser,
+    views included; each counted once where it enters the dispatcher, as a TorchDispatchMode sees it); eager only.
+    On a small model each costs about the same host overhead, so this count bounds the eager update's time."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        calls = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            Count.calls += 1
+            return func(*args, **(kwargs or {}))
+
+    with Count():
+        level.train_step()
+    return Count.calls
+
+
 def append_result(script: str, details: str, table: str) -> None:
     """Append a dated section `### <script>, <date>, <hardware>, <details>` with `table` to docs/benchmarks.md."""
     with open(ROOT / "docs" / "benchmarks.md", "a") as f:
@@ -252,6 +272,8 @@ def _table_line(r: dict, rows: list[dict]) -> str:
     levels = " / ".join(f"{t:.3f}" for t in r["levels"])
     gpu_memory = "-" if r["peak_gpu_gb"] is None else f"{r['peak_gpu_gb']:.2f}"
     flops = r["flops"] if r["flops"] is not None else eager["flops"] if eager else None  # same computation
+    ops = r.get("ops")
+    dispatch = f"{ops:.0f} | {1e6 * r['update_s'] / ops:.1f}" if ops else "- | -"
     achieved = flops / r["update_s"] if flops else None
     compute = (
         f"{flops / 1e9:.2f} | {achieved / 1e9:.1f} | {r['peak_flops'] / 1e9:.0f} | {achieved / r['peak_flops']:.1%}"
@@ -261,22 +283,23 @@ def _table_line(r: dict, rows: list[dict]) -> str:
     return (
         f"| {r['presets']} | {r['method']} | {r['mode']} | {r['batch']} | {levels} | "
         f"{r['update_s']:.3f} | {ratio} | {speedup} | {r['act_ms']:.2f} | {r['warmup_s']:.1f} | "
-        f"{r['peak_rss_gb']:.2f} | {gpu_memory} | {compute} |"
+        f"{r['peak_rss_gb']:.2f} | {gpu_memory} | {compute} | {dispatch} |"
     )
 
 
 TABLE_HEADER = [
     "| case | method | mode | batch | level updates (s) | update per call (s) | vs hieros_1level | "
     "vs eager | acting (ms/step) | first update (s) | peak RSS (GiB) | peak GPU (GiB) | GFLOP per call | "
-    "achieved GFLOP/s | fp32 peak GFLOP/s | of peak |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "achieved GFLOP/s | fp32 peak GFLOP/s | of peak | ops per call | us per op |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 ]
 TABLE_NOTE = (
     "Level i trains every 4^i calls, so an agent's update per call is sum_i t_i / 4^i. "
     "hieros = the paper's 3 levels. vs eager: eager update / this update (speed-up). GFLOP per call: "
     "matmul and convolution FLOPs of the updates (forward and backward, torch.utils.flop_counter; a "
     "compiled row uses its eager row's count); of peak: achieved / the fastest of a 4096^2 matmul and a "
-    "convolution timed in the same process."
+    "convolution timed in the same process. ops per call: tensor operations an eager call dispatches (forward, "
+    "backward, optimiser, views; a TorchDispatchMode's count); us per op: the update per call over them."
 )
 
 
