@@ -10,7 +10,7 @@ timed. With --modes compiled the agent runs with --compile=true (torch.compile o
 imagination with its scoring, the actor-critic and autoencoder losses and the acting step); its warm-up update
 includes the compilation, reported apart. --modes bf16 runs the updates in bfloat16 autocast (--precision=bf16).
 Each row also gives the FLOPs of an update, their share of the fp32 peak measured in the same process, and the
-tensor operations an eager update dispatches (on a small model, host overhead per operation bounds it). Results
+tensor operations an eager update dispatches (beside the FLOPs: whether operations or arithmetic set the time). Results
 are printed as a table and appended to docs/benchmarks.md with the date and the hardware.
 """
 
@@ -189,7 +189,7 @@ def update_flops(level) -> int:
 def update_ops(level) -> int:
     """Tensor operations one update of `level` dispatches to torch's kernels (forward, backward and optimiser,
     views included; each counted once where it enters the dispatcher, as a TorchDispatchMode sees it); eager only.
-    On a small model each costs about the same host overhead, so this count bounds the eager update's time."""
+    Two updates with the same count and different times differ by their arithmetic, not by per-operation overhead."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class Count(TorchDispatchMode):
