@@ -60,7 +60,7 @@ def test_readme_results_are_the_committed_report():
     _quotes_report(readme, (ROOT / "results" / "report" / "cpu_learning" / "report.md").read_text())
 
 
-@pytest.mark.parametrize("rung", ["cpu_learning_rung", "cpu_learning_rung2", "cpu_learning_rung3"])
+@pytest.mark.parametrize("rung", [f"cpu_learning_rung{n}" for n in ("", "2", "3", "4")])
 def test_readme_rung_is_the_committed_rung_report(rung):
     """The README's table of each RL rung (#36), the first after the link to its report, quotes that committed
     report, number for number and verdict for verdict."""
